@@ -1,0 +1,26 @@
+/*
+ * cli: the odoosync command line. main() parses the subcommand and calls
+ * its run function; each run function parses its own options, does its
+ * work through the libraries and returns one of the exit codes below.
+ * Only code under cli/ may print for the user or choose an exit code.
+ */
+#ifndef ODOOSYNC_CLI_H
+#define ODOOSYNC_CLI_H
+
+/* Exit codes, documented in --help and the README. */
+enum cli_exit {
+    EXIT_OK = 0,      /* everything asked for was done */
+    EXIT_FAILED = 1,  /* ran, but some jobs failed or a check did not pass */
+    EXIT_USAGE = 2,   /* bad command line or configuration */
+    EXIT_CONNECT = 3, /* a server could not be reached or refused our credentials */
+    EXIT_SAFETY = 4,  /* refused to act: deletion safety or an incomplete scan */
+    EXIT_INTERNAL = 5 /* a bug or an out-of-memory */
+};
+
+struct cli_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+};
+
+#endif

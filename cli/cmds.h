@@ -1,0 +1,13 @@
+/*
+ * cmds: the table of subcommands. To add one, write cli/cmd_NAME.c with
+ * `int cmd_NAME(int argc, char **argv)`, declare it here and add it to
+ * CLI_COMMANDS in the order --help should list it.
+ */
+#ifndef ODOOSYNC_CMDS_H
+#define ODOOSYNC_CMDS_H
+
+int cmd_version(int argc, char **argv);
+
+#define CLI_COMMANDS {"version", "print the version and the libraries in use", cmd_version},
+
+#endif
