@@ -1,0 +1,88 @@
+/*
+ * job: one intended change, the unit of work between producer and worker.
+ *
+ * The producer plans jobs; the transport (Kafka or the in-process queue)
+ * carries them as JSON (schemas/job.schema.json); a worker applies them
+ * idempotently. A job names the side it acts on, the document folder path
+ * it locks, and what it expects to find there, so a late or repeated job
+ * is refused by a condition instead of doing harm.
+ *
+ * Kinds and fields used (see DESIGN.md "Jobs"):
+ *   mkdir   cloud  path; record (tag "model,id", NULL for type/root folders)
+ *   upload  cloud  att_id -> path; record; expect.checksum (sha1 of the content), size
+ *   rename  cloud  path -> to (MOVE, Overwrite: F); expect.etag
+ *           odoo   att_id gets name; expect.write_date
+ *   relink  odoo   att_id (0 = create a url attachment) gets url, name, record; path is
+ *                  the cloud file it points at
+ *   delete  cloud  path; expect.etag (If-Match) when known
+ *           odoo   att_id; expect.write_date when known
+ *
+ * Ownership: every char * in a job is owned by the job (heap, or NULL) and
+ * freed by job_release(). job_init() gives an empty job (all NULL / 0).
+ */
+#ifndef ODOOSYNC_JOB_H
+#define ODOOSYNC_JOB_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define JOB_SCHEMA_VERSION 1
+
+enum job_kind { JOB_MKDIR = 0, JOB_UPLOAD, JOB_RENAME, JOB_RELINK, JOB_DELETE, JOB_KIND_COUNT };
+enum job_side { JOB_SIDE_CLOUD = 0, JOB_SIDE_ODOO };
+
+struct job_expect {
+    char *etag;       /* cloud: the ETag the target must still have (If-Match) */
+    char *checksum;   /* sha1 hex of the content expected (upload, delete) */
+    char *write_date; /* odoo: the attachment's write_date we planned from */
+};
+
+struct job {
+    int schema;            /* JOB_SCHEMA_VERSION */
+    char *id;              /* stable id: same intended change -> same id (hex) */
+    enum job_kind kind;
+    enum job_side side;
+    int attempt;           /* 0 for the first try; incremented by retry */
+    long long created_at;  /* ms since the epoch; RFC 3339 on the wire */
+    long long version;     /* per-lock ordering: newer plans carry larger versions */
+    char *lock;            /* document folder path locked while applying ("/Odoo/Quotations/SO019") */
+    char *path;            /* cloud path acted on (absolute under the DAV base, '/'-separated) */
+    char *to;              /* rename (cloud): the target path */
+    char *record;          /* "model,id" of the document, e.g. "sale.order,19" */
+    long att_id;           /* ir.attachment id, 0 if none */
+    char *name;            /* attachment name (odoo rename, relink) */
+    char *url;             /* relink: the url the attachment must hold */
+    long long size;        /* upload: content size in bytes, -1 if unknown */
+    struct job_expect expect;
+    char *reason;          /* which rule planned it, for logs and plan output */
+};
+
+void job_init(struct job *j);
+void job_release(struct job *j);
+/* Deep copy; 0 or ERR_NOMEM. */
+int job_copy(struct job *dst, const struct job *src);
+
+const char *job_kind_name(enum job_kind k);    /* "mkdir", ... */
+int job_kind_parse(const char *s);             /* -1 if unknown */
+const char *job_side_name(enum job_side s);    /* "cloud" / "odoo" */
+
+/*
+ * Stable id: a hex digest of kind, side and the fields that define the intended
+ * change (not attempt, created_at, version). Sets j->id (freeing any previous).
+ */
+int job_make_id(struct job *j);
+
+/* Encode as one JSON object (no newline) appended to out. */
+int job_encode(const struct job *j, struct buf *out, struct err *e);
+
+/*
+ * Decode and validate (same rules as schemas/job.schema.json). On failure
+ * returns ERR_INVALID and e->msg names the JSON path of the fault, e.g.
+ * "$.expect.etag: expected a string". root: the cloud root path every path
+ * must stay under (e.g. "/Odoo"), or NULL to only check for "..".
+ */
+int job_decode(struct job *j, const char *data, size_t len, const char *root, struct err *e);
+
+#endif
