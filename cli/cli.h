@@ -17,6 +17,9 @@ enum cli_exit {
     EXIT_INTERNAL = 5 /* a bug or an out-of-memory */
 };
 
+/* The exit code for a failure of this ERR_* code (err.h). */
+int cli_exit_for(int err_code);
+
 struct cli_cmd {
     const char *name;
     const char *summary;

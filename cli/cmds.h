@@ -6,8 +6,13 @@
 #ifndef ODOOSYNC_CMDS_H
 #define ODOOSYNC_CMDS_H
 
+int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
-#define CLI_COMMANDS {"version", "print the version and the libraries in use", cmd_version},
+#define CLI_COMMANDS                                                                               \
+    {"run", "local mode: scan, plan and apply in one process (no Kafka, no Redis)", cmd_run},     \
+        {"plan", "print what a pass would do, change nothing", cmd_plan},                         \
+        {"version", "print the version and the libraries in use", cmd_version},
 
 #endif

@@ -119,8 +119,8 @@ int odoo_search_read_each(struct odoo *o, const char *model, const cJSON *domain
                           const char *const *fields, long page_size,
                           int (*cb)(const cJSON *record, void *ud), void *ud, struct err *e);
 
-/* Records missing from ids are left out of *records (Odoo's read raises MissingError only
- * for all-missing in some versions: that is ERR_NOTFOUND). */
+/* *records = array of objects, each with "id". An id that does not exist: Odoo raises
+ * MissingError -> ERR_NOTFOUND. n == 0 gives an empty array without a request. */
 int odoo_read(struct odoo *o, const char *model, const long *ids, size_t n,
               const char *const *fields, cJSON **records, struct err *e);
 int odoo_create(struct odoo *o, const char *model, const cJSON *vals, long *id, struct err *e);
@@ -132,8 +132,8 @@ int odoo_unlink(struct odoo *o, const char *model, const long *ids, size_t n, st
  * Display names of ids: *names = object {"<id>": "<display name>", ...} (read of
  * display_name on 17+, name_get before). Missing ids are absent from the object.
  */
-int odoo_display_names(struct odoo *o, const char *model, const long *ids, size_t n,
-                       cJSON **names, struct err *e);
+int odoo_display_names(struct odoo *o, const char *model, const long *ids, size_t n, cJSON **names,
+                       struct err *e);
 
 /*
  * Anything else: model.method(ids?, **named_params). ids_or_null: a cJSON array of ids for
@@ -154,8 +154,8 @@ int odoo_call(struct odoo *o, const char *model, const char *method, const cJSON
  * bytes were delivered. sha1_hex_out (41 bytes, may be NULL) receives the actual sha1.
  */
 int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, size_t n, void *ud),
-                  void *ud, long long expected_size, const char *expected_sha1,
-                  char *sha1_hex_out, struct err *e);
+                  void *ud, long long expected_size, const char *expected_sha1, char *sha1_hex_out,
+                  struct err *e);
 
 /* --- exposed for tests and the fuzzer: pure, no network ---------------------------------- */
 
@@ -166,8 +166,8 @@ int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, si
  * On success *result gets the result (a new tree). *session_expired (may be NULL) is set to
  * 1 when the error is an expired session (code 100 / SessionExpiredException).
  */
-int odoo_decode_response(enum odoo_protocol proto, long http_status, const char *body,
-                         size_t len, cJSON **result, int *session_expired, struct err *e);
+int odoo_decode_response(enum odoo_protocol proto, long http_status, const char *body, size_t len,
+                         cJSON **result, int *session_expired, struct err *e);
 
 /* Odoo exception name ("odoo.exceptions.AccessError", or just "AccessError") -> ERR_* code. */
 int odoo_error_code(const char *exception_name);

@@ -1,0 +1,298 @@
+/*
+ * cmd_run: `odoosync run`, the local mode. One process scans, plans and
+ * applies, pass after pass: the jobs go through the in-process queue to the
+ * same worker pool and appliers `odoosync work` uses with Kafka, with an
+ * in-process lock table instead of Redis. No Kafka, no Redis.
+ *
+ * Each pass ends with a summary (jobs by kind, errors, duration). With
+ * --once the exit code tells how the pass went; otherwise passes repeat
+ * every --interval seconds until SIGINT/SIGTERM (the handler only sets the
+ * stop flag).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "cmds.h"
+#include "events.h"
+#include "kq.h"
+#include "lock.h"
+#include "pass.h"
+#include "pool.h"
+#include "setup.h"
+
+#include "banned.h"
+
+static volatile sig_atomic_t run_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    run_stop = 1;
+}
+
+static void run_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: odoosync run [options]\n\n"
+            "Local mode: scan, plan and apply in this process, with no Kafka and no Redis.\n\n"
+            "options:\n" SETUP_HELP
+            "      --once            one pass, then exit with its status\n"
+            "      --interval SECS   seconds between passes (default 300)\n"
+            "      --events FILE     append the sync log (JSON lines) to FILE ('-': stdout)\n"
+            "      --force-deletes   apply deletions even over the safety share\n"
+            "      --dry-run         plan and print, apply nothing (same as `odoosync plan`)\n\n"
+            "exit (--once): 0 all applied, 1 some jobs failed, 2 config, 3 server unreachable,\n"
+            "               4 deletions withheld by the safety, 5 internal error\n");
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Apply the plan's jobs through the in-process queue and the worker pool. */
+static int apply_plan(struct setup *s, const struct plan *p, struct events *ev,
+                      struct pool_stats *ps, struct err *e)
+{
+    struct kq_local *q = NULL;
+    struct kq_conf kc;
+    struct kq_producer *prod = NULL;
+    struct kq_consumer *cons = NULL;
+    struct lock_table *lt = NULL;
+    struct lock_conf lc;
+    struct applier *ap = NULL;
+    struct apply_opts ao;
+    struct dav_opts dopts;
+    struct odoo_opts oopts;
+    struct pool_opts po;
+    struct pool *pool = NULL;
+    struct buf b;
+    int rc = 0;
+
+    buf_init(&b, 1 << 20);
+    memset(ps, 0, sizeof(*ps));
+    q = kq_local_new(8, p->njobs + 1024);
+    lt = lock_table_new();
+    if (!q || !lt) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memset(&kc, 0, sizeof(kc));
+    kc.local = q;
+    kc.log = &s->log;
+    memset(&lc, 0, sizeof(lc));
+    lc.local = lt;
+    rc = kq_producer_new(&prod, &kc, e);
+    if (rc < 0)
+        goto out;
+    for (size_t i = 0; i < p->njobs; i++) {
+        buf_reset(&b);
+        rc = job_encode(&p->jobs[i], &b, e);
+        if (rc < 0)
+            goto out;
+        rc = kq_produce(prod, kq_conf_jobs(&kc), p->jobs[i].lock, b.data, b.len, NULL, 0, e);
+        if (rc < 0)
+            goto out;
+    }
+    kq_local_close(q);
+
+    pass_dav_opts(&s->cfg, &s->log, &dopts);
+    pass_odoo_opts(&s->cfg, &s->log, &oopts);
+    memset(&ao, 0, sizeof(ao));
+    ao.dav = &dopts;
+    ao.odoo = &oopts;
+    ao.log = &s->log;
+    ao.on_event = events_on_job;
+    ao.event_ud = ev;
+    rc = apply_new(&ap, &ao, e);
+    if (rc < 0)
+        goto out;
+    rc = kq_consumer_new(&cons, &kc, e);
+    if (rc < 0)
+        goto out;
+    pool_opts_init(&po);
+    po.concurrency = (int)s->cfg.worker.concurrency;
+    po.max_attempts = (int)s->cfg.worker.max_attempts;
+    po.backoff_ms = s->cfg.worker.backoff_ms;
+    po.grace_ms = s->cfg.worker.grace_ms;
+    po.lock_ttl_ms = s->cfg.redis.lock_ttl_ms;
+    po.apply = apply_job;
+    po.apply_ud = ap;
+    po.kq = &kc;
+    po.lock = &lc;
+    po.log = &s->log;
+    rc = pool_new(&pool, &po, cons, prod, e);
+    if (rc < 0)
+        goto out;
+    rc = pool_run(pool, &run_stop, e);
+    pool_get_stats(pool, ps);
+out:
+    pool_free(pool);
+    kq_consumer_free(cons);
+    kq_producer_free(prod);
+    apply_free(ap);
+    kq_local_free(q);
+    lock_table_free(lt);
+    buf_release(&b);
+    return rc;
+}
+
+static void print_summary(const struct plan *p, const struct events *ev,
+                          const struct pool_stats *ps, long long ms)
+{
+    printf("pass: %zu jobs planned (", p->njobs);
+    for (int k = 0; k < JOB_KIND_COUNT; k++)
+        printf("%s%s %zu", k ? ", " : "", job_kind_name((enum job_kind)k),
+               p->count[k][JOB_SIDE_CLOUD] + p->count[k][JOB_SIDE_ODOO]);
+    printf("); applied %ld, already done %ld, skipped %ld, retried %ld, failed %ld; %.1f s\n",
+           ev->count[JOB_APPLIED], ev->count[JOB_ALREADY_DONE],
+           ev->count[JOB_SKIPPED] + ps->skipped, ps->retried, ps->dead, (double)ms / 1000.0);
+    fflush(stdout);
+}
+
+/* One pass; returns its exit code. */
+static int run_pass(struct setup *s, int force, int dry_run, struct events *ev)
+{
+    struct pass_opts po;
+    struct plan p;
+    struct scan_stats st;
+    struct pool_stats ps;
+    struct err e = ERR_INIT;
+    long long t0 = mono_ms();
+    int rc;
+
+    plan_init(&p);
+    memset(&ps, 0, sizeof(ps));
+    events_reset_counts(ev);
+    memset(&po, 0, sizeof(po));
+    po.cfg = &s->cfg;
+    po.log = &s->log;
+    po.force_deletes = force;
+    if (pass_plan(&po, &p, &st, &e) < 0) {
+        fprintf(stderr, "odoosync run: %s\n", e.msg);
+        rc = cli_exit_for(e.code);
+        goto out;
+    }
+    log_info(&s->log, "scanned %ld records, %ld attachments, %ld cloud entries (%ld + %ld requests)",
+             st.records, st.attachments, st.entries, st.odoo_requests, st.cloud_requests);
+    for (size_t i = 0; i < p.nmessages; i++)
+        fprintf(stderr, "odoosync run: %s\n", p.messages[i]);
+    if (dry_run) {
+        plan_print(&p, stdout, 0);
+        rc = p.verdict == PLAN_VERDICT_OK ? EXIT_OK : EXIT_SAFETY;
+        goto out;
+    }
+    if (p.njobs > 0 && apply_plan(s, &p, ev, &ps, &e) < 0) {
+        fprintf(stderr, "odoosync run: applying: %s\n", e.msg);
+        print_summary(&p, ev, &ps, mono_ms() - t0);
+        rc = cli_exit_for(e.code);
+        if (rc == EXIT_OK)
+            rc = EXIT_FAILED;
+        goto out;
+    }
+    print_summary(&p, ev, &ps, mono_ms() - t0);
+    if (ps.dead > 0)
+        rc = EXIT_FAILED;
+    else if (p.verdict != PLAN_VERDICT_OK)
+        rc = EXIT_SAFETY;
+    else
+        rc = EXIT_OK;
+out:
+    plan_release(&p);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {SETUP_LONGOPTS,
+                                             {"once", no_argument, NULL, 'o'},
+                                             {"interval", required_argument, NULL, 'i'},
+                                             {"events", required_argument, NULL, 'E'},
+                                             {"force-deletes", no_argument, NULL, 'F'},
+                                             {"dry-run", no_argument, NULL, 'n'},
+                                             {NULL, 0, NULL, 0}};
+    struct setup s;
+    struct events ev;
+    struct err e = ERR_INIT;
+    struct sigaction sa;
+    const char *events_path = NULL;
+    int once = 0, force = 0, dry_run = 0, ev_open = 0;
+    long interval = 300;
+    int opt, rc;
+    char *end = NULL;
+
+    setup_init(&s);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, SETUP_SHORTOPTS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            run_usage(stdout);
+            return EXIT_OK;
+        case 'o':
+            once = 1;
+            break;
+        case 'i':
+            interval = strtol(optarg, &end, 10);
+            if (!end || *end || interval < 1 || interval > 86400 * 7) {
+                fprintf(stderr, "odoosync run: --interval: expected 1..604800 seconds, got "
+                                "\"%s\"\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'E':
+            events_path = optarg;
+            break;
+        case 'F':
+            force = 1;
+            break;
+        case 'n':
+            dry_run = 1;
+            break;
+        default:
+            if (setup_option(&s, opt, optarg) != 1) {
+                run_usage(stderr);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    rc = setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD | CFG_NEED_TYPES, "run");
+    if (rc)
+        goto out;
+    if (events_open(&ev, events_path, &s.log, &e) < 0) {
+        fprintf(stderr, "odoosync run: %s\n", e.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    ev_open = 1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    for (;;) {
+        rc = run_pass(&s, force, dry_run, &ev);
+        if (once || run_stop)
+            break;
+        for (long i = 0; i < interval * 10 && !run_stop; i++)
+            usleep(100000);
+        if (run_stop)
+            break;
+    }
+    if (!once && run_stop)
+        rc = EXIT_OK;
+out:
+    if (ev_open)
+        events_close(&ev);
+    setup_release(&s);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * events: see events.h.
+ */
+#include "events.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "buf.h"
+
+#include "banned.h"
+
+int events_open(struct events *ev, const char *path, struct log *lg, struct err *e)
+{
+    memset(ev, 0, sizeof(*ev));
+    pthread_mutex_init(&ev->mu, NULL);
+    ev->log = lg;
+    if (!path)
+        return 0;
+    if (strcmp(path, "-") == 0) {
+        ev->out = stdout;
+        return 0;
+    }
+    ev->out = fopen(path, "a");
+    if (!ev->out)
+        return err_set(e, ERR_IO, "cannot open the events file \"%s\": %s", path,
+                       strerror(errno));
+    ev->owns_out = 1;
+    return 0;
+}
+
+void events_close(struct events *ev)
+{
+    if (ev->owns_out && ev->out)
+        fclose(ev->out);
+    ev->out = NULL;
+    pthread_mutex_destroy(&ev->mu);
+}
+
+void events_reset_counts(struct events *ev)
+{
+    pthread_mutex_lock(&ev->mu);
+    memset(ev->count, 0, sizeof(ev->count));
+    memset(ev->applied_by_kind, 0, sizeof(ev->applied_by_kind));
+    pthread_mutex_unlock(&ev->mu);
+}
+
+void events_on_job(const struct job *j, const struct job_event *je, void *ud)
+{
+    struct events *ev = ud;
+    struct buf b;
+    struct err e = ERR_INIT;
+
+    buf_init(&b, 1 << 20);
+    if (ev->out && job_event_encode(j, je, &b, &e) < 0)
+        log_warn(ev->log, "cannot encode an event: %s", e.msg);
+    pthread_mutex_lock(&ev->mu);
+    if ((int)je->result >= 0 && (int)je->result < 5)
+        ev->count[je->result]++;
+    if ((je->result == JOB_APPLIED || je->result == JOB_ALREADY_DONE) && j->kind < JOB_KIND_COUNT)
+        ev->applied_by_kind[j->kind]++;
+    if (ev->out && b.len) {
+        fwrite(b.data, 1, b.len, ev->out);
+        fputc('\n', ev->out);
+        fflush(ev->out);
+    }
+    pthread_mutex_unlock(&ev->mu);
+    buf_release(&b);
+}

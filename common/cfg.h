@@ -1,0 +1,231 @@
+/*
+ * cfg: odoosync's configuration, one plain struct the rest of the code reads.
+ *
+ * Layers, each one overriding the one before (like kcat and redis):
+ *   defaults (cfg_init) < JSON file (cfg_load / cfg_load_string)
+ *     < environment (cfg_apply_env: ODOOSYNC_<SECTION>_<KEY>, e.g.
+ *       ODOOSYNC_ODOO_URL, ODOOSYNC_WORKER_CONCURRENCY)
+ *     < command line (cfg_set: `-X worker.concurrency=4`,
+ *       `-X kafka.properties.<name>=<value>` passes through to librdkafka).
+ *
+ * One table of keys in cfg.c (name, type, bounds, default, offset) drives
+ * parsing, validation, defaults, environment names and cfg_dump, so a key is
+ * added in one place. The file is JSON with `//` and block comments allowed
+ * outside strings; unknown keys are errors; every error names where the bad
+ * value came from and its JSON path, and what was expected:
+ *   config.json: $.types[2].direction: expected one of "both", "to-cloud",
+ *   "from-cloud", got "up"
+ *
+ * Secrets (Odoo password / API key, cloud password, Redis password, Kafka
+ * SASL password) never appear inline: only their sources do
+ * (`password_env` names an environment variable, `password_file` a file).
+ * cfg_resolve_secrets() reads them into the *secret* fields below, which no
+ * log line and no dump ever prints (cfg_dump shows "(set)" / "(unset)").
+ *
+ * Typical use (main only; library code is handed a const struct cfg *):
+ *     struct cfg c;
+ *     struct err e = ERR_INIT;
+ *     if (cfg_init(&c, &e) < 0 || cfg_load(&c, path, &e) < 0 ||
+ *         cfg_apply_env(&c, NULL, &e) < 0 || cfg_set(&c, "worker.concurrency", "4", &e) < 0 ||
+ *         cfg_resolve_secrets(&c, &e) < 0 || cfg_require(&c, CFG_NEED_ODOO | CFG_NEED_CLOUD, &e) <
+ * 0)
+ *         ... report e.msg, exit 2 ...
+ *     ...
+ *     cfg_release(&c);
+ *
+ * Ownership: every char * and cJSON * in struct cfg is owned by the cfg (heap
+ * or NULL) and freed by cfg_release(). Readers must not modify or free them.
+ * A loaded cfg is read-only and may be shared by threads.
+ */
+#ifndef ODOOSYNC_CFG_H
+#define ODOOSYNC_CFG_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "err.h"
+
+enum cfg_protocol { CFG_PROTO_AUTO = 0, CFG_PROTO_JSONRPC, CFG_PROTO_JSON2 };
+enum cfg_dialect {
+    CFG_DIALECT_AUTO = 0,
+    CFG_DIALECT_GENERIC,
+    CFG_DIALECT_NEXTCLOUD,
+    CFG_DIALECT_OWNCLOUD
+};
+enum cfg_direction { CFG_DIR_BOTH = 0, CFG_DIR_TO_CLOUD, CFG_DIR_FROM_CLOUD };
+
+struct cfg_odoo {
+    char *url; /* http(s)://host[:port][/prefix], no trailing '/' kept */
+    char *database;
+    enum cfg_protocol protocol;
+    char *login;
+    char *password_env;  /* name of an environment variable holding the password */
+    char *password_file; /* path of a file holding it (trailing newline stripped) */
+    char *api_key_env;
+    char *api_key_file;
+    long timeout_ms; /* per request, default 30000 */
+    int insecure;    /* 1: do not verify TLS certificates */
+    /* filled by cfg_resolve_secrets(); NULL when no source gave one; never log */
+    char *password;
+    char *api_key;
+};
+
+struct cfg_cloud {
+    char *url; /* WebDAV base URL, e.g. https://cloud.example.com/remote.php/dav/files/odoo */
+    char *user;
+    char *password_env;
+    char *password_file;
+    char *root; /* top folder under url, default "Odoo" */
+    enum cfg_dialect dialect;
+    long timeout_ms;
+    int insecure;
+    char *password; /* secret, see cfg_odoo.password */
+};
+
+struct cfg_type {
+    char *folder;       /* type folder name under the root, unique among types */
+    char *model;        /* Odoo model, e.g. "sale.order" */
+    char *domain;       /* the domain as written (Odoo syntax), default "[]" */
+    cJSON *domain_json; /* parsed and validated (domain.h): a JSON array for search_read */
+    enum cfg_direction direction;
+    int enabled;
+};
+
+struct cfg_standalone {
+    int enabled;  /* default 1 */
+    char *folder; /* default "Stand Alone Attachments" */
+};
+
+struct cfg_safety {
+    double max_delete_share; /* 0..1, default 0.5 */
+};
+
+struct cfg_kv {
+    char *name;
+    char *value;
+};
+
+struct cfg_kafka {
+    char *bootstrap;    /* "host:port,host:port" (bootstrap.servers) */
+    char *topic_jobs;   /* kafka.topics.jobs, default "odoosync.jobs" */
+    char *topic_retry;  /* default "odoosync.retry" */
+    char *topic_dlq;    /* default "odoosync.dlq" */
+    char *topic_events; /* default "odoosync.events" */
+    char *group;        /* consumer group, default "odoosync-workers" */
+    /* librdkafka properties passed through as is, in the order given; a later
+     * layer replaces a name set by an earlier one */
+    struct cfg_kv *props;
+    size_t nprops;
+    char *password_env; /* SASL password source; given to librdkafka as sasl.password */
+    char *password_file;
+    char *password; /* secret */
+};
+
+struct cfg_redis {
+    char *url; /* redis://host:port[/db] */
+    char *password_env;
+    char *password_file;
+    long lock_ttl_ms; /* default 30000 */
+    char *password;   /* secret */
+};
+
+struct cfg_worker {
+    long concurrency;  /* 1..256, default 8 */
+    long max_attempts; /* default 5 */
+    long backoff_ms;   /* default 1000 */
+    long grace_ms;     /* default 30000 */
+};
+
+struct cfg_state {
+    char *file; /* local mode state file, default ".odoosync-state.json" */
+};
+
+struct cfg_log {
+    int level;  /* enum log_level (log.h): "error" "warn" "info" "debug", default info */
+    int format; /* enum log_format (log.h): "auto" "json" "human", default auto */
+};
+
+struct cfg_metrics {
+    char *listen; /* "" = off (default), or "127.0.0.1:9464" */
+};
+
+struct cfg {
+    struct cfg_odoo odoo;
+    struct cfg_cloud cloud;
+    struct cfg_type *types; /* in priority order (first match wins) */
+    size_t ntypes;
+    struct cfg_standalone standalone;
+    struct cfg_safety safety;
+    struct cfg_kafka kafka;
+    struct cfg_redis redis;
+    struct cfg_worker worker;
+    struct cfg_state state;
+    struct cfg_log log;
+    struct cfg_metrics metrics;
+    /* borrowed: the environment array given to cfg_apply_env (NULL = the
+     * process environment); cfg_resolve_secrets looks *_env names up in it */
+    char **environ;
+};
+
+/* Every function that fails leaves c valid (cfg_release() is safe) but
+ * possibly half-applied: the caller reports the error and stops. */
+
+/* Fill c with the defaults. Returns 0 or ERR_NOMEM. cfg_release() always safe after. */
+int cfg_init(struct cfg *c, struct err *e);
+void cfg_release(struct cfg *c);
+
+/* Read the JSON file at path (comments allowed) and apply it over c. Errors are
+ * prefixed with path; a syntax error also names line and column. ERR_INVALID
+ * for bad content, ERR_IO when the file cannot be read. The file's "types"
+ * array replaces any types c had. */
+int cfg_load(struct cfg *c, const char *path, struct err *e);
+/* Same from a string; name_for_errors prefixes messages ("config.json"). */
+int cfg_load_string(struct cfg *c, const char *json, const char *name_for_errors, struct err *e);
+
+/* Apply ODOOSYNC_* variables from env (a NULL-terminated "K=V" array, or NULL
+ * for the process environment). Every scalar key has one: its dotted name in
+ * upper case with '.' -> '_' after ODOOSYNC_ (ODOOSYNC_KAFKA_TOPICS_JOBS,
+ * ODOOSYNC_ODOO_PASSWORD_ENV, ...). Variables not naming a key are ignored
+ * (ODOOSYNC_STACK_ENV and friends live there too). Keeps env for
+ * cfg_resolve_secrets. */
+int cfg_apply_env(struct cfg *c, char **env, struct err *e);
+
+/* Set one key from text, the command-line layer: "worker.concurrency" "4",
+ * "types[1].enabled" "false", "kafka.properties.linger.ms" "5". */
+int cfg_set(struct cfg *c, const char *key, const char *value, struct err *e);
+
+/* Read every secret from its source: *_file wins over *_env; with neither set,
+ * the fallback variables ODOOSYNC_ODOO_PASSWORD, ODOOSYNC_ODOO_API_KEY,
+ * ODOOSYNC_CLOUD_PASSWORD, ODOOSYNC_REDIS_PASSWORD, ODOOSYNC_KAFKA_PASSWORD are
+ * used when present. A named source that is missing or empty is an error. */
+int cfg_resolve_secrets(struct cfg *c, struct err *e);
+
+/* What a command needs, checked after all layers and after
+ * cfg_resolve_secrets() (credentials count only once resolved). */
+#define CFG_NEED_ODOO 0x1   /* odoo.url, odoo.database, odoo.login */
+#define CFG_NEED_CLOUD 0x2  /* cloud.url */
+#define CFG_NEED_KAFKA 0x4  /* kafka.bootstrap */
+#define CFG_NEED_REDIS 0x8  /* redis.url */
+#define CFG_NEED_TYPES 0x10 /* at least one enabled type */
+int cfg_require(const struct cfg *c, unsigned need, struct err *e);
+
+/* Append the effective configuration to out, one "key = value" line per key
+ * (types as types[i].field, properties as kafka.properties.<name>); secrets
+ * are shown as "(set)" / "(unset)", never their value. */
+int cfg_dump(const struct cfg *c, struct buf *out);
+
+/* Append the table of keys: name, what is expected, default, environment
+ * variable and a one-line help, for `odoosync config keys` and the docs. */
+int cfg_describe(struct buf *out);
+
+/* Names for the enums, for logs and dumps. */
+const char *cfg_direction_name(enum cfg_direction d);
+const char *cfg_protocol_name(enum cfg_protocol p);
+const char *cfg_dialect_name(enum cfg_dialect d);
+
+/* The enabled type with this folder name, or NULL. */
+const struct cfg_type *cfg_type_by_folder(const struct cfg *c, const char *folder);
+
+#endif

@@ -1,0 +1,1480 @@
+/*
+ * dav: the WebDAV client (see dav.h for the API and the error mapping).
+ *
+ * Every request goes through run(): it sets the handle up from scratch
+ * (curl_easy_reset keeps the connection cache), drives the transfer on the
+ * handle's own CURLM (so keep-alive connections are shared by every kind
+ * of request, PROPFIND included), and retries what may be retried:
+ * network errors and 429/502/503/504, with exponential backoff and jitter,
+ * honouring Retry-After, each wait capped and all waits of one call
+ * capped. An upload is retried only when its source can rewind; a
+ * download only while no byte has reached the consumer; a listing only
+ * before the first entry.
+ *
+ * PROPFIND streams: the write callback fills a small buffer (pausing the
+ * transfer when it holds more than DAV_STREAM_HIGH bytes) and the
+ * multistatus parser pulls from it, driving the transfer itself
+ * (curl_multi_perform/poll) when the buffer is empty. Memory is flat.
+ *
+ * Response bodies that are not streamed (error pages, PROPPATCH answers,
+ * status.php) are kept up to opts.max_response bytes, the rest dropped.
+ */
+#include "dav.h"
+#include "dav_int.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <libxml/parser.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "banned.h"
+
+#define DAV_STREAM_HIGH (256 * 1024)
+#define DAV_URL_MAX (64 * 1024)
+
+struct dav {
+    CURL *curl;
+    CURLM *multi;
+    char *url;       /* base URL, ending in '/' */
+    char *base_path; /* its path, e.g. "/dav/" */
+    char *root;      /* server root: scheme://host[:port][/prefix before /remote.php] */
+    char *user, *password, *user_agent;
+    struct dav_opts o; /* numbers only; the strings above are the owned copies */
+    enum dav_dialect dialect;
+    unsigned int seed;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One request: what to send and what came back. */
+struct xfer {
+    struct dav *d;
+    const char *method; /* for messages */
+    const char *path;
+    /* sent */
+    const char *body; /* small request body, or NULL */
+    size_t body_len;
+    const struct dav_put_req *put;
+    long long sent;
+    int src_abort, src_short;
+    /* received */
+    long status;
+    char etag[256];
+    char fileid[64];
+    long retry_after_ms; /* -1 when absent */
+    struct buf resp;     /* capped copy of a non-streamed body */
+    size_t (*write)(const char *p, size_t n, void *ud);
+    void *wud;
+    long long got;
+    int sink_abort;
+    /* PROPFIND stream */
+    int streaming;
+    struct buf sbuf;
+    size_t spos;
+    int paused;
+    unsigned long long total;
+    int too_big;
+    /* transfer state */
+    int done;
+    CURLcode result;
+};
+
+void dav_opts_init(struct dav_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->connect_timeout_ms = 10000;
+    o->timeout_ms = 0;
+    o->low_speed_secs = 60;
+    o->max_retries = 4;
+    o->retry_base_ms = 500;
+    o->retry_max_ms = 30000;
+    o->retry_total_ms = 120000;
+    o->dialect = DAV_DIALECT_AUTO;
+    o->max_response = 1024 * 1024;
+    o->max_listing = 4ULL << 30;
+}
+
+int dav_global_init(struct err *e)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return err_set(e, ERR_INTERNAL, "curl_global_init failed");
+    xmlInitParser();
+    return 0;
+}
+
+void dav_global_cleanup(void)
+{
+    xmlCleanupParser();
+    curl_global_cleanup();
+}
+
+const char *dav_dialect_name(enum dav_dialect dl)
+{
+    switch (dl) {
+    case DAV_DIALECT_GENERIC:
+        return "generic";
+    case DAV_DIALECT_NEXTCLOUD:
+        return "nextcloud";
+    case DAV_DIALECT_OWNCLOUD:
+        return "owncloud";
+    default:
+        return "auto";
+    }
+}
+
+enum dav_dialect dav_dialect(const struct dav *d)
+{
+    return d->dialect;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void dav_free(struct dav *d)
+{
+    if (!d)
+        return;
+    if (d->curl)
+        curl_easy_cleanup(d->curl);
+    if (d->multi)
+        curl_multi_cleanup(d->multi);
+    free(d->url);
+    free(d->base_path);
+    free(d->root);
+    free(d->user);
+    if (d->password) {
+        memset(d->password, 0, strlen(d->password));
+        free(d->password);
+    }
+    free(d->user_agent);
+    free(d);
+}
+
+/* Split the base URL: path and server root (see struct dav). */
+static int parse_base(struct dav *d, struct err *e)
+{
+    const char *u = d->url, *sch = strstr(u, "://"), *p, *rp;
+
+    if (!sch || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
+        return err_set(e, ERR_INVALID, "dav url \"%s\" is not http(s)://host/path", u);
+    p = strchr(sch + 3, '/');
+    if (!p)
+        return err_set(e, ERR_INVALID, "dav url \"%s\" has no path", u);
+    if (strchr(p, '?') || strchr(p, '#'))
+        return err_set(e, ERR_INVALID, "dav url \"%s\" must not have a query or fragment", u);
+    d->base_path = strdup(p);
+    rp = strstr(p, "/remote.php");
+    d->root = rp ? strndup(u, (size_t)(rp - u)) : strndup(u, (size_t)(p - u));
+    if (!d->base_path || !d->root)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+struct dav *dav_new(const struct dav_opts *o, struct err *e)
+{
+    struct dav *d = NULL;
+    size_t n;
+
+    if (!o || !o->url || !*o->url) {
+        err_set(e, ERR_INVALID, "dav: no url configured");
+        return NULL;
+    }
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        goto nomem;
+    d->o = *o;
+    d->o.url = d->o.user = d->o.password = d->o.user_agent = NULL;
+    if (d->o.max_response == 0)
+        d->o.max_response = 1024 * 1024;
+    if (d->o.max_listing == 0)
+        d->o.max_listing = 4ULL << 30;
+    if (d->o.max_retries < 0)
+        d->o.max_retries = 0;
+    n = strlen(o->url);
+    d->url = malloc(n + 2);
+    if (!d->url)
+        goto nomem;
+    memcpy(d->url, o->url, n + 1);
+    if (o->url[n - 1] != '/') {
+        d->url[n] = '/';
+        d->url[n + 1] = '\0';
+    }
+    d->user = dup_or_null(o->user);
+    d->password = dup_or_null(o->password);
+    d->user_agent = strdup(o->user_agent ? o->user_agent : "odoosync/0.1");
+    if ((o->user && !d->user) || (o->password && !d->password) || !d->user_agent)
+        goto nomem;
+    if (parse_base(d, e) < 0)
+        goto fail;
+    d->dialect = o->dialect;
+    d->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)d;
+    d->curl = curl_easy_init();
+    d->multi = curl_multi_init();
+    if (!d->curl || !d->multi) {
+        err_set(e, ERR_INTERNAL, "dav: cannot create a curl handle");
+        goto fail;
+    }
+    return d;
+nomem:
+    err_set(e, ERR_NOMEM, "out of memory");
+fail:
+    dav_free(d);
+    return NULL;
+}
+
+/* --- paths --------------------------------------------------------------- */
+
+int dav_path_to_url(const struct dav *d, const char *path, struct buf *out, struct err *e)
+{
+    struct buf enc;
+    size_t n = strlen(d->url);
+    int rc;
+
+    buf_init(&enc, DAV_URL_MAX);
+    rc = dav_path_encode(path, &enc, e);
+    if (rc < 0)
+        goto out;
+    buf_reset(out);
+    /* base ends with '/', the encoded path starts with one */
+    if (buf_append(out, d->url, n - 1) < 0 || buf_append(out, enc.data, enc.len) < 0)
+        rc = err_set(e, ERR_TOO_BIG, "url too long");
+out:
+    buf_release(&enc);
+    return rc;
+}
+
+int dav_web_link(const struct dav *d, const char *path, const char *fileid, struct buf *out,
+                 struct err *e)
+{
+    if (fileid && *fileid &&
+        (d->dialect == DAV_DIALECT_NEXTCLOUD || d->dialect == DAV_DIALECT_OWNCLOUD)) {
+        buf_reset(out);
+        if (buf_printf(out, "%s/f/%s", d->root, fileid) < 0)
+            return err_set(e, ERR_TOO_BIG, "url too long");
+        return 0;
+    }
+    return dav_path_to_url(d, path, out, e);
+}
+
+/* --- transfer callbacks --------------------------------------------------- */
+
+static void copy_header_value(char *dst, size_t cap, const char *v, size_t n)
+{
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
+    while (n && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+static int header_is(const char *h, size_t n, const char *name)
+{
+    size_t l = strlen(name);
+
+    return n > l && h[l] == ':' && strncasecmp(h, name, l) == 0;
+}
+
+static size_t on_header(char *h, size_t sz, size_t nm, void *ud)
+{
+    struct xfer *x = ud;
+    size_t n = sz * nm;
+    char v[128];
+
+    if (n >= 5 && strncmp(h, "HTTP/", 5) == 0) {
+        /* a new response (after 100 Continue or a redirect): forget the old headers */
+        x->etag[0] = x->fileid[0] = '\0';
+        x->retry_after_ms = -1;
+    } else if (header_is(h, n, "ETag") && !x->etag[0]) {
+        copy_header_value(x->etag, sizeof(x->etag), h + 5, n - 5);
+    } else if (header_is(h, n, "OC-ETag")) {
+        copy_header_value(x->etag, sizeof(x->etag), h + 8, n - 8);
+    } else if (header_is(h, n, "OC-FileId")) {
+        copy_header_value(x->fileid, sizeof(x->fileid), h + 10, n - 10);
+    } else if (header_is(h, n, "Retry-After")) {
+        char *end;
+        long s;
+
+        copy_header_value(v, sizeof(v), h + 12, n - 12);
+        s = strtol(v, &end, 10);
+        if (end != v && *end == '\0' && s >= 0) {
+            x->retry_after_ms = s > 86400 ? 86400000L : s * 1000L;
+        } else {
+            time_t t = curl_getdate(v, NULL);
+
+            if (t != (time_t)-1) {
+                long long ms = ((long long)t - (long long)time(NULL)) * 1000LL;
+
+                x->retry_after_ms = ms < 0 ? 0 : (ms > 86400000LL ? 86400000L : (long)ms);
+            }
+        }
+    }
+    return n;
+}
+
+static size_t keep_resp(struct xfer *x, const char *p, size_t n)
+{
+    size_t room = x->d->o.max_response - x->resp.len;
+
+    if (room)
+        buf_append(&x->resp, p, n < room ? n : room);
+    return n;
+}
+
+static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct xfer *x = ud;
+    size_t n = sz * nm;
+    long st = 0;
+
+    curl_easy_getinfo(x->d->curl, CURLINFO_RESPONSE_CODE, &st);
+    if (x->streaming && st == 207) {
+        if (x->sbuf.len - x->spos >= DAV_STREAM_HIGH) {
+            x->paused = 1;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        x->total += n;
+        if (x->total > x->d->o.max_listing) {
+            x->too_big = 1;
+            return 0;
+        }
+        if (x->spos && x->spos == x->sbuf.len) {
+            buf_reset(&x->sbuf);
+            x->spos = 0;
+        }
+        if (buf_append(&x->sbuf, p, n) < 0) {
+            x->too_big = 1;
+            return 0;
+        }
+        return n;
+    }
+    if (x->write && st >= 200 && st <= 299) {
+        if (x->write(p, n, x->wud) != n) {
+            x->sink_abort = 1;
+            return 0;
+        }
+        x->got += (long long)n;
+        return n;
+    }
+    return keep_resp(x, p, n);
+}
+
+static size_t on_read(char *b, size_t sz, size_t nm, void *ud)
+{
+    struct xfer *x = ud;
+    size_t n = sz * nm, r;
+
+    if (x->body) {
+        size_t left = x->body_len - (size_t)x->sent;
+
+        if (n > left)
+            n = left;
+        memcpy(b, x->body + x->sent, n);
+        x->sent += (long long)n;
+        return n;
+    }
+    if (x->put->size >= 0) {
+        long long left = x->put->size - x->sent;
+
+        if (left <= 0)
+            return 0;
+        if ((long long)n > left)
+            n = (size_t)left;
+    }
+    r = x->put->read(b, n, x->put->ud);
+    if (r == DAV_READ_ABORT || r > n) {
+        x->src_abort = 1;
+        return CURL_READFUNC_ABORT;
+    }
+    if (r == 0 && x->put->size >= 0 && x->sent < x->put->size) {
+        x->src_short = 1;
+        return CURL_READFUNC_ABORT;
+    }
+    x->sent += (long long)r;
+    return r;
+}
+
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+    struct xfer *x = ud;
+
+    if (off != 0 || origin != SEEK_SET)
+        return CURL_SEEKFUNC_CANTSEEK;
+    if (x->body) {
+        x->sent = 0;
+        return CURL_SEEKFUNC_OK;
+    }
+    if (!x->put->rewind || x->put->rewind(x->put->ud) < 0)
+        return CURL_SEEKFUNC_CANTSEEK;
+    x->sent = 0;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* --- requests -------------------------------------------------------------- */
+
+static void xfer_init(struct xfer *x, struct dav *d, const char *method, const char *path)
+{
+    memset(x, 0, sizeof(*x));
+    x->d = d;
+    x->method = method;
+    x->path = path;
+    x->retry_after_ms = -1;
+    buf_init(&x->resp, d->o.max_response + 1);
+    buf_init(&x->sbuf, DAV_STREAM_HIGH + CURL_MAX_WRITE_SIZE * 4);
+}
+
+static void xfer_release(struct xfer *x)
+{
+    buf_release(&x->resp);
+    buf_release(&x->sbuf);
+}
+
+/* Forget what one attempt received. */
+static void xfer_reset_attempt(struct xfer *x)
+{
+    x->status = 0;
+    x->etag[0] = x->fileid[0] = '\0';
+    x->retry_after_ms = -1;
+    buf_reset(&x->resp);
+    buf_reset(&x->sbuf);
+    x->spos = 0;
+    x->paused = 0;
+    x->total = 0;
+    x->too_big = 0;
+    x->done = 0;
+    x->result = CURLE_OK;
+    x->sent = 0;
+}
+
+static int setup(struct dav *d, struct xfer *x, const char *url, struct curl_slist *hdrs)
+{
+    CURL *c = d->curl;
+    int ok = 1;
+
+    curl_easy_reset(c);
+    d->errbuf[0] = '\0';
+    ok &= curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf) == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, d->user_agent) == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, d->o.connect_timeout_ms) == CURLE_OK;
+    if (d->o.timeout_ms > 0)
+        ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, d->o.timeout_ms) == CURLE_OK;
+    if (d->o.low_speed_secs > 0) {
+        ok &= curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, d->o.low_speed_secs) == CURLE_OK;
+    }
+    ok &= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) == CURLE_OK;
+    if (d->o.insecure) {
+        ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK;
+    }
+    if (d->o.curl_share)
+        ok &= curl_easy_setopt(c, CURLOPT_SHARE, d->o.curl_share) == CURLE_OK;
+    if (d->user) {
+        ok &= curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_USERNAME, d->user) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_PASSWORD, d->password ? d->password : "") == CURLE_OK;
+    }
+    ok &= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_HEADERDATA, x) == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write) == CURLE_OK;
+    ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, x) == CURLE_OK;
+    if (hdrs)
+        ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK;
+    if (strcmp(x->method, "GET") == 0) {
+        /* nothing: the default */
+    } else if (x->put) {
+        ok &= curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_READDATA, x) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_SEEKDATA, x) == CURLE_OK;
+        if (x->put->size >= 0)
+            ok &=
+                curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->put->size) == CURLE_OK;
+    } else {
+        ok &= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, x->method) == CURLE_OK;
+        if (x->body) {
+            ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body) == CURLE_OK;
+            ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len) ==
+                  CURLE_OK;
+        }
+    }
+    if (!ok)
+        return ERR_INTERNAL;
+    return 0;
+}
+
+/* One step of the transfer: perform, collect the end, wait a little if idle. */
+static void pump(struct dav *d, struct xfer *x)
+{
+    int running = 0, q;
+    CURLMsg *msg;
+
+    if (x->paused && (!x->streaming || x->sbuf.len - x->spos < DAV_STREAM_HIGH)) {
+        x->paused = 0;
+        curl_easy_pause(d->curl, CURLPAUSE_CONT);
+    }
+    curl_multi_perform(d->multi, &running);
+    while ((msg = curl_multi_info_read(d->multi, &q)) != NULL) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == d->curl) {
+            x->done = 1;
+            x->result = msg->data.result;
+        }
+    }
+    if (!x->done && (!x->streaming || x->sbuf.len == x->spos) && !x->paused)
+        curl_multi_poll(d->multi, NULL, 0, 200, NULL);
+}
+
+static int is_network_error(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SEND_FAIL_REWIND:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int is_retry_status(long st)
+{
+    return st == 429 || st == 502 || st == 503 || st == 504;
+}
+
+/* The wait before attempt number `attempt` (1-based). */
+static long backoff_ms(struct dav *d, int attempt, long retry_after_ms)
+{
+    long base = d->o.retry_base_ms > 0 ? d->o.retry_base_ms : 1;
+    long long w = base;
+    long jitter;
+
+    for (int i = 1; i < attempt && w < d->o.retry_max_ms; i++)
+        w *= 2;
+    /* +-50% jitter */
+    jitter = (long)(rand_r(&d->seed) % (unsigned int)(w + 1)) - (long)(w / 2);
+    w += jitter;
+    if (retry_after_ms >= 0 && w < retry_after_ms)
+        w = retry_after_ms;
+    if (d->o.retry_max_ms > 0 && w > d->o.retry_max_ms)
+        w = d->o.retry_max_ms;
+    return w < 0 ? 0 : (long)w;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
+}
+
+/* The server's own words from an error body, if any (Nextcloud's s:message, Apache's <p>). */
+static void server_message(const struct buf *b, char *out, size_t cap)
+{
+    const char *s = buf_str(b), *p, *end;
+    size_t n = 0;
+    int in_tag = 0;
+
+    out[0] = '\0';
+    p = strstr(s, "<s:message>");
+    if (p) {
+        p += 11;
+        end = strstr(p, "</s:message>");
+    } else {
+        p = strstr(s, "<p>");
+        if (!p)
+            return;
+        p += 3;
+        end = strstr(p, "</p>");
+    }
+    if (!end)
+        return;
+    for (; p < end && n + 1 < cap; p++) {
+        if (*p == '<')
+            in_tag = 1;
+        else if (*p == '>')
+            in_tag = 0;
+        else if (!in_tag)
+            out[n++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+    }
+    out[n] = '\0';
+}
+
+/* The request as a string for messages. */
+#define REQ_FMT "%s \"%.300s\""
+#define REQ_ARGS(x) (x)->method, (x)->path
+
+/*
+ * Start the transfer on the multi handle and run it until the response's
+ * first body byte (streaming) or its end. Returns 0 or ERR_INTERNAL.
+ */
+static int start(struct dav *d, struct xfer *x)
+{
+    if (curl_multi_add_handle(d->multi, d->curl) != CURLM_OK)
+        return ERR_INTERNAL;
+    while (!x->done && !(x->streaming && x->sbuf.len > x->spos))
+        pump(d, x);
+    return 0;
+}
+
+static void finish(struct dav *d, struct xfer *x)
+{
+    while (!x->done)
+        pump(d, x);
+    curl_multi_remove_handle(d->multi, d->curl);
+}
+
+static void stop(struct dav *d)
+{
+    curl_multi_remove_handle(d->multi, d->curl);
+}
+
+/*
+ * The transfer ended (x->done): turn a transport failure into a code, or
+ * 0 when an HTTP status came back (x->status set).
+ */
+static int transport_result(struct dav *d, struct xfer *x, struct err *e)
+{
+    if (x->src_abort)
+        return err_set(e, ERR_IO, REQ_FMT ": the upload source failed", REQ_ARGS(x));
+    if (x->src_short)
+        return err_set(e, ERR_IO, REQ_FMT ": the upload source ended after %lld of %lld bytes",
+                       REQ_ARGS(x), x->sent, x->put ? x->put->size : 0LL);
+    if (x->sink_abort)
+        return err_set(e, ERR_IO, REQ_FMT ": the download consumer stopped after %lld bytes",
+                       REQ_ARGS(x), x->got);
+    if (x->too_big)
+        return err_set(e, ERR_TOO_BIG, REQ_FMT ": the response is over %llu bytes", REQ_ARGS(x),
+                       d->o.max_listing);
+    if (x->result != CURLE_OK)
+        return err_set(e, is_network_error(x->result) ? ERR_RETRY : ERR_PROTO, REQ_FMT ": %s%s%s",
+                       REQ_ARGS(x), curl_easy_strerror(x->result), d->errbuf[0] ? ": " : "",
+                       d->errbuf);
+    curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &x->status);
+    return 0;
+}
+
+/* After a failed attempt: whether to try again (sleeping first). */
+static int should_retry(struct dav *d, struct xfer *x, int attempt, long long *waited)
+{
+    long w;
+
+    if (attempt >= d->o.max_retries)
+        return 0;
+    if (x->put && x->sent > 0 && !x->put->rewind)
+        return 0;
+    if (x->got > 0)
+        return 0;
+    /* asked to come back later than we would wait: leave it to the caller's retry */
+    if (x->retry_after_ms > d->o.retry_max_ms)
+        return 0;
+    w = backoff_ms(d, attempt + 1, x->retry_after_ms);
+    if (*waited + w > d->o.retry_total_ms)
+        return 0;
+    if (x->put && x->sent > 0 && x->put->rewind(x->put->ud) < 0)
+        return 0;
+    log_debug(d->o.log, REQ_FMT ": retrying in %ld ms (attempt %d)", REQ_ARGS(x), w, attempt + 2);
+    sleep_ms(w);
+    *waited += w;
+    return 1;
+}
+
+/*
+ * Run a non-streamed request with retries. Returns 0 with x->status set
+ * (any HTTP status, the caller maps it) or a negative code.
+ */
+static int run(struct dav *d, struct xfer *x, const char *url, struct curl_slist *hdrs,
+               struct err *e)
+{
+    long long waited = 0, t0 = now_ms();
+    int rc;
+
+    for (int attempt = 0;; attempt++) {
+        xfer_reset_attempt(x);
+        rc = setup(d, x, url, hdrs);
+        if (rc == 0)
+            rc = start(d, x);
+        if (rc < 0)
+            return err_set(e, rc, REQ_FMT ": cannot set up the request", REQ_ARGS(x));
+        finish(d, x);
+        rc = transport_result(d, x, e);
+        if (rc == ERR_RETRY || (rc == 0 && is_retry_status(x->status))) {
+            if (should_retry(d, x, attempt, &waited))
+                continue;
+        }
+        if (rc == 0)
+            log_debug(d->o.log, REQ_FMT ": %ld in %lld ms", REQ_ARGS(x), x->status, now_ms() - t0);
+        return rc;
+    }
+}
+
+/* Map a final HTTP status to 0 or an error. what412 is the code for 412. */
+static int map_status(struct dav *d, struct xfer *x, int what412, const char *why412, struct err *e)
+{
+    char msg[256];
+    long st = x->status;
+
+    if (st >= 200 && st <= 299)
+        return 0;
+    server_message(&x->resp, msg, sizeof(msg));
+#define FAIL(code, ...)                                                                            \
+    err_set(e, code, REQ_FMT ": HTTP %ld: %s%s%s", REQ_ARGS(x), st, __VA_ARGS__,                   \
+            msg[0] ? ": " : "", msg)
+    switch (st) {
+    case 401:
+        return FAIL(ERR_AUTH, d->user ? "authentication failed (wrong user or password?)"
+                                      : "authentication required");
+    case 403:
+        return FAIL(ERR_ACCESS, "forbidden");
+    case 404:
+        return FAIL(ERR_NOTFOUND, "not found");
+    case 409:
+        return FAIL(ERR_NOTFOUND, "conflict: the parent folder is missing");
+    case 412:
+        return FAIL(what412, why412);
+    case 423:
+        return FAIL(ERR_RETRY, "locked");
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+        if (x->retry_after_ms >= 0) {
+            char ra[96];
+
+            snprintf(ra, sizeof(ra), "server busy or unavailable (Retry-After: %ld s)",
+                     x->retry_after_ms / 1000);
+            return FAIL(ERR_RETRY, ra);
+        }
+        return FAIL(ERR_RETRY, "server busy or unavailable, retries exhausted");
+    case 507:
+        return FAIL(ERR_SERVER, "insufficient storage");
+    default:
+        if (st >= 500)
+            return FAIL(ERR_SERVER, "server error");
+        if (st >= 300 && st < 400)
+            return FAIL(ERR_PROTO, "unexpected redirect (is the base url right?)");
+        return FAIL(ERR_PROTO, "unexpected status");
+    }
+#undef FAIL
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, int *ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static struct curl_slist *add_header(struct curl_slist *l, int *ok, const char *fmt, ...)
+{
+    char line[1024];
+    struct curl_slist *n;
+    va_list ap;
+    int len;
+
+    va_start(ap, fmt);
+    len = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= sizeof(line)) {
+        *ok = 0;
+        return l;
+    }
+    n = curl_slist_append(l, line);
+    if (!n) {
+        *ok = 0;
+        return l;
+    }
+    return n;
+}
+
+/* A header value must not break the header: no CR/LF/NUL. */
+static int header_safe(const char *v)
+{
+    return v && !strpbrk(v, "\r\n");
+}
+
+/*
+ * The etag to send in If-Match. Apache marks an etag weak (W/"...") during
+ * the second the file changed and refuses any If-Match while it is weak; the
+ * value itself stays the same once strong, so we send it without W/.
+ */
+static const char *match_etag(const char *etag)
+{
+    return etag && strncmp(etag, "W/", 2) == 0 ? etag + 2 : etag;
+}
+
+static void fill_result(struct xfer *x, struct dav_result *out)
+{
+    if (!out)
+        return;
+    out->status = x->status;
+    snprintf(out->etag, sizeof(out->etag), "%s", x->etag);
+    snprintf(out->fileid, sizeof(out->fileid), "%s", x->fileid);
+}
+
+/* --- PROPFIND ---------------------------------------------------------------- */
+
+struct pull_ctx {
+    struct dav *d;
+    struct xfer *x;
+    struct err *e;
+};
+
+static int net_pull(void *ctx, char *b, int len)
+{
+    struct pull_ctx *pc = ctx;
+    struct xfer *x = pc->x;
+    size_t n;
+
+    while (x->sbuf.len == x->spos && !x->done)
+        pump(pc->d, x);
+    n = x->sbuf.len - x->spos;
+    if (n == 0) {
+        if (x->result != CURLE_OK || x->too_big) {
+            transport_result(pc->d, x, pc->e);
+            return -1;
+        }
+        return 0;
+    }
+    if (n > (size_t)len)
+        n = (size_t)len;
+    memcpy(b, x->sbuf.data + x->spos, n);
+    x->spos += n;
+    return (int)n;
+}
+
+int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
+                 struct err *e)
+{
+    struct xfer x;
+    struct buf url;
+    struct curl_slist *hdrs = NULL;
+    long long waited = 0;
+    int rc, ok = 1;
+
+    xfer_init(&x, d, "PROPFIND", path);
+    buf_init(&url, DAV_URL_MAX);
+    rc = dav_path_to_url(d, path, &url, e);
+    if (rc < 0)
+        goto out;
+    hdrs = add_header(hdrs, &ok, "Depth: %s",
+                      depth == DAV_DEPTH_INFINITY ? "infinity" : (depth == 0 ? "0" : "1"));
+    hdrs = add_header(hdrs, &ok, "Content-Type: application/xml; charset=utf-8");
+    hdrs = add_header(hdrs, &ok, "Expect:");
+    if (!ok) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    x.body = dav_propfind_body;
+    x.body_len = strlen(dav_propfind_body);
+    x.streaming = 1;
+    for (int attempt = 0;; attempt++) {
+        struct pull_ctx pc = {d, &x, e};
+        long delivered = 0;
+
+        xfer_reset_attempt(&x);
+        rc = setup(d, &x, url.data, hdrs);
+        if (rc == 0)
+            rc = start(d, &x);
+        if (rc < 0) {
+            rc = err_set(e, rc, "PROPFIND \"%.300s\": cannot set up the request", path);
+            goto out;
+        }
+        if (x.done) {
+            rc = transport_result(d, &x, e);
+        } else {
+            rc = 0;
+            curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &x.status);
+        }
+        if (rc == 0 && x.status == 207) {
+            rc = dav_multistatus_parse_pull(net_pull, &pc, d->base_path, cb, ud, &delivered, e);
+            if (rc < 0) {
+                stop(d);
+                if (rc == ERR_RETRY && delivered == 0 && should_retry(d, &x, attempt, &waited))
+                    continue;
+                if (rc != ERR_RETRY || delivered == 0)
+                    err_prefix(e, "PROPFIND \"%.300s\"", path);
+                goto out;
+            }
+            x.streaming = 0; /* whatever follows the root element goes to resp */
+            finish(d, &x);
+            goto out;
+        }
+        if (rc == 0)
+            finish(d, &x);
+        else
+            stop(d);
+        if (rc == ERR_RETRY || (rc == 0 && is_retry_status(x.status))) {
+            if (should_retry(d, &x, attempt, &waited))
+                continue;
+        }
+        if (rc == 0) {
+            if (x.status >= 200 && x.status <= 299)
+                rc = err_set(e, ERR_PROTO,
+                             "PROPFIND \"%.300s\": HTTP %ld instead of 207 Multi-Status (is "
+                             "this a WebDAV url?)",
+                             path, x.status);
+            else
+                rc = map_status(d, &x, ERR_CONFLICT, "precondition failed", e);
+        }
+        goto out;
+    }
+out:
+    curl_slist_free_all(hdrs);
+    buf_release(&url);
+    xfer_release(&x);
+    return rc;
+}
+
+static char *dup_opt(const char *s, int *ok)
+{
+    char *r;
+
+    if (!s)
+        return NULL;
+    r = strdup(s);
+    if (!r)
+        *ok = 0;
+    return r;
+}
+
+struct stat_ctx {
+    struct dav_stat *st;
+    int found;
+};
+
+static int stat_cb(const struct dav_entry *ent, void *ud)
+{
+    struct stat_ctx *sc = ud;
+    struct dav_stat *st = sc->st;
+    int ok = 1;
+
+    if (sc->found)
+        return 0;
+    sc->found = 1;
+    st->is_dir = ent->is_dir;
+    st->size = ent->size;
+    st->mtime = ent->mtime;
+    st->etag = dup_opt(ent->etag, &ok);
+    st->content_type = dup_opt(ent->content_type, &ok);
+    st->fileid = dup_opt(ent->fileid, &ok);
+    st->checksum = dup_opt(ent->checksum, &ok);
+    st->permissions = dup_opt(ent->permissions, &ok);
+    st->attachment_tag = dup_opt(ent->attachment_tag, &ok);
+    st->record_tag = dup_opt(ent->record_tag, &ok);
+    return ok ? 0 : ERR_NOMEM;
+}
+
+void dav_stat_release(struct dav_stat *st)
+{
+    if (!st)
+        return;
+    free(st->etag);
+    free(st->content_type);
+    free(st->fileid);
+    free(st->checksum);
+    free(st->permissions);
+    free(st->attachment_tag);
+    free(st->record_tag);
+    memset(st, 0, sizeof(*st));
+}
+
+int dav_stat(struct dav *d, const char *path, struct dav_stat *out, struct err *e)
+{
+    struct stat_ctx sc = {out, 0};
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = dav_propfind(d, path, 0, stat_cb, &sc, e);
+    if (rc == 0 && !sc.found)
+        rc = err_set(e, ERR_PROTO, "PROPFIND \"%.300s\": the answer lists nothing", path);
+    if (rc < 0) {
+        if (rc == ERR_NOMEM)
+            err_set(e, rc, "out of memory");
+        dav_stat_release(out);
+    }
+    return rc;
+}
+
+/* --- simple methods ------------------------------------------------------------- */
+
+/* Run method on path with headers; map the status (what412 for 412). */
+static int simple(struct dav *d, const char *method, const char *path, struct curl_slist *hdrs,
+                  const char *body, struct xfer *x, int what412, const char *why412, struct err *e)
+{
+    struct buf url;
+    int rc;
+
+    buf_init(&url, DAV_URL_MAX);
+    xfer_init(x, d, method, path);
+    x->body = body;
+    x->body_len = body ? strlen(body) : 0;
+    rc = dav_path_to_url(d, path, &url, e);
+    if (rc == 0)
+        rc = run(d, x, url.data, hdrs, e);
+    if (rc == 0)
+        rc = map_status(d, x, what412, why412, e);
+    buf_release(&url);
+    return rc;
+}
+
+static int mkcol_one(struct dav *d, const char *path, struct dav_result *out, struct err *e)
+{
+    struct xfer x;
+    int rc;
+
+    rc = simple(d, "MKCOL", path, NULL, NULL, &x, ERR_CONFLICT, "precondition failed", e);
+    if (rc < 0 && x.status == 405)
+        rc = err_set(e, ERR_EXISTS, "MKCOL \"%.300s\": HTTP 405: it already exists", path);
+    if (x.status)
+        fill_result(&x, out);
+    xfer_release(&x);
+    return rc;
+}
+
+int dav_mkcol(struct dav *d, const char *path, int parents, struct dav_result *out, struct err *e)
+{
+    struct buf norm;
+    int rc;
+
+    buf_init(&norm, DAV_URL_MAX);
+    rc = dav_path_normalize(path, &norm, e);
+    if (rc < 0)
+        goto out;
+    rc = mkcol_one(d, norm.data, out, e);
+    if (rc == ERR_EXISTS && parents) {
+        rc = 0;
+        goto out;
+    }
+    if (rc != ERR_NOTFOUND || !parents)
+        goto out;
+    /* 409: create the ancestors top-down, then the folder itself */
+    for (char *p = norm.data + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        rc = mkcol_one(d, norm.data, NULL, e);
+        *p = '/';
+        if (rc < 0 && rc != ERR_EXISTS)
+            goto out;
+    }
+    rc = mkcol_one(d, norm.data, out, e);
+    if (rc == ERR_EXISTS)
+        rc = 0;
+out:
+    buf_release(&norm);
+    return rc;
+}
+
+int dav_delete(struct dav *d, const char *path, const char *if_match, struct err *e)
+{
+    struct curl_slist *hdrs = NULL;
+    struct xfer x;
+    int ok = 1, rc;
+
+    if (if_match && !header_safe(if_match))
+        return err_set(e, ERR_INVALID, "bad etag");
+    if (if_match)
+        hdrs = add_header(hdrs, &ok, "If-Match: %s", match_etag(if_match));
+    if (!ok) {
+        curl_slist_free_all(hdrs);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    rc = simple(d, "DELETE", path, hdrs, NULL, &x, ERR_CONFLICT,
+                "precondition failed: the etag changed", e);
+    if (rc == 0 && x.status == 207)
+        rc = err_set(e, ERR_SERVER, "DELETE \"%.300s\": some members could not be deleted", path);
+    xfer_release(&x);
+    curl_slist_free_all(hdrs);
+    return rc;
+}
+
+static int move_or_copy(struct dav *d, const char *method, const char *from, const char *to,
+                        int overwrite, const char *if_match, struct err *e)
+{
+    struct curl_slist *hdrs = NULL;
+    struct buf dest;
+    struct xfer x;
+    int ok = 1, rc;
+
+    memset(&x, 0, sizeof(x));
+    buf_init(&dest, DAV_URL_MAX);
+    if (if_match && !header_safe(if_match)) {
+        rc = err_set(e, ERR_INVALID, "bad etag");
+        goto out;
+    }
+    rc = dav_path_to_url(d, to, &dest, e);
+    if (rc < 0)
+        goto out;
+    hdrs = add_header(hdrs, &ok, "Destination: %s", dest.data);
+    hdrs = add_header(hdrs, &ok, "Overwrite: %s", overwrite ? "T" : "F");
+    if (strcmp(method, "COPY") == 0)
+        hdrs = add_header(hdrs, &ok, "Depth: infinity");
+    if (if_match)
+        hdrs = add_header(hdrs, &ok, "If-Match: %s", match_etag(if_match));
+    if (!ok) {
+        rc = err_set(e, ERR_NOMEM, "out of memory or destination too long");
+        goto out;
+    }
+    rc = simple(d, method, from, hdrs, NULL, &x, ERR_EXISTS, "the target exists", e);
+    if (rc == ERR_EXISTS && if_match) {
+        /* 412 is either the etag or the target: look at the target */
+        struct dav_stat st;
+        struct err e2 = ERR_INIT;
+        int src = dav_stat(d, to, &st, &e2);
+
+        dav_stat_release(&st);
+        if (src == ERR_NOTFOUND || overwrite)
+            rc = err_set(e, ERR_CONFLICT, "%s \"%.300s\": HTTP 412: the source etag changed",
+                         method, from);
+    }
+    if (rc == ERR_EXISTS && x.status == 412)
+        err_set(e, ERR_EXISTS, "%s \"%.300s\" -> \"%.300s\": HTTP 412: the target exists", method,
+                from, to);
+out:
+    xfer_release(&x);
+    buf_release(&dest);
+    curl_slist_free_all(hdrs);
+    return rc;
+}
+
+int dav_move(struct dav *d, const char *from, const char *to, int overwrite, const char *if_match,
+             struct err *e)
+{
+    return move_or_copy(d, "MOVE", from, to, overwrite, if_match, e);
+}
+
+int dav_copy(struct dav *d, const char *from, const char *to, int overwrite, struct err *e)
+{
+    return move_or_copy(d, "COPY", from, to, overwrite, NULL, e);
+}
+
+static int is_ncname(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-' || *s == '.'))
+            return 0;
+    return 1;
+}
+
+static int xml_escape(const char *v, struct buf *b)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        int rc;
+
+        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+            return ERR_INVALID;
+        switch (*p) {
+        case '&':
+            rc = buf_puts(b, "&amp;");
+            break;
+        case '<':
+            rc = buf_puts(b, "&lt;");
+            break;
+        case '>':
+            rc = buf_puts(b, "&gt;");
+            break;
+        case '"':
+            rc = buf_puts(b, "&quot;");
+            break;
+        case '\r':
+            rc = buf_puts(b, "&#13;");
+            break;
+        default:
+            rc = buf_append(b, p, 1);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int dav_proppatch(struct dav *d, const char *path, const char *name, const char *value,
+                  struct err *e)
+{
+    struct curl_slist *hdrs = NULL;
+    struct buf body;
+    struct xfer x;
+    int ok = 1, rc;
+    const char *s;
+
+    memset(&x, 0, sizeof(x));
+    buf_init(&body, 64 * 1024);
+    if (!is_ncname(name)) {
+        rc = err_set(e, ERR_INVALID, "property name \"%.100s\" is not an XML name",
+                     name ? name : "");
+        goto out;
+    }
+    buf_puts(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                    "<d:propertyupdate xmlns:d=\"DAV:\" xmlns:o=\"" DAV_NS_ODOOSYNC "\">");
+    if (value) {
+        buf_printf(&body, "<d:set><d:prop><o:%s>", name);
+        rc = xml_escape(value, &body);
+        if (rc < 0) {
+            rc = err_set(e, rc == ERR_INVALID ? ERR_INVALID : ERR_TOO_BIG,
+                         "property \"%s\": value has control characters or is too long", name);
+            goto out;
+        }
+        buf_printf(&body, "</o:%s></d:prop></d:set>", name);
+    } else {
+        buf_printf(&body, "<d:remove><d:prop><o:%s/></d:prop></d:remove>", name);
+    }
+    if (buf_puts(&body, "</d:propertyupdate>\n") < 0) {
+        rc = err_set(e, ERR_TOO_BIG, "property \"%s\": value too long", name);
+        goto out;
+    }
+    hdrs = add_header(hdrs, &ok, "Content-Type: application/xml; charset=utf-8");
+    hdrs = add_header(hdrs, &ok, "Expect:");
+    if (!ok) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = simple(d, "PROPPATCH", path, hdrs, body.data, &x, ERR_CONFLICT, "precondition failed", e);
+    if (rc < 0)
+        goto out;
+    if (x.status != 207) {
+        rc = err_set(e, ERR_PROTO, "PROPPATCH \"%.300s\": HTTP %ld instead of 207", path, x.status);
+        goto out;
+    }
+    /* every propstat status must be 2xx */
+    for (s = buf_str(&x.resp); (s = strstr(s, "HTTP/1.")) != NULL; s += 7) {
+        long st = strtol(s + 8, NULL, 10);
+
+        if (st < 200 || st > 299) {
+            rc = err_set(e, st == 403 ? ERR_ACCESS : ERR_SERVER,
+                         "PROPPATCH \"%.300s\" {%s}%s: the server refused it (%ld)", path,
+                         DAV_NS_ODOOSYNC, name, st);
+            goto out;
+        }
+    }
+out:
+    xfer_release(&x);
+    buf_release(&body);
+    curl_slist_free_all(hdrs);
+    return rc;
+}
+
+/* --- PUT / GET ------------------------------------------------------------------ */
+
+int dav_put(struct dav *d, const char *path, const struct dav_put_req *req, struct dav_result *out,
+            struct err *e)
+{
+    struct curl_slist *hdrs = NULL;
+    struct buf url;
+    struct xfer x;
+    int ok = 1, rc, nc = d->dialect == DAV_DIALECT_NEXTCLOUD || d->dialect == DAV_DIALECT_OWNCLOUD;
+
+    xfer_init(&x, d, "PUT", path);
+    buf_init(&url, DAV_URL_MAX);
+    if (!req || !req->read) {
+        rc = err_set(e, ERR_INVALID, "PUT \"%.300s\": no source", path);
+        goto out;
+    }
+    if ((req->if_match && !header_safe(req->if_match)) ||
+        (req->content_type && !header_safe(req->content_type)) ||
+        (req->sha1_hex && (strlen(req->sha1_hex) != 40 || !header_safe(req->sha1_hex)))) {
+        rc = err_set(e, ERR_INVALID, "PUT \"%.300s\": bad etag, content type or sha1", path);
+        goto out;
+    }
+    rc = dav_path_to_url(d, path, &url, e);
+    if (rc < 0)
+        goto out;
+    x.put = req;
+    if (req->if_match)
+        hdrs = add_header(hdrs, &ok, "If-Match: %s", match_etag(req->if_match));
+    if (req->create_only)
+        hdrs = add_header(hdrs, &ok, "If-None-Match: *");
+    if (req->content_type)
+        hdrs = add_header(hdrs, &ok, "Content-Type: %s", req->content_type);
+    if (nc && req->sha1_hex)
+        hdrs = add_header(hdrs, &ok, "OC-Checksum: SHA1:%s", req->sha1_hex);
+    if (nc && req->mtime > 0)
+        hdrs = add_header(hdrs, &ok, "X-OC-Mtime: %lld", req->mtime);
+    if (!ok) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = run(d, &x, url.data, hdrs, e);
+    if (rc == 0)
+        rc = map_status(d, &x, req->create_only ? ERR_EXISTS : ERR_CONFLICT,
+                        req->create_only ? "the file exists (If-None-Match: *)"
+                                         : "the etag changed (If-Match)",
+                        e);
+    if (x.status)
+        fill_result(&x, out);
+out:
+    curl_slist_free_all(hdrs);
+    buf_release(&url);
+    xfer_release(&x);
+    return rc;
+}
+
+struct mem_put {
+    const char *p;
+    size_t len, pos;
+};
+
+static size_t mem_read(char *b, size_t n, void *ud)
+{
+    struct mem_put *m = ud;
+    size_t k = m->len - m->pos < n ? m->len - m->pos : n;
+
+    memcpy(b, m->p + m->pos, k);
+    m->pos += k;
+    return k;
+}
+
+static int mem_rewind(void *ud)
+{
+    ((struct mem_put *)ud)->pos = 0;
+    return 0;
+}
+
+int dav_put_buf(struct dav *d, const char *path, const void *data, size_t len, const char *if_match,
+                int create_only, struct dav_result *out, struct err *e)
+{
+    struct mem_put m = {data, len, 0};
+    struct dav_put_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.read = mem_read;
+    req.rewind = mem_rewind;
+    req.ud = &m;
+    req.size = (long long)len;
+    req.if_match = if_match;
+    req.create_only = create_only;
+    return dav_put(d, path, &req, out, e);
+}
+
+int dav_get(struct dav *d, const char *path, size_t (*write)(const char *p, size_t n, void *ud),
+            void *ud, struct dav_result *out, struct err *e)
+{
+    struct buf url;
+    struct xfer x;
+    int rc;
+
+    xfer_init(&x, d, "GET", path);
+    buf_init(&url, DAV_URL_MAX);
+    x.write = write;
+    x.wud = ud;
+    rc = dav_path_to_url(d, path, &url, e);
+    if (rc == 0)
+        rc = run(d, &x, url.data, NULL, e);
+    if (rc == 0)
+        rc = map_status(d, &x, ERR_CONFLICT, "precondition failed", e);
+    if (x.status)
+        fill_result(&x, out);
+    buf_release(&url);
+    xfer_release(&x);
+    return rc;
+}
+
+struct buf_sink {
+    struct buf *b;
+    int too_big;
+};
+
+static size_t buf_write(const char *p, size_t n, void *ud)
+{
+    struct buf_sink *s = ud;
+
+    if (buf_append(s->b, p, n) < 0) {
+        s->too_big = 1;
+        return 0;
+    }
+    return n;
+}
+
+int dav_get_buf(struct dav *d, const char *path, struct buf *b, struct err *e)
+{
+    struct buf_sink s = {b, 0};
+    int rc;
+
+    buf_reset(b);
+    rc = dav_get(d, path, buf_write, &s, NULL, e);
+    if (rc < 0 && s.too_big)
+        rc = err_set(e, ERR_TOO_BIG, "GET \"%.300s\": the file is over %zu bytes", path, b->max);
+    return rc;
+}
+
+/* --- detection -------------------------------------------------------------------- */
+
+static int contains_ci(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+
+    for (; *s; s++)
+        if (strncasecmp(s, w, n) == 0)
+            return 1;
+    return 0;
+}
+
+int dav_detect(struct dav *d, struct err *e)
+{
+    struct buf url;
+    struct xfer x;
+    cJSON *j = NULL;
+    int rc;
+
+    xfer_init(&x, d, "GET", "status.php");
+    buf_init(&url, DAV_URL_MAX);
+    if (buf_printf(&url, "%s/status.php", d->root) < 0) {
+        rc = err_set(e, ERR_TOO_BIG, "url too long");
+        goto out;
+    }
+    rc = run(d, &x, url.data, NULL, e);
+    if (rc < 0)
+        goto out;
+    d->dialect = DAV_DIALECT_GENERIC;
+    if (x.status == 200)
+        j = cJSON_ParseWithLength(buf_str(&x.resp), x.resp.len);
+    if (j && cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "installed")) {
+        const cJSON *pn = cJSON_GetObjectItemCaseSensitive(j, "productname");
+        const char *name = cJSON_IsString(pn) ? pn->valuestring : "";
+
+        if (contains_ci(name, "nextcloud"))
+            d->dialect = DAV_DIALECT_NEXTCLOUD;
+        else
+            d->dialect = DAV_DIALECT_OWNCLOUD;
+    }
+    log_info(d->o.log, "dav: %s server at %s", dav_dialect_name(d->dialect), d->root);
+    rc = (int)d->dialect;
+out:
+    cJSON_Delete(j);
+    buf_release(&url);
+    xfer_release(&x);
+    return rc;
+}

@@ -1,0 +1,727 @@
+/*
+ * kq_kafka: the queue on Kafka (librdkafka), after librdkafka's
+ * examples/idempotent_producer.c and examples/consumer.c.
+ *
+ * Producer: enable.idempotence=true, acks=all, partitioner=murmur2_random,
+ * then the pass-through properties. A background thread serves delivery
+ * reports (rd_kafka_poll) for the handle's lifetime. Every report is counted
+ * (outstanding / failed); a message sent with kq_send carries a waiter that
+ * its report completes. The waiter is refcounted: a sender that gives up
+ * waiting drops its reference and the report frees it later.
+ *
+ * Consumer: partition.assignment.strategy=cooperative-sticky,
+ * enable.auto.offset.store=false (the caller stores an offset only after the
+ * work is finished), enable.auto.commit=true every second (of stored offsets
+ * only), auto.offset.reset=earliest. The rebalance callback handles the
+ * cooperative and the eager protocols and lost assignments: it tells the
+ * caller's callback, then (revoke, not lost) commits the stored offsets
+ * synchronously before unassigning.
+ */
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kq.h"
+#include "kq_int.h"
+
+#include "banned.h"
+
+struct waiter {
+    int refs; /* under the producer's mu */
+    int done;
+    rd_kafka_resp_err_t err;
+};
+
+/* Every opaque given to librdkafka starts with the log (see log_cb). */
+struct kq_kafka_producer {
+    struct log *log;
+    rd_kafka_t *rk;
+    pthread_t poller;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    long outstanding;
+    long failed;
+    char last_err[256];
+};
+
+struct kq_kafka_consumer {
+    struct log *log;
+    rd_kafka_t *rk;
+    kq_rebalance_fn fn;
+    void *ud;
+};
+
+struct log_holder {
+    struct log *log;
+};
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, struct err *e)
+{
+    char errstr[512];
+
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        return err_set(e, ERR_INVALID, "kafka property \"%s\": %s", name, errstr);
+    return 0;
+}
+
+/* Common part: bootstrap, pass-through properties, SASL password. */
+static int conf_common(rd_kafka_conf_t *conf, const struct kq_conf *c, struct err *e)
+{
+    int rc = 0;
+
+    if (!c->bootstrap || !*c->bootstrap)
+        return err_set(e, ERR_INVALID, "kafka: no bootstrap servers configured");
+    rc = conf_set(conf, "bootstrap.servers", c->bootstrap, e);
+    for (size_t i = 0; rc == 0 && i < c->n_props; i++)
+        rc = conf_set(conf, c->props[i].name, c->props[i].value, e);
+    if (rc == 0 && c->sasl_password)
+        rc = conf_set(conf, "sasl.password", c->sasl_password, e);
+    return rc;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    struct log_holder *h = rd_kafka_opaque(rk);
+    struct log *lg = h ? h->log : NULL;
+    int lvl = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+
+    /* librdkafka is chatty about brokers coming and going: one level down */
+    if (lvl < LOG_DEBUG)
+        lvl++;
+    log_at(lg, lvl, NULL, NULL, "kafka %s: %s", fac, buf);
+}
+
+/* ---- producer ---- */
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct kq_kafka_producer *p = opaque;
+    struct waiter *w = m->_private;
+
+    (void)rk;
+    pthread_mutex_lock(&p->mu);
+    p->outstanding--;
+    if (m->err) {
+        p->failed++;
+        snprintf(p->last_err, sizeof(p->last_err), "%s", rd_kafka_err2str(m->err));
+    }
+    if (w) {
+        w->done = 1;
+        w->err = m->err;
+        if (--w->refs == 0)
+            free(w);
+    }
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *poller_main(void *arg)
+{
+    struct kq_kafka_producer *p = arg;
+
+    while (!atomic_load(&p->stop))
+        rd_kafka_poll(p->rk, 100);
+    return NULL;
+}
+
+int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *c,
+                          struct err *e)
+{
+    struct kq_kafka_producer *p = NULL;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[512];
+    int rc;
+
+    *out = NULL;
+    if (!conf)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = conf_common(conf, c, e);
+    if (rc == 0)
+        rc = conf_set(conf, "enable.idempotence", "true", e);
+    if (rc == 0)
+        rc = conf_set(conf, "acks", "all", e);
+    if (rc == 0)
+        rc = conf_set(conf, "partitioner", "murmur2_random", e);
+    /* pass-through properties win over our defaults, but not over the three above */
+    for (size_t i = 0; rc == 0 && i < c->n_props; i++)
+        if (strcmp(c->props[i].name, "enable.idempotence") &&
+            strcmp(c->props[i].name, "acks") && strcmp(c->props[i].name, "partitioner") &&
+            strcmp(c->props[i].name, "group.id"))
+            rc = conf_set(conf, c->props[i].name, c->props[i].value, e);
+    if (rc < 0)
+        goto out;
+    p = calloc(1, sizeof(*p));
+    if (!p) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    p->log = c->log;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!p->rk) {
+        rc = err_set(e, ERR_INVALID, "kafka producer: %s", errstr);
+        goto out;
+    }
+    conf = NULL; /* now owned by rk */
+    if (pthread_create(&p->poller, NULL, poller_main, p) != 0) {
+        rc = err_set(e, ERR_INTERNAL, "kafka producer: cannot start the poll thread");
+        rd_kafka_destroy(p->rk);
+        p->rk = NULL;
+        goto out;
+    }
+    *out = p;
+    p = NULL;
+out:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (p) {
+        pthread_cond_destroy(&p->cond);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+    }
+    return rc;
+}
+
+void kq_kafka_producer_free(struct kq_kafka_producer *p)
+{
+    if (!p)
+        return;
+    rd_kafka_flush(p->rk, 10000);
+    atomic_store(&p->stop, 1);
+    pthread_join(p->poller, NULL);
+    rd_kafka_destroy(p->rk);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+int kq_kafka_produce(struct kq_kafka_producer *p, const char *topic, const char *key,
+                     const void *value, size_t len, const struct kq_header *hdrs, int n_hdrs,
+                     long wait_ms, struct err *e)
+{
+    struct waiter *w = NULL;
+    rd_kafka_headers_t *h = NULL;
+    rd_kafka_resp_err_t kerr;
+    struct timespec dl;
+    int tries = 0, rc = 0;
+
+    if (wait_ms >= 0) {
+        w = calloc(1, sizeof(*w));
+        if (!w)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        w->refs = 2;
+    }
+    for (;;) {
+        h = rd_kafka_headers_new((size_t)(n_hdrs > 0 ? n_hdrs : 1));
+        for (int i = 0; i < n_hdrs; i++)
+            rd_kafka_header_add(h, hdrs[i].name, -1, hdrs[i].value ? hdrs[i].value : "", -1);
+        pthread_mutex_lock(&p->mu);
+        p->outstanding++;
+        pthread_mutex_unlock(&p->mu);
+        kerr = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+                                 RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                 RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+                                 RD_KAFKA_V_OPAQUE(w), RD_KAFKA_V_END);
+        if (kerr == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break; /* h is owned by the message now */
+        rd_kafka_headers_destroy(h);
+        pthread_mutex_lock(&p->mu);
+        p->outstanding--;
+        pthread_mutex_unlock(&p->mu);
+        if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries++ < 50) {
+            struct timespec ts = {0, 100000000L};
+
+            nanosleep(&ts, NULL); /* the poll thread drains the queue */
+            continue;
+        }
+        free(w);
+        return err_set(e, kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ERR_RETRY : ERR_INVALID,
+                       "kafka produce to \"%s\": %s", topic, rd_kafka_err2str(kerr));
+    }
+    if (!w)
+        return 0;
+    deadline_in(&dl, wait_ms);
+    pthread_mutex_lock(&p->mu);
+    while (!w->done)
+        if (pthread_cond_timedwait(&p->cond, &p->mu, &dl) == ETIMEDOUT)
+            break;
+    if (!w->done)
+        rc = err_set(e, ERR_RETRY, "kafka produce to \"%s\": no delivery report within %ld ms",
+                     topic, wait_ms);
+    else if (w->err)
+        rc = err_set(e, ERR_RETRY, "kafka produce to \"%s\": %s", topic,
+                     rd_kafka_err2str(w->err));
+    if (--w->refs == 0)
+        free(w);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int kq_kafka_flush(struct kq_kafka_producer *p, long timeout_ms, long *failed, struct err *e)
+{
+    struct timespec dl;
+    long out, f;
+    int rc = 0;
+
+    rd_kafka_flush(p->rk, (int)timeout_ms);
+    deadline_in(&dl, 200);
+    pthread_mutex_lock(&p->mu);
+    /* the last reports may still be in the poll thread's hands */
+    while (p->outstanding > 0)
+        if (pthread_cond_timedwait(&p->cond, &p->mu, &dl) == ETIMEDOUT)
+            break;
+    out = p->outstanding;
+    f = p->failed;
+    p->failed = 0;
+    if (f > 0)
+        rc = err_set(e, ERR_RETRY, "kafka: %ld message(s) not delivered (last error: %s)", f,
+                     p->last_err);
+    else if (out > 0)
+        rc = err_set(e, ERR_RETRY, "kafka: %ld message(s) still unacknowledged after %ld ms",
+                     out, timeout_ms);
+    pthread_mutex_unlock(&p->mu);
+    if (failed)
+        *failed = f;
+    return rc;
+}
+
+/* ---- consumer ---- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct kq_kafka_consumer *c = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *kerr = NULL;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            if (c->fn)
+                c->fn(c->ud, 1, 0, parts->elems[i].topic, parts->elems[i].partition);
+        if (coop)
+            kerr = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        log_info(c->log, "kafka: %d partition(s) assigned", parts->cnt);
+    } else {
+        int lost = rd_kafka_assignment_lost(rk);
+
+        for (int i = 0; i < parts->cnt; i++)
+            if (c->fn)
+                c->fn(c->ud, 0, lost, parts->elems[i].topic, parts->elems[i].partition);
+        if (!lost) {
+            rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
+
+            if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                log_warn(c->log, "kafka: commit on revoke: %s", rd_kafka_err2str(cerr));
+        }
+        if (coop)
+            kerr = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+        log_info(c->log, "kafka: %d partition(s) %s", parts->cnt, lost ? "lost" : "revoked");
+    }
+    if (kerr) {
+        log_error(c->log, "kafka: rebalance: %s", rd_kafka_error_string(kerr));
+        rd_kafka_error_destroy(kerr);
+    }
+}
+
+static int consumer_make(rd_kafka_t **out, const struct kq_conf *c, const char *group,
+                         int scan, void *opaque, struct err *e)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[512];
+    int rc;
+
+    *out = NULL;
+    if (!conf)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = conf_set(conf, "group.id", group, e);
+    if (rc == 0)
+        rc = conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", e);
+    if (rc == 0)
+        rc = conf_set(conf, "enable.auto.offset.store", "false", e);
+    if (rc == 0)
+        rc = conf_set(conf, "enable.auto.commit", scan ? "false" : "true", e);
+    if (rc == 0)
+        rc = conf_set(conf, "auto.commit.interval.ms", "1000", e);
+    if (rc == 0)
+        rc = conf_set(conf, "auto.offset.reset", "earliest", e);
+    if (rc == 0 && !scan && c->group_instance && *c->group_instance)
+        rc = conf_set(conf, "group.instance.id", c->group_instance, e);
+    if (rc == 0)
+        rc = conf_common(conf, c, e);
+    if (rc == 0 && scan) /* a scan must never commit, whatever the properties say */
+        rc = conf_set(conf, "enable.auto.commit", "false", e);
+    if (rc == 0 && !scan) {
+        rc = conf_set(conf, "enable.auto.offset.store", "false", e);
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    }
+    if (rc < 0) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    *out = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!*out)
+        return err_set(e, ERR_INVALID, "kafka consumer: %s", errstr); /* conf freed by it */
+    rd_kafka_poll_set_consumer(*out);
+    return 0;
+}
+
+int kq_kafka_consumer_new(struct kq_kafka_consumer **out, const struct kq_conf *c,
+                          struct err *e)
+{
+    struct kq_kafka_consumer *k = calloc(1, sizeof(*k));
+    int rc;
+
+    *out = NULL;
+    if (!k)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    k->log = c->log;
+    rc = consumer_make(&k->rk, c, c->group && *c->group ? c->group : "odoosync-workers", 0, k,
+                       e);
+    if (rc < 0) {
+        free(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
+void kq_kafka_consumer_free(struct kq_kafka_consumer *c)
+{
+    rd_kafka_resp_err_t err;
+
+    if (!c)
+        return;
+    err = rd_kafka_commit(c->rk, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn(c->log, "kafka: final commit: %s", rd_kafka_err2str(err));
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+void kq_kafka_on_rebalance(struct kq_kafka_consumer *c, kq_rebalance_fn fn, void *ud)
+{
+    c->fn = fn;
+    c->ud = ud;
+}
+
+int kq_kafka_subscribe(struct kq_kafka_consumer *c, const char *const *topics, int n,
+                       struct err *e)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+    rd_kafka_resp_err_t err;
+
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err)
+        return err_set(e, ERR_INVALID, "kafka subscribe: %s", rd_kafka_err2str(err));
+    return 0;
+}
+
+static struct kq_msg *msg_of(rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *kh = NULL;
+    struct kq_header hs[16];
+    char vals[16][128];
+    int n = 0;
+    rd_kafka_timestamp_type_t tt;
+    long long ts;
+
+    if (rd_kafka_message_headers(m, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR && kh) {
+        const char *name;
+        const void *val;
+        size_t sz;
+
+        for (size_t i = 0; n < 16 && rd_kafka_header_get_all(kh, i, &name, &val, &sz) ==
+                                         RD_KAFKA_RESP_ERR_NO_ERROR;
+             i++) {
+            if (sz >= sizeof(vals[n]))
+                continue; /* our headers are short numbers; ignore anything else */
+            if (sz)
+                memcpy(vals[n], val, sz);
+            vals[n][sz] = '\0';
+            hs[n].name = name;
+            hs[n].value = vals[n];
+            n++;
+        }
+    }
+    ts = rd_kafka_message_timestamp(m, &tt);
+    return kq_msg_make(rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key, m->key_len,
+                       m->payload, m->len, ts > 0 ? ts : 0, hs, n);
+}
+
+int kq_kafka_poll(struct kq_kafka_consumer *c, long timeout_ms, struct kq_msg **out,
+                  struct err *e)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, (int)timeout_ms);
+    char errstr[512];
+    int rc = 0;
+
+    *out = NULL;
+    if (!m)
+        return 0;
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn(c->log, "kafka consumer: %s", rd_kafka_message_errstr(m));
+        if (rd_kafka_fatal_error(c->rk, errstr, sizeof(errstr)))
+            rc = err_set(e, ERR_INTERNAL, "kafka consumer: fatal: %s", errstr);
+        rd_kafka_message_destroy(m);
+        return rc;
+    }
+    *out = msg_of(m);
+    rd_kafka_message_destroy(m);
+    if (!*out)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+int kq_kafka_store(struct kq_kafka_consumer *c, const char *topic, int partition,
+                   long long next, struct err *e)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_resp_err_t err;
+
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = next;
+    err = rd_kafka_offsets_store(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    /* __STATE: the partition is no longer ours; the new owner re-reads from the commit */
+    if (err && err != RD_KAFKA_RESP_ERR__STATE)
+        return err_set(e, ERR_RETRY, "kafka offsets_store %s[%d]@%lld: %s", topic, partition,
+                       next, rd_kafka_err2str(err));
+    return 0;
+}
+
+int kq_kafka_commit(struct kq_kafka_consumer *c, struct err *e)
+{
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return err_set(e, ERR_RETRY, "kafka commit: %s", rd_kafka_err2str(err));
+    return 0;
+}
+
+int kq_kafka_pause(struct kq_kafka_consumer *c, const char *topic, int partition, int pause,
+                   struct err *e)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_resp_err_t err;
+
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    err = pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+    if (!err)
+        err = l->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err)
+        return err_set(e, ERR_RETRY, "kafka %s %s[%d]: %s", pause ? "pause" : "resume", topic,
+                       partition, rd_kafka_err2str(err));
+    return 0;
+}
+
+/* ---- admin ---- */
+
+int kq_kafka_topics_create(const struct kq_conf *c, const char *const *names, int n,
+                           int partitions, struct err *e)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk = NULL;
+    rd_kafka_NewTopic_t **nt = NULL;
+    rd_kafka_queue_t *q = NULL;
+    rd_kafka_event_t *ev = NULL;
+    char errstr[512];
+    int rc;
+
+    rc = conf_common(conf, c, e);
+    if (rc < 0) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_opaque(conf, NULL);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk)
+        return err_set(e, ERR_INVALID, "kafka admin: %s", errstr);
+    nt = calloc((size_t)n, sizeof(*nt));
+    if (!nt) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        nt[i] = rd_kafka_NewTopic_new(names[i], partitions, -1, errstr, sizeof(errstr));
+        if (!nt[i]) {
+            rc = err_set(e, ERR_INVALID, "kafka topic \"%s\": %s", names[i], errstr);
+            goto out;
+        }
+    }
+    q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, nt, (size_t)n, NULL, q);
+    ev = rd_kafka_queue_poll(q, 15000);
+    if (!ev) {
+        rc = err_set(e, ERR_RETRY, "kafka CreateTopics: no answer within 15 s");
+        goto out;
+    }
+    if (rd_kafka_event_error(ev)) {
+        rc = err_set(e, ERR_RETRY, "kafka CreateTopics: %s", rd_kafka_event_error_string(ev));
+        goto out;
+    } else {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(tr[i]);
+
+            if (terr && terr != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                rc = err_set(e, ERR_RETRY, "kafka topic \"%s\": %s",
+                             rd_kafka_topic_result_name(tr[i]),
+                             rd_kafka_topic_result_error_string(tr[i])
+                                 ? rd_kafka_topic_result_error_string(tr[i])
+                                 : rd_kafka_err2str(terr));
+                goto out;
+            }
+        }
+    }
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    if (nt) {
+        for (int i = 0; i < n; i++)
+            if (nt[i])
+                rd_kafka_NewTopic_destroy(nt[i]);
+        free(nt);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+int kq_kafka_scan(const struct kq_conf *c, const char *topic, long timeout_ms,
+                  int (*fn)(const struct kq_msg *m, void *ud), void *ud, struct err *e)
+{
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_t *rkt = NULL;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    long long *hi = NULL;
+    int nparts = 0, left = 0, rc;
+    char group[256];
+    struct log_holder holder = {c->log};
+    struct timespec t0, t1;
+    rd_kafka_resp_err_t err;
+
+    snprintf(group, sizeof(group), "%s.scan", c->group && *c->group ? c->group : "odoosync");
+    rc = consumer_make(&rk, c, group, 1, &holder, e);
+    if (rc < 0)
+        return rc;
+    rkt = rd_kafka_topic_new(rk, topic, NULL);
+    err = rd_kafka_metadata(rk, 0, rkt, &md, (int)(timeout_ms > 0 ? timeout_ms : 10000));
+    if (err || md->topic_cnt != 1 || md->topics[0].err) {
+        rc = err_set(e, ERR_RETRY, "kafka metadata for \"%s\": %s", topic,
+                     rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err : err));
+        goto out;
+    }
+    nparts = md->topics[0].partition_cnt;
+    hi = calloc((size_t)(nparts ? nparts : 1), sizeof(*hi));
+    l = rd_kafka_topic_partition_list_new(nparts);
+    if (!hi || !l) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nparts; i++) {
+        int p = md->topics[0].partitions[i].id;
+        int64_t lo = 0, h = 0;
+
+        err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &h, 10000);
+        if (err) {
+            rc = err_set(e, ERR_RETRY, "kafka watermarks %s[%d]: %s", topic, p,
+                         rd_kafka_err2str(err));
+            goto out;
+        }
+        hi[p < nparts ? p : 0] = h;
+        if (h > lo) {
+            rd_kafka_topic_partition_list_add(l, topic, p)->offset = lo;
+            left++;
+        }
+    }
+    if (left == 0)
+        goto out;
+    err = rd_kafka_assign(rk, l);
+    if (err) {
+        rc = err_set(e, ERR_RETRY, "kafka assign: %s", rd_kafka_err2str(err));
+        goto out;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (left > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        struct kq_msg *km;
+        int stop;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (timeout_ms > 0 &&
+            (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms) {
+            rc = err_set(e, ERR_RETRY, "kafka scan of \"%s\": not at the end after %ld ms",
+                         topic, timeout_ms);
+            break;
+        }
+        if (!m)
+            continue;
+        if (m->err) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        km = msg_of(m);
+        if (m->partition >= 0 && m->partition < nparts && m->offset + 1 >= hi[m->partition])
+            left--;
+        rd_kafka_message_destroy(m);
+        if (!km) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            break;
+        }
+        stop = fn(km, ud);
+        kq_msg_free(km);
+        if (stop)
+            break;
+    }
+out:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    free(hi);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}

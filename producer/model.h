@@ -1,0 +1,137 @@
+/*
+ * model: the snapshots the planner compares, as plain data.
+ *
+ * A pass scans both sides into two snapshots, then plan_build() (plan.h)
+ * compares them with the configuration (struct plan_input) and produces
+ * jobs. The snapshots know nothing about HTTP or JSON: the scans fill them,
+ * and tests build them by hand with the same adders.
+ *
+ *   struct odoo_snap   per document type (same index as plan_input.types),
+ *                      the records matching its domain, in the order Odoo
+ *                      gave them; the attachments of those records and the
+ *                      stand-alone ones (res_model NULL), without content.
+ *                      The scan may also add attachments it read because a
+ *                      cloud file is tagged with their id (so a file moved
+ *                      between folders is recognised); the planner handles
+ *                      any attachment, whatever its record.
+ *   struct cloud_snap  every entry under the root: path, folder or file,
+ *                      ETag, size and the three odoosync dead properties
+ *                      ({urn:odoosync}attachment / record / type).
+ *
+ * Paths: absolute under the DAV base, '/'-separated, decoded (not
+ * percent-encoded), without a trailing slash: "/Odoo/Quotations/SO019/a.png".
+ * The root entry itself may be present or not.
+ *
+ * `complete` flags: a scan that stopped early (error, timeout, cap) leaves
+ * complete = 0; the planner then plans no deletion at all.
+ *
+ * Ownership: every string in a snapshot is owned by it (the adders copy
+ * their arguments) and freed by *_release(). Structs on the stack:
+ * *_init() then *_release().
+ */
+#ifndef ODOOSYNC_MODEL_H
+#define ODOOSYNC_MODEL_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* Direction of a document type (config "direction"). */
+enum plan_direction {
+    PLAN_DIR_BOTH = 0,  /* both ways */
+    PLAN_DIR_TO_CLOUD,  /* Odoo -> cloud only: never an Odoo-side job */
+    PLAN_DIR_FROM_CLOUD /* cloud -> Odoo only: never a cloud-side job */
+};
+
+/* One configured document type; strings borrowed from the configuration. */
+struct plan_type {
+    const char
+        *folder;       /* type folder name as configured ("Quotations"); sanitised by the planner */
+    const char *model; /* "sale.order" */
+    enum plan_direction direction;
+    int scan_ok; /* 0 when Odoo answered an error (AccessError, bad domain) for this type */
+};
+
+/* What a pass plans with, besides the two snapshots. Strings borrowed. */
+struct plan_input {
+    const char *root;              /* root folder: "Odoo" or a path "Shared/Odoo" */
+    const char *standalone_folder; /* "Stand Alone Attachments" */
+    int standalone_enabled;
+    double max_delete_share; /* 0.5: refuse a pass deleting more than half of what it manages */
+    int force_deletes;       /* --force-deletes: plan deletions even when refused */
+    const char
+        *url_base; /* DAV base of `url` attachments: "https://cloud/remote.php/dav/files/u" */
+    const struct plan_type *types; /* in priority order (first matching type wins) */
+    size_t ntypes;
+    long long version; /* the pass's timestamp in ms: job.version and job.created_at */
+};
+
+/* A record matching a type. */
+struct snap_record {
+    char *model;
+    long id;
+    char *display_name; /* may be NULL (Odoo's False): the folder is then named by the id */
+};
+
+enum snap_att_type { SNAP_ATT_BINARY = 0, SNAP_ATT_URL };
+
+/* An ir.attachment, without its content. */
+struct snap_att {
+    long id;
+    char *name;
+    enum snap_att_type type;
+    char *url;       /* url attachments; NULL otherwise */
+    char *res_model; /* NULL for a stand-alone attachment */
+    long res_id;
+    char *checksum; /* sha1 hex of the content (binary), may be NULL */
+    long long file_size;
+    char *write_date; /* "2024-05-01 10:00:00" as Odoo gives it */
+    char *mimetype;
+};
+
+struct snap_record_list {
+    struct snap_record *v;
+    size_t n, cap;
+};
+
+struct odoo_snap {
+    struct snap_record_list *types; /* ntypes lists, index = plan_input.types index */
+    size_t ntypes;
+    struct snap_att *atts;
+    size_t natts, cap_atts;
+    int complete; /* 1 when every page of every scan was read */
+};
+
+/* One entry of the cloud tree. */
+struct snap_entry {
+    char *path; /* "/Odoo/Quotations/SO019/a.png" */
+    int is_dir;
+    char *etag; /* may be NULL */
+    long long size;
+    long att_tag;     /* {urn:odoosync}attachment, 0 if none */
+    char *record_tag; /* {urn:odoosync}record "sale.order,19", NULL if none */
+    char *type_tag;   /* {urn:odoosync}type = type folder name, NULL if none */
+};
+
+struct cloud_snap {
+    struct snap_entry *v;
+    size_t n, cap;
+    int complete;
+};
+
+/* ntypes empty record lists, no attachment, complete = 1. 0 or ERR_NOMEM. */
+int odoo_snap_init(struct odoo_snap *s, size_t ntypes, struct err *e);
+void odoo_snap_release(struct odoo_snap *s);
+/* Append a record to type `type` (copies the strings). 0, ERR_INVALID (bad index), ERR_NOMEM. */
+int odoo_snap_add_record(struct odoo_snap *s, size_t type, const char *model, long id,
+                         const char *display_name, struct err *e);
+/* Append a deep copy of *a. 0 or ERR_NOMEM. */
+int odoo_snap_add_att(struct odoo_snap *s, const struct snap_att *a, struct err *e);
+
+/* Empty snapshot, complete = 1. */
+void cloud_snap_init(struct cloud_snap *s);
+void cloud_snap_release(struct cloud_snap *s);
+/* Append a deep copy of *en (a trailing '/' of the path is dropped). 0, ERR_INVALID, ERR_NOMEM. */
+int cloud_snap_add(struct cloud_snap *s, const struct snap_entry *en, struct err *e);
+
+#endif

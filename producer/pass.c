@@ -1,0 +1,114 @@
+/*
+ * pass: see pass.h.
+ */
+#include "pass.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "banned.h"
+
+void pass_dav_opts(const struct cfg *c, struct log *lg, struct dav_opts *o)
+{
+    dav_opts_init(o);
+    o->url = c->cloud.url;
+    o->user = c->cloud.user;
+    o->password = c->cloud.password;
+    o->insecure = c->cloud.insecure;
+    o->log = lg;
+    o->dialect = c->cloud.dialect == CFG_DIALECT_GENERIC     ? DAV_DIALECT_GENERIC
+                 : c->cloud.dialect == CFG_DIALECT_NEXTCLOUD ? DAV_DIALECT_NEXTCLOUD
+                 : c->cloud.dialect == CFG_DIALECT_OWNCLOUD  ? DAV_DIALECT_OWNCLOUD
+                                                             : DAV_DIALECT_AUTO;
+    if (c->cloud.timeout_ms > 0)
+        o->connect_timeout_ms = c->cloud.timeout_ms;
+}
+
+void pass_odoo_opts(const struct cfg *c, struct log *lg, struct odoo_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->url = c->odoo.url;
+    o->db = c->odoo.database;
+    o->login = c->odoo.login;
+    o->password = c->odoo.password;
+    o->api_key = c->odoo.api_key;
+    o->protocol = c->odoo.protocol == CFG_PROTO_JSONRPC ? ODOO_PROTO_JSONRPC
+                  : c->odoo.protocol == CFG_PROTO_JSON2 ? ODOO_PROTO_JSON2
+                                                        : ODOO_PROTO_AUTO;
+    o->timeout_ms = c->odoo.timeout_ms;
+    o->insecure = c->odoo.insecure;
+    o->log = lg;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st, struct err *e)
+{
+    const struct cfg *c = po->cfg;
+    struct dav_opts dopts;
+    struct odoo_opts oopts;
+    struct odoo *o = NULL;
+    struct plan_type *types = NULL;
+    size_t ntypes = 0;
+    struct odoo_snap os;
+    struct cloud_snap cs;
+    struct plan_input in;
+    int os_ready = 0;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    cloud_snap_init(&cs);
+    pass_dav_opts(c, po->log, &dopts);
+    pass_odoo_opts(c, po->log, &oopts);
+    rc = scan_types(c, &types, &ntypes, e);
+    if (rc < 0)
+        goto out;
+    rc = odoo_snap_init(&os, ntypes, e);
+    if (rc < 0)
+        goto out;
+    os_ready = 1;
+    o = odoo_new(&oopts, e);
+    if (!o) {
+        rc = e->code ? e->code : ERR_INTERNAL;
+        goto out;
+    }
+    rc = odoo_connect(o, e);
+    if (rc < 0) {
+        err_prefix(e, "odoo at %s", c->odoo.url);
+        goto out;
+    }
+    rc = scan_odoo(o, c, types, ntypes, &os, st, po->log, e);
+    if (rc < 0)
+        goto out;
+    rc = scan_cloud(&dopts, po->scan_parallel > 0 ? po->scan_parallel : 4, c->cloud.root, &cs,
+                    st, po->log, e);
+    if (rc < 0) {
+        err_prefix(e, "cloud at %s", c->cloud.url);
+        goto out;
+    }
+    memset(&in, 0, sizeof(in));
+    in.root = c->cloud.root;
+    in.standalone_folder = c->standalone.folder;
+    in.standalone_enabled = c->standalone.enabled;
+    in.max_delete_share = c->safety.max_delete_share;
+    in.force_deletes = po->force_deletes;
+    in.url_base = c->cloud.url;
+    in.types = types;
+    in.ntypes = ntypes;
+    in.version = wall_ms();
+    rc = plan_build(&in, &os, &cs, p, e);
+out:
+    odoo_free(o);
+    if (os_ready)
+        odoo_snap_release(&os);
+    cloud_snap_release(&cs);
+    free(types);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * pass: one planning pass, shared by `plan`, `produce` and `run`: connect
+ * to Odoo, scan both sides, build the plan. The caller applies or emits
+ * the jobs. The options of the two clients are made from the configuration
+ * here too, so every command talks to the servers the same way.
+ */
+#ifndef ODOOSYNC_PASS_H
+#define ODOOSYNC_PASS_H
+
+#include "cfg.h"
+#include "dav.h"
+#include "err.h"
+#include "log.h"
+#include "odoo.h"
+#include "plan.h"
+#include "scan.h"
+
+/* Client options pointing into c (borrowed: c must outlive them). */
+void pass_dav_opts(const struct cfg *c, struct log *lg, struct dav_opts *o);
+void pass_odoo_opts(const struct cfg *c, struct log *lg, struct odoo_opts *o);
+
+struct pass_opts {
+    const struct cfg *cfg;
+    struct log *log;
+    int force_deletes;
+    int scan_parallel; /* PROPFINDs in flight during the cloud walk (default 4) */
+};
+
+/*
+ * Scan and plan. On 0, *p holds the plan (its verdict may still refuse deletions)
+ * and st the scan figures. A scan that could not run at all returns its error;
+ * a partial one yields an incomplete snapshot and a plan without deletions.
+ */
+int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st, struct err *e);
+
+#endif

@@ -1,0 +1,1642 @@
+/*
+ * plan: the planner (plan.h). One pass of plan_build():
+ *
+ *   1. index the cloud snapshot: entries sorted by path (children of a folder
+ *      are one contiguous range), folders by record tag, entries by
+ *      attachment tag;
+ *   2. type folders (and the stand-alone folder): find the folder tagged with
+ *      the type name, plan mkdir / rename back; a type whose folder is renamed
+ *      back, or whose Odoo scan failed, is frozen (nothing planned under it);
+ *   3. records: the first type matching a record owns it; folder names are
+ *      sanitised display names made unique per type folder in record id
+ *      order; each record's tagged folder is found wherever it is (two levels
+ *      under the root) and renamed / moved to its place, or created;
+ *   4. tagged document folders of records that are gone are deleted;
+ *   5. attachments, by id: binary -> upload; url -> follow its tagged file
+ *      (or its url): renamed, moved to another document folder, moved out,
+ *      gone;
+ *   6. the remaining entries of each document folder: tagged with an
+ *      attachment that is gone -> delete the file, else a new file or
+ *      sub-folder -> relink (create a url attachment);
+ *   7. delete safety, job ids, and the phases concatenated in apply order.
+ *
+ * Jobs are collected per phase (plan.h "Job order") and concatenated at the
+ * end. Allocation failures set ctx.nomem and unwind to ERR_NOMEM.
+ */
+#include "plan.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "names.h"
+#include "banned.h"
+
+enum { PH_TYPES = 0, PH_DOCS, PH_FILES, PH_ODOO, PH_DOC_DELETE, PH_COUNT };
+
+#define URL_MAX (64 * 1024)
+
+struct jlist {
+    struct job *v;
+    size_t n, cap;
+};
+
+/* A type folder, or the stand-alone folder (the last one when enabled). */
+struct tfold {
+    const char *raw;              /* configured name = the type tag */
+    const char *model;            /* NULL for the stand-alone folder */
+    char *name;                   /* sanitised, unique among type folders */
+    char *want;                   /* root + "/" + name */
+    const struct snap_entry *cur; /* the folder that holds its documents now, if any */
+    const char *tpath;            /* where its documents live after this pass */
+    int frozen, cloud_ok, odoo_ok, scan_ok;
+};
+
+struct rec {
+    const struct snap_record *r;
+    char *key; /* "model,id" */
+    size_t type;
+    size_t order; /* position among the records of its type, for stable sorting */
+    char *name;   /* unique folder name */
+    int frozen;
+    long folder; /* index in ctx.df, -1 if none */
+};
+
+/* A document folder managed this pass (or the stand-alone folder). */
+struct dfold {
+    const char *cur_path; /* the folder now (its children are read there), NULL if missing */
+    char *post;           /* its path after this pass */
+    const char *key;      /* record tag, NULL for the stand-alone folder */
+    int cloud_ok, odoo_ok;
+    int names_ready;
+    struct names_set names;
+};
+
+struct ctx {
+    const struct plan_input *in;
+    const struct odoo_snap *os;
+    const struct cloud_snap *cs;
+    struct plan *p;
+    int nomem;
+    char *root;
+    size_t root_len;
+    const struct snap_entry **ents; /* by path */
+    size_t nents;
+    const struct snap_entry **rtag; /* folders with a record tag, by (tag, path) */
+    size_t nrtag;
+    const struct snap_entry **atag; /* entries with an attachment tag, by (tag, path) */
+    size_t natag;
+    unsigned char *claimed; /* per cloud entry (index in cs->v): handled by an attachment */
+    unsigned char *chosen;  /* per cloud entry: the current folder of a record */
+    struct tfold *tf;
+    size_t ntf;
+    long sa;          /* index of the stand-alone tfold, -1 */
+    struct rec *recs; /* by (model, id) */
+    size_t nrecs;
+    struct dfold *df;
+    size_t ndf, capdf;
+    size_t *df_by_cur; /* indices of df with a cur_path, by cur_path */
+    size_t ndf_cur;
+    long sa_df;                   /* index of the stand-alone dfold, -1 */
+    const struct snap_att **atts; /* by id */
+    char **frozen;
+    size_t nfrozen, capfrozen;
+    struct jlist ph[PH_COUNT];
+    size_t managed, del_weight;
+};
+
+/* ---------- small helpers ---------- */
+
+static char *xdup(struct ctx *c, const char *s)
+{
+    char *d;
+
+    if (!s)
+        return NULL;
+    d = strdup(s);
+    if (!d)
+        c->nomem = 1;
+    return d;
+}
+
+static char *join(struct ctx *c, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 2);
+
+    if (!s) {
+        c->nomem = 1;
+        return NULL;
+    }
+    memcpy(s, a, la);
+    s[la] = '/';
+    memcpy(s + la + 1, b, lb + 1);
+    return s;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+
+    return s ? s + 1 : path;
+}
+
+/* Whether path is dir itself or below it. */
+static int is_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Whether path's parent folder is exactly dir. */
+static int parent_is(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0' &&
+           strchr(path + n + 1, '/') == NULL;
+}
+
+/* Components below the root (0 for the root, -1 when outside). */
+static int depth(const struct ctx *c, const char *path)
+{
+    const char *s;
+    int d = 1;
+
+    if (strcmp(path, c->root) == 0)
+        return 0;
+    if (strncmp(path, c->root, c->root_len) != 0 || path[c->root_len] != '/')
+        return -1;
+    for (s = path + c->root_len + 1; *s; s++)
+        if (*s == '/')
+            d++;
+    return d;
+}
+
+static void add_msg(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add_msg(struct ctx *c, const char *fmt, ...)
+{
+    struct plan *p = c->p;
+    struct buf b;
+    va_list ap;
+    char **nv;
+    char tmp[1024];
+
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (p->nmessages == p->cap_messages) {
+        size_t ncap = p->cap_messages ? p->cap_messages * 2 : 8;
+        nv = realloc(p->messages, ncap * sizeof *nv);
+        if (!nv) {
+            c->nomem = 1;
+            return;
+        }
+        p->messages = nv;
+        p->cap_messages = ncap;
+    }
+    buf_init(&b, sizeof tmp + 1);
+    if (buf_puts(&b, tmp) < 0) {
+        c->nomem = 1;
+        return;
+    }
+    p->messages[p->nmessages++] = buf_detach(&b);
+}
+
+static int freeze(struct ctx *c, const char *path)
+{
+    char **nv;
+
+    if (c->nfrozen == c->capfrozen) {
+        size_t ncap = c->capfrozen ? c->capfrozen * 2 : 8;
+        nv = realloc(c->frozen, ncap * sizeof *nv);
+        if (!nv) {
+            c->nomem = 1;
+            return ERR_NOMEM;
+        }
+        c->frozen = nv;
+        c->capfrozen = ncap;
+    }
+    c->frozen[c->nfrozen] = xdup(c, path);
+    if (!c->frozen[c->nfrozen])
+        return ERR_NOMEM;
+    c->nfrozen++;
+    return 0;
+}
+
+static int under_frozen(const struct ctx *c, const char *path)
+{
+    size_t i;
+
+    for (i = 0; i < c->nfrozen; i++)
+        if (is_under(path, c->frozen[i]))
+            return 1;
+    return 0;
+}
+
+static size_t eidx(const struct ctx *c, const struct snap_entry *en)
+{
+    return (size_t)(en - c->cs->v);
+}
+
+static struct job *new_job(struct ctx *c, int ph, enum job_kind k, enum job_side s,
+                           const char *lock, const char *reason)
+{
+    struct jlist *l = &c->ph[ph];
+    struct job *j;
+
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        struct job *nv = realloc(l->v, ncap * sizeof *nv);
+        if (!nv) {
+            c->nomem = 1;
+            return NULL;
+        }
+        l->v = nv;
+        l->cap = ncap;
+    }
+    j = &l->v[l->n++];
+    job_init(j);
+    j->schema = JOB_SCHEMA_VERSION;
+    j->kind = k;
+    j->side = s;
+    j->version = c->in->version;
+    j->created_at = c->in->version;
+    j->size = -1;
+    j->lock = xdup(c, lock);
+    j->reason = xdup(c, reason);
+    return j;
+}
+
+/* ---------- cloud index ---------- */
+
+static int cmp_ent_path(const void *a, const void *b)
+{
+    const struct snap_entry *x = *(const struct snap_entry *const *)a;
+    const struct snap_entry *y = *(const struct snap_entry *const *)b;
+
+    return strcmp(x->path, y->path);
+}
+
+static int cmp_ent_rtag(const void *a, const void *b)
+{
+    const struct snap_entry *x = *(const struct snap_entry *const *)a;
+    const struct snap_entry *y = *(const struct snap_entry *const *)b;
+    int r = strcmp(x->record_tag, y->record_tag);
+
+    return r ? r : strcmp(x->path, y->path);
+}
+
+static int cmp_ent_atag(const void *a, const void *b)
+{
+    const struct snap_entry *x = *(const struct snap_entry *const *)a;
+    const struct snap_entry *y = *(const struct snap_entry *const *)b;
+
+    if (x->att_tag != y->att_tag)
+        return x->att_tag < y->att_tag ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+/* First index in c->ents whose path is >= s. */
+static size_t lower_bound(const struct ctx *c, const char *s)
+{
+    size_t lo = 0, hi = c->nents, mid;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        if (strcmp(c->ents[mid]->path, s) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const struct snap_entry *find_path(const struct ctx *c, const char *path)
+{
+    size_t i = lower_bound(c, path);
+
+    if (i < c->nents && strcmp(c->ents[i]->path, path) == 0)
+        return c->ents[i];
+    return NULL;
+}
+
+/* Range [*lo, *hi) of entries strictly below dir. */
+static void range_under(const struct ctx *c, const char *dir, size_t *lo, size_t *hi)
+{
+    size_t n = strlen(dir), i;
+
+    i = lower_bound(c, dir);
+    while (i < c->nents && strcmp(c->ents[i]->path, dir) == 0)
+        i++;
+    *lo = i;
+    while (i < c->nents && strncmp(c->ents[i]->path, dir, n) == 0 && c->ents[i]->path[n] == '/')
+        i++;
+    *hi = i;
+}
+
+/* Range of att-tagged entries for one attachment id. */
+static void range_atag(const struct ctx *c, long id, size_t *lo, size_t *hi)
+{
+    size_t a = 0, b = c->natag, mid;
+
+    while (a < b) {
+        mid = a + (b - a) / 2;
+        if (c->atag[mid]->att_tag < id)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *lo = a;
+    while (a < c->natag && c->atag[a]->att_tag == id)
+        a++;
+    *hi = a;
+}
+
+static void range_rtag(const struct ctx *c, const char *key, size_t *lo, size_t *hi)
+{
+    size_t a = 0, b = c->nrtag, mid;
+
+    while (a < b) {
+        mid = a + (b - a) / 2;
+        if (strcmp(c->rtag[mid]->record_tag, key) < 0)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *lo = a;
+    while (a < c->nrtag && strcmp(c->rtag[a]->record_tag, key) == 0)
+        a++;
+    *hi = a;
+}
+
+static int index_cloud(struct ctx *c)
+{
+    const struct cloud_snap *cs = c->cs;
+    size_t i, n = cs->n ? cs->n : 1;
+
+    c->ents = calloc(n, sizeof *c->ents);
+    c->rtag = calloc(n, sizeof *c->rtag);
+    c->atag = calloc(n, sizeof *c->atag);
+    c->claimed = calloc(n, 1);
+    c->chosen = calloc(n, 1);
+    if (!c->ents || !c->rtag || !c->atag || !c->claimed || !c->chosen) {
+        c->nomem = 1;
+        return ERR_NOMEM;
+    }
+    for (i = 0; i < cs->n; i++) {
+        const struct snap_entry *en = &cs->v[i];
+        if (depth(c, en->path) < 0)
+            continue;
+        c->ents[c->nents++] = en;
+        if (en->is_dir && en->record_tag && *en->record_tag)
+            c->rtag[c->nrtag++] = en;
+        if (en->att_tag > 0)
+            c->atag[c->natag++] = en;
+    }
+    qsort(c->ents, c->nents, sizeof *c->ents, cmp_ent_path);
+    qsort(c->rtag, c->nrtag, sizeof *c->rtag, cmp_ent_rtag);
+    qsort(c->atag, c->natag, sizeof *c->atag, cmp_ent_atag);
+    return 0;
+}
+
+/* ---------- type folders ---------- */
+
+static int setup_type_folder(struct ctx *c, struct tfold *t, unsigned char *tclaimed,
+                             struct names_set *tn)
+{
+    const struct snap_entry *w, *tagged = NULL;
+    char *s;
+    size_t i;
+    struct job *j;
+
+    s = names_sanitize(t->raw);
+    if (!s)
+        return c->nomem = 1, ERR_NOMEM;
+    t->name = names_set_unique(tn, s, 0);
+    free(s);
+    if (!t->name)
+        return c->nomem = 1, ERR_NOMEM;
+    t->want = join(c, c->root, t->name);
+    if (!t->want)
+        return ERR_NOMEM;
+    t->tpath = t->want;
+
+    /* the folder tagged with this type: at its place first, else the first by path */
+    w = find_path(c, t->want);
+    if (w && w->is_dir && w->type_tag && strcmp(w->type_tag, t->raw) == 0 && !tclaimed[eidx(c, w)])
+        tagged = w;
+    for (i = 0; !tagged && i < c->nents; i++) {
+        const struct snap_entry *en = c->ents[i];
+        if (en->is_dir && depth(c, en->path) == 1 && en->type_tag &&
+            strcmp(en->type_tag, t->raw) == 0 && !tclaimed[eidx(c, en)])
+            tagged = en;
+    }
+
+    if (tagged == w && w) {
+        t->cur = w;
+    } else if (tagged) {
+        /* renamed in the cloud */
+        if (!t->cloud_ok) {
+            t->cur = tagged;
+            t->tpath = tagged->path;
+        } else if (w) {
+            add_msg(c, "type folder \"%s\" was renamed to \"%s\" but \"%s\" is taken: left as is",
+                    t->raw, tagged->path, t->want);
+            t->frozen = 1;
+            if (freeze(c, tagged->path) < 0)
+                return ERR_NOMEM;
+        } else {
+            j = new_job(c, PH_TYPES, JOB_RENAME, JOB_SIDE_CLOUD, t->want,
+                        "type folder renamed in cloud");
+            if (!j)
+                return ERR_NOMEM;
+            j->path = xdup(c, tagged->path);
+            j->to = xdup(c, t->want);
+            j->expect.etag = xdup(c, tagged->etag);
+            add_msg(c, "type folder \"%s\" is renamed back; its documents are planned next pass",
+                    t->raw);
+            t->frozen = 1;
+            if (freeze(c, tagged->path) < 0)
+                return ERR_NOMEM;
+        }
+    } else if (w && !w->is_dir) {
+        add_msg(c, "type folder \"%s\": a file is in the way at \"%s\"", t->raw, t->want);
+        t->frozen = 1;
+    } else {
+        /* missing, or there untagged (adopted: mkdir tags it) */
+        t->cur = w;
+        if (t->cloud_ok) {
+            j = new_job(c, PH_TYPES, JOB_MKDIR, JOB_SIDE_CLOUD, t->want,
+                        w ? "type folder adopted" : "type folder missing");
+            if (!j)
+                return ERR_NOMEM;
+            j->path = xdup(c, t->want);
+            j->name = xdup(c, t->raw);
+        }
+    }
+    if (tagged)
+        tclaimed[eidx(c, tagged)] = 1;
+    if (w && t->cur == w)
+        tclaimed[eidx(c, w)] = 1;
+    if (!t->scan_ok) {
+        c->p->types_failed++;
+        add_msg(c,
+                "type \"%s\": the Odoo scan failed; nothing (and no deletion) is planned "
+                "under its folder this pass",
+                t->raw);
+        t->frozen = 1;
+        if (freeze(c, t->want) < 0 || (t->cur && freeze(c, t->cur->path) < 0))
+            return ERR_NOMEM;
+    }
+    return 0;
+}
+
+static int setup_types(struct ctx *c)
+{
+    const struct plan_input *in = c->in;
+    unsigned char *tclaimed = calloc(c->cs->n ? c->cs->n : 1, 1);
+    struct names_set tn;
+    size_t i;
+    int rc = 0;
+
+    names_set_init(&tn);
+    c->ntf = in->ntypes + (in->standalone_enabled ? 1 : 0);
+    c->tf = calloc(c->ntf ? c->ntf : 1, sizeof *c->tf);
+    if (!tclaimed || !c->tf) {
+        c->nomem = 1;
+        rc = ERR_NOMEM;
+        goto out;
+    }
+    c->sa = -1;
+    for (i = 0; i < c->ntf; i++) {
+        struct tfold *t = &c->tf[i];
+        if (i < in->ntypes) {
+            t->raw = in->types[i].folder;
+            t->model = in->types[i].model;
+            t->cloud_ok = in->types[i].direction != PLAN_DIR_FROM_CLOUD;
+            t->odoo_ok = in->types[i].direction != PLAN_DIR_TO_CLOUD;
+            t->scan_ok = in->types[i].scan_ok;
+        } else {
+            t->raw = in->standalone_folder;
+            t->cloud_ok = t->odoo_ok = t->scan_ok = 1;
+            c->sa = (long)i;
+        }
+        rc = setup_type_folder(c, t, tclaimed, &tn);
+        if (rc < 0)
+            goto out;
+        if (!t->frozen && t->cur) {
+            size_t lo, hi, k;
+            int maxd = t->model ? 2 : 1, base = depth(c, t->cur->path);
+            c->managed++;
+            range_under(c, t->cur->path, &lo, &hi);
+            for (k = lo; k < hi; k++)
+                if (depth(c, c->ents[k]->path) - base <= maxd)
+                    c->managed++;
+        }
+    }
+out:
+    names_set_release(&tn);
+    free(tclaimed);
+    return rc;
+}
+
+/* ---------- records ---------- */
+
+static int cmp_rec_key(const struct rec *a, const char *model, long id)
+{
+    int r = strcmp(a->r->model, model);
+
+    if (r)
+        return r;
+    return a->r->id < id ? -1 : a->r->id > id ? 1 : 0;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    int r = cmp_rec_key(x, y->r->model, y->r->id);
+
+    if (r)
+        return r;
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static struct rec *find_rec(const struct ctx *c, const char *model, long id)
+{
+    size_t lo = 0, hi = c->nrecs, mid;
+    int r;
+
+    if (!model)
+        return NULL;
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        r = cmp_rec_key(&c->recs[mid], model, id);
+        if (r == 0)
+            return &c->recs[mid];
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Find a record from a "model,id" tag. */
+static struct rec *find_rec_tag(const struct ctx *c, const char *tag, char *model, size_t msize)
+{
+    const char *comma = strrchr(tag, ',');
+    char *end;
+    long id;
+    size_t n;
+
+    model[0] = '\0';
+    if (!comma || comma == tag)
+        return NULL;
+    n = (size_t)(comma - tag);
+    if (n >= msize)
+        return NULL;
+    memcpy(model, tag, n);
+    model[n] = '\0';
+    id = strtol(comma + 1, &end, 10);
+    if (*end != '\0' || end == comma + 1)
+        return NULL;
+    return find_rec(c, model, id);
+}
+
+/* Sort helper: records of one type by id. */
+static int cmp_rec_ptr_id(const void *a, const void *b)
+{
+    const struct rec *x = *(struct rec *const *)a, *y = *(struct rec *const *)b;
+
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    if (x->r->id != y->r->id)
+        return x->r->id < y->r->id ? -1 : 1;
+    return strcmp(x->r->model, y->r->model);
+}
+
+static int assign_records(struct ctx *c, struct rec ***byid_out)
+{
+    const struct odoo_snap *os = c->os;
+    struct rec **byid = NULL;
+    size_t t, i, n = 0, w;
+    char tmp[48];
+
+    for (t = 0; t < c->in->ntypes; t++)
+        if (c->tf[t].scan_ok)
+            n += os->types[t].n;
+    c->recs = calloc(n ? n : 1, sizeof *c->recs);
+    if (!c->recs)
+        return c->nomem = 1, ERR_NOMEM;
+    for (t = 0; t < c->in->ntypes; t++) {
+        if (!c->tf[t].scan_ok)
+            continue;
+        for (i = 0; i < os->types[t].n; i++) {
+            struct rec *r = &c->recs[c->nrecs++];
+            r->r = &os->types[t].v[i];
+            r->type = t;
+            r->order = i;
+            r->folder = -1;
+        }
+    }
+    qsort(c->recs, c->nrecs, sizeof *c->recs, cmp_rec);
+    /* first type wins: keep the first of each (model, id) */
+    for (i = 0, w = 0; i < c->nrecs; i++) {
+        if (w > 0 && cmp_rec_key(&c->recs[w - 1], c->recs[i].r->model, c->recs[i].r->id) == 0)
+            continue;
+        c->recs[w++] = c->recs[i];
+    }
+    c->nrecs = w;
+    byid = calloc(c->nrecs ? c->nrecs : 1, sizeof *byid);
+    if (!byid)
+        return c->nomem = 1, ERR_NOMEM;
+    for (i = 0; i < c->nrecs; i++) {
+        struct rec *r = &c->recs[i];
+        size_t kl = strlen(r->r->model) + 32;
+        r->key = malloc(kl);
+        if (!r->key)
+            return free(byid), c->nomem = 1, ERR_NOMEM;
+        snprintf(r->key, kl, "%s,%ld", r->r->model, r->r->id);
+        byid[i] = r;
+    }
+    qsort(byid, c->nrecs, sizeof *byid, cmp_rec_ptr_id);
+    /* unique names per type folder, in record id order */
+    for (i = 0; i < c->nrecs;) {
+        struct names_set ns;
+        size_t k;
+        names_set_init(&ns);
+        for (k = i; k < c->nrecs && byid[k]->type == byid[i]->type; k++) {
+            const char *dn = byid[k]->r->display_name;
+            char *s;
+            if (!dn || !*dn) {
+                snprintf(tmp, sizeof tmp, "%ld", byid[k]->r->id);
+                dn = tmp;
+            }
+            s = names_sanitize(dn);
+            byid[k]->name = s ? names_set_unique(&ns, s, 0) : NULL;
+            free(s);
+            if (!byid[k]->name) {
+                names_set_release(&ns);
+                free(byid);
+                return c->nomem = 1, ERR_NOMEM;
+            }
+        }
+        names_set_release(&ns);
+        i = k;
+    }
+    *byid_out = byid;
+    return 0;
+}
+
+static long add_dfold(struct ctx *c, const char *cur_path, char *post, const char *key,
+                      int cloud_ok, int odoo_ok)
+{
+    struct dfold *d;
+
+    if (c->ndf == c->capdf) {
+        size_t ncap = c->capdf ? c->capdf * 2 : 16;
+        struct dfold *nv = realloc(c->df, ncap * sizeof *nv);
+        if (!nv) {
+            free(post);
+            c->nomem = 1;
+            return -1;
+        }
+        c->df = nv;
+        c->capdf = ncap;
+    }
+    d = &c->df[c->ndf];
+    memset(d, 0, sizeof *d);
+    d->cur_path = cur_path;
+    d->post = post;
+    d->key = key;
+    d->cloud_ok = cloud_ok;
+    d->odoo_ok = odoo_ok;
+    names_set_init(&d->names);
+    return (long)c->ndf++;
+}
+
+static int is_type_folder_path(const struct ctx *c, const char *path)
+{
+    size_t i;
+
+    for (i = 0; i < c->ntf; i++)
+        if ((long)i != c->sa && !c->tf[i].frozen && c->tf[i].cur &&
+            strcmp(c->tf[i].cur->path, path) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_standalone_path(const struct ctx *c, const char *path)
+{
+    const struct tfold *t;
+
+    if (c->sa < 0)
+        return 0;
+    t = &c->tf[c->sa];
+    return strcmp(path, t->want) == 0 || (t->cur && strcmp(path, t->cur->path) == 0);
+}
+
+static int place_record(struct ctx *c, struct rec *r)
+{
+    struct tfold *t = &c->tf[r->type];
+    const struct snap_entry *pick = NULL, *first_managed = NULL, *first = NULL, *w;
+    char *want, parent[4096];
+    size_t lo, hi, i;
+    struct job *j;
+    const char *cur_path = NULL;
+
+    if (t->frozen) {
+        r->frozen = 1;
+        return 0;
+    }
+    want = join(c, t->tpath, r->name);
+    if (!want)
+        return ERR_NOMEM;
+    range_rtag(c, r->key, &lo, &hi);
+    for (i = lo; i < hi; i++) {
+        const struct snap_entry *en = c->rtag[i];
+        const char *slash;
+        size_t pl;
+        if (depth(c, en->path) != 2 || under_frozen(c, en->path))
+            continue;
+        slash = strrchr(en->path, '/');
+        pl = (size_t)(slash - en->path);
+        if (pl >= sizeof parent)
+            continue;
+        memcpy(parent, en->path, pl);
+        parent[pl] = '\0';
+        if (is_standalone_path(c, parent))
+            continue;
+        if (strcmp(en->path, want) == 0) {
+            pick = en;
+            break;
+        }
+        if (!first_managed && is_type_folder_path(c, parent))
+            first_managed = en;
+        if (!first)
+            first = en;
+    }
+    if (!pick)
+        pick = first_managed ? first_managed : first;
+    /* a record whose folder sits in a frozen subtree is left alone */
+    if (!pick) {
+        for (i = lo; i < hi; i++)
+            if (depth(c, c->rtag[i]->path) == 2 && under_frozen(c, c->rtag[i]->path)) {
+                r->frozen = 1;
+                free(want);
+                return 0;
+            }
+    }
+    w = find_path(c, want);
+    if (pick) {
+        c->chosen[eidx(c, pick)] = 1;
+        cur_path = pick->path;
+        if (pick == w) {
+            /* in place */
+        } else if (!t->cloud_ok) {
+            free(want);
+            want = xdup(c, pick->path);
+            if (!want)
+                return ERR_NOMEM;
+        } else if (w) {
+            add_msg(c, "record %s: cannot move \"%s\" to \"%s\", the name is taken", r->key,
+                    pick->path, want);
+            r->frozen = 1;
+            free(want);
+            return freeze(c, pick->path);
+        } else {
+            const char *ps = strrchr(pick->path, '/');
+            int same_parent = strncmp(pick->path, want, (size_t)(ps - pick->path) + 1) == 0 &&
+                              strchr(want + (ps - pick->path) + 1, '/') == NULL;
+            j = new_job(c, PH_DOCS, JOB_RENAME, JOB_SIDE_CLOUD, want,
+                        same_parent ? "record renamed" : "record changed type");
+            if (!j)
+                return free(want), ERR_NOMEM;
+            j->path = xdup(c, pick->path);
+            j->to = xdup(c, want);
+            j->record = xdup(c, r->key);
+            j->expect.etag = xdup(c, pick->etag);
+        }
+    } else {
+        if (w && (!w->is_dir || (w->record_tag && *w->record_tag))) {
+            add_msg(c, "record %s: \"%s\" is taken by another %s", r->key, want,
+                    w->is_dir ? "document folder" : "file");
+            r->frozen = 1;
+            free(want);
+            return 0;
+        }
+        if (w) {
+            c->chosen[eidx(c, w)] = 1;
+            cur_path = w->path;
+        }
+        if (t->cloud_ok) {
+            j = new_job(c, PH_DOCS, JOB_MKDIR, JOB_SIDE_CLOUD, want,
+                        w ? "document folder adopted" : "document folder missing");
+            if (!j)
+                return free(want), ERR_NOMEM;
+            j->path = xdup(c, want);
+            j->record = xdup(c, r->key);
+        }
+    }
+    r->folder = add_dfold(c, cur_path, want, r->key, t->cloud_ok, t->odoo_ok);
+    return r->folder < 0 ? ERR_NOMEM : 0;
+}
+
+static int cmp_df_cur(const void *a, const void *b, const struct dfold *df)
+{
+    return strcmp(df[*(const size_t *)a].cur_path, df[*(const size_t *)b].cur_path);
+}
+
+/* qsort has no context argument: a small insertion-merge sort keyed on df. */
+static void sort_df_by_cur(size_t *v, size_t n, const struct dfold *df, size_t *tmp)
+{
+    size_t mid, i, j, k;
+
+    if (n < 2)
+        return;
+    mid = n / 2;
+    sort_df_by_cur(v, mid, df, tmp);
+    sort_df_by_cur(v + mid, n - mid, df, tmp);
+    for (i = 0, j = mid, k = 0; i < mid || j < n;)
+        if (j >= n || (i < mid && cmp_df_cur(&v[i], &v[j], df) <= 0))
+            tmp[k++] = v[i++];
+        else
+            tmp[k++] = v[j++];
+    memcpy(v, tmp, n * sizeof *v);
+}
+
+static long find_df_cur(const struct ctx *c, const char *path)
+{
+    size_t lo = 0, hi = c->ndf_cur, mid;
+    int r;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        r = strcmp(c->df[c->df_by_cur[mid]].cur_path, path);
+        if (r == 0)
+            return (long)c->df_by_cur[mid];
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* The managed document folder an entry sits directly in, or -1. */
+static long df_of_entry(const struct ctx *c, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char parent[4096];
+    size_t n;
+
+    if (!slash)
+        return -1;
+    n = (size_t)(slash - path);
+    if (n >= sizeof parent)
+        return -1;
+    memcpy(parent, path, n);
+    parent[n] = '\0';
+    return find_df_cur(c, parent);
+}
+
+static int place_records(struct ctx *c, struct rec **byid)
+{
+    size_t i, *tmp;
+    int rc;
+
+    for (i = 0; i < c->nrecs; i++) {
+        rc = place_record(c, byid[i]);
+        if (rc < 0)
+            return rc;
+    }
+    c->sa_df = -1;
+    if (c->sa >= 0 && !c->tf[c->sa].frozen) {
+        struct tfold *t = &c->tf[c->sa];
+        char *post = xdup(c, t->tpath);
+        if (!post)
+            return ERR_NOMEM;
+        c->sa_df = add_dfold(c, t->cur ? t->cur->path : NULL, post, NULL, 1, 1);
+        if (c->sa_df < 0)
+            return ERR_NOMEM;
+    }
+    c->df_by_cur = calloc(c->ndf ? c->ndf : 1, sizeof *c->df_by_cur);
+    tmp = calloc(c->ndf ? c->ndf : 1, sizeof *tmp);
+    if (!c->df_by_cur || !tmp) {
+        free(tmp);
+        return c->nomem = 1, ERR_NOMEM;
+    }
+    for (i = 0; i < c->ndf; i++)
+        if (c->df[i].cur_path)
+            c->df_by_cur[c->ndf_cur++] = i;
+    sort_df_by_cur(c->df_by_cur, c->ndf_cur, c->df, tmp);
+    free(tmp);
+    return 0;
+}
+
+/* ---------- document folders of records that are gone ---------- */
+
+static int model_known_ok(const struct ctx *c, const char *model, int *known)
+{
+    size_t i;
+    int ok = 1;
+
+    *known = 0;
+    for (i = 0; i < c->in->ntypes; i++)
+        if (strcmp(c->in->types[i].model, model) == 0) {
+            *known = 1;
+            if (!c->in->types[i].scan_ok)
+                ok = 0;
+        }
+    return ok;
+}
+
+static int delete_gone_folders(struct ctx *c)
+{
+    size_t i, k, lo, hi;
+    char model[256];
+
+    for (i = 0; i < c->nrtag; i++) {
+        const struct snap_entry *en = c->rtag[i];
+        struct tfold *t = NULL;
+        struct job *j;
+        int known;
+        if (depth(c, en->path) != 2 || c->chosen[eidx(c, en)] || under_frozen(c, en->path))
+            continue;
+        for (k = 0; k < c->ntf; k++)
+            if ((long)k != c->sa && !c->tf[k].frozen && c->tf[k].cur &&
+                parent_is(en->path, c->tf[k].cur->path))
+                t = &c->tf[k];
+        if (!t)
+            continue; /* not under a managed type folder: left alone */
+        if (find_rec_tag(c, en->record_tag, model, sizeof model)) {
+            add_msg(c, "\"%s\": a second folder of record %s, left alone", en->path,
+                    en->record_tag);
+            continue;
+        }
+        if (!model[0] || !model_known_ok(c, model, &known) || !known || !t->cloud_ok)
+            continue;
+        j = new_job(c, PH_DOC_DELETE, JOB_DELETE, JOB_SIDE_CLOUD, en->path,
+                    "record gone or no longer matching");
+        if (!j)
+            return ERR_NOMEM;
+        j->path = xdup(c, en->path);
+        j->record = xdup(c, en->record_tag);
+        j->expect.etag = xdup(c, en->etag);
+        range_under(c, en->path, &lo, &hi);
+        c->del_weight += 1 + (hi - lo);
+    }
+    return 0;
+}
+
+/* ---------- attachments ---------- */
+
+static int cmp_att_ptr(const void *a, const void *b)
+{
+    const struct snap_att *x = *(const struct snap_att *const *)a;
+    const struct snap_att *y = *(const struct snap_att *const *)b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static const struct snap_att *find_att(const struct ctx *c, long id)
+{
+    size_t lo = 0, hi = c->os->natts, mid;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        if (c->atts[mid]->id == id)
+            return c->atts[mid];
+        if (c->atts[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int ensure_names(struct ctx *c, struct dfold *d)
+{
+    size_t lo, hi, i;
+
+    if (d->names_ready)
+        return 0;
+    d->names_ready = 1;
+    if (!d->cur_path)
+        return 0;
+    range_under(c, d->cur_path, &lo, &hi);
+    for (i = lo; i < hi; i++)
+        if (parent_is(c->ents[i]->path, d->cur_path) &&
+            names_set_add(&d->names, base_name(c->ents[i]->path)) < 0)
+            return c->nomem = 1, ERR_NOMEM;
+    return 0;
+}
+
+static int str_differs(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
+                       const struct snap_entry *primary)
+{
+    struct dfold *d = &c->df[of];
+    char *fname = NULL, *path = NULL, *s;
+    struct job *j;
+
+    if (primary) {
+        fname = xdup(c, base_name(primary->path));
+    } else {
+        if (ensure_names(c, d) < 0)
+            return ERR_NOMEM;
+        s = names_sanitize(a->name);
+        fname = s ? names_set_unique(&d->names, s, 1) : NULL;
+        free(s);
+        if (!fname)
+            c->nomem = 1;
+    }
+    if (!fname)
+        return ERR_NOMEM;
+    path = join(c, d->post, fname);
+    j = path ? new_job(c, PH_FILES, JOB_UPLOAD, JOB_SIDE_CLOUD, d->post,
+                       primary ? "upload not confirmed" : "binary attachment")
+             : NULL;
+    if (j) {
+        j->att_id = a->id;
+        j->path = path;
+        path = NULL;
+        j->record = xdup(c, d->key);
+        j->name = xdup(c, fname);
+        j->url = plan_url_for_path(c->in->url_base, j->path);
+        if (!j->url)
+            c->nomem = 1;
+        j->size = a->file_size;
+        j->expect.checksum = xdup(c, a->checksum);
+        j->expect.write_date = xdup(c, a->write_date);
+    }
+    free(path);
+    free(fname);
+    return c->nomem ? ERR_NOMEM : 0;
+}
+
+static int odoo_delete(struct ctx *c, const struct snap_att *a, long of, const char *reason)
+{
+    struct dfold *d = &c->df[of];
+    struct job *j;
+
+    if (!d->odoo_ok)
+        return 0;
+    j = new_job(c, PH_ODOO, JOB_DELETE, JOB_SIDE_ODOO, d->post, reason);
+    if (!j)
+        return ERR_NOMEM;
+    j->att_id = a->id;
+    j->record = xdup(c, d->key);
+    j->name = xdup(c, a->name);
+    j->expect.write_date = xdup(c, a->write_date);
+    c->del_weight++;
+    return 0;
+}
+
+static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
+                        const struct snap_entry *primary, long pdf, int tagged_elsewhere,
+                        const char *upath)
+{
+    struct job *j;
+
+    if (primary) {
+        struct dfold *d = &c->df[pdf];
+        const char *bn = base_name(primary->path);
+        char *pp = join(c, d->post, bn), *url;
+        int renamed;
+        if (!pp)
+            return ERR_NOMEM;
+        url = plan_url_for_path(c->in->url_base, pp);
+        if (!url) {
+            free(pp);
+            return c->nomem = 1, ERR_NOMEM;
+        }
+        renamed = str_differs(a->name, bn);
+        if (!d->odoo_ok) {
+            /* to-cloud: Odoo is not written */
+        } else if (pdf == of) {
+            if (renamed) {
+                j = new_job(c, PH_ODOO, JOB_RENAME, JOB_SIDE_ODOO, d->post, "cloud file renamed");
+                if (j) {
+                    j->att_id = a->id;
+                    j->name = xdup(c, bn);
+                    j->record = xdup(c, d->key);
+                    j->path = xdup(c, pp);
+                    j->expect.write_date = xdup(c, a->write_date);
+                }
+            }
+            if (str_differs(a->url, url)) {
+                j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->post,
+                            renamed ? "cloud file renamed" : "document folder moved");
+                if (j) {
+                    j->att_id = a->id;
+                    j->url = xdup(c, url);
+                    j->name = xdup(c, bn);
+                    j->record = xdup(c, d->key);
+                    j->path = xdup(c, pp);
+                    j->expect.write_date = xdup(c, a->write_date);
+                }
+            }
+        } else {
+            j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->post,
+                        "cloud file moved to another document");
+            if (j) {
+                j->att_id = a->id;
+                j->url = xdup(c, url);
+                j->name = xdup(c, bn);
+                j->record = xdup(c, d->key);
+                j->path = xdup(c, pp);
+                j->expect.write_date = xdup(c, a->write_date);
+            }
+        }
+        free(pp);
+        free(url);
+        return c->nomem ? ERR_NOMEM : 0;
+    }
+    if (of < 0)
+        return 0;
+    if (tagged_elsewhere)
+        return odoo_delete(c, a, of, "cloud file moved out of document folders");
+    if (!upath)
+        return 0; /* not a link into our tree */
+    if (find_path(c, upath) || under_frozen(c, upath))
+        return 0; /* the url names something that exists outside document folders: left alone */
+    c->managed++;
+    return odoo_delete(
+        c, a, of, c->df[of].cur_path ? "cloud file deleted" : "document folder deleted in cloud");
+}
+
+static void claim_range(struct ctx *c, size_t lo, size_t hi)
+{
+    size_t i;
+
+    for (i = lo; i < hi; i++)
+        c->claimed[eidx(c, c->atag[i])] = 1;
+}
+
+static int plan_att(struct ctx *c, const struct snap_att *a)
+{
+    long of = -1, pdf = -1, ownerdf;
+    const struct snap_entry *primary = NULL;
+    size_t lo, hi, i;
+    int tagged_elsewhere = 0, rc = 0;
+    char *upath = NULL;
+
+    range_atag(c, a->id, &lo, &hi);
+    if (!a->res_model || !*a->res_model) {
+        if (c->sa_df < 0) {
+            claim_range(c, lo, hi);
+            return 0;
+        }
+        of = c->sa_df;
+    } else {
+        struct rec *r = find_rec(c, a->res_model, a->res_id);
+        if (r && r->frozen) {
+            claim_range(c, lo, hi);
+            return 0;
+        }
+        if (r)
+            of = r->folder;
+    }
+    for (i = lo; i < hi; i++)
+        if (under_frozen(c, c->atag[i]->path)) {
+            claim_range(c, lo, hi);
+            return 0;
+        }
+    /* the primary entry: tagged, directly in a managed document folder, its own first */
+    for (i = lo; i < hi; i++) {
+        const struct snap_entry *en = c->atag[i];
+        long d = df_of_entry(c, en->path);
+        if (d < 0) {
+            tagged_elsewhere = 1;
+            continue;
+        }
+        if (d == of) {
+            primary = en;
+            pdf = d;
+            break;
+        }
+        if (!primary) {
+            primary = en;
+            pdf = d;
+        }
+    }
+    if (a->type == SNAP_ATT_URL && a->url) {
+        upath = plan_path_for_url(c->in->url_base, a->url);
+        if (upath && depth(c, upath) < 1) {
+            free(upath);
+            upath = NULL;
+        }
+        /* an untagged file the url names */
+        if (!primary && hi == lo && upath) {
+            const struct snap_entry *en = find_path(c, upath);
+            long d = en ? df_of_entry(c, en->path) : -1;
+            if (en && d >= 0 && (en->att_tag == 0 || en->att_tag == a->id)) {
+                primary = en;
+                pdf = d;
+            }
+        }
+    }
+    if (primary)
+        c->claimed[eidx(c, primary)] = 1;
+    for (i = lo; i < hi; i++)
+        if (df_of_entry(c, c->atag[i]->path) < 0)
+            c->claimed[eidx(c, c->atag[i])] = 1;
+
+    ownerdf = of;
+    if (a->type == SNAP_ATT_BINARY) {
+        if (of < 0 || !c->df[of].cloud_ok)
+            goto out;
+        if (!a->checksum || !*a->checksum) {
+            /* an upload is checked against the checksum: without one, nothing to compare */
+            add_msg(c, "attachment %ld \"%s\" has no checksum (empty?): not uploaded", a->id,
+                    a->name ? a->name : "");
+            goto out;
+        }
+        if (primary && pdf != of)
+            primary = NULL; /* its old upload sits elsewhere: upload anew here */
+        if (!primary)
+            c->managed++;
+        rc = plan_upload(c, a, of, primary);
+    } else {
+        rc = plan_url_att(c, a, ownerdf, primary, pdf, tagged_elsewhere && !primary, upath);
+    }
+out:
+    free(upath);
+    return rc;
+}
+
+static int plan_atts(struct ctx *c)
+{
+    size_t i;
+    int rc;
+
+    c->atts = calloc(c->os->natts ? c->os->natts : 1, sizeof *c->atts);
+    if (!c->atts)
+        return c->nomem = 1, ERR_NOMEM;
+    for (i = 0; i < c->os->natts; i++)
+        c->atts[i] = &c->os->atts[i];
+    qsort(c->atts, c->os->natts, sizeof *c->atts, cmp_att_ptr);
+    for (i = 0; i < c->os->natts; i++) {
+        if (i > 0 && c->atts[i]->id == c->atts[i - 1]->id)
+            continue;
+        rc = plan_att(c, c->atts[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---------- what is left in document folders ---------- */
+
+static int plan_children(struct ctx *c)
+{
+    size_t f, i, lo, hi;
+
+    for (f = 0; f < c->ndf; f++) {
+        struct dfold *d = &c->df[f];
+        if (!d->cur_path)
+            continue;
+        range_under(c, d->cur_path, &lo, &hi);
+        for (i = lo; i < hi; i++) {
+            const struct snap_entry *en = c->ents[i];
+            const char *bn = base_name(en->path);
+            struct job *j;
+            char *pp;
+            if (!parent_is(en->path, d->cur_path) || c->claimed[eidx(c, en)] ||
+                under_frozen(c, en->path))
+                continue;
+            pp = join(c, d->post, bn);
+            if (!pp)
+                return ERR_NOMEM;
+            if (en->att_tag > 0 && !find_att(c, en->att_tag)) {
+                if (d->cloud_ok) {
+                    j = new_job(c, PH_FILES, JOB_DELETE, JOB_SIDE_CLOUD, d->post,
+                                "attachment deleted in Odoo");
+                    if (j) {
+                        j->path = xdup(c, pp);
+                        j->record = xdup(c, d->key);
+                        j->expect.etag = xdup(c, en->etag);
+                        c->del_weight++;
+                    }
+                }
+            } else if (d->odoo_ok) {
+                j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->post,
+                            en->is_dir ? "new cloud sub-folder" : "new cloud file");
+                if (j) {
+                    j->path = xdup(c, pp);
+                    j->name = xdup(c, bn);
+                    j->record = xdup(c, d->key);
+                    j->url = plan_url_for_path(c->in->url_base, pp);
+                    if (!j->url)
+                        c->nomem = 1;
+                }
+            }
+            free(pp);
+            if (c->nomem)
+                return ERR_NOMEM;
+        }
+    }
+    return 0;
+}
+
+/* ---------- safety, ids, output ---------- */
+
+static int finish(struct ctx *c)
+{
+    struct plan *p = c->p;
+    const struct plan_input *in = c->in;
+    int incomplete = !c->os->complete || !c->cs->complete;
+    int over, drop = 0;
+    size_t ph, i, total = 0;
+
+    p->managed = c->managed;
+    p->delete_weight = c->del_weight;
+    over = c->del_weight > 0 && (double)c->del_weight > in->max_delete_share * (double)c->managed;
+    if (incomplete || over) {
+        const char *why = incomplete ? (!c->os->complete ? "the Odoo scan is incomplete"
+                                                         : "the cloud scan is incomplete")
+                                     : "too many deletions";
+        if (in->force_deletes) {
+            add_msg(c, "%s, but deletions are forced (%zu of %zu managed)", why, c->del_weight,
+                    c->managed);
+        } else {
+            drop = 1;
+            p->verdict = incomplete ? PLAN_VERDICT_SCAN_INCOMPLETE : PLAN_VERDICT_DELETES_REFUSED;
+            if (incomplete)
+                add_msg(c, "%s: no deletion planned (use --force-deletes to override)", why);
+            else
+                add_msg(c,
+                        "this pass would delete %zu of %zu managed files and folders (over "
+                        "%.0f%%): no deletion planned (use --force-deletes to override)",
+                        c->del_weight, c->managed, in->max_delete_share * 100.0);
+        }
+    }
+    for (ph = 0; ph < PH_COUNT; ph++)
+        total += c->ph[ph].n;
+    p->jobs = calloc(total ? total : 1, sizeof *p->jobs);
+    if (!p->jobs)
+        return c->nomem = 1, ERR_NOMEM;
+    p->cap = total ? total : 1;
+    for (ph = 0; ph < PH_COUNT; ph++) {
+        struct jlist *l = &c->ph[ph];
+        for (i = 0; i < l->n; i++) {
+            struct job *j = &l->v[i];
+            if (drop && j->kind == JOB_DELETE) {
+                p->deletes_dropped++;
+                job_release(j);
+                continue;
+            }
+            if (job_make_id(j) < 0) {
+                c->nomem = 1;
+                job_release(j);
+                continue;
+            }
+            p->count[j->kind][j->side]++;
+            p->jobs[p->njobs++] = *j;
+        }
+        l->n = 0;
+    }
+    return c->nomem ? ERR_NOMEM : 0;
+}
+
+static void ctx_release(struct ctx *c)
+{
+    size_t i, ph;
+
+    free(c->root);
+    free(c->ents);
+    free(c->rtag);
+    free(c->atag);
+    free(c->claimed);
+    free(c->chosen);
+    for (i = 0; i < c->ntf; i++) {
+        free(c->tf[i].name);
+        free(c->tf[i].want);
+    }
+    free(c->tf);
+    for (i = 0; i < c->nrecs; i++) {
+        free(c->recs[i].key);
+        free(c->recs[i].name);
+    }
+    free(c->recs);
+    for (i = 0; i < c->ndf; i++) {
+        free(c->df[i].post);
+        names_set_release(&c->df[i].names);
+    }
+    free(c->df);
+    free(c->df_by_cur);
+    free(c->atts);
+    for (i = 0; i < c->nfrozen; i++)
+        free(c->frozen[i]);
+    free(c->frozen);
+    for (ph = 0; ph < PH_COUNT; ph++) {
+        for (i = 0; i < c->ph[ph].n; i++)
+            job_release(&c->ph[ph].v[i]);
+        free(c->ph[ph].v);
+    }
+}
+
+static int setup_root(struct ctx *c, struct err *e)
+{
+    const char *r = c->in->root;
+    size_t n;
+
+    while (*r == '/')
+        r++;
+    n = strlen(r);
+    while (n > 0 && r[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return err_set(e, ERR_INVALID, "plan: the root folder is empty");
+    c->root = malloc(n + 2);
+    if (!c->root)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    c->root[0] = '/';
+    memcpy(c->root + 1, r, n);
+    c->root[n + 1] = '\0';
+    c->root_len = n + 1;
+    return 0;
+}
+
+int plan_build(const struct plan_input *in, const struct odoo_snap *os, const struct cloud_snap *cs,
+               struct plan *out, struct err *e)
+{
+    struct ctx c;
+    struct rec **byid = NULL;
+    size_t i;
+    int rc;
+
+    memset(&c, 0, sizeof c);
+    c.in = in;
+    c.os = os;
+    c.cs = cs;
+    c.p = out;
+    c.sa = -1;
+    c.sa_df = -1;
+    if (!in->root)
+        return err_set(e, ERR_INVALID, "plan: no root folder");
+    if (os->ntypes != in->ntypes)
+        return err_set(e, ERR_INVALID, "plan: the Odoo snapshot has %zu types, the config %zu",
+                       os->ntypes, in->ntypes);
+    if (in->standalone_enabled && (!in->standalone_folder || !*in->standalone_folder))
+        return err_set(e, ERR_INVALID, "plan: the stand-alone folder has no name");
+    for (i = 0; i < in->ntypes; i++)
+        if (!in->types[i].folder || !*in->types[i].folder || !in->types[i].model)
+            return err_set(e, ERR_INVALID, "plan: type %zu has no folder or model", i);
+    if (!in->url_base)
+        return err_set(e, ERR_INVALID, "plan: no url base");
+    rc = setup_root(&c, e);
+    if (rc < 0)
+        goto out;
+    rc = index_cloud(&c);
+    if (rc == 0)
+        rc = setup_types(&c);
+    if (rc == 0)
+        rc = assign_records(&c, &byid);
+    if (rc == 0)
+        rc = place_records(&c, byid);
+    if (rc == 0)
+        rc = delete_gone_folders(&c);
+    if (rc == 0)
+        rc = plan_atts(&c);
+    if (rc == 0)
+        rc = plan_children(&c);
+    if (rc == 0 && c.nomem)
+        rc = ERR_NOMEM;
+    if (rc == 0)
+        rc = finish(&c);
+    if (rc < 0)
+        err_set(e, rc, "plan: %s", rc == ERR_NOMEM ? "out of memory" : err_name(rc));
+out:
+    free(byid);
+    ctx_release(&c);
+    if (rc < 0)
+        plan_release(out);
+    return rc;
+}
+
+/* ---------- plan lifecycle, urls ---------- */
+
+void plan_init(struct plan *p)
+{
+    memset(p, 0, sizeof *p);
+}
+
+void plan_release(struct plan *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->njobs; i++)
+        job_release(&p->jobs[i]);
+    free(p->jobs);
+    for (i = 0; i < p->nmessages; i++)
+        free(p->messages[i]);
+    free(p->messages);
+    plan_init(p);
+}
+
+const char *plan_verdict_name(enum plan_verdict v)
+{
+    switch (v) {
+    case PLAN_VERDICT_OK:
+        return "ok";
+    case PLAN_VERDICT_DELETES_REFUSED:
+        return "deletes-refused";
+    case PLAN_VERDICT_SCAN_INCOMPLETE:
+        return "scan-incomplete";
+    }
+    return "?";
+}
+
+static int unreserved(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '/';
+}
+
+static size_t base_len(const char *base)
+{
+    size_t n = strlen(base);
+
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    return n;
+}
+
+char *plan_url_for_path(const char *url_base, const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    struct buf b;
+    const unsigned char *s;
+    int rc;
+
+    buf_init(&b, URL_MAX);
+    rc = buf_append(&b, url_base, base_len(url_base));
+    if (rc == 0 && path[0] != '/')
+        rc = buf_puts(&b, "/");
+    for (s = (const unsigned char *)path; rc == 0 && *s; s++) {
+        if (unreserved(*s)) {
+            rc = buf_append(&b, s, 1);
+        } else {
+            char enc[3] = {'%', hex[*s >> 4], hex[*s & 15]};
+            rc = buf_append(&b, enc, 3);
+        }
+    }
+    if (rc < 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b);
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+char *plan_path_for_url(const char *url_base, const char *url)
+{
+    size_t n = base_len(url_base), i, o = 0;
+    char *out;
+
+    if (strncmp(url, url_base, n) != 0 || url[n] != '/')
+        return NULL;
+    url += n;
+    out = malloc(strlen(url) + 1);
+    if (!out)
+        return NULL;
+    for (i = 0; url[i] && url[i] != '?' && url[i] != '#'; i++) {
+        if (url[i] == '%') {
+            int h = hexval(url[i + 1]), l = h < 0 ? -1 : hexval(url[i + 2]);
+            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+                free(out);
+                return NULL;
+            }
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else {
+            out[o++] = url[i];
+        }
+    }
+    while (o > 1 && out[o - 1] == '/')
+        o--;
+    out[o] = '\0';
+    return out;
+}

@@ -1,0 +1,107 @@
+/*
+ * plan: the brain of a pass. Compares the Odoo snapshot, the cloud snapshot
+ * and the configuration (model.h) and produces the jobs (common/job.h) that
+ * bring both sides in step, following DESIGN.md "Rules" and "Identity".
+ *
+ * The planner is a pure function of its inputs: no I/O, no clock (the pass
+ * timestamp comes in plan_input.version). Planning the same state twice
+ * gives the same jobs with the same ids (job_make_id).
+ *
+ * Layout planned: <root>/<type folder>/<document folder>/<files>, and
+ * <root>/<standalone folder>/<files> for attachments without a record.
+ * Type folders are tagged {urn:odoosync}type = configured name, document
+ * folders {urn:odoosync}record = "model,id", files and linked sub-folders
+ * {urn:odoosync}attachment = id. A record lives under the first type that
+ * matches it. Names are sanitised and made unique by names.h.
+ *
+ * Job order (plan.jobs): the list applies correctly when run in order, and
+ * also when only the jobs of one lock keep their relative order (Kafka key =
+ * lock), because every job that depends on another carries the same lock:
+ *   1. type folders: rename back (cloud rename), create (mkdir, record NULL,
+ *      name = type folder name); the stand-alone folder likewise
+ *   2. document folders: rename / move (cloud rename, lock = the new path),
+ *      create (mkdir, record = "model,id")
+ *   3. files: uploads of binary attachments, deletes of cloud files whose
+ *      attachment is gone
+ *   4. Odoo side: attachment renames, relinks (new files, moved files,
+ *      sub-folders, url updates after a folder move), attachment deletes
+ *   5. document folders deleted (record gone or no longer matching)
+ * mkdir creates missing parents, and a mkdir over an existing folder without
+ * the tag adopts it (tags it), so type/document mkdirs commute.
+ * A type folder that must be renamed back freezes its subtree for this pass
+ * (only the rename is planned; the next pass plans its documents).
+ *
+ * Every job: lock = the document folder path (the type folder path for type
+ * folder jobs), version = created_at = plan_input.version, reason = the
+ * rule's short name ("record renamed", "new cloud file", ...).
+ *
+ * Delete safety: deletions are weighted (a folder counts 1 + the managed
+ * entries in it). If the weight exceeds max_delete_share of what the pass
+ * manages (type and document folders, the entries in them, and attachments
+ * not yet in the cloud), or a snapshot is incomplete, every delete job is
+ * dropped and plan.verdict says why, unless force_deletes. A type whose scan
+ * failed (scan_ok = 0) gets no job under its folder at all, and a message.
+ *
+ * Ownership: struct plan owns its jobs and messages; plan_release() frees
+ * them. Inputs are borrowed and not modified.
+ */
+#ifndef ODOOSYNC_PLAN_H
+#define ODOOSYNC_PLAN_H
+
+#include <stdio.h>
+
+#include "err.h"
+#include "job.h"
+#include "model.h"
+
+enum plan_verdict {
+    PLAN_VERDICT_OK = 0,          /* everything planned (deletes included, maybe forced) */
+    PLAN_VERDICT_DELETES_REFUSED, /* deletes over max_delete_share: none planned */
+    PLAN_VERDICT_SCAN_INCOMPLETE  /* a snapshot is incomplete: no delete planned */
+};
+
+struct plan {
+    struct job *jobs; /* in apply order, see above */
+    size_t njobs, cap;
+    size_t count[JOB_KIND_COUNT][2]; /* jobs per kind and side (JOB_SIDE_CLOUD / JOB_SIDE_ODOO) */
+    enum plan_verdict verdict;
+    size_t managed;         /* what the pass manages (the base of the delete share) */
+    size_t delete_weight;   /* weighted deletions the rules asked for */
+    size_t deletes_dropped; /* delete jobs withheld by the safety (0 when OK) */
+    size_t types_failed;    /* types with scan_ok = 0 (nothing planned under their folder) */
+    char **messages;        /* human notes: withheld deletions, failed types, conflicts */
+    size_t nmessages, cap_messages;
+};
+
+void plan_init(struct plan *p);
+void plan_release(struct plan *p);
+
+/*
+ * Plan one pass. On success returns 0 and fills *out (which must be
+ * plan_init'ed and empty); a refused deletion is not an error (see
+ * out->verdict). Fails with ERR_NOMEM, or ERR_INVALID for a bad input (no
+ * root, a type without folder or model); *out is then released.
+ */
+int plan_build(const struct plan_input *in, const struct odoo_snap *os, const struct cloud_snap *cs,
+               struct plan *out, struct err *e);
+
+/* "ok", "deletes-refused", "scan-incomplete". */
+const char *plan_verdict_name(enum plan_verdict v);
+
+/*
+ * Human output grouped by kind with counts, the verdict and the messages;
+ * json: one job per line (job_encode), nothing else. 0 or a negative ERR_*.
+ */
+int plan_print(const struct plan *p, FILE *f, int json);
+
+/*
+ * url attachments <-> cloud paths: url = <url_base without trailing '/'> +
+ * percent-encoded path (RFC 3986 unreserved characters and '/' kept).
+ * plan_url_for_path: malloc'd url, NULL on ENOMEM.
+ * plan_path_for_url: malloc'd decoded path, NULL when the url is not under
+ * url_base (or is malformed, or on ENOMEM).
+ */
+char *plan_url_for_path(const char *url_base, const char *path);
+char *plan_path_for_url(const char *url_base, const char *url);
+
+#endif

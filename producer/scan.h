@@ -1,0 +1,61 @@
+/*
+ * scan: reads both sides into the snapshots the planner compares
+ * (producer/model.h). Nothing here writes anywhere.
+ *
+ * Odoo: for each enabled document type, the records matching its domain
+ * (id, display_name), page by page in id order; then the attachments of
+ * those records, a few hundred ids per request, and the stand-alone ones
+ * (res_model false), never their content. A type whose domain or access
+ * rights make Odoo answer an error is marked scan_ok = 0 (the planner then
+ * plans no deletion under its folder) and the pass goes on with the others;
+ * a transport failure makes the whole snapshot incomplete.
+ *
+ * Cloud: the tree under the root folder, with the properties the planner
+ * needs (etag, size, our tags). Depth: infinity where the server allows it
+ * (one request), else a breadth-first walk with Depth 1 PROPFINDs spread
+ * over several connections at once. A missing root is an empty tree.
+ *
+ * Progress: counts and rate are logged every few seconds on long scans.
+ */
+#ifndef ODOOSYNC_SCAN_H
+#define ODOOSYNC_SCAN_H
+
+#include "cfg.h"
+#include "dav.h"
+#include "err.h"
+#include "log.h"
+#include "model.h"
+#include "odoo.h"
+
+struct scan_stats {
+    long odoo_requests;
+    long cloud_requests;
+    long records;
+    long attachments;
+    long entries;
+    long long odoo_ms;
+    long long cloud_ms;
+};
+
+/*
+ * Fill os (initialised by the caller with cfg's enabled type count, see
+ * scan_types) from Odoo. types[i].scan_ok is set per type. Returns 0, or a
+ * negative code when the scan could not run at all (os->complete = 0).
+ */
+int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size_t ntypes,
+              struct odoo_snap *os, struct scan_stats *st, struct log *lg, struct err *e);
+
+/*
+ * Fill cs with everything under "/<root>" (root as in the config). opts: to open
+ * more connections for a parallel walk (borrowed); parallel: how many (>= 1).
+ */
+int scan_cloud(const struct dav_opts *opts, int parallel, const char *root,
+               struct cloud_snap *cs, struct scan_stats *st, struct log *lg, struct err *e);
+
+/*
+ * The enabled types of the configuration as plan types, in priority order.
+ * *out is malloc'd (caller frees); strings are borrowed from c.
+ */
+int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct err *e);
+
+#endif

@@ -1,0 +1,288 @@
+#!/usr/bin/python3
+"""dav_fault_server: a small in-memory WebDAV server that misbehaves on cue.
+
+Started by tests/integration/test_dav_faults.c on a free loopback port:
+
+    dav_fault_server.py --log FILE [--rule 'METHOD PATH FAULT[,FAULT...]']...
+
+It prints "PORT <n>" on stdout once it listens, then serves /dav/ with just
+enough WebDAV for the client's fault tests: PUT (stored only once the whole
+body arrived, like mod_dav_fs's temp file + rename), GET, DELETE, MKCOL and
+PROPFIND (Depth 0/1 over the stored files). Each rule gives, for the
+requests matching METHOD and PATH (the raw request path), a queue of
+behaviours consumed one request at a time; when the queue is empty the
+request is served normally ("ok" in a queue also means: serve normally).
+
+Faults:
+  503 | 429 | 502 | 504   that status, no Retry-After
+  503ra<N>               503 with Retry-After: N (seconds)
+  reset                  read half of the request body, then reset the connection (RST)
+  malformed              207 with a truncated multistatus body
+  html                   200 text/html instead of a multistatus
+  cutlist                207 headers and part of a listing, then reset
+
+GET /status.php answers like Nextcloud, and a stored PUT answers with
+OC-FileId and OC-ETag headers, for the client's Nextcloud dialect tests.
+
+Every request is logged to FILE as one JSON line:
+  {"method", "path", "fault", "body_bytes", "status", "checksum" (OC-Checksum)}
+Only the Python standard library; loopback only.
+"""
+
+import argparse
+import json
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import urllib.parse
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class State:
+    def __init__(self, rules, log_path):
+        self.lock = threading.Lock()
+        self.files = {}  # decoded path -> bytes
+        self.dirs = {"/dav"}
+        self.next_id = 0
+        self.rules = rules  # (method, path) -> list of faults
+        self.log = open(log_path, "a", buffering=1)
+
+    def next_fault(self, method, path):
+        with self.lock:
+            q = self.rules.get((method, path))
+            if q:
+                return q.pop(0)
+        return "ok"
+
+    def record(self, **kw):
+        with self.lock:
+            self.log.write(json.dumps(kw) + "\n")
+
+
+def parse_rule(text):
+    parts = text.split(None, 2)
+    if len(parts) != 3:
+        raise SystemExit("bad rule: %r" % text)
+    return (parts[0], parts[1]), [f for f in parts[2].split(",") if f]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "dav-fault-server/1"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    @property
+    def st(self):
+        return self.server.state
+
+    def _path(self):
+        p = urllib.parse.unquote(self.path.split("?", 1)[0])
+        return p.rstrip("/") or "/"
+
+    def _reply(self, status, body=b"", ctype="text/plain", headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _reset(self):
+        # SO_LINGER 0: close sends RST, the client sees a reset, not a clean end
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        data = b""
+        while len(data) < n:
+            chunk = self.rfile.read(min(65536, n - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def _handle(self):
+        fault = self.st.next_fault(self.command, self.path)
+        body_bytes = 0
+        status = 0
+        try:
+            if fault in ("503", "429", "502", "504") or fault.startswith("503ra"):
+                body = self._read_body()
+                body_bytes = len(body)
+                status = int(fault[:3])
+                headers = {}
+                if fault.startswith("503ra"):
+                    headers["Retry-After"] = fault[5:]
+                self._reply(status, b"busy, try later\n", headers=headers)
+                return
+            if fault == "reset":
+                n = int(self.headers.get("Content-Length") or 0)
+                if self.headers.get("Expect", "").lower() == "100-continue":
+                    self.send_response_only(100)
+                    self.end_headers()
+                got = self.rfile.read(n // 2) if n else b""
+                body_bytes = len(got)
+                self._reset()
+                return
+            if fault == "malformed":
+                self._read_body()
+                status = 207
+                self._reply(207, b'<?xml version="1.0"?><d:multistatus xmlns:d="DAV:">'
+                            b"<d:response><d:href>/dav/x</d:href><d:propst",
+                            "application/xml; charset=utf-8")
+                return
+            if fault == "html":
+                self._read_body()
+                status = 200
+                self._reply(200, b"<html><body><p>Welcome to nginx!</p></body></html>",
+                            "text/html")
+                return
+            if fault == "cutlist":
+                self._read_body()
+                status = 207
+                part = (b'<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"><d:response>'
+                        b"<d:href>/dav/a</d:hr")
+                self.send_response(207)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                self.wfile.write(part)
+                self.wfile.flush()
+                self._reset()
+                return
+            self.served_bytes = 0
+            status = self._serve()
+            body_bytes = self.served_bytes
+        finally:
+            self.st.record(method=self.command, path=self.path, fault=fault,
+                           body_bytes=body_bytes, status=status,
+                           checksum=self.headers.get("OC-Checksum", ""))
+
+    def _serve(self):
+        p = self._path()
+        m = self.command
+        st = self.st
+        if m == "PUT":
+            body = self._read_body()
+            self.served_bytes = len(body)
+            parent = p.rsplit("/", 1)[0] or "/"
+            with st.lock:
+                if parent not in st.dirs:
+                    code = 409
+                else:
+                    code = 204 if p in st.files else 201
+                    st.files[p] = body  # stored only once complete
+            headers = None
+            if code < 300:
+                # Nextcloud/ownCloud send the new file's id and etag with the answer
+                with st.lock:
+                    st.next_id += 1
+                    fid = "%08docinstance" % st.next_id
+                headers = {"ETag": '"%x"' % len(body), "OC-ETag": '"oc%x"' % len(body),
+                           "OC-FileId": fid}
+            self._reply(code, headers=headers)
+            return code
+        if m == "GET" and p == "/status.php":
+            body = json.dumps({"installed": True, "maintenance": False, "needsDbUpgrade": False,
+                               "version": "28.0.1.1", "versionstring": "28.0.1",
+                               "edition": "", "productname": "Nextcloud",
+                               "extendedSupport": False}).encode()
+            self._reply(200, body, "application/json")
+            return 200
+        if m == "GET":
+            with st.lock:
+                data = st.files.get(p)
+            if data is None:
+                self._reply(404, b"not found\n")
+                return 404
+            self._reply(200, data, "application/octet-stream", {"ETag": '"%x"' % len(data)})
+            return 200
+        if m == "MKCOL":
+            self._read_body()
+            with st.lock:
+                exists = p in st.dirs or p in st.files
+                if not exists:
+                    st.dirs.add(p)
+            self._reply(405 if exists else 201)
+            return 405 if exists else 201
+        if m == "DELETE":
+            with st.lock:
+                found = st.files.pop(p, None) is not None
+            self._reply(204 if found else 404)
+            return 204 if found else 404
+        if m == "PROPFIND":
+            self._read_body()
+            depth = self.headers.get("Depth", "1")
+            with st.lock:
+                if p in st.files:
+                    items = [(p, False, len(st.files[p]))]
+                elif p in st.dirs:
+                    items = [(p, True, 0)]
+                    if depth != "0":
+                        for f, data in sorted(st.files.items()):
+                            if f.rsplit("/", 1)[0] == p:
+                                items.append((f, False, len(data)))
+                        for dname in sorted(st.dirs):
+                            if dname != p and dname.rsplit("/", 1)[0] == p:
+                                items.append((dname, True, 0))
+                else:
+                    items = None
+            if items is None:
+                self._reply(404, b"not found\n")
+                return 404
+            out = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">']
+            for path, is_dir, size in items:
+                href = urllib.parse.quote(path + ("/" if is_dir else ""))
+                rt = "<D:collection/>" if is_dir else ""
+                out.append("<D:response><D:href>%s</D:href><D:propstat><D:prop>"
+                           "<D:resourcetype>%s</D:resourcetype><D:getcontentlength>%d"
+                           "</D:getcontentlength><D:getetag>\"%x\"</D:getetag>"
+                           "<D:getlastmodified>%s</D:getlastmodified></D:prop>"
+                           "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+                           % (href, rt, size, size, formatdate(usegmt=True)))
+            out.append("</D:multistatus>\n")
+            self._reply(207, "".join(out).encode(), "application/xml; charset=utf-8")
+            return 207
+        self._reply(405)
+        return 405
+
+    do_PUT = do_GET = do_MKCOL = do_DELETE = do_PROPFIND = do_HEAD = _handle
+
+
+class Server(socketserver.ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--rule", action="append", default=[])
+    args = ap.parse_args()
+    rules = {}
+    for r in args.rule:
+        k, q = parse_rule(r)
+        rules.setdefault(k, []).extend(q)
+    srv = Server(("127.0.0.1", 0), Handler)
+    srv.state = State(rules, args.log)
+    print("PORT %d" % srv.server_address[1], flush=True)
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,408 @@
+/*
+ * Fault tests of the WebDAV client against tests/integration/dav_fault_server.py,
+ * started here on a free loopback port with a queue of faults per request:
+ * 503 then success (retried), Retry-After honoured (measured), retries
+ * exhausted (ERR_RETRY), a connection reset mid-upload (retried from the
+ * first byte, never a half file), a listing cut mid-body, a malformed or
+ * non-multistatus PROPFIND answer (ERR_PROTO), and a refused connection.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dav.h"
+#include "sha.h"
+
+static pid_t server_pid = -1;
+static char log_path[256];
+
+static const char *const rules[] = {
+    "PUT /dav/retry.txt 503,502",
+    "PUT /dav/after.txt 503ra1",
+    "GET /dav/busy.txt 429,429,429,429,429",
+    "PUT /dav/reset.bin reset",
+    "PUT /dav/reset-norewind.bin reset",
+    "PROPFIND /dav/bad malformed",
+    "PROPFIND /dav/html html",
+    "PROPFIND /dav/ 503",
+    "PROPFIND /dav/cut cutlist,cutlist,cutlist,cutlist",
+    "GET /dav/slow.txt 503ra100,503ra100",
+};
+
+/* Start the fault server; returns its port or -1. */
+static int start_server(void)
+{
+    const char *src = getenv("ODOOSYNC_SOURCE_DIR");
+    char script[1024], line[128];
+    const char *argv[64];
+    int fds[2], argc = 0, port = -1;
+    FILE *f;
+
+    snprintf(script, sizeof(script), "%s/tests/integration/dav_fault_server.py", src ? src : "..");
+    snprintf(log_path, sizeof(log_path), "/tmp/dav-faults-%ld.log", (long)getpid());
+    unlink(log_path);
+    argv[argc++] = "/usr/bin/python3";
+    argv[argc++] = script;
+    argv[argc++] = "--log";
+    argv[argc++] = log_path;
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        argv[argc++] = "--rule";
+        argv[argc++] = rules[i];
+    }
+    argv[argc] = NULL;
+    if (pipe(fds) < 0)
+        return -1;
+    server_pid = fork();
+    if (server_pid < 0)
+        return -1;
+    if (server_pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    if (f && fgets(line, sizeof(line), f) && strncmp(line, "PORT ", 5) == 0)
+        port = (int)strtol(line + 5, NULL, 10);
+    if (f)
+        fclose(f);
+    return port;
+}
+
+static void stop_server(void)
+{
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, NULL, 0);
+        server_pid = -1;
+    }
+    unlink(log_path);
+}
+
+/* How many logged requests match method, path and (when not NULL) fault. */
+static int count_log_once(const char *method, const char *path, const char *fault, long *bytes)
+{
+    char line[2048], m[64], p[512];
+    FILE *f = fopen(log_path, "r");
+    int n = 0;
+
+    if (!f)
+        return -1;
+    snprintf(m, sizeof(m), "\"method\": \"%s\"", method);
+    snprintf(p, sizeof(p), "\"path\": \"%s\"", path);
+    while (fgets(line, sizeof(line), f)) {
+        char fl[128];
+
+        snprintf(fl, sizeof(fl), "\"fault\": \"%s\"", fault ? fault : "");
+        if (strstr(line, m) && strstr(line, p) && (!fault || strstr(line, fl))) {
+            const char *b = strstr(line, "\"body_bytes\": ");
+
+            if (b && bytes)
+                *bytes = strtol(b + 14, NULL, 10);
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/*
+ * The server writes its log line after the answer has gone out: poll a
+ * little for the line of the last request (up to 2 s, usually at once).
+ */
+static int count_log(const char *method, const char *path, const char *fault, long *bytes)
+{
+    int n = -1, prev = -2;
+
+    for (int i = 0; i < 40; i++) {
+        n = count_log_once(method, path, fault, bytes);
+        if (n == prev)
+            break;
+        prev = n;
+        usleep(50000);
+    }
+    return n;
+}
+
+static struct dav *open_dav(int port, int retries)
+{
+    struct dav_opts o;
+    struct err e = ERR_INIT;
+    char url[128];
+    struct dav *d;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/dav/", port);
+    dav_opts_init(&o);
+    o.url = url;
+    o.user = "u";
+    o.password = "p";
+    o.max_retries = retries;
+    o.retry_base_ms = 10;
+    o.retry_max_ms = 3000;
+    o.connect_timeout_ms = 2000;
+    o.low_speed_secs = 10;
+    d = dav_new(&o, &e);
+    if (!d)
+        fprintf(stderr, "dav_new: %s\n", e.msg);
+    return d;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_503_then_ok(struct check_count *cc, struct dav *d)
+{
+    struct err e = ERR_INIT;
+    struct buf b;
+
+    CHECK_INT(cc, dav_put_buf(d, "/retry.txt", "hello", 5, NULL, 0, NULL, &e), 0);
+    CHECK_INT(cc, count_log("PUT", "/dav/retry.txt", NULL, NULL), 3);
+    buf_init(&b, 1024);
+    CHECK_INT(cc, dav_get_buf(d, "/retry.txt", &b, &e), 0);
+    CHECK_STR(cc, buf_str(&b), "hello");
+    buf_release(&b);
+}
+
+static void test_retry_after(struct check_count *cc, struct dav *d)
+{
+    struct err e = ERR_INIT;
+    long long t0 = now_ms(), dt;
+
+    CHECK_INT(cc, dav_put_buf(d, "/after.txt", "x", 1, NULL, 0, NULL, &e), 0);
+    dt = now_ms() - t0;
+    /* the backoff alone would be ~10 ms: Retry-After: 1 makes it a second */
+    CHECK_MSG(cc, dt >= 900, "waited only %lld ms", dt);
+    printf("Retry-After: 1 -> waited %lld ms\n", dt);
+    CHECK_INT(cc, count_log("PUT", "/dav/after.txt", NULL, NULL), 2);
+}
+
+static void test_exhausted(struct check_count *cc, struct dav *d, struct dav *d0)
+{
+    struct err e = ERR_INIT;
+    struct buf b;
+    long long t0;
+
+    buf_init(&b, 1024);
+    CHECK_INT(cc, dav_get_buf(d, "/busy.txt", &b, &e), ERR_RETRY);
+    CHECK_MSG(cc, strstr(e.msg, "429") != NULL, "%s", e.msg);
+    CHECK_INT(cc, count_log("GET", "/dav/busy.txt", "429", NULL), 3); /* 1 + 2 retries */
+    /* a Retry-After beyond the cap of all waits: give up at once, do not sleep 100 s */
+    t0 = now_ms();
+    CHECK_INT(cc, dav_get_buf(d0, "/slow.txt", &b, &e), ERR_RETRY);
+    CHECK_MSG(cc, now_ms() - t0 < 2000, "took %lld ms", now_ms() - t0);
+    CHECK_MSG(cc, strstr(e.msg, "Retry-After: 100") != NULL, "%s", e.msg);
+    CHECK_INT(cc, count_log("GET", "/dav/slow.txt", NULL, NULL), 1);
+    buf_release(&b);
+}
+
+struct gen {
+    long long size, pos;
+};
+
+static unsigned char gen_byte(long long i)
+{
+    return (unsigned char)((i * 2654435761LL) >> 11);
+}
+
+static size_t gen_read(char *b, size_t n, void *ud)
+{
+    struct gen *g = ud;
+    size_t k = 0;
+
+    while (k < n && g->pos < g->size)
+        b[k++] = (char)gen_byte(g->pos++);
+    return k;
+}
+
+static int gen_rewind(void *ud)
+{
+    ((struct gen *)ud)->pos = 0;
+    return 0;
+}
+
+static void test_reset_mid_upload(struct check_count *cc, struct dav *d)
+{
+    struct err e = ERR_INIT;
+    struct dav_put_req req;
+    struct gen g = {512 * 1024, 0};
+    struct buf b;
+    long bytes = -1;
+    int bad = 0;
+
+    memset(&req, 0, sizeof(req));
+    req.read = gen_read;
+    req.rewind = gen_rewind;
+    req.ud = &g;
+    req.size = g.size;
+    CHECK_INT(cc, dav_put(d, "/reset.bin", &req, NULL, &e), 0);
+    /* the first attempt was cut after half the body, the second sent it all */
+    CHECK_INT(cc, count_log("PUT", "/dav/reset.bin", "reset", &bytes), 1);
+    CHECK_MSG(cc, bytes > 0 && bytes < g.size, "first attempt got %ld bytes", bytes);
+    CHECK_INT(cc, count_log("PUT", "/dav/reset.bin", "ok", &bytes), 1);
+    CHECK_INT(cc, bytes, g.size);
+    buf_init(&b, 1 << 20);
+    CHECK_INT(cc, dav_get_buf(d, "/reset.bin", &b, &e), 0);
+    CHECK_INT(cc, b.len, g.size);
+    for (size_t i = 0; i < b.len; i++)
+        if ((unsigned char)b.data[i] != gen_byte((long long)i))
+            bad++;
+    CHECK_INT(cc, bad, 0);
+    /* a source that cannot rewind is not retried: an error, and no file */
+    g.pos = 0;
+    req.rewind = NULL;
+    CHECK_INT(cc, dav_put(d, "/reset-norewind.bin", &req, NULL, &e), ERR_RETRY);
+    CHECK_INT(cc, count_log("PUT", "/dav/reset-norewind.bin", NULL, NULL), 1);
+    CHECK_INT(cc, dav_get_buf(d, "/reset-norewind.bin", &b, &e), ERR_NOTFOUND);
+    buf_release(&b);
+}
+
+static int count_cb(const struct dav_entry *ent, void *ud)
+{
+    (void)ent;
+    ++*(int *)ud;
+    return 0;
+}
+
+static void test_propfind_faults(struct check_count *cc, struct dav *d)
+{
+    struct err e = ERR_INIT;
+    int n = 0;
+
+    CHECK_INT(cc, dav_propfind(d, "/bad", 1, count_cb, &n, &e), ERR_PROTO);
+    CHECK_MSG(cc, strstr(e.msg, "malformed") != NULL, "%s", e.msg);
+    CHECK_INT(cc, dav_propfind(d, "/html", 1, count_cb, &n, &e), ERR_PROTO);
+    CHECK_MSG(cc, strstr(e.msg, "instead of 207") != NULL, "%s", e.msg);
+    /* 503 then a real listing: /, retry.txt, after.txt, reset.bin */
+    n = 0;
+    CHECK_INT(cc, dav_propfind(d, "/", 1, count_cb, &n, &e), 0);
+    CHECK_INT(cc, n, 4);
+    CHECK_INT(cc, count_log("PROPFIND", "/dav/", NULL, NULL), 2);
+    /* cut mid-body before any entry: retried, then ERR_RETRY */
+    n = 0;
+    CHECK_INT(cc, dav_propfind(d, "/cut", 1, count_cb, &n, &e), ERR_RETRY);
+    CHECK_INT(cc, n, 0);
+    CHECK_INT(cc, count_log("PROPFIND", "/dav/cut", "cutlist", NULL), 3);
+}
+
+/* Against a Nextcloud-like server: dialect, OC-Checksum sent, OC-FileId / OC-ETag kept. */
+static void test_nextcloud_dialect(struct check_count *cc, int port)
+{
+    static const char sha[] = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"; /* sha1("test") */
+    struct err e = ERR_INIT;
+    struct dav *d = open_dav(port, 1);
+    struct dav_put_req req;
+    struct dav_result r;
+    struct gen g = {4, 0};
+    struct buf b;
+    char want[128];
+
+    if (!d)
+        return;
+    CHECK_INT(cc, dav_detect(d, &e), DAV_DIALECT_NEXTCLOUD);
+    CHECK_STR(cc, dav_dialect_name(dav_dialect(d)), "nextcloud");
+    memset(&req, 0, sizeof(req));
+    memset(&r, 0, sizeof(r));
+    req.read = gen_read;
+    req.rewind = gen_rewind;
+    req.ud = &g;
+    req.size = g.size;
+    req.sha1_hex = sha;
+    CHECK_INT(cc, dav_put(d, "/nc.bin", &req, &r, &e), 0);
+    CHECK(cc, r.fileid[0] != '\0' && strstr(r.fileid, "ocinstance") != NULL);
+    CHECK_STR(cc, r.etag, "\"oc4\""); /* OC-ETag wins over ETag */
+    snprintf(want, sizeof(want), "\"checksum\": \"SHA1:%s\"", sha);
+    {
+        FILE *f = fopen(log_path, "r");
+        char line[2048];
+        int found = 0;
+
+        while (f && fgets(line, sizeof(line), f))
+            if (strstr(line, "/dav/nc.bin") && strstr(line, want))
+                found = 1;
+        if (f)
+            fclose(f);
+        CHECK_MSG(cc, found, "no OC-Checksum %s in the log", sha);
+    }
+    buf_init(&b, 1024);
+    CHECK_INT(cc, dav_web_link(d, "/nc.bin", r.fileid, &b, &e), 0);
+    snprintf(want, sizeof(want), "http://127.0.0.1:%d/f/%s", port, r.fileid);
+    CHECK_STR(cc, buf_str(&b), want);
+    buf_release(&b);
+    dav_free(d);
+}
+
+static void test_refused(struct check_count *cc)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    struct err e = ERR_INIT;
+    struct dav *d;
+    struct buf b;
+    int s = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    /* a port that was free a moment ago and has no listener */
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(s, (struct sockaddr *)&sa, sizeof(sa));
+    getsockname(s, (struct sockaddr *)&sa, &sl);
+    port = ntohs(sa.sin_port);
+    close(s);
+    d = open_dav(port, 1);
+    buf_init(&b, 16);
+    CHECK_INT(cc, dav_get_buf(d, "/x", &b, &e), ERR_RETRY);
+    CHECK_MSG(cc, strstr(e.msg, "onnect") != NULL, "%s", e.msg);
+    buf_release(&b);
+    dav_free(d);
+}
+
+int main(void)
+{
+    struct check_count cc = CHECK_INIT;
+    struct err e = ERR_INIT;
+    struct dav *d, *d0;
+    int port;
+
+    if (dav_global_init(&e) < 0)
+        return 1;
+    port = start_server();
+    if (port <= 0) {
+        fprintf(stderr, "cannot start dav_fault_server.py\n");
+        stop_server();
+        return 1;
+    }
+    d = open_dav(port, 2);
+    d0 = open_dav(port, 3);
+    if (!d || !d0) {
+        stop_server();
+        return 1;
+    }
+    test_503_then_ok(&cc, d);
+    test_retry_after(&cc, d);
+    test_exhausted(&cc, d, d0);
+    test_reset_mid_upload(&cc, d);
+    test_propfind_faults(&cc, d);
+    test_nextcloud_dialect(&cc, port);
+    test_refused(&cc);
+    dav_free(d);
+    dav_free(d0);
+    stop_server();
+    dav_global_cleanup();
+    return check_done(&cc);
+}

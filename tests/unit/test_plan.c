@@ -1,0 +1,782 @@
+/*
+ * Unit tests of the planner: one scenario per rule of DESIGN.md "Rules" and
+ * "Identity", each building both snapshots by hand, planning, and comparing
+ * the exact list of jobs, in order, rendered one per line as
+ *
+ *     <kind> <side>[ <path>][ -> <to>][ #<att_id>][ [<record>]][ "<name>"]
+ *
+ * e.g. `upload cloud /Odoo/Quotations/SO1/offer.pdf #11 [sale.order,1] "offer.pdf"`.
+ *
+ * Unless a case says otherwise the configuration is: root "Odoo", types
+ * "Quotations" (sale.order) then "Customers" (res.partner), both ways, the
+ * stand-alone folder enabled, max_delete_share 1.0 (the safety has its own
+ * cases). `base` adds the root, the tagged type folders and the stand-alone
+ * folder to the cloud.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "check.h"
+#include "job.h"
+#include "model.h"
+#include "names.h"
+#include "plan.h"
+
+#define URL_BASE "http://dav.test/dav/"
+#define SA "/Odoo/Stand Alone Attachments"
+#define Q "/Odoo/Quotations"
+#define CU "/Odoo/Customers"
+
+struct trec {
+    int type;
+    const char *model;
+    long id;
+    const char *dn;
+};
+
+struct tatt {
+    long id;
+    const char *name;
+    int url;             /* 1: url attachment */
+    const char *urlpath; /* its url = URL_BASE + this path (or ext_url) */
+    const char *model;   /* NULL: stand-alone */
+    long res_id;
+    const char *ext_url;
+};
+
+struct tent {
+    const char *path;
+    int dir;
+    long att;
+    const char *rec;
+    const char *type;
+};
+
+struct tcase {
+    const char *name;
+    size_t ntypes; /* 0: the default two types */
+    struct plan_type types[3];
+    int base;
+    struct trec recs[8];
+    struct tatt atts[8];
+    struct tent ents[16];
+    int odoo_incomplete, cloud_incomplete, no_standalone, force;
+    double share; /* 0: 1.0 */
+    const char *want[16];
+    enum plan_verdict verdict;
+    const char *want_msg; /* a substring of one message, or NULL */
+};
+
+static const struct plan_type default_types[] = {
+    {"Quotations", "sale.order", PLAN_DIR_BOTH, 1},
+    {"Customers", "res.partner", PLAN_DIR_BOTH, 1},
+};
+
+/* clang-format off */
+static const struct tcase cases[] = {
+    {.name = "type folders created",
+     .want = {"mkdir cloud " Q " \"Quotations\"", "mkdir cloud " CU " \"Customers\"",
+              "mkdir cloud " SA " \"Stand Alone Attachments\""}},
+    {.name = "type folder re-created when deleted in the cloud",
+     .ents = {{"/Odoo", 1, 0, NULL, NULL}, {CU, 1, 0, NULL, "Customers"},
+              {SA, 1, 0, NULL, "Stand Alone Attachments"}},
+     .want = {"mkdir cloud " Q " \"Quotations\""}},
+    {.name = "type folder rename in the cloud reverted (subtree waits a pass)",
+     .ents = {{"/Odoo", 1, 0, NULL, NULL}, {"/Odoo/Quotes", 1, 0, NULL, "Quotations"},
+              {"/Odoo/Quotes/SO1", 1, 0, "sale.order,1", NULL}, {CU, 1, 0, NULL, "Customers"},
+              {SA, 1, 0, NULL, "Stand Alone Attachments"}},
+     .recs = {{0, "sale.order", 1, "SO1 renamed"}},
+     .want = {"rename cloud /Odoo/Quotes -> " Q}, .want_msg = "renamed back"},
+    {.name = "type removed from the configuration leaves its folders alone", .base = 1,
+     .ents = {{"/Odoo/Old", 1, 0, NULL, "Old"}, {"/Odoo/Old/X", 1, 0, "res.users,5", NULL},
+              {"/Odoo/Old/X/f.txt", 0, 31, NULL, NULL}}},
+    {.name = "document folder created for each matching record", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO001"}, {1, "res.partner", 7, "Agrolait, Michael Fletcher"}},
+     .want = {"mkdir cloud " Q "/SO001 [sale.order,1]",
+              "mkdir cloud " CU "/Agrolait, Michael Fletcher [res.partner,7]"}},
+    {.name = "record renamed in Odoo renames its folder", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO001-v2"}},
+     .ents = {{Q "/SO001", 1, 0, "sale.order,1", NULL}},
+     .want = {"rename cloud " Q "/SO001 -> " Q "/SO001-v2 [sale.order,1]"}},
+    {.name = "record changing type moves its folder", .base = 1, .ntypes = 2,
+     .types = {{"Quotations", "sale.order", PLAN_DIR_BOTH, 1},
+               {"Orders", "sale.order", PLAN_DIR_BOTH, 1}},
+     .recs = {{1, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}},
+     .want = {"rename cloud " Q "/SO1 -> /Odoo/Orders/SO1 [sale.order,1]"}},
+    {.name = "priority: a record matching two types lives under the first", .base = 1,
+     .ntypes = 2,
+     .types = {{"Customers", "res.partner", PLAN_DIR_BOTH, 1},
+               {"Vendors", "res.partner", PLAN_DIR_BOTH, 1}},
+     .recs = {{1, "res.partner", 3, "Agrolait"}, {0, "res.partner", 3, "Agrolait"},
+              {1, "res.partner", 4, "Wood Corner"}},
+     .ents = {{"/Odoo/Vendors/Agrolait", 1, 0, "res.partner,3", NULL}},
+     .want = {"rename cloud /Odoo/Vendors/Agrolait -> " CU "/Agrolait [res.partner,3]",
+              "mkdir cloud /Odoo/Vendors/Wood Corner [res.partner,4]"}},
+    {.name = "record deleted in Odoo deletes its folder", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO9", 1, 0, "sale.order,9", NULL},
+              {Q "/SO9/a.pdf", 0, 40, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO9 [sale.order,9]"}},
+    {.name = "record no longer matching any type deletes its folder", .base = 1,
+     .recs = {{1, "res.partner", 2, "Azure"}},
+     .ents = {{CU "/Azure", 1, 0, "res.partner,2", NULL}, {CU "/Deco", 1, 0, "res.partner,3", NULL}},
+     .want = {"delete cloud " CU "/Deco [res.partner,3]"}},
+    {.name = "document folder deleted in the cloud: re-created, its url attachments deleted",
+     .base = 1, .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{10, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL},
+              {11, "b.pdf", 0, NULL, "sale.order", 1, NULL}},
+     .want = {"mkdir cloud " Q "/SO1 [sale.order,1]",
+              "upload cloud " Q "/SO1/b.pdf #11 [sale.order,1] \"b.pdf\"",
+              "delete odoo #10 [sale.order,1] \"a.pdf\""}},
+    {.name = "document folder renamed in the cloud: rename reverted", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/My offer", 1, 0, "sale.order,1", NULL}},
+     .want = {"rename cloud " Q "/My offer -> " Q "/SO1 [sale.order,1]"}},
+    {.name = "cloud folder rename and Odoo record rename: the Odoo name wins, urls follow",
+     .base = 1, .recs = {{0, "sale.order", 1, "SO1 (new)"}},
+     .atts = {{10, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/user name", 1, 0, "sale.order,1", NULL},
+              {Q "/user name/a.pdf", 0, 10, NULL, NULL}},
+     .want = {"rename cloud " Q "/user name -> " Q "/SO1 (new) [sale.order,1]",
+              "relink odoo " Q "/SO1 (new)/a.pdf #10 [sale.order,1] \"a.pdf\""}},
+    {.name = "binary attachment uploaded into its folder", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{11, "offer:v1.pdf", 0, NULL, "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}},
+     .want = {"upload cloud " Q "/SO1/offer-v1.pdf #11 [sale.order,1] \"offer-v1.pdf\""}},
+    {.name = "upload whose confirmation was lost is re-planned on its file", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{11, "offer.pdf", 0, NULL, "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/offer.pdf", 0, 11, NULL, NULL}},
+     .want = {"upload cloud " Q "/SO1/offer.pdf #11 [sale.order,1] \"offer.pdf\""}},
+    {.name = "attachment deleted in Odoo deletes its cloud file", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/old.pdf [sale.order,1]"}},
+    {.name = "new cloud file becomes a url attachment", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/new.docx", 0, 0, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/new.docx [sale.order,1] \"new.docx\""}},
+    {.name = "sub-folder becomes one url attachment", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/Drawings", 1, 0, NULL, NULL},
+              {Q "/SO1/Drawings/x.png", 0, 0, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/Drawings [sale.order,1] \"Drawings\""}},
+    {.name = "renamed cloud file renames its attachment", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{13, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/b.pdf", 0, 13, NULL, NULL}},
+     .want = {"rename odoo " Q "/SO1/b.pdf #13 [sale.order,1] \"b.pdf\"",
+              "relink odoo " Q "/SO1/b.pdf #13 [sale.order,1] \"b.pdf\""}},
+    {.name = "file moved to another document folder relinks (no delete, no create)",
+     .base = 1, .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO2/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO2/a.pdf #14 [sale.order,2] \"a.pdf\""}},
+    {.name = "file moved to a document of another type relinks", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}, {1, "res.partner", 7, "Agrolait"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {CU "/Agrolait", 1, 0, "res.partner,7", NULL},
+              {CU "/Agrolait/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " CU "/Agrolait/a.pdf #14 [res.partner,7] \"a.pdf\""}},
+    {.name = "file moved outside any document folder deletes its attachment", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{15, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/a.pdf", 0, 15, NULL, NULL}},
+     .want = {"delete odoo #15 [sale.order,1] \"a.pdf\""}},
+    {.name = "url attachment whose file is gone is deleted", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{16, "gone.pdf", 1, Q "/SO1/gone.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}},
+     .want = {"delete odoo #16 [sale.order,1] \"gone.pdf\""}},
+    {.name = "deleted type folder: folders come back, attachments of its files deleted",
+     .ents = {{"/Odoo", 1, 0, NULL, NULL}, {CU, 1, 0, NULL, "Customers"},
+              {SA, 1, 0, NULL, "Stand Alone Attachments"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{17, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .want = {"mkdir cloud " Q " \"Quotations\"", "mkdir cloud " Q "/SO1 [sale.order,1]",
+              "delete odoo #17 [sale.order,1] \"a.pdf\""}},
+    {.name = "stand-alone attachments live in the stand-alone folder", .base = 1,
+     .atts = {{18, "memo.txt", 0, NULL, NULL, 0, NULL},
+              {19, "old.txt", 1, SA "/old.txt", NULL, 0, NULL}},
+     .ents = {{SA "/old.txt", 0, 19, NULL, NULL}, {SA "/dropped.txt", 0, 0, NULL, NULL}},
+     .want = {"upload cloud " SA "/memo.txt #18 \"memo.txt\"",
+              "relink odoo " SA "/dropped.txt \"dropped.txt\""}},
+    {.name = "stand-alone folder disabled: nothing planned for stand-alone attachments",
+     .base = 1, .no_standalone = 1, .atts = {{18, "memo.txt", 0, NULL, NULL, 0, NULL}}},
+    {.name = "two attachments with one name get distinct files, by id", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{22, "scan.pdf", 0, NULL, "sale.order", 1, NULL},
+              {21, "scan.pdf", 0, NULL, "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}},
+     .want = {"upload cloud " Q "/SO1/scan.pdf #21 [sale.order,1] \"scan.pdf\"",
+              "upload cloud " Q "/SO1/scan (2).pdf #22 [sale.order,1] \"scan (2).pdf\""}},
+    {.name = "colliding display names get distinct folders, by record id", .base = 1,
+     .recs = {{1, "res.partner", 5, "Agrolait"}, {1, "res.partner", 3, "Agrolait"},
+              {1, "res.partner", 7, "agrolait"}, {1, "res.partner", 9, "A/B: C*"}},
+     .want = {"mkdir cloud " CU "/Agrolait [res.partner,3]",
+              "mkdir cloud " CU "/Agrolait (2) [res.partner,5]",
+              "mkdir cloud " CU "/agrolait (3) [res.partner,7]",
+              "mkdir cloud " CU "/A-B- C- [res.partner,9]"}},
+    {.name = "direction to-cloud: no Odoo-side job", .base = 1, .ntypes = 1,
+     .types = {{"Quotations", "sale.order", PLAN_DIR_TO_CLOUD, 1}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{11, "b.pdf", 0, NULL, "sale.order", 1, NULL},
+              {16, "gone.pdf", 1, Q "/SO1/gone.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/new.docx", 0, 0, NULL, NULL},
+              {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"upload cloud " Q "/SO1/b.pdf #11 [sale.order,1] \"b.pdf\"",
+              "delete cloud " Q "/SO1/old.pdf [sale.order,1]"}},
+    {.name = "direction from-cloud: no cloud-side job", .ntypes = 1,
+     .types = {{"Quotations", "sale.order", PLAN_DIR_FROM_CLOUD, 1}},
+     .ents = {{"/Odoo", 1, 0, NULL, NULL}, {SA, 1, 0, NULL, "Stand Alone Attachments"},
+              {"/Odoo/Q2", 1, 0, NULL, "Quotations"}, {"/Odoo/Q2/S", 1, 0, "sale.order,1", NULL},
+              {"/Odoo/Q2/S/new.docx", 0, 0, NULL, NULL}, {"/Odoo/Q2/S/old.pdf", 0, 12, NULL, NULL},
+              {"/Odoo/Q2/S9", 1, 0, "sale.order,9", NULL}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{11, "b.pdf", 0, NULL, "sale.order", 1, NULL}},
+     .want = {"relink odoo /Odoo/Q2/S/new.docx [sale.order,1] \"new.docx\""}},
+    {.name = "type whose Odoo scan failed: no deletion for it, and a message", .base = 1,
+     .ntypes = 2,
+     .types = {{"Quotations", "sale.order", PLAN_DIR_BOTH, 0},
+               {"Customers", "res.partner", PLAN_DIR_BOTH, 1}},
+     .recs = {{1, "res.partner", 2, "Azure"}},
+     .ents = {{Q "/SO9", 1, 0, "sale.order,9", NULL}, {Q "/SO9/a.pdf", 0, 20, NULL, NULL},
+              {Q "/SO9/new.pdf", 0, 0, NULL, NULL}, {CU "/Azure", 1, 0, "res.partner,2", NULL},
+              {CU "/Gone", 1, 0, "res.partner,3", NULL}},
+     .want = {"delete cloud " CU "/Gone [res.partner,3]"}, .want_msg = "scan failed"},
+    {.name = "scan failed for the higher-priority type: its records are not moved", .base = 1,
+     .ntypes = 2,
+     .types = {{"Customers", "res.partner", PLAN_DIR_BOTH, 0},
+               {"Contacts", "res.partner", PLAN_DIR_BOTH, 1}},
+     .recs = {{1, "res.partner", 3, "Agrolait"}},
+     .ents = {{CU "/Agrolait", 1, 0, "res.partner,3", NULL}}, .want_msg = "scan failed"},
+    {.name = "deletions over the share are refused", .base = 1, .share = 0.5,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO2/a", 0, 0, NULL, NULL}, {Q "/SO2/b", 0, 0, NULL, NULL},
+              {Q "/SO3", 1, 0, "sale.order,3", NULL}, {Q "/SO3/c", 0, 0, NULL, NULL},
+              {Q "/SO3/d", 0, 0, NULL, NULL}},
+     .verdict = PLAN_VERDICT_DELETES_REFUSED, .want_msg = "no deletion planned"},
+    {.name = "deletions over the share pass when forced", .base = 1, .share = 0.5, .force = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO2/a", 0, 0, NULL, NULL}, {Q "/SO2/b", 0, 0, NULL, NULL},
+              {Q "/SO3", 1, 0, "sale.order,3", NULL}, {Q "/SO3/c", 0, 0, NULL, NULL},
+              {Q "/SO3/d", 0, 0, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO2 [sale.order,2]", "delete cloud " Q "/SO3 [sale.order,3]"},
+     .want_msg = "forced"},
+    {.name = "deletions under the share pass", .base = 1, .share = 0.5,
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO3", 1, 0, "sale.order,3", NULL}},
+     .want = {"delete cloud " Q "/SO3 [sale.order,3]"}},
+    {.name = "incomplete Odoo scan: no deletion, other jobs go on", .base = 1,
+     .odoo_incomplete = 1, .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{16, "gone.pdf", 1, Q "/SO1/gone.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO1/new.txt", 0, 0, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/new.txt [sale.order,1] \"new.txt\""},
+     .verdict = PLAN_VERDICT_SCAN_INCOMPLETE, .want_msg = "Odoo scan is incomplete"},
+    {.name = "incomplete cloud scan: no deletion", .base = 1, .cloud_incomplete = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{16, "gone.pdf", 1, Q "/SO1/gone.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}},
+     .verdict = PLAN_VERDICT_SCAN_INCOMPLETE, .want_msg = "cloud scan is incomplete"},
+    {.name = "url attachments pointing elsewhere are not ours", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{30, "video", 1, NULL, "sale.order", 1, "https://example.com/v?x=1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}}},
+    {.name = "an untagged folder at the right place is adopted, its files linked", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, NULL, NULL}, {Q "/SO1/x.txt", 0, 0, NULL, NULL}},
+     .want = {"mkdir cloud " Q "/SO1 [sale.order,1]",
+              "relink odoo " Q "/SO1/x.txt [sale.order,1] \"x.txt\""}},
+    {.name = "a synced state plans nothing", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}, {1, "res.partner", 7, "Agrolait"}},
+     .atts = {{10, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL},
+              {11, "Plans", 1, CU "/Agrolait/Plans", "res.partner", 7, NULL},
+              {12, "m.txt", 1, SA "/m.txt", NULL, 0, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/a.pdf", 0, 10, NULL, NULL},
+              {CU "/Agrolait", 1, 0, "res.partner,7", NULL},
+              {CU "/Agrolait/Plans", 1, 11, NULL, NULL},
+              {CU "/Agrolait/Plans/p1.dwg", 0, 0, NULL, NULL}, {SA "/m.txt", 0, 12, NULL, NULL}}},
+    {.name = "file moved into the stand-alone folder is unlinked from its record", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {SA "/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " SA "/a.pdf #14 \"a.pdf\""}},
+};
+/* clang-format on */
+
+static void render(const struct job *j, struct buf *b)
+{
+    buf_reset(b);
+    buf_printf(b, "%s %s", job_kind_name(j->kind), job_side_name(j->side));
+    if (j->path)
+        buf_printf(b, " %s", j->path);
+    if (j->to)
+        buf_printf(b, " -> %s", j->to);
+    if (j->att_id)
+        buf_printf(b, " #%ld", j->att_id);
+    if (j->record)
+        buf_printf(b, " [%s]", j->record);
+    if (j->name)
+        buf_printf(b, " \"%s\"", j->name);
+}
+
+/* The snapshot adders copy their arguments: dropping const here is harmless. */
+static char *uc(const char *s)
+{
+    return (char *)(uintptr_t)s;
+}
+
+struct world {
+    struct plan_input in;
+    struct plan_type types[3];
+    struct odoo_snap os;
+    struct cloud_snap cs;
+};
+
+static int world_build(struct world *w, const struct tcase *tc, struct err *e)
+{
+    const struct plan_type *types = tc->ntypes ? tc->types : default_types;
+    size_t ntypes = tc->ntypes ? tc->ntypes : 2, i;
+    int rc;
+
+    memset(w, 0, sizeof *w);
+    memcpy(w->types, types, ntypes * sizeof *types);
+    w->in.root = "Odoo";
+    w->in.standalone_folder = "Stand Alone Attachments";
+    w->in.standalone_enabled = !tc->no_standalone;
+    w->in.max_delete_share = tc->share > 0 ? tc->share : 1.0;
+    w->in.force_deletes = tc->force;
+    w->in.url_base = URL_BASE;
+    w->in.types = w->types;
+    w->in.ntypes = ntypes;
+    w->in.version = 1700000000000LL;
+    cloud_snap_init(&w->cs);
+    rc = odoo_snap_init(&w->os, ntypes, e);
+    if (rc < 0)
+        return rc;
+    w->os.complete = !tc->odoo_incomplete;
+    w->cs.complete = !tc->cloud_incomplete;
+    if (tc->base) {
+        struct snap_entry en = {NULL, 1, NULL, 0, 0, NULL, NULL};
+        char path[256];
+        en.path = uc("/Odoo");
+        rc = cloud_snap_add(&w->cs, &en, e);
+        for (i = 0; rc == 0 && i < ntypes; i++) {
+            snprintf(path, sizeof path, "/Odoo/%s", types[i].folder);
+            en.path = path;
+            en.type_tag = uc(types[i].folder);
+            en.etag = uc("\"t\"");
+            rc = cloud_snap_add(&w->cs, &en, e);
+        }
+        en.path = uc(SA);
+        en.type_tag = uc("Stand Alone Attachments");
+        if (rc == 0)
+            rc = cloud_snap_add(&w->cs, &en, e);
+        if (rc < 0)
+            return rc;
+    }
+    for (i = 0; i < sizeof tc->ents / sizeof tc->ents[0] && tc->ents[i].path; i++) {
+        const struct tent *t = &tc->ents[i];
+        struct snap_entry en = {NULL, 0, NULL, 0, 0, NULL, NULL};
+        char etag[32];
+        snprintf(etag, sizeof etag, "\"e%zu\"", i);
+        en.path = uc(t->path);
+        en.is_dir = t->dir;
+        en.etag = etag;
+        en.size = t->dir ? 0 : 100;
+        en.att_tag = t->att;
+        en.record_tag = uc(t->rec);
+        en.type_tag = uc(t->type);
+        rc = cloud_snap_add(&w->cs, &en, e);
+        if (rc < 0)
+            return rc;
+    }
+    for (i = 0; i < sizeof tc->recs / sizeof tc->recs[0] && tc->recs[i].model; i++) {
+        rc = odoo_snap_add_record(&w->os, (size_t)tc->recs[i].type, tc->recs[i].model,
+                                  tc->recs[i].id, tc->recs[i].dn, e);
+        if (rc < 0)
+            return rc;
+    }
+    for (i = 0; i < sizeof tc->atts / sizeof tc->atts[0] && tc->atts[i].id; i++) {
+        const struct tatt *t = &tc->atts[i];
+        struct snap_att a;
+        char *url = NULL;
+        memset(&a, 0, sizeof a);
+        a.id = t->id;
+        a.name = uc(t->name);
+        a.type = t->url ? SNAP_ATT_URL : SNAP_ATT_BINARY;
+        if (t->urlpath)
+            url = plan_url_for_path(URL_BASE, t->urlpath);
+        a.url = url ? url : uc(t->ext_url);
+        a.res_model = uc(t->model);
+        a.res_id = t->res_id;
+        a.checksum = t->url ? NULL : uc("0123456789abcdef0123456789abcdef01234567");
+        a.file_size = 1234;
+        a.write_date = uc("2026-01-01 10:00:00");
+        a.mimetype = uc("application/pdf");
+        rc = odoo_snap_add_att(&w->os, &a, e);
+        free(url);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void world_release(struct world *w)
+{
+    odoo_snap_release(&w->os);
+    cloud_snap_release(&w->cs);
+}
+
+static void run_case(struct check_count *cc, const struct tcase *tc)
+{
+    struct world w;
+    struct plan p;
+    struct err e = ERR_INIT;
+    struct buf b;
+    size_t nwant = 0, i;
+    int rc, same = 1, found;
+
+    plan_init(&p);
+    buf_init(&b, 4096);
+    rc = world_build(&w, tc, &e);
+    CHECK_MSG(cc, rc == 0, "%s: world: %s", tc->name, e.msg);
+    if (rc == 0) {
+        rc = plan_build(&w.in, &w.os, &w.cs, &p, &e);
+        CHECK_MSG(cc, rc == 0, "%s: plan_build: %s", tc->name, e.msg);
+    }
+    while (nwant < sizeof tc->want / sizeof tc->want[0] && tc->want[nwant])
+        nwant++;
+    if (p.njobs != nwant)
+        same = 0;
+    for (i = 0; same && i < nwant; i++) {
+        render(&p.jobs[i], &b);
+        if (strcmp(buf_str(&b), tc->want[i]) != 0)
+            same = 0;
+    }
+    CHECK_MSG(cc, same, "%s: jobs differ", tc->name);
+    if (getenv("PLAN_DUMP")) { /* PLAN_DUMP=1 unit.plan: every plan, for reading */
+        printf("== %s\n", tc->name);
+        plan_print(&p, stdout, 0);
+    }
+    if (!same) {
+        fprintf(stderr, "  want:\n");
+        for (i = 0; i < nwant; i++)
+            fprintf(stderr, "    %s\n", tc->want[i]);
+        fprintf(stderr, "  got:\n");
+        for (i = 0; i < p.njobs; i++) {
+            render(&p.jobs[i], &b);
+            fprintf(stderr, "    %s  (%s)\n", buf_str(&b), p.jobs[i].reason);
+        }
+        for (i = 0; i < p.nmessages; i++)
+            fprintf(stderr, "  note: %s\n", p.messages[i]);
+    }
+    CHECK_MSG(cc, p.verdict == tc->verdict, "%s: verdict %s", tc->name,
+              plan_verdict_name(p.verdict));
+    if (tc->want_msg) {
+        found = 0;
+        for (i = 0; i < p.nmessages; i++)
+            if (strstr(p.messages[i], tc->want_msg))
+                found = 1;
+        CHECK_MSG(cc, found, "%s: no message with \"%s\"", tc->name, tc->want_msg);
+    }
+    /* every job: an id, the pass version, a lock and a reason; and it encodes */
+    for (i = 0; i < p.njobs; i++) {
+        const struct job *j = &p.jobs[i];
+        CHECK_MSG(cc, j->id && strlen(j->id) == 64, "%s: job %zu has no id", tc->name, i);
+        CHECK_MSG(cc, j->version == w.in.version && j->created_at == w.in.version,
+                  "%s: job %zu version", tc->name, i);
+        CHECK_MSG(cc, j->lock && j->reason, "%s: job %zu lock/reason", tc->name, i);
+    }
+    buf_release(&b);
+    plan_release(&p);
+    world_release(&w);
+}
+
+/* Ids are stable across passes; version moves on. */
+static void test_same_state_same_ids(struct check_count *cc)
+{
+    struct world w;
+    struct plan a, b;
+    struct err e = ERR_INIT;
+    const struct tcase *tc = NULL;
+    size_t i;
+    int same = 1;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strstr(cases[i].name, "the Odoo name wins"))
+            tc = &cases[i];
+    CHECK(cc, tc != NULL);
+    if (!tc)
+        return;
+    plan_init(&a);
+    plan_init(&b);
+    CHECK_INT(cc, world_build(&w, tc, &e), 0);
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &a, &e), 0);
+    w.in.version += 60000;
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &b, &e), 0);
+    CHECK_INT(cc, a.njobs, b.njobs);
+    CHECK(cc, a.njobs > 0);
+    for (i = 0; i < a.njobs && i < b.njobs; i++) {
+        if (strcmp(a.jobs[i].id, b.jobs[i].id) != 0)
+            same = 0;
+        if (b.jobs[i].version != a.jobs[i].version + 60000)
+            same = 0;
+    }
+    CHECK(cc, same);
+    /* different jobs have different ids */
+    if (a.njobs >= 2)
+        CHECK(cc, strcmp(a.jobs[0].id, a.jobs[1].id) != 0);
+    plan_release(&a);
+    plan_release(&b);
+    world_release(&w);
+}
+
+/* The url of a relinked file: the DAV base plus the percent-encoded path. */
+static void test_urls(struct check_count *cc)
+{
+    struct world w;
+    struct plan p;
+    struct err e = ERR_INIT;
+    const struct tcase *tc = NULL;
+    char *u, *back;
+    size_t i;
+
+    u = plan_url_for_path("http://h/dav/", "/Odoo/Customers/Agrolait, Michael/a b%.pdf");
+    CHECK_STR(cc, u, "http://h/dav/Odoo/Customers/Agrolait%2C%20Michael/a%20b%25.pdf");
+    back = u ? plan_path_for_url("http://h/dav", u) : NULL;
+    CHECK_STR(cc, back, "/Odoo/Customers/Agrolait, Michael/a b%.pdf");
+    free(u);
+    free(back);
+    u = plan_url_for_path("http://h/dav", "/Odoo/caf\xc3\xa9");
+    CHECK_STR(cc, u, "http://h/dav/Odoo/caf%C3%A9");
+    free(u);
+    CHECK(cc, plan_path_for_url("http://h/dav", "http://other/dav/Odoo/x") == NULL);
+    CHECK(cc, plan_path_for_url("http://h/dav", "http://h/davx/Odoo") == NULL);
+    CHECK(cc, plan_path_for_url("http://h/dav", "http://h/dav/Odoo/%zz") == NULL);
+    CHECK(cc, plan_path_for_url("http://h/dav", "http://h/dav/Odoo/%00") == NULL);
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strstr(cases[i].name, "new cloud file becomes"))
+            tc = &cases[i];
+    CHECK(cc, tc != NULL);
+    if (!tc)
+        return;
+    plan_init(&p);
+    CHECK_INT(cc, world_build(&w, tc, &e), 0);
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), 0);
+    CHECK_INT(cc, p.njobs, 1);
+    if (p.njobs == 1) {
+        CHECK_STR(cc, p.jobs[0].url, "http://dav.test/dav/Odoo/Quotations/SO1/new.docx");
+        CHECK_STR(cc, p.jobs[0].lock, "/Odoo/Quotations/SO1");
+        CHECK_STR(cc, p.jobs[0].reason, "new cloud file");
+        CHECK_INT(cc, p.jobs[0].att_id, 0);
+    }
+    plan_release(&p);
+    world_release(&w);
+}
+
+/* Locks, expectations and the per-kind counts. */
+static void test_fields(struct check_count *cc)
+{
+    struct world w;
+    struct plan p;
+    struct err e = ERR_INIT;
+    const struct tcase *tc = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strstr(cases[i].name, "re-created, its url attachments deleted"))
+            tc = &cases[i];
+    CHECK(cc, tc != NULL);
+    if (!tc)
+        return;
+    plan_init(&p);
+    CHECK_INT(cc, world_build(&w, tc, &e), 0);
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), 0);
+    CHECK_INT(cc, p.njobs, 3);
+    CHECK_INT(cc, p.count[JOB_MKDIR][JOB_SIDE_CLOUD], 1);
+    CHECK_INT(cc, p.count[JOB_UPLOAD][JOB_SIDE_CLOUD], 1);
+    CHECK_INT(cc, p.count[JOB_DELETE][JOB_SIDE_ODOO], 1);
+    for (i = 0; i < p.njobs; i++)
+        CHECK_STR(cc, p.jobs[i].lock, "/Odoo/Quotations/SO1");
+    if (p.njobs == 3) {
+        CHECK_STR(cc, p.jobs[1].expect.checksum, "0123456789abcdef0123456789abcdef01234567");
+        CHECK_INT(cc, p.jobs[1].size, 1234);
+        CHECK_STR(cc, p.jobs[2].expect.write_date, "2026-01-01 10:00:00");
+        CHECK_STR(cc, p.jobs[2].reason, "document folder deleted in cloud");
+    }
+    plan_release(&p);
+    world_release(&w);
+}
+
+/* plan_print: grouped human output, and one decodable JSON job per line. */
+static void test_print(struct check_count *cc)
+{
+    struct world w;
+    struct plan p;
+    struct err e = ERR_INIT;
+    const struct tcase *tc = NULL;
+    char *text = NULL, *line, *save = NULL;
+    size_t len = 0, i, n = 0;
+    FILE *f;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (strstr(cases[i].name, "re-created, its url attachments deleted"))
+            tc = &cases[i];
+    if (!tc)
+        return;
+    plan_init(&p);
+    CHECK_INT(cc, world_build(&w, tc, &e), 0);
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), 0);
+    f = open_memstream(&text, &len);
+    CHECK(cc, f != NULL);
+    if (f) {
+        CHECK_INT(cc, plan_print(&p, f, 0), 0);
+        fclose(f);
+        CHECK(cc, strstr(text, "plan: 3 jobs, verdict ok") != NULL);
+        CHECK(cc, strstr(text, "mkdir: 1 (cloud 1, odoo 0)") != NULL);
+        CHECK(cc, strstr(text, "delete: 1 (cloud 0, odoo 1)") != NULL);
+        CHECK(cc, strstr(text, "attachment 11 -> /Odoo/Quotations/SO1/b.pdf") != NULL);
+        free(text);
+        text = NULL;
+    }
+    f = open_memstream(&text, &len);
+    if (f) {
+        CHECK_INT(cc, plan_print(&p, f, 1), 0);
+        fclose(f);
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            struct job j;
+            job_init(&j);
+            CHECK_MSG(cc, job_decode(&j, line, strlen(line), "/Odoo", &e) == 0, "%s: %s", line,
+                      e.msg);
+            if (n < p.njobs)
+                CHECK_STR(cc, j.id, p.jobs[n].id);
+            job_release(&j);
+            n++;
+        }
+        CHECK_INT(cc, n, p.njobs);
+        free(text);
+    }
+    plan_release(&p);
+    world_release(&w);
+}
+
+/*
+ * Scale: 20,000 documents with 5 attachments each, all in step: nothing to do,
+ * and fast; then one renamed file gives exactly its two jobs.
+ */
+static void test_scale(struct check_count *cc)
+{
+    struct world w;
+    struct plan p;
+    struct err e = ERR_INIT;
+    struct timespec t0, t1;
+    char path[128], name[32], key[48], *url;
+    long r, k, id = 1;
+    int rc = 0;
+    double ms;
+
+    memset(&w, 0, sizeof w);
+    CHECK_INT(cc, world_build(&w, &cases[0], &e), 0);
+    plan_init(&p);
+    for (r = 1; rc == 0 && r <= 20000; r++) {
+        struct snap_entry en = {NULL, 1, uc("\"x\""), 0, 0, NULL, NULL};
+        snprintf(name, sizeof name, "SO%05ld", r);
+        snprintf(key, sizeof key, "sale.order,%ld", r);
+        rc = odoo_snap_add_record(&w.os, 0, "sale.order", r, name, &e);
+        snprintf(path, sizeof path, "/Odoo/Quotations/%s", name);
+        en.path = path;
+        en.record_tag = key;
+        if (rc == 0)
+            rc = cloud_snap_add(&w.cs, &en, &e);
+        for (k = 0; rc == 0 && k < 5; k++, id++) {
+            struct snap_att a;
+            char fname[32];
+            memset(&a, 0, sizeof a);
+            snprintf(fname, sizeof fname, "file %ld.pdf", k);
+            snprintf(path, sizeof path, "/Odoo/Quotations/%s/%s", name, fname);
+            en.path = path;
+            en.is_dir = 0;
+            en.record_tag = NULL;
+            en.att_tag = id;
+            rc = cloud_snap_add(&w.cs, &en, &e);
+            url = plan_url_for_path(URL_BASE, path);
+            a.id = id;
+            a.name = fname;
+            a.type = SNAP_ATT_URL;
+            a.url = url;
+            a.res_model = uc("sale.order");
+            a.res_id = r;
+            if (rc == 0)
+                rc = odoo_snap_add_att(&w.os, &a, &e);
+            free(url);
+        }
+    }
+    CHECK_INT(cc, rc, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    printf("scale: %zu cloud entries, %zu attachments: %zu jobs in %.0f ms\n", w.cs.n, w.os.natts,
+           p.njobs, ms);
+    /* the type folders and the stand-alone folder are missing in this world */
+    CHECK_INT(cc, p.njobs, 3);
+    CHECK_INT(cc, p.count[JOB_MKDIR][JOB_SIDE_CLOUD], 3);
+    CHECK_MSG(cc, ms < 20000, "plan took %.0f ms", ms);
+    plan_release(&p);
+    /* one file renamed in the cloud */
+    free(w.cs.v[w.cs.n - 1].path);
+    w.cs.v[w.cs.n - 1].path = strdup("/Odoo/Quotations/SO20000/renamed.pdf");
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), 0);
+    CHECK_INT(cc, p.count[JOB_RENAME][JOB_SIDE_ODOO], 1);
+    CHECK_INT(cc, p.count[JOB_RELINK][JOB_SIDE_ODOO], 1);
+    plan_release(&p);
+    world_release(&w);
+}
+
+/* Bad inputs are refused with ERR_INVALID. */
+static void test_invalid(struct check_count *cc)
+{
+    struct world w;
+    struct plan p;
+    struct err e = ERR_INIT;
+
+    plan_init(&p);
+    CHECK_INT(cc, world_build(&w, &cases[0], &e), 0);
+    w.in.root = "/";
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), ERR_INVALID);
+    w.in.root = "Odoo";
+    w.in.ntypes = 1;
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), ERR_INVALID);
+    CHECK_INT(cc, (long long)p.njobs, 0);
+    world_release(&w);
+}
+
+int main(void)
+{
+    struct check_count cc = CHECK_INIT;
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cc, &cases[i]);
+    printf("%zu scenarios\n", sizeof cases / sizeof cases[0]);
+    test_same_state_same_ids(&cc);
+    test_urls(&cc);
+    test_fields(&cc);
+    test_print(&cc);
+    test_scale(&cc);
+    test_invalid(&cc);
+    return check_done(&cc);
+}

@@ -1,0 +1,652 @@
+/*
+ * apply: see apply.h. One static function per kind and side; apply_job()
+ * borrows a connection, dispatches, reports the outcome as an event and
+ * gives the connection back (or drops it when it failed at the transport
+ * level, so the next job starts on a fresh one).
+ */
+#include "apply.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sha.h"
+
+#include "banned.h"
+
+struct apply_conn {
+    struct dav *dav;
+    struct odoo *odoo;
+    struct apply_conn *next;
+};
+
+struct applier {
+    struct apply_opts o;
+    pthread_mutex_t mu;
+    struct apply_conn *free_list;
+};
+
+static const char *const att_fields[] = {"id",     "name",       "type", "url", "res_model",
+                                         "res_id", "write_date", "checksum", NULL};
+
+int apply_new(struct applier **out, const struct apply_opts *o, struct err *e)
+{
+    struct applier *a = calloc(1, sizeof(*a));
+
+    if (!a)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    a->o = *o;
+    pthread_mutex_init(&a->mu, NULL);
+    *out = a;
+    return 0;
+}
+
+static void conn_free(struct apply_conn *c)
+{
+    if (!c)
+        return;
+    dav_free(c->dav);
+    odoo_free(c->odoo);
+    free(c);
+}
+
+void apply_free(struct applier *a)
+{
+    if (!a)
+        return;
+    while (a->free_list) {
+        struct apply_conn *c = a->free_list;
+
+        a->free_list = c->next;
+        conn_free(c);
+    }
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+static int conn_get(struct applier *a, struct apply_conn **out, struct err *e)
+{
+    struct apply_conn *c = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&a->mu);
+    c = a->free_list;
+    if (c)
+        a->free_list = c->next;
+    pthread_mutex_unlock(&a->mu);
+    if (c) {
+        *out = c;
+        return 0;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    c->dav = dav_new(a->o.dav, e);
+    if (!c->dav) {
+        rc = e->code ? e->code : ERR_INTERNAL;
+        goto out;
+    }
+    c->odoo = odoo_new(a->o.odoo, e);
+    if (!c->odoo) {
+        rc = e->code ? e->code : ERR_INTERNAL;
+        goto out;
+    }
+    rc = odoo_connect(c->odoo, e);
+    if (rc < 0)
+        goto out;
+    *out = c;
+    c = NULL;
+out:
+    conn_free(c);
+    return rc;
+}
+
+static void conn_put(struct applier *a, struct apply_conn *c)
+{
+    pthread_mutex_lock(&a->mu);
+    c->next = a->free_list;
+    a->free_list = c;
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* ---- helpers ---- */
+
+/* Reads one attachment; *att is NULL (and 0 returned) when it is gone. */
+static int att_read(struct odoo *o, long id, cJSON **att, struct err *e)
+{
+    cJSON *recs = NULL;
+    int rc;
+
+    *att = NULL;
+    rc = odoo_read(o, "ir.attachment", &id, 1, att_fields, &recs, e);
+    if (rc == ERR_NOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (cJSON_GetArraySize(recs) > 0)
+        *att = cJSON_DetachItemFromArray(recs, 0);
+    cJSON_Delete(recs);
+    return 0;
+}
+
+static const char *jstr(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int streq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* "sale.order,19" -> model (into buf) and id. */
+static int split_record(const char *rec, char *model, size_t cap, long *id, struct err *e)
+{
+    const char *comma = rec ? strrchr(rec, ',') : NULL;
+    char *end = NULL;
+    size_t n;
+
+    if (!comma || comma == rec)
+        return err_set(e, ERR_INVALID, "record \"%s\" is not \"model,id\"", rec ? rec : "");
+    n = (size_t)(comma - rec);
+    if (n >= cap)
+        return err_set(e, ERR_INVALID, "record model too long");
+    memcpy(model, rec, n);
+    model[n] = '\0';
+    errno = 0;
+    *id = strtol(comma + 1, &end, 10);
+    if (errno || !end || *end || *id <= 0)
+        return err_set(e, ERR_INVALID, "record \"%s\" has no valid id", rec);
+    return 0;
+}
+
+static int tag(struct dav *d, const char *path, const char *name, const char *value,
+               struct err *e)
+{
+    int rc = dav_proppatch(d, path, name, value, e);
+
+    if (rc < 0)
+        err_prefix(e, "tag \"%s\" %s=%s", path, name, value ? value : "(removed)");
+    return rc;
+}
+
+/* ---- cloud side ---- */
+
+static int do_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res,
+                    struct err *e)
+{
+    struct dav_result r;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    rc = dav_mkcol(c->dav, j->path, 1, &r, e);
+    if (rc == ERR_EXISTS) {
+        err_clear(e);
+        *res = JOB_ALREADY_DONE;
+    } else if (rc < 0) {
+        return rc;
+    }
+    if (j->record)
+        return tag(c->dav, j->path, "record", j->record, e);
+    if (j->name)
+        return tag(c->dav, j->path, "type", j->name, e);
+    return 0;
+}
+
+struct spool {
+    FILE *f;
+    long long written;
+};
+
+static int spool_write(const char *p, size_t n, void *ud)
+{
+    struct spool *s = ud;
+
+    if (fwrite(p, 1, n, s->f) != n)
+        return ERR_IO;
+    s->written += (long long)n;
+    return 0;
+}
+
+static size_t spool_read(char *buf, size_t n, void *ud)
+{
+    struct spool *s = ud;
+    size_t got = fread(buf, 1, n, s->f);
+
+    if (got == 0 && ferror(s->f))
+        return DAV_READ_ABORT;
+    return got;
+}
+
+static int spool_rewind(void *ud)
+{
+    struct spool *s = ud;
+
+    return fseek(s->f, 0, SEEK_SET) == 0 ? 0 : ERR_IO;
+}
+
+static FILE *spool_open(const char *dir, struct err *e)
+{
+    char tmpl[4096];
+    FILE *f;
+    int fd;
+
+    if (!dir || !*dir)
+        dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    snprintf(tmpl, sizeof(tmpl), "%s/odoosync-upload-XXXXXX", dir);
+    fd = mkstemp(tmpl);
+    if (fd < 0) {
+        err_set(e, ERR_IO, "cannot create a spool file in \"%s\": %s", dir, strerror(errno));
+        return NULL;
+    }
+    unlink(tmpl); /* nothing left behind, whatever happens next */
+    f = fdopen(fd, "w+b");
+    if (!f) {
+        close(fd);
+        err_set(e, ERR_IO, "fdopen: %s", strerror(errno));
+    }
+    return f;
+}
+
+/* Turn the attachment into a url one, unless it already is. */
+static int att_to_url(struct odoo *o, long id, const char *url, struct err *e)
+{
+    cJSON *vals = cJSON_CreateObject();
+    int rc;
+
+    if (!vals)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    cJSON_AddStringToObject(vals, "type", "url");
+    cJSON_AddStringToObject(vals, "url", url);
+    cJSON_AddFalseToObject(vals, "datas");
+    rc = odoo_write(o, "ir.attachment", &id, 1, vals, e);
+    cJSON_Delete(vals);
+    return rc;
+}
+
+static int do_upload(struct applier *a, struct apply_conn *c, const struct job *j,
+                     enum job_result *res, struct err *e)
+{
+    struct dav_stat st;
+    struct dav_put_req req;
+    struct dav_result r;
+    struct spool sp = {NULL, 0};
+    cJSON *att = NULL;
+    char idbuf[32];
+    char sha[SHA1_HEX_SIZE];
+    const char *type;
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    memset(&r, 0, sizeof(r));
+    if (!j->url || !*j->url) {
+        rc = err_set(e, ERR_INVALID, "upload job without the url the attachment will hold");
+        goto out;
+    }
+    snprintf(idbuf, sizeof(idbuf), "%ld", j->att_id);
+    /* Re-read the attachment under the lock: gone, changed or already done? */
+    rc = att_read(c->odoo, j->att_id, &att, e);
+    if (rc < 0)
+        goto out;
+    if (!att) {
+        *res = JOB_SKIPPED; /* deleted in Odoo meanwhile: the next pass cleans up */
+        goto out;
+    }
+    type = jstr(att, "type");
+    if (streq(type, "url")) {
+        *res = streq(jstr(att, "url"), j->url) ? JOB_ALREADY_DONE : JOB_SKIPPED;
+        goto out;
+    }
+    if (j->expect.checksum && !streq(jstr(att, "checksum"), j->expect.checksum)) {
+        *res = JOB_SKIPPED; /* content changed since planned: the next pass re-plans */
+        goto out;
+    }
+
+    rc = dav_stat(c->dav, j->path, &st, e);
+    if (rc == 0) {
+        if (!streq(st.attachment_tag, idbuf)) {
+            rc = err_set(e, ERR_CONFLICT, "\"%s\" exists and is not attachment %ld's file",
+                         j->path, j->att_id);
+            goto out;
+        }
+        *res = JOB_ALREADY_DONE; /* uploaded and tagged by an earlier attempt */
+    } else if (rc == ERR_NOTFOUND) {
+        err_clear(e);
+        sp.f = spool_open(a->o.tmpdir, e);
+        if (!sp.f) {
+            rc = e->code;
+            goto out;
+        }
+        rc = odoo_download(c->odoo, j->att_id, spool_write, &sp, j->size >= 0 ? j->size : -1,
+                           j->expect.checksum, sha, e);
+        if (rc < 0)
+            goto out;
+        if (fflush(sp.f) != 0 || fseek(sp.f, 0, SEEK_SET) != 0) {
+            rc = err_set(e, ERR_IO, "spool file: %s", strerror(errno));
+            goto out;
+        }
+        memset(&req, 0, sizeof(req));
+        req.read = spool_read;
+        req.rewind = spool_rewind;
+        req.ud = &sp;
+        req.size = sp.written;
+        req.create_only = 1;
+        req.sha1_hex = sha;
+        rc = dav_put(c->dav, j->path, &req, &r, e);
+        if (rc == ERR_CONFLICT || rc == ERR_EXISTS) {
+            /* Someone created it between our stat and our PUT: never overwrite. */
+            rc = err_set(e, ERR_CONFLICT, "\"%s\" appeared while uploading", j->path);
+            goto out;
+        }
+        if (rc < 0)
+            goto out;
+        rc = tag(c->dav, j->path, "attachment", idbuf, e);
+        if (rc < 0)
+            goto out;
+    } else {
+        goto out;
+    }
+    /* Confirmed in the cloud and tagged: only now does the content leave Odoo. */
+    rc = att_to_url(c->odoo, j->att_id, j->url, e);
+out:
+    if (sp.f)
+        fclose(sp.f);
+    dav_stat_release(&st);
+    cJSON_Delete(att);
+    return rc;
+}
+
+static int do_rename_cloud(struct apply_conn *c, const struct job *j, enum job_result *res,
+                           struct err *e)
+{
+    struct dav_stat st;
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    rc = dav_move(c->dav, j->path, j->to, 0, j->expect.etag, e);
+    if (rc == ERR_NOTFOUND) {
+        /* Source gone: done already if the target is there. */
+        err_clear(e);
+        rc = dav_stat(c->dav, j->to, &st, e);
+        if (rc == 0)
+            *res = JOB_ALREADY_DONE;
+        else if (rc == ERR_NOTFOUND) {
+            err_clear(e);
+            rc = 0;
+            *res = JOB_SKIPPED; /* both gone: superseded by a deletion */
+        }
+    } else if (rc == ERR_EXISTS) {
+        rc = err_set(e, ERR_CONFLICT, "cannot move \"%s\": \"%s\" already exists", j->path,
+                     j->to);
+    }
+    dav_stat_release(&st);
+    return rc;
+}
+
+static int do_delete_cloud(struct apply_conn *c, const struct job *j, enum job_result *res,
+                           struct err *e)
+{
+    int rc = dav_delete(c->dav, j->path, j->expect.etag, e);
+
+    if (rc == ERR_NOTFOUND) {
+        err_clear(e);
+        *res = JOB_ALREADY_DONE;
+        return 0;
+    }
+    return rc;
+}
+
+/* ---- odoo side ---- */
+
+static int do_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result *res,
+                          struct err *e)
+{
+    cJSON *att = NULL;
+    cJSON *vals = NULL;
+    int rc;
+
+    rc = att_read(c->odoo, j->att_id, &att, e);
+    if (rc < 0)
+        goto out;
+    if (!att) {
+        *res = JOB_SKIPPED;
+        goto out;
+    }
+    if (streq(jstr(att, "name"), j->name) && (!j->url || streq(jstr(att, "url"), j->url))) {
+        *res = JOB_ALREADY_DONE;
+        goto out;
+    }
+    if (j->expect.write_date && !streq(jstr(att, "write_date"), j->expect.write_date)) {
+        rc = err_set(e, ERR_CONFLICT, "attachment %ld changed since planned", j->att_id);
+        goto out;
+    }
+    vals = cJSON_CreateObject();
+    if (!vals) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    cJSON_AddStringToObject(vals, "name", j->name ? j->name : "");
+    if (j->url)
+        cJSON_AddStringToObject(vals, "url", j->url);
+    rc = odoo_write(c->odoo, "ir.attachment", &j->att_id, 1, vals, e);
+out:
+    cJSON_Delete(vals);
+    cJSON_Delete(att);
+    return rc;
+}
+
+static int do_relink(struct apply_conn *c, const struct job *j, enum job_result *res,
+                     struct err *e)
+{
+    char model[128];
+    char idbuf[32];
+    long res_id = 0;
+    long att_id = j->att_id;
+    cJSON *vals = NULL;
+    cJSON *dom = NULL;
+    long *ids = NULL;
+    size_t n = 0;
+    cJSON *att = NULL;
+    int rc;
+
+    if (j->record) {
+        rc = split_record(j->record, model, sizeof(model), &res_id, e);
+        if (rc < 0)
+            goto out;
+    } else {
+        model[0] = '\0'; /* stand-alone attachment */
+    }
+    vals = cJSON_CreateObject();
+    if (!vals) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    cJSON_AddStringToObject(vals, "type", "url");
+    cJSON_AddStringToObject(vals, "url", j->url ? j->url : "");
+    if (j->name)
+        cJSON_AddStringToObject(vals, "name", j->name);
+    if (model[0]) {
+        cJSON_AddStringToObject(vals, "res_model", model);
+        cJSON_AddNumberToObject(vals, "res_id", (double)res_id);
+    } else {
+        cJSON_AddFalseToObject(vals, "res_model");
+        cJSON_AddNumberToObject(vals, "res_id", 0);
+    }
+
+    if (att_id == 0) {
+        /* Create, unless an earlier attempt did: look for the same link first. */
+        dom = cJSON_Parse("[]");
+        if (!dom) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        {
+            cJSON *l1 = cJSON_CreateArray(), *l2 = cJSON_CreateArray(), *l3 = cJSON_CreateArray();
+
+            cJSON_AddItemToArray(l1, cJSON_CreateString("type"));
+            cJSON_AddItemToArray(l1, cJSON_CreateString("="));
+            cJSON_AddItemToArray(l1, cJSON_CreateString("url"));
+            cJSON_AddItemToArray(l2, cJSON_CreateString("url"));
+            cJSON_AddItemToArray(l2, cJSON_CreateString("="));
+            cJSON_AddItemToArray(l2, cJSON_CreateString(j->url ? j->url : ""));
+            cJSON_AddItemToArray(l3, cJSON_CreateString("res_model"));
+            cJSON_AddItemToArray(l3, cJSON_CreateString("="));
+            if (model[0])
+                cJSON_AddItemToArray(l3, cJSON_CreateString(model));
+            else
+                cJSON_AddItemToArray(l3, cJSON_CreateFalse());
+            cJSON_AddItemToArray(dom, l1);
+            cJSON_AddItemToArray(dom, l2);
+            cJSON_AddItemToArray(dom, l3);
+        }
+        rc = odoo_search(c->odoo, "ir.attachment", dom, 0, 1, "id", &ids, &n, e);
+        if (rc < 0)
+            goto out;
+        if (n > 0) {
+            att_id = ids[0];
+            *res = JOB_ALREADY_DONE;
+        } else {
+            rc = odoo_create(c->odoo, "ir.attachment", vals, &att_id, e);
+            if (rc < 0)
+                goto out;
+        }
+    } else {
+        rc = att_read(c->odoo, att_id, &att, e);
+        if (rc < 0)
+            goto out;
+        if (!att) {
+            *res = JOB_SKIPPED; /* deleted meanwhile; the file is untagged next pass */
+            goto out;
+        }
+        rc = odoo_write(c->odoo, "ir.attachment", &att_id, 1, vals, e);
+        if (rc < 0)
+            goto out;
+    }
+    /* Tag the cloud file or folder with its attachment: the link lives with the data. */
+    if (j->path) {
+        snprintf(idbuf, sizeof(idbuf), "%ld", att_id);
+        rc = tag(c->dav, j->path, "attachment", idbuf, e);
+        if (rc == ERR_NOTFOUND) {
+            /* The file went away after planning: undo the link we just made. */
+            err_clear(e);
+            rc = odoo_unlink(c->odoo, "ir.attachment", &att_id, 1, e);
+            *res = JOB_SKIPPED;
+        }
+    }
+out:
+    cJSON_Delete(att);
+    cJSON_Delete(dom);
+    cJSON_Delete(vals);
+    free(ids);
+    return rc;
+}
+
+static int do_delete_odoo(struct apply_conn *c, const struct job *j, enum job_result *res,
+                          struct err *e)
+{
+    cJSON *att = NULL;
+    int rc;
+
+    rc = att_read(c->odoo, j->att_id, &att, e);
+    if (rc < 0)
+        goto out;
+    if (!att) {
+        *res = JOB_ALREADY_DONE;
+        goto out;
+    }
+    if (j->expect.write_date && !streq(jstr(att, "write_date"), j->expect.write_date)) {
+        rc = err_set(e, ERR_CONFLICT, "attachment %ld changed since planned", j->att_id);
+        goto out;
+    }
+    rc = odoo_unlink(c->odoo, "ir.attachment", &j->att_id, 1, e);
+    if (rc == ERR_NOTFOUND) {
+        err_clear(e);
+        rc = 0;
+        *res = JOB_ALREADY_DONE;
+    }
+out:
+    cJSON_Delete(att);
+    return rc;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int apply_job(const struct job *j, void *ud, struct err *e)
+{
+    struct applier *a = ud;
+    struct apply_conn *c = NULL;
+    struct job_event ev;
+    enum job_result res = JOB_APPLIED;
+    long long t0 = now_ms();
+    int rc;
+
+    rc = conn_get(a, &c, e);
+    if (rc < 0)
+        goto out;
+    switch (j->kind) {
+    case JOB_MKDIR:
+        rc = do_mkdir(c, j, &res, e);
+        break;
+    case JOB_UPLOAD:
+        rc = do_upload(a, c, j, &res, e);
+        break;
+    case JOB_RENAME:
+        rc = j->side == JOB_SIDE_CLOUD ? do_rename_cloud(c, j, &res, e)
+                                       : do_rename_odoo(c, j, &res, e);
+        break;
+    case JOB_RELINK:
+        rc = do_relink(c, j, &res, e);
+        break;
+    case JOB_DELETE:
+        rc = j->side == JOB_SIDE_CLOUD ? do_delete_cloud(c, j, &res, e)
+                                       : do_delete_odoo(c, j, &res, e);
+        break;
+    default:
+        rc = err_set(e, ERR_INVALID, "unknown job kind %d", (int)j->kind);
+    }
+out:
+    if (c) {
+        if (rc == ERR_RETRY || rc == ERR_AUTH) {
+            conn_free(c); /* transport trouble: start the next job on a fresh connection */
+        } else {
+            conn_put(a, c);
+        }
+    }
+    if (a->o.on_event) {
+        memset(&ev, 0, sizeof(ev));
+        ev.result = rc < 0 ? JOB_FAILED : res;
+        ev.duration_ms = now_ms() - t0;
+        if (j->kind == JOB_RENAME) {
+            ev.old_value = j->side == JOB_SIDE_CLOUD ? j->path : NULL;
+            ev.new_value = j->side == JOB_SIDE_CLOUD ? j->to : j->name;
+        } else if (j->kind == JOB_RELINK || j->kind == JOB_UPLOAD) {
+            ev.new_value = j->url;
+        }
+        if (rc < 0) {
+            ev.error = e->msg;
+            ev.error_code = rc;
+        }
+        a->o.on_event(j, &ev, a->o.event_ud);
+    }
+    if (rc < 0)
+        log_job(a->o.log, LOG_WARN, j->id, j->lock, "%s %s failed: %s", job_kind_name(j->kind),
+                job_side_name(j->side), e->msg);
+    else
+        log_job(a->o.log, LOG_DEBUG, j->id, j->lock, "%s %s: %s", job_kind_name(j->kind),
+                job_side_name(j->side), job_result_name(res));
+    return rc;
+}
