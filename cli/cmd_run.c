@@ -77,9 +77,12 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev,
     struct pool_opts po;
     struct pool *pool = NULL;
     struct buf b;
+    char root[4096];
     int rc = 0;
 
     buf_init(&b, 1 << 20);
+    snprintf(root, sizeof(root), "/%s", s->cfg.cloud.root[0] == '/' ? s->cfg.cloud.root + 1
+                                                                     : s->cfg.cloud.root);
     memset(ps, 0, sizeof(*ps));
     q = kq_local_new(8, p->njobs + 1024);
     lt = lock_table_new();
@@ -126,6 +129,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev,
     po.backoff_ms = s->cfg.worker.backoff_ms;
     po.grace_ms = s->cfg.worker.grace_ms;
     po.lock_ttl_ms = s->cfg.redis.lock_ttl_ms;
+    po.root = root;
     po.apply = apply_job;
     po.apply_ud = ap;
     po.kq = &kc;

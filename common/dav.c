@@ -49,6 +49,7 @@ struct dav {
     struct dav_opts o; /* numbers only; the strings above are the owned copies */
     enum dav_dialect dialect;
     unsigned int seed;
+    int busy; /* inside a PROPFIND callback: the handle may not start another request */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -98,6 +99,8 @@ void dav_opts_init(struct dav_opts *o)
     o->dialect = DAV_DIALECT_AUTO;
     o->max_response = 1024 * 1024;
     o->max_listing = 4ULL << 30;
+    o->chunk_threshold = 100LL << 20;
+    o->chunk_size = 16LL << 20;
 }
 
 int dav_global_init(struct err *e)
@@ -198,6 +201,10 @@ struct dav *dav_new(const struct dav_opts *o, struct err *e)
         d->o.max_listing = 4ULL << 30;
     if (d->o.max_retries < 0)
         d->o.max_retries = 0;
+    if (d->o.chunk_threshold == 0)
+        d->o.chunk_threshold = 100LL << 20;
+    if (d->o.chunk_size <= 0)
+        d->o.chunk_size = 16LL << 20;
     n = strlen(o->url);
     d->url = malloc(n + 2);
     if (!d->url)
@@ -723,6 +730,8 @@ static int run(struct dav *d, struct xfer *x, const char *url, struct curl_slist
     long long waited = 0, t0 = now_ms();
     int rc;
 
+    if (d->busy)
+        return err_set(e, ERR_INTERNAL, REQ_FMT ": the handle is busy with a listing", REQ_ARGS(x));
     for (int attempt = 0;; attempt++) {
         xfer_reset_attempt(x);
         rc = setup(d, x, url, hdrs);
@@ -884,6 +893,11 @@ int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, vo
 
     xfer_init(&x, d, "PROPFIND", path);
     buf_init(&url, DAV_URL_MAX);
+    if (d->busy) {
+        rc = err_set(e, ERR_INTERNAL, "PROPFIND \"%.300s\": the handle is busy with a listing",
+                     path);
+        goto out;
+    }
     rc = dav_path_to_url(d, path, &url, e);
     if (rc < 0)
         goto out;
@@ -917,12 +931,15 @@ int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, vo
             curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &x.status);
         }
         if (rc == 0 && x.status == 207) {
+            d->busy = 1;
             rc = dav_multistatus_parse_pull(net_pull, &pc, d->base_path, cb, ud, &delivered, e);
+            d->busy = 0;
             if (rc < 0) {
                 stop(d);
                 if (rc == ERR_RETRY && delivered == 0 && should_retry(d, &x, attempt, &waited))
                     continue;
-                if (rc != ERR_RETRY || delivered == 0)
+                /* transport failures already name the request */
+                if (rc != ERR_RETRY && rc != ERR_TOO_BIG)
                     err_prefix(e, "PROPFIND \"%.300s\"", path);
                 goto out;
             }
@@ -992,6 +1009,7 @@ static int stat_cb(const struct dav_entry *ent, void *ud)
     st->permissions = dup_opt(ent->permissions, &ok);
     st->attachment_tag = dup_opt(ent->attachment_tag, &ok);
     st->record_tag = dup_opt(ent->record_tag, &ok);
+    st->type_tag = dup_opt(ent->type_tag, &ok);
     return ok ? 0 : ERR_NOMEM;
 }
 
@@ -1006,6 +1024,7 @@ void dav_stat_release(struct dav_stat *st)
     free(st->permissions);
     free(st->attachment_tag);
     free(st->record_tag);
+    free(st->type_tag);
     memset(st, 0, sizeof(*st));
 }
 
@@ -1289,6 +1308,186 @@ out:
 
 /* --- PUT / GET ------------------------------------------------------------------ */
 
+/* --- chunked upload v2 (Nextcloud) ------------------------------------------------- */
+
+/* "<root>/remote.php/dav/files/<user>/" -> "<root>/remote.php/dav/uploads/<user>"; -1 if not. */
+static int uploads_url(const struct dav *d, struct buf *out)
+{
+    static const char files[] = "/remote.php/dav/files/";
+    const char *p = strstr(d->url, files), *user, *end;
+
+    if (!p)
+        return -1;
+    user = p + sizeof(files) - 1;
+    end = strchr(user, '/');
+    if (!end || end == user)
+        return -1;
+    return buf_printf(out, "%.*s/remote.php/dav/uploads/%.*s", (int)(p - d->url), d->url,
+                      (int)(end - user), user);
+}
+
+/* One chunk of the caller's source: bytes [off, off + len). */
+struct chunk_src {
+    const struct dav_put_req *req;
+    long long off, len, pos;
+};
+
+static size_t chunk_read(char *b, size_t n, void *ud)
+{
+    struct chunk_src *c = ud;
+    long long left = c->len - c->pos;
+    size_t r;
+
+    if (left <= 0)
+        return 0;
+    if ((long long)n > left)
+        n = (size_t)left;
+    r = c->req->read(b, n, c->req->ud);
+    if (r <= n)
+        c->pos += (long long)r;
+    return r;
+}
+
+/* Back to the chunk's first byte: rewind the source, skip what went before. */
+static int chunk_rewind(void *ud)
+{
+    struct chunk_src *c = ud;
+    char tmp[16384];
+    long long skip = c->off;
+
+    if (!c->req->rewind || c->req->rewind(c->req->ud) < 0)
+        return -1;
+    while (skip > 0) {
+        size_t n = skip < (long long)sizeof(tmp) ? (size_t)skip : sizeof(tmp);
+        size_t r = c->req->read(tmp, n, c->req->ud);
+
+        if (r == 0 || r > n)
+            return -1;
+        skip -= (long long)r;
+    }
+    c->pos = 0;
+    return 0;
+}
+
+/* A request on an absolute URL (what names it in messages); x holds the answer. */
+static int raw(struct dav *d, const char *method, const char *what, const char *url,
+               struct curl_slist *hdrs, const struct dav_put_req *put, struct xfer *x,
+               struct err *e)
+{
+    xfer_init(x, d, method, what);
+    x->put = put;
+    return run(d, x, url, hdrs, e);
+}
+
+static int same_etag(const char *a, const char *b)
+{
+    return a && b && strcmp(match_etag(a), match_etag(b)) == 0;
+}
+
+static int put_chunked(struct dav *d, const char *path, const struct dav_put_req *req,
+                       struct dav_result *out, struct err *e)
+{
+    struct buf dir, dest, url;
+    struct curl_slist *hdrs = NULL, *mv = NULL;
+    struct xfer x;
+    int ok = 1, rc, made = 0, n = 0;
+
+    memset(&x, 0, sizeof(x));
+    buf_init(&dir, DAV_URL_MAX);
+    buf_init(&dest, DAV_URL_MAX);
+    buf_init(&url, DAV_URL_MAX);
+    if (uploads_url(d, &dir) < 0 ||
+        buf_printf(&dir, "/odoosync-%08x%08x", (unsigned)rand_r(&d->seed), (unsigned)time(NULL)) <
+            0) {
+        rc = err_set(e, ERR_INVALID, "PUT \"%.300s\": no chunked upload url", path);
+        goto out;
+    }
+    rc = dav_path_to_url(d, path, &dest, e);
+    if (rc < 0)
+        goto out;
+    if (req->if_match) {
+        struct dav_stat st;
+
+        rc = dav_stat(d, path, &st, e);
+        if (rc == 0 && !same_etag(st.etag, req->if_match))
+            rc = err_set(e, ERR_CONFLICT, "PUT \"%.300s\": the etag changed (If-Match)", path);
+        else if (rc == ERR_NOTFOUND)
+            rc = err_set(e, ERR_CONFLICT, "PUT \"%.300s\": the file is gone (If-Match)", path);
+        dav_stat_release(&st);
+        if (rc < 0)
+            goto out;
+    }
+    hdrs = add_header(hdrs, &ok, "Destination: %s", dest.data);
+    hdrs = add_header(hdrs, &ok, "OC-Total-Length: %lld", req->size);
+    mv = add_header(mv, &ok, "Destination: %s", dest.data);
+    mv = add_header(mv, &ok, "OC-Total-Length: %lld", req->size);
+    mv = add_header(mv, &ok, "Overwrite: %s", req->create_only ? "F" : "T");
+    if (req->sha1_hex)
+        mv = add_header(mv, &ok, "OC-Checksum: SHA1:%s", req->sha1_hex);
+    if (req->mtime > 0)
+        mv = add_header(mv, &ok, "X-OC-Mtime: %lld", req->mtime);
+    if (!ok) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = raw(d, "MKCOL", path, dir.data, hdrs, NULL, &x, e);
+    if (rc == 0)
+        rc = map_status(d, &x, ERR_CONFLICT, "precondition failed", e);
+    xfer_release(&x);
+    if (rc < 0)
+        goto out;
+    made = 1;
+    for (long long off = 0; off < req->size || (off == 0 && req->size == 0);) {
+        long long len = req->size - off < d->o.chunk_size ? req->size - off : d->o.chunk_size;
+        struct chunk_src c = {req, off, len, 0};
+        struct dav_put_req sub;
+
+        memset(&sub, 0, sizeof(sub));
+        sub.read = chunk_read;
+        sub.rewind = req->rewind ? chunk_rewind : NULL;
+        sub.ud = &c;
+        sub.size = len;
+        buf_reset(&url);
+        buf_printf(&url, "%s/%05d", dir.data, ++n);
+        rc = raw(d, "PUT", path, url.data, hdrs, &sub, &x, e);
+        if (rc == 0)
+            rc = map_status(d, &x, ERR_CONFLICT, "precondition failed", e);
+        xfer_release(&x);
+        if (rc < 0) {
+            err_prefix(e, "chunk %d", n);
+            goto out;
+        }
+        off += len;
+        if (len == 0)
+            break;
+    }
+    buf_reset(&url);
+    buf_printf(&url, "%s/.file", dir.data);
+    rc = raw(d, "MOVE", path, url.data, mv, NULL, &x, e);
+    if (rc == 0)
+        rc = map_status(d, &x, req->create_only ? ERR_EXISTS : ERR_CONFLICT,
+                        req->create_only ? "the file exists" : "precondition failed", e);
+    if (x.status)
+        fill_result(&x, out);
+    xfer_release(&x);
+    if (rc == 0)
+        made = 0; /* the server removed the upload folder */
+out:
+    if (made) {
+        struct err e2 = ERR_INIT;
+
+        if (raw(d, "DELETE", path, dir.data, NULL, NULL, &x, &e2) == 0)
+            log_debug(d->o.log, "chunked upload of \"%s\" abandoned: %ld", path, x.status);
+        xfer_release(&x);
+    }
+    curl_slist_free_all(hdrs);
+    curl_slist_free_all(mv);
+    buf_release(&dir);
+    buf_release(&dest);
+    buf_release(&url);
+    return rc;
+}
+
 int dav_put(struct dav *d, const char *path, const struct dav_put_req *req, struct dav_result *out,
             struct err *e)
 {
@@ -1307,6 +1506,11 @@ int dav_put(struct dav *d, const char *path, const struct dav_put_req *req, stru
         (req->content_type && !header_safe(req->content_type)) ||
         (req->sha1_hex && (strlen(req->sha1_hex) != 40 || !header_safe(req->sha1_hex)))) {
         rc = err_set(e, ERR_INVALID, "PUT \"%.300s\": bad etag, content type or sha1", path);
+        goto out;
+    }
+    if (d->dialect == DAV_DIALECT_NEXTCLOUD && d->o.chunk_threshold > 0 && req->size >= 0 &&
+        req->size > d->o.chunk_threshold && uploads_url(d, &url) == 0) {
+        rc = put_chunked(d, path, req, out, e);
         goto out;
     }
     rc = dav_path_to_url(d, path, &url, e);

@@ -94,8 +94,13 @@ struct dav_opts {
     size_t max_response;      /* cap of a response body held in memory; default 1 MiB */
     unsigned long long max_listing; /* cap of a PROPFIND body (streamed); default 4 GiB */
     void *curl_share;               /* optional CURLSH * (not owned) */
-    const char *user_agent;         /* default "odoosync/<version>" */
-    struct log *log;                /* optional, borrowed */
+    /* Nextcloud: a dav_put() of a known size above chunk_threshold uses chunked upload v2
+     * (MKCOL uploads/<user>/<id>, PUT each chunk, MOVE .file). Default 100 MiB; -1: never.
+     * chunk_size: default 16 MiB (Nextcloud wants 5 MiB..5 GiB per chunk but the last). */
+    long long chunk_threshold;
+    long long chunk_size;
+    const char *user_agent; /* default "odoosync/<version>" */
+    struct log *log;        /* optional, borrowed */
 };
 
 /* Fills o with the defaults above (url etc. NULL). */
@@ -164,6 +169,7 @@ struct dav_entry {
     const char *permissions;    /* oc:permissions, e.g. "RGDNVW" */
     const char *attachment_tag; /* {urn:odoosync}attachment: Odoo attachment id */
     const char *record_tag;     /* {urn:odoosync}record: "sale.order,19" */
+    const char *type_tag;       /* {urn:odoosync}type: the type folder's configured name */
 };
 
 /* Return 0 to go on, or a negative ERR_* code to stop the listing with it. */
@@ -175,7 +181,9 @@ typedef int (*dav_entry_fn)(const struct dav_entry *ent, void *ud);
  * (libxml2 xmlTextReader on a pull stream), so memory stays flat whatever
  * the number of entries. cb is called once per response, the path itself
  * included (first, on every server we know). Retries happen only before
- * the first callback.
+ * the first callback. The callback must not use the same handle (it is
+ * busy with this transfer); a network failure after some entries is
+ * ERR_RETRY, and the caller must treat what it got as incomplete.
  */
 int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
                  struct err *e);
@@ -188,7 +196,8 @@ int dav_multistatus_parse(const char *body, size_t len, const char *base_path, d
 struct dav_stat {
     int is_dir;
     long long size, mtime;
-    char *etag, *content_type, *fileid, *checksum, *permissions, *attachment_tag, *record_tag;
+    char *etag, *content_type, *fileid, *checksum, *permissions, *attachment_tag, *record_tag,
+        *type_tag;
 };
 int dav_stat(struct dav *d, const char *path, struct dav_stat *out, struct err *e);
 /* Frees the strings of st and zeroes it (safe on a zeroed struct). */
@@ -226,7 +235,15 @@ struct dav_put_req {
     long long mtime;          /* > 0: X-OC-Mtime on Nextcloud/ownCloud */
 };
 
-/* PUT streamed. out (may be NULL) gets the new etag / fileid when the server sends them. */
+/*
+ * PUT streamed. out (may be NULL) gets the new etag / fileid when the server sends them.
+ * Chunked upload v2 (Nextcloud, size > opts.chunk_threshold, base URL
+ * .../remote.php/dav/files/<user>/): each chunk is retried alone (the source is
+ * rewound and skipped forward); the file appears only at the final MOVE;
+ * create_only becomes Overwrite: F on that MOVE; if_match is checked with a
+ * PROPFIND just before it (a small race window, unlike a plain PUT); a failed
+ * upload deletes its upload folder.
+ */
 int dav_put(struct dav *d, const char *path, const struct dav_put_req *req, struct dav_result *out,
             struct err *e);
 /* PUT of a buffer (small files, tests); rewinds by itself. */

@@ -37,7 +37,7 @@ const char dav_propfind_body[] =
     "xmlns:o=\"" DAV_NS_ODOOSYNC "\">\n"
     "<d:prop><d:resourcetype/><d:getetag/><d:getlastmodified/><d:getcontentlength/>"
     "<d:getcontenttype/><oc:fileid/><oc:checksums/><oc:permissions/><oc:size/>"
-    "<o:attachment/><o:record/></d:prop>\n"
+    "<o:attachment/><o:record/><o:type/></d:prop>\n"
     "</d:propfind>\n";
 
 enum prop {
@@ -53,6 +53,7 @@ enum prop {
     P_OCSIZE,
     P_ATT,
     P_REC,
+    P_TYPE,
     P_COUNT
 };
 
@@ -138,6 +139,8 @@ static enum prop prop_of(const char *ns, const char *name)
             return P_ATT;
         if (strcmp(name, "record") == 0)
             return P_REC;
+        if (strcmp(name, "type") == 0)
+            return P_TYPE;
     }
     return P_NONE;
 }
@@ -229,6 +232,7 @@ static int emit(struct ms *m)
     ent.permissions = opt(k, P_PERMS);
     ent.attachment_tag = opt(k, P_ATT);
     ent.record_tag = opt(k, P_REC);
+    ent.type_tag = opt(k, P_TYPE);
     rc = m->cb ? m->cb(&ent, m->ud) : 0;
     if (rc < 0) {
         if (m->e && m->e->code != rc)

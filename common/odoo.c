@@ -57,6 +57,8 @@ struct odoo {
     size_t max_response;
     int retries;
     long retry_base_ms;
+    enum odoo_download_mode dl_mode;
+    int has_password; /* a real password, not an api key standing in for one */
     struct log *log;
 
     CURL *curl;
@@ -195,6 +197,17 @@ struct odoo *odoo_new(const struct odoo_opts *opts, struct err *e)
         err_set(e, ERR_INVALID, "odoo: url \"%s\" is not http:// or https://", opts->url);
         return NULL;
     }
+    {
+        /* user:password@ in the URL would end up in logs and error messages */
+        const char *auth = strstr(opts->url, "://") + 3;
+        size_t alen = strcspn(auth, "/?#");
+        const char *at = memchr(auth, '@', alen);
+
+        if (at) {
+            err_set(e, ERR_INVALID, "odoo: credentials in the url are not supported");
+            return NULL;
+        }
+    }
     if (opts->protocol == ODOO_PROTO_JSON2 && (!opts->api_key || !*opts->api_key)) {
         err_set(e, ERR_INVALID, "odoo: the JSON-2 protocol needs an api key");
         return NULL;
@@ -227,6 +240,8 @@ struct odoo *odoo_new(const struct odoo_opts *opts, struct err *e)
     o->max_response = opts->max_response ? opts->max_response : DEFAULT_MAX_RESPONSE;
     o->retries = opts->retries == 0 ? DEFAULT_RETRIES : (opts->retries < 0 ? 0 : opts->retries);
     o->retry_base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : DEFAULT_RETRY_BASE_MS;
+    o->dl_mode = opts->download_mode;
+    o->has_password = opts->password && *opts->password;
     o->log = opts->log;
     o->seed = (unsigned int)time(NULL) ^ (unsigned int)(size_t)o;
     o->next_id = 1;
@@ -1362,11 +1377,32 @@ struct dl {
     struct buf errbody;
 };
 
+/* Content bytes: size check, sha1, then the consumer. -1 (flags set in d) to stop. */
+static int dl_deliver(struct dl *d, const char *p, size_t n)
+{
+    int rc;
+
+    if (d->expected_size >= 0 && d->bytes + (long long)n > d->expected_size) {
+        d->too_long = 1;
+        return -1;
+    }
+    if (sha1_update(&d->sha, p, n, NULL) < 0) {
+        d->cb_rc = ERR_INTERNAL;
+        return -1;
+    }
+    d->bytes += (long long)n;
+    rc = d->write_cb(p, n, d->ud);
+    if (rc != 0) {
+        d->cb_rc = rc < 0 ? rc : ERR_IO;
+        return -1;
+    }
+    return 0;
+}
+
 static size_t dl_write(char *p, size_t size, size_t nmemb, void *ud)
 {
     struct dl *d = ud;
     size_t n = size * nmemb;
-    int rc;
 
     if (d->status == 0)
         curl_easy_getinfo(d->o->curl, CURLINFO_RESPONSE_CODE, &d->status);
@@ -1377,21 +1413,7 @@ static size_t dl_write(char *p, size_t size, size_t nmemb, void *ud)
                        n < ERROR_BODY_MAX - d->errbody.len ? n : ERROR_BODY_MAX - d->errbody.len);
         return n;
     }
-    if (d->expected_size >= 0 && d->bytes + (long long)n > d->expected_size) {
-        d->too_long = 1;
-        return 0;
-    }
-    if (sha1_update(&d->sha, p, n, NULL) < 0) {
-        d->cb_rc = ERR_INTERNAL;
-        return 0;
-    }
-    d->bytes += (long long)n;
-    rc = d->write_cb(p, n, d->ud);
-    if (rc != 0) {
-        d->cb_rc = rc < 0 ? rc : ERR_IO;
-        return 0;
-    }
-    return n;
+    return dl_deliver(d, p, n) < 0 ? 0 : n;
 }
 
 /* One GET of /web/content/<id>. *delivered: whether bytes reached the consumer. */
@@ -1440,16 +1462,117 @@ static int download_once(struct odoo *o, struct dl *d, long att_id, int bearer, 
                        o->curl_err[0] ? o->curl_err : curl_easy_strerror(cc));
     if (*status == 200)
         return 0;
-    if (*status >= 300 && *status < 400)
+    if (*status >= 300 && *status < 400) {
+        char *loc = NULL;
+
+        curl_easy_getinfo(o->curl, CURLINFO_REDIRECT_URL, &loc);
+        if (loc && !strstr(loc, "/web/login"))
+            /* a `url` attachment: /web/content redirects to what it points at */
+            return err_set(e, ERR_INVALID,
+                           "odoo: attachment %ld has no content here (HTTP %ld to another "
+                           "location: a url attachment?)",
+                           att_id, *status);
         return err_set(e, ERR_AUTH,
                        "odoo: download of attachment %ld: redirected (HTTP %ld): "
                        "not logged in",
                        att_id, *status);
+    }
     rc = odoo_decode_response(ODOO_PROTO_JSON2, *status, d->errbody.data, d->errbody.len, NULL,
                               NULL, e);
     if (rc == 0 || rc == ERR_PROTO)
         rc = err_set(e, ERR_PROTO, "odoo: download answered HTTP %ld", *status);
     return err_prefix(e, "odoo: download of attachment %ld", att_id);
+}
+
+/* base64 digit value, -1 for anything else */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/*
+ * The RPC way: read `datas` (base64) and deliver it decoded, 48 KiB at a time. The answer
+ * is held once in memory (capped by max_response); the decoded content never is.
+ */
+static int download_datas(struct odoo *o, struct dl *d, long att_id, struct err *e)
+{
+    static const char *const fields[] = {"datas", "type", NULL};
+    unsigned char out[49152];
+    cJSON *recs = NULL;
+    const cJSON *datas;
+    const unsigned char *p;
+    unsigned long acc = 0;
+    size_t nout = 0;
+    int bits = 0, rc;
+
+    rc = odoo_read(o, "ir.attachment", &att_id, 1, fields, &recs, e);
+    if (rc < 0)
+        goto out;
+    if (cJSON_GetArraySize(recs) < 1) {
+        rc = err_set(e, ERR_NOTFOUND, "odoo: attachment %ld does not exist", att_id);
+        goto out;
+    }
+    {
+        const char *type = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recs, 0), "type"));
+        if (type && strcmp(type, "binary") != 0) {
+            rc =
+                err_set(e, ERR_INVALID,
+                        "odoo: attachment %ld has no content here (a %s attachment)", att_id, type);
+            goto out;
+        }
+    }
+    datas = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recs, 0), "datas");
+    if (cJSON_IsFalse(datas) || cJSON_IsNull(datas))
+        goto out; /* empty content */
+    if (!cJSON_IsString(datas)) {
+        rc = err_set(e, ERR_PROTO, "odoo: attachment %ld: datas is not a string", att_id);
+        goto out;
+    }
+    for (p = (const unsigned char *)datas->valuestring; *p; p++) {
+        int v = b64_value(*p);
+
+        if (v < 0) {
+            if (*p == '=' || *p == '\n' || *p == '\r' || *p == ' ')
+                continue;
+            rc = err_set(e, ERR_PROTO, "odoo: attachment %ld: datas is not base64", att_id);
+            goto out;
+        }
+        acc = (acc << 6) | (unsigned long)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[nout++] = (unsigned char)(acc >> bits);
+            acc &= (1UL << bits) - 1;
+        }
+        if (nout == sizeof(out)) {
+            if (dl_deliver(d, (const char *)out, nout) < 0)
+                break;
+            nout = 0;
+        }
+    }
+    if (!d->cb_rc && !d->too_long && nout)
+        dl_deliver(d, (const char *)out, nout);
+    if (d->cb_rc)
+        rc = err_set(e, d->cb_rc, "odoo: download of attachment %ld stopped by the consumer",
+                     att_id);
+    else if (d->too_long)
+        rc = err_set(e, ERR_CONFLICT,
+                     "odoo: attachment %ld is larger than the expected %lld bytes: it changed",
+                     att_id, d->expected_size);
+out:
+    cJSON_Delete(recs);
+    return rc;
 }
 
 int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, size_t n, void *ud),
@@ -1472,11 +1595,17 @@ int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, si
     rc = ensure_connected(o, e);
     if (rc < 0)
         goto out;
+    if (o->dl_mode == ODOO_DL_RPC)
+        goto rpc;
     for (attempt = 0;; attempt++) {
         int bearer = o->used == ODOO_PROTO_JSON2 && !o->web_session;
         int fresh = 0;
 
         if (!bearer && !o->web_session) {
+            /* Odoo opens no web session with an api key: without a password, AUTO reads
+             * the content over RPC instead */
+            if (!o->has_password && o->dl_mode == ODOO_DL_AUTO)
+                goto rpc;
             rc = web_login(o, e);
             if (rc < 0)
                 goto out;
@@ -1492,11 +1621,11 @@ int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, si
         sha1_release(&d.sha);
         if (d.bytes > 0)
             goto out; /* the consumer saw bytes: no silent restart */
-        /* An expired session makes Odoo serve /web/content as the public user, who
-         * gets a 404 (or 403) for a private attachment: log in again once to tell. */
-        if ((rc == ERR_AUTH || (!bearer && !fresh && (rc == ERR_NOTFOUND || rc == ERR_ACCESS))) &&
-            !relogged && *o->login && o->password) {
-            /* expired session, or a bearer key /web/content does not take: log in */
+        /* An expired session makes Odoo serve /web/content as the public user, who gets a
+         * 404 (or 403) for a private attachment; real Odoo also serves it that way to a
+         * bearer key. Log in (again) once when we have a password. */
+        if (!relogged && o->has_password && *o->login &&
+            (rc == ERR_AUTH || (!fresh && (rc == ERR_NOTFOUND || rc == ERR_ACCESS)))) {
             relogged = 1;
             o->web_session = 0;
             rc = web_login(o, e);
@@ -1505,10 +1634,28 @@ int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, si
             attempt--;
             continue;
         }
+        if (bearer && o->dl_mode == ODOO_DL_AUTO &&
+            (rc == ERR_NOTFOUND || rc == ERR_ACCESS || rc == ERR_AUTH)) {
+            log_debug(o->log,
+                      "odoo: /web/content refused the api key for attachment %ld; "
+                      "reading its datas instead",
+                      att_id);
+            goto rpc;
+        }
         if (rc != ERR_RETRY || attempt >= o->retries)
             goto out;
         sleep_ms(backoff_ms(o, attempt, 0));
     }
+    goto check;
+rpc:
+    rc = sha1_init(&d.sha, e);
+    if (rc < 0)
+        goto out;
+    d.bytes = 0;
+    rc = download_datas(o, &d, att_id, e);
+    if (rc < 0)
+        goto out;
+check:
     rc = sha1_final(&d.sha, hex, e);
     if (rc < 0)
         goto out;

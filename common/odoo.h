@@ -51,6 +51,15 @@ struct log;
 
 enum odoo_protocol { ODOO_PROTO_AUTO = 0, ODOO_PROTO_JSONRPC, ODOO_PROTO_JSON2 };
 
+/*
+ * How odoo_download() gets content. WEB: GET /web/content/<id>, streamed. RPC: read the
+ * attachment's `datas` field (base64 in one answer, so capped by max_response; decoded and
+ * delivered in pieces). AUTO: WEB, and on JSON-2 RPC as well when /web/content does not take
+ * the bearer key (real Odoo serves /web/content as the public user without a session) and
+ * there is no password to open a session with.
+ */
+enum odoo_download_mode { ODOO_DL_AUTO = 0, ODOO_DL_WEB, ODOO_DL_RPC };
+
 struct odoo_opts {
     const char *url;      /* base URL, e.g. "https://erp.example.com" (no trailing path) */
     const char *db;       /* database name; NULL/"" = let the server pick (JSON-2 only) */
@@ -64,7 +73,8 @@ struct odoo_opts {
     size_t max_response;     /* cap on a JSON answer, 0 = 64 MiB */
     int retries;             /* attempts after the first on ERR_RETRY; 0 = 2, -1 = none */
     long retry_base_ms;      /* first backoff, doubled per attempt with jitter; 0 = 200 */
-    struct log *log;         /* borrowed, may be NULL */
+    enum odoo_download_mode download_mode; /* default AUTO */
+    struct log *log;                       /* borrowed, may be NULL */
 };
 
 struct odoo;
@@ -145,13 +155,16 @@ int odoo_call(struct odoo *o, const char *model, const char *method, const cJSON
 
 /*
  * Streams attachment att_id's content (GET /web/content/<id>?download=true, with a session
- * cookie from /web/session/authenticate for JSON-RPC, the bearer key for JSON-2) to
- * write_cb, which returns 0 to go on or non-zero to abort (returned as ERR_IO unless it is
- * a negative ERR_* code). Computes the sha1 on the fly; at the end, when expected_size >= 0
- * and/or expected_sha1 (40 hex, any case) are given and differ -> ERR_CONFLICT (the content
- * changed since it was planned). Bytes already passed to write_cb are not taken back: the
- * consumer must write to a temporary place and commit only on success. Not retried once
- * bytes were delivered. sha1_hex_out (41 bytes, may be NULL) receives the actual sha1.
+ * cookie from /web/session/authenticate, opened once with the password and kept in the
+ * handle, or the bearer key for JSON-2; see enum odoo_download_mode for the `datas`
+ * fallback) to write_cb, which returns 0 to go on or non-zero to abort (returned as ERR_IO
+ * unless it is a negative ERR_* code). A session the server forgot is re-opened once. A
+ * `url` attachment has no content here: ERR_INVALID. Missing: ERR_NOTFOUND. Computes the sha1 on
+ * the fly; at the end, when expected_size >= 0 and/or expected_sha1 (40 hex, any case) are given
+ * and differ -> ERR_CONFLICT (the content changed since it was planned). Bytes already passed to
+ * write_cb are not taken back: the consumer must write to a temporary place and commit only on
+ * success. Not retried once bytes were delivered. sha1_hex_out (41 bytes, may be NULL) receives the
+ * actual sha1.
  */
 int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, size_t n, void *ud),
                   void *ud, long long expected_size, const char *expected_sha1, char *sha1_hex_out,

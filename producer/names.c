@@ -153,6 +153,25 @@ char *names_with_suffix(const char *name, unsigned n, int keep_ext)
     return out;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int names_is_transient(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(name, ".~lock.", 7) == 0 && n > 7 && name[n - 1] == '#')
+        return 1;
+    if (strncmp(name, "~$", 2) == 0 || ends_with(name, ".part"))
+        return 1;
+    return strcmp(name, ".DS_Store") == 0 || strcmp(name, "Thumbs.db") == 0 ||
+           strcmp(name, "desktop.ini") == 0;
+}
+
 static int lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;

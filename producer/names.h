@@ -36,6 +36,14 @@ char *names_with_suffix(const char *name, unsigned n, int keep_ext);
 /* Whether two names collide (ASCII case-insensitive equality). */
 int names_collide(const char *a, const char *b);
 
+/*
+ * Whether a cloud file name is a transient of desktop tools that must not
+ * become an attachment: LibreOffice locks ".~lock.*#", Office owner files
+ * "~$*", partial uploads "*.part", and ".DS_Store", "Thumbs.db",
+ * "desktop.ini". The planner neither links nor deletes such files.
+ */
+int names_is_transient(const char *name);
+
 struct names_set {
     char **slots; /* open addressing, lower-cased keys */
     size_t cap, n;

@@ -451,7 +451,8 @@ static int setup_type_folder(struct ctx *c, struct tfold *t, unsigned char *tcla
                 return ERR_NOMEM;
         } else {
             j = new_job(c, PH_TYPES, JOB_RENAME, JOB_SIDE_CLOUD, t->want,
-                        "type folder renamed in cloud");
+                        t->model ? "type folder renamed in cloud"
+                                 : "stand-alone folder renamed in cloud");
             if (!j)
                 return ERR_NOMEM;
             j->path = xdup(c, tagged->path);
@@ -471,7 +472,9 @@ static int setup_type_folder(struct ctx *c, struct tfold *t, unsigned char *tcla
         t->cur = w;
         if (t->cloud_ok) {
             j = new_job(c, PH_TYPES, JOB_MKDIR, JOB_SIDE_CLOUD, t->want,
-                        w ? "type folder adopted" : "type folder missing");
+                        t->model
+                            ? (w ? "type folder adopted" : "type folder missing")
+                            : (w ? "stand-alone folder adopted" : "stand-alone folder missing"));
             if (!j)
                 return ERR_NOMEM;
             j->path = xdup(c, t->want);
@@ -1113,7 +1116,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         struct dfold *d = &c->df[pdf];
         const char *bn = base_name(primary->path);
         char *pp = join(c, d->post, bn), *url;
-        int renamed;
+        int renamed, url_stale;
         if (!pp)
             return ERR_NOMEM;
         url = plan_url_for_path(c->in->url_base, pp);
@@ -1122,10 +1125,16 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
             return c->nomem = 1, ERR_NOMEM;
         }
         renamed = str_differs(a->name, bn);
+        /* compared decoded, so another spelling of the same url is not rewritten each pass */
+        url_stale = !upath || strcmp(upath, pp) != 0;
         if (!d->odoo_ok) {
             /* to-cloud: Odoo is not written */
         } else if (pdf == of) {
-            if (renamed) {
+            /*
+             * One job per attachment: a relink carries the name too, and two
+             * jobs expecting the same write_date would refuse each other.
+             */
+            if (renamed && !url_stale) {
                 j = new_job(c, PH_ODOO, JOB_RENAME, JOB_SIDE_ODOO, d->post, "cloud file renamed");
                 if (j) {
                     j->att_id = a->id;
@@ -1135,7 +1144,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                     j->expect.write_date = xdup(c, a->write_date);
                 }
             }
-            if (str_differs(a->url, url)) {
+            if (url_stale) {
                 j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->post,
                             renamed ? "cloud file renamed" : "document folder moved");
                 if (j) {
@@ -1314,7 +1323,7 @@ static int plan_children(struct ctx *c)
             struct job *j;
             char *pp;
             if (!parent_is(en->path, d->cur_path) || c->claimed[eidx(c, en)] ||
-                under_frozen(c, en->path))
+                under_frozen(c, en->path) || (!en->att_tag && names_is_transient(bn)))
                 continue;
             pp = join(c, d->post, bn);
             if (!pp)

@@ -35,6 +35,30 @@
  * folder jobs), version = created_at = plan_input.version, reason = the
  * rule's short name ("record renamed", "new cloud file", ...).
  *
+ * Rules -> jobs (fields set besides kind, side, lock, version, reason, id):
+ *   type folder missing / untagged   mkdir cloud   path, name = configured type name
+ *   type folder renamed in cloud     rename cloud  path -> to, expect.etag
+ *   record without folder            mkdir cloud   path, record
+ *   record renamed / changed type,   rename cloud  path -> to, record, expect.etag
+ *     folder renamed in cloud
+ *   record gone / matches no type    delete cloud  path, record, expect.etag
+ *   binary attachment                upload cloud  att_id, path, url, name (file name),
+ *                                                  record (NULL: stand-alone), size,
+ *                                                  expect.checksum, expect.write_date
+ *   attachment gone, file tagged     delete cloud  path, record, expect.etag
+ *   new cloud file / sub-folder      relink odoo   att_id 0, path, url, name, record
+ *   file moved to another document   relink odoo   att_id, path, url, name, record,
+ *     (or url stale after a move,                  expect.write_date
+ *     or file renamed)
+ *   attachment name != file name     rename odoo   att_id, name, path, record,
+ *     (url right)                                  expect.write_date
+ *   file moved out / gone, folder    delete odoo   att_id, name, record,
+ *     deleted                                      expect.write_date
+ * A renamed file gives one relink (it carries the new name): an Odoo rename
+ * plus a relink of one attachment would both expect the same write_date and
+ * the second would be refused. Transient desktop files (names_is_transient)
+ * are neither linked nor deleted.
+ *
  * Delete safety: deletions are weighted (a folder counts 1 + the managed
  * entries in it). If the weight exceeds max_delete_share of what the pass
  * manages (type and document folders, the entries in them, and attachments

@@ -387,7 +387,7 @@ static int on_entry(const struct dav_entry *en, void *ud)
     s.size = en->size;
     s.att_tag = parse_tag_id(en->attachment_tag);
     s.record_tag = lend(en->record_tag);
-    s.type_tag = NULL; /* TODO(lead): en->type_tag once dav reads {urn:odoosync}type */
+    s.type_tag = lend(en->type_tag);
     pthread_mutex_lock(&w->mu);
     rc = cloud_snap_add(w->cs, &s, wl->e);
     if (rc == 0 && en->is_dir && wl->want_subdirs)

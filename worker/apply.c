@@ -185,13 +185,24 @@ static int do_mkdir(struct apply_conn *c, const struct job *j, enum job_result *
     int rc;
 
     memset(&r, 0, sizeof(r));
-    rc = dav_mkcol(c->dav, j->path, 1, &r, e);
-    if (rc == ERR_EXISTS) {
-        err_clear(e);
-        *res = JOB_ALREADY_DONE;
-    } else if (rc < 0) {
-        return rc;
+    /*
+     * Sibling jobs (other locks) may create the same missing parents at the same
+     * moment; Apache then refuses the loser's MKCOL of the parent (403/409). The
+     * parent exists afterwards, so try again a few times before giving up.
+     */
+    for (int tries = 0;; tries++) {
+        rc = dav_mkcol(c->dav, j->path, 1, &r, e);
+        if (rc == ERR_EXISTS) {
+            err_clear(e);
+            *res = JOB_ALREADY_DONE;
+            rc = 0;
+        }
+        if (rc == 0 || tries == 3 || (rc != ERR_ACCESS && rc != ERR_CONFLICT && rc != ERR_NOTFOUND))
+            break;
+        usleep(20000 * (tries + 1));
     }
+    if (rc < 0)
+        return rc;
     if (j->record)
         return tag(c->dav, j->path, "record", j->record, e);
     if (j->name)
@@ -391,16 +402,49 @@ static int do_rename_cloud(struct apply_conn *c, const struct job *j, enum job_r
     return rc;
 }
 
+/*
+ * A file is deleted only if it is still the version planned from (If-Match); a
+ * file changed since is left alone (superseded: the next pass looks again). A
+ * folder's ETag changes with its content on most servers, so a folder is matched
+ * by its tag instead: it must still carry the record (or type) the job names.
+ */
 static int do_delete_cloud(struct apply_conn *c, const struct job *j, enum job_result *res,
                            struct err *e)
 {
-    int rc = dav_delete(c->dav, j->path, j->expect.etag, e);
+    struct dav_stat st;
+    int rc;
 
+    memset(&st, 0, sizeof(st));
+    rc = dav_stat(c->dav, j->path, &st, e);
     if (rc == ERR_NOTFOUND) {
         err_clear(e);
         *res = JOB_ALREADY_DONE;
-        return 0;
+        rc = 0;
+        goto out;
     }
+    if (rc < 0)
+        goto out;
+    if (st.is_dir) {
+        if (j->record && !streq(st.record_tag, j->record)) {
+            *res = JOB_SKIPPED; /* another record's folder took the place */
+            goto out;
+        }
+        rc = dav_delete(c->dav, j->path, NULL, e);
+    } else {
+        rc = dav_delete(c->dav, j->path, j->expect.etag, e);
+        if (rc == ERR_CONFLICT) {
+            err_clear(e);
+            rc = 0;
+            *res = JOB_SKIPPED; /* changed in the cloud since planned */
+        }
+    }
+    if (rc == ERR_NOTFOUND) {
+        err_clear(e);
+        *res = JOB_ALREADY_DONE;
+        rc = 0;
+    }
+out:
+    dav_stat_release(&st);
     return rc;
 }
 
@@ -526,16 +570,25 @@ static int do_relink(struct apply_conn *c, const struct job *j, enum job_result 
             *res = JOB_SKIPPED; /* deleted meanwhile; the file is untagged next pass */
             goto out;
         }
+        /* The file must be there (and carry the id) before the attachment points at it. */
+        if (j->path) {
+            snprintf(idbuf, sizeof(idbuf), "%ld", att_id);
+            rc = tag(c->dav, j->path, "attachment", idbuf, e);
+            if (rc == ERR_NOTFOUND)
+                rc = err_set(e, ERR_CONFLICT, "\"%s\" is not there to link attachment %ld to",
+                             j->path, att_id);
+            if (rc < 0)
+                goto out;
+        }
         rc = odoo_write(c->odoo, "ir.attachment", &att_id, 1, vals, e);
-        if (rc < 0)
-            goto out;
+        goto out;
     }
     /* Tag the cloud file or folder with its attachment: the link lives with the data. */
     if (j->path) {
         snprintf(idbuf, sizeof(idbuf), "%ld", att_id);
         rc = tag(c->dav, j->path, "attachment", idbuf, e);
         if (rc == ERR_NOTFOUND) {
-            /* The file went away after planning: undo the link we just made. */
+            /* The new file went away after planning: undo the link we just made. */
             err_clear(e);
             rc = odoo_unlink(c->odoo, "ir.attachment", &att_id, 1, e);
             *res = JOB_SKIPPED;

@@ -178,7 +178,7 @@ static void deadline_in(struct timespec *ts, long long ms)
     }
 }
 
-void pool_opts_init(struct pool_opts *o)
+static void fill_defaults(struct pool_opts *o)
 {
     if (o->concurrency <= 0)
         o->concurrency = 8;
@@ -198,6 +198,12 @@ void pool_opts_init(struct pool_opts *o)
         o->busy_delay_ms = 100;
     if (o->send_timeout_ms <= 0)
         o->send_timeout_ms = 30000;
+}
+
+void pool_opts_init(struct pool_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    fill_defaults(o);
 }
 
 static void task_free(struct task *t)
@@ -1079,7 +1085,7 @@ int pool_new(struct pool **out, const struct pool_opts *o, struct kq_consumer *c
     if (!p)
         return err_set(e, ERR_NOMEM, "out of memory");
     p->o = *o;
-    pool_opts_init(&p->o);
+    fill_defaults(&p->o);
     p->c = c;
     p->prod = prod;
     p->lg = o->log;

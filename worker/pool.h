@@ -91,7 +91,7 @@ struct pool_stats {
 
 struct pool;
 
-/* Fills defaults for zero fields. */
+/* Zeroes o and sets every default; pool_new also applies defaults to fields left 0. */
 void pool_opts_init(struct pool_opts *o);
 
 /* Subscribes c to the jobs and retry topics. c and p are borrowed. */

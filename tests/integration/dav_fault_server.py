@@ -9,7 +9,8 @@ It prints "PORT <n>" on stdout once it listens, then serves /dav/ with just
 enough WebDAV for the client's fault tests: PUT (stored only once the whole
 body arrived, like mod_dav_fs's temp file + rename), GET, DELETE, MKCOL and
 PROPFIND (Depth 0/1 over the stored files). Each rule gives, for the
-requests matching METHOD and PATH (the raw request path), a queue of
+requests matching METHOD and PATH (the raw request path; a PATH ending in
+'*' matches every path starting with what precedes it), a queue of
 behaviours consumed one request at a time; when the queue is empty the
 request is served normally ("ok" in a queue also means: serve normally).
 
@@ -21,7 +22,9 @@ Faults:
   html                   200 text/html instead of a multistatus
   cutlist                207 headers and part of a listing, then reset
 
-GET /status.php answers like Nextcloud, and a stored PUT answers with
+Nextcloud's chunked upload v2 works under /remote.php/dav/uploads/u/ (MKCOL,
+PUT chunks, MOVE .file with Destination, OC-Total-Length, Overwrite), the
+files under /remote.php/dav/files/u/. GET /status.php answers like Nextcloud, and a stored PUT answers with
 OC-FileId and OC-ETag headers, for the client's Nextcloud dialect tests.
 
 Every request is logged to FILE as one JSON line:
@@ -45,7 +48,7 @@ class State:
     def __init__(self, rules, log_path):
         self.lock = threading.Lock()
         self.files = {}  # decoded path -> bytes
-        self.dirs = {"/dav"}
+        self.dirs = {"/dav", "/remote.php/dav/files/u", "/remote.php/dav/uploads/u"}
         self.next_id = 0
         self.rules = rules  # (method, path) -> list of faults
         self.log = open(log_path, "a", buffering=1)
@@ -53,6 +56,11 @@ class State:
     def next_fault(self, method, path):
         with self.lock:
             q = self.rules.get((method, path))
+            if not q:
+                for (m, p), rq in self.rules.items():
+                    if m == method and p.endswith("*") and path.startswith(p[:-1]) and rq:
+                        q = rq
+                        break
             if q:
                 return q.pop(0)
         return "ok"
@@ -220,8 +228,42 @@ class Handler(BaseHTTPRequestHandler):
         if m == "DELETE":
             with st.lock:
                 found = st.files.pop(p, None) is not None
+                if p in st.dirs:
+                    found = True
+                    st.dirs.discard(p)
+                    for f in [f for f in st.files if f.startswith(p + "/")]:
+                        del st.files[f]
             self._reply(204 if found else 404)
             return 204 if found else 404
+        if m == "MOVE" and p.endswith("/.file"):
+            # Nextcloud chunked upload v2: assemble the chunks at Destination
+            updir = p[: -len("/.file")]
+            dest = urllib.parse.unquote(urllib.parse.urlsplit(self.headers["Destination"]).path)
+            dest = dest.rstrip("/")
+            total = int(self.headers.get("OC-Total-Length", "-1"))
+            with st.lock:
+                if updir not in st.dirs:
+                    code = 404
+                elif self.headers.get("Overwrite", "T") == "F" and dest in st.files:
+                    code = 412
+                else:
+                    names = sorted(f for f in st.files if f.rsplit("/", 1)[0] == updir)
+                    data = b"".join(st.files[f] for f in names)
+                    if total >= 0 and total != len(data):
+                        code = 400
+                    else:
+                        code = 204 if dest in st.files else 201
+                        st.files[dest] = data
+                        for f in names:
+                            del st.files[f]
+                        st.dirs.discard(updir)
+                        st.next_id += 1
+                        fid = "%08docinstance" % st.next_id
+            headers = None
+            if code < 300:
+                headers = {"OC-ETag": '"oc%x"' % len(data), "OC-FileId": fid}
+            self._reply(code, headers=headers)
+            return code
         if m == "PROPFIND":
             self._read_body()
             depth = self.headers.get("Depth", "1")
@@ -258,7 +300,7 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(405)
         return 405
 
-    do_PUT = do_GET = do_MKCOL = do_DELETE = do_PROPFIND = do_HEAD = _handle
+    do_PUT = do_GET = do_MKCOL = do_DELETE = do_PROPFIND = do_HEAD = do_MOVE = _handle
 
 
 class Server(socketserver.ThreadingMixIn, HTTPServer):

@@ -36,6 +36,7 @@ static const char *const rules[] = {
     "PROPFIND /dav/ 503",
     "PROPFIND /dav/cut cutlist,cutlist,cutlist,cutlist",
     "GET /dav/slow.txt 503ra100,503ra100",
+    "PUT /remote.php/dav/uploads/u/odoosync-* ok,ok,reset",
 };
 
 /* Start the fault server; returns its port or -1. */
@@ -325,7 +326,8 @@ static void test_nextcloud_dialect(struct check_count *cc, int port)
     req.sha1_hex = sha;
     CHECK_INT(cc, dav_put(d, "/nc.bin", &req, &r, &e), 0);
     CHECK(cc, r.fileid[0] != '\0' && strstr(r.fileid, "ocinstance") != NULL);
-    CHECK_STR(cc, r.etag, "\"oc4\""); /* OC-ETag wins over ETag */
+    CHECK_STR(cc, r.etag, "\"oc4\"");                              /* OC-ETag wins over ETag */
+    CHECK_INT(cc, count_log("PUT", "/dav/nc.bin", NULL, NULL), 1); /* waits for the line */
     snprintf(want, sizeof(want), "\"checksum\": \"SHA1:%s\"", sha);
     {
         FILE *f = fopen(log_path, "r");
@@ -343,6 +345,101 @@ static void test_nextcloud_dialect(struct check_count *cc, int port)
     CHECK_INT(cc, dav_web_link(d, "/nc.bin", r.fileid, &b, &e), 0);
     snprintf(want, sizeof(want), "http://127.0.0.1:%d/f/%s", port, r.fileid);
     CHECK_STR(cc, buf_str(&b), want);
+    buf_release(&b);
+    dav_free(d);
+}
+
+/* Requests whose path starts with prefix (and method), over the whole log. */
+static int count_prefix(const char *method, const char *prefix, const char *also)
+{
+    char line[2048], m[64], p[512];
+    FILE *f;
+    int n = 0;
+
+    usleep(100000); /* the server logs after answering */
+    f = fopen(log_path, "r");
+    if (!f)
+        return -1;
+    snprintf(m, sizeof(m), "\"method\": \"%s\"", method);
+    snprintf(p, sizeof(p), "\"path\": \"%s", prefix);
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, m) && strstr(line, p) && (!also || strstr(line, also)))
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* Nextcloud chunked upload v2, on the fault server's emulation of it. */
+static void test_chunked(struct check_count *cc, int port)
+{
+    struct dav_opts o;
+    struct err e = ERR_INIT;
+    struct dav *d;
+    struct dav_put_req req;
+    struct dav_result r;
+    struct gen g = {(1 << 20) + 12345, 0};
+    struct sha1_ctx sc;
+    char url[128], hex[SHA1_HEX_SIZE], want[128];
+    struct buf b;
+    int bad = 0;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/remote.php/dav/files/u/", port);
+    dav_opts_init(&o);
+    o.url = url;
+    o.user = "u";
+    o.password = "p";
+    o.retry_base_ms = 10;
+    o.dialect = DAV_DIALECT_NEXTCLOUD;
+    o.chunk_threshold = 1 << 20;
+    o.chunk_size = 256 * 1024;
+    d = dav_new(&o, &e);
+    if (!d)
+        return;
+    /* the sha1 of the generated content */
+    buf_init(&b, 2 << 20);
+    {
+        char chunk[4096];
+        size_t n;
+
+        sha1_init(&sc, NULL);
+        while ((n = gen_read(chunk, sizeof(chunk), &g)) > 0)
+            sha1_update(&sc, chunk, n, NULL);
+        sha1_final(&sc, hex, NULL);
+        g.pos = 0;
+    }
+    memset(&req, 0, sizeof(req));
+    memset(&r, 0, sizeof(r));
+    req.read = gen_read;
+    req.rewind = gen_rewind;
+    req.ud = &g;
+    req.size = g.size;
+    req.sha1_hex = hex;
+    req.create_only = 1;
+    CHECK_MSG(cc, dav_put(d, "/big chunked.bin", &req, &r, &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, count_prefix("MKCOL", "/remote.php/dav/uploads/u/odoosync-", NULL), 1);
+    /* 5 chunks, the third one reset once and sent again from its own first byte */
+    CHECK_INT(cc, count_prefix("PUT", "/remote.php/dav/uploads/u/odoosync-", NULL), 6);
+    CHECK_INT(cc, count_prefix("PUT", "/remote.php/dav/uploads/u/odoosync-", "\"reset\""), 1);
+    snprintf(want, sizeof(want), "\"checksum\": \"SHA1:%s\"", hex);
+    CHECK_INT(cc, count_prefix("MOVE", "/remote.php/dav/uploads/u/odoosync-", want), 1);
+    CHECK(cc, strstr(r.fileid, "ocinstance") != NULL);
+    CHECK_INT(cc, r.status, 201);
+    CHECK_INT(cc, dav_get_buf(d, "/big chunked.bin", &b, &e), 0);
+    CHECK_INT(cc, b.len, g.size);
+    for (size_t i = 0; i < b.len; i++)
+        if ((unsigned char)b.data[i] != gen_byte((long long)i))
+            bad++;
+    CHECK_INT(cc, bad, 0);
+    /* create-only onto the existing file: refused at the MOVE, upload folder deleted */
+    g.pos = 0;
+    CHECK_INT(cc, dav_put(d, "/big chunked.bin", &req, &r, &e), ERR_EXISTS);
+    CHECK_INT(cc, count_prefix("DELETE", "/remote.php/dav/uploads/u/odoosync-", NULL), 1);
+    /* a stale If-Match: refused before anything is sent */
+    g.pos = 0;
+    req.create_only = 0;
+    req.if_match = "\"stale\"";
+    CHECK_INT(cc, dav_put(d, "/big chunked.bin", &req, &r, &e), ERR_CONFLICT);
+    CHECK_INT(cc, count_prefix("MKCOL", "/remote.php/dav/uploads/u/odoosync-", NULL), 2);
     buf_release(&b);
     dav_free(d);
 }
@@ -399,6 +496,7 @@ int main(void)
     test_reset_mid_upload(&cc, d);
     test_propfind_faults(&cc, d);
     test_nextcloud_dialect(&cc, port);
+    test_chunked(&cc, port);
     test_refused(&cc);
     dav_free(d);
     dav_free(d0);

@@ -47,8 +47,7 @@ int main(void)
     if (stackenv_load() < 0)
         return 1;
     pt_kafka_conf(&kc, &t, "kq");
-    CHECK_MSG(&cc, kafkactl_send(why, sizeof(why), "topic %s %d 1", t.jobs, NPART) == 0, "%s",
-              why);
+    CHECK_MSG(&cc, kafkactl_send(why, sizeof(why), "topic %s %d 1", t.jobs, NPART) == 0, "%s", why);
     topics[0] = t.jobs;
 
     CHECK_INT(&cc, kq_producer_new(&prod, &kc, &e), 0);

@@ -39,6 +39,24 @@ struct target {
     int version; /* expected major */
 };
 
+static struct odoo *open_odoo_dl(const struct target *t, enum odoo_protocol p, const char *password,
+                                 const char *key, enum odoo_download_mode dl, struct err *e)
+{
+    struct odoo_opts opts;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.url = t->url;
+    opts.db = t->db;
+    opts.login = t->user;
+    opts.password = password;
+    opts.api_key = key;
+    opts.protocol = p;
+    opts.timeout_ms = 20000;
+    opts.retry_base_ms = 50;
+    opts.download_mode = dl;
+    return odoo_new(&opts, e);
+}
+
 static struct odoo *open_odoo(const struct target *t, enum odoo_protocol p, const char *password,
                               const char *key, struct err *e)
 {
@@ -549,6 +567,25 @@ static void test_download(struct odoo *o)
     rc = odoo_download(o, att, refuse_cb, NULL, -1, NULL, NULL, &e);
     CHECK_MSG(&cc, rc == ERR_IO, "refused: %d %s", rc, e.msg);
 
+    /* a url attachment has no content to download */
+    {
+        cJSON *uv = cJSON_CreateObject();
+        long uid_att = 0;
+        cJSON_AddStringToObject(uv, "name", "link");
+        cJSON_AddStringToObject(uv, "type", "url");
+        cJSON_AddStringToObject(uv, "url", "https://cloud.example.com/f/42");
+        cJSON_AddStringToObject(uv, "res_model", "res.partner");
+        cJSON_AddNumberToObject(uv, "res_id", (double)pid);
+        rc = odoo_create(o, "ir.attachment", uv, &uid_att, &e);
+        CHECK_MSG(&cc, rc == 0, "create url attachment: %s", e.msg);
+        buf_reset(&s.b);
+        rc = odoo_download(o, uid_att, sink_cb, &s, -1, NULL, NULL, &e);
+        CHECK_MSG(&cc, rc == ERR_INVALID, "url attachment: %d %s", rc, e.msg);
+        CHECK_INT(&cc, s.b.len, 0);
+        odoo_unlink(o, "ir.attachment", &uid_att, 1, &e);
+        cJSON_Delete(uv);
+    }
+
     /* a missing attachment */
     buf_reset(&s.b);
     {
@@ -714,14 +751,14 @@ struct emu {
     char url[128];
 };
 
-static int emu_start(struct emu *m, const char *key)
+static int emu_start(struct emu *m, const char *version, const char *key)
 {
     const char *src = getenv("ODOOSYNC_SOURCE_DIR");
     char script[512], portfile[300], logfile[300];
     int i;
 
     memset(m, 0, sizeof(m[0]));
-    snprintf(m->dir, sizeof(m->dir), "/tmp/odoo-test19-XXXXXX");
+    snprintf(m->dir, sizeof(m->dir), "/tmp/odoo-testemu-XXXXXX");
     if (!mkdtemp(m->dir))
         return -1;
     snprintf(script, sizeof(script), "%s/tests/odoo/emulator.py", src ? src : ".");
@@ -734,7 +771,7 @@ static int emu_start(struct emu *m, const char *key)
         FILE *lf = freopen(logfile, "w", stderr);
         (void)lf;
         execlp("python3", "python3", script, "--host", "127.0.0.1", "--port", "0", "--data-dir",
-               m->dir, "--odoo-version", "19", "--api-key", key, "--port-file", portfile,
+               m->dir, "--odoo-version", version, "--api-key", key, "--port-file", portfile,
                (char *)NULL);
         _exit(127);
     }
@@ -767,7 +804,7 @@ static void emu_stop(struct emu *m)
         kill(m->pid, SIGTERM);
         waitpid(m->pid, &st, 0);
     }
-    if (strncmp(m->dir, "/tmp/odoo-test19-", 17) == 0) {
+    if (strncmp(m->dir, "/tmp/odoo-testemu-", 18) == 0) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", m->dir);
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", m->dir);
@@ -788,7 +825,7 @@ static void test_json2_vs_jsonrpc(const struct target *base)
     char name[128], like[128];
     int rc;
 
-    if (emu_start(&m, key) < 0) {
+    if (emu_start(&m, "19", key) < 0) {
         CHECK_MSG(&cc, 0, "could not start a version-19 emulator (log in %s/log)", m.dir);
         emu_stop(&m);
         return;
@@ -896,6 +933,11 @@ static void test_json2_vs_jsonrpc(const struct target *base)
 
     /* download with the bearer key, and a 503 before the first byte */
     test_download(j2);
+    {
+        struct odoo *j2rpc = open_odoo_dl(&t, ODOO_PROTO_JSON2, NULL, key, ODOO_DL_RPC, &e);
+        test_download(j2rpc);
+        odoo_free(j2rpc);
+    }
     test_faults(&t, m.dir);
 
     odoo_unlink(j2, "res.partner", ids, 5, &e);
@@ -910,6 +952,66 @@ out:
     odoo_free(rpc);
     odoo_free(j2);
     odoo_free(bad);
+    emu_stop(&m);
+}
+
+/*
+ * Odoo 16 over JSON-RPC: search's domain is named `args` there (we pass it positionally),
+ * and display names come from name_get.
+ */
+static void test_odoo16(const struct target *base)
+{
+    static const char *const fields[] = {"name", NULL};
+    struct err e = ERR_INIT;
+    struct target t = *base;
+    struct odoo *o = NULL;
+    struct emu m;
+    char name[128], cname[128], want[300], key[32], like[128];
+    long ids[2] = {0, 0}, *found = NULL;
+    size_t n = 0;
+    cJSON *vals = NULL, *names = NULL, *dom = NULL;
+    struct walk w;
+    int rc;
+
+    if (emu_start(&m, "16", "") < 0) {
+        CHECK_MSG(&cc, 0, "could not start a version-16 emulator (log in %s/log)", m.dir);
+        emu_stop(&m);
+        return;
+    }
+    t.url = m.url;
+    o = open_odoo(&t, ODOO_PROTO_AUTO, t.password, NULL, &e);
+    rc = odoo_connect(o, &e);
+    CHECK_MSG(&cc, rc == 0, "connect 16: %s", e.msg);
+    CHECK_INT(&cc, odoo_version_major(o), 16);
+    CHECK_INT(&cc, odoo_protocol_used(o), ODOO_PROTO_JSONRPC);
+    snprintf(name, sizeof(name), "%s-16co", tag);
+    snprintf(cname, sizeof(cname), "%s-16ct", tag);
+    ids[0] = create_partner(o, name, &e);
+    vals = cJSON_CreateObject();
+    cJSON_AddStringToObject(vals, "name", cname);
+    cJSON_AddNumberToObject(vals, "parent_id", (double)ids[0]);
+    rc = odoo_create(o, "res.partner", vals, &ids[1], &e);
+    CHECK_MSG(&cc, rc == 0, "create 16: %s", e.msg);
+    rc = odoo_display_names(o, "res.partner", ids, 2, &names, &e);
+    CHECK_MSG(&cc, rc == 0, "name_get 16: %s", e.msg);
+    snprintf(key, sizeof(key), "%ld", ids[1]);
+    snprintf(want, sizeof(want), "%s, %s", name, cname);
+    CHECK_STR(&cc, cJSON_GetStringValue(cJSON_GetObjectItem(names, key)), want);
+    snprintf(like, sizeof(like), "%s-16%%", tag);
+    dom = name_domain("=like", like);
+    rc = odoo_search(o, "res.partner", dom, 0, 10, "id", &found, &n, &e);
+    CHECK_MSG(&cc, rc == 0 && n == 2, "search 16: %d %zu %s", rc, n, e.msg);
+    memset(&w, 0, sizeof(w));
+    w.in_order = 1;
+    w.name_ok = 1;
+    snprintf(w.prefix, sizeof(w.prefix), "%s-16", tag);
+    rc = odoo_search_read_each(o, "res.partner", dom, fields, 1, walk_cb, &w, &e);
+    CHECK_MSG(&cc, rc == 0 && w.count == 2 && w.in_order, "each 16: %d %s", rc, e.msg);
+    free(found);
+    cJSON_Delete(dom);
+    cJSON_Delete(names);
+    cJSON_Delete(vals);
+    odoo_free(o);
     emu_stop(&m);
 }
 
@@ -944,8 +1046,17 @@ int main(void)
         CHECK_MSG(&cc, 0, "connect: %s", e.msg);
     }
     odoo_free(o);
+    /* an api key standing in for the password over JSON-RPC: no web session is possible
+     * (Odoo refuses keys for interactive logins), so AUTO reads `datas` instead */
+    o = open_odoo_dl(&t, ODOO_PROTO_JSONRPC, NULL, t.api_key, ODOO_DL_AUTO, &e);
+    if (o && odoo_connect(o, &e) == 0)
+        test_download(o);
+    else
+        CHECK_MSG(&cc, 0, "connect with the api key: %s", e.msg);
+    odoo_free(o);
     test_wrong_password(&t);
     test_json2_vs_jsonrpc(&t);
+    test_odoo16(&t);
     curl_global_cleanup();
     return check_done(&cc);
 }

@@ -145,8 +145,8 @@ int main(void)
     CHECK(&cc, atomic_load(&a.max_running) > 8); /* more than one pool's worth at once */
     printf("order: %ld applies, %ld distinct, %ld redelivered, max %d at once, "
            "consumed %ld/%ld/%ld, %lld ms\n",
-           a.ord.applies, a.ord.distinct, a.ord.dups, atomic_load(&a.max_running),
-           consumed_by[0], consumed_by[1], consumed_by[2], pt_now_ms() - t0);
+           a.ord.applies, a.ord.distinct, a.ord.dups, atomic_load(&a.max_running), consumed_by[0],
+           consumed_by[1], consumed_by[2], pt_now_ms() - t0);
     for (int i = 0; i < NPOOLS; i++)
         CHECK(&cc, consumed_by[i] > 0);
     pt_order_release(&a.ord);

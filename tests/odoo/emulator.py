@@ -12,7 +12,9 @@ Endpoints
   POST /web/webclient/version_info
   POST /json/2/<model>/<method>     JSON-2 (Odoo 19 only; 404 before), bearer API key
   GET|HEAD /web/content/<id>[/<name>][?download=true]   streams ir.attachment content
-  POST /__emulator__/control        test-only fault switches (loopback only)
+  POST /__emulator__/control        test-only switches (loopback only): deny_model,
+                                    allow_model, reset, fail_next, delay_next,
+                                    web_content_bearer
   GET  /__emulator__/stats          request counters (test-only)
 
 Data
@@ -60,9 +62,10 @@ class OdooError(Exception):
     name = "odoo.exceptions.UserError"
     status = 422  # JSON-2 HTTP status
 
-    def __init__(self, message, name=None, status=None):
+    def __init__(self, message, name=None, status=None, arguments=None):
         super().__init__(message)
         self.message = message
+        self.arguments = arguments
         if name:
             self.name = name
         if status:
@@ -102,8 +105,9 @@ def py_error(cls, message, status=422):
 
 
 def serialize_error(exc):
+    args = None
     if isinstance(exc, OdooError):
-        name, msg = exc.name, exc.message
+        name, msg, args = exc.name, exc.message, exc.arguments
     else:
         name, msg = "builtins." + type(exc).__name__, str(exc)
     debug = (
@@ -114,7 +118,8 @@ def serialize_error(exc):
         "    result = func()\n"
         "%s: %s\n" % (name, msg)
     )
-    return {"name": name, "debug": debug, "message": msg, "arguments": [msg], "context": {}}
+    return {"name": name, "debug": debug, "message": msg,
+            "arguments": args if args is not None else [msg], "context": {}}
 
 
 # --------------------------------------------------------------------------------------
@@ -419,6 +424,9 @@ class Odoo:
         self.fail_rules = []  # [{"status":503,"count":n,"path":prefix}]
         self.delay_rules = []
         self.stats = {}
+        # Real Odoo authenticates /web/content by session cookie only; the bearer key is
+        # accepted here unless a test turns it off ({"web_content_bearer": false}).
+        self.content_bearer = True
         with self.lock:
             self._init_schema()
 
@@ -572,9 +580,13 @@ class Odoo:
             return None
         if method == "search" and self.version <= 16:
             return (m_search16, False)
+        if method == "search_count" and self.version <= 16:
+            return (m_search_count16, False)
         spec = METHODS.get(method)
         if spec is None and model.name == "sale.order":
             spec = SALE_METHODS.get(method)
+        if spec is None and model.name == "res.users" and method == "context_get":
+            spec = (m_context_get, False)
         return spec
 
     def run(self, fn, uid=ADMIN, ctx=None):
@@ -1533,7 +1545,14 @@ def unlink_records(env, model, ids, _seen=None):
     odoo.check_access(env, model, "unlink")
     if not ids:
         return True
-    ids = existing_ids(env, model, ids)  # unlinking a deleted record is not an error in Odoo
+    have = existing_ids(env, model, ids)
+    if len(have) != len(ids) and _seen is None:
+        # The unlink() of these models reads fields of the records (ir.attachment reads
+        # store_fname, sale.order its state, ...), which raises for a deleted record.
+        missing = tuple(i for i in ids if i not in set(have))
+        raise MissingError("Record does not exist or has been deleted.\n(Record: %s%r, User: %d)"
+                           % (model.name, missing, env.uid))
+    ids = have
     if not ids:
         return True
     if model.name == "ir.attachment":
@@ -1620,6 +1639,10 @@ def m_search16(env, model, args, offset=0, limit=None, order=None, count=False):
 def m_search_count(env, model, domain, limit=None):
     n = search_ids(env, model, domain, count=True)
     return min(n, limit) if limit else n
+
+
+def m_search_count16(env, model, args, limit=None):
+    return m_search_count(env, model, args, limit)
 
 
 def m_search_read(env, model, domain=None, fields=None, offset=0, limit=None, order=None,
@@ -1728,6 +1751,11 @@ def m_action_draft(env, model, ids):
 
 def m_action_quotation_sent(env, model, ids):
     return _set_state(env, model, ids, ("draft", "sent"), "sent")
+
+
+def m_context_get(env, model):
+    """res.users.context_get: the user's context (lang, tz, uid)."""
+    return {"lang": "en_US", "tz": "UTC", "uid": env.uid}
 
 
 METHODS = {
@@ -2054,8 +2082,11 @@ class Handler(BaseHTTPRequestHandler):
             self.read_body_quietly()
             return self.send(404, NOT_FOUND_HTML, "text/html; charset=utf-8")
 
+        ctx = {}
+
         def fail(exc):
             d = serialize_error(exc)
+            d["context"] = ctx  # Odoo 19 reports the request's context
             self.send_json(exc.status if isinstance(exc, OdooError) else 500, d)
 
         body = self.read_body()
@@ -2063,7 +2094,7 @@ class Handler(BaseHTTPRequestHandler):
         scheme, _, key = auth.partition(" ")
         if scheme.lower() != "bearer" or not odoo.api_key or key.strip() != odoo.api_key:
             return fail(OdooError("Invalid apikey", name="werkzeug.exceptions.Unauthorized",
-                                  status=401))
+                                  status=401, arguments=["Invalid apikey", 401]))
         dbh = self.headers.get("X-Odoo-Database")
         if dbh is not None and dbh != DB_NAME:
             return fail(OdooError("Database %s not found." % dbh,
@@ -2081,6 +2112,8 @@ class Handler(BaseHTTPRequestHandler):
             return fail(OdooError("Invalid JSON data", name="werkzeug.exceptions.BadRequest",
                                   status=400))
         ids = params.pop("ids", None)
+        if isinstance(params.get("context"), dict):
+            ctx = params["context"]
         try:
             if model in odoo.models:
                 spec = odoo.method_spec(odoo.models[model], method)
@@ -2112,7 +2145,8 @@ class Handler(BaseHTTPRequestHandler):
         if uid is None:
             auth = self.headers.get("Authorization", "")
             scheme, _, key = auth.partition(" ")
-            if scheme.lower() == "bearer" and odoo.api_key and key.strip() == odoo.api_key:
+            if scheme.lower() == "bearer" and odoo.api_key and key.strip() == odoo.api_key \
+                    and odoo.content_bearer:
                 uid = ADMIN
         if uid is None:
             uid = PUBLIC
@@ -2214,10 +2248,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError("expected a JSON object")
             with odoo.control_lock:
                 if cmd.get("reset"):
+                    odoo.content_bearer = True
                     odoo.denied.clear()
                     odoo.fail_rules.clear()
                     odoo.delay_rules.clear()
                     odoo.stats.clear()
+                if "web_content_bearer" in cmd:
+                    odoo.content_bearer = bool(cmd["web_content_bearer"])
                 if "deny_model" in cmd:
                     odoo.denied.add(str(cmd["deny_model"]))
                 if "allow_model" in cmd:
@@ -2233,6 +2270,7 @@ class Handler(BaseHTTPRequestHandler):
                     r["count"] = int(r.get("count", 1))
                     odoo.delay_rules.append(r)
                 state = {"denied": sorted(odoo.denied), "fail_next": odoo.fail_rules,
+                         "web_content_bearer": odoo.content_bearer,
                          "delay_next": odoo.delay_rules, "odoo_version": odoo.version}
             self.send_json(200, state)
         except (ValueError, TypeError) as exc:

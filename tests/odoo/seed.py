@@ -74,9 +74,7 @@ class Direct:
         self.odoo = emulator.Odoo(data_dir, version, "")
 
     def __call__(self, model, method, *args, **kwargs):
-        em = self.em
-        spec = self.odoo.method_spec(self.odoo.models[model], method)
-        fn, on_records = spec
+        fn, _ = self.odoo.method_spec(self.odoo.models[model], method)
         m = self.odoo.models[model]
         return self.odoo.run(lambda env: fn(env, m, *args, **kwargs))
 

@@ -9,6 +9,7 @@ Run: python3 -m unittest -v test_emulator   (from tests/odoo/)
 import base64
 import hashlib
 import http.client
+import itertools
 import json
 import os
 import shutil
@@ -52,7 +53,7 @@ class EmulatorCase(unittest.TestCase):
             time.sleep(0.02)
         with open(port_file) as fh:
             cls.port = int(fh.read())
-        cls.rid = 0
+        cls.rids = itertools.count(1)
 
     @classmethod
     def tearDownClass(cls):
@@ -78,16 +79,15 @@ class EmulatorCase(unittest.TestCase):
             conn.close()
 
     def jsonrpc(self, path, params, headers=None):
-        type(self).rid += 1
-        body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": params,
-                           "id": self.rid})
+        rid = next(self.rids)  # atomic: tests call from several threads
+        body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": params, "id": rid})
         h = {"Content-Type": "application/json"}
         h.update(headers or {})
         status, hdrs, data = self.http("POST", path, body, h)
         self.assertEqual(status, 200)
         answer = json.loads(data)
         self.assertEqual(answer["jsonrpc"], "2.0")
-        self.assertEqual(answer["id"], self.rid)
+        self.assertEqual(answer["id"], rid)
         return answer, hdrs
 
     def rpc(self, service, method, *args):
@@ -370,8 +370,9 @@ class DomainTests(EmulatorCase):
         self.assertEqual(self.kw("res.partner", "read", [pid], ["email"])[0]["email"],
                          "t@x.org")  # the failed write rolled back nothing of pid's
         self.assertIs(self.kw("res.partner", "unlink", [pid]), True)
-        # unlinking an already deleted record is not an error in Odoo (check_access_rule)
-        self.assertIs(self.kw("res.partner", "unlink", [pid]), True)
+        e = self.assertOdooError("odoo.exceptions.MissingError", self.kw, "res.partner",
+                                 "unlink", [pid])
+        self.assertIn("Record does not exist or has been deleted.", e.data["message"])
         self.assertEqual(self.kw("res.partner", "exists", [pid]), [])
 
     def test_generic_errors(self):
@@ -503,6 +504,13 @@ class AccessTests(EmulatorCase):
         with self.assertRaises((http.client.HTTPException, ConnectionError)):
             self.rpc("common", "version")
         self.assertEqual(self.rpc("common", "version")["server_version"], "17.0")
+        self.control({"delay_next": {"seconds": 0.4, "count": 1, "path": "/jsonrpc"}})
+        t0 = time.monotonic()
+        self.rpc("common", "version")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.4)
+        t0 = time.monotonic()
+        self.rpc("common", "version")
+        self.assertLess(time.monotonic() - t0, 0.4)
 
     def test_stats(self):
         self.kw("res.partner", "search", [])
@@ -648,6 +656,12 @@ class AttachmentTests(EmulatorCase):
         status, h, _ = self.http("GET", "/web/content/%d" % url_id,
                                  headers={"Authorization": "bearer " + KEY})
         self.assertEqual((status, h["location"]), (301, "https://cloud.example/x"))
+        # like real Odoo, which only knows the session here
+        self.control({"web_content_bearer": False})
+        status, _, _ = self.http("GET", "/web/content/%d" % aid,
+                                 headers={"Authorization": "bearer " + KEY})
+        self.assertEqual(status, 404)
+        self.control({"reset": True})
         status, _, _ = self.http("GET", "/web/content/99999999",
                                  headers={"Authorization": "bearer " + KEY})
         self.assertEqual(status, 404)
@@ -742,15 +756,15 @@ class StreamingTests(EmulatorCase):
         raw = b"".join(block[i:] + block[:i] for i in range(50))
         self.assertEqual(len(raw), self.SIZE)
         want = hashlib.sha1(raw).hexdigest()
+        vals = {"name": "big.bin", "datas": base64.b64encode(raw),
+                "mimetype": "application/octet-stream"}
+        del raw
         odoo = emulator.Odoo(self.data_dir, self.VERSION, "")
         try:
             aid = odoo.run(lambda env: emulator.create_records(
-                env, odoo.models["ir.attachment"], {
-                    "name": "big.bin", "datas": base64.b64encode(raw),
-                    "mimetype": "application/octet-stream"}))
+                env, odoo.models["ir.attachment"], vals))
         finally:
             odoo.close()
-        del raw
         meta = self.kw("ir.attachment", "read", [aid], ["checksum", "file_size"])[0]
         self.assertEqual(meta, {"id": aid, "checksum": want, "file_size": self.SIZE})
         hwm_before = self.rss_kb("VmHWM")
@@ -894,6 +908,8 @@ class Version19Json2Tests(EmulatorCase):
         self.assertEqual(rows[1]["parent_id"], [ids[0], "Nineteen"])
         status, rows = self.json2("res.partner", "read", {"ids": ids[:1], "fields": ["name"]})
         self.assertEqual((status, rows), (200, [{"id": ids[0], "name": "Nineteen"}]))
+        status, ctx = self.json2("res.users", "context_get", {})
+        self.assertEqual((status, ctx["uid"]), (200, 2))
         status, n = self.json2("res.partner", "search_count", {"domain": [("id", "in", ids)]})
         self.assertEqual((status, n), (200, 2))
         status, res = self.json2("res.partner", "unlink", {"ids": ids})
@@ -903,6 +919,7 @@ class Version19Json2Tests(EmulatorCase):
         status, body = self.json2("res.partner", "search", {"domain": []}, key="wrong")
         self.assertEqual(status, 401)
         self.assertEqual(body["name"], "werkzeug.exceptions.Unauthorized")
+        self.assertEqual(body["arguments"], ["Invalid apikey", 401])
         status, _ = self.json2("res.partner", "search", {"domain": []}, key=None)
         self.assertEqual(status, 401)
         status, body = self.json2("no.model", "search", {"domain": []})

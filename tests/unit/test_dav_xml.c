@@ -131,6 +131,25 @@ static void test_apache(struct check_count *cc)
     CHECK_INT(cc, g.mtime[2], -1);
 }
 
+/* A real answer of the stack's Apache 2.4 to our PROPFIND (weak etags, g0/g1/g2 prefixes). */
+static void test_apache_real(struct check_count *cc)
+{
+    struct got g;
+    struct err e = ERR_INIT;
+
+    CHECK_INT(cc, parse_file("apache-real.xml", "/dav/", &g, &e), 0);
+    CHECK_INT(cc, g.n, 2);
+    CHECK_STR(cc, g.path[0], "/cap");
+    CHECK_INT(cc, g.is_dir[0], 1);
+    CHECK_STR(cc, g.etag[0], "W/\"1000-660fd69bbe122\"");
+    CHECK_INT(cc, g.has_att[0], 0);
+    CHECK_STR(cc, g.path[1], "/cap/a b.txt");
+    CHECK_INT(cc, g.size[1], 3);
+    CHECK_STR(cc, g.att[1], "42");
+    CHECK_STR(cc, g.ctype[1], "text/plain");
+    CHECK_INT(cc, g.has_fileid[1], 0);
+}
+
 static void test_nextcloud(struct check_count *cc)
 {
     struct got g;
@@ -331,6 +350,7 @@ int main(void)
     struct check_count cc = CHECK_INIT;
 
     test_apache(&cc);
+    test_apache_real(&cc);
     test_nextcloud(&cc);
     test_bad(&cc);
     test_callback_stop(&cc);

@@ -130,6 +130,20 @@ static void test_set(struct check_count *cc)
     names_set_release(&ns);
 }
 
+static void test_transient(struct check_count *cc)
+{
+    CHECK(cc, names_is_transient(".~lock.offer.odt#"));
+    CHECK(cc, names_is_transient("~$report.docx"));
+    CHECK(cc, names_is_transient("big.iso.part"));
+    CHECK(cc, names_is_transient(".DS_Store"));
+    CHECK(cc, names_is_transient("Thumbs.db"));
+    CHECK(cc, names_is_transient("desktop.ini"));
+    CHECK(cc, !names_is_transient("offer.odt"));
+    CHECK(cc, !names_is_transient(".~lock.offer.odt"));
+    CHECK(cc, !names_is_transient("partial"));
+    CHECK(cc, !names_is_transient("a~$b"));
+}
+
 int main(void)
 {
     struct check_count cc = CHECK_INIT;
@@ -137,5 +151,6 @@ int main(void)
     test_sanitize(&cc);
     test_suffix(&cc);
     test_set(&cc);
+    test_transient(&cc);
     return check_done(&cc);
 }

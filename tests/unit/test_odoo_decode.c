@@ -381,6 +381,10 @@ static void test_names_and_opts(void)
     opts.password = "p";
     CHECK(&cc, odoo_new(&opts, &e) == NULL);
     CHECK_INT(&cc, e.code, ERR_INVALID);
+    opts.url = "https://user:secret@odoo.example.com";
+    CHECK(&cc, odoo_new(&opts, &e) == NULL);
+    CHECK_INT(&cc, e.code, ERR_INVALID);
+    CHECK(&cc, strstr(e.msg, "secret") == NULL);
     opts.url = "http://127.0.0.1:9/";
     opts.password = NULL;
     CHECK(&cc, odoo_new(&opts, &e) == NULL); /* no secret at all */

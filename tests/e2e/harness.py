@@ -1,0 +1,278 @@
+"""harness: what the end-to-end tests share.
+
+Each test gets:
+  - its own Odoo emulator (tests/odoo/emulator.py on a free loopback port, in a
+    temporary directory), so records and attachments never leak between tests;
+  - its own root folder on the stack's Apache WebDAV (DAV_URL from the stack env
+    file named by ODOOSYNC_STACK_ENV), removed afterwards;
+  - a configuration file for odoosync pointing at both;
+and helpers to change either side (JSON-RPC calls, WebDAV requests) and to run
+`odoosync run --once` (local mode) or the cluster mode (produce + workers).
+
+Python standard library only.
+"""
+import base64
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+EMULATOR = os.path.join(SRC, "tests", "odoo", "emulator.py")
+KEY = "e2e-api-key-0123456789"
+
+
+def load_env():
+    path = os.environ.get("ODOOSYNC_STACK_ENV")
+    if not path or not os.path.exists(path):
+        raise unittest.SkipTest("no stack env (run under ctest with the stack fixture)")
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = v
+    return env
+
+
+def binary():
+    b = os.environ.get("ODOOSYNC_BIN")
+    if not b:
+        b = os.path.join(os.environ.get("ODOOSYNC_BINARY_DIR", os.path.join(SRC, "build")),
+                         "odoosync")
+    return b
+
+
+class Emulator:
+    def __init__(self, version=17):
+        self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-odoo-")
+        port_file = os.path.join(self.tmp, "port")
+        self.log = open(os.path.join(self.tmp, "emulator.log"), "w")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", EMULATOR, "--host", "127.0.0.1", "--port", "0", "--data-dir",
+             os.path.join(self.tmp, "data"), "--odoo-version", str(version), "--api-key", KEY,
+             "--port-file", port_file], stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("emulator did not start")
+            time.sleep(0.02)
+        with open(port_file) as f:
+            self.port = int(f.read())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def call(self, model, method, args, kwargs=None):
+        payload = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {
+            "service": "object", "method": "execute_kw",
+            "args": ["odoosync", 2, "admin", model, method, args, kwargs or {}]}}
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("POST", "/jsonrpc", json.dumps(payload),
+                         {"Content-Type": "application/json"})
+            ans = json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+        if "error" in ans:
+            raise RuntimeError("%s: %s" % (ans["error"]["data"].get("name"),
+                                           ans["error"]["data"].get("message")))
+        return ans["result"]
+
+    def create(self, model, vals):
+        return self.call(model, "create", [vals])
+
+    def write(self, model, ids, vals):
+        return self.call(model, "write", [ids if isinstance(ids, list) else [ids], vals])
+
+    def unlink(self, model, ids):
+        return self.call(model, "unlink", [ids if isinstance(ids, list) else [ids]])
+
+    def attach(self, model, res_id, name, content):
+        return self.create("ir.attachment", {
+            "name": name, "type": "binary", "datas": base64.b64encode(content).decode(),
+            "res_model": model or False, "res_id": res_id or 0})
+
+    def attachments(self, domain=None):
+        return self.call("ir.attachment", "search_read", [domain or []], {
+            "fields": ["name", "type", "url", "res_model", "res_id", "checksum"],
+            "order": "id"})
+
+
+class Dav:
+    def __init__(self, env):
+        u = urllib.parse.urlparse(env["DAV_URL"])
+        self.host, self.port = u.hostname, u.port
+        self.base = u.path.rstrip("/")
+        self.url = env["DAV_URL"]
+        self.auth = "Basic " + base64.b64encode(
+            ("%s:%s" % (env["DAV_USER"], env["DAV_PASSWORD"])).encode()).decode()
+
+    def req(self, method, path, body=None, headers=None):
+        h = {"Authorization": self.auth}
+        h.update(headers or {})
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            conn.request(method, self.base + urllib.parse.quote(path), body, h)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def mkcol(self, path):
+        st, _ = self.req("MKCOL", path)
+        assert st in (201, 405), "MKCOL %s: %d" % (path, st)
+
+    def put(self, path, content):
+        st, _ = self.req("PUT", path, content)
+        assert st in (201, 204), "PUT %s: %d" % (path, st)
+
+    def get(self, path):
+        st, body = self.req("GET", path)
+        return body if st == 200 else None
+
+    def move(self, src, dst):
+        st, _ = self.req("MOVE", src, headers={
+            "Destination": self.url.rstrip("/") + urllib.parse.quote(dst), "Overwrite": "F"})
+        assert st in (201, 204), "MOVE %s -> %s: %d" % (src, dst, st)
+
+    def delete(self, path):
+        st, _ = self.req("DELETE", path)
+        assert st in (204, 404), "DELETE %s: %d" % (path, st)
+
+    def tree(self, path):
+        """{relative path: (is_dir, size, {tag: value})} of everything under path."""
+        out = {}
+        todo = [path]
+        while todo:
+            p = todo.pop()
+            body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:o="urn:odoosync">'
+                    b"<d:prop><d:resourcetype/><d:getcontentlength/><o:attachment/><o:record/>"
+                    b"<o:type/></d:prop></d:propfind>")
+            st, data = self.req("PROPFIND", p, body, {"Depth": "1",
+                                                      "Content-Type": "application/xml"})
+            if st == 404:
+                continue
+            assert st == 207, "PROPFIND %s: %d" % (p, st)
+            for resp in ET.fromstring(data).findall("{DAV:}response"):
+                href = urllib.parse.unquote(resp.find("{DAV:}href").text)
+                q = href[len(self.base):] if href.startswith(self.base) else href
+                q = q.rstrip("/")
+                if q == p.rstrip("/"):
+                    continue
+                is_dir = resp.find(".//{DAV:}collection") is not None
+                size = resp.find(".//{DAV:}getcontentlength")
+                tags = {}
+                for name in ("attachment", "record", "type"):
+                    t = resp.find(".//{urn:odoosync}%s" % name)
+                    if t is not None and t.text:
+                        tags[name] = t.text
+                rel = q[len(path.rstrip("/")) + 1:]
+                out[rel] = (is_dir, int(size.text) if size is not None and size.text else 0,
+                            tags)
+                if is_dir:
+                    todo.append(q)
+        return out
+
+
+class SyncCase(unittest.TestCase):
+    """One emulator and one cloud root per test; run() runs a local pass."""
+
+    TYPES = [
+        {"folder": "Customers", "model": "res.partner", "domain": "[('customer_rank', '>', 0)]"},
+        {"folder": "Quotations", "model": "sale.order",
+         "domain": "[('state', 'in', ['draft', 'sent'])]"},
+        {"folder": "Orders", "model": "sale.order", "domain": "[('state', 'in', ['sale', 'done'])]"},
+    ]
+    STANDALONE = True
+    EXTRA = {}
+
+    def setUp(self):
+        self.env = load_env()
+        self.odoo = Emulator()
+        self.addCleanup(self.odoo.stop)
+        self.dav = Dav(self.env)
+        self.root = "e2e-%s-%d-%d" % (self._testMethodName[5:][:24], os.getpid(),
+                                      int(time.time() * 1000) % 100000)
+        self.addCleanup(self.dav.delete, "/" + self.root)
+        self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.config = os.path.join(self.tmp, "odoosync.json")
+        self.write_config()
+
+    def write_config(self, types=None, **extra):
+        cfg = {
+            "odoo": {"url": self.odoo.url, "database": "odoosync", "login": "admin",
+                     "password_env": "E2E_ODOO_PASSWORD"},
+            "cloud": {"url": self.env["DAV_URL"], "user": self.env["DAV_USER"],
+                      "password_env": "E2E_DAV_PASSWORD", "root": self.root},
+            "types": types if types is not None else self.TYPES,
+            "standalone": {"enabled": self.STANDALONE},
+            "worker": {"concurrency": 4, "backoff_ms": 100},
+        }
+        for k, v in dict(self.EXTRA, **extra).items():
+            cfg[k] = v
+        with open(self.config, "w") as f:
+            json.dump(cfg, f, indent=1)
+
+    def run_cmd(self, *args, expect=0):
+        env = dict(os.environ, E2E_ODOO_PASSWORD="admin",
+                   E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
+        p = subprocess.run([binary()] + list(args) + ["--config", self.config, "-L", "warn"],
+                           env=env, capture_output=True, text=True, timeout=600)
+        if expect is not None and p.returncode != expect:
+            self.fail("odoosync %s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
+                " ".join(args), p.returncode, expect, p.stdout, p.stderr))
+        return p
+
+    def sync(self, *extra, expect=0):
+        return self.run_cmd("run", "--once", *extra, expect=expect)
+
+    def plan_json(self):
+        p = self.run_cmd("plan", "--json", expect=None)
+        return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+    def tree(self):
+        return self.dav.tree("/" + self.root)
+
+    def p(self, rel):
+        return "/%s/%s" % (self.root, rel)
+
+    def assertQuiet(self):
+        """A pass right after this one plans nothing (idempotence)."""
+        jobs = self.plan_json()
+        self.assertEqual(jobs, [], "a second pass still plans: %s" % json.dumps(jobs, indent=1))
+
+    def url_of(self, rel):
+        return self.env["DAV_URL"].rstrip("/") + urllib.parse.quote("/%s/%s" % (self.root, rel))
+
+
+def sha1(b):
+    return hashlib.sha1(b).hexdigest()
+
+
+def main():
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""End-to-end: every rule of DESIGN.md "Rules", in local mode (`odoosync run --once`),
+against the real Apache WebDAV of the test stack and a private Odoo emulator.
+Each test sets up both sides, runs passes, and checks both sides after:
+Odoo's attachments (type, url, name, res_model/res_id) and the cloud tree
+(paths, contents, tags). Every test ends by checking that one more pass plans
+nothing (idempotence).
+"""
+import http.client
+import json
+import os
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SyncCase, main, sha1  # noqa: E402
+
+
+def url_path(url):
+    return urllib.parse.unquote(urllib.parse.urlparse(url).path)
+
+
+class Rules(SyncCase):
+    def customer(self, name, **kw):
+        vals = {"name": name, "is_company": True, "customer_rank": 1}
+        vals.update(kw)
+        return self.odoo.create("res.partner", vals)
+
+    def order(self, name, state="draft"):
+        pid = self.customer("Buyer of %s" % name)
+        return self.odoo.create("sale.order", {"name": name, "partner_id": pid, "state": state})
+
+    def att_by_id(self, aid):
+        rows = self.odoo.attachments([("id", "=", aid)])
+        return rows[0] if rows else None
+
+    def assertLinked(self, aid, rel, model, res_id):
+        a = self.att_by_id(aid)
+        self.assertIsNotNone(a, "attachment %d is gone" % aid)
+        self.assertEqual(a["type"], "url")
+        self.assertTrue(url_path(a["url"]).endswith("/%s/%s" % (self.root, rel)),
+                        "attachment %d url %s does not name %s" % (aid, a["url"], rel))
+        self.assertEqual(a["res_model"], model)
+        self.assertEqual(a["res_id"], res_id)
+
+    # --- Odoo -> cloud -------------------------------------------------------------
+    def test_type_and_document_folders(self):
+        c = self.customer("Agrolait")
+        self.order("SO001", "draft")
+        self.order("SO002", "sale")
+        self.sync()
+        t = self.tree()
+        for folder in ("Customers", "Quotations", "Orders"):
+            self.assertIn(folder, t)
+            self.assertTrue(t[folder][0])
+            self.assertEqual(t[folder][2].get("type"), folder)
+        self.assertEqual(t["Customers/Agrolait"][2].get("record"), "res.partner,%d" % c)
+        self.assertIn("Quotations/SO001", t)
+        self.assertIn("Orders/SO002", t)
+        self.assertQuiet()
+
+    def test_type_folder_recreated_and_rename_reverted(self):
+        self.customer("Agrolait")
+        self.order("SO001")
+        self.sync()
+        self.dav.delete(self.p("Quotations"))
+        self.dav.move(self.p("Customers"), self.p("Clients"))
+        self.sync()
+        t = self.tree()
+        self.assertIn("Quotations/SO001", t)
+        self.assertIn("Customers/Agrolait", t)
+        self.assertNotIn("Clients", t)
+        self.assertQuiet()
+
+    def test_contact_display_name(self):
+        co = self.customer("Agrolait")
+        self.customer("Michael Fletcher", is_company=False, parent_id=co)
+        self.sync()
+        self.assertIn("Customers/Agrolait, Michael Fletcher", self.tree())
+        self.assertQuiet()
+
+    def test_binary_attachment_uploaded_then_url(self):
+        so = self.order("SO019")
+        content = os.urandom(200000)
+        aid = self.odoo.attach("sale.order", so, "commercial offer.png", content)
+        self.sync()
+        rel = "Quotations/SO019/commercial offer.png"
+        self.assertEqual(self.dav.get(self.p(rel)), content)
+        self.assertEqual(self.tree()[rel][2].get("attachment"), str(aid))
+        self.assertLinked(aid, rel, "sale.order", so)
+        self.assertQuiet()
+
+    def test_record_renamed_folder_renamed(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.odoo.write("sale.order", so, {"name": "SO019-B"})
+        self.sync()
+        t = self.tree()
+        self.assertNotIn("Quotations/SO019", t)
+        self.assertIn("Quotations/SO019-B/a.txt", t)
+        self.sync()  # the url follows the folder on the next pass at the latest
+        self.assertLinked(aid, "Quotations/SO019-B/a.txt", "sale.order", so)
+        self.assertQuiet()
+
+    def test_record_changes_type_folder_moves(self):
+        so = self.order("SO019", "draft")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.odoo.write("sale.order", so, {"state": "sale"})
+        self.sync()
+        t = self.tree()
+        self.assertNotIn("Quotations/SO019", t)
+        self.assertEqual(self.dav.get(self.p("Orders/SO019/a.txt")), b"hello")
+        self.sync()
+        self.assertLinked(aid, "Orders/SO019/a.txt", "sale.order", so)
+        self.assertQuiet()
+
+    def test_record_deleted_or_unmatched_folder_deleted(self):
+        keep = self.order("SO001")
+        gone = self.order("SO002")
+        other = self.order("SO003")
+        self.sync()
+        self.odoo.unlink("sale.order", gone)
+        self.odoo.write("sale.order", other, {"state": "cancel"})
+        self.sync()
+        t = self.tree()
+        self.assertIn("Quotations/SO001", t)
+        self.assertNotIn("Quotations/SO002", t)
+        self.assertNotIn("Quotations/SO003", t)
+        self.assertTrue(keep)
+        self.assertQuiet()
+
+    def test_document_folder_deleted_in_cloud_recreated_empty(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.dav.delete(self.p("Quotations/SO019"))
+        self.sync()
+        t = self.tree()
+        self.assertIn("Quotations/SO019", t)
+        self.assertNotIn("Quotations/SO019/a.txt", t)
+        self.assertIsNone(self.att_by_id(aid), "the attachment of a deleted file stays")
+        self.assertQuiet()
+
+    def test_document_folder_rename_in_cloud_reverted(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.dav.move(self.p("Quotations/SO019"), self.p("Quotations/My order"))
+        self.sync()
+        t = self.tree()
+        self.assertNotIn("Quotations/My order", t)
+        self.assertEqual(self.dav.get(self.p("Quotations/SO019/a.txt")), b"hello")
+        self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
+        self.assertQuiet()
+
+    def test_attachment_deleted_in_odoo_deletes_file(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.odoo.unlink("ir.attachment", aid)
+        self.sync()
+        self.assertNotIn("Quotations/SO019/a.txt", self.tree())
+        self.assertQuiet()
+
+    def test_same_names_get_distinct_files(self):
+        so = self.order("SO019")
+        a1 = self.odoo.attach("sale.order", so, "scan.pdf", b"one")
+        a2 = self.odoo.attach("sale.order", so, "scan.pdf", b"two")
+        self.sync()
+        files = {k: v for k, v in self.tree().items() if k.startswith("Quotations/SO019/")}
+        self.assertEqual(len(files), 2, files)
+        tags = sorted(v[2].get("attachment") for v in files.values())
+        self.assertEqual(tags, sorted([str(a1), str(a2)]))
+        self.assertQuiet()
+
+    def test_unsafe_names(self):
+        so = self.order("SO/019: *urgent*?")
+        aid = self.odoo.attach("sale.order", so, "a|b<c>.txt", b"x")
+        self.sync()
+        t = self.tree()
+        folders = [k for k in t if k.startswith("Quotations/") and k.count("/") == 1]
+        self.assertEqual(len(folders), 1, folders)
+        for ch in '*?":<>|+%!@\\':
+            self.assertNotIn(ch, folders[0])
+        files = [k for k in t if k.startswith(folders[0] + "/")]
+        self.assertEqual(len(files), 1, files)
+        self.assertEqual(t[files[0]][2].get("attachment"), str(aid))
+        self.assertQuiet()
+
+    def test_standalone_attachments(self):
+        aid = self.odoo.attach(None, 0, "price list.txt", b"prices")
+        self.sync()
+        rel = "Stand Alone Attachments/price list.txt"
+        self.assertEqual(self.dav.get(self.p(rel)), b"prices")
+        a = self.att_by_id(aid)
+        self.assertEqual(a["type"], "url")
+        self.assertQuiet()
+
+    # --- cloud -> Odoo -------------------------------------------------------------
+    def test_new_cloud_file_becomes_url_attachment(self):
+        so = self.order("SO019")
+        self.sync()
+        self.dav.put(self.p("Quotations/SO019/drawing.dxf"), b"lines")
+        self.sync()
+        rows = self.odoo.attachments([("res_model", "=", "sale.order"), ("res_id", "=", so)])
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0]["name"], "drawing.dxf")
+        self.assertLinked(rows[0]["id"], "Quotations/SO019/drawing.dxf", "sale.order", so)
+        self.assertEqual(self.tree()["Quotations/SO019/drawing.dxf"][2].get("attachment"),
+                         str(rows[0]["id"]))
+        self.assertQuiet()
+
+    def test_sub_folder_becomes_one_url_attachment(self):
+        so = self.order("SO019")
+        self.sync()
+        self.dav.mkcol(self.p("Quotations/SO019/photos"))
+        self.dav.put(self.p("Quotations/SO019/photos/1.jpg"), b"jpg")
+        self.sync()
+        rows = self.odoo.attachments([("res_model", "=", "sale.order"), ("res_id", "=", so)])
+        self.assertEqual([r["name"] for r in rows], ["photos"])
+        self.assertEqual(rows[0]["type"], "url")
+        self.assertQuiet()
+
+    def test_cloud_file_renamed_renames_attachment(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.dav.move(self.p("Quotations/SO019/a.txt"), self.p("Quotations/SO019/b.txt"))
+        self.sync()
+        a = self.att_by_id(aid)
+        self.assertEqual(a["name"], "b.txt")
+        self.assertLinked(aid, "Quotations/SO019/b.txt", "sale.order", so)
+        self.assertQuiet()
+
+    def test_cloud_file_deleted_deletes_attachment(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.dav.delete(self.p("Quotations/SO019/a.txt"))
+        self.sync()
+        self.assertIsNone(self.att_by_id(aid))
+        self.assertQuiet()
+
+    def test_file_moved_between_documents_relinks(self):
+        s1 = self.order("SO001")
+        s2 = self.order("SO002")
+        aid = self.odoo.attach("sale.order", s1, "a.txt", b"hello")
+        self.sync()
+        self.dav.move(self.p("Quotations/SO001/a.txt"), self.p("Quotations/SO002/a.txt"))
+        jobs = self.plan_json()
+        self.assertFalse([j for j in jobs if j["kind"] == "delete"], jobs)
+        self.sync()
+        self.assertLinked(aid, "Quotations/SO002/a.txt", "sale.order", s2)
+        self.assertQuiet()
+
+    def test_file_moved_out_of_documents_deletes_attachment(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.dav.move(self.p("Quotations/SO019/a.txt"), self.p("Quotations/a.txt"))
+        self.sync()
+        self.assertIsNone(self.att_by_id(aid))
+        self.assertQuiet()
+
+    def test_type_folder_deleted_deletes_attachments_folders_return(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.dav.delete(self.p("Quotations"))
+        self.sync()
+        self.assertIsNone(self.att_by_id(aid))
+        self.assertIn("Quotations/SO019", self.tree())
+        self.assertQuiet()
+
+    def test_rename_both_sides_odoo_wins(self):
+        so = self.order("SO019")
+        self.sync()
+        self.dav.move(self.p("Quotations/SO019"), self.p("Quotations/Mine"))
+        self.odoo.write("sale.order", so, {"name": "SO019-X"})
+        self.sync()
+        t = self.tree()
+        self.assertIn("Quotations/SO019-X", t)
+        self.assertNotIn("Quotations/Mine", t)
+        self.assertQuiet()
+
+    # --- safety --------------------------------------------------------------------
+    def test_mass_deletion_refused(self):
+        self.write_config(safety={"max_delete_share": 0.2})
+        ids = [self.order("SO%03d" % i) for i in range(6)]
+        self.sync()
+        self.odoo.unlink("sale.order", ids[:5])
+        p = self.sync(expect=4)
+        self.assertIn("delet", (p.stdout + p.stderr).lower())
+        t = self.tree()
+        self.assertIn("Quotations/SO000", t, "a refused pass deleted folders anyway")
+        self.sync("--force-deletes")
+        self.assertNotIn("Quotations/SO000", self.tree())
+
+    def test_access_error_plans_no_deletion(self):
+        self.order("SO001")
+        self.sync()
+        # Make Odoo refuse sale.order to odoosync's user: nothing under it may be deleted.
+        conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=10)
+        conn.request("POST", "/__emulator__/control", json.dumps({"deny_model": "sale.order"}),
+                     {"Content-Type": "application/json"})
+        conn.getresponse().read()
+        conn.close()
+        p = self.sync(expect=None)
+        self.assertIn("Quotations/SO001", self.tree())
+        self.assertIn("sale.order", p.stderr)
+
+
+if __name__ == "__main__":
+    main()
