@@ -1041,11 +1041,6 @@ static int ensure_names(struct ctx *c, struct dfold *d)
     return 0;
 }
 
-static int str_differs(const char *a, const char *b)
-{
-    return strcmp(a ? a : "", b ? b : "") != 0;
-}
-
 static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
                        const struct snap_entry *primary)
 {
@@ -1106,6 +1101,35 @@ static int odoo_delete(struct ctx *c, const struct snap_att *a, long of, const c
     return 0;
 }
 
+/*
+ * Whether file name bn is what attachment name `name` becomes in the cloud:
+ * sanitised, maybe with the " (n)" suffix that sets apart same-named
+ * attachments of one record. Only a different name is a rename in the cloud.
+ */
+static int name_matches(struct ctx *c, const char *name, const char *bn)
+{
+    char *s = names_sanitize(name ? name : "");
+    int same = 0;
+
+    if (!s) {
+        c->nomem = 1;
+        return 1;
+    }
+    same = strcmp(s, bn) == 0;
+    for (unsigned n = 2; !same && n < 100; n++) {
+        char *v = names_with_suffix(s, n, 1);
+
+        if (!v) {
+            c->nomem = 1;
+            break;
+        }
+        same = strcmp(v, bn) == 0;
+        free(v);
+    }
+    free(s);
+    return same;
+}
+
 static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                         const struct snap_entry *primary, long pdf, int tagged_elsewhere,
                         const char *upath)
@@ -1124,7 +1148,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
             free(pp);
             return c->nomem = 1, ERR_NOMEM;
         }
-        renamed = str_differs(a->name, bn);
+        renamed = !name_matches(c, a->name, bn);
         /* compared decoded, so another spelling of the same url is not rewritten each pass */
         url_stale = !upath || strcmp(upath, pp) != 0;
         if (!d->odoo_ok) {
@@ -1150,7 +1174,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                 if (j) {
                     j->att_id = a->id;
                     j->url = xdup(c, url);
-                    j->name = xdup(c, bn);
+                    j->name = xdup(c, renamed || !a->name ? bn : a->name);
                     j->record = xdup(c, d->key);
                     j->path = xdup(c, pp);
                     j->expect.write_date = xdup(c, a->write_date);

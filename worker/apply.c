@@ -375,73 +375,115 @@ out:
     return rc;
 }
 
+/* The opaque part of an ETag: W/"x" and "x" name the same version (weak comparison). */
+static const char *etag_opaque(const char *t)
+{
+    if (t && t[0] == 'W' && t[1] == '/')
+        return t + 2;
+    return t;
+}
+
+/*
+ * Re-read the source of a cloud rename or delete under the lock and decide
+ * whether the job still applies. Folders are matched by their tag (a folder's
+ * ETag changes with its content); files by their ETag, compared weakly, since
+ * Apache and others hand out weak ETags for files changed in the last second.
+ * *if_match is the current strong ETag to send as a condition, or NULL when
+ * the server gave a weak one (If-Match compares strongly and would refuse it).
+ * Returns 1 when the job applies, 0 when it is done or superseded (*res set).
+ */
+static int guard_source(struct apply_conn *c, const struct job *j, struct dav_stat *st,
+                        const char **if_match, enum job_result *res, struct err *e)
+{
+    int rc = dav_stat(c->dav, j->path, st, e);
+
+    *if_match = NULL;
+    if (rc == ERR_NOTFOUND) {
+        err_clear(e);
+        *res = JOB_ALREADY_DONE;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (st->is_dir) {
+        if (j->record && !streq(st->record_tag, j->record)) {
+            *res = JOB_SKIPPED; /* another record's folder took the place */
+            return 0;
+        }
+        return 1;
+    }
+    if (j->expect.etag && st->etag) {
+        if (!streq(etag_opaque(st->etag), etag_opaque(j->expect.etag))) {
+            *res = JOB_SKIPPED; /* changed in the cloud since planned: the next pass decides */
+            return 0;
+        }
+        if (st->etag[0] != 'W')
+            *if_match = st->etag;
+    }
+    return 1;
+}
+
 static int do_rename_cloud(struct apply_conn *c, const struct job *j, enum job_result *res,
                            struct err *e)
 {
-    struct dav_stat st;
+    struct dav_stat st, to;
+    const char *if_match = NULL;
     int rc;
 
     memset(&st, 0, sizeof(st));
-    rc = dav_move(c->dav, j->path, j->to, 0, j->expect.etag, e);
-    if (rc == ERR_NOTFOUND) {
-        /* Source gone: done already if the target is there. */
-        err_clear(e);
-        rc = dav_stat(c->dav, j->to, &st, e);
-        if (rc == 0)
-            *res = JOB_ALREADY_DONE;
-        else if (rc == ERR_NOTFOUND) {
-            err_clear(e);
-            rc = 0;
-            *res = JOB_SKIPPED; /* both gone: superseded by a deletion */
+    memset(&to, 0, sizeof(to));
+    rc = guard_source(c, j, &st, &if_match, res, e);
+    if (rc <= 0) {
+        if (rc == 0 && *res == JOB_ALREADY_DONE) {
+            /* Source gone: done already if the target is there, superseded if not. */
+            rc = dav_stat(c->dav, j->to, &to, e);
+            if (rc == ERR_NOTFOUND) {
+                err_clear(e);
+                rc = 0;
+                *res = JOB_SKIPPED;
+            }
         }
-    } else if (rc == ERR_EXISTS) {
+        goto out;
+    }
+    rc = dav_move(c->dav, j->path, j->to, 0, if_match, e);
+    if (rc == ERR_EXISTS) {
         rc = err_set(e, ERR_CONFLICT, "cannot move \"%s\": \"%s\" already exists", j->path,
                      j->to);
+    } else if (rc == ERR_CONFLICT && if_match) {
+        err_clear(e);
+        rc = 0;
+        *res = JOB_SKIPPED; /* changed between our look and the move */
     }
+out:
     dav_stat_release(&st);
+    dav_stat_release(&to);
     return rc;
 }
 
 /*
- * A file is deleted only if it is still the version planned from (If-Match); a
- * file changed since is left alone (superseded: the next pass looks again). A
- * folder's ETag changes with its content on most servers, so a folder is matched
- * by its tag instead: it must still carry the record (or type) the job names.
+ * A file is deleted only if it is still the version planned from; a folder only
+ * if it still carries the record the job names (see guard_source).
  */
 static int do_delete_cloud(struct apply_conn *c, const struct job *j, enum job_result *res,
                            struct err *e)
 {
     struct dav_stat st;
+    const char *if_match = NULL;
     int rc;
 
     memset(&st, 0, sizeof(st));
-    rc = dav_stat(c->dav, j->path, &st, e);
+    rc = guard_source(c, j, &st, &if_match, res, e);
+    if (rc <= 0)
+        goto out;
+    rc = dav_delete(c->dav, j->path, if_match, e);
     if (rc == ERR_NOTFOUND) {
         err_clear(e);
         *res = JOB_ALREADY_DONE;
         rc = 0;
-        goto out;
-    }
-    if (rc < 0)
-        goto out;
-    if (st.is_dir) {
-        if (j->record && !streq(st.record_tag, j->record)) {
-            *res = JOB_SKIPPED; /* another record's folder took the place */
-            goto out;
-        }
-        rc = dav_delete(c->dav, j->path, NULL, e);
-    } else {
-        rc = dav_delete(c->dav, j->path, j->expect.etag, e);
-        if (rc == ERR_CONFLICT) {
-            err_clear(e);
-            rc = 0;
-            *res = JOB_SKIPPED; /* changed in the cloud since planned */
-        }
-    }
-    if (rc == ERR_NOTFOUND) {
+    } else if (rc == ERR_CONFLICT && if_match) {
         err_clear(e);
-        *res = JOB_ALREADY_DONE;
         rc = 0;
+        *res = JOB_SKIPPED;
     }
 out:
     dav_stat_release(&st);

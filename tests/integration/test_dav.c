@@ -276,6 +276,22 @@ static void test_props(struct check_count *cc, struct dav *d)
     CHECK_INT(cc, dav_proppatch(d, P("/missing"), "record", "1", &e), ERR_NOTFOUND);
 }
 
+struct reenter {
+    struct dav *d;
+    int rc;
+};
+
+static int reenter_cb(const struct dav_entry *ent, void *ud)
+{
+    struct reenter *r = ud;
+    struct dav_stat st;
+    struct err e = ERR_INIT;
+
+    r->rc = dav_stat(r->d, ent->path, &st, &e);
+    dav_stat_release(&st);
+    return 0;
+}
+
 static void test_errors(struct check_count *cc, struct dav *d)
 {
     struct err e = ERR_INIT;
@@ -302,6 +318,13 @@ static void test_errors(struct check_count *cc, struct dav *d)
     CHECK_INT(cc, dav_web_link(d, "/a b/c#d", "123", &b, &e), 0);
     CHECK(cc, strstr(buf_str(&b), "/dav/a%20b/c%23d") != NULL);
     buf_release(&b);
+    /* the handle is busy during a listing's callback */
+    {
+        struct reenter r = {d, 0};
+
+        CHECK_INT(cc, dav_propfind(d, root, 0, reenter_cb, &r, &e), 0);
+        CHECK_INT(cc, r.rc, ERR_INTERNAL);
+    }
     /* a path that tries to escape */
     CHECK_INT(cc, dav_mkcol(d, "/../etc", 0, NULL, &e), ERR_INVALID);
 }

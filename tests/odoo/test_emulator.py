@@ -481,6 +481,18 @@ class AccessTests(EmulatorCase):
         # admin sees both
         self.assertIn(self.att_so, self.kw("ir.attachment", "search", []))
 
+    def test_portal_standalone_and_rights_probe(self):
+        # an attachment of no record is only for its creator (or a system user)
+        aid = self.kw("ir.attachment", "create", {"name": "admin only.txt",
+                                                  "datas": base64.b64encode(b"x").decode()})
+        self.assertOdooError("odoo.exceptions.AccessError", self.kw, "ir.attachment", "read",
+                             [aid], ["name"], uid=3, password="portal",
+                             contains="Sorry, you are not allowed to access this document.")
+        self.assertIs(self.kw("sale.order", "check_access_rights", "read",
+                              raise_exception=False, uid=3, password="portal"), False)
+        self.assertIs(self.kw("sale.order", "check_access_rights", "read"), True)
+        self.kw("ir.attachment", "unlink", [aid])
+
     def test_deny_model_switch(self):
         state = self.control({"deny_model": "sale.order"})
         self.assertEqual(state["denied"], ["sale.order"])

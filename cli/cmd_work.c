@@ -1,0 +1,194 @@
+/*
+ * cmd_work: `odoosync work`, the cluster worker. Consumes jobs from Kafka
+ * (the configured group), applies them with the appliers under Redis locks
+ * through the worker pool, until SIGTERM/SIGINT (the handler only sets a
+ * flag). Then it takes no more jobs, gives those in flight worker.grace_ms
+ * to finish, commits the offsets of what finished and leaves the group.
+ *
+ * Exit codes: 0 stopped cleanly; 1 jobs were still running at the end of
+ * the grace period (they were not committed: another worker gets them
+ * again); 2 configuration; 3 Kafka refused us (fatal consumer error);
+ * 5 internal error.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "cmds.h"
+#include "events.h"
+#include "kq.h"
+#include "lock.h"
+#include "pass.h"
+#include "pool.h"
+#include "setup.h"
+#include "transport.h"
+
+#include "banned.h"
+
+/* also in cmds.h once the command is listed there */
+int cmd_work(int argc, char **argv);
+
+static volatile sig_atomic_t work_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    work_stop = 1;
+}
+
+static void work_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: odoosync work [options]\n\n"
+            "Cluster worker: applies the jobs of the Kafka jobs topic under Redis locks, until\n"
+            "SIGTERM or SIGINT; then finishes the jobs in flight (worker.grace_ms), commits\n"
+            "and leaves the consumer group.\n\n"
+            "options:\n" SETUP_HELP
+            "      --instance-id ID  static group membership (group.instance.id): a restarted\n"
+            "                        pod with the same ID takes its partitions back without a\n"
+            "                        rebalance; default $ODOOSYNC_WORKER_INSTANCE_ID, or none\n"
+            "      --events FILE     append the sync log (JSON lines) to FILE ('-': stdout)\n\n"
+            "exit: 0 stopped cleanly, 1 jobs still running after the grace period (not\n"
+            "      committed: they will be applied again), 2 config, 3 Kafka/Redis refused us,\n"
+            "      5 internal error\n");
+}
+
+int cmd_work(int argc, char **argv)
+{
+    static const struct option longopts[] = {SETUP_LONGOPTS,
+                                             {"instance-id", required_argument, NULL, 'I'},
+                                             {"events", required_argument, NULL, 'E'},
+                                             {NULL, 0, NULL, 0}};
+    struct setup s;
+    struct transport tr;
+    struct events ev;
+    struct dav_opts dopts;
+    struct odoo_opts oopts;
+    struct apply_opts ao;
+    struct applier *ap = NULL;
+    struct kq_producer *prod = NULL;
+    struct kq_consumer *cons = NULL;
+    struct pool_opts po;
+    struct pool *pool = NULL;
+    struct pool_stats ps;
+    struct sigaction sa;
+    struct err e = ERR_INIT;
+    const char *events_path = NULL, *instance = getenv("ODOOSYNC_WORKER_INSTANCE_ID");
+    char root[4096];
+    int opt, rc, ev_open = 0, tr_open = 0;
+
+    setup_init(&s);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, SETUP_SHORTOPTS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            work_usage(stdout);
+            return EXIT_OK;
+        case 'I':
+            instance = optarg;
+            break;
+        case 'E':
+            events_path = optarg;
+            break;
+        default:
+            if (setup_option(&s, opt, optarg) != 1) {
+                work_usage(stderr);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    rc = setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD | CFG_NEED_KAFKA | CFG_NEED_REDIS, "work");
+    if (rc)
+        goto out;
+    if (transport_init(&tr, &s.cfg, &s.log, &e) < 0) {
+        fprintf(stderr, "odoosync work: %s\n", e.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    tr_open = 1;
+    if (instance && *instance)
+        tr.kq.group_instance = instance;
+    if (events_open(&ev, events_path, &s.log, &e) < 0) {
+        fprintf(stderr, "odoosync work: %s\n", e.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    ev_open = 1;
+    snprintf(root, sizeof(root), "/%s",
+             s.cfg.cloud.root[0] == '/' ? s.cfg.cloud.root + 1 : s.cfg.cloud.root);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    pass_dav_opts(&s.cfg, &s.log, &dopts);
+    pass_odoo_opts(&s.cfg, &s.log, &oopts);
+    memset(&ao, 0, sizeof(ao));
+    ao.dav = &dopts;
+    ao.odoo = &oopts;
+    ao.log = &s.log;
+    ao.on_event = events_on_job;
+    ao.event_ud = &ev;
+    rc = apply_new(&ap, &ao, &e);
+    if (rc == 0)
+        rc = kq_producer_new(&prod, &tr.kq, &e);
+    if (rc == 0)
+        rc = kq_consumer_new(&cons, &tr.kq, &e);
+    if (rc == 0) {
+        pool_opts_init(&po);
+        po.concurrency = (int)s.cfg.worker.concurrency;
+        po.max_attempts = (int)s.cfg.worker.max_attempts;
+        po.backoff_ms = s.cfg.worker.backoff_ms;
+        po.grace_ms = s.cfg.worker.grace_ms;
+        po.lock_ttl_ms = s.cfg.redis.lock_ttl_ms;
+        po.root = root;
+        po.apply = apply_job;
+        po.apply_ud = ap;
+        po.kq = &tr.kq;
+        po.lock = &tr.lock;
+        po.log = &s.log;
+        rc = pool_new(&pool, &po, cons, prod, &e);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "odoosync work: %s\n", e.msg);
+        rc = rc == ERR_INVALID ? EXIT_USAGE : cli_exit_for(rc);
+        goto out;
+    }
+    rc = pool_run(pool, &work_stop, &e);
+    pool_get_stats(pool, &ps);
+    log_info(&s.log,
+             "work: stopped; consumed %ld, applied %ld, skipped %ld, retried %ld, "
+             "dead-lettered %ld",
+             ps.consumed, ps.applied, ps.skipped, ps.retried, ps.dead);
+    if (rc == ERR_RETRY) {
+        /* jobs still running: do not wait for them (pool_free would); they run again elsewhere */
+        fprintf(stderr, "odoosync work: %s\n", e.msg);
+        kq_consumer_free(cons); /* leave the group now */
+        kq_flush(prod, 5000, NULL, NULL);
+        fflush(NULL);
+        _exit(EXIT_FAILED);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "odoosync work: %s\n", e.msg);
+        rc = cli_exit_for(rc);
+    } else {
+        rc = EXIT_OK;
+    }
+out:
+    pool_free(pool);
+    kq_consumer_free(cons);
+    kq_producer_free(prod);
+    apply_free(ap);
+    if (ev_open)
+        events_close(&ev);
+    if (tr_open)
+        transport_release(&tr);
+    setup_release(&s);
+    return rc;
+}
