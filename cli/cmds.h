@@ -8,11 +8,17 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_produce(int argc, char **argv);
+int cmd_work(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
     {"run", "local mode: scan, plan and apply in one process (no Kafka, no Redis)", cmd_run},     \
         {"plan", "print what a pass would do, change nothing", cmd_plan},                         \
+        {"produce", "cluster mode: scan, plan and emit the jobs to Kafka", cmd_produce},          \
+        {"work", "cluster mode: apply jobs from Kafka, with Redis locks", cmd_work},              \
+        {"replay", "re-emit dead-lettered (or past) jobs to the jobs topic", cmd_replay},         \
         {"version", "print the version and the libraries in use", cmd_version},
 
 #endif

@@ -63,8 +63,8 @@ struct kq_conf {
     const struct kq_prop *props; /* librdkafka properties passed through, applied last */
     size_t n_props;
     const char *sasl_password; /* given to librdkafka as sasl.password, or NULL; never logged */
-    struct kq_local *local; /* non-NULL: use this in-process queue; Kafka fields ignored */
-    struct log *log;        /* may be NULL */
+    struct kq_local *local;    /* non-NULL: use this in-process queue; Kafka fields ignored */
+    struct log *log;           /* may be NULL */
 };
 
 /* Topic names with the defaults applied. */
@@ -148,8 +148,7 @@ struct kq_consumer;
  * chance to commit). When it returns from a revoke, kq commits the offsets
  * stored so far and unassigns. Pause state of the partitions is reset.
  */
-typedef void (*kq_rebalance_fn)(void *ud, int assigned, int lost, const char *topic,
-                                int partition);
+typedef void (*kq_rebalance_fn)(void *ud, int assigned, int lost, const char *topic, int partition);
 
 int kq_consumer_new(struct kq_consumer **out, const struct kq_conf *c, struct err *e);
 /* Commit stored offsets, leave the group (revoke callbacks run), free. NULL is fine. */

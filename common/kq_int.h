@@ -34,28 +34,25 @@ struct kq_consumer {
 /* kq_kafka.c */
 struct kq_kafka_producer;
 struct kq_kafka_consumer;
-int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *c,
-                          struct err *e);
+int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *c, struct err *e);
 void kq_kafka_producer_free(struct kq_kafka_producer *p);
 int kq_kafka_produce(struct kq_kafka_producer *p, const char *topic, const char *key,
                      const void *value, size_t len, const struct kq_header *hdrs, int n_hdrs,
                      long wait_ms, struct err *e);
 int kq_kafka_flush(struct kq_kafka_producer *p, long timeout_ms, long *failed, struct err *e);
-int kq_kafka_consumer_new(struct kq_kafka_consumer **out, const struct kq_conf *c,
-                          struct err *e);
+int kq_kafka_consumer_new(struct kq_kafka_consumer **out, const struct kq_conf *c, struct err *e);
 void kq_kafka_consumer_free(struct kq_kafka_consumer *c);
 void kq_kafka_on_rebalance(struct kq_kafka_consumer *c, kq_rebalance_fn fn, void *ud);
 int kq_kafka_subscribe(struct kq_kafka_consumer *c, const char *const *topics, int n,
                        struct err *e);
-int kq_kafka_poll(struct kq_kafka_consumer *c, long timeout_ms, struct kq_msg **out,
-                  struct err *e);
-int kq_kafka_store(struct kq_kafka_consumer *c, const char *topic, int partition,
-                   long long next, struct err *e);
+int kq_kafka_poll(struct kq_kafka_consumer *c, long timeout_ms, struct kq_msg **out, struct err *e);
+int kq_kafka_store(struct kq_kafka_consumer *c, const char *topic, int partition, long long next,
+                   struct err *e);
 int kq_kafka_commit(struct kq_kafka_consumer *c, struct err *e);
 int kq_kafka_pause(struct kq_kafka_consumer *c, const char *topic, int partition, int pause,
                    struct err *e);
-int kq_kafka_topics_create(const struct kq_conf *c, const char *const *names, int n,
-                           int partitions, struct err *e);
+int kq_kafka_topics_create(const struct kq_conf *c, const char *const *names, int n, int partitions,
+                           struct err *e);
 int kq_kafka_scan(const struct kq_conf *c, const char *topic, long timeout_ms,
                   int (*fn)(const struct kq_msg *m, void *ud), void *ud, struct err *e);
 
@@ -70,10 +67,9 @@ void kq_local_consumer_free(struct kq_local_consumer *c);
 void kq_local_on_rebalance(struct kq_local_consumer *c, kq_rebalance_fn fn, void *ud);
 int kq_local_subscribe(struct kq_local_consumer *c, const char *const *topics, int n,
                        struct err *e);
-int kq_local_poll(struct kq_local_consumer *c, long timeout_ms, struct kq_msg **out,
-                  struct err *e);
-int kq_local_store(struct kq_local_consumer *c, const char *topic, int partition,
-                   long long next, struct err *e);
+int kq_local_poll(struct kq_local_consumer *c, long timeout_ms, struct kq_msg **out, struct err *e);
+int kq_local_store(struct kq_local_consumer *c, const char *topic, int partition, long long next,
+                   struct err *e);
 int kq_local_pause(struct kq_local_consumer *c, const char *topic, int partition, int pause,
                    struct err *e);
 int kq_local_scan(struct kq_local *q, const char *topic,

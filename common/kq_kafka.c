@@ -142,8 +142,7 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *c,
-                          struct err *e)
+int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *c, struct err *e)
 {
     struct kq_kafka_producer *p = NULL;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -162,9 +161,8 @@ int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *
         rc = conf_set(conf, "partitioner", "murmur2_random", e);
     /* pass-through properties win over our defaults, but not over the three above */
     for (size_t i = 0; rc == 0 && i < c->n_props; i++)
-        if (strcmp(c->props[i].name, "enable.idempotence") &&
-            strcmp(c->props[i].name, "acks") && strcmp(c->props[i].name, "partitioner") &&
-            strcmp(c->props[i].name, "group.id"))
+        if (strcmp(c->props[i].name, "enable.idempotence") && strcmp(c->props[i].name, "acks") &&
+            strcmp(c->props[i].name, "partitioner") && strcmp(c->props[i].name, "group.id"))
             rc = conf_set(conf, c->props[i].name, c->props[i].value, e);
     if (rc < 0)
         goto out;
@@ -272,8 +270,7 @@ int kq_kafka_produce(struct kq_kafka_producer *p, const char *topic, const char 
         rc = err_set(e, ERR_RETRY, "kafka produce to \"%s\": no delivery report within %ld ms",
                      topic, wait_ms);
     else if (w->err)
-        rc = err_set(e, ERR_RETRY, "kafka produce to \"%s\": %s", topic,
-                     rd_kafka_err2str(w->err));
+        rc = err_set(e, ERR_RETRY, "kafka produce to \"%s\": %s", topic, rd_kafka_err2str(w->err));
     if (--w->refs == 0)
         free(w);
     pthread_mutex_unlock(&p->mu);
@@ -300,8 +297,8 @@ int kq_kafka_flush(struct kq_kafka_producer *p, long timeout_ms, long *failed, s
         rc = err_set(e, ERR_RETRY, "kafka: %ld message(s) not delivered (last error: %s)", f,
                      p->last_err);
     else if (out > 0)
-        rc = err_set(e, ERR_RETRY, "kafka: %ld message(s) still unacknowledged after %ld ms",
-                     out, timeout_ms);
+        rc = err_set(e, ERR_RETRY, "kafka: %ld message(s) still unacknowledged after %ld ms", out,
+                     timeout_ms);
     pthread_mutex_unlock(&p->mu);
     if (failed)
         *failed = f;
@@ -342,7 +339,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             kerr = rd_kafka_incremental_unassign(rk, parts);
         else
             rd_kafka_assign(rk, NULL);
-        log_info(c->log, "kafka: %d partition(s) %s", parts->cnt, lost ? "lost" : "revoked");
+        if (lost)
+            log_warn(c->log,
+                     "kafka: %d partition(s) lost (group membership lost): their "
+                     "uncommitted jobs will be delivered again",
+                     parts->cnt);
+        else
+            log_info(c->log, "kafka: %d partition(s) revoked", parts->cnt);
     }
     if (kerr) {
         log_error(c->log, "kafka: rebalance: %s", rd_kafka_error_string(kerr));
@@ -350,8 +353,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-static int consumer_make(rd_kafka_t **out, const struct kq_conf *c, const char *group,
-                         int scan, void *opaque, struct err *e)
+static int consumer_make(rd_kafka_t **out, const struct kq_conf *c, const char *group, int scan,
+                         void *opaque, struct err *e)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512];
@@ -394,8 +397,7 @@ static int consumer_make(rd_kafka_t **out, const struct kq_conf *c, const char *
     return 0;
 }
 
-int kq_kafka_consumer_new(struct kq_kafka_consumer **out, const struct kq_conf *c,
-                          struct err *e)
+int kq_kafka_consumer_new(struct kq_kafka_consumer **out, const struct kq_conf *c, struct err *e)
 {
     struct kq_kafka_consumer *k = calloc(1, sizeof(*k));
     int rc;
@@ -404,8 +406,7 @@ int kq_kafka_consumer_new(struct kq_kafka_consumer **out, const struct kq_conf *
     if (!k)
         return err_set(e, ERR_NOMEM, "out of memory");
     k->log = c->log;
-    rc = consumer_make(&k->rk, c, c->group && *c->group ? c->group : "odoosync-workers", 0, k,
-                       e);
+    rc = consumer_make(&k->rk, c, c->group && *c->group ? c->group : "odoosync-workers", 0, k, e);
     if (rc < 0) {
         free(k);
         return rc;
@@ -434,8 +435,7 @@ void kq_kafka_on_rebalance(struct kq_kafka_consumer *c, kq_rebalance_fn fn, void
     c->ud = ud;
 }
 
-int kq_kafka_subscribe(struct kq_kafka_consumer *c, const char *const *topics, int n,
-                       struct err *e)
+int kq_kafka_subscribe(struct kq_kafka_consumer *c, const char *const *topics, int n, struct err *e)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
     rd_kafka_resp_err_t err;
@@ -481,8 +481,7 @@ static struct kq_msg *msg_of(rd_kafka_message_t *m)
                        m->payload, m->len, ts > 0 ? ts : 0, hs, n);
 }
 
-int kq_kafka_poll(struct kq_kafka_consumer *c, long timeout_ms, struct kq_msg **out,
-                  struct err *e)
+int kq_kafka_poll(struct kq_kafka_consumer *c, long timeout_ms, struct kq_msg **out, struct err *e)
 {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, (int)timeout_ms);
     char errstr[512];
@@ -506,8 +505,8 @@ int kq_kafka_poll(struct kq_kafka_consumer *c, long timeout_ms, struct kq_msg **
     return 0;
 }
 
-int kq_kafka_store(struct kq_kafka_consumer *c, const char *topic, int partition,
-                   long long next, struct err *e)
+int kq_kafka_store(struct kq_kafka_consumer *c, const char *topic, int partition, long long next,
+                   struct err *e)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_resp_err_t err;
@@ -517,8 +516,8 @@ int kq_kafka_store(struct kq_kafka_consumer *c, const char *topic, int partition
     rd_kafka_topic_partition_list_destroy(l);
     /* __STATE: the partition is no longer ours; the new owner re-reads from the commit */
     if (err && err != RD_KAFKA_RESP_ERR__STATE)
-        return err_set(e, ERR_RETRY, "kafka offsets_store %s[%d]@%lld: %s", topic, partition,
-                       next, rd_kafka_err2str(err));
+        return err_set(e, ERR_RETRY, "kafka offsets_store %s[%d]@%lld: %s", topic, partition, next,
+                       rd_kafka_err2str(err));
     return 0;
 }
 
@@ -550,8 +549,8 @@ int kq_kafka_pause(struct kq_kafka_consumer *c, const char *topic, int partition
 
 /* ---- admin ---- */
 
-int kq_kafka_topics_create(const struct kq_conf *c, const char *const *names, int n,
-                           int partitions, struct err *e)
+int kq_kafka_topics_create(const struct kq_conf *c, const char *const *names, int n, int partitions,
+                           struct err *e)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_t *rk = NULL;
@@ -648,7 +647,9 @@ int kq_kafka_scan(const struct kq_conf *c, const char *topic, long timeout_ms,
     err = rd_kafka_metadata(rk, 0, rkt, &md, (int)(timeout_ms > 0 ? timeout_ms : 10000));
     if (err || md->topic_cnt != 1 || md->topics[0].err) {
         rc = err_set(e, ERR_RETRY, "kafka metadata for \"%s\": %s", topic,
-                     rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err : err));
+                     rd_kafka_err2str(err             ? err
+                                      : md->topic_cnt ? md->topics[0].err
+                                                      : err));
         goto out;
     }
     nparts = md->topics[0].partition_cnt;
@@ -690,8 +691,8 @@ int kq_kafka_scan(const struct kq_conf *c, const char *topic, long timeout_ms,
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (timeout_ms > 0 &&
             (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms) {
-            rc = err_set(e, ERR_RETRY, "kafka scan of \"%s\": not at the end after %ld ms",
-                         topic, timeout_ms);
+            rc = err_set(e, ERR_RETRY, "kafka scan of \"%s\": not at the end after %ld ms", topic,
+                         timeout_ms);
             break;
         }
         if (!m)

@@ -240,8 +240,7 @@ int kq_local_produce(struct kq_local *q, const char *topic, const char *key, con
         if (wait_ms <= 0 || pthread_cond_timedwait(&q->cond, &q->mu, &dl) == ETIMEDOUT) {
             if (topic_unfinished(q, t) < q->cap)
                 break;
-            rc = err_set(e, ERR_RETRY, "local queue \"%s\" is full (%zu messages)", topic,
-                         q->cap);
+            rc = err_set(e, ERR_RETRY, "local queue \"%s\" is full (%zu messages)", topic, q->cap);
             goto out;
         }
     }
@@ -334,8 +333,7 @@ void kq_local_on_rebalance(struct kq_local_consumer *c, kq_rebalance_fn fn, void
     pthread_mutex_unlock(&c->q->mu);
 }
 
-int kq_local_subscribe(struct kq_local_consumer *c, const char *const *topics, int n,
-                       struct err *e)
+int kq_local_subscribe(struct kq_local_consumer *c, const char *const *topics, int n, struct err *e)
 {
     struct kq_local *q = c->q;
     int rc = 0;
@@ -392,8 +390,8 @@ static struct kq_msg *take(struct kq_local_consumer *c, int *drained, int *oom)
                 if (pt->paused)
                     break;
                 m = &pt->msgs[pt->pos - pt->base];
-                out = kq_msg_make(t->name, idx - s, pt->pos, m->key, m->key_len, m->value,
-                                  m->len, m->ts, m->hdrs, m->n_hdrs);
+                out = kq_msg_make(t->name, idx - s, pt->pos, m->key, m->key_len, m->value, m->len,
+                                  m->ts, m->hdrs, m->n_hdrs);
                 if (!out) {
                     *oom = 1;
                     return NULL;
@@ -408,8 +406,7 @@ static struct kq_msg *take(struct kq_local_consumer *c, int *drained, int *oom)
     return NULL;
 }
 
-int kq_local_poll(struct kq_local_consumer *c, long timeout_ms, struct kq_msg **out,
-                  struct err *e)
+int kq_local_poll(struct kq_local_consumer *c, long timeout_ms, struct kq_msg **out, struct err *e)
 {
     struct kq_local *q = c->q;
     struct timespec dl;
@@ -450,8 +447,8 @@ static struct lpart *part_get(struct kq_local *q, const char *topic, int partiti
     return &t->parts[partition];
 }
 
-int kq_local_store(struct kq_local_consumer *c, const char *topic, int partition,
-                   long long next, struct err *e)
+int kq_local_store(struct kq_local_consumer *c, const char *topic, int partition, long long next,
+                   struct err *e)
 {
     struct kq_local *q = c->q;
     struct lpart *pt;

@@ -33,13 +33,13 @@
 struct lock_table;
 
 struct lock_conf {
-    const char *host; /* Redis host (default 127.0.0.1) */
-    int port;         /* default 6379 */
-    const char *password; /* AUTH, or NULL */
-    int db;               /* SELECT, 0 = default */
-    long connect_timeout_ms; /* default 2000 */
-    long io_timeout_ms;      /* default 2000 */
-    const char *prefix;      /* key prefix, default "odoosync:" */
+    const char *host;         /* Redis host (default 127.0.0.1) */
+    int port;                 /* default 6379 */
+    const char *password;     /* AUTH, or NULL */
+    int db;                   /* SELECT, 0 = default */
+    long connect_timeout_ms;  /* default 2000 */
+    long io_timeout_ms;       /* default 2000 */
+    const char *prefix;       /* key prefix, default "odoosync:" */
     struct lock_table *local; /* non-NULL: in-process table; Redis fields ignored */
 };
 

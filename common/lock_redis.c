@@ -132,8 +132,8 @@ static int command(struct lock_redis *r, redisReply **reply, struct err *e, cons
             freeReplyObject(s);
             if (bad) {
                 drop(r);
-                return err_set(e, ERR_RETRY, "redis %s:%d: SELECT %d failed", r->host,
-                               r->port, r->db);
+                return err_set(e, ERR_RETRY, "redis %s:%d: SELECT %d failed", r->host, r->port,
+                               r->db);
             }
         }
     }

@@ -314,6 +314,17 @@ static int http_setup(struct odoo *o, const char *path, struct err *e)
     return 0;
 }
 
+/* Frees a header list, wiping it first (it may hold the bearer key). */
+static void free_headers(struct curl_slist *h)
+{
+    struct curl_slist *it;
+
+    for (it = h; it; it = it->next)
+        if (it->data)
+            explicit_bzero(it->data, strlen(it->data));
+    curl_slist_free_all(h);
+}
+
 /* Adds the JSON-2 auth headers to *h. */
 static int bearer_headers(struct odoo *o, struct curl_slist **h)
 {
@@ -436,7 +447,7 @@ static int exchange(struct odoo *o, enum odoo_protocol proto, const char *path, 
         sleep_ms(backoff_ms(o, attempt, (long)retry_after));
     }
 out:
-    curl_slist_free_all(hdrs);
+    free_headers(hdrs);
     buf_release(&resp);
     return rc;
 }
@@ -1163,6 +1174,55 @@ nomem:
     return err_set(e, ERR_NOMEM, "odoo: out of memory");
 }
 
+int odoo_create_multi(struct odoo *o, const char *model, const cJSON *vals_list, long **ids,
+                      size_t *n, struct err *e)
+{
+    cJSON *pos = NULL, *named = NULL, *res = NULL;
+    const cJSON *it;
+    int rc;
+
+    *ids = NULL;
+    *n = 0;
+    if (!cJSON_IsArray(vals_list))
+        return err_set(e, ERR_INVALID, "odoo %s.create: values must be a list", model);
+    cJSON_ArrayForEach(it, vals_list)
+    {
+        if (!cJSON_IsObject(it))
+            return err_set(e, ERR_INVALID, "odoo %s.create: each values must be an object", model);
+    }
+    if (cJSON_GetArraySize(vals_list) == 0)
+        return 0;
+    rc = ensure_connected(o, e);
+    if (rc < 0)
+        return rc;
+    if (o->used == ODOO_PROTO_JSON2) {
+        named = cJSON_CreateObject();
+        if (add_owned(named, "vals_list", cJSON_Duplicate(vals_list, 1)) < 0)
+            goto nomem;
+    } else {
+        /* positionally: Odoo's RPC layer looks at args[0] to tell one from many */
+        pos = cJSON_CreateArray();
+        if (push_owned(pos, cJSON_Duplicate(vals_list, 1)) < 0)
+            goto nomem;
+    }
+    rc = call_kw(o, model, "create", pos, NULL, named, 0, &res, e);
+    if (rc == 0)
+        rc = ids_from_array(res, ids, n, e);
+    if (rc == 0 && *n != (size_t)cJSON_GetArraySize(vals_list)) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        rc = err_set(e, ERR_PROTO, "odoo %s.create: %d values but a different number of ids", model,
+                     cJSON_GetArraySize(vals_list));
+    }
+    cJSON_Delete(res);
+    return rc;
+nomem:
+    cJSON_Delete(pos);
+    cJSON_Delete(named);
+    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+}
+
 /* write or unlink: model.method(ids[, vals]) expecting true. */
 static int ids_call(struct odoo *o, const char *model, const char *method, const long *ids,
                     size_t n, const cJSON *vals, struct err *e)
@@ -1447,7 +1507,7 @@ static int download_once(struct odoo *o, struct dl *d, long att_id, int bearer, 
     curl_easy_setopt(o->curl, CURLOPT_WRITEFUNCTION, dl_write);
     curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, d);
     cc = curl_easy_perform(o->curl);
-    curl_slist_free_all(hdrs);
+    free_headers(hdrs);
     *status = 0;
     curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, status);
     if (d->cb_rc)

@@ -129,11 +129,15 @@ int odoo_search_read_each(struct odoo *o, const char *model, const cJSON *domain
                           const char *const *fields, long page_size,
                           int (*cb)(const cJSON *record, void *ud), void *ud, struct err *e);
 
-/* *records = array of objects, each with "id". An id that does not exist: Odoo raises
- * MissingError -> ERR_NOTFOUND. n == 0 gives an empty array without a request. */
+/* *records = array of objects, each with "id". Ids that no longer exist are left out (as
+ * Odoo's read does). n == 0 gives an empty array without a request. */
 int odoo_read(struct odoo *o, const char *model, const long *ids, size_t n,
               const char *const *fields, cJSON **records, struct err *e);
 int odoo_create(struct odoo *o, const char *model, const cJSON *vals, long *id, struct err *e);
+/* Several records in one request: vals_list = array of objects; *ids (n of them, in the
+ * same order) is malloc'd, caller frees. Not retried after it may have reached Odoo. */
+int odoo_create_multi(struct odoo *o, const char *model, const cJSON *vals_list, long **ids,
+                      size_t *n, struct err *e);
 int odoo_write(struct odoo *o, const char *model, const long *ids, size_t n, const cJSON *vals,
                struct err *e);
 int odoo_unlink(struct odoo *o, const char *model, const long *ids, size_t n, struct err *e);

@@ -201,7 +201,8 @@ static int remember(struct idset *s, const long *ids, size_t n, struct err *e)
     s->ids = malloc((n ? n : 1) * sizeof(*ids));
     if (!s->ids)
         return err_set(e, ERR_NOMEM, "out of memory");
-    memcpy(s->ids, ids, n * sizeof(*ids));
+    if (n)
+        memcpy(s->ids, ids, n * sizeof(*ids));
     s->n = n;
     qsort(s->ids, n, sizeof(*ids), cmp_long);
     return 0;

@@ -80,9 +80,9 @@ struct part {
     int is_retry;
     int assigned;
     unsigned long gen;
-    int paused;   /* as set on the consumer by us */
-    int running;  /* tasks of this generation running now (under mu) */
-    int revoking; /* under mu: tasks of it that come back delayed are dropped */
+    int paused;      /* as set on the consumer by us */
+    int running;     /* tasks of this generation running now (under mu) */
+    int revoking;    /* under mu: tasks of it that come back delayed are dropped */
     long long *offs; /* unfinished offsets, ascending (ring-free: a compacted array) */
     unsigned char *done;
     size_t n, alloc;
@@ -571,8 +571,8 @@ static void on_rebalance(void *ud, int assigned, int lost, const char *topic, in
     drop_tasks(p, gone);
     left = lost ? 0 : wait_running(p, pt, mono_ms() + p->o.grace_ms);
     if (left > 0)
-        log_warn(p->lg, "%s[%d] revoked with %d job(s) still running: they will run again",
-                 topic, partition, left);
+        log_warn(p->lg, "%s[%d] revoked with %d job(s) still running: they will run again", topic,
+                 partition, left);
     pthread_mutex_lock(&p->mu);
     pt->assigned = 0;
     pt->revoking = 0;
@@ -818,8 +818,7 @@ static void backoff_due(const struct pool *p, int attempt, long long *due)
 }
 
 /* Prepare the retry or dead-letter message of a failed task (once). */
-static int prepare_handoff(struct pool *p, struct task *t, int code, const char *msg,
-                           struct err *e)
+static int prepare_handoff(struct pool *p, struct task *t, int code, const char *msg, struct err *e)
 {
     struct job_dlq_meta meta;
     long long now = wall_ms();
@@ -913,8 +912,7 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
         return send_handoff(p, t, delay_ms);
     if (!t->decoded) {
         if (prepare_handoff(p, t, t->err_code, t->err_msg, &e) < 0) {
-            log_job(p->lg, LOG_ERROR, NULL, t->key, "cannot build dead-letter message: %s",
-                    e.msg);
+            log_job(p->lg, LOG_ERROR, NULL, t->key, "cannot build dead-letter message: %s", e.msg);
             *delay_ms = HANDOFF_DELAY_MS;
             return 1;
         }
@@ -968,8 +966,7 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
     if (t->job.version > 0 && t->job.version < last) {
         t->outcome = O_SKIPPED;
         log_job(p->lg, LOG_INFO, t->job.id, t->job.lock,
-                "skipped: version %lld is older than %lld, already applied", t->job.version,
-                last);
+                "skipped: version %lld is older than %lld, already applied", t->job.version, last);
     } else {
         err_clear(&e);
         rc = p->o.apply(&t->job, p->o.apply_ud, &e);
@@ -977,14 +974,13 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
             t->outcome = O_APPLIED;
             if (t->job.version > 0 &&
                 lock_ver_raise(w->lk, t->job.lock ? t->job.lock : t->key, t->job.version, &e) < 0)
-                log_job(p->lg, LOG_WARN, t->job.id, t->job.lock, "recording version: %s",
-                        e.msg);
+                log_job(p->lg, LOG_WARN, t->job.id, t->job.lock, "recording version: %s", e.msg);
         } else {
             struct err pe = ERR_INIT;
 
             if (prepare_handoff(p, t, rc, e.msg[0] ? e.msg : err_name(rc), &pe) < 0) {
-                log_job(p->lg, LOG_ERROR, t->job.id, t->job.lock,
-                        "cannot build retry message: %s", pe.msg);
+                log_job(p->lg, LOG_ERROR, t->job.id, t->job.lock, "cannot build retry message: %s",
+                        pe.msg);
                 *delay_ms = HANDOFF_DELAY_MS;
                 res = 1;
             }

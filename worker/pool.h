@@ -60,16 +60,16 @@
 #define POOL_ENVELOPE_SCHEMA 1
 
 struct pool_opts {
-    int concurrency;     /* worker threads (default 8) */
-    int max_inflight;    /* unfinished jobs before pausing (default 4 * concurrency) */
-    int max_attempts;    /* attempts before the dead-letter topic (default 5) */
-    long backoff_ms;     /* first retry delay (default 1000), doubled per attempt */
-    long backoff_max_ms; /* cap on the retry delay (default 60000) */
-    long grace_ms;       /* on stop/revoke: time for jobs in flight (default 30000) */
-    long lock_ttl_ms;    /* default 30000 */
-    long busy_delay_ms;  /* re-queue delay of a job whose lock is busy (default 100) */
+    int concurrency;      /* worker threads (default 8) */
+    int max_inflight;     /* unfinished jobs before pausing (default 4 * concurrency) */
+    int max_attempts;     /* attempts before the dead-letter topic (default 5) */
+    long backoff_ms;      /* first retry delay (default 1000), doubled per attempt */
+    long backoff_max_ms;  /* cap on the retry delay (default 60000) */
+    long grace_ms;        /* on stop/revoke: time for jobs in flight (default 30000) */
+    long lock_ttl_ms;     /* default 30000 */
+    long busy_delay_ms;   /* re-queue delay of a job whose lock is busy (default 100) */
     long send_timeout_ms; /* wait for a retry/DLQ delivery report (default 30000) */
-    const char *root;    /* cloud root for job_decode, or NULL */
+    const char *root;     /* cloud root for job_decode, or NULL */
     /* 0 applied or already done; negative ERR_* otherwise (see above). Called in worker threads. */
     int (*apply)(const struct job *j, void *ud, struct err *e);
     void *apply_ud;
@@ -79,14 +79,14 @@ struct pool_opts {
 };
 
 struct pool_stats {
-    long consumed;   /* messages taken from the jobs and retry topics */
-    long applied;    /* apply() returned 0 */
-    long skipped;    /* older version than the last applied */
-    long retried;    /* handed to the retry topic */
-    long dead;       /* handed to the dead-letter topic */
-    long busy;       /* lock busy, re-queued locally */
-    long lock_down;  /* lock backend unreachable events */
-    long inflight;   /* unfinished now */
+    long consumed;  /* messages taken from the jobs and retry topics */
+    long applied;   /* apply() returned 0 */
+    long skipped;   /* older version than the last applied */
+    long retried;   /* handed to the retry topic */
+    long dead;      /* handed to the dead-letter topic */
+    long busy;      /* lock busy, re-queued locally */
+    long lock_down; /* lock backend unreachable events */
+    long inflight;  /* unfinished now */
 };
 
 struct pool;

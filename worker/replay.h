@@ -28,10 +28,10 @@ struct replay_filter {
 };
 
 struct replay_stats {
-    long scanned;     /* envelopes read */
-    long bad;         /* envelopes that do not decode (skipped, logged) */
-    long matched;     /* matching every filter */
-    long emitted;     /* re-produced and acknowledged */
+    long scanned; /* envelopes read */
+    long bad;     /* envelopes that do not decode (skipped, logged) */
+    long matched; /* matching every filter */
+    long emitted; /* re-produced and acknowledged */
 };
 
 /*
@@ -40,7 +40,6 @@ struct replay_stats {
  * dry_run: list only. root: cloud root for job_decode (NULL: only "..").
  */
 int replay_dlq(const struct kq_conf *kc, struct kq_producer *prod, const struct replay_filter *f,
-               int dry_run, const char *root, FILE *list, struct replay_stats *st,
-               struct err *e);
+               int dry_run, const char *root, FILE *list, struct replay_stats *st, struct err *e);
 
 #endif

@@ -92,7 +92,17 @@ class Handler(BaseHTTPRequestHandler):
         p = urllib.parse.unquote(self.path.split("?", 1)[0])
         return p.rstrip("/") or "/"
 
+    def _log(self, status):
+        # logged before the answer goes out, so a client reading the log after
+        # its call returned always finds the line
+        if not self.logged:
+            self.logged = True
+            self.st.record(method=self.command, path=self.path, fault=self.cur_fault,
+                           body_bytes=self.cur_bytes, status=status,
+                           checksum=self.headers.get("OC-Checksum", ""))
+
     def _reply(self, status, body=b"", ctype="text/plain", headers=None):
+        self._log(status)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -123,12 +133,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self):
         fault = self.st.next_fault(self.command, self.path)
-        body_bytes = 0
-        status = 0
+        self.cur_fault = fault
+        self.cur_bytes = 0
+        self.logged = False
         try:
             if fault in ("503", "429", "502", "504") or fault.startswith("503ra"):
                 body = self._read_body()
-                body_bytes = len(body)
+                self.cur_bytes = len(body)
                 status = int(fault[:3])
                 headers = {}
                 if fault.startswith("503ra"):
@@ -141,25 +152,24 @@ class Handler(BaseHTTPRequestHandler):
                     self.send_response_only(100)
                     self.end_headers()
                 got = self.rfile.read(n // 2) if n else b""
-                body_bytes = len(got)
+                self.cur_bytes = len(got)
+                self._log(0)
                 self._reset()
                 return
             if fault == "malformed":
                 self._read_body()
-                status = 207
                 self._reply(207, b'<?xml version="1.0"?><d:multistatus xmlns:d="DAV:">'
                             b"<d:response><d:href>/dav/x</d:href><d:propst",
                             "application/xml; charset=utf-8")
                 return
             if fault == "html":
                 self._read_body()
-                status = 200
                 self._reply(200, b"<html><body><p>Welcome to nginx!</p></body></html>",
                             "text/html")
                 return
             if fault == "cutlist":
                 self._read_body()
-                status = 207
+                self._log(207)
                 part = (b'<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"><d:response>'
                         b"<d:href>/dav/a</d:hr")
                 self.send_response(207)
@@ -170,13 +180,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self._reset()
                 return
-            self.served_bytes = 0
-            status = self._serve()
-            body_bytes = self.served_bytes
+            self._serve()
         finally:
-            self.st.record(method=self.command, path=self.path, fault=fault,
-                           body_bytes=body_bytes, status=status,
-                           checksum=self.headers.get("OC-Checksum", ""))
+            self._log(0)
 
     def _serve(self):
         p = self._path()
@@ -184,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.st
         if m == "PUT":
             body = self._read_body()
-            self.served_bytes = len(body)
+            self.cur_bytes = len(body)
             parent = p.rsplit("/", 1)[0] or "/"
             with st.lock:
                 if parent not in st.dirs:

@@ -92,7 +92,7 @@ static void stop_server(void)
 }
 
 /* How many logged requests match method, path and (when not NULL) fault. */
-static int count_log_once(const char *method, const char *path, const char *fault, long *bytes)
+static int count_log(const char *method, const char *path, const char *fault, long *bytes)
 {
     char line[2048], m[64], p[512];
     FILE *f = fopen(log_path, "r");
@@ -115,24 +115,6 @@ static int count_log_once(const char *method, const char *path, const char *faul
         }
     }
     fclose(f);
-    return n;
-}
-
-/*
- * The server writes its log line after the answer has gone out: poll a
- * little for the line of the last request (up to 2 s, usually at once).
- */
-static int count_log(const char *method, const char *path, const char *fault, long *bytes)
-{
-    int n = -1, prev = -2;
-
-    for (int i = 0; i < 40; i++) {
-        n = count_log_once(method, path, fault, bytes);
-        if (n == prev)
-            break;
-        prev = n;
-        usleep(50000);
-    }
     return n;
 }
 
@@ -356,7 +338,6 @@ static int count_prefix(const char *method, const char *prefix, const char *also
     FILE *f;
     int n = 0;
 
-    usleep(100000); /* the server logs after answering */
     f = fopen(log_path, "r");
     if (!f)
         return -1;

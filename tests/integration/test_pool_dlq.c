@@ -32,7 +32,7 @@
 struct app {
     atomic_int fixed;
     pthread_mutex_t mu;
-    char applied[8][80];
+    char applied[32][80];
     int napplied;
 };
 
@@ -47,8 +47,9 @@ static int apply_faulty(const struct job *j, void *ud, struct err *e)
         return err_set(e, ERR_RETRY, "test: the server is still failing");
     if (!atomic_load(&a->fixed) && key == 2)
         return err_set(e, ERR_INVALID, "test: the job is refused for good");
+    fprintf(stderr, "applied %s (attempt %d)\n", j->id, j->attempt);
     pthread_mutex_lock(&a->mu);
-    if (a->napplied < 8)
+    if (a->napplied < 32)
         snprintf(a->applied[a->napplied++], sizeof(a->applied[0]), "%s", j->id);
     pthread_mutex_unlock(&a->mu);
     return 0;
@@ -145,6 +146,7 @@ int main(void)
     struct replay_stats rs;
     struct pool_stats st;
     struct err e = ERR_INIT;
+    struct log lg;
     char why[256], *end;
     long long t0;
 
@@ -177,7 +179,10 @@ int main(void)
     }
     CHECK_MSG(&cc, kq_flush(prod, 20000, NULL, &e) == 0, "%s", e.msg);
 
+    log_init(&lg, stderr, LOG_WARN, LOG_FMT_HUMAN, "test");
+    kc.log = &lg;
     pool_opts_init(&o);
+    o.log = &lg;
     o.concurrency = 4;
     o.max_attempts = MAX_ATTEMPTS;
     o.backoff_ms = 300;
@@ -239,11 +244,11 @@ int main(void)
     CHECK_MSG(&cc, replay_dlq(&kc, prod, &f, 0, NULL, NULL, &rs, &e) == 0, "%s", e.msg);
     CHECK_INT(&cc, rs.emitted, 3);
     t0 = pt_now_ms();
-    while ((!applied_has(&a, s.ids[0]) || !applied_has(&a, s.ids[1])) &&
-           pt_now_ms() - t0 < 20000)
+    while ((!applied_has(&a, s.ids[0]) || !applied_has(&a, s.ids[1])) && pt_now_ms() - t0 < 20000)
         pt_sleep_ms(100);
-    CHECK_INT(&cc, applied_has(&a, s.ids[0]), 1);
-    CHECK_INT(&cc, applied_has(&a, s.ids[1]), 1);
+    /* at least once: a rebalance may deliver one twice */
+    CHECK(&cc, applied_has(&a, s.ids[0]) >= 1);
+    CHECK(&cc, applied_has(&a, s.ids[1]) >= 1);
     /* the poison message is still poison: dead-lettered again, with its bytes */
     t0 = pt_now_ms();
     do {
@@ -258,13 +263,18 @@ int main(void)
     /* replay again, jobs only: the same ids once more, harmless */
     memset(&f, 0, sizeof(f));
     f.kind = "mkdir";
-    CHECK_INT(&cc, replay_dlq(&kc, prod, &f, 0, NULL, NULL, &rs, &e), 0);
-    CHECK_INT(&cc, rs.emitted, 2);
-    t0 = pt_now_ms();
-    while (applied_has(&a, s.ids[0]) + applied_has(&a, s.ids[1]) < 4 && pt_now_ms() - t0 < 20000)
-        pt_sleep_ms(100);
-    CHECK_INT(&cc, applied_has(&a, s.ids[0]), 2);
-    CHECK_INT(&cc, applied_has(&a, s.ids[1]), 2);
+    {
+        int n0 = applied_has(&a, s.ids[0]), n1 = applied_has(&a, s.ids[1]);
+
+        CHECK_INT(&cc, replay_dlq(&kc, prod, &f, 0, NULL, NULL, &rs, &e), 0);
+        CHECK_INT(&cc, rs.emitted, 2);
+        t0 = pt_now_ms();
+        while ((applied_has(&a, s.ids[0]) == n0 || applied_has(&a, s.ids[1]) == n1) &&
+               pt_now_ms() - t0 < 20000)
+            pt_sleep_ms(100);
+        CHECK(&cc, applied_has(&a, s.ids[0]) > n0);
+        CHECK(&cc, applied_has(&a, s.ids[1]) > n1);
+    }
 
     pool_stop(r.p);
     pthread_join(r.th, NULL);
@@ -273,5 +283,6 @@ int main(void)
     kq_consumer_free(c);
     kq_producer_free(prod);
     pthread_mutex_destroy(&a.mu);
+    log_release(&lg);
     return check_done(&cc);
 }

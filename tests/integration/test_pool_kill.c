@@ -94,6 +94,13 @@ static int apply_record(const struct job *j, void *ud, struct err *e)
     return rc;
 }
 
+/* as pt_kafka_props, with a short session: a killed worker's partitions move on in 3 s */
+static const struct kq_prop kill_props[] = {
+    {"session.timeout.ms", "3000"},      {"heartbeat.interval.ms", "300"},
+    {"auto.commit.interval.ms", "300"},  {"fetch.wait.max.ms", "50"},
+    {"reconnect.backoff.max.ms", "500"}, {"retry.backoff.ms", "100"},
+};
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_term(int sig)
@@ -128,6 +135,8 @@ static int worker_main(char **argv)
     kc.topic_dlq = argv[4];
     kc.group = argv[5];
     kc.group_instance = argv[6];
+    kc.props = kill_props;
+    kc.n_props = sizeof(kill_props) / sizeof(kill_props[0]);
     lc.host = getenv("REDIS_HOST");
     lc.port = (int)strtol(stackenv_get("REDIS_PORT"), &end, 10);
     tg.host = lc.host;

@@ -143,10 +143,10 @@ static inline long long pt_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Client properties that keep group tests short (dead members leave in 3 s). */
+/* Client properties that keep group tests short (dead members leave in 6 s). */
 static const struct kq_prop pt_kafka_props[] = {
-    {"session.timeout.ms", "3000"},
-    {"heartbeat.interval.ms", "300"},
+    {"session.timeout.ms", "6000"},
+    {"heartbeat.interval.ms", "500"},
     {"auto.commit.interval.ms", "300"},
     {"fetch.wait.max.ms", "50"},
     {"topic.metadata.refresh.interval.ms", "2000"},

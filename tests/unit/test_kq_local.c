@@ -27,7 +27,7 @@
 
 struct app {
     struct pt_order ord;
-    atomic_int fail_key;   /* key whose jobs fail retryably every time, -1 none */
+    atomic_int fail_key;    /* key whose jobs fail retryably every time, -1 none */
     atomic_int invalid_key; /* key whose jobs fail permanently, -1 none */
     atomic_int slow_ms;
     unsigned seed;
@@ -351,12 +351,87 @@ static void test_queue_basics(struct check_count *cc)
     }
 }
 
+/* A job longer than its lock's ttl keeps the lock: the heartbeat extends it. */
+struct hb_app {
+    struct lock_table *lt;
+    atomic_int in_apply, stolen, probes;
+};
+
+static int apply_long(const struct job *j, void *ud, struct err *e)
+{
+    struct hb_app *h = ud;
+    struct lock_conf lc = {0};
+    struct lock *l = NULL;
+
+    (void)j;
+    lc.local = h->lt;
+    if (lock_new(&l, &lc, e) < 0)
+        return ERR_NOMEM;
+    atomic_store(&h->in_apply, 1);
+    for (int i = 0; i < 12; i++) { /* 1.2 s, the ttl is 300 ms */
+        struct lock_token tok;
+        struct err pe = ERR_INIT;
+
+        pt_sleep_ms(100);
+        atomic_fetch_add(&h->probes, 1);
+        if (lock_acquire(l, "/Odoo/T/K5", 10000, &tok, &pe) == 0) {
+            atomic_fetch_add(&h->stolen, 1);
+            lock_release(l, "/Odoo/T/K5", &tok, &pe);
+        }
+    }
+    lock_free(l);
+    return 0;
+}
+
+static void test_heartbeat(struct check_count *cc)
+{
+    struct kq_local *q = kq_local_new(1, 10);
+    struct hb_app h;
+    struct kq_conf kc = {0};
+    struct lock_conf lc = {0};
+    struct kq_producer *prod = NULL;
+    struct kq_consumer *c = NULL;
+    struct pool_opts o;
+    struct pool *p = NULL;
+    struct err e = ERR_INIT;
+    struct buf b;
+
+    memset(&h, 0, sizeof(h));
+    h.lt = lock_table_new();
+    kc.local = q;
+    lc.local = h.lt;
+    kq_producer_new(&prod, &kc, &e);
+    buf_init(&b, 1 << 16);
+    pt_job_encode(&b, 5, 0, 0, NULL);
+    kq_produce(prod, KQ_TOPIC_JOBS, "/Odoo/T/K5", b.data, b.len, NULL, 0, &e);
+    buf_release(&b);
+    kq_local_close(q);
+    pool_opts_init(&o);
+    o.concurrency = 2;
+    o.lock_ttl_ms = 300;
+    o.apply = apply_long;
+    o.apply_ud = &h;
+    o.kq = &kc;
+    o.lock = &lc;
+    kq_consumer_new(&c, &kc, &e);
+    CHECK_INT(cc, pool_new(&p, &o, c, prod, &e), 0);
+    CHECK_INT(cc, pool_run(p, NULL, &e), 0);
+    CHECK_INT(cc, atomic_load(&h.probes), 12);
+    CHECK_INT(cc, atomic_load(&h.stolen), 0);
+    pool_free(p);
+    kq_consumer_free(c);
+    kq_producer_free(prod);
+    kq_local_free(q);
+    lock_table_free(h.lt);
+}
+
 int main(void)
 {
     struct check_count cc = CHECK_INIT;
 
     test_queue_basics(&cc);
     test_lock_local(&cc);
+    test_heartbeat(&cc);
     test_retry_dlq_versions(&cc);
     test_order_and_restart(&cc);
     return check_done(&cc);

@@ -1,0 +1,183 @@
+/*
+ * cmd_produce: `odoosync produce`, the producer of the cluster mode. A pass
+ * scans both sides and plans exactly as `run` does, then emits each job to
+ * the jobs topic with the document folder as key (so a document's jobs keep
+ * their order), through the idempotent producer, and succeeds only when the
+ * broker acknowledged every job. Workers (`odoosync work`) apply them.
+ *
+ * With --once (the Kubernetes CronJob) one pass and its exit code; otherwise
+ * a pass every --interval seconds until SIGINT/SIGTERM.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "kq.h"
+#include "pass.h"
+#include "setup.h"
+#include "transport.h"
+
+#include "banned.h"
+
+static volatile sig_atomic_t produce_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    produce_stop = 1;
+}
+
+static void produce_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: odoosync produce [options]\n\n"
+            "Cluster mode: scan and plan, then emit the jobs to Kafka for `odoosync work`.\n\n"
+            "options:\n" SETUP_HELP
+            "      --once            one pass, then exit with its status (for a CronJob)\n"
+            "      --interval SECS   seconds between passes (default 300)\n"
+            "      --force-deletes   emit deletions even over the safety share\n\n"
+            "exit (--once): 0 every job acknowledged by Kafka, 1 some were not, 2 config,\n"
+            "               3 a server is unreachable, 4 deletions withheld by the safety\n");
+}
+
+static int produce_pass(struct setup *s, struct transport *t, int force)
+{
+    struct pass_opts po;
+    struct plan p;
+    struct scan_stats st;
+    struct kq_producer *prod = NULL;
+    struct buf b;
+    struct err e = ERR_INIT;
+    long failed = 0;
+    int rc;
+
+    plan_init(&p);
+    buf_init(&b, 1 << 20);
+    memset(&po, 0, sizeof(po));
+    po.cfg = &s->cfg;
+    po.log = &s->log;
+    po.force_deletes = force;
+    if (pass_plan(&po, &p, &st, &e) < 0) {
+        fprintf(stderr, "odoosync produce: %s\n", e.msg);
+        rc = cli_exit_for(e.code);
+        goto out;
+    }
+    for (size_t i = 0; i < p.nmessages; i++)
+        fprintf(stderr, "odoosync produce: %s\n", p.messages[i]);
+    if (kq_producer_new(&prod, &t->kq, &e) < 0) {
+        fprintf(stderr, "odoosync produce: kafka: %s\n", e.msg);
+        rc = EXIT_CONNECT;
+        goto out;
+    }
+    for (size_t i = 0; i < p.njobs; i++) {
+        buf_reset(&b);
+        if (job_encode(&p.jobs[i], &b, &e) < 0 ||
+            kq_produce(prod, kq_conf_jobs(&t->kq), p.jobs[i].lock, b.data, b.len, NULL, 0,
+                       &e) < 0) {
+            fprintf(stderr, "odoosync produce: job %s: %s\n", p.jobs[i].id, e.msg);
+            failed++;
+        }
+    }
+    if (kq_flush(prod, 60000, &failed, &e) < 0)
+        fprintf(stderr, "odoosync produce: %s\n", e.msg);
+    printf("produce: %zu jobs emitted (", p.njobs);
+    for (int k = 0; k < JOB_KIND_COUNT; k++)
+        printf("%s%s %zu", k ? ", " : "", job_kind_name((enum job_kind)k),
+               p.count[k][JOB_SIDE_CLOUD] + p.count[k][JOB_SIDE_ODOO]);
+    printf("), %ld not acknowledged; scanned %ld records, %ld attachments, %ld cloud entries\n",
+           failed, st.records, st.attachments, st.entries);
+    fflush(stdout);
+    if (failed > 0)
+        rc = EXIT_FAILED;
+    else if (p.verdict != PLAN_VERDICT_OK)
+        rc = EXIT_SAFETY;
+    else
+        rc = EXIT_OK;
+out:
+    kq_producer_free(prod);
+    buf_release(&b);
+    plan_release(&p);
+    return rc;
+}
+
+int cmd_produce(int argc, char **argv)
+{
+    static const struct option longopts[] = {SETUP_LONGOPTS,
+                                             {"once", no_argument, NULL, 'o'},
+                                             {"interval", required_argument, NULL, 'i'},
+                                             {"force-deletes", no_argument, NULL, 'F'},
+                                             {NULL, 0, NULL, 0}};
+    struct setup s;
+    struct transport t;
+    struct err e = ERR_INIT;
+    struct sigaction sa;
+    int once = 0, force = 0, t_ready = 0;
+    long interval = 300;
+    char *end = NULL;
+    int opt, rc;
+
+    setup_init(&s);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, SETUP_SHORTOPTS, longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            produce_usage(stdout);
+            return EXIT_OK;
+        case 'o':
+            once = 1;
+            break;
+        case 'i':
+            interval = strtol(optarg, &end, 10);
+            if (!end || *end || interval < 1 || interval > 86400 * 7) {
+                fprintf(stderr, "odoosync produce: --interval: expected 1..604800 seconds, got "
+                                "\"%s\"\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'F':
+            force = 1;
+            break;
+        default:
+            if (setup_option(&s, opt, optarg) != 1) {
+                produce_usage(stderr);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    rc = setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD | CFG_NEED_TYPES | CFG_NEED_KAFKA,
+                    "produce");
+    if (rc)
+        goto out;
+    if (transport_init(&t, &s.cfg, &s.log, &e) < 0) {
+        fprintf(stderr, "odoosync produce: %s\n", e.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    t_ready = 1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    for (;;) {
+        rc = produce_pass(&s, &t, force);
+        if (once || produce_stop)
+            break;
+        for (long i = 0; i < interval * 10 && !produce_stop; i++)
+            usleep(100000);
+        if (produce_stop)
+            break;
+    }
+    if (!once && produce_stop)
+        rc = EXIT_OK;
+out:
+    if (t_ready)
+        transport_release(&t);
+    setup_release(&s);
+    return rc;
+}
