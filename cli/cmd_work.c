@@ -153,6 +153,8 @@ int cmd_work(int argc, char **argv)
         po.kq = &tr.kq;
         po.lock = &tr.lock;
         po.log = &s.log;
+        po.on_event = events_on_job;
+        po.event_ud = &ev;
         rc = pool_new(&pool, &po, cons, prod, &e);
     }
     if (rc < 0) {

@@ -502,6 +502,7 @@ static void process_done(struct pool *p)
     pthread_mutex_lock(&p->mu);
     list = p->done_head;
     p->done_head = p->done_tail = NULL;
+    p->st.inflight = p->inflight;
     pthread_mutex_unlock(&p->mu);
     while (list) {
         struct task *t = list;
@@ -879,6 +880,15 @@ static int send_handoff(struct pool *p, struct task *t, long *delay_ms)
         return 1;
     }
     t->outcome = retry ? O_RETRIED : O_DEAD;
+    if (!retry && t->decoded && p->o.on_event) {
+        struct job_event ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.result = JOB_DEAD_LETTERED;
+        ev.error = t->err_msg;
+        ev.error_code = t->err_code;
+        p->o.on_event(&t->job, &ev, p->o.event_ud);
+    }
     if (retry)
         log_job(p->lg, LOG_INFO, task_id(t), task_path(t), "attempt %d failed (%s): retry at %s",
                 t->job.attempt + 1, t->err_msg, t->hdr_due);
@@ -965,6 +975,13 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
     }
     if (t->job.version > 0 && t->job.version < last) {
         t->outcome = O_SKIPPED;
+        if (p->o.on_event) {
+            struct job_event ev;
+
+            memset(&ev, 0, sizeof(ev));
+            ev.result = JOB_SKIPPED;
+            p->o.on_event(&t->job, &ev, p->o.event_ud);
+        }
         log_job(p->lg, LOG_INFO, t->job.id, t->job.lock,
                 "skipped: version %lld is older than %lld, already applied", t->job.version, last);
     } else {
@@ -1142,16 +1159,15 @@ void pool_stop(struct pool *p)
 void pool_get_stats(struct pool *p, struct pool_stats *s)
 {
     pthread_mutex_lock(&p->mu);
-    *s = p->st;
+    *s = p->st; /* st.inflight is copied from the polling thread's count in process_done */
     pthread_mutex_unlock(&p->mu);
-    s->inflight = p->inflight;
 }
 
 int pool_run(struct pool *p, const volatile sig_atomic_t *stop, struct err *e)
 {
     struct kq_msg *m = NULL;
     long long deadline = 0;
-    int rc = 0, left, end = 0;
+    int rc = 0, left, end = 0, idle;
 
     log_info(p->lg, "pool: %d workers on %s and %s", p->o.concurrency, p->t_jobs, p->t_retry);
     for (;;) {
@@ -1160,11 +1176,23 @@ int pool_run(struct pool *p, const volatile sig_atomic_t *stop, struct err *e)
 
         if ((stop && *stop) || atomic_load(&p->stop) || end)
             break;
+        /* idle is known before the poll: a finished job's retry message was produced
+         * before it was reported done, so "end of input" after that is really the end */
+        process_done(p);
+        idle = p->inflight == 0;
         prc = kq_poll(p->c, 50, &m, &pe);
         if (prc == ERR_NOTFOUND) {
-            process_done(p);
-            if (p->inflight == 0)
+            if (idle) {
                 end = 1;
+            } else { /* nothing to poll: wait for a job to finish instead of spinning */
+                struct timespec dl;
+
+                deadline_in(&dl, 20);
+                pthread_mutex_lock(&p->mu);
+                if (!p->done_head)
+                    pthread_cond_timedwait(&p->done_cv, &p->mu, &dl);
+                pthread_mutex_unlock(&p->mu);
+            }
         } else if (prc < 0) {
             rc = err_set(e, prc, "%s", pe.msg);
             break;

@@ -53,6 +53,7 @@
 
 #include "err.h"
 #include "job.h"
+#include "jobmsg.h"
 #include "kq.h"
 #include "lock.h"
 #include "log.h"
@@ -73,6 +74,14 @@ struct pool_opts {
     /* 0 applied or already done; negative ERR_* otherwise (see above). Called in worker threads. */
     int (*apply)(const struct job *j, void *ud, struct err *e);
     void *apply_ud;
+    /*
+     * Sync-log events the pool decides itself (the applier reports its own):
+     * JOB_SKIPPED for a job older than the last applied version (apply not
+     * called), JOB_DEAD_LETTERED once its hand-off to the dead-letter topic is
+     * acknowledged (not for undecodable messages: no job). May be NULL. Any thread.
+     */
+    void (*on_event)(const struct job *j, const struct job_event *ev, void *ud);
+    void *event_ud;
     const struct kq_conf *kq;     /* topic names (jobs, retry, dlq); borrowed */
     const struct lock_conf *lock; /* one lock handle per worker thread is made from it; borrowed */
     struct log *log;              /* may be NULL */

@@ -184,6 +184,18 @@ static int on_dlq(const struct kq_msg *m, void *ud)
     return 0;
 }
 
+static atomic_int ev_skipped, ev_dead;
+
+static void on_event(const struct job *j, const struct job_event *ev, void *ud)
+{
+    (void)j;
+    (void)ud;
+    if (ev->result == JOB_SKIPPED)
+        atomic_fetch_add(&ev_skipped, 1);
+    if (ev->result == JOB_DEAD_LETTERED && ev->error && ev->error_code < 0)
+        atomic_fetch_add(&ev_dead, 1);
+}
+
 static void test_retry_dlq_versions(struct check_count *cc)
 {
     struct kq_local *q = kq_local_new(2, 1000);
@@ -228,6 +240,7 @@ static void test_retry_dlq_versions(struct check_count *cc)
     o.concurrency = 4;
     o.max_attempts = 3;
     o.backoff_ms = 50;
+    o.on_event = on_event;
     o.apply = apply_test;
     o.apply_ud = &a;
     o.kq = &kc;
@@ -243,6 +256,8 @@ static void test_retry_dlq_versions(struct check_count *cc)
     CHECK_INT(cc, st.skipped, 1);
     CHECK_INT(cc, st.retried, 2);
     CHECK_INT(cc, st.dead, 3);
+    CHECK_INT(cc, atomic_load(&ev_skipped), 1);
+    CHECK_INT(cc, atomic_load(&ev_dead), 2); /* the poison message has no job: no event */
     pool_free(p);
     kq_consumer_free(c);
     CHECK_INT(cc, kq_scan(&kc, KQ_TOPIC_DLQ, 1000, on_dlq, &seen, &e), 0);
@@ -425,6 +440,70 @@ static void test_heartbeat(struct check_count *cc)
     lock_table_free(h.lt);
 }
 
+/* A busy lock delays its job only: the other keys go on meanwhile. */
+static void test_busy_lock(struct check_count *cc)
+{
+    struct kq_local *q = kq_local_new(2, 100);
+    struct lock_table *lt = lock_table_new();
+    struct kq_conf kc = {0};
+    struct lock_conf lc = {0};
+    struct kq_producer *prod = NULL;
+    struct kq_consumer *c = NULL;
+    struct lock *holder = NULL;
+    struct lock_token tok;
+    struct pool_opts o;
+    struct pool *p = NULL;
+    struct pool_stats st;
+    struct app a;
+    struct err e = ERR_INIT;
+    struct runner r = {0};
+    long long t0;
+
+    kc.local = q;
+    lc.local = lt;
+    pt_order_init(&a.ord, 3, 5);
+    atomic_store(&a.fail_key, -1);
+    atomic_store(&a.invalid_key, -1);
+    atomic_store(&a.slow_ms, 0);
+    lock_new(&holder, &lc, &e);
+    CHECK_INT(cc, lock_acquire(holder, "/Odoo/T/K1", 10000, &tok, &e), 0);
+    kq_producer_new(&prod, &kc, &e);
+    CHECK_INT(cc, produce_all(prod, KQ_TOPIC_JOBS, 3, 5), 0);
+    pool_opts_init(&o);
+    o.concurrency = 2;
+    o.busy_delay_ms = 20;
+    o.apply = apply_test;
+    o.apply_ud = &a;
+    o.kq = &kc;
+    o.lock = &lc;
+    kq_consumer_new(&c, &kc, &e);
+    CHECK_INT(cc, pool_new(&p, &o, c, prod, &e), 0);
+    r.p = p;
+    pthread_create(&r.th, NULL, run_pool, &r);
+    t0 = pt_now_ms();
+    while (pt_order_distinct(&a.ord) < 10 && pt_now_ms() - t0 < 5000)
+        pt_sleep_ms(5);
+    pt_sleep_ms(100);
+    /* keys 0 and 2 done, key 1 waits for its lock, with no thread blocked on it */
+    CHECK_INT(cc, pt_order_distinct(&a.ord), 10);
+    CHECK_INT(cc, a.ord.maxs[1], -1);
+    pool_get_stats(p, &st);
+    CHECK(cc, st.busy > 0);
+    lock_release(holder, "/Odoo/T/K1", &tok, &e);
+    kq_local_close(q);
+    pthread_join(r.th, NULL);
+    CHECK_INT(cc, r.rc, 0);
+    CHECK_INT(cc, pt_order_distinct(&a.ord), 15);
+    CHECK_INT(cc, a.ord.violations, 0);
+    pool_free(p);
+    kq_consumer_free(c);
+    kq_producer_free(prod);
+    lock_free(holder);
+    pt_order_release(&a.ord);
+    kq_local_free(q);
+    lock_table_free(lt);
+}
+
 int main(void)
 {
     struct check_count cc = CHECK_INIT;
@@ -432,6 +511,7 @@ int main(void)
     test_queue_basics(&cc);
     test_lock_local(&cc);
     test_heartbeat(&cc);
+    test_busy_lock(&cc);
     test_retry_dlq_versions(&cc);
     test_order_and_restart(&cc);
     return check_done(&cc);

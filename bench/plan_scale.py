@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""plan_scale: the planner at scale (issue 5's bench bullet).
+
+On its own stack: the emulator seeded directly (tests/odoo/seed.py --direct, no HTTP)
+with RECORDS quotations x PER attachments of SIZE bytes, an empty cloud root. Then:
+
+  1. full plan       `odoosync plan --json` against the empty cloud
+  2. apply           `odoosync run --once` (local mode: creates every folder, uploads
+                     every file, tags them)
+  3. no-change plan  `odoosync plan --json` again: nothing changed on either side
+  4. one change      one attachment's content rewritten in Odoo (JSON-RPC write of
+                     datas), then `odoosync plan --json`
+
+For each: wall time, Odoo requests (emulator's /__emulator__/stats, HTTP requests),
+DAV requests (lines added to Apache's access log), peak RSS (/usr/bin/time -v) and the
+number of jobs planned. Then the ratios full / no-change (issue 5 targets >= 20x).
+
+usage: plan_scale.py [--records 20000] [--per 5] [--size 1024] [--concurrency 8]
+"""
+import argparse
+import base64
+import json
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+from benchlib import log, mib  # noqa: E402
+
+
+def jsonrpc(stack, model, method, args, kwargs=None):
+    payload = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {
+        "service": "object", "method": "execute_kw",
+        "args": ["odoosync", 2, "admin", model, method, args, kwargs or {}]}}
+    req = urllib.request.Request(stack.env["ODOO_URL"] + "/jsonrpc",
+                                 data=json.dumps(payload).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        ans = json.loads(r.read())
+    if "error" in ans:
+        raise SystemExit("bench: %s.%s: %s" % (model, method, ans["error"]))
+    return ans["result"]
+
+
+def step(stack, name, argv, env):
+    stack.odoo_reset_stats()
+    dav0 = stack.dav_requests()
+    log("%s: %s" % (name, " ".join(argv[1:3])))
+    r = benchlib.measure(argv, env=env)
+    odoo = stack.odoo_requests()
+    dav = stack.dav_requests() - dav0
+    if r.rc not in (0,):
+        log("%s exited %d\n%s\n%s" % (name, r.rc, r.stdout[-2000:], r.stderr[-4000:]))
+    jobs = None
+    if "--json" in argv:
+        jobs = sum(1 for line in r.stdout.splitlines() if line.strip().startswith("{"))
+    else:
+        for line in r.stdout.splitlines():
+            if line.startswith("pass:"):
+                jobs = int(line.split()[1])
+    return {"name": name, "rc": r.rc, "wall": r.wall, "odoo": odoo, "dav": dav,
+            "req": odoo + dav, "rss": r.maxrss_kb, "jobs": jobs, "stdout": r.stdout}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=20000)
+    ap.add_argument("--per", type=int, default=5, help="attachments per record")
+    ap.add_argument("--size", type=int, default=1024, help="bytes per attachment")
+    ap.add_argument("--concurrency", type=int, default=8, help="worker.concurrency for run")
+    args = ap.parse_args()
+    exe = benchlib.binary()
+    tmp = tempfile.mkdtemp(prefix="bench-plan-")
+    cfg = os.path.join(tmp, "odoosync.json")
+    with benchlib.Stack() as stack:
+        seeded = stack.seed_direct(args.records, args.per, args.size)
+        natt = seeded["attachments"]
+        benchlib.write_config(stack, cfg, "bench-plan", args.concurrency)
+        env = benchlib.odoosync_env(stack)
+        plan = [exe, "plan", "--json", "--config", cfg, "-L", "warn"]
+        run = [exe, "run", "--once", "--config", cfg, "-L", "warn"]
+        rows = [step(stack, "full plan (empty cloud)", plan, env)]
+        rows.append(step(stack, "apply (run --once)", run, env))
+        if rows[-1]["rc"] != 0:
+            log("the apply pass did not succeed: the figures below are for a partial tree")
+        rows.append(step(stack, "no-change plan", plan, env))
+        # one changed file: new content for one attachment in Odoo
+        aid = jsonrpc(stack, "ir.attachment", "search",
+                      [[["res_model", "=", "sale.order"]]], {"limit": 1, "order": "id desc"})[0]
+        jsonrpc(stack, "ir.attachment", "write",
+                [[aid], {"datas": base64.b64encode(b"changed %f\n" % time.time()).decode()}])
+        rows.append(step(stack, "one changed file", plan, env))
+        one = rows[-1]
+        changed_jobs = [line for line in one["stdout"].splitlines() if line.startswith("{")]
+
+    head = ["step", "wall s", "Odoo req", "DAV req", "requests", "peak RSS", "jobs", "exit"]
+    benchlib.table(
+        "plan at scale: %d attachments of %d B on %d records (sale.order), concurrency %d" %
+        (natt, args.size, args.records, args.concurrency), head,
+        [[r["name"], "%.2f" % r["wall"], r["odoo"], r["dav"], r["req"], mib(r["rss"]),
+          r["jobs"], r["rc"]] for r in rows])
+    full, nochg = rows[0], rows[2]
+
+    def ratio(a, b):
+        return "%.1fx" % (a / b) if b else "inf"
+    benchlib.table("ratios (issue 5 target: the no-change pass >= 20x cheaper than the full one)",
+                   ["", "wall", "requests"],
+                   [["full / no-change", ratio(full["wall"], nochg["wall"]),
+                     ratio(full["req"], nochg["req"])],
+                    ["full / one-change", ratio(full["wall"], one["wall"]),
+                     ratio(full["req"], one["req"])]])
+    print("apply rate: %.0f uploads/s (%d jobs in %.1f s)" % (
+        natt / rows[1]["wall"] if rows[1]["wall"] else 0, rows[1]["jobs"] or 0, rows[1]["wall"]))
+    print("one-change plan jobs: %s" % (", ".join(
+        "%s %s" % (json.loads(j).get("kind"), json.loads(j).get("path") or json.loads(j).get("to"))
+        for j in changed_jobs[:5]) or "none"))
+    return 0 if all(r["rc"] == 0 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""End-to-end: every rule of DESIGN.md "Rules" again, in cluster mode.
+
+The scenarios are test_rules.py's, unchanged; only a pass differs: instead of
+`odoosync run --once`, `odoosync produce --once` emits the jobs to the stack's
+Kafka-protocol broker and three `odoosync work` processes (started once per
+test, one consumer group, Redis locks on the stack's Redis) apply them. A pass
+is over when the workers have reported a final result (sync-log events) for
+every job produced. Each test has its own topics and group, so tests and the
+local-mode suite can run side by side.
+
+At the end of each test the workers get SIGTERM and must exit 0 (clean
+shutdown: jobs finished, offsets committed), and no job may be left in the
+dead-letter topic's events.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import binary, main  # noqa: E402
+import test_rules  # noqa: E402
+
+WORKERS = 3
+FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
+
+
+class ClusterRules(test_rules.Rules):
+    def setUp(self):
+        super().setUp()
+        tag = self.root.replace("e2e-", "")
+        topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
+                  "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
+        ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "stack", "stack")
+        for name in topics.values():
+            subprocess.run([ctl, "kafka", "--dir", self.env["STACK_DIR"], "topic", name, "6",
+                            "1"], check=True, capture_output=True, timeout=30)
+        self.EXTRA = {
+            "kafka": {"bootstrap": self.env["KAFKA_BOOTSTRAP"], "topics": topics,
+                      "group": "e2e-%s" % tag,
+                      "properties": {"reconnect.backoff.max.ms": "1000",
+                                     "session.timeout.ms": "6000",
+                                     "heartbeat.interval.ms": "500"}},
+            "redis": {"url": self.env["REDIS_URL"]},
+        }
+        self.write_config()
+        self.events = [os.path.join(self.tmp, "events-%d.jsonl" % i) for i in range(WORKERS)]
+        self.workers = []
+        self.worker_logs = []
+        for i in range(WORKERS):
+            log = open(os.path.join(self.tmp, "worker-%d.log" % i), "w")
+            self.worker_logs.append(log)
+            env = dict(os.environ, E2E_ODOO_PASSWORD="admin",
+                       E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
+            self.workers.append(subprocess.Popen(
+                [binary(), "work", "--config", self.config, "--events", self.events[i],
+                 "-L", "warn"], env=env, stdout=log, stderr=log))
+        self.addCleanup(self.stop_workers)
+        self.seen = 0
+
+    def write_config(self, types=None, **extra):
+        # keep the cluster sections when a test rewrites the configuration
+        super().write_config(types, **extra)
+
+    def stop_workers(self):
+        codes = []
+        for w in self.workers:
+            w.send_signal(signal.SIGTERM)
+        for w in self.workers:
+            try:
+                codes.append(w.wait(60))
+            except subprocess.TimeoutExpired:
+                w.kill()
+                codes.append(w.wait())
+        for log in self.worker_logs:
+            log.close()
+        dead = [e for e in self.all_events() if e.get("result") == "dead-lettered"]
+        self.assertEqual(codes, [0] * WORKERS, "workers did not stop cleanly:\n%s" % self.logs())
+        self.assertEqual(dead, [], "dead-lettered jobs")
+
+    def logs(self):
+        out = []
+        for i in range(WORKERS):
+            with open(os.path.join(self.tmp, "worker-%d.log" % i)) as f:
+                out.append("--- worker %d\n%s" % (i, f.read()[-3000:]))
+        return "\n".join(out)
+
+    def all_events(self):
+        evs = []
+        for path in self.events:
+            if os.path.exists(path):
+                with open(path) as f:
+                    for line in f:
+                        line = line.strip()
+                        if line:
+                            try:
+                                evs.append(json.loads(line))
+                            except ValueError:
+                                pass
+        return evs
+
+    def final_count(self):
+        return sum(1 for e in self.all_events() if e.get("result") in FINAL)
+
+    def sync(self, *extra, expect=0):
+        p = self.run_cmd("produce", "--once", *extra, expect=None)
+        emitted = 0
+        for line in p.stdout.splitlines():
+            if line.startswith("produce:"):
+                emitted = int(line.split()[1])
+        if expect is not None and p.returncode != expect:
+            self.fail("odoosync produce exited %d, expected %d\n%s\n%s" % (
+                p.returncode, expect, p.stdout, p.stderr))
+        want = self.seen + emitted
+        deadline = time.time() + 120
+        while self.final_count() < want:
+            for w in self.workers:
+                if w.poll() is not None:
+                    self.fail("a worker died (exit %s):\n%s" % (w.returncode, self.logs()))
+            if time.time() > deadline:
+                self.fail("workers applied %d of %d jobs in 120 s:\n%s" % (
+                    self.final_count() - self.seen, emitted, self.logs()))
+            time.sleep(0.1)
+        self.seen = self.final_count()
+        return p
+
+
+
+if __name__ == "__main__":
+    main()
