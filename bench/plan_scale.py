@@ -8,8 +8,9 @@ with RECORDS quotations x PER attachments of SIZE bytes, an empty cloud root. Th
   2. apply           `odoosync run --once` (local mode: creates every folder, uploads
                      every file, tags them)
   3. no-change plan  `odoosync plan --json` again: nothing changed on either side
-  4. one change      one attachment's content rewritten in Odoo (JSON-RPC write of
-                     datas), then `odoosync plan --json`
+  4. one change      one file renamed in the cloud (a WebDAV MOVE: file names are the
+                     cloud's, so the plan holds one rename of its attachment in
+                     Odoo), then `odoosync plan --json`
 
 For each: wall time, Odoo requests (emulator's /__emulator__/stats, HTTP requests),
 DAV requests (lines added to Apache's access log), peak RSS (/usr/bin/time -v) and the
@@ -19,11 +20,12 @@ usage: plan_scale.py [--records 20000] [--per 5] [--size 1024] [--concurrency 8]
 """
 import argparse
 import base64
+import http.client
 import json
 import os
 import sys
 import tempfile
-import time
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,18 +33,21 @@ import benchlib  # noqa: E402
 from benchlib import log, mib  # noqa: E402
 
 
-def jsonrpc(stack, model, method, args, kwargs=None):
-    payload = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {
-        "service": "object", "method": "execute_kw",
-        "args": ["odoosync", 2, "admin", model, method, args, kwargs or {}]}}
-    req = urllib.request.Request(stack.env["ODOO_URL"] + "/jsonrpc",
-                                 data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=120) as r:
-        ans = json.loads(r.read())
-    if "error" in ans:
-        raise SystemExit("bench: %s.%s: %s" % (model, method, ans["error"]))
-    return ans["result"]
+def dav_move(stack, src, dst):
+    u = urllib.parse.urlparse(stack.env["DAV_URL"])
+    base = u.path.rstrip("/")
+    auth = base64.b64encode(("%s:%s" % (stack.env["DAV_USER"],
+                                        stack.env["DAV_PASSWORD"])).encode()).decode()
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        conn.request("MOVE", base + urllib.parse.quote(src), headers={
+            "Authorization": "Basic " + auth, "Overwrite": "F",
+            "Destination": stack.env["DAV_URL"].rstrip("/") + urllib.parse.quote(dst)})
+        st = conn.getresponse().status
+    finally:
+        conn.close()
+    if st not in (201, 204):
+        raise SystemExit("bench: MOVE %s: HTTP %d" % (src, st))
 
 
 def step(stack, name, argv, env):
@@ -87,11 +92,9 @@ def main():
         if rows[-1]["rc"] != 0:
             log("the apply pass did not succeed: the figures below are for a partial tree")
         rows.append(step(stack, "no-change plan", plan, env))
-        # one changed file: new content for one attachment in Odoo
-        aid = jsonrpc(stack, "ir.attachment", "search",
-                      [[["res_model", "=", "sale.order"]]], {"limit": 1, "order": "id desc"})[0]
-        jsonrpc(stack, "ir.attachment", "write",
-                [[aid], {"datas": base64.b64encode(b"changed %f\n" % time.time()).decode()}])
+        # one changed file: the first attachment's file renamed in the cloud
+        src = "/bench-plan/Quotations/S00001/file-000000-00.bin"
+        dav_move(stack, src, src.replace(".bin", " renamed.bin"))
         rows.append(step(stack, "one changed file", plan, env))
         one = rows[-1]
         changed_jobs = [line for line in one["stdout"].splitlines() if line.startswith("{")]

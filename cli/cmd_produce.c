@@ -34,15 +34,14 @@ static void on_signal(int sig)
 
 static void produce_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: odoosync produce [options]\n\n"
-            "Cluster mode: scan and plan, then emit the jobs to Kafka for `odoosync work`.\n\n"
-            "options:\n" SETUP_HELP
-            "      --once            one pass, then exit with its status (for a CronJob)\n"
-            "      --interval SECS   seconds between passes (default 300)\n"
-            "      --force-deletes   emit deletions even over the safety share\n\n"
-            "exit (--once): 0 every job acknowledged by Kafka, 1 some were not, 2 config,\n"
-            "               3 a server is unreachable, 4 deletions withheld by the safety\n");
+    fprintf(out, "usage: odoosync produce [options]\n\n"
+                 "Cluster mode: scan and plan, then emit the jobs to Kafka for `odoosync work`.\n\n"
+                 "options:\n" SETUP_HELP
+                 "      --once            one pass, then exit with its status (for a CronJob)\n"
+                 "      --interval SECS   seconds between passes (default 300)\n"
+                 "      --force-deletes   emit deletions even over the safety share\n\n"
+                 "exit (--once): 0 every job acknowledged by Kafka, 1 some were not, 2 config,\n"
+                 "               3 a server is unreachable, 4 deletions withheld by the safety\n");
 }
 
 static int produce_pass(struct setup *s, struct transport *t, int force)
@@ -77,8 +76,8 @@ static int produce_pass(struct setup *s, struct transport *t, int force)
     for (size_t i = 0; i < p.njobs; i++) {
         buf_reset(&b);
         if (job_encode(&p.jobs[i], &b, &e) < 0 ||
-            kq_produce(prod, kq_conf_jobs(&t->kq), p.jobs[i].lock, b.data, b.len, NULL, 0,
-                       &e) < 0) {
+            kq_produce(prod, kq_conf_jobs(&t->kq), p.jobs[i].lock, b.data, b.len, NULL, 0, &e) <
+                0) {
             fprintf(stderr, "odoosync produce: job %s: %s\n", p.jobs[i].id, e.msg);
             failed++;
         }
@@ -134,8 +133,9 @@ int cmd_produce(int argc, char **argv)
         case 'i':
             interval = strtol(optarg, &end, 10);
             if (!end || *end || interval < 1 || interval > 86400 * 7) {
-                fprintf(stderr, "odoosync produce: --interval: expected 1..604800 seconds, got "
-                                "\"%s\"\n",
+                fprintf(stderr,
+                        "odoosync produce: --interval: expected 1..604800 seconds, got "
+                        "\"%s\"\n",
                         optarg);
                 return EXIT_USAGE;
             }
@@ -150,8 +150,8 @@ int cmd_produce(int argc, char **argv)
             }
         }
     }
-    rc = setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD | CFG_NEED_TYPES | CFG_NEED_KAFKA,
-                    "produce");
+    rc =
+        setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD | CFG_NEED_TYPES | CFG_NEED_KAFKA, "produce");
     if (rc)
         goto out;
     if (transport_init(&t, &s.cfg, &s.log, &e) < 0) {

@@ -2,7 +2,9 @@
  * cmd_replay: `odoosync replay`, re-emits dead-lettered jobs to the jobs
  * topic (worker/replay.h): all, or those matching --kind, --path-prefix,
  * --error TEXT, --since/--until (RFC 3339, on the time of the last
- * failure). --dry-run lists them and emits nothing. Reads the dead-letter
+ * failure). --dry-run lists them and emits nothing. With --jobs, replays
+ * instead the jobs topic's own messages produced between --since and --until
+ * (same bytes, same keys). Reads the dead-letter
  * topic through its own group ("<kafka.group>.scan") without committing,
  * so live workers are undisturbed. Replayed jobs keep their ids: replaying
  * twice is harmless.
@@ -40,6 +42,8 @@ static void replay_usage(FILE *out)
                  "      --error TEXT      only those whose last error contains TEXT\n"
                  "      --since TIME      last failure at or after TIME (RFC 3339)\n"
                  "      --until TIME      last failure before TIME (RFC 3339)\n"
+                 "      --jobs            replay the jobs topic itself between --since and\n"
+                 "                        --until (message times), instead of the DLQ\n"
                  "      --dry-run         list, emit nothing\n\n"
                  "exit: 0 done, 1 some not acknowledged, 2 usage/config, 3 Kafka unreachable,\n"
                  "      5 internal error\n");
@@ -54,6 +58,7 @@ int cmd_replay(int argc, char **argv)
                                              {"since", required_argument, NULL, 's'},
                                              {"until", required_argument, NULL, 'u'},
                                              {"dry-run", no_argument, NULL, 'n'},
+                                             {"jobs", no_argument, NULL, 'J'},
                                              {NULL, 0, NULL, 0}};
     struct setup s;
     struct transport tr;
@@ -62,7 +67,7 @@ int cmd_replay(int argc, char **argv)
     struct kq_producer *prod = NULL;
     struct err e = ERR_INIT;
     char root[4096];
-    int opt, rc, dry_run = 0, tr_open = 0;
+    int opt, rc, dry_run = 0, tr_open = 0, jobs = 0;
 
     memset(&f, 0, sizeof(f));
     setup_init(&s);
@@ -96,12 +101,19 @@ int cmd_replay(int argc, char **argv)
         case 'n':
             dry_run = 1;
             break;
+        case 'J':
+            jobs = 1;
+            break;
         default:
             if (setup_option(&s, opt, optarg) != 1) {
                 replay_usage(stderr);
                 return EXIT_USAGE;
             }
         }
+    }
+    if (jobs && (!f.since_ms || f.kind || f.path_prefix || f.error)) {
+        fprintf(stderr, "odoosync replay: --jobs needs --since (and takes only --until)\n");
+        return EXIT_USAGE;
     }
     rc = setup_load(&s, CFG_NEED_KAFKA, "replay");
     if (rc)
@@ -119,9 +131,12 @@ int cmd_replay(int argc, char **argv)
         rc = cli_exit_for(e.code);
         goto out;
     }
-    rc = replay_dlq(&tr.kq, prod, &f, dry_run, root, stdout, &st, &e);
+    if (jobs)
+        rc = replay_jobs_range(&tr.kq, prod, f.since_ms, f.until_ms, dry_run, stdout, &st, &e);
+    else
+        rc = replay_dlq(&tr.kq, prod, &f, dry_run, root, stdout, &st, &e);
     fflush(stdout);
-    fprintf(stderr, "odoosync replay: %ld envelope(s) read, %ld matching, %ld %s%s\n", st.scanned,
+    fprintf(stderr, "odoosync replay: %ld message(s) read, %ld matching, %ld %s%s\n", st.scanned,
             st.matched, dry_run ? st.matched : st.emitted,
             dry_run ? "would be re-emitted" : "re-emitted",
             st.bad ? " (some envelopes unreadable, see the log)" : "");

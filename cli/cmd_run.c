@@ -23,8 +23,10 @@
 #include "events.h"
 #include "kq.h"
 #include "lock.h"
+#include "metrics.h"
 #include "pass.h"
 #include "pool.h"
+#include "probe.h"
 #include "setup.h"
 
 #include "banned.h"
@@ -47,7 +49,8 @@ static void run_usage(FILE *out)
             "      --interval SECS   seconds between passes (default 300)\n"
             "      --events FILE     append the sync log (JSON lines) to FILE ('-': stdout)\n"
             "      --force-deletes   apply deletions even over the safety share\n"
-            "      --dry-run         plan and print, apply nothing (same as `odoosync plan`)\n\n"
+            "      --dry-run         plan and print, apply nothing (same as `odoosync plan`)\n"
+            "metrics: -X metrics.listen=127.0.0.1:9464 serves /metrics, /healthz, /readyz\n\n"
             "exit (--once): 0 all applied, 1 some jobs failed, 2 config, 3 server unreachable,\n"
             "               4 deletions withheld by the safety, 5 internal error\n");
 }
@@ -164,6 +167,21 @@ static void print_summary(const struct plan *p, const struct events *ev,
     fflush(stdout);
 }
 
+/* Metrics of a finished pass (m may be NULL). */
+static void run_count_pass(struct metrics *m, int rc, const struct pool_stats *ps)
+{
+    const char *result = rc == EXIT_OK       ? "ok"
+                         : rc == EXIT_FAILED ? "failed"
+                         : rc == EXIT_SAFETY ? "safety"
+                                             : "error";
+
+    metrics_add(m, "odoosync_passes_total", METRICS_LV(result), 1);
+    metrics_add(m, "odoosync_jobs_retried_total", NULL, (double)ps->retried);
+    metrics_add(m, "odoosync_jobs_dead_lettered_total", NULL, (double)ps->dead);
+    metrics_add(m, "odoosync_lock_busy_total", NULL, (double)ps->busy);
+    metrics_set(m, "odoosync_last_pass_timestamp_seconds", NULL, (double)time(NULL));
+}
+
 /* One pass; returns its exit code. */
 static int run_pass(struct setup *s, int force, int dry_run, struct events *ev)
 {
@@ -189,6 +207,14 @@ static int run_pass(struct setup *s, int force, int dry_run, struct events *ev)
     }
     log_info(&s->log, "scanned %ld records, %ld attachments, %ld cloud entries (%ld + %ld requests)",
              st.records, st.attachments, st.entries, st.odoo_requests, st.cloud_requests);
+    metrics_observe(ev->metrics, "odoosync_scan_duration_seconds", METRICS_LV("odoo"),
+                    (double)st.odoo_ms / 1000.0);
+    metrics_observe(ev->metrics, "odoosync_scan_duration_seconds", METRICS_LV("cloud"),
+                    (double)st.cloud_ms / 1000.0);
+    metrics_add(ev->metrics, "odoosync_scan_requests_total", METRICS_LV("odoo"),
+                (double)st.odoo_requests);
+    metrics_add(ev->metrics, "odoosync_scan_requests_total", METRICS_LV("cloud"),
+                (double)st.cloud_requests);
     for (size_t i = 0; i < p.nmessages; i++)
         fprintf(stderr, "odoosync run: %s\n", p.messages[i]);
     if (dry_run) {
@@ -212,6 +238,7 @@ static int run_pass(struct setup *s, int force, int dry_run, struct events *ev)
     else
         rc = EXIT_OK;
 out:
+    run_count_pass(ev->metrics, rc, &ps);
     plan_release(&p);
     return rc;
 }
@@ -229,6 +256,10 @@ int cmd_run(int argc, char **argv)
     struct events ev;
     struct err e = ERR_INIT;
     struct sigaction sa;
+    struct metrics *m = NULL;
+    struct metrics_server *ms = NULL;
+    struct metrics_server_opts mo;
+    struct probe_ready pr;
     const char *events_path = NULL;
     int once = 0, force = 0, dry_run = 0, ev_open = 0;
     long interval = 300;
@@ -279,6 +310,30 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     ev_open = 1;
+    if (s.cfg.metrics.listen && *s.cfg.metrics.listen) {
+        m = metrics_new();
+        if (!m || metrics_define_odoosync(m, ODOOSYNC_VERSION, &e) < 0) {
+            fprintf(stderr, "odoosync run: metrics: %s\n", m ? e.msg : "out of memory");
+            rc = EXIT_INTERNAL;
+            goto out;
+        }
+        ev.metrics = m;
+        memset(&pr, 0, sizeof(pr));
+        pr.cfg = &s.cfg;
+        pr.log = &s.log;
+        pr.parts = PROBE_ODOO | PROBE_CLOUD;
+        memset(&mo, 0, sizeof(mo));
+        mo.listen = s.cfg.metrics.listen;
+        mo.m = m;
+        mo.ready = probe_ready;
+        mo.ready_ud = &pr;
+        mo.log = &s.log;
+        if (metrics_server_start(&ms, &mo, &e) < 0) {
+            fprintf(stderr, "odoosync run: %s\n", e.msg);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -295,6 +350,8 @@ int cmd_run(int argc, char **argv)
     if (!once && run_stop)
         rc = EXIT_OK;
 out:
+    metrics_server_stop(ms);
+    metrics_free(m);
     if (ev_open)
         events_close(&ev);
     setup_release(&s);

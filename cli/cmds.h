@@ -11,6 +11,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_work(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #define CLI_COMMANDS                                                                               \
@@ -19,6 +20,7 @@ int cmd_version(int argc, char **argv);
         {"produce", "cluster mode: scan, plan and emit the jobs to Kafka", cmd_produce},          \
         {"work", "cluster mode: apply jobs from Kafka, with Redis locks", cmd_work},              \
         {"replay", "re-emit dead-lettered (or past) jobs to the jobs topic", cmd_replay},         \
+        {"check", "connect to each configured part and say how it answers", cmd_check},          \
         {"version", "print the version and the libraries in use", cmd_version},
 
 #endif

@@ -23,8 +23,7 @@ int events_open(struct events *ev, const char *path, struct log *lg, struct err 
     }
     ev->out = fopen(path, "a");
     if (!ev->out)
-        return err_set(e, ERR_IO, "cannot open the events file \"%s\": %s", path,
-                       strerror(errno));
+        return err_set(e, ERR_IO, "cannot open the events file \"%s\": %s", path, strerror(errno));
     ev->owns_out = 1;
     return 0;
 }
@@ -65,5 +64,6 @@ void events_on_job(const struct job *j, const struct job_event *je, void *ud)
         fflush(ev->out);
     }
     pthread_mutex_unlock(&ev->mu);
+    metrics_job_event(ev->metrics, j, je);
     buf_release(&b);
 }

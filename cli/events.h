@@ -12,14 +12,16 @@
 #include "job.h"
 #include "jobmsg.h"
 #include "log.h"
+#include "metrics.h"
 
 struct events {
     pthread_mutex_t mu;
     FILE *out;    /* NULL: count only */
     int owns_out; /* opened by events_open */
     struct log *log;
-    long count[5];                     /* per enum job_result */
+    long count[5];                        /* per enum job_result */
     long applied_by_kind[JOB_KIND_COUNT]; /* applied or already done */
+    struct metrics *metrics;              /* borrowed, may be NULL: counts every event */
 };
 
 /* path: NULL (count only), "-" (stdout) or a file appended to. 0 or ERR_IO. */

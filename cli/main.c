@@ -14,9 +14,7 @@
 
 #include "banned.h"
 
-static const struct cli_cmd commands[] = {
-    CLI_COMMANDS
-};
+static const struct cli_cmd commands[] = {CLI_COMMANDS};
 
 static void usage(FILE *out)
 {

@@ -34,8 +34,9 @@ int setup_option(struct setup *s, int opt, const char *arg)
         return 1;
     case 'L':
         if (log_level_parse(arg) < 0) {
-            fprintf(stderr, "odoosync: --log-level: expected error, warn, info or debug, got "
-                            "\"%s\"\n",
+            fprintf(stderr,
+                    "odoosync: --log-level: expected error, warn, info or debug, got "
+                    "\"%s\"\n",
                     arg);
             return -1;
         }

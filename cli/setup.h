@@ -35,15 +35,18 @@ int setup_option(struct setup *s, int opt, const char *arg);
 
 /* The getopt_long entries of the common options, and their help text. */
 #define SETUP_LONGOPTS                                                                             \
-    {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'X'},              \
-        {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'}
+    {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'X'},               \
+        {"log-level", required_argument, NULL, 'L'},                                               \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 #define SETUP_SHORTOPTS "c:X:L:h"
 #define SETUP_HELP                                                                                 \
-    "  -c, --config FILE     configuration file (JSON, comments allowed);\n"                    \
+    "  -c, --config FILE     configuration file (JSON, comments allowed);\n"                       \
     "                        default: $ODOOSYNC_CONFIG\n"                                          \
-    "  -X, --set KEY=VALUE   override one configuration key, e.g. -X worker.concurrency=4\n"     \
-    "                        (kafka.properties.NAME=VALUE passes NAME to librdkafka)\n"           \
-    "  -L, --log-level LVL   error, warn, info (default) or debug\n"                              \
+    "  -X, --set KEY=VALUE   override one configuration key, e.g. -X worker.concurrency=4\n"       \
+    "                        (kafka.properties.NAME=VALUE passes NAME to librdkafka)\n"            \
+    "  -L, --log-level LVL   error, warn, info (default) or debug\n"                               \
     "  -h, --help            this help\n"
 
 /* Load and check; returns 0 or an exit code (message already printed). need: CFG_NEED_*. */

@@ -43,7 +43,13 @@ struct err {
     char msg[ERR_MSG_MAX];
 };
 
-#define ERR_INIT {0, {0}}
+#define ERR_INIT                                                                                   \
+    {                                                                                              \
+        0,                                                                                         \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Store code and a formatted message in e (which may be NULL); return code. */
 int err_set(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

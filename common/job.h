@@ -40,23 +40,23 @@ struct job_expect {
 };
 
 struct job {
-    int schema;            /* JOB_SCHEMA_VERSION */
-    char *id;              /* stable id: same intended change -> same id (hex) */
+    int schema; /* JOB_SCHEMA_VERSION */
+    char *id;   /* stable id: same intended change -> same id (hex) */
     enum job_kind kind;
     enum job_side side;
-    int attempt;           /* 0 for the first try; incremented by retry */
-    long long created_at;  /* ms since the epoch; RFC 3339 on the wire */
-    long long version;     /* per-lock ordering: newer plans carry larger versions */
-    char *lock;            /* document folder path locked while applying ("/Odoo/Quotations/SO019") */
-    char *path;            /* cloud path acted on (absolute under the DAV base, '/'-separated) */
-    char *to;              /* rename (cloud): the target path */
-    char *record;          /* "model,id" of the document, e.g. "sale.order,19" */
-    long att_id;           /* ir.attachment id, 0 if none */
-    char *name;            /* attachment name (odoo rename, relink) */
-    char *url;             /* relink: the url the attachment must hold */
-    long long size;        /* upload: content size in bytes, -1 if unknown */
+    int attempt;          /* 0 for the first try; incremented by retry */
+    long long created_at; /* ms since the epoch; RFC 3339 on the wire */
+    long long version;    /* per-lock ordering: newer plans carry larger versions */
+    char *lock;     /* document folder path locked while applying ("/Odoo/Quotations/SO019") */
+    char *path;     /* cloud path acted on (absolute under the DAV base, '/'-separated) */
+    char *to;       /* rename (cloud): the target path */
+    char *record;   /* "model,id" of the document, e.g. "sale.order,19" */
+    long att_id;    /* ir.attachment id, 0 if none */
+    char *name;     /* attachment name (odoo rename, relink) */
+    char *url;      /* relink: the url the attachment must hold */
+    long long size; /* upload: content size in bytes, -1 if unknown */
     struct job_expect expect;
-    char *reason;          /* which rule planned it, for logs and plan output */
+    char *reason; /* which rule planned it, for logs and plan output */
 };
 
 void job_init(struct job *j);
@@ -64,9 +64,9 @@ void job_release(struct job *j);
 /* Deep copy; 0 or ERR_NOMEM. */
 int job_copy(struct job *dst, const struct job *src);
 
-const char *job_kind_name(enum job_kind k);    /* "mkdir", ... */
-int job_kind_parse(const char *s);             /* -1 if unknown */
-const char *job_side_name(enum job_side s);    /* "cloud" / "odoo" */
+const char *job_kind_name(enum job_kind k); /* "mkdir", ... */
+int job_kind_parse(const char *s);          /* -1 if unknown */
+const char *job_side_name(enum job_side s); /* "cloud" / "odoo" */
 
 /*
  * Stable id: a hex digest of kind, side and the fields that define the intended

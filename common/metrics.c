@@ -327,6 +327,13 @@ static int put_number(struct buf *b, double v)
         return buf_puts(b, v > 0 ? "+Inf" : "-Inf");
     if (v == floor(v) && fabs(v) < 1e15)
         return buf_printf(b, "%.0f", v);
+    /* the shortest form that reads back as the same double: 0.1, not 0.10000000000000001 */
+    for (int prec = 15; prec < 17; prec++) {
+        char tmp[40];
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            return buf_puts(b, tmp);
+    }
     return buf_printf(b, "%.17g", v);
 }
 

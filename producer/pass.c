@@ -87,8 +87,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     rc = scan_odoo(o, c, types, ntypes, &os, st, po->log, e);
     if (rc < 0)
         goto out;
-    rc = scan_cloud(&dopts, po->scan_parallel > 0 ? po->scan_parallel : 4, c->cloud.root, &cs,
-                    st, po->log, e);
+    rc = scan_cloud(&dopts, po->scan_parallel > 0 ? po->scan_parallel : 4, c->cloud.root, &cs, st,
+                    po->log, e);
     if (rc < 0) {
         err_prefix(e, "cloud at %s", c->cloud.url);
         goto out;

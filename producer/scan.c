@@ -112,8 +112,8 @@ static int on_record(const cJSON *rec, void *ud)
     return rc;
 }
 
-static const char *const att_fields[] = {"id",       "name",      "type",       "url",
-                                         "res_model", "res_id",   "checksum",   "file_size",
+static const char *const att_fields[] = {"id",         "name",     "type",     "url",
+                                         "res_model",  "res_id",   "checksum", "file_size",
                                          "write_date", "mimetype", NULL};
 
 static int on_att(const cJSON *rec, void *ud)
@@ -330,8 +330,8 @@ struct walk {
 
 struct walk_list {
     struct walk *w;
-    const char *dir;   /* the folder being listed (skipped in its own listing) */
-    int want_subdirs;  /* queue sub-folders (Depth 1 walk) */
+    const char *dir;  /* the folder being listed (skipped in its own listing) */
+    int want_subdirs; /* queue sub-folders (Depth 1 walk) */
     struct err *e;
 };
 
@@ -458,8 +458,8 @@ static void *walk_thread(void *arg)
     return NULL;
 }
 
-int scan_cloud(const struct dav_opts *opts, int parallel, const char *root,
-               struct cloud_snap *cs, struct scan_stats *st, struct log *lg, struct err *e)
+int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, struct cloud_snap *cs,
+               struct scan_stats *st, struct log *lg, struct err *e)
 {
     struct walk w;
     struct buf rootp;

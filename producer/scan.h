@@ -49,8 +49,8 @@ int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size
  * Fill cs with everything under "/<root>" (root as in the config). opts: to open
  * more connections for a parallel walk (borrowed); parallel: how many (>= 1).
  */
-int scan_cloud(const struct dav_opts *opts, int parallel, const char *root,
-               struct cloud_snap *cs, struct scan_stats *st, struct log *lg, struct err *e);
+int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, struct cloud_snap *cs,
+               struct scan_stats *st, struct log *lg, struct err *e);
 
 /*
  * The enabled types of the configuration as plan types, in priority order.

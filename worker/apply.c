@@ -30,8 +30,9 @@ struct applier {
     struct apply_conn *free_list;
 };
 
-static const char *const att_fields[] = {"id",     "name",       "type", "url", "res_model",
-                                         "res_id", "write_date", "checksum", NULL};
+static const char *const att_fields[] = {"id",        "name",   "type",       "url",
+                                         "res_model", "res_id", "write_date", "checksum",
+                                         "file_size", NULL};
 
 int apply_new(struct applier **out, const struct apply_opts *o, struct err *e)
 {
@@ -145,6 +146,17 @@ static int streq(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
+/* The attachment's sha1; an empty one may have none, and is the sha1 of nothing. */
+static const char *att_checksum(const cJSON *att)
+{
+    const char *sum = jstr(att, "checksum");
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(att, "file_size");
+
+    if ((!sum || !*sum) && cJSON_IsNumber(size) && size->valuedouble == 0)
+        return "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+    return sum;
+}
+
 /* "sale.order,19" -> model (into buf) and id. */
 static int split_record(const char *rec, char *model, size_t cap, long *id, struct err *e)
 {
@@ -166,8 +178,7 @@ static int split_record(const char *rec, char *model, size_t cap, long *id, stru
     return 0;
 }
 
-static int tag(struct dav *d, const char *path, const char *name, const char *value,
-               struct err *e)
+static int tag(struct dav *d, const char *path, const char *name, const char *value, struct err *e)
 {
     int rc = dav_proppatch(d, path, name, value, e);
 
@@ -178,8 +189,7 @@ static int tag(struct dav *d, const char *path, const char *name, const char *va
 
 /* ---- cloud side ---- */
 
-static int do_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res,
-                    struct err *e)
+static int do_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
 {
     struct dav_result r;
     int rc;
@@ -316,7 +326,7 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
         *res = streq(jstr(att, "url"), j->url) ? JOB_ALREADY_DONE : JOB_SKIPPED;
         goto out;
     }
-    if (j->expect.checksum && !streq(jstr(att, "checksum"), j->expect.checksum)) {
+    if (j->expect.checksum && !streq(att_checksum(att), j->expect.checksum)) {
         *res = JOB_SKIPPED; /* content changed since planned: the next pass re-plans */
         goto out;
     }
@@ -324,8 +334,8 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
     rc = dav_stat(c->dav, j->path, &st, e);
     if (rc == 0) {
         if (!streq(st.attachment_tag, idbuf)) {
-            rc = err_set(e, ERR_CONFLICT, "\"%s\" exists and is not attachment %ld's file",
-                         j->path, j->att_id);
+            rc = err_set(e, ERR_CONFLICT, "\"%s\" exists and is not attachment %ld's file", j->path,
+                         j->att_id);
             goto out;
         }
         *res = JOB_ALREADY_DONE; /* uploaded and tagged by an earlier attempt */
@@ -447,8 +457,7 @@ static int do_rename_cloud(struct apply_conn *c, const struct job *j, enum job_r
     }
     rc = dav_move(c->dav, j->path, j->to, 0, if_match, e);
     if (rc == ERR_EXISTS) {
-        rc = err_set(e, ERR_CONFLICT, "cannot move \"%s\": \"%s\" already exists", j->path,
-                     j->to);
+        rc = err_set(e, ERR_CONFLICT, "cannot move \"%s\": \"%s\" already exists", j->path, j->to);
     } else if (rc == ERR_CONFLICT && if_match) {
         err_clear(e);
         rc = 0;
@@ -529,8 +538,7 @@ out:
     return rc;
 }
 
-static int do_relink(struct apply_conn *c, const struct job *j, enum job_result *res,
-                     struct err *e)
+static int do_relink(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
 {
     char model[128];
     char idbuf[32];

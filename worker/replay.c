@@ -128,3 +128,68 @@ int replay_dlq(const struct kq_conf *kc, struct kq_producer *prod, const struct 
     }
     return rc;
 }
+
+struct range_ctx {
+    const struct kq_conf *kc;
+    struct kq_producer *prod;
+    long long since, until;
+    int dry_run;
+    FILE *list;
+    struct replay_stats *st;
+    struct err *e;
+    int rc;
+};
+
+static int on_job_msg(const struct kq_msg *m, void *ud)
+{
+    struct range_ctx *c = ud;
+    int rc;
+
+    c->st->scanned++;
+    if (m->timestamp_ms < c->since || m->timestamp_ms >= c->until)
+        return 0;
+    c->st->matched++;
+    if (c->list)
+        fprintf(c->list, "%d@%lld %s\n", m->partition, m->offset, m->key ? m->key : "-");
+    if (c->dry_run)
+        return 0;
+    rc = kq_produce(c->prod, kq_conf_jobs(c->kc), m->key, m->value, m->len, NULL, 0, c->e);
+    if (rc < 0) {
+        c->rc = rc;
+        return 1;
+    }
+    c->st->emitted++;
+    return 0;
+}
+
+int replay_jobs_range(const struct kq_conf *kc, struct kq_producer *prod, long long since_ms,
+                      long long until_ms, int dry_run, FILE *list, struct replay_stats *st,
+                      struct err *e)
+{
+    struct range_ctx c;
+    long failed = 0;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    memset(&c, 0, sizeof(c));
+    c.kc = kc;
+    c.prod = prod;
+    c.since = since_ms;
+    c.until = until_ms > 0 ? until_ms : job_now_ms() + 1;
+    c.dry_run = dry_run;
+    c.list = list;
+    c.st = st;
+    c.e = e;
+    rc = kq_scan(kc, kq_conf_jobs(kc), 60000, on_job_msg, &c, e);
+    if (rc == 0)
+        rc = c.rc;
+    if (!dry_run && prod) {
+        int frc = kq_flush(prod, 30000, &failed, rc < 0 ? NULL : e);
+
+        if (rc == 0 && frc < 0)
+            rc = frc;
+        if (failed > 0 || frc < 0)
+            st->emitted = 0;
+    }
+    return rc;
+}

@@ -42,4 +42,16 @@ struct replay_stats {
 int replay_dlq(const struct kq_conf *kc, struct kq_producer *prod, const struct replay_filter *f,
                int dry_run, const char *root, FILE *list, struct replay_stats *st, struct err *e);
 
+/*
+ * Re-emit the messages of the jobs topic whose timestamp is in
+ * [since_ms, until_ms) (until 0 = now), as they are: same bytes, same key, so
+ * the same jobs. The whole topic is scanned by timestamp (the test broker
+ * does not answer offsets_for_times; for a real cluster this only costs
+ * reading the topic). The scan stops at the end the topic had when it began,
+ * so what is re-emitted is not read again. list: "<partition>@<offset> <key>".
+ */
+int replay_jobs_range(const struct kq_conf *kc, struct kq_producer *prod, long long since_ms,
+                      long long until_ms, int dry_run, FILE *list, struct replay_stats *st,
+                      struct err *e);
+
 #endif

@@ -6,7 +6,8 @@
  * failing permanently goes there at once. Each envelope carries its reason.
  * Then the fault is "fixed" and replay re-emits them (dry run first: lists,
  * emits nothing; filters select), the pool applies the same job ids, and a
- * second replay changes nothing in effect.
+ * second replay changes nothing in effect. Last, a time range of the jobs
+ * topic itself is replayed (by message timestamps): exactly its messages.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -147,6 +148,7 @@ int main(void)
     struct pool_stats st;
     struct err e = ERR_INIT;
     struct log lg;
+    long long t_first, t_last;
     char why[256], *end;
     long long t0;
 
@@ -162,6 +164,7 @@ int main(void)
     pthread_mutex_init(&a.mu, NULL);
 
     CHECK_INT(&cc, kq_producer_new(&prod, &kc, &e), 0);
+    t_first = job_now_ms();
     {
         struct buf b;
 
@@ -178,6 +181,8 @@ int main(void)
         buf_release(&b);
     }
     CHECK_MSG(&cc, kq_flush(prod, 20000, NULL, &e) == 0, "%s", e.msg);
+    t_last = job_now_ms() + 1;
+    pt_sleep_ms(20);
 
     log_init(&lg, stderr, LOG_WARN, LOG_FMT_HUMAN, "test");
     kc.log = &lg;
@@ -275,6 +280,19 @@ int main(void)
         CHECK(&cc, applied_has(&a, s.ids[0]) > n0);
         CHECK(&cc, applied_has(&a, s.ids[1]) > n1);
     }
+
+    /* the jobs topic itself, by time: exactly the first four messages */
+    CHECK_INT(&cc, replay_jobs_range(&kc, prod, t_first, t_last, 1, NULL, &rs, &e), 0);
+    CHECK_INT(&cc, rs.matched, 4);
+    CHECK(&cc, rs.scanned > 4);
+    CHECK_INT(&cc, replay_jobs_range(&kc, prod, t_first, t_last, 0, NULL, &rs, &e), 0);
+    CHECK_INT(&cc, rs.emitted, 4);
+    t0 = pt_now_ms();
+    do { /* the poison one, once more */
+        pt_sleep_ms(100);
+        pool_get_stats(r.p, &st);
+    } while (st.dead < 5 && pt_now_ms() - t0 < 20000);
+    CHECK_INT(&cc, st.dead, 5);
 
     pool_stop(r.p);
     pthread_join(r.th, NULL);

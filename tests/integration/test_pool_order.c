@@ -1,10 +1,10 @@
 /*
  * test_pool_order: per-key order through Kafka with three pools in one
  * process (one consumer each, same group), 8 jobs in flight per pool, Redis
- * locks. The applier records (key, seq): a job is never applied before the
- * previous job of its key (redeliveries after a rebalance are allowed, see
- * pooltest.h), every job is applied, and the pools really ran jobs in
- * parallel.
+ * locks. The second and third pools join while the first has jobs in
+ * flight, so partitions move (cooperative rebalance) under running jobs. The applier records (key,
+ * seq): a job is never applied before the previous job of its key (redeliveries after a rebalance
+ * are allowed, see pooltest.h), every job is applied, and the pools really ran jobs in parallel.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -103,12 +103,13 @@ int main(void)
     o.lock = &lc;
     o.grace_ms = 10000;
     o.backoff_ms = 100;
-    for (int i = 0; i < NPOOLS; i++) {
+    /* one pool first; the two others join while it has jobs in flight, so partitions
+     * are revoked from under running jobs (cooperative rebalance) */
+    for (int i = 0; i < NPOOLS; i++)
         memset(&r[i], 0, sizeof(r[i]));
-        CHECK_INT(&cc, kq_consumer_new(&r[i].c, &kc, &e), 0);
-        CHECK_MSG(&cc, pool_new(&r[i].p, &o, r[i].c, prod, &e) == 0, "%s", e.msg);
-        pthread_create(&r[i].th, NULL, run_pool, &r[i]);
-    }
+    CHECK_INT(&cc, kq_consumer_new(&r[0].c, &kc, &e), 0);
+    CHECK_MSG(&cc, pool_new(&r[0].p, &o, r[0].c, prod, &e) == 0, "%s", e.msg);
+    pthread_create(&r[0].th, NULL, run_pool, &r[0]);
     for (int s = 0; s < NSEQ; s++) {
         for (int k = 0; k < NKEYS; k++) {
             struct buf b;
@@ -120,8 +121,19 @@ int main(void)
             CHECK_INT(&cc, kq_produce(prod, t.jobs, key, b.data, b.len, NULL, 0, &e), 0);
             buf_release(&b);
         }
-        if (s == NSEQ / 2)
-            pt_sleep_ms(500); /* let the group settle in between */
+        if (s == NSEQ / 3) {
+            CHECK_MSG(&cc, kq_flush(prod, 20000, NULL, &e) == 0, "%s", e.msg);
+            t0 = pt_now_ms();
+            while (pt_order_distinct(&a.ord) < 60 && pt_now_ms() - t0 < 20000)
+                pt_sleep_ms(10);
+            for (int i = 1; i < NPOOLS; i++) {
+                CHECK_INT(&cc, kq_consumer_new(&r[i].c, &kc, &e), 0);
+                CHECK_MSG(&cc, pool_new(&r[i].p, &o, r[i].c, prod, &e) == 0, "%s", e.msg);
+                pthread_create(&r[i].th, NULL, run_pool, &r[i]);
+            }
+        }
+        if (s > NSEQ / 3)
+            pt_sleep_ms(700); /* a steady stream while the group rebalances */
     }
     CHECK_MSG(&cc, kq_flush(prod, 20000, NULL, &e) == 0, "%s", e.msg);
     t0 = pt_now_ms();

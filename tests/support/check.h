@@ -14,7 +14,10 @@ struct check_count {
     int failed;
 };
 
-#define CHECK_INIT {0, 0}
+#define CHECK_INIT                                                                                 \
+    {                                                                                              \
+        0, 0                                                                                       \
+    }
 
 #define CHECK(cc, cond)                                                                            \
     do {                                                                                           \
@@ -22,7 +25,7 @@ struct check_count {
             (cc)->passed++;                                                                        \
         } else {                                                                                   \
             (cc)->failed++;                                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 
@@ -32,7 +35,7 @@ struct check_count {
             (cc)->passed++;                                                                        \
         } else {                                                                                   \
             (cc)->failed++;                                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);               \
             fprintf(stderr, __VA_ARGS__);                                                          \
             fputc('\n', stderr);                                                                   \
         }                                                                                          \
@@ -47,7 +50,7 @@ struct check_count {
 #define CHECK_STR(cc, got, want)                                                                   \
     do {                                                                                           \
         const char *g_ = (got), *w_ = (want);                                                      \
-        CHECK_MSG(cc, g_ && w_ && strcmp(g_, w_) == 0, "got \"%s\", want \"%s\"",                 \
+        CHECK_MSG(cc, g_ &&w_ &&strcmp(g_, w_) == 0, "got \"%s\", want \"%s\"",                    \
                   g_ ? g_ : "(null)", w_ ? w_ : "(null)");                                         \
     } while (0)
 

@@ -1,0 +1,136 @@
+/*
+ * cmd_check: `odoosync check`, connects to each configured part and prints
+ * one line per part (and one per document type): Odoo (version, protocol,
+ * user, latency, each type's domain tried with search_count), the cloud
+ * (dialect, latency, can it create and delete a folder under the root),
+ * then Kafka and Redis when configured (kafka.bootstrap / redis.url set).
+ *
+ * Every part is tried even after a failure, so one run shows everything;
+ * the exit code and the last line name the first part that failed:
+ * EXIT_CONNECT (3) when a server is unreachable or refuses the credentials,
+ * EXIT_FAILED (1) when Odoo refuses a domain or the cloud refuses a write.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "probe.h"
+#include "setup.h"
+
+#include "banned.h"
+
+static void check_usage(FILE *out)
+{
+    fprintf(out, "usage: odoosync check [options]\n\n"
+                 "Connect to Odoo, the cloud, and Kafka and Redis when configured; print one\n"
+                 "line per part (and per document type); change nothing but a temporary folder.\n\n"
+                 "options:\n" SETUP_HELP "\n"
+                 "exit: 0 all reachable, 1 a domain or a permission refused, 2 config,\n"
+                 "      3 a part unreachable or credentials refused\n");
+}
+
+/* Exit code for a probe failure: unreachable / auth -> EXIT_CONNECT, else EXIT_FAILED. */
+static int check_exit_for(int code)
+{
+    switch (code) {
+    case ERR_RETRY:
+    case ERR_AUTH:
+    case ERR_PROTO:
+    case ERR_SERVER:
+    case ERR_NOTFOUND:
+        return EXIT_CONNECT;
+    case ERR_NOMEM:
+    case ERR_INTERNAL:
+        return EXIT_INTERNAL;
+    default:
+        return EXIT_FAILED;
+    }
+}
+
+struct check_state {
+    int rc;
+    char first[64];
+    char why[ERR_MSG_MAX];
+};
+
+static void check_part(struct check_state *cs, const char *part, int prc, struct buf *line,
+                       const struct err *e)
+{
+    /* a refused domain is Odoo answering: its "type FAIL" line is in line already */
+    int domain = strcmp(part, "odoo") == 0 && strncmp(e->msg, "type \"", 6) == 0;
+
+    if (line->len)
+        printf("%s\n", buf_str(line));
+    if (prc < 0) {
+        if (!domain)
+            printf("%-6s FAIL  %s\n", part, e->msg);
+        if (!cs->rc) {
+            cs->rc = domain ? EXIT_FAILED : check_exit_for(prc);
+            snprintf(cs->first, sizeof(cs->first), "%s", domain ? "odoo domain" : part);
+            snprintf(cs->why, sizeof(cs->why), "%s", e->msg);
+        }
+    }
+    fflush(stdout);
+    buf_reset(line);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    static const struct option longopts[] = {SETUP_LONGOPTS, {NULL, 0, NULL, 0}};
+    struct setup s;
+    struct check_state cs;
+    struct buf line;
+    struct err e = ERR_INIT;
+    int opt, rc, prc;
+
+    setup_init(&s);
+    memset(&cs, 0, sizeof(cs));
+    buf_init(&line, 1 << 16);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, SETUP_SHORTOPTS, longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            check_usage(stdout);
+            rc = EXIT_OK;
+            goto out;
+        }
+        if (setup_option(&s, opt, optarg) != 1) {
+            check_usage(stderr);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    }
+    rc = setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD, "check");
+    if (rc)
+        goto out;
+
+    prc = probe_odoo(&s.cfg, &s.log, 0, &line, &e);
+    check_part(&cs, "odoo", prc, &line, &e);
+    err_clear(&e);
+    prc = probe_cloud(&s.cfg, &s.log, 0, &line, &e);
+    check_part(&cs, "cloud", prc, &line, &e);
+    err_clear(&e);
+    if (s.cfg.kafka.bootstrap && *s.cfg.kafka.bootstrap) {
+        prc = probe_kafka(&s.cfg, &s.log, &line, &e);
+        check_part(&cs, "kafka", prc, &line, &e);
+        err_clear(&e);
+    }
+    if (s.cfg.redis.url && *s.cfg.redis.url) {
+        prc = probe_redis(&s.cfg, &s.log, &line, &e);
+        check_part(&cs, "redis", prc, &line, &e);
+        err_clear(&e);
+    }
+    if (cs.rc) {
+        printf("check: failed: %s: %s\n", cs.first, cs.why);
+        fprintf(stderr, "odoosync check: %s failed: %s\n", cs.first, cs.why);
+        rc = cs.rc;
+    } else {
+        printf("check: ok\n");
+        rc = EXIT_OK;
+    }
+out:
+    buf_release(&line);
+    setup_release(&s);
+    return rc;
+}

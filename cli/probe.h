@@ -1,0 +1,49 @@
+/*
+ * probe: reach each part odoosync talks to, once, and say how it went in
+ * one line. `odoosync check` prints these lines; /readyz (metrics.h) asks
+ * the quick variants through probe_ready().
+ *
+ * Each probe opens its own connection (so it may run in any thread), with
+ * short timeouts and no retries in quick mode, and closes it. Messages
+ * carry what the server said, never a credential.
+ */
+#ifndef ODOOSYNC_PROBE_H
+#define ODOOSYNC_PROBE_H
+
+#include "buf.h"
+#include "cfg.h"
+#include "err.h"
+#include "log.h"
+
+#define PROBE_ODOO 0x1
+#define PROBE_CLOUD 0x2
+#define PROBE_KAFKA 0x4
+#define PROBE_REDIS 0x8
+
+/*
+ * Odoo: log in, report version, protocol, user and latency into line.
+ * quick=0 also tests each enabled type's domain with search_count: the first
+ * type Odoo refuses gives ERR_INVALID with e naming the type and Odoo's
+ * message (and line gets one "type" line per type).
+ */
+int probe_odoo(const struct cfg *c, struct log *lg, int quick, struct buf *line, struct err *e);
+
+/* Cloud: dialect, latency, the root; quick=0 also creates and deletes a unique
+ * temporary folder under the root (or under the base when the root is missing). */
+int probe_cloud(const struct cfg *c, struct log *lg, int quick, struct buf *line, struct err *e);
+
+/* Kafka: a metadata request (brokers, the jobs topic's partitions). */
+int probe_kafka(const struct cfg *c, struct log *lg, struct buf *line, struct err *e);
+
+/* Redis: PING (with AUTH/SELECT as configured). */
+int probe_redis(const struct cfg *c, struct log *lg, struct buf *line, struct err *e);
+
+/* The readiness callback of metrics_server_opts: ud = struct probe_ready. */
+struct probe_ready {
+    const struct cfg *cfg;
+    struct log *log;
+    unsigned parts; /* PROBE_* */
+};
+int probe_ready(void *ud, struct buf *why);
+
+#endif

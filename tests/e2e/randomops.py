@@ -1,0 +1,993 @@
+"""randomops: the convergence test of odoosync (tests/e2e/test_convergence*.py).
+
+One seed = one private Odoo emulator and one cloud root (harness.SyncCase), a
+starting population (customers, contacts, quotations, orders, attachments), a
+first pass, then ROUNDS rounds of OPS seeded random operations on both sides
+(WebDAV on the stack's Apache, JSON-RPC on the emulator), each round followed by
+`odoosync run --once` passes until `odoosync plan --json` prints nothing, and the
+invariants:
+
+  (1) every attachment of a synced record (and every stand-alone attachment) is
+      a url attachment whose url names exactly one entry directly in that
+      record's folder (the folder carries the record tag), and the entry carries
+      the attachment's id; the reverse: every entry directly in a document folder
+      is the target of exactly one attachment of that record; every synced record
+      has exactly one folder, under the type folder of the first type it
+      matches, named after its display name; records that are gone or match no
+      type have none; type folders exist with their configured name and tag;
+  (2) no content is lost unless a rule deleted it, and nothing deleted comes
+      back: right before the pass both sides are read (every cloud file's sha1,
+      every binary attachment's checksum) and DESIGN's rules are applied to that
+      snapshot to predict where each content must be after convergence
+      ("predict" below); after convergence every content is exactly there, once;
+  (3) no duplicates: no two attachments name the same path, no two entries
+      carry the tag of one live attachment;
+  (4) quiescence: after the pass right after the round, at most one more pass,
+      then `plan --json` is empty;
+  (5) every pass exits 0 (the safety share is set to 1.0: random type-folder
+      deletions would otherwise trip it; test_rules covers the safety).
+
+Replay: every failure names the seed and prints the operation log; run one seed
+with CONVERGENCE_SEED=N (CONVERGENCE_ROUNDS / CONVERGENCE_OPS change the shape;
+CONVERGENCE_VERBOSE=1 prints the log and timings as it goes).
+Targets are chosen from lists sorted by stable keys (paths, names, record ids),
+so the same seed on the same binary replays the same operations.
+"""
+import hashlib
+import os
+import random
+import sys
+import time
+import traceback
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SyncCase  # noqa: E402
+
+SA = "Stand Alone Attachments"
+TYPE_NAMES = ["Customers", "Quotations", "Orders"]
+ORDER_STATES = ["draft", "sent", "sale", "cancel"]
+
+COMPANY_NAMES = ["Agrolait", "Azure Interior", "Deco Addict", "Gemini Furniture", "Lumber Inc",
+                 "Ready Mat", "Wood Corner", "Jackson Group", "Acme", "Brandon Freeman"]
+PERSON_NAMES = ["Michael Fletcher", "Anita Oliver", "Chester Reed", "Edwin Hansen",
+                "Kim Snyder", "Tom Ruiz"]
+FILE_STEMS = ["report", "scan", "photo", "invoice", "notes", "plan", "Contract", "offer",
+              "drawing", "minutes"]
+FILE_EXTS = [".pdf", ".txt", ".png", ".docx", ".csv", ""]
+ODD_FILE_NAMES = ["a b c.txt", "caf\u00e9 menu.pdf", "50% off.txt", "R&D #2.txt",
+                  "it's here.doc", "x+y=z.txt", "[draft] (v2).odt", "tab\u00e4.txt"]
+ODD_ATT_NAMES = ["a:b?.txt", "what*ever.pdf", "<tag>.xml", "pipe|name.txt", " spaced .txt",
+                 "semi;colon.txt", "..hidden.txt"]
+ODD_RECORD_NAMES = ["SO/2024: rush", "Q*1?", "  padded  ", "A|B <c>", "100% done", "dots..."]
+
+
+def sha1(b):
+    return hashlib.sha1(b).hexdigest()
+
+
+def parent(rel):
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
+def base(rel):
+    return rel.rsplit("/", 1)[-1]
+
+
+def depth(rel):
+    return rel.count("/") + 1
+
+
+class Snap:
+    """Both sides, read in full: the cloud tree under the root (tags, file sha1s)
+    and Odoo's records and attachments."""
+
+    def __init__(self, case):
+        self.tree = case.tree()  # rel -> (is_dir, size, tags)
+        self.sha = {}
+        for rel, (is_dir, _size, _tags) in sorted(self.tree.items()):
+            if not is_dir:
+                body = case.dav.get(case.p(rel))
+                if body is None:  # raced away? not between our own operations
+                    raise AssertionError("GET %s failed right after PROPFIND listed it" % rel)
+                self.sha[rel] = sha1(body)
+        odoo = case.odoo
+        self.partners = {r["id"]: r for r in odoo.call(
+            "res.partner", "search_read", [[]],
+            {"fields": ["name", "display_name", "customer_rank", "is_company", "parent_id"],
+             "order": "id"})}
+        self.orders = {r["id"]: r for r in odoo.call(
+            "sale.order", "search_read", [[]],
+            {"fields": ["name", "display_name", "state", "partner_id"], "order": "id"})}
+        self.atts = {a["id"]: a for a in odoo.attachments()}
+        self.case = case
+
+    # ---- records -------------------------------------------------------------------
+    def type_of(self, key):
+        """The type folder a record key lives under, or None (gone / matches nothing)."""
+        model, rid = key.split(",")
+        rid = int(rid)
+        if model == "res.partner":
+            r = self.partners.get(rid)
+            return "Customers" if r and r["customer_rank"] > 0 else None
+        if model == "sale.order":
+            r = self.orders.get(rid)
+            if not r:
+                return None
+            if r["state"] in ("draft", "sent"):
+                return "Quotations"
+            if r["state"] in ("sale", "done"):
+                return "Orders"
+        return None
+
+    def display_name(self, key):
+        model, rid = key.split(",")
+        rows = self.partners if model == "res.partner" else self.orders
+        return rows[int(rid)]["display_name"]
+
+    def synced_keys(self):
+        keys = ["res.partner,%d" % i for i in self.partners] + \
+            ["sale.order,%d" % i for i in self.orders]
+        return sorted(k for k in keys if self.type_of(k))
+
+    def att_owner(self, a):
+        """Record key of an attachment, SA for a stand-alone one."""
+        if not a["res_model"]:
+            return SA
+        return "%s,%d" % (a["res_model"], a["res_id"])
+
+    def owner_synced(self, owner):
+        return owner == SA or self.type_of(owner) is not None
+
+    # ---- cloud ---------------------------------------------------------------------
+    def type_folders(self):
+        """{current name at depth 1: type tag} for folders carrying a type tag."""
+        return {rel: t[2]["type"] for rel, t in self.tree.items()
+                if depth(rel) == 1 and t[0] and "type" in t[2]}
+
+    def sa_folder(self):
+        for rel, typ in self.type_folders().items():
+            if typ == SA:
+                return rel
+        return None
+
+    def doc_folders(self):
+        """{rel: record key} of record-tagged folders two levels under the root."""
+        return {rel: t[2]["record"] for rel, t in self.tree.items()
+                if depth(rel) == 2 and t[0] and "record" in t[2]}
+
+    def container(self, rel):
+        """(doc folder rel, owner key) a path sits in (directly or deeper), or (None, None)."""
+        comps = rel.split("/")
+        docs = self.doc_folders()
+        if len(comps) >= 3 and "/".join(comps[:2]) in docs:
+            d = "/".join(comps[:2])
+            return d, docs[d]
+        sa = self.sa_folder()
+        if sa and len(comps) >= 2 and comps[0] == sa:
+            return sa, SA
+        return None, None
+
+    def url_rel(self, url):
+        """The path under the root an attachment url names, or None."""
+        if not url:
+            return None
+        u = urllib.parse.urlparse(url)
+        path = urllib.parse.unquote(u.path)
+        prefix = "%s/%s/" % (self.case.dav.base, self.case.root)
+        if not path.startswith(prefix):
+            return None
+        return path[len(prefix):].rstrip("/")
+
+
+def predict(pre):
+    """Where every content of `pre` must be once the passes converged.
+
+    Returns (expect, dead): expect maps sha1 -> ("in", owner, relative path inside the
+    owner's folder) | ("att", attachment id, owner) (a binary attachment, uploaded
+    into its owner's folder) | ("at", path) (a file outside document folders, left
+    alone; a renamed type folder is renamed back) | ("odoo", attachment id) (a binary
+    attachment of a record that is not synced stays in Odoo); dead is the set of
+    sha1s a rule deletes.
+
+    The rules (DESIGN "Rules" and "Identity"): a document folder whose record is gone
+    or matches no type is deleted with its files; an entry directly in a document
+    folder (a file, or a sub-folder with everything in it) whose attachment tag names
+    an attachment that is gone is deleted; any other entry stays, follows its folder
+    (renamed / moved back) and is linked to that folder's record; a binary attachment
+    of a synced record is uploaded; anything outside document folders is left alone.
+    """
+    expect, dead = {}, set()
+    tfold = pre.type_folders()
+    for rel, s in sorted(pre.sha.items()):
+        d, owner = pre.container(rel)
+        if d is None:
+            first, _, rest = rel.partition("/")
+            if first in tfold and rest:
+                rel = tfold[first] + "/" + rest
+            expect[s] = ("at", rel)
+            continue
+        if owner != SA and pre.type_of(owner) is None:
+            dead.add(s)
+            continue
+        inner = rel[len(d) + 1:]
+        entry = d + "/" + inner.split("/")[0]
+        tag = pre.tree[entry][2].get("attachment")
+        if tag is not None and int(tag) not in pre.atts:
+            dead.add(s)
+            continue
+        expect[s] = ("in", owner, inner)
+    for aid, a in sorted(pre.atts.items()):
+        if a["type"] != "binary":
+            continue
+        s = a["checksum"]
+        owner = pre.att_owner(a)
+        if pre.owner_synced(owner):
+            expect[s] = ("att", aid, owner)
+        else:
+            expect[s] = ("odoo", aid)
+    return expect, dead
+
+
+def expected_folder_name(post, key):
+    """The folder name a record must get when its display name is plain and unique
+    among the records of its type (else None: any distinct name will do)."""
+    dn = post.display_name(key)
+    typ = post.type_of(key)
+    if not dn or any(ch in dn for ch in '*?"\':<>|+%!@\\/') or dn != dn.strip(" .") \
+            or len(dn.encode()) > 200:
+        return None
+    low = dn.lower()
+    for k in post.synced_keys():
+        if k != key and post.type_of(k) == typ and post.display_name(k).strip(" .").lower() \
+                .replace("/", "-") == low:
+            return None
+    return dn
+
+
+def check(post, expect, dead):
+    """The invariants on a converged state; a list of problems (empty: all hold)."""
+    bad = []
+    tree = post.tree
+    # type folders
+    tf = post.type_folders()
+    for name in TYPE_NAMES + [SA]:
+        if tf.get(name) != name:
+            bad.append("type folder %r missing or mis-tagged (type folders: %r)" % (name, tf))
+    for rel, typ in tf.items():
+        if rel != typ:
+            bad.append("type folder %r carries type tag %r" % (rel, typ))
+    # document folders
+    docs = post.doc_folders()
+    by_key = {}
+    for rel, key in docs.items():
+        by_key.setdefault(key, []).append(rel)
+    folder_of = {SA: SA}
+    for key in post.synced_keys():
+        typ = post.type_of(key)
+        rels = by_key.get(key, [])
+        if len(rels) != 1:
+            bad.append("record %s (%r, %s) has %d folders: %r" % (
+                key, post.display_name(key), typ, len(rels), rels))
+            continue
+        rel = rels[0]
+        folder_of[key] = rel
+        if parent(rel) != typ:
+            bad.append("record %s folder %r is not under %r" % (key, rel, typ))
+        want = expected_folder_name(post, key)
+        if want is not None and base(rel) != want:
+            bad.append("record %s folder %r, expected name %r" % (key, rel, want))
+    for key, rels in sorted(by_key.items()):
+        if post.type_of(key) is None:
+            bad.append("record %s is gone or matches no type, but has folders %r" % (key, rels))
+    # any other folder with a record tag (deeper) is a moved document folder: not ours
+    # attachments <-> entries
+    linked = {}  # entry rel -> [attachment ids]
+    url_users = {}
+    for aid, a in sorted(post.atts.items()):
+        if a["type"] == "url":
+            r = post.url_rel(a["url"])
+            if r is not None:
+                url_users.setdefault(r, []).append(aid)
+        owner = post.att_owner(a)
+        if not post.owner_synced(owner):
+            continue
+        if a["type"] != "url":
+            bad.append("attachment %d (%r) of synced %s is still %s" % (
+                aid, a["name"], owner, a["type"]))
+            continue
+        r = post.url_rel(a["url"])
+        if owner not in folder_of:
+            continue  # already reported
+        f = folder_of[owner]
+        if r is None or parent(r) != f:
+            bad.append("attachment %d (%r) of %s: url %r is not directly in its folder %r" % (
+                aid, a["name"], owner, a["url"], f))
+            continue
+        if r not in tree:
+            bad.append("attachment %d (%r) of %s: url names %r, which does not exist" % (
+                aid, a["name"], owner, r))
+            continue
+        tag = tree[r][2].get("attachment")
+        if tag != str(aid):
+            bad.append("attachment %d (%r) of %s: its entry %r carries tag %r" % (
+                aid, a["name"], owner, r, tag))
+        linked.setdefault(r, []).append(aid)
+    for r, ids in sorted(url_users.items()):
+        if len(ids) > 1:
+            bad.append("duplicate: attachments %r all name %r" % (ids, r))
+    for key, f in sorted(folder_of.items()):
+        if f not in tree:
+            continue
+        for rel in sorted(tree):
+            if parent(rel) == f:
+                ids = linked.get(rel, [])
+                if len(ids) != 1:
+                    bad.append("entry %r in the folder of %s is the file of %d attachments %r"
+                               % (rel, key, len(ids), ids))
+    tagged = {}
+    for rel, (_d, _s, tags) in tree.items():
+        if "attachment" in tags and int(tags["attachment"]) in post.atts:
+            tagged.setdefault(tags["attachment"], []).append(rel)
+    for t, rels in sorted(tagged.items()):
+        if len(rels) > 1:
+            bad.append("duplicate: entries %r all carry live attachment tag %s" % (rels, t))
+        else:
+            a = post.atts[int(t)]
+            if post.url_rel(a.get("url")) != rels[0]:
+                bad.append("entry %r carries tag %s, but that attachment's url is %r" % (
+                    rels[0], t, a.get("url")))
+    # contents
+    where = {}
+    for rel, s in post.sha.items():
+        where.setdefault(s, []).append(("cloud", rel))
+    for aid, a in post.atts.items():
+        if a["type"] == "binary":
+            where.setdefault(a["checksum"], []).append(("odoo", aid))
+    for s, exp in sorted(expect.items(), key=lambda kv: repr(kv[1])):
+        got = where.get(s, [])
+        if exp[0] == "in":
+            f = folder_of.get(exp[1])
+            want = [("cloud", f + "/" + exp[2])] if f else None
+        elif exp[0] == "at":
+            want = [("cloud", exp[1])]
+        elif exp[0] == "odoo":
+            want = [("odoo", exp[1])]
+        else:  # uploaded binary attachment
+            f = folder_of.get(exp[2])
+            want = None
+            if f and len(got) == 1 and got[0][0] == "cloud" and parent(got[0][1]) == f and \
+                    tree[got[0][1]][2].get("attachment") == str(exp[1]):
+                want = got
+            elif f:
+                want = ["a file directly in %r tagged %d" % (f, exp[1])]
+        if want is None:
+            if exp[1] not in folder_of:
+                bad.append("content %s expected %r: its owner has no folder; found at %r" % (
+                    s[:10], exp, got))
+            continue
+        if got != want:
+            bad.append("content %s expected %r (%r), found at %r" % (s[:10], exp, want, got))
+    for s in sorted(dead):
+        if s in where:
+            bad.append("content %s should have been deleted by a rule, found at %r" % (
+                s[:10], where[s]))
+    for s, locs in sorted(where.items()):
+        if s not in expect and s not in dead:
+            bad.append("content %s at %r was not there before the pass" % (s[:10], locs))
+    return bad
+
+
+class Model:
+    """What the operations pick from: the cloud tree and Odoo's records and
+    attachments, read after convergence and kept up to date by each operation."""
+
+    def __init__(self, snap):
+        self.tree = {rel: (t[0], dict(t[2])) for rel, t in snap.tree.items()}
+        self.partners = {i: dict(r) for i, r in snap.partners.items()}
+        self.orders = {i: dict(r) for i, r in snap.orders.items()}
+        self.atts = {i: dict(a) for i, a in snap.atts.items()}
+
+    def docs(self):
+        """Record-tagged folders two levels down plus the stand-alone folder, sorted."""
+        out = [rel for rel, (d, tags) in self.tree.items()
+               if d and depth(rel) == 2 and "record" in tags]
+        out += [rel for rel, (d, tags) in self.tree.items()
+                if d and depth(rel) == 1 and tags.get("type") == SA]
+        return sorted(out)
+
+    def type_dirs(self):
+        return sorted(rel for rel, (d, tags) in self.tree.items()
+                      if d and depth(rel) == 1 and tags.get("type") in TYPE_NAMES)
+
+    def children(self, rel, dirs=None):
+        return sorted(r for r, (d, _t) in self.tree.items()
+                      if parent(r) == rel and (dirs is None or d == dirs))
+
+    def files_in_docs(self):
+        docs = set(self.docs())
+        return sorted(r for r, (d, _t) in self.tree.items() if not d and parent(r) in docs)
+
+    def subdirs_in_docs(self):
+        docs = set(self.docs())
+        return sorted(r for r, (d, _t) in self.tree.items() if d and parent(r) in docs)
+
+    def outside_files(self):
+        docs = self.docs()
+        return sorted(r for r, (d, _t) in self.tree.items()
+                      if not d and not any(r.startswith(x + "/") for x in docs))
+
+    def put(self, rel):
+        self.tree[rel] = (False, {})
+
+    def mkcol(self, rel):
+        self.tree[rel] = (True, {})
+
+    def move(self, src, dst):
+        for r in sorted(self.tree):
+            if r == src or r.startswith(src + "/"):
+                self.tree[dst + r[len(src):]] = self.tree.pop(r)
+
+    def delete(self, rel):
+        for r in sorted(self.tree):
+            if r == rel or r.startswith(rel + "/"):
+                del self.tree[r]
+
+
+class Runner:
+    """One seed: the operations, the passes, the checks."""
+
+    def __init__(self, case, seed, rounds, ops):
+        self.case = case
+        self.seed = seed
+        self.rounds = rounds
+        self.nops = ops
+        self.rng = random.Random(seed)
+        self.log = []
+        self.counter = 0
+        self.outputs = []
+        self.stats = {"passes": 0, "second_passes": 0, "pass_s": 0.0, "plan_s": 0.0,
+                      "snap_s": 0.0, "ops_s": 0.0, "refused": 0, "jobs": 0}
+        self.verbose = bool(os.environ.get("CONVERGENCE_VERBOSE"))
+
+    # ---- log ------------------------------------------------------------------------
+    def note(self, line):
+        self.log.append(line)
+        if self.verbose:
+            print("  " + line, file=sys.stderr)
+
+    def content(self):
+        self.counter += 1
+        r = self.rng.random()
+        n = self.rng.randint(1, 4096) if r < 0.85 else self.rng.randint(4097, 65536)
+        head = b"seed %d content %d\n" % (self.seed, self.counter)
+        return head + self.rng.randbytes(max(0, n - len(head)))
+
+    def file_name(self, taken=()):
+        taken = {t.lower() for t in taken}
+        for _ in range(20):
+            if self.rng.random() < 0.12:
+                name = self.rng.choice(ODD_FILE_NAMES)
+            else:
+                name = "%s %d%s" % (self.rng.choice(FILE_STEMS), self.rng.randint(1, 40),
+                                    self.rng.choice(FILE_EXTS))
+            if name.lower() not in taken:
+                return name
+        self.counter += 1
+        return "file-%d.bin" % self.counter
+
+    def att_name(self):
+        r = self.rng.random()
+        if r < 0.1:
+            return self.rng.choice(ODD_ATT_NAMES)
+        if r < 0.35:  # same-name attachments on one record get distinct files
+            return self.rng.choice(["scan.pdf", "offer.pdf", "photo.png"])
+        return "%s %d%s" % (self.rng.choice(FILE_STEMS), self.rng.randint(1, 99),
+                            self.rng.choice(FILE_EXTS))
+
+    # ---- Odoo helpers -----------------------------------------------------------------
+    def odoo(self, what, fn, *args):
+        try:
+            res = fn(*args)
+            self.note("odoo  %s -> %r" % (what, res if not isinstance(res, bool) else "ok"))
+            return res
+        except RuntimeError as ex:  # Odoo refused it (UserError, ValidationError, ...)
+            self.stats["refused"] += 1
+            self.note("odoo  %s -> refused: %s" % (what, str(ex).splitlines()[0][:120]))
+            return None
+
+    def keys(self, m, synced_only=False):
+        out = []
+        for i, r in sorted(m.partners.items()):
+            if not synced_only or r["customer_rank"] > 0:
+                out.append(("res.partner", i))
+        for i, r in sorted(m.orders.items()):
+            if not synced_only or r["state"] in ("draft", "sent", "sale"):
+                out.append(("sale.order", i))
+        return out
+
+    # ---- the operations -------------------------------------------------------------
+    def op_put(self, m):
+        docs = m.docs()
+        if not docs:
+            return False
+        d = self.rng.choice(docs)
+        name = self.file_name([base(c) for c in m.children(d)])
+        body = self.content()
+        self.case.dav.put(self.case.p(d + "/" + name), body)
+        m.put(d + "/" + name)
+        self.note("cloud PUT %s/%s (%d bytes, %s)" % (d, name, len(body), sha1(body)[:10]))
+        return True
+
+    def op_overwrite(self, m):
+        files = m.files_in_docs()
+        if not files:
+            return False
+        f = self.rng.choice(files)
+        body = self.content()
+        self.case.dav.put(self.case.p(f), body)
+        self.note("cloud PUT over %s (%d bytes, %s)" % (f, len(body), sha1(body)[:10]))
+        return True
+
+    def op_subfolder(self, m):
+        docs = m.docs()
+        if not docs:
+            return False
+        d = self.rng.choice(docs)
+        name = self.rng.choice(["photos", "Drafts", "old", "scans %d" % self.rng.randint(1, 9)])
+        if name.lower() in {base(c).lower() for c in m.children(d)}:
+            return False
+        sub = d + "/" + name
+        self.case.dav.mkcol(self.case.p(sub))
+        m.mkcol(sub)
+        self.note("cloud MKCOL %s" % sub)
+        for _ in range(self.rng.randint(0, 2)):
+            fn = self.file_name([base(c) for c in m.children(sub)])
+            body = self.content()
+            self.case.dav.put(self.case.p(sub + "/" + fn), body)
+            m.put(sub + "/" + fn)
+            self.note("cloud PUT %s/%s (%d bytes, %s)" % (sub, fn, len(body), sha1(body)[:10]))
+        return True
+
+    def op_put_in_subfolder(self, m):
+        subs = m.subdirs_in_docs()
+        if not subs:
+            return False
+        sub = self.rng.choice(subs)
+        fn = self.file_name([base(c) for c in m.children(sub)])
+        body = self.content()
+        self.case.dav.put(self.case.p(sub + "/" + fn), body)
+        m.put(sub + "/" + fn)
+        self.note("cloud PUT %s/%s (%d bytes, %s)" % (sub, fn, len(body), sha1(body)[:10]))
+        return True
+
+    def _move(self, m, src, dst_dir, keep_name=True):
+        taken = [base(c) for c in m.children(dst_dir)]
+        name = base(src)
+        if not keep_name or name.lower() in {t.lower() for t in taken}:
+            name = self.file_name(taken + [base(src)])
+        dst = (dst_dir + "/" + name) if dst_dir else name
+        self.case.dav.move(self.case.p(src), self.case.p(dst))
+        m.move(src, dst)
+        self.note("cloud MOVE %s -> %s" % (src, dst))
+        return True
+
+    def op_rename_file(self, m):
+        files = m.files_in_docs()
+        if not files:
+            return False
+        f = self.rng.choice(files)
+        return self._move(m, f, parent(f), keep_name=False)
+
+    def op_move_file(self, m):
+        files = m.files_in_docs()
+        docs = m.docs()
+        if not files or len(docs) < 2:
+            return False
+        f = self.rng.choice(files)
+        dst = self.rng.choice([d for d in docs if d != parent(f)])
+        return self._move(m, f, dst, keep_name=self.rng.random() < 0.8)
+
+    def op_move_out(self, m):
+        files = m.files_in_docs() + m.subdirs_in_docs()
+        if not files:
+            return False
+        f = self.rng.choice(files)
+        dst = self.rng.choice(m.type_dirs() + [""])
+        return self._move(m, f, dst)
+
+    def op_move_into_subfolder(self, m):
+        files, subs = m.files_in_docs(), m.subdirs_in_docs()
+        if not files or not subs:
+            return False
+        return self._move(m, self.rng.choice(files), self.rng.choice(subs))
+
+    def op_move_back_in(self, m):
+        files, docs = m.outside_files(), m.docs()
+        if not files or not docs:
+            return False
+        return self._move(m, self.rng.choice(files), self.rng.choice(docs))
+
+    def op_delete_file(self, m):
+        files = m.files_in_docs()
+        if not files:
+            return False
+        f = self.rng.choice(files)
+        self.case.dav.delete(self.case.p(f))
+        m.delete(f)
+        self.note("cloud DELETE %s" % f)
+        return True
+
+    def op_delete_subfolder(self, m):
+        subs = m.subdirs_in_docs()
+        if not subs:
+            return False
+        f = self.rng.choice(subs)
+        self.case.dav.delete(self.case.p(f))
+        m.delete(f)
+        self.note("cloud DELETE %s/" % f)
+        return True
+
+    def op_rename_doc(self, m):
+        docs = [d for d in m.docs() if depth(d) == 2]
+        if not docs:
+            return False
+        d = self.rng.choice(docs)
+        taken = {base(c).lower() for c in m.children(parent(d))}
+        for _ in range(10):
+            name = self.rng.choice(["My folder", "renamed", "Old stuff", "tmp"]) + \
+                " %d" % self.rng.randint(1, 99)
+            if name.lower() not in taken:
+                break
+        else:
+            return False
+        dst = parent(d) + "/" + name
+        self.case.dav.move(self.case.p(d), self.case.p(dst))
+        m.move(d, dst)
+        self.note("cloud MOVE %s/ -> %s/" % (d, dst))
+        return True
+
+    def op_move_doc(self, m):
+        docs = [d for d in m.docs() if depth(d) == 2]
+        types = m.type_dirs()
+        if not docs or len(types) < 2:
+            return False
+        d = self.rng.choice(docs)
+        dst_dir = self.rng.choice([t for t in types if t != parent(d)])
+        if base(d).lower() in {base(c).lower() for c in m.children(dst_dir)}:
+            return False
+        dst = dst_dir + "/" + base(d)
+        self.case.dav.move(self.case.p(d), self.case.p(dst))
+        m.move(d, dst)
+        self.note("cloud MOVE %s/ -> %s/" % (d, dst))
+        return True
+
+    def op_delete_doc(self, m):
+        docs = m.docs()
+        if not docs:
+            return False
+        d = self.rng.choice(docs)
+        self.case.dav.delete(self.case.p(d))
+        m.delete(d)
+        self.note("cloud DELETE %s/" % d)
+        return True
+
+    def op_delete_type(self, m):
+        types = m.type_dirs()
+        if not types:
+            return False
+        t = self.rng.choice(types)
+        self.case.dav.delete(self.case.p(t))
+        m.delete(t)
+        self.note("cloud DELETE %s/" % t)
+        return True
+
+    def op_rename_type(self, m):
+        types = [rel for rel, (d, tags) in m.tree.items() if d and depth(rel) == 1 and
+                 tags.get("type") in TYPE_NAMES + [SA]]
+        if not types:
+            return False
+        t = self.rng.choice(sorted(types))
+        dst = t + " renamed %d" % self.rng.randint(1, 99)
+        if dst in m.tree:
+            return False
+        self.case.dav.move(self.case.p(t), self.case.p(dst))
+        m.move(t, dst)
+        self.note("cloud MOVE %s/ -> %s/" % (t, dst))
+        return True
+
+    def op_attach(self, m):
+        r = self.rng.random()
+        body = self.content()
+        name = self.att_name()
+        if r < 0.1:
+            model, rid = False, 0
+        else:
+            ks = self.keys(m, synced_only=self.rng.random() < 0.8)
+            if not ks:
+                return False
+            model, rid = self.rng.choice(ks)
+        aid = self.odoo("attach %r to %s,%s (%d bytes, %s)" % (name, model, rid, len(body),
+                                                               sha1(body)[:10]),
+                        self.case.odoo.attach, model or None, rid, name, body)
+        if aid:
+            m.atts[aid] = {"id": aid, "res_model": model, "res_id": rid, "name": name}
+        return True
+
+    def op_delete_att(self, m):
+        if not m.atts:
+            return False
+        atts = sorted(m.atts.values(), key=lambda a: (str(a["res_model"]), a["res_id"],
+                                                      str(a.get("url") or ""), a["name"] or ""))
+        a = self.rng.choice(atts)
+        self.odoo("unlink ir.attachment %d (%r of %s,%s)" % (a["id"], a["name"], a["res_model"],
+                                                             a["res_id"]),
+                  self.case.odoo.unlink, "ir.attachment", a["id"])
+        m.atts.pop(a["id"], None)
+        return True
+
+    def _new_name(self, m, model):
+        r = self.rng.random()
+        rows = m.partners if model == "res.partner" else m.orders
+        if r < 0.1 and rows:  # a name another record has: distinct folders
+            return self.rng.choice(sorted(x["name"] for x in rows.values() if x["name"]))
+        if r < 0.2:
+            return self.rng.choice(ODD_RECORD_NAMES)
+        if model == "res.partner":
+            return "%s %d" % (self.rng.choice(COMPANY_NAMES), self.rng.randint(1, 999))
+        return "%s%04d" % (self.rng.choice(["SO", "Q", "Order "]), self.rng.randint(1, 9999))
+
+    def op_rename_record(self, m):
+        ks = self.keys(m, synced_only=self.rng.random() < 0.9)
+        ks = [k for k in ks if not (k[0] == "res.partner" and k[1] <= 5)]
+        if not ks:
+            return False
+        model, rid = self.rng.choice(ks)
+        name = self._new_name(m, model)
+        if self.odoo("write %s,%d name=%r" % (model, rid, name), self.case.odoo.write, model,
+                     rid, {"name": name}) is not None:
+            (m.partners if model == "res.partner" else m.orders)[rid]["name"] = name
+        return True
+
+    def op_order_state(self, m):
+        if not m.orders:
+            return False
+        rid = self.rng.choice(sorted(m.orders))
+        state = self.rng.choice([s for s in ORDER_STATES if s != m.orders[rid]["state"]])
+        if self.odoo("write sale.order,%d state=%s" % (rid, state), self.case.odoo.write,
+                     "sale.order", rid, {"state": state}) is not None:
+            m.orders[rid]["state"] = state
+        return True
+
+    def op_customer_rank(self, m):
+        ps = [i for i in sorted(m.partners) if i > 5]
+        if not ps:
+            return False
+        rid = self.rng.choice(ps)
+        rank = 0 if m.partners[rid]["customer_rank"] > 0 else 1
+        if self.odoo("write res.partner,%d customer_rank=%d" % (rid, rank), self.case.odoo.write,
+                     "res.partner", rid, {"customer_rank": rank}) is not None:
+            m.partners[rid]["customer_rank"] = rank
+        return True
+
+    def _drop_atts(self, m, model, rid):
+        for aid in [a for a, v in m.atts.items() if v["res_model"] == model and
+                    v["res_id"] == rid]:
+            del m.atts[aid]
+
+    def op_delete_record(self, m):
+        if self.rng.random() < 0.7 and m.orders:
+            cands = [i for i in sorted(m.orders) if m.orders[i]["state"] in ("draft", "cancel")]
+            if not cands:
+                return False
+            rid = self.rng.choice(cands)
+            if self.odoo("unlink sale.order,%d" % rid, self.case.odoo.unlink, "sale.order",
+                         rid) is not None:
+                del m.orders[rid]
+                self._drop_atts(m, "sale.order", rid)
+            return True
+        used = {o["partner_id"][0] for o in m.orders.values() if o["partner_id"]}
+        used |= {p["parent_id"][0] for p in m.partners.values() if p["parent_id"]}
+        cands = [i for i in sorted(m.partners) if i > 5 and i not in used]
+        if not cands:
+            return False
+        rid = self.rng.choice(cands)
+        if self.odoo("unlink res.partner,%d" % rid, self.case.odoo.unlink, "res.partner",
+                     rid) is not None:
+            del m.partners[rid]
+            self._drop_atts(m, "res.partner", rid)
+        return True
+
+    def op_create_record(self, m):
+        r = self.rng.random()
+        if r < 0.5 or not m.partners:
+            companies = [i for i in sorted(m.partners) if i > 5 and m.partners[i]["is_company"]]
+            if r < 0.15 and companies:
+                par = self.rng.choice(companies)
+                vals = {"name": self.rng.choice(PERSON_NAMES), "parent_id": par,
+                        "customer_rank": 1}
+            else:
+                vals = {"name": self._new_name(m, "res.partner"), "is_company": True,
+                        "customer_rank": 1 if self.rng.random() < 0.85 else 0}
+            rid = self.odoo("create res.partner %r" % vals, self.case.odoo.create,
+                            "res.partner", vals)
+            if rid:
+                m.partners[rid] = {"id": rid, "name": vals["name"],
+                                   "customer_rank": vals["customer_rank"],
+                                   "is_company": vals.get("is_company", False),
+                                   "parent_id": [vals["parent_id"], ""]
+                                   if "parent_id" in vals else False}
+            return True
+        custs = [i for i in sorted(m.partners) if i > 5]
+        if not custs:
+            return False
+        vals = {"partner_id": self.rng.choice(custs),
+                "state": self.rng.choice(["draft", "draft", "sent", "sale", "cancel"])}
+        if self.rng.random() < 0.3:
+            vals["name"] = self._new_name(m, "sale.order")
+        rid = self.odoo("create sale.order %r" % vals, self.case.odoo.create, "sale.order", vals)
+        if rid:
+            m.orders[rid] = {"id": rid, "name": vals.get("name", ""), "state": vals["state"],
+                             "partner_id": [vals["partner_id"], ""]}
+        return True
+
+    OPS = [  # (weight, method)
+        (10, "op_put"), (1.5, "op_overwrite"), (2.5, "op_subfolder"), (1, "op_put_in_subfolder"),
+        (5, "op_rename_file"), (5, "op_move_file"), (2.5, "op_move_out"),
+        (0.7, "op_move_into_subfolder"), (1.5, "op_move_back_in"), (4, "op_delete_file"),
+        (0.8, "op_delete_subfolder"), (1.5, "op_rename_doc"), (0.8, "op_move_doc"),
+        (1.2, "op_delete_doc"), (0.25, "op_delete_type"), (0.3, "op_rename_type"),
+        (11, "op_attach"), (4, "op_delete_att"), (3, "op_rename_record"), (4, "op_order_state"),
+        (0.8, "op_customer_rank"), (1.5, "op_delete_record"), (2.5, "op_create_record"),
+    ]
+
+    def one_op(self, m):
+        weights = [w for w, _ in self.OPS]
+        for _ in range(20):
+            name = self.rng.choices([n for _, n in self.OPS], weights)[0]
+            if getattr(self, name)(m):
+                return
+        self.note("(no operation applicable)")
+
+    # ---- setup, passes, checks ---------------------------------------------------------
+    def populate(self):
+        o = self.case.odoo
+        comps = []
+        for i in range(4):
+            vals = {"name": "%s %d" % (COMPANY_NAMES[(self.seed + i) % len(COMPANY_NAMES)], i),
+                    "is_company": True, "customer_rank": 1 if i < 3 else 0}
+            comps.append(self.odoo("create res.partner %r" % vals, o.create, "res.partner", vals))
+        vals = {"name": PERSON_NAMES[self.seed % len(PERSON_NAMES)], "parent_id": comps[0],
+                "customer_rank": 1}
+        self.odoo("create res.partner %r" % vals, o.create, "res.partner", vals)
+        orders = []
+        for i, st in enumerate(["draft", "draft", "sent", "sale", "sale", "cancel"]):
+            vals = {"partner_id": comps[i % 4], "state": st}
+            orders.append(self.odoo("create sale.order %r" % vals, o.create, "sale.order", vals))
+        for rid in orders[:4]:
+            body = self.content()
+            name = self.att_name()
+            self.odoo("attach %r to sale.order,%d (%d bytes, %s)" % (name, rid, len(body),
+                                                                     sha1(body)[:10]),
+                      o.attach, "sale.order", rid, name, body)
+        body = self.content()
+        self.odoo("attach 'terms.txt' to res.partner,%d" % comps[0], o.attach, "res.partner",
+                  comps[0], "terms.txt", body)
+
+    def run_pass(self, label):
+        t0 = time.time()
+        p = self.case.run_cmd("run", "--once", expect=None)
+        dt = time.time() - t0
+        self.stats["passes"] += 1
+        self.stats["pass_s"] += dt
+        summary = (p.stdout.strip().splitlines() or [""])[-1]
+        self.outputs.append("%s: exit %d, %.2f s: %s%s" % (
+            label, p.returncode, dt, summary, ("\n  stderr: " + p.stderr.strip().replace(
+                "\n", "\n  stderr: ")) if p.stderr.strip() else ""))
+        if self.verbose:
+            print("  " + self.outputs[-1], file=sys.stderr)
+        if p.returncode != 0:
+            raise AssertionError("invariant 5: odoosync run --once exited %d (%s)\nstdout:\n%s\n"
+                                 "stderr:\n%s" % (p.returncode, label, p.stdout, p.stderr))
+
+    def plan(self):
+        t0 = time.time()
+        jobs = self.case.plan_json()
+        self.stats["plan_s"] += time.time() - t0
+        return jobs
+
+    def converge(self, label):
+        self.run_pass(label + " pass 1")
+        jobs = self.plan()
+        if jobs:
+            self.stats["second_passes"] += 1
+            self.note("(%s: after pass 1 the plan still had %d jobs: %s)" % (
+                label, len(jobs), "; ".join("%s %s %s" % (j.get("kind"), j.get("path", ""),
+                                                          j.get("reason", "")) for j in jobs)))
+            self.run_pass(label + " pass 2")
+            jobs = self.plan()
+            if jobs:
+                raise AssertionError(
+                    "invariant 4 (quiescence): two passes after the last operation, the plan "
+                    "still has %d jobs:\n  %s" % (len(jobs), "\n  ".join(
+                        "%s %s %s %s (%s)" % (j.get("kind"), j.get("side", ""),
+                                              j.get("path", j.get("att_id", "")),
+                                              j.get("to", ""), j.get("reason", ""))
+                        for j in jobs)))
+
+    def snap(self):
+        t0 = time.time()
+        s = Snap(self.case)
+        self.stats["snap_s"] += time.time() - t0
+        return s
+
+    def round(self, label, nops, model):
+        t0 = time.time()
+        for i in range(nops):
+            self.note("%s op %d:" % (label, i + 1))
+            self.one_op(model)
+        self.stats["ops_s"] += time.time() - t0
+        pre = self.snap()
+        expect, dead = predict(pre)
+        self.converge(label)
+        post = self.snap()
+        bad = check(post, expect, dead)
+        if bad:
+            raise AssertionError("invariants after %s:\n  %s" % (label, "\n  ".join(bad[:60])))
+        self.note("%s converged: %d records synced, %d attachments, %d cloud files; "
+                  "%d contents kept, %d deleted by rules" % (
+                      label, len(post.synced_keys()), len(post.atts), len(post.sha),
+                      len(expect), len(dead)))
+        return Model(post)
+
+    def run(self):
+        t0 = time.time()
+        try:
+            self.note("setup:")
+            self.populate()
+            model = self.round("round 0 (setup)", 0, Model(self.snap()))
+            for r in range(1, self.rounds + 1):
+                model = self.round("round %d" % r, self.nops, model)
+        except Exception as ex:
+            tb = traceback.format_exc() if not isinstance(ex, AssertionError) else ""
+            msg = ("CONVERGENCE FAILURE: seed %d (rounds %d x %d ops)\n%s%s\n\n"
+                   "operation log (replay: CONVERGENCE_SEED=%d CONVERGENCE_ROUNDS=%d "
+                   "CONVERGENCE_OPS=%d python3 tests/e2e/test_convergence.py):\n  %s\n\n"
+                   "passes:\n  %s\n" % (self.seed, self.rounds, self.nops, ex, tb, self.seed,
+                                        self.rounds, self.nops, "\n  ".join(self.log),
+                                        "\n  ".join(self.outputs)))
+            raise AssertionError(msg) from None
+        self.stats["total_s"] = time.time() - t0
+        return self.stats
+
+
+class ConvergenceCase(SyncCase):
+    ROUNDS = int(os.environ.get("CONVERGENCE_ROUNDS", "8"))
+    OPS_PER_ROUND = int(os.environ.get("CONVERGENCE_OPS", "25"))
+
+    def setUp(self):
+        super().setUp()
+        self.write_config(safety={"max_delete_share": 1.0})
+
+    def run_seed(self, seed):
+        st = Runner(self, seed, self.ROUNDS, self.OPS_PER_ROUND).run()
+        print("\nseed %d: %d ops, %.1f s: %d passes (%d second passes, %.1f s), plans %.1f s, "
+              "snapshots %.1f s, ops %.1f s, %d ops refused by Odoo" % (
+                  seed, self.ROUNDS * self.OPS_PER_ROUND, st["total_s"], st["passes"],
+                  st["second_passes"], st["pass_s"], st["plan_s"], st["snap_s"], st["ops_s"],
+                  st["refused"]), file=sys.stderr)
+
+
+def add_seed_tests(cls, seeds):
+    """One test method per seed (each gets its own emulator and root); CONVERGENCE_SEED
+    replaces the list with one seed."""
+    one = os.environ.get("CONVERGENCE_SEED")
+    if one is not None and one != "":
+        seeds = [int(one)]
+
+    for s in seeds:
+        def test(self, s=s):
+            self.run_seed(s)
+        test.__name__ = "test_seed_%02d" % s
+        setattr(cls, test.__name__, test)
+    return cls
