@@ -41,12 +41,12 @@
 #include "banned.h"
 
 struct figures {
-    double best_s;   /* best wall time of one parse */
-    long entries;    /* responses seen (last repeat) */
-    long hwm_kb;     /* VmHWM after parsing */
-    long base_kb;    /* VmRSS before parsing (body resident) */
-    int ok;          /* 1 when every parse succeeded */
-    char msg[200];   /* error, if any */
+    double best_s; /* best wall time of one parse */
+    long entries;  /* responses seen (last repeat) */
+    long hwm_kb;   /* VmHWM after parsing */
+    long base_kb;  /* VmRSS before parsing (body resident) */
+    int ok;        /* 1 when every parse succeeded */
+    char msg[200]; /* error, if any */
 };
 
 static double now_s(void)
@@ -377,9 +377,9 @@ int main(int argc, char **argv)
                 continue;
             }
             printf("%-10s %-22s %9.1f %10.3f %13.0f %7.1f MiB %9.1f MiB\n", dialects[d],
-                   p ? "libxml2 DOM (peer)" : "dav_multistatus_parse",
-                   (double)body.len / 1e6, f->best_s, (double)f->entries / f->best_s,
-                   (double)f->hwm_kb / 1024.0, (double)(f->hwm_kb - f->base_kb) / 1024.0);
+                   p ? "libxml2 DOM (peer)" : "dav_multistatus_parse", (double)body.len / 1e6,
+                   f->best_s, (double)f->entries / f->best_s, (double)f->hwm_kb / 1024.0,
+                   (double)(f->hwm_kb - f->base_kb) / 1024.0);
             if (f->entries != n)
                 printf("  !! %ld entries seen, %ld expected\n", f->entries, n);
         }

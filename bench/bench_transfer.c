@@ -7,11 +7,11 @@
  * The stack is given by its env file (--env, or $ODOOSYNC_STACK_ENV; bench/run
  * starts one). The source file is written first (pseudo-random bytes, so no
  * layer can compress it) and is in the page cache for both tools. Each round
- * does: our PUT, curl's PUT, our GET, curl's GET (each PUT creates the file:
- * the previous copy is deleted first); the table shows the best of --repeat
- * rounds. Downloads are compared with the source byte for byte (outside the
- * timing). Peak RSS: ours is this process's VmHWM (the transfers run here),
- * curl's is its ru_maxrss from wait4().
+ * does both PUTs then both GETs, ours first in even rounds and curl first in
+ * odd ones (each PUT creates the file: the previous copy is deleted first);
+ * the table shows the best of --repeat rounds (default 2). Downloads are compared with the source
+ * byte for byte (outside the timing). Peak RSS: ours is this process's VmHWM (the transfers run
+ * here), curl's is its ru_maxrss from wait4().
  *
  * usage: bench_transfer [--env FILE] [--size MiB] [--repeat R] [--dir TMPDIR]
  * Not a test: it prints figures and ratios, it asserts nothing about speed.
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
     const char *envfile = getenv("ODOOSYNC_STACK_ENV");
     const char *tmpdir = "/tmp";
     long long mib = 1024;
-    int repeat = 1;
+    int repeat = 2;
     struct env ev;
     struct dav_opts o;
     struct dav *d = NULL;
@@ -299,6 +299,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_transfer: cannot write %s\n", src);
         goto out;
     }
+    sync(); /* the source's dirty pages are not written back during the first transfer */
     if (dav_global_init(&e) < 0)
         goto fail;
     dav_opts_init(&o);
@@ -321,34 +322,42 @@ int main(int argc, char **argv)
         long rss = 0;
         double t0;
 
-        fprintf(stderr, "bench_transfer: round %d/%d\n", r + 1, repeat);
-        dav_delete(d, DAV_DIRNAME "/big.bin", NULL, &e);
-        t0 = now_s();
-        if (our_put(d, src, size, &e) < 0)
-            goto fail;
-        keep(&put_o, now_s() - t0, 0);
-
-        dav_delete(d, DAV_DIRNAME "/big.bin", NULL, &e);
-        t0 = now_s();
-        if (run_curl(put_argv, &rss) != 0) {
-            fprintf(stderr, "bench_transfer: curl -T failed\n");
-            goto out;
+        fprintf(stderr, "bench_transfer: round %d/%d (%s first)\n", r + 1, repeat,
+                r % 2 ? "curl" : "odoosync");
+        for (int k = 0; k < 2; k++) {
+            if ((k == 0) == (r % 2 == 0)) { /* ours first in even rounds */
+                dav_delete(d, DAV_DIRNAME "/big.bin", NULL, &e);
+                t0 = now_s();
+                if (our_put(d, src, size, &e) < 0)
+                    goto fail;
+                keep(&put_o, now_s() - t0, 0);
+            } else {
+                dav_delete(d, DAV_DIRNAME "/big.bin", NULL, &e);
+                t0 = now_s();
+                if (run_curl(put_argv, &rss) != 0) {
+                    fprintf(stderr, "bench_transfer: curl -T failed\n");
+                    goto out;
+                }
+                keep(&put_c, now_s() - t0, rss);
+            }
         }
-        keep(&put_c, now_s() - t0, rss);
-
-        unlink(dl_ours);
-        t0 = now_s();
-        if (our_get(d, dl_ours, &e) < 0)
-            goto fail;
-        keep(&get_o, now_s() - t0, 0);
-
-        unlink(dl_curl);
-        t0 = now_s();
-        if (run_curl(get_argv, &rss) != 0) {
-            fprintf(stderr, "bench_transfer: curl -o failed\n");
-            goto out;
+        for (int k = 0; k < 2; k++) {
+            if ((k == 0) == (r % 2 == 0)) {
+                unlink(dl_ours);
+                t0 = now_s();
+                if (our_get(d, dl_ours, &e) < 0)
+                    goto fail;
+                keep(&get_o, now_s() - t0, 0);
+            } else {
+                unlink(dl_curl);
+                t0 = now_s();
+                if (run_curl(get_argv, &rss) != 0) {
+                    fprintf(stderr, "bench_transfer: curl -o failed\n");
+                    goto out;
+                }
+                keep(&get_c, now_s() - t0, rss);
+            }
         }
-        keep(&get_c, now_s() - t0, rss);
         if (same_file(src, dl_ours) != 0 || same_file(src, dl_curl) != 0) {
             fprintf(stderr, "bench_transfer: a downloaded copy differs from the source\n");
             goto out;

@@ -181,7 +181,8 @@ def table(title, header, rows):
     line = "  ".join("-" * x for x in w)
     print(line)
     for k, r in enumerate(cols):
-        print("  ".join(c.rjust(w[i]) if i else c.ljust(w[i]) for i, c in enumerate(r)))
+        print("  ".join(c.ljust(w[i]) if i in (0, len(r) - 1) else c.rjust(w[i])
+                        for i, c in enumerate(r)).rstrip())
         if k == 0:
             print(line)
     print(line)

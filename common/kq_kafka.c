@@ -322,6 +322,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             kerr = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        /* a partition paused before it was revoked must not come back paused: the
+         * caller's pause tracking starts from "running" on every assignment */
+        rd_kafka_resume_partitions(rk, parts);
         log_info(c->log, "kafka: %d partition(s) assigned", parts->cnt);
     } else {
         int lost = rd_kafka_assignment_lost(rk);

@@ -468,8 +468,8 @@ int metrics_define_odoosync(struct metrics *m, const char *version, struct err *
         {METRICS_COUNTER, "odoosync_passes_total", "Planning passes by outcome", "result", NULL, 0},
         {METRICS_GAUGE, "odoosync_last_pass_timestamp_seconds", "Unix time the last pass ended",
          NULL, NULL, 0},
-        {METRICS_GAUGE, "odoosync_consumer_lag", "Messages behind the end of the jobs topics", NULL,
-         NULL, 0},
+        {METRICS_GAUGE, "odoosync_consumer_lag",
+         "Messages the worker group is behind the end of a topic", "topic", NULL, 0},
     };
 #undef NB
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {

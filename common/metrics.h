@@ -89,7 +89,8 @@ int metrics_render(struct metrics *m, struct buf *out, struct err *e);
  *   odoosync_scan_requests_total{side}           counter
  *   odoosync_passes_total{result}                counter (ok, failed, safety, error)
  *   odoosync_last_pass_timestamp_seconds         gauge (end of the last pass, unix time)
- *   odoosync_consumer_lag                        gauge (messages behind, where known)
+ *   odoosync_consumer_lag{topic}                 gauge (messages behind, where known:
+ *                                                `work` sets it from its consumer)
  */
 int metrics_define_odoosync(struct metrics *m, const char *version, struct err *e);
 

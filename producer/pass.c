@@ -61,9 +61,15 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     struct cloud_snap cs;
     struct plan_input in;
     int os_ready = 0;
+    const char *spath = po->state_file ? po->state_file : c->state.file;
+    int use_state = spath && *spath && !po->full_scan;
+    struct scan_state prev, next;
+    int next_ok = 0;
     int rc;
 
     memset(st, 0, sizeof(*st));
+    state_init(&prev);
+    state_init(&next);
     cloud_snap_init(&cs);
     pass_dav_opts(c, po->log, &dopts);
     pass_odoo_opts(c, po->log, &oopts);
@@ -84,9 +90,42 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         err_prefix(e, "odoo at %s", c->odoo.url);
         goto out;
     }
-    rc = scan_odoo(o, c, types, ntypes, &os, st, po->log, e);
+    if (use_state) {
+        rc = state_load(spath, &prev, po->log, e);
+        if (rc < 0)
+            goto out;
+    }
+    if (use_state) {
+        int was_full = 1;
+
+        rc = scan_odoo_inc(o, c, types, ntypes, &prev, &next, &was_full, &os, st, po->log, e);
+        if (rc < 0) {
+            /* never worse than a full scan: do one, and keep the old state file */
+            log_warn(po->log, "incremental Odoo scan failed (%s); scanning Odoo in full", e->msg);
+            err_clear(e);
+            odoo_snap_release(&os);
+            os_ready = 0;
+            rc = odoo_snap_init(&os, ntypes, e);
+            if (rc < 0)
+                goto out;
+            os_ready = 1;
+            for (size_t i = 0; i < ntypes; i++)
+                types[i].scan_ok = 1;
+            st->records = st->attachments = 0;
+            rc = scan_odoo(o, c, types, ntypes, &os, st, po->log, e);
+        } else {
+            next_ok = os.complete;
+        }
+    } else {
+        rc = scan_odoo(o, c, types, ntypes, &os, st, po->log, e);
+    }
     if (rc < 0)
         goto out;
+    if (!next_ok)
+        log_info(po->log,
+                 "odoo scan (full, no state): %ld records, %ld attachments; %ld rows read, "
+                 "%ld requests",
+                 st->records, st->attachments, st->rows_read, st->odoo_requests);
     rc = scan_cloud(&dopts, po->scan_parallel > 0 ? po->scan_parallel : 4, c->cloud.root, &cs, st,
                     po->log, e);
     if (rc < 0) {
@@ -104,7 +143,16 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.ntypes = ntypes;
     in.version = wall_ms();
     rc = plan_build(&in, &os, &cs, p, e);
+    if (rc == 0 && next_ok) {
+        struct err se = ERR_INIT;
+
+        if (state_save(spath, &next, &se) < 0)
+            log_warn(po->log, "scan state not saved (the next pass scans everything): %s",
+                     se.msg);
+    }
 out:
+    state_release(&prev);
+    state_release(&next);
     odoo_free(o);
     if (os_ready)
         odoo_snap_release(&os);

@@ -24,10 +24,18 @@ struct pass_opts {
     struct log *log;
     int force_deletes;
     int scan_parallel; /* PROPFINDs in flight during the cloud walk (default 4) */
+    /* --full-scan: the full scan (scan_odoo), without reading or writing the scan
+     * state (the state file, left as it is, stays valid for a later pass) */
+    int full_scan;
+    /* the scan state file (state.h); NULL = cfg->state.file; "" = no state at
+     * all, like full_scan */
+    const char *state_file;
 };
 
 /*
- * Scan and plan. On 0, *p holds the plan (its verdict may still refuse deletions)
+ * Scan and plan. With a state file (see pass_opts), the Odoo scan is incremental
+ * (scan_odoo_inc) and the state is saved after a pass whose scans were complete;
+ * a failed incremental scan falls back to the full one. On 0, *p holds the plan (its verdict may still refuse deletions)
  * and st the scan figures. A scan that could not run at all returns its error;
  * a partial one yields an incomplete snapshot and a plan without deletions.
  */

@@ -20,8 +20,6 @@
 
 #include "banned.h"
 
-#define SCAN_ATT_CHUNK 200
-#define SCAN_PAGE 500
 #define SCAN_PROGRESS_MS 3000
 
 static long long mono_ms(void)
@@ -116,26 +114,37 @@ static const char *const att_fields[] = {"id",         "name",     "type",     "
                                          "res_model",  "res_id",   "checksum", "file_size",
                                          "write_date", "mimetype", NULL};
 
+const char *const *scan_att_fields(void)
+{
+    return att_fields;
+}
+
+void scan_att_from_json(const cJSON *rec, struct snap_att *a)
+{
+    const char *type = json_str(rec, "type");
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(rec, "file_size");
+
+    memset(a, 0, sizeof(*a));
+    a->id = json_long(rec, "id");
+    a->name = lend(json_str(rec, "name"));
+    a->type = type && strcmp(type, "url") == 0 ? SNAP_ATT_URL : SNAP_ATT_BINARY;
+    a->url = lend(json_str(rec, "url"));
+    a->res_model = lend(json_str(rec, "res_model"));
+    a->res_id = json_long(rec, "res_id");
+    a->checksum = lend(json_str(rec, "checksum"));
+    a->file_size = cJSON_IsNumber(fs) ? (long long)fs->valuedouble : -1;
+    a->write_date = lend(json_str(rec, "write_date"));
+    a->mimetype = lend(json_str(rec, "mimetype"));
+    if (!a->name)
+        a->name = lend("");
+}
+
 static int on_att(const cJSON *rec, void *ud)
 {
     struct rec_ctx *r = ud;
     struct snap_att a;
-    const char *type = json_str(rec, "type");
-    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(rec, "file_size");
 
-    memset(&a, 0, sizeof(a));
-    a.id = json_long(rec, "id");
-    a.name = lend(json_str(rec, "name"));
-    a.type = type && strcmp(type, "url") == 0 ? SNAP_ATT_URL : SNAP_ATT_BINARY;
-    a.url = lend(json_str(rec, "url"));
-    a.res_model = lend(json_str(rec, "res_model"));
-    a.res_id = json_long(rec, "res_id");
-    a.checksum = lend(json_str(rec, "checksum"));
-    a.file_size = cJSON_IsNumber(fs) ? (long long)fs->valuedouble : -1;
-    a.write_date = lend(json_str(rec, "write_date"));
-    a.mimetype = lend(json_str(rec, "mimetype"));
-    if (!a.name)
-        a.name = lend("");
+    scan_att_from_json(rec, &a);
     return odoo_snap_add_att(r->os, &a, r->e);
 }
 
@@ -301,6 +310,7 @@ int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size
         }
     }
     st->attachments = (long)os->natts;
+    st->rows_read += st->records + st->attachments;
 out:
     st->odoo_ms = mono_ms() - t0;
     for (size_t i = 0; i < ntypes; i++)

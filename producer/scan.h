@@ -26,6 +26,11 @@
 #include "log.h"
 #include "model.h"
 #include "odoo.h"
+#include "state.h"
+
+/* Record ids per attachment request, and rows per page, of the full scan. */
+#define SCAN_ATT_CHUNK 200
+#define SCAN_PAGE 500
 
 struct scan_stats {
     long odoo_requests;
@@ -33,6 +38,8 @@ struct scan_stats {
     long records;
     long attachments;
     long entries;
+    long ids_listed; /* ids read by the cheap listings of the incremental scan */
+    long rows_read;  /* Odoo rows read in full (records with names, attachment rows) */
     long long odoo_ms;
     long long cloud_ms;
 };
@@ -57,5 +64,28 @@ int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, stru
  * *out is malloc'd (caller frees); strings are borrowed from c.
  */
 int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct err *e);
+
+/*
+ * The incremental Odoo scan (scan_inc.c): the same snapshot as scan_odoo, reading
+ * only what changed since the state prev (may be NULL or foreign: then everything
+ * is read, through the same code). next (state_init'ed, empty) receives the Odoo
+ * part of the state for the next pass; save it only when os->complete. *was_full
+ * says whether prev was unusable. Per-type refusals set types[k].scan_ok = 0 as
+ * scan_odoo does; any other failure returns its code (the caller then runs
+ * scan_odoo on a fresh snapshot, which is never worse).
+ */
+#define SCAN_WM_OVERLAP_S 1               /* re-read from watermark - 1 s */
+#define SCAN_FULL_EVERY_S (24L * 3600)    /* a full Odoo scan at least daily */
+int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, size_t ntypes,
+                  const struct scan_state *prev, struct scan_state *next, int *was_full,
+                  struct odoo_snap *os, struct scan_stats *st, struct log *lg, struct err *e);
+
+/* "YYYY-MM-DD HH:MM:SS" (more after it is ignored) shifted by seconds into out. 0 or -1. */
+int scan_wd_shift(const char *wd, long seconds, char out[20]);
+
+/* The ir.attachment fields the scans read (NULL-terminated). */
+const char *const *scan_att_fields(void);
+/* An ir.attachment row read with those fields into *a; a's strings are borrowed from rec. */
+void scan_att_from_json(const cJSON *rec, struct snap_att *a);
 
 #endif

@@ -749,38 +749,86 @@ static void hb_set(struct pool *p, int idx, int n, char *const *paths,
     pthread_mutex_unlock(&p->hb_mu);
 }
 
+/* Whether worker idx still holds (path, tok): under hb_mu. */
+static int hb_still_held(struct pool *p, int idx, const char *path, const struct lock_token *tok)
+{
+    for (int k = 0; k < p->slots[idx].n; k++)
+        if (strcmp(p->slots[idx].paths[k], path) == 0 &&
+            strcmp(p->slots[idx].toks[k].s, tok->s) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Every lock_ttl_ms/3, extend the locks of the running jobs. The list is
+ * copied under hb_mu and extended without it, so a slow or absent Redis
+ * never holds up a worker that takes or drops a lock.
+ */
 static void *hb_main(void *arg)
 {
     struct pool *p = arg;
     long period = p->o.lock_ttl_ms / 3 > 0 ? p->o.lock_ttl_ms / 3 : 1;
+    int cap = 2 * p->o.concurrency, n;
+    char **paths = calloc((size_t)cap, sizeof(*paths));
+    struct lock_token *toks = calloc((size_t)cap, sizeof(*toks));
+    int *owner = calloc((size_t)cap, sizeof(*owner));
 
     pthread_mutex_lock(&p->hb_mu);
     for (;;) {
         struct timespec dl;
         int quit;
 
-        deadline_in(&dl, period);
-        pthread_cond_timedwait(&p->hb_cv, &p->hb_mu, &dl);
+        /* quit is checked under hb_mu before and after the wait: pool_free sets it, then
+         * broadcasts under hb_mu, so the wake-up is never lost */
         pthread_mutex_lock(&p->mu);
         quit = p->quit;
         pthread_mutex_unlock(&p->mu);
         if (quit)
             break;
+        deadline_in(&dl, period);
+        pthread_cond_timedwait(&p->hb_cv, &p->hb_mu, &dl);
+        pthread_mutex_lock(&p->mu);
+        quit = p->quit;
+        pthread_mutex_unlock(&p->mu);
+        if (quit || !paths || !toks || !owner)
+            break;
+        n = 0;
         for (int i = 0; i < p->o.concurrency; i++) {
-            for (int k = 0; k < p->slots[i].n; k++) {
-                struct err e = ERR_INIT;
-                int rc = lock_extend(p->hb_lk, p->slots[i].paths[k], &p->slots[i].toks[k],
-                                     p->o.lock_ttl_ms, &e);
-
-                if (rc == ERR_NOTFOUND)
-                    log_warn(p->lg, "lock \"%s\" lost while its job runs (conditions protect it)",
-                             p->slots[i].paths[k]);
-                else if (rc < 0)
-                    log_warn(p->lg, "extending lock \"%s\": %s", p->slots[i].paths[k], e.msg);
+            for (int k = 0; k < p->slots[i].n && n < cap; k++) {
+                paths[n] = strdup(p->slots[i].paths[k]);
+                if (!paths[n])
+                    continue;
+                toks[n] = p->slots[i].toks[k];
+                owner[n] = i;
+                n++;
             }
         }
+        pthread_mutex_unlock(&p->hb_mu);
+        for (int x = 0; x < n; x++) {
+            struct err e = ERR_INIT;
+            int rc = lock_extend(p->hb_lk, paths[x], &toks[x], p->o.lock_ttl_ms, &e);
+
+            if (rc == ERR_NOTFOUND) {
+                int held;
+
+                pthread_mutex_lock(&p->hb_mu);
+                held = hb_still_held(p, owner[x], paths[x], &toks[x]);
+                pthread_mutex_unlock(&p->hb_mu);
+                if (held) /* not just released by its job: really lost */
+                    log_warn(p->lg, "lock \"%s\" lost while its job runs (conditions protect it)",
+                             paths[x]);
+            } else if (rc < 0) {
+                log_warn(p->lg, "extending lock \"%s\": %s", paths[x], e.msg);
+            }
+        }
+        for (int x = 0; x < n; x++)
+            free(paths[x]);
+        pthread_mutex_lock(&p->hb_mu);
     }
     pthread_mutex_unlock(&p->hb_mu);
+    free(paths);
+    free(toks);
+    free(owner);
     return NULL;
 }
 

@@ -124,8 +124,8 @@ static void test_catalogue(void)
                    NULL);
     CHECK(&cc, strstr(buf_str(&out), "odoosync_job_duration_seconds_bucket{kind=\"upload\","
                                      "le=\"0.25\"} 3\n") != NULL);
-    CHECK(&cc, strstr(buf_str(&out),
-                      "# TYPE odoosync_consumer_lag gauge\nodoosync_consumer_lag 0\n") != NULL);
+    metrics_set(m, "odoosync_consumer_lag", METRICS_LV("odoosync.jobs"), 7);
+    CHECK(&cc, metrics_get(m, "odoosync_consumer_lag", METRICS_LV("odoosync.jobs")) == 7);
     CHECK_INT(&cc, metrics_define_odoosync(m, "1.2.3", &e), ERR_INVALID);
     job_release(&j);
     buf_release(&out);

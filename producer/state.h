@@ -1,0 +1,128 @@
+/*
+ * state: what a pass remembers for the next one, so that an incremental
+ * scan (scan_inc.c) reads little when little changed. Nothing here is the
+ * truth: losing the state (a missing, corrupt or foreign file) only costs a
+ * full pass, and the scans never trust a part whose key does not match the
+ * configuration of this pass.
+ *
+ *   odoo_key    "<odoo url>|<database>|<login>": another server, database or
+ *               user (other access rights) invalidates everything Odoo.
+ *   watermark   "YYYY-MM-DD HH:MM:SS", a write_date Odoo had reached when
+ *               the previous pass started its scan: every change made after
+ *               that pass read a row has write_date >= watermark (the scan
+ *               re-reads from watermark minus a small overlap).
+ *   full_at     Unix seconds of the last full Odoo scan (a periodic full scan
+ *               bounds what a display name computed from other records could
+ *               hide from write_date).
+ *   types       per document type, keyed by "folder\nmodel\ndomain" (so an
+ *               edited domain starts over): the matching records, id order.
+ *   atts        the attachment rows of the last pass (struct snap_att, no
+ *               content), sorted by id.
+ *   cloud_key   "<cloud url>|<user>|<root>".
+ *   dirs        per cloud folder path: its ETag and its children (Nextcloud /
+ *               ownCloud only, where a folder's ETag changes when anything
+ *               below it changes), sorted by path.
+ *
+ * Backends: a JSON file (local mode), written atomically (a temporary file
+ * in the same directory, fsync, rename), so a crash leaves the old or the
+ * new state, never half of one. A Redis backend for the cluster mode is not
+ * written yet: `produce` uses the same file (see state_load / state_save).
+ *
+ * Ownership: struct scan_state owns every string and array in it;
+ * state_init() then state_release(). Adders copy their arguments.
+ */
+#ifndef ODOOSYNC_STATE_H
+#define ODOOSYNC_STATE_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+#include "err.h"
+#include "log.h"
+#include "model.h"
+
+#define STATE_VERSION 1
+
+struct state_rec {
+    long id;
+    char *name; /* display_name, NULL for Odoo's False */
+};
+
+struct state_type {
+    char *key;
+    struct state_rec *v; /* id order */
+    size_t n, cap;
+};
+
+struct state_dir {
+    char *path; /* "/Odoo/Quotations" */
+    char *etag; /* the folder's ETag when it was listed */
+    struct snap_entry *kids; /* its direct children, as listed */
+    size_t n, cap;
+    int dropped; /* state_drop_dir(): ignored by lookups and not saved */
+};
+
+struct scan_state {
+    char *odoo_key;
+    char *watermark;
+    long long full_at;
+    struct state_type *types;
+    size_t ntypes, cap_types;
+    int have_atts; /* atts is meaningful (even when empty) */
+    struct snap_att *atts;
+    size_t natts, cap_atts;
+    char *cloud_key;
+    struct state_dir *dirs;
+    size_t ndirs, cap_dirs;
+};
+
+void state_init(struct scan_state *s);
+void state_release(struct scan_state *s);
+
+/* Replace *dst with a copy of src (NULL allowed). 0 or ERR_NOMEM. */
+int state_set_str(char **dst, const char *src, struct err *e);
+
+/* Keys of this configuration (malloc'd, caller frees; NULL on ENOMEM). */
+char *state_odoo_key(const struct cfg *c);
+char *state_type_key(const struct cfg_type *t);
+char *state_cloud_key(const struct cfg *c);
+
+/* A new empty type entry (key copied), NULL with e set on ENOMEM. */
+struct state_type *state_add_type(struct scan_state *s, const char *key, struct err *e);
+int state_type_add(struct state_type *t, long id, const char *name, struct err *e);
+/* The entry with this key, NULL when absent. */
+const struct state_type *state_find_type(const struct scan_state *s, const char *key);
+
+/* Append a deep copy of *a (keep ids ascending, or call state_sort). */
+int state_add_att(struct scan_state *s, const struct snap_att *a, struct err *e);
+/* Binary search by id: atts must be sorted (state_sort, state_decode do it). */
+const struct snap_att *state_find_att(const struct scan_state *s, long id);
+
+struct state_dir *state_add_dir(struct scan_state *s, const char *path, const char *etag,
+                                struct err *e);
+int state_dir_add_kid(struct state_dir *d, const struct snap_entry *en, struct err *e);
+/* Binary search by path (dirs sorted); NULL when absent or dropped. */
+const struct state_dir *state_find_dir(const struct scan_state *s, const char *path);
+/* Forget one folder's listing (its subtree will be listed again). */
+void state_drop_dir(struct scan_state *s, const char *path);
+
+/* Sort atts by id and dirs by path (after adding out of order). */
+void state_sort(struct scan_state *s);
+
+/* JSON text of s (malloc'd). 0, ERR_NOMEM. */
+int state_encode(const struct scan_state *s, char **out, struct err *e);
+/* Parse JSON text into s (state_init'ed, empty). ERR_PROTO on anything unexpected
+ * (s is then released back to empty), ERR_NOMEM. */
+int state_decode(const char *text, size_t len, struct scan_state *s, struct err *e);
+
+/*
+ * Read the state file at path into s (state_init'ed, empty). A missing file,
+ * an unreadable or corrupt one, or another version leaves s empty and is not
+ * an error: it is logged (info for missing, warn otherwise) and the pass is a
+ * full one. Returns 0, or ERR_NOMEM.
+ */
+int state_load(const char *path, struct scan_state *s, struct log *lg, struct err *e);
+/* Write s to path atomically (path.tmp.<pid> + fsync + rename). 0, ERR_IO, ERR_NOMEM. */
+int state_save(const char *path, const struct scan_state *s, struct err *e);
+
+#endif
