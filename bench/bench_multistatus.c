@@ -16,7 +16,7 @@
  * child resets its high-water mark (/proc/self/clear_refs "5") once the body
  * is resident, parses it --repeat times, and reports the best time, the
  * entries seen, the peak RSS (VmHWM) and the peak above the body (VmHWM -
- * VmRSS before parsing). --write FILE also saves a body for other peers
+ * VmRSS before parsing). --write-dir DIR also saves both bodies for other peers
  * (bench/run feeds it to python's xml.etree).
  *
  * usage: bench_multistatus [--entries N] [--repeat R] [--write-dir DIR]

@@ -9,9 +9,11 @@
  * layer can compress it) and is in the page cache for both tools. Each round
  * does both PUTs then both GETs, ours first in even rounds and curl first in
  * odd ones (each PUT creates the file: the previous copy is deleted first);
- * the table shows the best of --repeat rounds (default 2). Downloads are compared with the source
- * byte for byte (outside the timing). Peak RSS: ours is this process's VmHWM (the transfers run
- * here), curl's is its ru_maxrss from wait4().
+ * the table shows the best of --repeat rounds (default 2). Downloads are
+ * compared with the source byte for byte (outside the timing). The source's
+ * dirty pages are synced before the first transfer. Peak RSS: ours is this
+ * process's VmHWM (the transfers run here), curl's is its ru_maxrss from
+ * wait4().
  *
  * usage: bench_transfer [--env FILE] [--size MiB] [--repeat R] [--dir TMPDIR]
  * Not a test: it prints figures and ratios, it asserts nothing about speed.

@@ -138,6 +138,11 @@ int cmd_work(int argc, char **argv)
     rc = apply_new(&ap, &ao, &e);
     if (rc == 0)
         rc = kq_producer_new(&prod, &tr.kq, &e);
+    if (rc == 0) {
+        /* the sync log also goes to the events topic, through the same producer */
+        ev.kq = prod;
+        ev.kq_topic = kq_conf_events(&tr.kq);
+    }
     if (rc == 0)
         rc = kq_consumer_new(&cons, &tr.kq, &e);
     if (rc == 0) {

@@ -51,8 +51,12 @@ void events_on_job(const struct job *j, const struct job_event *je, void *ud)
     struct err e = ERR_INIT;
 
     buf_init(&b, 1 << 20);
-    if (ev->out && job_event_encode(j, je, &b, &e) < 0)
+    if ((ev->out || ev->kq) && job_event_encode(j, je, &b, &e) < 0)
         log_warn(ev->log, "cannot encode an event: %s", e.msg);
+    /* The events topic is the cluster's sync log; a lost event never fails a job. */
+    if (ev->kq && b.len &&
+        kq_produce(ev->kq, ev->kq_topic, j->lock, b.data, b.len, NULL, 0, &e) < 0)
+        log_warn(ev->log, "cannot emit an event to %s: %s", ev->kq_topic, e.msg);
     pthread_mutex_lock(&ev->mu);
     if ((int)je->result >= 0 && (int)je->result < 5)
         ev->count[je->result]++;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "job.h"
+#include "kq.h"
 #include "jobmsg.h"
 #include "log.h"
 #include "metrics.h"
@@ -19,6 +20,8 @@ struct events {
     FILE *out;    /* NULL: count only */
     int owns_out; /* opened by events_open */
     struct log *log;
+    struct kq_producer *kq; /* cluster mode: also emit each event here (borrowed), or NULL */
+    const char *kq_topic;   /* the events topic */
     long count[5];                        /* per enum job_result */
     long applied_by_kind[JOB_KIND_COUNT]; /* applied or already done */
     struct metrics *metrics;              /* borrowed, may be NULL: counts every event */

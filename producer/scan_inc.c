@@ -46,7 +46,7 @@
 #include "banned.h"
 
 #define SCAN_LIST_PAGE 50000
-#define SCAN_INC_ATT_CHUNK 1000
+#define SCAN_INC_ATT_CHUNK 10000
 #define SCAN_READ_CHUNK 500
 
 struct lvec {

@@ -409,7 +409,7 @@ async function checkDockerfile() {
 function selftest() {
   const cases = [
     ["dockerfile", "Dockerfile", "USER 10001:10001", "USER root", /final USER is not root/],
-    ["dockerfile", "Dockerfile", "      --no-install-recommends \\\n      ca-certificates", "      ca-certificates", /--no-install-recommends/],
+    ["dockerfile", "Dockerfile", "-y --no-install-recommends \\\n      ca-certificates", "-y \\\n      ca-certificates", /--no-install-recommends/],
     ["dockerfile", "Dockerfile", "FROM debian:12-slim AS runtime", "FROM debian:latest AS runtime", /pinned to debian:12-slim/],
     ["dockerfile", "Dockerfile", " \\\n && rm -rf /var/lib/apt/lists/* \\\n && groupadd", " \\\n && groupadd", /apt lists removed/],
     ["k8s", "k8s/base/worker-deployment.yaml", "path: /readyz", "path: /ready", /readiness on \/readyz/],
@@ -419,7 +419,7 @@ function selftest() {
     ["k8s", "k8s/jobs/topics-job.yaml", "--topic odoosync.jobs \\\n                 --partitions 12", "--topic odoosync.jobs \\\n                 --partitions 6", /odoosync.jobs with 12 partitions/],
     ["k8s", "k8s/overlays/production/kustomization.yaml", "  - ../../autoscaling/keda\n", "  - ../../autoscaling/keda\n  - ../../autoscaling/hpa\n", /not both applied/],
     ["k8s", "k8s/base/networkpolicy.yaml", "kubernetes.io/metadata.name: monitoring", "kubernetes.io/metadata.name: default", /only from the monitoring namespace/],
-    ["k8s", "k8s/base/worker-deployment.yaml", "          readOnlyRootFilesystem: true\n", "", /read-only root filesystem/],
+    ["k8s", "k8s/base/worker-deployment.yaml", "\n            readOnlyRootFilesystem: true", "", /read-only root filesystem/],
   ];
   for (const [mode, file, from, to, want] of cases) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "odoosync-deploy-self-"));
