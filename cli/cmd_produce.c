@@ -18,11 +18,15 @@
 #include "cli.h"
 #include "cmds.h"
 #include "kq.h"
+#include "lock.h"
 #include "pass.h"
 #include "setup.h"
 #include "transport.h"
 
 #include "banned.h"
+
+/* How long a queued-job mark lives if no worker ever clears it. */
+#define PRODUCE_MARK_TTL_MS (6L * 3600 * 1000)
 
 static volatile sig_atomic_t produce_stop;
 
@@ -50,9 +54,10 @@ static int produce_pass(struct setup *s, struct transport *t, int force)
     struct plan p;
     struct scan_stats st;
     struct kq_producer *prod = NULL;
+    struct lock *marks = NULL;
     struct buf b;
     struct err e = ERR_INIT;
-    long failed = 0;
+    long failed = 0, queued = 0, emitted = 0;
     int rc;
 
     plan_init(&p);
@@ -73,7 +78,30 @@ static int produce_pass(struct setup *s, struct transport *t, int force)
         rc = EXIT_CONNECT;
         goto out;
     }
+    /*
+     * With Redis configured, a job still queued from an earlier pass (its mark set
+     * by us, not yet cleared by the worker that finishes it) is not emitted again.
+     * Without Redis, or when it does not answer, every job is emitted: the
+     * appliers are idempotent, so a repeat costs time, not correctness.
+     */
+    if (s->cfg.redis.url && *s->cfg.redis.url && lock_new(&marks, &t->lock, &e) < 0) {
+        log_warn(&s->log, "queued-job marks off: %s", e.msg);
+        marks = NULL;
+    }
     for (size_t i = 0; i < p.njobs; i++) {
+        int fresh = 1;
+
+        if (marks && lock_mark(marks, p.jobs[i].id, PRODUCE_MARK_TTL_MS, &fresh, &e) < 0) {
+            log_warn(&s->log, "queued-job marks off: %s", e.msg);
+            lock_free(marks);
+            marks = NULL;
+            fresh = 1;
+        }
+        if (!fresh) {
+            queued++;
+            continue;
+        }
+        emitted++;
         buf_reset(&b);
         if (job_encode(&p.jobs[i], &b, &e) < 0 ||
             kq_produce(prod, kq_conf_jobs(&t->kq), p.jobs[i].lock, b.data, b.len, NULL, 0, &e) <
@@ -84,7 +112,8 @@ static int produce_pass(struct setup *s, struct transport *t, int force)
     }
     if (kq_flush(prod, 60000, &failed, &e) < 0)
         fprintf(stderr, "odoosync produce: %s\n", e.msg);
-    printf("produce: %zu jobs emitted (", p.njobs);
+    printf("produce: %ld jobs emitted, %ld still queued from an earlier pass (planned: ", emitted,
+           queued);
     for (int k = 0; k < JOB_KIND_COUNT; k++)
         printf("%s%s %zu", k ? ", " : "", job_kind_name((enum job_kind)k),
                p.count[k][JOB_SIDE_CLOUD] + p.count[k][JOB_SIDE_ODOO]);
@@ -98,6 +127,7 @@ static int produce_pass(struct setup *s, struct transport *t, int force)
     else
         rc = EXIT_OK;
 out:
+    lock_free(marks);
     kq_producer_free(prod);
     buf_release(&b);
     plan_release(&p);

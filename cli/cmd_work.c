@@ -72,6 +72,7 @@ int cmd_work(int argc, char **argv)
     struct apply_opts ao;
     struct applier *ap = NULL;
     struct kq_producer *prod = NULL;
+    struct lock *marks = NULL;
     struct kq_consumer *cons = NULL;
     struct pool_opts po;
     struct pool *pool = NULL;
@@ -142,6 +143,8 @@ int cmd_work(int argc, char **argv)
         /* the sync log also goes to the events topic, through the same producer */
         ev.kq = prod;
         ev.kq_topic = kq_conf_events(&tr.kq);
+        rc = lock_new(&marks, &tr.lock, &e);
+        ev.marks = marks; /* used under the events mutex only */
     }
     if (rc == 0)
         rc = kq_consumer_new(&cons, &tr.kq, &e);
@@ -191,6 +194,7 @@ out:
     pool_free(pool);
     kq_consumer_free(cons);
     kq_producer_free(prod);
+    lock_free(marks);
     apply_free(ap);
     if (ev_open)
         events_close(&ev);

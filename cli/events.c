@@ -62,6 +62,8 @@ void events_on_job(const struct job *j, const struct job_event *je, void *ud)
         ev->count[je->result]++;
     if ((je->result == JOB_APPLIED || je->result == JOB_ALREADY_DONE) && j->kind < JOB_KIND_COUNT)
         ev->applied_by_kind[j->kind]++;
+    if (ev->marks && je->result != JOB_FAILED && j->id && lock_unmark(ev->marks, j->id, &e) < 0)
+        log_warn(ev->log, "cannot clear the queued mark of job %s: %s", j->id, e.msg);
     if (ev->out && b.len) {
         fwrite(b.data, 1, b.len, ev->out);
         fputc('\n', ev->out);

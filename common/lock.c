@@ -99,6 +99,22 @@ int lock_ver_raise(struct lock *l, const char *path, long long ver, struct err *
     return lock_redis_ver_raise(l->redis, path, ver, e);
 }
 
+int lock_mark(struct lock *l, const char *id, long ttl_ms, int *fresh, struct err *e)
+{
+    if (l->local) {
+        *fresh = 1; /* one process plans and applies: nothing is left from a pass */
+        return 0;
+    }
+    return lock_redis_mark(l->redis, id, ttl_ms, fresh, e);
+}
+
+int lock_unmark(struct lock *l, const char *id, struct err *e)
+{
+    if (l->local)
+        return 0;
+    return lock_redis_unmark(l->redis, id, e);
+}
+
 int lock_ping(struct lock *l, struct err *e)
 {
     if (l->local)

@@ -69,6 +69,17 @@ int lock_ver_get(struct lock *l, const char *path, long long *ver, struct err *e
 /* Raise it to ver (kept if already >= ver). */
 int lock_ver_raise(struct lock *l, const char *path, long long ver, struct err *e);
 
+/*
+ * Queued-job marks, so a producer does not emit again a job still waiting from
+ * its previous pass: lock_mark sets <prefix>queued:<id> unless it exists
+ * (*fresh = 1 when it was set, 0 when the job is still queued), expiring after
+ * ttl_ms in case a worker never reports; a worker calls lock_unmark once the
+ * job is finished (applied, skipped or dead-lettered). In-process tables have
+ * nothing left between passes: *fresh is always 1.
+ */
+int lock_mark(struct lock *l, const char *id, long ttl_ms, int *fresh, struct err *e);
+int lock_unmark(struct lock *l, const char *id, struct err *e);
+
 /* 0 if the backend answers (Redis PING). */
 int lock_ping(struct lock *l, struct err *e);
 

@@ -28,6 +28,8 @@ int lock_redis_extend(struct lock_redis *r, const char *path, const struct lock_
 int lock_redis_ver_get(struct lock_redis *r, const char *path, long long *ver, struct err *e);
 int lock_redis_ver_raise(struct lock_redis *r, const char *path, long long ver, struct err *e);
 int lock_redis_ping(struct lock_redis *r, struct err *e);
+int lock_redis_mark(struct lock_redis *r, const char *id, long ttl_ms, int *fresh, struct err *e);
+int lock_redis_unmark(struct lock_redis *r, const char *id, struct err *e);
 
 int lock_local_acquire(struct lock_table *t, const char *path, long ttl_ms,
                        const struct lock_token *tok, struct err *e);

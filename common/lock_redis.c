@@ -278,6 +278,35 @@ int lock_redis_ver_raise(struct lock_redis *r, const char *path, long long ver, 
     return rc;
 }
 
+int lock_redis_mark(struct lock_redis *r, const char *id, long ttl_ms, int *fresh, struct err *e)
+{
+    char key[KEY_MAX];
+    redisReply *rep = NULL;
+    int rc;
+
+    *fresh = 0;
+    rc = make_key(r, key, "queued", id, e);
+    if (rc == 0)
+        rc = command(r, &rep, e, "SET %s 1 NX PX %ld", key, ttl_ms);
+    if (rc == 0)
+        *fresh = rep && rep->type == REDIS_REPLY_STATUS; /* "OK"; nil when it was there */
+    freeReplyObject(rep);
+    return rc;
+}
+
+int lock_redis_unmark(struct lock_redis *r, const char *id, struct err *e)
+{
+    char key[KEY_MAX];
+    redisReply *rep = NULL;
+    int rc;
+
+    rc = make_key(r, key, "queued", id, e);
+    if (rc == 0)
+        rc = command(r, &rep, e, "DEL %s", key);
+    freeReplyObject(rep);
+    return rc;
+}
+
 int lock_redis_ping(struct lock_redis *r, struct err *e)
 {
     redisReply *rep = NULL;

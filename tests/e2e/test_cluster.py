@@ -60,7 +60,6 @@ class ClusterRules(test_rules.Rules):
                 [binary(), "work", "--config", self.config, "--events", self.events[i],
                  "-L", "warn"], env=env, stdout=log, stderr=log))
         self.addCleanup(self.stop_workers)
-        self.seen = 0
 
     def write_config(self, types=None, **extra):
         # keep the cluster sections when a test rewrites the configuration
@@ -89,25 +88,41 @@ class ClusterRules(test_rules.Rules):
                 out.append("--- worker %d\n%s" % (i, f.read()[-3000:]))
         return "\n".join(out)
 
-    def all_events(self):
+    def events_of(self, path):
         evs = []
-        for path in self.events:
-            if os.path.exists(path):
-                with open(path) as f:
-                    for line in f:
-                        line = line.strip()
-                        if line:
-                            try:
-                                evs.append(json.loads(line))
-                            except ValueError:
-                                pass
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    line = line.strip()
+                    if line:
+                        try:
+                            evs.append(json.loads(line))
+                        except ValueError:
+                            pass
         return evs
 
-    def final_count(self):
-        return sum(1 for e in self.all_events() if e.get("result") in FINAL)
+    def all_events(self):
+        return [e for path in self.events for e in self.events_of(path)]
+
+    def marks(self):
+        """How many events each worker has written so far."""
+        return [len(self.events_of(path)) for path in self.events]
+
+    def finished_since(self, start):
+        """Distinct jobs with a final result among the events written after `start`
+        (per worker). Distinct: a job redelivered after a rebalance reports twice
+        (applied, then already-done) and must count once."""
+        ids = set()
+        for path, n in zip(self.events, start):
+            ids.update(e.get("job") for e in self.events_of(path)[n:]
+                       if e.get("result") in FINAL)
+        return len(ids)
 
     def sync(self, *extra, expect=0):
+        start = self.marks()
         p = self.run_cmd("produce", "--once", *extra, expect=None)
+        if os.environ.get("E2E_DEBUG"):
+            print(p.stdout, p.stderr)
         emitted = 0
         for line in p.stdout.splitlines():
             if line.startswith("produce:"):
@@ -115,17 +130,15 @@ class ClusterRules(test_rules.Rules):
         if expect is not None and p.returncode != expect:
             self.fail("odoosync produce exited %d, expected %d\n%s\n%s" % (
                 p.returncode, expect, p.stdout, p.stderr))
-        want = self.seen + emitted
         deadline = time.time() + 120
-        while self.final_count() < want:
+        while self.finished_since(start) < emitted:
             for w in self.workers:
                 if w.poll() is not None:
                     self.fail("a worker died (exit %s):\n%s" % (w.returncode, self.logs()))
             if time.time() > deadline:
-                self.fail("workers applied %d of %d jobs in 120 s:\n%s" % (
-                    self.final_count() - self.seen, emitted, self.logs()))
+                self.fail("workers finished %d of %d jobs in 120 s:\n%s" % (
+                    self.finished_since(start), emitted, self.logs()))
             time.sleep(0.1)
-        self.seen = self.final_count()
         return p
 
 
