@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cmds.h"
 #include "kq.h"
 #include "lock.h"
+#include "metrics.h"
+#include "probe.h"
 #include "pass.h"
 #include "setup.h"
 #include "transport.h"
@@ -48,7 +51,7 @@ static void produce_usage(FILE *out)
                  "               3 a server is unreachable, 4 deletions withheld by the safety\n");
 }
 
-static int produce_pass(struct setup *s, struct transport *t, int force)
+static int produce_pass(struct setup *s, struct transport *t, int force, struct metrics *m)
 {
     struct pass_opts po;
     struct plan p;
@@ -73,6 +76,12 @@ static int produce_pass(struct setup *s, struct transport *t, int force)
     }
     for (size_t i = 0; i < p.nmessages; i++)
         fprintf(stderr, "odoosync produce: %s\n", p.messages[i]);
+    metrics_observe(m, "odoosync_scan_duration_seconds", METRICS_LV("odoo"),
+                    (double)st.odoo_ms / 1000.0);
+    metrics_observe(m, "odoosync_scan_duration_seconds", METRICS_LV("cloud"),
+                    (double)st.cloud_ms / 1000.0);
+    metrics_add(m, "odoosync_scan_requests_total", METRICS_LV("odoo"), (double)st.odoo_requests);
+    metrics_add(m, "odoosync_scan_requests_total", METRICS_LV("cloud"), (double)st.cloud_requests);
     if (kq_producer_new(&prod, &t->kq, &e) < 0) {
         fprintf(stderr, "odoosync produce: kafka: %s\n", e.msg);
         rc = EXIT_CONNECT;
@@ -126,6 +135,12 @@ static int produce_pass(struct setup *s, struct transport *t, int force)
         rc = EXIT_SAFETY;
     else
         rc = EXIT_OK;
+    metrics_add(m, "odoosync_passes_total",
+                METRICS_LV(rc == EXIT_OK       ? "ok"
+                           : rc == EXIT_SAFETY ? "safety"
+                                               : "failed"),
+                1);
+    metrics_set(m, "odoosync_last_pass_timestamp_seconds", NULL, (double)time(NULL));
 out:
     lock_free(marks);
     kq_producer_free(prod);
@@ -145,6 +160,9 @@ int cmd_produce(int argc, char **argv)
     struct transport t;
     struct err e = ERR_INIT;
     struct sigaction sa;
+    struct metrics *m = NULL;
+    struct metrics_server *ms = NULL;
+    struct probe_ready pr;
     int once = 0, force = 0, t_ready = 0;
     long interval = 300;
     char *end = NULL;
@@ -190,12 +208,19 @@ int cmd_produce(int argc, char **argv)
         goto out;
     }
     t_ready = 1;
+    memset(&pr, 0, sizeof(pr));
+    if (probe_serve(&s.cfg, &s.log, PROBE_ODOO | PROBE_CLOUD | PROBE_KAFKA, &pr, NULL, NULL, &m,
+                    &ms, &e) < 0) {
+        fprintf(stderr, "odoosync produce: metrics: %s\n", e.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     for (;;) {
-        rc = produce_pass(&s, &t, force);
+        rc = produce_pass(&s, &t, force, m);
         if (once || produce_stop)
             break;
         for (long i = 0; i < interval * 10 && !produce_stop; i++)
@@ -206,6 +231,8 @@ int cmd_produce(int argc, char **argv)
     if (!once && produce_stop)
         rc = EXIT_OK;
 out:
+    metrics_server_stop(ms);
+    metrics_free(m);
     if (t_ready)
         transport_release(&t);
     setup_release(&s);

@@ -44,8 +44,7 @@ static void run_usage(FILE *out)
     fprintf(out,
             "usage: odoosync run [options]\n\n"
             "Local mode: scan, plan and apply in this process, with no Kafka and no Redis.\n\n"
-            "options:\n" SETUP_HELP
-            "      --once            one pass, then exit with its status\n"
+            "options:\n" SETUP_HELP "      --once            one pass, then exit with its status\n"
             "      --interval SECS   seconds between passes (default 300)\n"
             "      --events FILE     append the sync log (JSON lines) to FILE ('-': stdout)\n"
             "      --force-deletes   apply deletions even over the safety share\n"
@@ -84,8 +83,8 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev,
     int rc = 0;
 
     buf_init(&b, 1 << 20);
-    snprintf(root, sizeof(root), "/%s", s->cfg.cloud.root[0] == '/' ? s->cfg.cloud.root + 1
-                                                                     : s->cfg.cloud.root);
+    snprintf(root, sizeof(root), "/%s",
+             s->cfg.cloud.root[0] == '/' ? s->cfg.cloud.root + 1 : s->cfg.cloud.root);
     memset(ps, 0, sizeof(*ps));
     q = kq_local_new(8, p->njobs + 1024);
     lt = lock_table_new();
@@ -205,7 +204,8 @@ static int run_pass(struct setup *s, int force, int dry_run, struct events *ev)
         rc = cli_exit_for(e.code);
         goto out;
     }
-    log_info(&s->log, "scanned %ld records, %ld attachments, %ld cloud entries (%ld + %ld requests)",
+    log_info(&s->log,
+             "scanned %ld records, %ld attachments, %ld cloud entries (%ld + %ld requests)",
              st.records, st.attachments, st.entries, st.odoo_requests, st.cloud_requests);
     metrics_observe(ev->metrics, "odoosync_scan_duration_seconds", METRICS_LV("odoo"),
                     (double)st.odoo_ms / 1000.0);
@@ -258,7 +258,6 @@ int cmd_run(int argc, char **argv)
     struct sigaction sa;
     struct metrics *m = NULL;
     struct metrics_server *ms = NULL;
-    struct metrics_server_opts mo;
     struct probe_ready pr;
     const char *events_path = NULL;
     int once = 0, force = 0, dry_run = 0, ev_open = 0;
@@ -279,8 +278,9 @@ int cmd_run(int argc, char **argv)
         case 'i':
             interval = strtol(optarg, &end, 10);
             if (!end || *end || interval < 1 || interval > 86400 * 7) {
-                fprintf(stderr, "odoosync run: --interval: expected 1..604800 seconds, got "
-                                "\"%s\"\n",
+                fprintf(stderr,
+                        "odoosync run: --interval: expected 1..604800 seconds, got "
+                        "\"%s\"\n",
                         optarg);
                 return EXIT_USAGE;
             }
@@ -310,30 +310,12 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     ev_open = 1;
-    if (s.cfg.metrics.listen && *s.cfg.metrics.listen) {
-        m = metrics_new();
-        if (!m || metrics_define_odoosync(m, ODOOSYNC_VERSION, &e) < 0) {
-            fprintf(stderr, "odoosync run: metrics: %s\n", m ? e.msg : "out of memory");
-            rc = EXIT_INTERNAL;
-            goto out;
-        }
-        ev.metrics = m;
-        memset(&pr, 0, sizeof(pr));
-        pr.cfg = &s.cfg;
-        pr.log = &s.log;
-        pr.parts = PROBE_ODOO | PROBE_CLOUD;
-        memset(&mo, 0, sizeof(mo));
-        mo.listen = s.cfg.metrics.listen;
-        mo.m = m;
-        mo.ready = probe_ready;
-        mo.ready_ud = &pr;
-        mo.log = &s.log;
-        if (metrics_server_start(&ms, &mo, &e) < 0) {
-            fprintf(stderr, "odoosync run: %s\n", e.msg);
-            rc = EXIT_USAGE;
-            goto out;
-        }
+    if (probe_serve(&s.cfg, &s.log, PROBE_ODOO | PROBE_CLOUD, &pr, NULL, NULL, &m, &ms, &e) < 0) {
+        fprintf(stderr, "odoosync run: metrics: %s\n", e.msg);
+        rc = e.code == ERR_NOMEM ? EXIT_INTERNAL : EXIT_USAGE;
+        goto out;
     }
+    ev.metrics = m;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

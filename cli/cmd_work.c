@@ -21,6 +21,8 @@
 #include "cli.h"
 #include "cmds.h"
 #include "events.h"
+#include "metrics.h"
+#include "probe.h"
 #include "kq.h"
 #include "lock.h"
 #include "pass.h"
@@ -39,6 +41,17 @@ static void on_signal(int sig)
 {
     (void)sig;
     work_stop = 1;
+}
+
+/* Before each scrape of /metrics: the pool's own counters. */
+static void work_collect(void *ud, struct metrics *m)
+{
+    struct pool_stats st;
+
+    pool_get_stats(ud, &st);
+    metrics_set(m, "odoosync_jobs_retried_total", NULL, (double)st.retried);
+    metrics_set(m, "odoosync_jobs_dead_lettered_total", NULL, (double)st.dead);
+    metrics_set(m, "odoosync_lock_busy_total", NULL, (double)st.busy);
 }
 
 static void work_usage(FILE *out)
@@ -73,6 +86,9 @@ int cmd_work(int argc, char **argv)
     struct applier *ap = NULL;
     struct kq_producer *prod = NULL;
     struct lock *marks = NULL;
+    struct metrics *m = NULL;
+    struct metrics_server *ms = NULL;
+    struct probe_ready pr;
     struct kq_consumer *cons = NULL;
     struct pool_opts po;
     struct pool *pool = NULL;
@@ -170,6 +186,15 @@ int cmd_work(int argc, char **argv)
         rc = rc == ERR_INVALID ? EXIT_USAGE : cli_exit_for(rc);
         goto out;
     }
+    /* /metrics, /healthz, /readyz (Kafka, Redis, Odoo, cloud) when metrics.listen is set */
+    memset(&pr, 0, sizeof(pr));
+    if (probe_serve(&s.cfg, &s.log, PROBE_KAFKA | PROBE_REDIS | PROBE_ODOO | PROBE_CLOUD, &pr,
+                    work_collect, pool, &m, &ms, &e) < 0) {
+        fprintf(stderr, "odoosync work: metrics: %s\n", e.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    ev.metrics = m;
     rc = pool_run(pool, &work_stop, &e);
     pool_get_stats(pool, &ps);
     log_info(&s.log,
@@ -191,10 +216,13 @@ int cmd_work(int argc, char **argv)
         rc = EXIT_OK;
     }
 out:
+    metrics_server_stop(ms);
     pool_free(pool);
     kq_consumer_free(cons);
     kq_producer_free(prod);
     lock_free(marks);
+    ev.metrics = NULL;
+    metrics_free(m);
     apply_free(ap);
     if (ev_open)
         events_close(&ev);

@@ -24,7 +24,7 @@ struct events {
     struct kq_producer *kq; /* cluster mode: also emit each event here (borrowed), or NULL */
     const char *kq_topic;   /* the events topic */
     struct lock *marks;     /* cluster mode: clear the job's queued mark when it is finished */
-    long count[5];                        /* per enum job_result */
+    long count[5];          /* per enum job_result */
     long applied_by_kind[JOB_KIND_COUNT]; /* applied or already done */
     struct metrics *metrics;              /* borrowed, may be NULL: counts every event */
 };

@@ -13,6 +13,7 @@
 
 #include "dav.h"
 #include "lock.h"
+#include "metrics.h"
 #include "odoo.h"
 #include "pass.h"
 #include "transport.h"
@@ -37,10 +38,10 @@ int probe_odoo(const struct cfg *c, struct log *lg, int quick, struct buf *line,
     int rc = 0, bad = 0;
 
     pass_odoo_opts(c, lg, &oo);
+    oo.retries = -1; /* a diagnosis says what is wrong now, it does not wait it out */
     if (quick) {
         oo.timeout_ms = QUICK_TIMEOUT_MS;
         oo.connect_timeout_ms = QUICK_TIMEOUT_MS;
-        oo.retries = -1;
     }
     o = odoo_new(&oo, e);
     if (!o) {
@@ -101,10 +102,10 @@ int probe_cloud(const struct cfg *c, struct log *lg, int quick, struct buf *line
     buf_init(&root, 4096);
     buf_init(&tmp, 4096);
     pass_dav_opts(c, lg, &dopts);
+    dopts.max_retries = 0; /* as for Odoo: no retries in a diagnosis */
     if (quick) {
         dopts.connect_timeout_ms = QUICK_TIMEOUT_MS;
         dopts.timeout_ms = QUICK_TIMEOUT_MS;
-        dopts.max_retries = 0;
     }
     d = dav_new(&dopts, e);
     if (!d) {
@@ -297,5 +298,44 @@ int probe_ready(void *ud, struct buf *why)
     if (rc < 0)
         buf_puts(why, e.msg);
     buf_release(&scratch);
+    return rc;
+}
+
+int probe_serve(const struct cfg *c, struct log *lg, unsigned parts, struct probe_ready *pr,
+                void (*collect)(void *ud, struct metrics *m), void *collect_ud, struct metrics **m,
+                struct metrics_server **srv, struct err *e)
+{
+    struct metrics_server_opts mo;
+    int rc;
+
+    *m = NULL;
+    *srv = NULL;
+    if (!c->metrics.listen || !*c->metrics.listen)
+        return 0;
+    *m = metrics_new();
+    if (!*m)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = metrics_define_odoosync(*m, ODOOSYNC_VERSION, e);
+    if (rc < 0)
+        goto fail;
+    memset(pr, 0, sizeof(*pr));
+    pr->cfg = c;
+    pr->log = lg;
+    pr->parts = parts;
+    memset(&mo, 0, sizeof(mo));
+    mo.listen = c->metrics.listen;
+    mo.m = *m;
+    mo.ready = probe_ready;
+    mo.ready_ud = pr;
+    mo.collect = collect;
+    mo.collect_ud = collect_ud;
+    mo.log = lg;
+    rc = metrics_server_start(srv, &mo, e);
+    if (rc < 0)
+        goto fail;
+    return 0;
+fail:
+    metrics_free(*m);
+    *m = NULL;
     return rc;
 }

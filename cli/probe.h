@@ -46,4 +46,19 @@ struct probe_ready {
 };
 int probe_ready(void *ud, struct buf *why);
 
+/*
+ * What every long-running command does for its metrics: when c->metrics.listen
+ * is set, make a registry with the odoosync catalogue (*m) and serve it (*srv),
+ * with /readyz checking `parts` through probe_ready (pr is filled here and must
+ * outlive the server) and collect (may be NULL) called before each scrape.
+ * When listen is "", *m and *srv stay NULL (every metrics_* call is then a
+ * no-op). Stop with metrics_server_stop(*srv), then metrics_free(*m).
+ * 0, or ERR_INVALID / ERR_IO (cannot listen) / ERR_NOMEM.
+ */
+struct metrics;
+struct metrics_server;
+int probe_serve(const struct cfg *c, struct log *lg, unsigned parts, struct probe_ready *pr,
+                void (*collect)(void *ud, struct metrics *m), void *collect_ud, struct metrics **m,
+                struct metrics_server **srv, struct err *e);
+
 #endif

@@ -234,7 +234,7 @@ static void update(struct metrics *m, const char *name, const char *const *lv, d
     pthread_mutex_lock(&m->mu);
     f = family_find(m, name);
     if (!f || (op == OP_OBSERVE) != (f->type == METRICS_HISTOGRAM) ||
-        (op == OP_SET && f->type != METRICS_GAUGE) ||
+        (op == OP_SET && f->type == METRICS_HISTOGRAM) ||
         (op == OP_ADD && f->type == METRICS_COUNTER && v < 0))
         goto out;
     s = series_get(f, lv);
@@ -505,6 +505,8 @@ struct metrics_server {
     struct metrics *m;
     metrics_ready_fn ready;
     void *ready_ud;
+    void (*collect)(void *ud, struct metrics *m);
+    void *collect_ud;
     long cache_ms;
     struct log *log;
     int port;
@@ -587,6 +589,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         struct err e = ERR_INIT;
 
         buf_init(&b, METRICS_RENDER_MAX);
+        if (s->collect)
+            s->collect(s->collect_ud, s->m);
         if (metrics_render(s->m, &b, &e) < 0) {
             buf_release(&b);
             return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, "render failed\n", 14);
@@ -677,6 +681,8 @@ int metrics_server_start(struct metrics_server **out, const struct metrics_serve
     s->m = o->m;
     s->ready = o->ready;
     s->ready_ud = o->ready_ud;
+    s->collect = o->collect;
+    s->collect_ud = o->collect_ud;
     s->cache_ms = o->ready_cache_ms > 0 ? o->ready_cache_ms : 1000;
     s->log = o->log;
     pthread_mutex_init(&s->ready_mu, NULL);

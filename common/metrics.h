@@ -65,7 +65,8 @@ int metrics_define(struct metrics *m, enum metrics_type t, const char *name, con
 
 /* Counter or gauge += v (a counter ignores v < 0). */
 void metrics_add(struct metrics *m, const char *name, const char *const *lv, double v);
-/* Gauge = v. */
+/* Gauge = v; or a counter mirrored from a cumulative count kept elsewhere
+ * (e.g. struct pool_stats, in a collect callback): never make it go down. */
 void metrics_set(struct metrics *m, const char *name, const char *const *lv, double v);
 /* Histogram: one observation. */
 void metrics_observe(struct metrics *m, const char *name, const char *const *lv, double v);
@@ -108,7 +109,11 @@ struct metrics_server_opts {
     metrics_ready_fn ready; /* NULL: always ready */
     void *ready_ud;
     long ready_cache_ms; /* 0 = 1000 */
-    struct log *log;     /* may be NULL */
+    /* Called (under no lock of ours) before each /metrics render, to copy in
+     * figures kept elsewhere (pool stats, consumer lag); may be NULL. */
+    void (*collect)(void *ud, struct metrics *m);
+    void *collect_ud;
+    struct log *log; /* may be NULL */
 };
 
 struct metrics_server;

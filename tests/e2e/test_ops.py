@@ -147,6 +147,8 @@ class OpsCase(harness.SyncCase):
         extra.setdefault("odoo", {"url": self.odoo.url, "database": "odoosync", "login": "admin",
                                   "password_env": "E2E_ODOO_PASSWORD",
                                   "api_key_env": "E2E_ODOO_API_KEY"})
+        # keep run's state file out of the working directory
+        extra.setdefault("state", {"file": os.path.join(self.tmp, "state.json")})
         super().write_config(types, **extra)
 
     def cmd_env(self, dav_password=None):
@@ -313,8 +315,10 @@ class TestCheck(OpsCase):
         self.assertIn("Odoo 17", p.stdout)
         self.assertIn("created and deleted", p.stdout)
         self.assertEqual(lines[-1], "check: ok")
-        # the temporary folder is gone
-        self.assertEqual([n for n in self.dav.tree("/") if ".odoosync-check" in n], [])
+        # the temporary folder is gone (the root does not exist yet: it was made in the base)
+        st, body = self.dav.req("PROPFIND", "/", None, {"Depth": "1"})
+        self.assertEqual(st, 207)
+        self.assertNotIn(b".odoosync-check-", body)
 
     def test_check_wrong_cloud_password(self):
         p = self.odoosync("check", "-L", "debug", dav_password="not-the-password-42")

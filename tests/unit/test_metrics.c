@@ -46,8 +46,10 @@ static void test_render_exact(void)
     metrics_observe(m, "t_dur_seconds", METRICS_LV("upload"), 100);
     /* wrong type or unknown family: no-ops */
     metrics_observe(m, "t_lag", NULL, 1);
-    metrics_set(m, "t_jobs_total", METRICS_LV("upload", "applied"), 9);
+    metrics_set(m, "t_dur_seconds", METRICS_LV("upload"), 9);
     metrics_add(m, "nope", NULL, 1);
+    metrics_set(m, "t_jobs_total", METRICS_LV("upload", "applied"), 2); /* mirrored counter */
+    metrics_add(m, "t_jobs_total", METRICS_LV("upload", "applied"), 1);
     CHECK(&cc, metrics_get(m, "t_jobs_total", METRICS_LV("upload", "applied")) == 3);
     CHECK(&cc, metrics_get(m, "t_lag", NULL) == 40);
     CHECK_INT(&cc, metrics_render(m, &out, &e), 0);
@@ -218,12 +220,21 @@ static int ready_cb(void *ud, struct buf *why)
     return ERR_RETRY;
 }
 
+static void collect_cb(void *ud, struct metrics *m)
+{
+    int *calls = ud;
+
+    (*calls)++;
+    metrics_set(m, "odoosync_consumer_lag", METRICS_LV("odoosync.jobs"), 40 + *calls);
+}
+
 static void test_server(void)
 {
     struct metrics *m = metrics_new();
     struct metrics_server *srv = NULL;
     struct metrics_server_opts o;
     struct readiness r = {1, 0};
+    int collected = 0;
     struct err e = ERR_INIT;
     struct buf body;
     int port;
@@ -235,6 +246,8 @@ static void test_server(void)
     o.ready = ready_cb;
     o.ready_ud = &r;
     o.ready_cache_ms = 300;
+    o.collect = collect_cb;
+    o.collect_ud = &collected;
     o.listen = "127.0.0.1";
     CHECK_INT(&cc, metrics_server_start(&srv, &o, &e), ERR_INVALID);
     o.listen = "127.0.0.1:99999";
@@ -249,6 +262,9 @@ static void test_server(void)
     metrics_add(m, "odoosync_passes_total", METRICS_LV("ok"), 1);
     CHECK_INT(&cc, fetch(port, "/metrics", &body), 200);
     CHECK(&cc, strstr(buf_str(&body), "odoosync_passes_total{result=\"ok\"} 1\n") != NULL);
+    CHECK(&cc,
+          strstr(buf_str(&body), "odoosync_consumer_lag{topic=\"odoosync.jobs\"} 42\n") != NULL);
+    CHECK_INT(&cc, collected, 2);
     CHECK_INT(&cc, fetch(port, "/readyz", &body), 200);
     CHECK_INT(&cc, fetch(port, "/readyz", &body), 200);
     CHECK_INT(&cc, r.calls, 1); /* cached */
