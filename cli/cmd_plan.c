@@ -20,7 +20,8 @@ static void plan_usage(FILE *out)
                  "Scan Odoo and the cloud, and print what a pass would do. Changes nothing.\n\n"
                  "options:\n" SETUP_HELP
                  "      --json            one job per line (JSON), nothing else on stdout\n"
-                 "      --force-deletes   plan deletions even over the safety share\n\n"
+                 "      --force-deletes   plan deletions even over the safety share\n"
+                 "      --full-scan       read everything, ignore and keep the saved scan state\n\n"
                  "exit: 0 planned (maybe nothing), 2 config, 3 server unreachable, 4 deletions "
                  "withheld by the safety\n");
 }
@@ -30,13 +31,14 @@ int cmd_plan(int argc, char **argv)
     static const struct option longopts[] = {SETUP_LONGOPTS,
                                              {"json", no_argument, NULL, 'j'},
                                              {"force-deletes", no_argument, NULL, 'F'},
+                                             {"full-scan", no_argument, NULL, 'S'},
                                              {NULL, 0, NULL, 0}};
     struct setup s;
     struct plan p;
     struct scan_stats st;
     struct pass_opts po;
     struct err e = ERR_INIT;
-    int json = 0, force = 0;
+    int json = 0, force = 0, full = 0;
     int opt, rc;
 
     setup_init(&s);
@@ -55,6 +57,10 @@ int cmd_plan(int argc, char **argv)
             force = 1;
             continue;
         }
+        if (opt == 'S') {
+            full = 1;
+            continue;
+        }
         if (setup_option(&s, opt, optarg) != 1) {
             plan_usage(stderr);
             return EXIT_USAGE;
@@ -67,6 +73,7 @@ int cmd_plan(int argc, char **argv)
     po.cfg = &s.cfg;
     po.log = &s.log;
     po.force_deletes = force;
+    po.full_scan = full;
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync plan: %s\n", e.msg);
         rc = cli_exit_for(e.code);

@@ -46,12 +46,14 @@ static void produce_usage(FILE *out)
                  "options:\n" SETUP_HELP
                  "      --once            one pass, then exit with its status (for a CronJob)\n"
                  "      --interval SECS   seconds between passes (default 300)\n"
-                 "      --force-deletes   emit deletions even over the safety share\n\n"
+                 "      --force-deletes   emit deletions even over the safety share\n"
+                 "      --full-scan       read everything, ignore and keep the saved scan state\n\n"
                  "exit (--once): 0 every job acknowledged by Kafka, 1 some were not, 2 config,\n"
                  "               3 a server is unreachable, 4 deletions withheld by the safety\n");
 }
 
-static int produce_pass(struct setup *s, struct transport *t, int force, struct metrics *m)
+static int produce_pass(struct setup *s, struct transport *t, int force, int full,
+                        struct metrics *m)
 {
     struct pass_opts po;
     struct plan p;
@@ -69,6 +71,7 @@ static int produce_pass(struct setup *s, struct transport *t, int force, struct 
     po.cfg = &s->cfg;
     po.log = &s->log;
     po.force_deletes = force;
+    po.full_scan = full;
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync produce: %s\n", e.msg);
         rc = cli_exit_for(e.code);
@@ -155,6 +158,7 @@ int cmd_produce(int argc, char **argv)
                                              {"once", no_argument, NULL, 'o'},
                                              {"interval", required_argument, NULL, 'i'},
                                              {"force-deletes", no_argument, NULL, 'F'},
+                                             {"full-scan", no_argument, NULL, 'S'},
                                              {NULL, 0, NULL, 0}};
     struct setup s;
     struct transport t;
@@ -163,7 +167,7 @@ int cmd_produce(int argc, char **argv)
     struct metrics *m = NULL;
     struct metrics_server *ms = NULL;
     struct probe_ready pr;
-    int once = 0, force = 0, t_ready = 0;
+    int once = 0, force = 0, full = 0, t_ready = 0;
     long interval = 300;
     char *end = NULL;
     int opt, rc;
@@ -190,6 +194,9 @@ int cmd_produce(int argc, char **argv)
             break;
         case 'F':
             force = 1;
+            break;
+        case 'S':
+            full = 1;
             break;
         default:
             if (setup_option(&s, opt, optarg) != 1) {
@@ -220,7 +227,7 @@ int cmd_produce(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     for (;;) {
-        rc = produce_pass(&s, &t, force, m);
+        rc = produce_pass(&s, &t, force, full, m);
         if (once || produce_stop)
             break;
         for (long i = 0; i < interval * 10 && !produce_stop; i++)

@@ -48,6 +48,7 @@ static void run_usage(FILE *out)
             "      --interval SECS   seconds between passes (default 300)\n"
             "      --events FILE     append the sync log (JSON lines) to FILE ('-': stdout)\n"
             "      --force-deletes   apply deletions even over the safety share\n"
+            "      --full-scan       read everything, ignore and keep the saved scan state\n"
             "      --dry-run         plan and print, apply nothing (same as `odoosync plan`)\n"
             "metrics: -X metrics.listen=127.0.0.1:9464 serves /metrics, /healthz, /readyz\n\n"
             "exit (--once): 0 all applied, 1 some jobs failed, 2 config, 3 server unreachable,\n"
@@ -182,7 +183,7 @@ static void run_count_pass(struct metrics *m, int rc, const struct pool_stats *p
 }
 
 /* One pass; returns its exit code. */
-static int run_pass(struct setup *s, int force, int dry_run, struct events *ev)
+static int run_pass(struct setup *s, int force, int full, int dry_run, struct events *ev)
 {
     struct pass_opts po;
     struct plan p;
@@ -199,6 +200,7 @@ static int run_pass(struct setup *s, int force, int dry_run, struct events *ev)
     po.cfg = &s->cfg;
     po.log = &s->log;
     po.force_deletes = force;
+    po.full_scan = full;
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync run: %s\n", e.msg);
         rc = cli_exit_for(e.code);
@@ -250,6 +252,7 @@ int cmd_run(int argc, char **argv)
                                              {"interval", required_argument, NULL, 'i'},
                                              {"events", required_argument, NULL, 'E'},
                                              {"force-deletes", no_argument, NULL, 'F'},
+                                             {"full-scan", no_argument, NULL, 'S'},
                                              {"dry-run", no_argument, NULL, 'n'},
                                              {NULL, 0, NULL, 0}};
     struct setup s;
@@ -260,7 +263,7 @@ int cmd_run(int argc, char **argv)
     struct metrics_server *ms = NULL;
     struct probe_ready pr;
     const char *events_path = NULL;
-    int once = 0, force = 0, dry_run = 0, ev_open = 0;
+    int once = 0, force = 0, full = 0, dry_run = 0, ev_open = 0;
     long interval = 300;
     int opt, rc;
     char *end = NULL;
@@ -290,6 +293,9 @@ int cmd_run(int argc, char **argv)
             break;
         case 'F':
             force = 1;
+            break;
+        case 'S':
+            full = 1;
             break;
         case 'n':
             dry_run = 1;
@@ -321,7 +327,7 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     for (;;) {
-        rc = run_pass(&s, force, dry_run, &ev);
+        rc = run_pass(&s, force, full, dry_run, &ev);
         if (once || run_stop)
             break;
         for (long i = 0; i < interval * 10 && !run_stop; i++)

@@ -41,6 +41,26 @@ void pass_odoo_opts(const struct cfg *c, struct log *lg, struct odoo_opts *o)
     o->log = lg;
 }
 
+/* Forget the saved listings a job may change without changing an ETag (our tags). */
+static void drop_touched(struct scan_state *next, const char *path)
+{
+    char *p;
+    char *slash;
+
+    if (!path || !next->ndirs)
+        return;
+    p = strdup(path);
+    if (!p)
+        return;
+    state_drop_dir(next, p);
+    slash = strrchr(p, '/');
+    if (slash && slash != p) {
+        *slash = '\0';
+        state_drop_dir(next, p);
+    }
+    free(p);
+}
+
 static long long wall_ms(void)
 {
     struct timespec ts;
@@ -126,8 +146,20 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
                  "odoo scan (full, no state): %ld records, %ld attachments; %ld rows read, "
                  "%ld requests",
                  st->records, st->attachments, st->rows_read, st->odoo_requests);
-    rc = scan_cloud(&dopts, po->scan_parallel > 0 ? po->scan_parallel : 4, c->cloud.root, &cs, st,
-                    po->log, e);
+    {
+        char *ckey = use_state ? state_cloud_key(c) : NULL;
+        int cloud_prev = ckey && prev.cloud_key && strcmp(prev.cloud_key, ckey) == 0;
+
+        if (ckey && state_set_str(&next.cloud_key, ckey, e) < 0) {
+            free(ckey);
+            rc = e->code;
+            goto out;
+        }
+        free(ckey);
+        rc = scan_cloud_state(&dopts, po->scan_parallel > 0 ? po->scan_parallel : 4, c->cloud.root,
+                              cloud_prev ? &prev : NULL, use_state ? &next : NULL, &cs, st, po->log,
+                              e);
+    }
     if (rc < 0) {
         err_prefix(e, "cloud at %s", c->cloud.url);
         goto out;
@@ -146,9 +178,15 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     if (rc == 0 && next_ok) {
         struct err se = ERR_INIT;
 
+        /* Our workers tag files and folders with PROPPATCH, which changes no ETag:
+         * every folder a planned job touches is listed again next time. */
+        for (size_t i = 0; i < p->njobs; i++) {
+            drop_touched(&next, p->jobs[i].path);
+            drop_touched(&next, p->jobs[i].to);
+            drop_touched(&next, p->jobs[i].lock);
+        }
         if (state_save(spath, &next, &se) < 0)
-            log_warn(po->log, "scan state not saved (the next pass scans everything): %s",
-                     se.msg);
+            log_warn(po->log, "scan state not saved (the next pass scans everything): %s", se.msg);
     }
 out:
     state_release(&prev);

@@ -35,9 +35,9 @@ struct pass_opts {
 /*
  * Scan and plan. With a state file (see pass_opts), the Odoo scan is incremental
  * (scan_odoo_inc) and the state is saved after a pass whose scans were complete;
- * a failed incremental scan falls back to the full one. On 0, *p holds the plan (its verdict may still refuse deletions)
- * and st the scan figures. A scan that could not run at all returns its error;
- * a partial one yields an incomplete snapshot and a plan without deletions.
+ * a failed incremental scan falls back to the full one. On 0, *p holds the plan (its verdict may
+ * still refuse deletions) and st the scan figures. A scan that could not run at all returns its
+ * error; a partial one yields an incomplete snapshot and a plan without deletions.
  */
 int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st, struct err *e);
 

@@ -324,14 +324,28 @@ static const struct snap_entry *find_path(const struct ctx *c, const char *path)
     return NULL;
 }
 
-/* Range [*lo, *hi) of entries strictly below dir. */
+/*
+ * Range [*lo, *hi) of entries strictly below dir. Entries are in strcmp order,
+ * where a sibling such as "dir, x" or "dir-2" sorts between "dir" and "dir/...":
+ * the entries below dir are the contiguous run that starts at "dir/".
+ */
 static void range_under(const struct ctx *c, const char *dir, size_t *lo, size_t *hi)
 {
-    size_t n = strlen(dir), i;
+    size_t n = strlen(dir), i, a = 0, b = c->nents, mid;
+    int cmp;
 
-    i = lower_bound(c, dir);
-    while (i < c->nents && strcmp(c->ents[i]->path, dir) == 0)
-        i++;
+    /* lower bound of dir + "/" without building it */
+    while (a < b) {
+        mid = a + (b - a) / 2;
+        cmp = strncmp(c->ents[mid]->path, dir, n);
+        if (cmp == 0)
+            cmp = (unsigned char)c->ents[mid]->path[n] < (unsigned char)'/' ? -1 : 1;
+        if (cmp < 0)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    i = a;
     *lo = i;
     while (i < c->nents && strncmp(c->ents[i]->path, dir, n) == 0 && c->ents[i]->path[n] == '/')
         i++;

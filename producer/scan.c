@@ -336,6 +336,10 @@ struct walk {
     struct log *lg;
     long long t0, last_progress;
     const struct dav_opts *opts;
+    /* ETag reuse (Nextcloud/ownCloud): both NULL on other servers */
+    const struct scan_state *prev;
+    struct scan_state *next;
+    const char *root_etag; /* from the stat of the root (its listing skips itself) */
 };
 
 struct walk_list {
@@ -343,6 +347,8 @@ struct walk_list {
     const char *dir;  /* the folder being listed (skipped in its own listing) */
     int want_subdirs; /* queue sub-folders (Depth 1 walk) */
     struct err *e;
+    char *self_etag;          /* the listed folder's own ETag (ETag reuse) */
+    struct state_dir listing; /* its children as listed (ETag reuse) */
 };
 
 static int walk_push(struct walk *w, const char *path)
@@ -364,6 +370,11 @@ static int walk_push(struct walk *w, const char *path)
     }
     w->queue[w->nq++] = s;
     return 0;
+}
+
+static int walk_need(const char *path, void *ud)
+{
+    return walk_push(ud, path);
 }
 
 static int parse_tag_id(const char *s)
@@ -389,8 +400,14 @@ static int on_entry(const struct dav_entry *en, void *ud)
     /* Only what is strictly under the root, and not the listed folder itself. */
     if (strncmp(en->path, w->root, rl) != 0 || en->path[rl] != '/' || en->path[rl + 1] == '\0')
         return 0;
-    if (wl->dir && strcmp(en->path, wl->dir) == 0)
+    if (wl->dir && strcmp(en->path, wl->dir) == 0) {
+        if (w->next && en->etag && !wl->self_etag) {
+            wl->self_etag = strdup(en->etag);
+            if (!wl->self_etag)
+                return err_set(wl->e, ERR_NOMEM, "out of memory");
+        }
         return 0;
+    }
     memset(&s, 0, sizeof(s));
     s.path = lend(en->path);
     s.is_dir = en->is_dir;
@@ -399,10 +416,22 @@ static int on_entry(const struct dav_entry *en, void *ud)
     s.att_tag = parse_tag_id(en->attachment_tag);
     s.record_tag = lend(en->record_tag);
     s.type_tag = lend(en->type_tag);
+    if (w->next) {
+        rc = state_dir_add_kid(&wl->listing, &s, wl->e);
+        if (rc < 0)
+            return rc;
+    }
     pthread_mutex_lock(&w->mu);
     rc = cloud_snap_add(w->cs, &s, wl->e);
-    if (rc == 0 && en->is_dir && wl->want_subdirs)
-        rc = walk_push(w, en->path);
+    if (rc == 0 && en->is_dir && wl->want_subdirs) {
+        rc = w->prev ? scan_cloud_reuse(w->prev, en->path, en->etag, w->cs, w->next, walk_need, w,
+                                        wl->e)
+                     : 0;
+        if (rc == 0)
+            rc = walk_push(w, en->path);
+        else if (rc > 0)
+            rc = 0;
+    }
     w->st->entries++;
     if (mono_ms() - w->last_progress > SCAN_PROGRESS_MS) {
         double secs = (double)(mono_ms() - w->t0) / 1000.0;
@@ -445,16 +474,40 @@ static void *walk_thread(void *arg)
         w->st->cloud_requests++;
         pthread_mutex_unlock(&w->mu);
 
+        memset(&wl, 0, sizeof(wl));
         wl.w = w;
         wl.dir = dir;
         wl.want_subdirs = 1;
         wl.e = &e;
         rc = dav_propfind(d, dir, 1, on_entry, &wl, &e);
-        if (rc == ERR_NOTFOUND && strcmp(dir, w->root) != 0)
+        if (rc == ERR_NOTFOUND && strcmp(dir, w->root) != 0) {
             rc = 0; /* vanished while we walked: the next pass sees it */
-        free(dir);
+            free(wl.self_etag);
+            wl.self_etag = NULL; /* and lists it again */
+        }
 
+        if (rc == 0 && w->next && !wl.self_etag && w->root_etag && strcmp(dir, w->root) == 0) {
+            wl.self_etag = strdup(w->root_etag);
+            if (!wl.self_etag)
+                rc = err_set(&e, ERR_NOMEM, "out of memory");
+        }
         pthread_mutex_lock(&w->mu);
+        if (rc == 0 && w->next && wl.self_etag) {
+            /* remember this listing for the next pass (ownership of the kids moves) */
+            struct state_dir *nd = state_add_dir(w->next, dir, wl.self_etag, &e);
+
+            if (!nd) {
+                rc = e.code;
+            } else {
+                nd->kids = wl.listing.kids;
+                nd->n = wl.listing.n;
+                nd->cap = wl.listing.cap;
+                memset(&wl.listing, 0, sizeof(wl.listing));
+            }
+        }
+        state_dir_release(&wl.listing);
+        free(wl.self_etag);
+        free(dir);
         w->busy--;
         if (rc < 0 && !w->failed) {
             w->failed = 1;
@@ -468,8 +521,55 @@ static void *walk_thread(void *arg)
     return NULL;
 }
 
+int scan_cloud_reuse(const struct scan_state *prev, const char *path, const char *etag,
+                     struct cloud_snap *cs, struct scan_state *next,
+                     int (*need)(const char *path, void *ud), void *ud, struct err *e)
+{
+    const struct state_dir *d = state_find_dir(prev, path);
+    struct state_dir *nd;
+    int rc;
+
+    if (!d || !etag || !d->etag || strcmp(d->etag, etag) != 0)
+        return 0;
+    nd = state_add_dir(next, path, etag, e);
+    if (!nd)
+        return e->code;
+    for (size_t i = 0; i < d->n; i++) {
+        const struct snap_entry *k = &d->kids[i];
+
+        rc = cloud_snap_add(cs, k, e);
+        if (rc == 0)
+            rc = state_dir_add_kid(nd, k, e);
+        if (rc < 0)
+            return rc;
+    }
+    /* nd may move when next grows: it is not used below */
+    for (size_t i = 0; i < d->n; i++) {
+        const struct snap_entry *k = &d->kids[i];
+
+        if (!k->is_dir)
+            continue;
+        rc = scan_cloud_reuse(prev, k->path, k->etag, cs, next, need, ud, e);
+        if (rc == 0) {
+            rc = need(k->path, ud);
+            if (rc < 0)
+                return err_set(e, rc, "out of memory");
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 1;
+}
+
 int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, struct cloud_snap *cs,
                struct scan_stats *st, struct log *lg, struct err *e)
+{
+    return scan_cloud_state(opts, parallel, root, NULL, NULL, cs, st, lg, e);
+}
+
+int scan_cloud_state(const struct dav_opts *opts, int parallel, const char *root,
+                     const struct scan_state *prev, struct scan_state *next, struct cloud_snap *cs,
+                     struct scan_stats *st, struct log *lg, struct err *e)
 {
     struct walk w;
     struct buf rootp;
@@ -503,6 +603,23 @@ int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, stru
         rc = e->code ? e->code : ERR_INTERNAL;
         goto destroy;
     }
+    if (next) {
+        /* ETags tell a changed subtree only where they propagate to the parents */
+        enum dav_dialect dl = opts->dialect;
+
+        if (dl == DAV_DIALECT_AUTO) {
+            st->cloud_requests++;
+            dl = dav_detect(d, e) < 0 ? DAV_DIALECT_GENERIC : dav_dialect(d);
+            err_clear(e);
+        }
+        if (dl == DAV_DIALECT_NEXTCLOUD || dl == DAV_DIALECT_OWNCLOUD) {
+            w.next = next;
+            w.prev = prev;
+        } else {
+            log_debug(lg, "cloud scan: %s server, folder ETags do not propagate: full walk",
+                      dav_dialect_name(dl));
+        }
+    }
     rc = dav_stat(d, w.root, &rs, e);
     st->cloud_requests++;
     if (rc == ERR_NOTFOUND) {
@@ -512,11 +629,19 @@ int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, stru
     }
     if (rc < 0)
         goto destroy;
-    rc = walk_push(&w, w.root);
+    w.root_etag = rs.etag;
+    rc = w.prev ? scan_cloud_reuse(w.prev, w.root, rs.etag, cs, w.next, walk_need, &w, e) : 0;
+    if (rc == 0)
+        rc = walk_push(&w, w.root);
+    else if (rc > 0)
+        rc = 0;
     if (rc < 0) {
-        rc = err_set(e, rc, "out of memory");
+        if (!e->code)
+            err_set(e, rc, "out of memory");
         goto destroy;
     }
+    if (w.nq == 0)
+        goto destroy; /* the whole tree was unchanged */
     if (parallel < 1)
         parallel = 1;
     if (parallel > (int)(sizeof(th) / sizeof(th[0])))
@@ -543,6 +668,12 @@ destroy:
 out:
     if (rc < 0)
         cs->complete = 0;
+    st->entries = (long)cs->n; /* listed or reused */
+    if (w.next) {
+        state_sort(w.next);
+        if (rc < 0 || !cs->complete)
+            state_clear_dirs(w.next); /* never remember a partial walk */
+    }
     st->cloud_ms = mono_ms() - w.t0;
     dav_stat_release(&rs);
     dav_free(d);

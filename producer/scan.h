@@ -60,6 +60,30 @@ int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, stru
                struct scan_stats *st, struct log *lg, struct err *e);
 
 /*
+ * scan_cloud with ETag reuse. When next is not NULL and the server is Nextcloud or
+ * ownCloud (opts->dialect, or dav_detect() when AUTO), where a folder's ETag
+ * changes whenever anything below it changes, a folder whose ETag equals the one
+ * saved in prev (may be NULL) is not listed: its saved subtree is used, so an
+ * unchanged tree costs one request; every folder listed or reused is recorded in
+ * next (the cloud part of the next state; emptied when the walk is incomplete).
+ * Elsewhere (Apache & co: a folder's ETag ignores its content) it is scan_cloud.
+ */
+int scan_cloud_state(const struct dav_opts *opts, int parallel, const char *root,
+                     const struct scan_state *prev, struct scan_state *next, struct cloud_snap *cs,
+                     struct scan_stats *st, struct log *lg, struct err *e);
+
+/*
+ * The decision of that walk for one folder `path` whose current ETag is etag: when
+ * prev holds it with the same ETag, its saved children are added to cs and next,
+ * and the same is decided for each child folder; a child folder that cannot be
+ * reused is handed to need() (to be listed). Returns 1 (reused), 0 (list it), or a
+ * negative code. Pure: no I/O (unit-tested with canned listings).
+ */
+int scan_cloud_reuse(const struct scan_state *prev, const char *path, const char *etag,
+                     struct cloud_snap *cs, struct scan_state *next,
+                     int (*need)(const char *path, void *ud), void *ud, struct err *e);
+
+/*
  * The enabled types of the configuration as plan types, in priority order.
  * *out is malloc'd (caller frees); strings are borrowed from c.
  */
@@ -74,8 +98,8 @@ int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct er
  * scan_odoo does; any other failure returns its code (the caller then runs
  * scan_odoo on a fresh snapshot, which is never worse).
  */
-#define SCAN_WM_OVERLAP_S 1               /* re-read from watermark - 1 s */
-#define SCAN_FULL_EVERY_S (24L * 3600)    /* a full Odoo scan at least daily */
+#define SCAN_WM_OVERLAP_S 1            /* re-read from watermark - 1 s */
+#define SCAN_FULL_EVERY_S (24L * 3600) /* a full Odoo scan at least daily */
 int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, size_t ntypes,
                   const struct scan_state *prev, struct scan_state *next, int *was_full,
                   struct odoo_snap *os, struct scan_stats *st, struct log *lg, struct err *e);

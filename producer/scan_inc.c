@@ -129,8 +129,8 @@ int scan_wd_shift(const char *wd, long seconds, char out[20])
     unsigned mm, dd;
 
     if (!wd || strlen(wd) < 19 ||
-        sscanf(wd, "%4u-%2u-%2u %2u:%2u:%2u%c", &y, &mo, &d, &h, &mi, &s, &tail) < 6 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+        sscanf(wd, "%4u-%2u-%2u %2u:%2u:%2u%c", &y, &mo, &d, &h, &mi, &s, &tail) < 6 || mo < 1 ||
+        mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
         return -1;
     t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s + seconds;
     civil_from_days(t >= 0 ? t / 86400 : (t - 86399) / 86400, &yy, &mm, &dd);
@@ -363,9 +363,9 @@ static int read_names(struct odoo *o, const char *model, const long *ids, size_t
             rc = on_named(r, got);
             if (rc < 0) {
                 cJSON_Delete(recs);
-                return rc == ERR_NOMEM ? err_set(e, rc, "out of memory")
-                                       : err_set(e, rc, "%s: read answered a row without id",
-                                                 model);
+                return rc == ERR_NOMEM
+                           ? err_set(e, rc, "out of memory")
+                           : err_set(e, rc, "%s: read answered a row without id", model);
             }
         }
         cJSON_Delete(recs);

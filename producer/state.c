@@ -88,14 +88,7 @@ void state_release(struct scan_state *s)
     for (size_t i = 0; i < s->natts; i++)
         att_free(&s->atts[i]);
     free(s->atts);
-    for (size_t i = 0; i < s->ndirs; i++) {
-        for (size_t j = 0; j < s->dirs[i].n; j++)
-            entry_free(&s->dirs[i].kids[j]);
-        free(s->dirs[i].kids);
-        free(s->dirs[i].path);
-        free(s->dirs[i].etag);
-    }
-    free(s->dirs);
+    state_clear_dirs(s);
     free(s->odoo_key);
     free(s->watermark);
     free(s->cloud_key);
@@ -264,6 +257,25 @@ int state_dir_add_kid(struct state_dir *d, const struct snap_entry *en, struct e
     }
     d->kids[d->n++] = c;
     return 0;
+}
+
+void state_dir_release(struct state_dir *d)
+{
+    for (size_t j = 0; j < d->n; j++)
+        entry_free(&d->kids[j]);
+    free(d->kids);
+    free(d->path);
+    free(d->etag);
+    memset(d, 0, sizeof(*d));
+}
+
+void state_clear_dirs(struct scan_state *s)
+{
+    for (size_t i = 0; i < s->ndirs; i++)
+        state_dir_release(&s->dirs[i]);
+    free(s->dirs);
+    s->dirs = NULL;
+    s->ndirs = s->cap_dirs = 0;
 }
 
 static int cmp_dir(const void *a, const void *b)
@@ -676,8 +688,8 @@ int state_load(const char *path, struct scan_state *s, struct log *lg, struct er
         if (errno == ENOENT)
             log_info(lg, "no scan state at \"%s\": this pass scans everything", path);
         else
-            log_warn(lg, "cannot read the scan state \"%s\": %s; this pass scans everything",
-                     path, strerror(errno));
+            log_warn(lg, "cannot read the scan state \"%s\": %s; this pass scans everything", path,
+                     strerror(errno));
         return 0;
     }
     if (fstat(fileno(f), &sb) < 0 || sb.st_size < 0 || sb.st_size > STATE_MAX_FILE) {
@@ -702,8 +714,8 @@ int state_load(const char *path, struct scan_state *s, struct log *lg, struct er
         goto out;
     }
     if (rc < 0) {
-        log_warn(lg, "scan state \"%s\" is corrupt (%s): ignored, this pass scans everything",
-                 path, de.msg);
+        log_warn(lg, "scan state \"%s\" is corrupt (%s): ignored, this pass scans everything", path,
+                 de.msg);
         rc = 0;
     }
 out:

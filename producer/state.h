@@ -55,8 +55,8 @@ struct state_type {
 };
 
 struct state_dir {
-    char *path; /* "/Odoo/Quotations" */
-    char *etag; /* the folder's ETag when it was listed */
+    char *path;              /* "/Odoo/Quotations" */
+    char *etag;              /* the folder's ETag when it was listed */
     struct snap_entry *kids; /* its direct children, as listed */
     size_t n, cap;
     int dropped; /* state_drop_dir(): ignored by lookups and not saved */
@@ -101,6 +101,10 @@ const struct snap_att *state_find_att(const struct scan_state *s, long id);
 struct state_dir *state_add_dir(struct scan_state *s, const char *path, const char *etag,
                                 struct err *e);
 int state_dir_add_kid(struct state_dir *d, const struct snap_entry *en, struct err *e);
+/* Frees a state_dir's strings and children and zeroes it (for one built aside). */
+void state_dir_release(struct state_dir *d);
+/* Forget every folder (the cloud part). */
+void state_clear_dirs(struct scan_state *s);
 /* Binary search by path (dirs sorted); NULL when absent or dropped. */
 const struct state_dir *state_find_dir(const struct scan_state *s, const char *path);
 /* Forget one folder's listing (its subtree will be listed again). */

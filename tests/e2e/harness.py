@@ -228,6 +228,7 @@ class SyncCase(unittest.TestCase):
             "types": types if types is not None else self.TYPES,
             "standalone": {"enabled": self.STANDALONE},
             "worker": {"concurrency": 4, "backoff_ms": 100},
+            "state": {"file": os.path.join(self.tmp, "odoosync-state.json")},
         }
         for k, v in dict(self.EXTRA, **extra).items():
             cfg[k] = v

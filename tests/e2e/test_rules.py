@@ -212,6 +212,18 @@ class Rules(SyncCase):
                          str(rows[0]["id"]))
         self.assertQuiet()
 
+    def test_new_file_beside_a_similar_folder_name(self):
+        # "Agrolait, Bob" sorts between "Agrolait" and "Agrolait/..." in byte order:
+        # the company's own files must still be seen.
+        co = self.customer("Agrolait")
+        self.customer("Bob", is_company=False, parent_id=co)
+        self.sync()
+        self.dav.put(self.p("Customers/Agrolait/f.txt"), b"x")
+        self.sync()
+        rows = self.odoo.attachments([("res_model", "=", "res.partner"), ("res_id", "=", co)])
+        self.assertEqual([r["name"] for r in rows], ["f.txt"])
+        self.assertQuiet()
+
     def test_sub_folder_becomes_one_url_attachment(self):
         so = self.order("SO019")
         self.sync()

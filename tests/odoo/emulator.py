@@ -1442,6 +1442,10 @@ def recompute_partner_names(env, ids):
             if not dn and ptype != "contact":
                 dn = dict(m.fields["type"].selection)[ptype]
             dn = "%s, %s" % (prefix or "", dn)
+        # A stored computed field: when it changes, Odoo writes the record, so its
+        # write_date moves too (contacts of a renamed company change display name).
+        env.db.execute("UPDATE res_partner SET write_date=? WHERE id=? AND display_name IS NOT ?",
+                       (now_str(), pid, dn.strip()))
         env.db.execute("UPDATE res_partner SET display_name=? WHERE id=?", (dn.strip(), pid))
 
 
