@@ -69,6 +69,87 @@ static long long wall_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+
+    return (x > y) - (x < y);
+}
+
+/*
+ * Cloud files tagged with an attachment the Odoo scan did not list: the scan
+ * reads the attachments of the records that match a type, so an attachment of
+ * a record that stopped matching (or a stand-alone one when that folder is off)
+ * would look deleted in Odoo, and its file would be deleted. Read those by id:
+ * only the ones really gone stay missing. (A moved file keeps its content.)
+ */
+static int read_tagged(struct odoo *o, struct odoo_snap *os, const struct cloud_snap *cs,
+                       struct scan_stats *st, struct err *e)
+{
+    long *known = NULL, *want = NULL;
+    size_t nk = 0, nw = 0;
+    cJSON *recs = NULL;
+    int rc = 0;
+
+    known = malloc((os->natts ? os->natts : 1) * sizeof(*known));
+    want = malloc((cs->n ? cs->n : 1) * sizeof(*want));
+    if (!known || !want) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < os->natts; i++)
+        known[nk++] = os->atts[i].id;
+    qsort(known, nk, sizeof(*known), cmp_long);
+    for (size_t i = 0; i < cs->n; i++) {
+        long id = cs->v[i].att_tag;
+
+        if (id > 0 && !bsearch(&id, known, nk, sizeof(*known), cmp_long))
+            want[nw++] = id;
+    }
+    qsort(want, nw, sizeof(*want), cmp_long);
+    {
+        size_t u = 0;
+
+        for (size_t i = 0; i < nw; i++)
+            if (u == 0 || want[u - 1] != want[i])
+                want[u++] = want[i];
+        nw = u;
+    }
+    for (size_t off = 0; off < nw; off += 200) {
+        size_t k = nw - off < 200 ? nw - off : 200;
+
+        rc = odoo_read(o, "ir.attachment", want + off, k, scan_att_fields(), &recs, e);
+        st->odoo_requests++;
+        if (rc == ERR_ACCESS || rc == ERR_INVALID) {
+            /* cannot tell whether they still exist: plan no deletion this pass */
+            err_clear(e);
+            os->complete = 0;
+            rc = 0;
+            break;
+        }
+        if (rc < 0)
+            goto out;
+        for (int i = 0; i < cJSON_GetArraySize(recs); i++) {
+            struct snap_att a;
+
+            scan_att_from_json(cJSON_GetArrayItem(recs, i), &a);
+            /* the same id may be tagged on two files: add it once */
+            if (a.id > 0) {
+                rc = odoo_snap_add_att(os, &a, e);
+                if (rc < 0)
+                    goto out;
+            }
+        }
+        cJSON_Delete(recs);
+        recs = NULL;
+    }
+out:
+    cJSON_Delete(recs);
+    free(known);
+    free(want);
+    return rc;
+}
+
 int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st, struct err *e)
 {
     const struct cfg *c = po->cfg;
@@ -164,6 +245,9 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         err_prefix(e, "cloud at %s", c->cloud.url);
         goto out;
     }
+    rc = read_tagged(o, &os, &cs, st, e);
+    if (rc < 0)
+        goto out;
     memset(&in, 0, sizeof(in));
     in.root = c->cloud.root;
     in.standalone_folder = c->standalone.folder;

@@ -1132,7 +1132,8 @@ static int name_matches(struct ctx *c, const char *name, const char *bn)
         c->nomem = 1;
         return 1;
     }
-    same = strcmp(s, bn) == 0;
+    /* a name given in the cloud is kept as is, whatever the sanitiser would make of it */
+    same = strcmp(name ? name : "", bn) == 0 || strcmp(s, bn) == 0;
     for (unsigned n = 2; !same && n < 100; n++) {
         char *v = names_with_suffix(s, n, 1);
 
@@ -1157,7 +1158,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         struct dfold *d = &c->df[pdf];
         const char *bn = base_name(primary->path);
         char *pp = join(c, d->post, bn), *url;
-        int renamed, url_stale;
+        int renamed, url_stale, untagged;
         if (!pp)
             return ERR_NOMEM;
         url = plan_url_for_path(c->in->url_base, pp);
@@ -1168,6 +1169,8 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         renamed = !name_matches(c, a->name, bn);
         /* compared decoded, so another spelling of the same url is not rewritten each pass */
         url_stale = !upath || strcmp(upath, pp) != 0;
+        /* adopted by its url (a file replaced in place loses its dead properties): tag it */
+        untagged = primary->att_tag != a->id;
         if (!d->odoo_ok) {
             /* to-cloud: Odoo is not written */
         } else if (pdf == of) {
@@ -1175,7 +1178,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
              * One job per attachment: a relink carries the name too, and two
              * jobs expecting the same write_date would refuse each other.
              */
-            if (renamed && !url_stale) {
+            if (renamed && !url_stale && !untagged) {
                 j = new_job(c, PH_ODOO, JOB_RENAME, JOB_SIDE_ODOO, d->post, "cloud file renamed");
                 if (j) {
                     j->att_id = a->id;
@@ -1185,9 +1188,11 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                     j->expect.write_date = xdup(c, a->write_date);
                 }
             }
-            if (url_stale) {
+            if (url_stale || untagged) {
                 j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->post,
-                            renamed ? "cloud file renamed" : "document folder moved");
+                            renamed     ? "cloud file renamed"
+                            : url_stale ? "document folder moved"
+                                        : "replaced file lost its tag");
                 if (j) {
                     j->att_id = a->id;
                     j->url = xdup(c, url);

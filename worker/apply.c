@@ -189,6 +189,32 @@ static int tag(struct dav *d, const char *path, const char *name, const char *va
 
 /* ---- cloud side ---- */
 
+/*
+ * Create the parent folder of path (and its own missing parents). Used when a
+ * MOVE or PUT found no parent: the job that creates it (another lock, so it may
+ * run in parallel) has not run yet, or the folder was deleted meanwhile.
+ */
+static int ensure_parent(struct apply_conn *c, const char *path, struct err *e)
+{
+    char parent[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    struct dav_result r;
+    int rc;
+
+    if (n == 0 || n >= sizeof(parent))
+        return err_set(e, ERR_NOTFOUND, "\"%s\" has no parent to create", path);
+    memcpy(parent, path, n);
+    parent[n] = '\0';
+    memset(&r, 0, sizeof(r));
+    rc = dav_mkcol(c->dav, parent, 1, &r, e);
+    if (rc == ERR_EXISTS) {
+        err_clear(e);
+        rc = 0;
+    }
+    return rc;
+}
+
 static int do_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
 {
     struct dav_result r;
@@ -362,6 +388,14 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
         req.create_only = 1;
         req.sha1_hex = sha;
         rc = dav_put(c->dav, j->path, &req, &r, e);
+        if (rc == ERR_NOTFOUND) {
+            /* no parent folder (409): create it and send the file again */
+            err_clear(e);
+            rc = ensure_parent(c, j->path, e);
+            if (rc == 0)
+                rc = spool_rewind(&sp) == 0 ? dav_put(c->dav, j->path, &req, &r, e)
+                                            : err_set(e, ERR_IO, "spool file: cannot rewind");
+        }
         if (rc == ERR_CONFLICT || rc == ERR_EXISTS) {
             /* Someone created it between our stat and our PUT: never overwrite. */
             rc = err_set(e, ERR_CONFLICT, "\"%s\" appeared while uploading", j->path);
@@ -416,7 +450,9 @@ static int guard_source(struct apply_conn *c, const struct job *j, struct dav_st
     if (rc < 0)
         return rc;
     if (st->is_dir) {
-        if (j->record && !streq(st->record_tag, j->record)) {
+        /* a document folder must still be that record's; a sub-folder (no record tag)
+         * is matched like a file, by the attachment tag it got when it was linked */
+        if (st->record_tag && j->record && !streq(st->record_tag, j->record)) {
             *res = JOB_SKIPPED; /* another record's folder took the place */
             return 0;
         }
@@ -456,6 +492,14 @@ static int do_rename_cloud(struct apply_conn *c, const struct job *j, enum job_r
         goto out;
     }
     rc = dav_move(c->dav, j->path, j->to, 0, if_match, e);
+    if (rc == ERR_NOTFOUND || rc == ERR_SERVER) {
+        /* the source is there (we just looked): the target's parent is not (Apache
+         * answers 409 or 500); create it and try once more */
+        err_clear(e);
+        rc = ensure_parent(c, j->to, e);
+        if (rc == 0)
+            rc = dav_move(c->dav, j->path, j->to, 0, if_match, e);
+    }
     if (rc == ERR_EXISTS) {
         rc = err_set(e, ERR_CONFLICT, "cannot move \"%s\": \"%s\" already exists", j->path, j->to);
     } else if (rc == ERR_CONFLICT && if_match) {

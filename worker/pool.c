@@ -182,8 +182,14 @@ static void fill_defaults(struct pool_opts *o)
 {
     if (o->concurrency <= 0)
         o->concurrency = 8;
+    /*
+     * Pausing and resuming costs a fetch round trip (librdkafka drops what it had
+     * fetched), so the bound is wide: a job is ~1 KB, 1000 of them are nothing,
+     * and a narrow bound (4 x concurrency) held a worker to ~50 jobs/s under a
+     * backlog (bench/jobs.sh).
+     */
     if (o->max_inflight <= 0)
-        o->max_inflight = 4 * o->concurrency;
+        o->max_inflight = 64 * o->concurrency > 1000 ? 64 * o->concurrency : 1000;
     if (o->max_attempts <= 0)
         o->max_attempts = 5;
     if (o->backoff_ms <= 0)
@@ -716,7 +722,7 @@ static void update_pauses(struct pool *p, int stopping)
     }
     if (stopping || down || p->inflight >= p->o.max_inflight)
         p->paused_all = 1;
-    else if (p->inflight <= p->o.max_inflight / 2)
+    else if (p->inflight <= p->o.max_inflight / 4)
         p->paused_all = 0;
     for (struct part *pt = p->parts; pt; pt = pt->next) {
         int want;

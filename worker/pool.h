@@ -13,7 +13,7 @@
  *     a job is finished when applied/skipped, or handed to the retry or
  *     dead-letter topic and that hand-off acknowledged by the broker;
  *   - above max_inflight unfinished jobs every partition is paused (tracked
- *     here), and resumed below half of it; polling goes on;
+ *     here), and resumed below a quarter of it; polling goes on;
  *   - retry topic messages carry a due time (header KQ_HDR_DUE): the partition
  *     is paused until the head message is due, no thread ever sleeps on it;
  *   - on revoke, jobs of the leaving partitions get up to grace_ms to finish,
@@ -62,7 +62,7 @@
 
 struct pool_opts {
     int concurrency;      /* worker threads (default 8) */
-    int max_inflight;     /* unfinished jobs before pausing (default 4 * concurrency) */
+    int max_inflight;     /* unfinished jobs before pausing (default max(1000, 64 x concurrency)) */
     int max_attempts;     /* attempts before the dead-letter topic (default 5) */
     long backoff_ms;      /* first retry delay (default 1000), doubled per attempt */
     long backoff_max_ms;  /* cap on the retry delay (default 60000) */
