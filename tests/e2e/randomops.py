@@ -1000,8 +1000,12 @@ class ConvergenceCase(SyncCase):
         super().setUp()
         # a state file of its own: the default (.odoosync-state.json in the working
         # directory) is shared by every test running from the same directory
+        # One worker thread: a pass then applies its jobs in one order, so a seed gives
+        # the same result on every run and a failure replays (parallel application is
+        # covered by test_rules/test_cluster and the pool's integration tests).
         self.write_config(safety={"max_delete_share": 1.0},
-                          state={"file": os.path.join(self.tmp, "state.json")})
+                          state={"file": os.path.join(self.tmp, "state.json")},
+                          worker={"concurrency": 1, "backoff_ms": 100})
 
     def run_seed(self, seed):
         st = Runner(self, seed, self.ROUNDS, self.OPS_PER_ROUND).run()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end convergence, seeds 10-19: the second half of test_convergence.py (see
+"""End-to-end convergence, seeds 11-21: the second half of test_convergence.py (see
 there and randomops.py). With CONVERGENCE_SEED set this file runs nothing: replay a
 seed with test_convergence.py.
 """
@@ -21,7 +21,7 @@ if os.environ.get("CONVERGENCE_SEED"):
     Convergence2.setUp = lambda self: None
     Convergence2.test_replay_elsewhere = test_replay_elsewhere
 else:
-    add_seed_tests(Convergence2, range(10, 20))
+    add_seed_tests(Convergence2, range(11, 22))
 
 if __name__ == "__main__":
     main()
