@@ -141,6 +141,10 @@ def write_config(stack, path, root, concurrency=4):
         "types": TYPES,
         "standalone": {"enabled": True},
         "worker": {"concurrency": concurrency, "backoff_ms": 100},
+        # local mode's scan state (watermarks, last-seen etags) next to the config,
+        # never in the current directory
+        "state": {"file": os.path.join(os.path.dirname(os.path.abspath(path)),
+                                       "odoosync-state.json")},
     }
     with open(path, "w") as f:
         json.dump(cfg, f, indent=1)

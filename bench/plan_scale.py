@@ -23,6 +23,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import sys
 import tempfile
 import urllib.parse
@@ -82,13 +83,20 @@ def main():
     exe = benchlib.binary()
     tmp = tempfile.mkdtemp(prefix="bench-plan-")
     cfg = os.path.join(tmp, "odoosync.json")
+    try:
+        return run(args, exe, tmp, cfg)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, exe, tmp, cfg):
     with benchlib.Stack() as stack:
         seeded = stack.seed_direct(args.records, args.per, args.size)
         natt = seeded["attachments"]
         benchlib.write_config(stack, cfg, "bench-plan", args.concurrency)
         env = benchlib.odoosync_env(stack)
         plan = [exe, "plan", "--json", "--config", cfg, "-L", "warn"]
-        run = [exe, "run", "--once", "--config", cfg, "-L", "warn"]
+        run_once = [exe, "run", "--once", "--config", cfg, "-L", "warn"]
         rows = [step(stack, "full plan (empty cloud)", plan, env)]
         if args.plan_only:
             benchlib.table(
@@ -98,7 +106,7 @@ def main():
                 [[r["name"], "%.2f" % r["wall"], r["odoo"], r["dav"], r["req"], mib(r["rss"]),
                   r["jobs"], r["rc"]] for r in rows])
             return rows[0]["rc"]
-        rows.append(step(stack, "apply (run --once)", run, env))
+        rows.append(step(stack, "apply (run --once)", run_once, env))
         if rows[-1]["rc"] != 0:
             log("the apply pass did not succeed: the figures below are for a partial tree")
         rows.append(step(stack, "no-change plan", plan, env))
