@@ -1667,6 +1667,13 @@ int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, si
             if (!o->has_password && o->dl_mode == ODOO_DL_AUTO)
                 goto rpc;
             rc = web_login(o, e);
+            if (rc == ERR_AUTH && o->dl_mode == ODOO_DL_AUTO) {
+                /* the "password" is an api key: JSON-RPC takes it, a web login does not */
+                log_debug(o->log, "odoo: no web session (%s); reading attachment %ld's datas",
+                          e->msg, att_id);
+                err_clear(e);
+                goto rpc;
+            }
             if (rc < 0)
                 goto out;
             fresh = 1;

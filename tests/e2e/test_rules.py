@@ -13,7 +13,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SyncCase, main, sha1  # noqa: E402
+from harness import KEY, SyncCase, main, sha1  # noqa: E402
 
 
 def url_path(url):
@@ -197,6 +197,22 @@ class Rules(SyncCase):
         a = self.att_by_id(aid)
         self.assertEqual(a["type"], "url")
         self.assertQuiet()
+
+    def test_api_key_instead_of_password(self):
+        # JSON-RPC takes an api key as password, a web session does not: the upload reads
+        # the attachment over RPC instead of /web/content.
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        os.environ["E2E_ODOO_API_KEY"] = KEY
+        self.addCleanup(os.environ.pop, "E2E_ODOO_API_KEY", None)
+        with open(self.config) as f:
+            cfg = json.load(f)
+        cfg["odoo"]["password_env"] = "E2E_ODOO_API_KEY"
+        with open(self.config, "w") as f:
+            json.dump(cfg, f)
+        self.sync()
+        self.assertEqual(self.dav.get(self.p("Quotations/SO019/a.txt")), b"hello")
+        self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
 
     # --- cloud -> Odoo -------------------------------------------------------------
     def test_new_cloud_file_becomes_url_attachment(self):
