@@ -299,6 +299,86 @@ class TestRunMetrics(OpsCase):
         self.assertIn("metrics", p.stderr)
 
 
+class TestWorkReadiness(OpsCase):
+    """`odoosync work` serves /readyz from Kafka, Redis, Odoo and the cloud: with its
+    Redis stopped it goes unready (and applies nothing), and ready again when Redis is
+    back. The worker gets a redis-server of its own, so stopping it disturbs no one."""
+
+    def start_redis(self, port):
+        d = os.path.join(self.tmp, "redis")
+        os.makedirs(d, exist_ok=True)
+        p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", d],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return p
+            except OSError:
+                time.sleep(0.05)
+        p.kill()
+        self.fail("redis-server did not start")
+
+    def stop_redis(self, p):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+
+    def test_readyz_follows_redis(self):
+        rport = free_port()
+        redis = self.start_redis(rport)
+        self.addCleanup(lambda: self.stop_redis(redis))
+        tag = self.root.replace("e2e-", "")
+        self.write_config(kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"],
+                                 "group": "e2e-ready-%s" % tag,
+                                 "topics": {"jobs": "e2e.%s.jobs" % tag,
+                                            "retry": "e2e.%s.retry" % tag,
+                                            "dlq": "e2e.%s.dlq" % tag,
+                                            "events": "e2e.%s.events" % tag}},
+                          redis={"url": "redis://127.0.0.1:%d" % rport})
+        ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "stack", "stack")
+        for t in ("jobs", "retry", "dlq", "events"):
+            subprocess.run([ctl, "kafka", "--dir", self.env["STACK_DIR"], "topic",
+                            "e2e.%s.%s" % (tag, t), "2", "1"], check=True,
+                           capture_output=True, timeout=30)
+        port = free_port()
+        out = open(os.path.join(self.tmp, "work.out"), "w+")
+        w = subprocess.Popen([harness.binary(), "work", "--config", self.config, "-L", "info",
+                              "-X", "metrics.listen=127.0.0.1:%d" % port],
+                             env=self.cmd_env(), stdout=out, stderr=subprocess.STDOUT)
+
+        def cleanup():
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+            out.seek(0)
+            self.outputs.append(out.read())
+            out.close()
+        self.addCleanup(cleanup)
+        deadline = time.time() + 30
+        while True:
+            try:
+                if http_get(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if w.poll() is not None or time.time() > deadline:
+                out.seek(0)
+                self.fail("odoosync work did not serve /healthz:\n%s" % out.read())
+            time.sleep(0.1)
+        self.wait_ready(port, 200)
+        self.stop_redis(redis)
+        body = self.wait_ready(port, 503)
+        self.assertIn("redis", body.lower())
+        self.assertEqual(http_get(port, "/healthz")[0], 200)  # alive, just not ready
+        redis = self.start_redis(rport)
+        self.wait_ready(port, 200)
+        w.send_signal(signal.SIGTERM)
+        self.assertEqual(w.wait(60), 0, "odoosync work did not exit 0 on SIGTERM")
+
+
 class TestCheck(OpsCase):
     def setUp(self):
         super().setUp()
