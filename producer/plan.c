@@ -769,7 +769,16 @@ static int place_record(struct ctx *c, struct rec *r)
     const char *cur_path = NULL;
 
     if (t->frozen) {
+        /*
+         * Its type folder is being renamed back: nothing is planned for the record this
+         * pass, and its folders elsewhere (it may have just changed type) are frozen too,
+         * or the files in them would look moved out of every document folder.
+         */
         r->frozen = 1;
+        range_rtag(c, r->key, &lo, &hi);
+        for (i = lo; i < hi; i++)
+            if (depth(c, c->rtag[i]->path) == 2 && freeze(c, c->rtag[i]->path) < 0)
+                return ERR_NOMEM;
         return 0;
     }
     want = join(c, t->tpath, r->name);

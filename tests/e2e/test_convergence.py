@@ -26,13 +26,15 @@ class Convergence(ConvergenceCase):
 add_seed_tests(Convergence, range(0, 11))
 
 # Known bug, kept visible: the seed must fail until it is fixed (then unittest reports an
-# "unexpected success" and this mark must go). Seed 6, round 2: a tagged file moved into a
-# quotation's folder while that quotation becomes an order in the same round ends up
-# missing from the order's folder (content lost).
-Convergence.test_seed_06 = unittest.expectedFailure(Convergence.test_seed_06)
-# Seed 10: after the last round, a "rename Quotations/Q... -> Orders/Q... (record changed
-# type)" is still planned after two passes (not yet understood).
-Convergence.test_seed_10 = unittest.expectedFailure(Convergence.test_seed_10)
+# "unexpected success" and this mark must go). Seed 10, round 4: a type folder renamed in
+# the cloud is renamed back first (its documents wait a pass), then a record cannot take
+# the name of a folder that another record leaves in the same pass ("the name is taken"):
+# quiescence takes three passes instead of two.
+KNOWN_FAILURES = ["test_seed_10"]
+# (A replay with CONVERGENCE_SEED shows the failure itself: no mark then.)
+if not os.environ.get("CONVERGENCE_SEED"):
+    for name in KNOWN_FAILURES:
+        setattr(Convergence, name, unittest.expectedFailure(getattr(Convergence, name)))
 
 if __name__ == "__main__":
     main()
