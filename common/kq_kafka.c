@@ -9,7 +9,8 @@
  * its report completes. The waiter is refcounted: a sender that gives up
  * waiting drops its reference and the report frees it later.
  *
- * Consumer: partition.assignment.strategy=cooperative-sticky,
+ * Consumer: partition.assignment.strategy=cooperative-sticky (roundrobin before
+ * librdkafka 2.3.0, see kq_assignment_strategy),
  * enable.auto.offset.store=false (the caller stores an offset only after the
  * work is finished), enable.auto.commit=true every second (of stored offsets
  * only), auto.offset.reset=earliest. The rebalance callback handles the
@@ -356,6 +357,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/*
+ * cooperative-sticky keeps partitions in place across rebalances, but librdkafka
+ * before 2.3.0 (Debian 12 ships 2.0.2) aborts in rd_kafka_sticky_assignor_state_destroy
+ * when a consumer closes before its first assignment (librdkafka issue #4312, fixed by
+ * PR #4381): a worker stopped during a rebalance would crash. There, the eager
+ * roundrobin protocol is the default; kafka.properties.partition.assignment.strategy
+ * still overrides it (properties are applied last). The rebalance callback handles both.
+ */
+static const char *kq_assignment_strategy(void)
+{
+    return rd_kafka_version() >= 0x020300ff ? "cooperative-sticky" : "roundrobin";
+}
+
 static int consumer_make(rd_kafka_t **out, const struct kq_conf *c, const char *group, int scan,
                          void *opaque, struct err *e)
 {
@@ -368,7 +382,7 @@ static int consumer_make(rd_kafka_t **out, const struct kq_conf *c, const char *
         return err_set(e, ERR_NOMEM, "out of memory");
     rc = conf_set(conf, "group.id", group, e);
     if (rc == 0)
-        rc = conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", e);
+        rc = conf_set(conf, "partition.assignment.strategy", kq_assignment_strategy(), e);
     if (rc == 0)
         rc = conf_set(conf, "enable.auto.offset.store", "false", e);
     if (rc == 0)
