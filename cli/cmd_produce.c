@@ -154,12 +154,8 @@ out:
 
 int cmd_produce(int argc, char **argv)
 {
-    static const struct option longopts[] = {SETUP_LONGOPTS,
-                                             {"once", no_argument, NULL, 'o'},
-                                             {"interval", required_argument, NULL, 'i'},
-                                             {"force-deletes", no_argument, NULL, 'F'},
-                                             {"full-scan", no_argument, NULL, 'S'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        SETUP_LONGOPTS, PASS_LOOP_LONGOPTS, {NULL, 0, NULL, 0}};
     struct setup s;
     struct transport t;
     struct err e = ERR_INIT;
@@ -167,39 +163,23 @@ int cmd_produce(int argc, char **argv)
     struct metrics *m = NULL;
     struct metrics_server *ms = NULL;
     struct probe_ready pr;
-    int once = 0, force = 0, full = 0, t_ready = 0;
-    long interval = 300;
-    char *end = NULL;
+    struct pass_loop pl;
+    int t_ready = 0;
     int opt, rc;
 
     setup_init(&s);
+    pass_loop_init(&pl);
     optind = 1;
     while ((opt = getopt_long(argc, argv, SETUP_SHORTOPTS, longopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
             produce_usage(stdout);
             return EXIT_OK;
-        case 'o':
-            once = 1;
-            break;
-        case 'i':
-            interval = strtol(optarg, &end, 10);
-            if (!end || *end || interval < 1 || interval > 86400 * 7) {
-                fprintf(stderr,
-                        "odoosync produce: --interval: expected 1..604800 seconds, got "
-                        "\"%s\"\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'F':
-            force = 1;
-            break;
-        case 'S':
-            full = 1;
-            break;
         default:
-            if (setup_option(&s, opt, optarg) != 1) {
+            rc = pass_loop_option(&pl, opt, optarg, "produce");
+            if (rc == 0)
+                rc = setup_option(&s, opt, optarg);
+            if (rc != 1) {
                 produce_usage(stderr);
                 return EXIT_USAGE;
             }
@@ -227,15 +207,11 @@ int cmd_produce(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     for (;;) {
-        rc = produce_pass(&s, &t, force, full, m);
-        if (once || produce_stop)
-            break;
-        for (long i = 0; i < interval * 10 && !produce_stop; i++)
-            usleep(100000);
-        if (produce_stop)
+        rc = produce_pass(&s, &t, pl.force_deletes, pl.full_scan, m);
+        if (pl.once || produce_stop || pass_loop_wait(&pl, &produce_stop))
             break;
     }
-    if (!once && produce_stop)
+    if (!pl.once && produce_stop)
         rc = EXIT_OK;
 out:
     metrics_server_stop(ms);

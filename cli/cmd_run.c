@@ -248,11 +248,8 @@ out:
 int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {SETUP_LONGOPTS,
-                                             {"once", no_argument, NULL, 'o'},
-                                             {"interval", required_argument, NULL, 'i'},
+                                             PASS_LOOP_LONGOPTS,
                                              {"events", required_argument, NULL, 'E'},
-                                             {"force-deletes", no_argument, NULL, 'F'},
-                                             {"full-scan", no_argument, NULL, 'S'},
                                              {"dry-run", no_argument, NULL, 'n'},
                                              {NULL, 0, NULL, 0}};
     struct setup s;
@@ -263,45 +260,29 @@ int cmd_run(int argc, char **argv)
     struct metrics_server *ms = NULL;
     struct probe_ready pr;
     const char *events_path = NULL;
-    int once = 0, force = 0, full = 0, dry_run = 0, ev_open = 0;
-    long interval = 300;
+    struct pass_loop pl;
+    int dry_run = 0, ev_open = 0;
     int opt, rc;
-    char *end = NULL;
 
     setup_init(&s);
+    pass_loop_init(&pl);
     optind = 1;
     while ((opt = getopt_long(argc, argv, SETUP_SHORTOPTS, longopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
             run_usage(stdout);
             return EXIT_OK;
-        case 'o':
-            once = 1;
-            break;
-        case 'i':
-            interval = strtol(optarg, &end, 10);
-            if (!end || *end || interval < 1 || interval > 86400 * 7) {
-                fprintf(stderr,
-                        "odoosync run: --interval: expected 1..604800 seconds, got "
-                        "\"%s\"\n",
-                        optarg);
-                return EXIT_USAGE;
-            }
-            break;
         case 'E':
             events_path = optarg;
-            break;
-        case 'F':
-            force = 1;
-            break;
-        case 'S':
-            full = 1;
             break;
         case 'n':
             dry_run = 1;
             break;
         default:
-            if (setup_option(&s, opt, optarg) != 1) {
+            rc = pass_loop_option(&pl, opt, optarg, "run");
+            if (rc == 0)
+                rc = setup_option(&s, opt, optarg);
+            if (rc != 1) {
                 run_usage(stderr);
                 return EXIT_USAGE;
             }
@@ -327,15 +308,11 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     for (;;) {
-        rc = run_pass(&s, force, full, dry_run, &ev);
-        if (once || run_stop)
-            break;
-        for (long i = 0; i < interval * 10 && !run_stop; i++)
-            usleep(100000);
-        if (run_stop)
+        rc = run_pass(&s, pl.force_deletes, pl.full_scan, dry_run, &ev);
+        if (pl.once || run_stop || pass_loop_wait(&pl, &run_stop))
             break;
     }
-    if (!once && run_stop)
+    if (!pl.once && run_stop)
         rc = EXIT_OK;
 out:
     metrics_server_stop(ms);

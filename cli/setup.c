@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -45,6 +46,46 @@ int setup_option(struct setup *s, int opt, const char *arg)
     default:
         return 0;
     }
+}
+
+void pass_loop_init(struct pass_loop *pl)
+{
+    memset(pl, 0, sizeof(*pl));
+    pl->interval = 300;
+}
+
+int pass_loop_option(struct pass_loop *pl, int opt, const char *arg, const char *cmd)
+{
+    char *end = NULL;
+
+    switch (opt) {
+    case 'o':
+        pl->once = 1;
+        return 1;
+    case 'F':
+        pl->force_deletes = 1;
+        return 1;
+    case 'S':
+        pl->full_scan = 1;
+        return 1;
+    case 'i':
+        pl->interval = strtol(arg, &end, 10);
+        if (!end || *end || pl->interval < 1 || pl->interval > 86400 * 7) {
+            fprintf(stderr, "odoosync %s: --interval: expected 1..604800 seconds, got \"%s\"\n",
+                    cmd, arg);
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int pass_loop_wait(const struct pass_loop *pl, const volatile sig_atomic_t *stop)
+{
+    for (long i = 0; i < pl->interval * 10 && !*stop; i++)
+        usleep(100000);
+    return *stop != 0;
 }
 
 int setup_load(struct setup *s, unsigned need, const char *component)

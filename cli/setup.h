@@ -8,6 +8,7 @@
 #ifndef ODOOSYNC_SETUP_H
 #define ODOOSYNC_SETUP_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "cfg.h"
@@ -48,6 +49,30 @@ int setup_option(struct setup *s, int opt, const char *arg);
     "                        (kafka.properties.NAME=VALUE passes NAME to librdkafka)\n"            \
     "  -L, --log-level LVL   error, warn, info (default) or debug\n"                               \
     "  -h, --help            this help\n"
+
+/*
+ * The options of the commands that run passes (run, produce): --once, --interval,
+ * --force-deletes, --full-scan, and the wait between passes.
+ */
+struct pass_loop {
+    int once;
+    int force_deletes;
+    int full_scan;
+    long interval; /* seconds, default 300 */
+};
+
+#define PASS_LOOP_LONGOPTS                                                                         \
+    {"once", no_argument, NULL, 'o'}, {"interval", required_argument, NULL, 'i'},                  \
+        {"force-deletes", no_argument, NULL, 'F'},                                                 \
+    {                                                                                              \
+        "full-scan", no_argument, NULL, 'S'                                                        \
+    }
+
+void pass_loop_init(struct pass_loop *pl);
+/* Take a pass-loop option (1), not one (0), or a bad value (-1, message printed). */
+int pass_loop_option(struct pass_loop *pl, int opt, const char *arg, const char *cmd);
+/* Wait the interval in 100 ms steps; 1 when *stop became set (stop now), else 0. */
+int pass_loop_wait(const struct pass_loop *pl, const volatile sig_atomic_t *stop);
 
 /* Load and check; returns 0 or an exit code (message already printed). need: CFG_NEED_*. */
 int setup_load(struct setup *s, unsigned need, const char *component);

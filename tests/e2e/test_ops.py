@@ -182,19 +182,23 @@ class OpsCase(harness.SyncCase):
             self.outputs.append(out.read())
             out.close()
         self.addCleanup(cleanup)
+        self.wait_healthz(p, out, listen_port)
+        return p, out
+
+    def wait_healthz(self, p, out, port):
+        """Until the process p (its output in out) serves /healthz on port."""
         deadline = time.time() + 30
         while True:
             try:
-                if http_get(listen_port, "/healthz")[0] == 200:
-                    break
+                if http_get(port, "/healthz")[0] == 200:
+                    return
             except OSError:
                 pass
             if p.poll() is not None or time.time() > deadline:
                 out.seek(0)
-                self.fail("odoosync run did not serve /healthz (exit %s):\n%s" % (p.poll(),
-                                                                                   out.read()))
+                self.fail("odoosync did not serve /healthz (exit %s):\n%s" % (p.poll(),
+                                                                               out.read()))
             time.sleep(0.1)
-        return p, out
 
     def wait_metric(self, port, key, pred, timeout=60):
         deadline = time.time() + timeout
@@ -357,17 +361,7 @@ class TestWorkReadiness(OpsCase):
             self.outputs.append(out.read())
             out.close()
         self.addCleanup(cleanup)
-        deadline = time.time() + 30
-        while True:
-            try:
-                if http_get(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if w.poll() is not None or time.time() > deadline:
-                out.seek(0)
-                self.fail("odoosync work did not serve /healthz:\n%s" % out.read())
-            time.sleep(0.1)
+        self.wait_healthz(w, out, port)
         self.wait_ready(port, 200)
         self.stop_redis(redis)
         body = self.wait_ready(port, 503)
