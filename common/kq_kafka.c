@@ -9,8 +9,9 @@
  * its report completes. The waiter is refcounted: a sender that gives up
  * waiting drops its reference and the report frees it later.
  *
- * Consumer: partition.assignment.strategy=cooperative-sticky (roundrobin before
- * librdkafka 2.3.0, see kq_assignment_strategy),
+ * Consumer: partition.assignment.strategy=cooperative-sticky (on librdkafka before
+ * 2.3.0, a consumer waits for its first assignment before closing: see
+ * kq_kafka_consumer_free),
  * enable.auto.offset.store=false (the caller stores an offset only after the
  * work is finished), enable.auto.commit=true every second (of stored offsets
  * only), auto.offset.reset=earliest. The rebalance callback handles the
@@ -57,6 +58,7 @@ struct kq_kafka_consumer {
     rd_kafka_t *rk;
     kq_rebalance_fn fn;
     void *ud;
+    int assigned_once; /* a first assignment arrived (see kq_kafka_consumer_free) */
 };
 
 struct log_holder {
@@ -316,6 +318,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_error_t *kerr = NULL;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        c->assigned_once = 1;
         for (int i = 0; i < parts->cnt; i++)
             if (c->fn)
                 c->fn(c->ud, 1, 0, parts->elems[i].topic, parts->elems[i].partition);
@@ -357,19 +360,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/*
- * cooperative-sticky keeps partitions in place across rebalances, but librdkafka
- * before 2.3.0 (Debian 12 ships 2.0.2) aborts in rd_kafka_sticky_assignor_state_destroy
- * when a consumer closes before its first assignment (librdkafka issue #4312, fixed by
- * PR #4381): a worker stopped during a rebalance would crash. There, the eager
- * roundrobin protocol is the default; kafka.properties.partition.assignment.strategy
- * still overrides it (properties are applied last). The rebalance callback handles both.
- */
-static const char *kq_assignment_strategy(void)
-{
-    return rd_kafka_version() >= 0x020300ff ? "cooperative-sticky" : "roundrobin";
-}
-
 static int consumer_make(rd_kafka_t **out, const struct kq_conf *c, const char *group, int scan,
                          void *opaque, struct err *e)
 {
@@ -382,7 +372,7 @@ static int consumer_make(rd_kafka_t **out, const struct kq_conf *c, const char *
         return err_set(e, ERR_NOMEM, "out of memory");
     rc = conf_set(conf, "group.id", group, e);
     if (rc == 0)
-        rc = conf_set(conf, "partition.assignment.strategy", kq_assignment_strategy(), e);
+        rc = conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", e);
     if (rc == 0)
         rc = conf_set(conf, "enable.auto.offset.store", "false", e);
     if (rc == 0)
@@ -438,6 +428,20 @@ void kq_kafka_consumer_free(struct kq_kafka_consumer *c)
 
     if (!c)
         return;
+    /*
+     * librdkafka before 2.3.0 aborts in rd_kafka_sticky_assignor_state_destroy when a
+     * cooperative-sticky consumer is destroyed before its first assignment (issue
+     * #4312, fixed by PR #4381). Give the group up to 10 s to hand it one; messages
+     * polled meanwhile are dropped unstored, so they are delivered again.
+     */
+    if (!c->assigned_once && rd_kafka_version() < 0x020300ff) {
+        for (int i = 0; i < 100 && !c->assigned_once; i++) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+
+            if (m)
+                rd_kafka_message_destroy(m);
+        }
+    }
     err = rd_kafka_commit(c->rk, NULL, 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn(c->log, "kafka: final commit: %s", rd_kafka_err2str(err));

@@ -194,6 +194,28 @@ static pid_t spawn(char **args)
     return pid;
 }
 
+/* Until process pid catches SIGTERM (its SigCgt mask in /proc), at most 10 s. */
+static void wait_sigterm_handler(pid_t pid)
+{
+    char path[64], line[256];
+    long long t0 = pt_now_ms();
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    while (pt_now_ms() - t0 < 10000) {
+        FILE *f = fopen(path, "r");
+        int caught = 0;
+
+        while (f && fgets(line, sizeof(line), f))
+            if (strncmp(line, "SigCgt:", 7) == 0)
+                caught = (strtoull(line + 7, NULL, 16) >> (SIGTERM - 1)) & 1;
+        if (f)
+            fclose(f);
+        if (caught)
+            return;
+        pt_sleep_ms(20);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct check_count cc = CHECK_INIT;
@@ -280,6 +302,8 @@ int main(int argc, char **argv)
         } else {
             while (rget(rc, "SCARD", k_done) < NJOBS && pt_now_ms() - start < 40000)
                 pt_sleep_ms(50);
+            /* a SIGTERM before the worker installs its handler would just kill it */
+            wait_sigterm_handler(pid);
             kill(pid, SIGTERM);
             waitpid(pid, &status, 0);
             CHECK_MSG(&cc, WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
