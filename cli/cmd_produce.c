@@ -159,7 +159,6 @@ int cmd_produce(int argc, char **argv)
     struct setup s;
     struct transport t;
     struct err e = ERR_INIT;
-    struct sigaction sa;
     struct metrics *m = NULL;
     struct metrics_server *ms = NULL;
     struct probe_ready pr;
@@ -202,10 +201,7 @@ int cmd_produce(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    setup_stop_signals(on_signal);
     for (;;) {
         rc = produce_pass(&s, &t, pl.force_deletes, pl.full_scan, m);
         if (pl.once || produce_stop || pass_loop_wait(&pl, &produce_stop))

@@ -255,7 +255,6 @@ int cmd_run(int argc, char **argv)
     struct setup s;
     struct events ev;
     struct err e = ERR_INIT;
-    struct sigaction sa;
     struct metrics *m = NULL;
     struct metrics_server *ms = NULL;
     struct probe_ready pr;
@@ -303,10 +302,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     ev.metrics = m;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    setup_stop_signals(on_signal);
     for (;;) {
         rc = run_pass(&s, pl.force_deletes, pl.full_scan, dry_run, &ev);
         if (pl.once || run_stop || pass_loop_wait(&pl, &run_stop))

@@ -93,7 +93,6 @@ int cmd_work(int argc, char **argv)
     struct pool_opts po;
     struct pool *pool = NULL;
     struct pool_stats ps;
-    struct sigaction sa;
     struct err e = ERR_INIT;
     const char *events_path = NULL, *instance = getenv("ODOOSYNC_WORKER_INSTANCE_ID");
     char root[4096];
@@ -139,10 +138,7 @@ int cmd_work(int argc, char **argv)
     snprintf(root, sizeof(root), "/%s",
              s.cfg.cloud.root[0] == '/' ? s.cfg.cloud.root + 1 : s.cfg.cloud.root);
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    setup_stop_signals(on_signal);
 
     pass_dav_opts(&s.cfg, &s.log, &dopts);
     pass_odoo_opts(&s.cfg, &s.log, &oopts);

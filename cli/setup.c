@@ -48,6 +48,16 @@ int setup_option(struct setup *s, int opt, const char *arg)
     }
 }
 
+void setup_stop_signals(void (*fn)(int))
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fn;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 void pass_loop_init(struct pass_loop *pl)
 {
     memset(pl, 0, sizeof(*pl));

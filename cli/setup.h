@@ -74,6 +74,9 @@ int pass_loop_option(struct pass_loop *pl, int opt, const char *arg, const char 
 /* Wait the interval in 100 ms steps; 1 when *stop became set (stop now), else 0. */
 int pass_loop_wait(const struct pass_loop *pl, const volatile sig_atomic_t *stop);
 
+/* SIGINT and SIGTERM call fn (which only sets its command's stop flag). */
+void setup_stop_signals(void (*fn)(int));
+
 /* Load and check; returns 0 or an exit code (message already printed). need: CFG_NEED_*. */
 int setup_load(struct setup *s, unsigned need, const char *component);
 void setup_release(struct setup *s);

@@ -24,7 +24,7 @@ static char *dup_opt(const char *s, int *ok)
     return d;
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
+int snap_grow(void **v, size_t *cap, size_t n, size_t size)
 {
     size_t ncap;
     void *nv;
@@ -92,7 +92,7 @@ int odoo_snap_add_record(struct odoo_snap *s, size_t type, const char *model, lo
         return err_set(e, ERR_INVALID, "record %s,%ld: bad type index %zu", model ? model : "?", id,
                        type);
     l = &s->types[type];
-    if (grow((void **)&l->v, &l->cap, l->n, sizeof *l->v) < 0)
+    if (snap_grow((void **)&l->v, &l->cap, l->n, sizeof *l->v) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     r.model = dup_opt(model, &ok);
     r.id = id;
@@ -111,7 +111,7 @@ int odoo_snap_add_att(struct odoo_snap *s, const struct snap_att *a, struct err 
     struct snap_att c;
     int ok = 1;
 
-    if (grow((void **)&s->atts, &s->cap_atts, s->natts, sizeof *s->atts) < 0)
+    if (snap_grow((void **)&s->atts, &s->cap_atts, s->natts, sizeof *s->atts) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     c = *a;
     c.name = dup_opt(a->name, &ok);
@@ -157,7 +157,7 @@ int cloud_snap_add(struct cloud_snap *s, const struct snap_entry *en, struct err
     if (!en->path || en->path[0] != '/')
         return err_set(e, ERR_INVALID, "cloud entry \"%s\": path must start with '/'",
                        en->path ? en->path : "(null)");
-    if (grow((void **)&s->v, &s->cap, s->n, sizeof *s->v) < 0)
+    if (snap_grow((void **)&s->v, &s->cap, s->n, sizeof *s->v) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     c = *en;
     c.path = dup_opt(en->path, &ok);

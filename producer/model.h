@@ -119,6 +119,13 @@ struct cloud_snap {
     int complete;
 };
 
+/*
+ * Make room for element n of the array *v (capacity *cap, elements of size bytes),
+ * doubling it when full: 0 or ERR_NOMEM (*v unchanged then). Shared by the
+ * snapshot and scan-state arrays.
+ */
+int snap_grow(void **v, size_t *cap, size_t n, size_t size);
+
 /* ntypes empty record lists, no attachment, complete = 1. 0 or ERR_NOMEM. */
 int odoo_snap_init(struct odoo_snap *s, size_t ntypes, struct err *e);
 void odoo_snap_release(struct odoo_snap *s);

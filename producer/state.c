@@ -20,26 +20,11 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "model.h"
 
 #include "banned.h"
 
 #define STATE_MAX_FILE (1024LL * 1024 * 1024) /* 1 GiB: far above 1M attachments */
-
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-    size_t ncap;
-    void *nv;
-
-    if (n < *cap)
-        return 0;
-    ncap = *cap ? *cap * 2 : 16;
-    nv = realloc(*v, ncap * size);
-    if (!nv)
-        return ERR_NOMEM;
-    *v = nv;
-    *cap = ncap;
-    return 0;
-}
 
 static char *dup_opt(const char *s, int *ok)
 {
@@ -138,7 +123,7 @@ struct state_type *state_add_type(struct scan_state *s, const char *key, struct 
 {
     struct state_type *t;
 
-    if (grow((void **)&s->types, &s->cap_types, s->ntypes, sizeof(*s->types)) < 0) {
+    if (snap_grow((void **)&s->types, &s->cap_types, s->ntypes, sizeof(*s->types)) < 0) {
         err_set(e, ERR_NOMEM, "out of memory");
         return NULL;
     }
@@ -157,7 +142,7 @@ int state_type_add(struct state_type *t, long id, const char *name, struct err *
 {
     int ok = 1;
 
-    if (grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v)) < 0)
+    if (snap_grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v)) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     t->v[t->n].id = id;
     t->v[t->n].name = dup_opt(name, &ok);
@@ -180,7 +165,7 @@ int state_add_att(struct scan_state *s, const struct snap_att *a, struct err *e)
     struct snap_att c;
     int ok = 1;
 
-    if (grow((void **)&s->atts, &s->cap_atts, s->natts, sizeof(*s->atts)) < 0)
+    if (snap_grow((void **)&s->atts, &s->cap_atts, s->natts, sizeof(*s->atts)) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     c = *a;
     c.name = dup_opt(a->name, &ok);
@@ -221,7 +206,7 @@ struct state_dir *state_add_dir(struct scan_state *s, const char *path, const ch
     struct state_dir *d;
     int ok = 1;
 
-    if (grow((void **)&s->dirs, &s->cap_dirs, s->ndirs, sizeof(*s->dirs)) < 0) {
+    if (snap_grow((void **)&s->dirs, &s->cap_dirs, s->ndirs, sizeof(*s->dirs)) < 0) {
         err_set(e, ERR_NOMEM, "out of memory");
         return NULL;
     }
@@ -244,7 +229,7 @@ int state_dir_add_kid(struct state_dir *d, const struct snap_entry *en, struct e
     struct snap_entry c;
     int ok = 1;
 
-    if (grow((void **)&d->kids, &d->cap, d->n, sizeof(*d->kids)) < 0)
+    if (snap_grow((void **)&d->kids, &d->cap, d->n, sizeof(*d->kids)) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     c = *en;
     c.path = dup_opt(en->path, &ok);
