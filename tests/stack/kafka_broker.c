@@ -17,7 +17,8 @@
  *                                 broker) fail with ERRCODE (librdkafka's
  *                                 numbering, e.g. 0 Produce, 6 NOT_LEADER)
  *   topic NAME PARTITIONS RF      create a topic (the mock has no
- *                                 CreateTopics API; auto-create gives 4)
+ *                                 CreateTopics API; auto-create gives 4),
+ *                                 partition P led by broker P % count + 1
  *   leader TOPIC PARTITION N      move a partition's leadership to broker N
  *   coordinator TYPE KEY N        TYPE group|transaction
  *   clear                         drop pushed errors, zero RTTs, all brokers up
@@ -121,6 +122,20 @@ static int kb_broker_arg(const struct kb *kb, const char *s, long *id)
 }
 
 /* Runs one command; writes the reply line (without newline) into out. */
+/* Creates a topic with its partition leaders spread round-robin over the
+ * brokers (partition P on broker P % count + 1). The mock otherwise picks each
+ * leader at random, and a test that takes one broker down must know it leads
+ * some partitions. */
+static rd_kafka_resp_err_t kb_topic_create(const struct kb *kb, const char *name, int parts, int rf)
+{
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(kb->mc, name, parts, rf);
+    int p;
+
+    for (p = 0; !err && p < parts; p++)
+        err = rd_kafka_mock_partition_set_leader(kb->mc, name, p, p % kb->broker_cnt + 1);
+    return err;
+}
+
 static void kb_command(struct kb *kb, char *line, char *out, size_t cap)
 {
     char *w[6];
@@ -174,7 +189,7 @@ static void kb_command(struct kb *kb, char *line, char *out, size_t cap)
             kb_reply(out, cap, "ERR usage: topic NAME PARTITIONS RF (RF <= %d)", kb->broker_cnt);
             return;
         }
-        err = rd_kafka_mock_topic_create(kb->mc, w[1], (int)a, (int)b);
+        err = kb_topic_create(kb, w[1], (int)a, (int)b);
     } else if (!strcmp(w[0], "leader") && n == 4) {
         if (kb_parse_long(w[2], 0, 999, &a) || kb_broker_arg(kb, w[3], &b)) {
             kb_reply(out, cap, "ERR usage: leader TOPIC PARTITION BROKER");
@@ -428,7 +443,7 @@ int main(int argc, char **argv)
         rd_kafka_resp_err_t err;
 
         (void)kb_parse_long(kb_topics[i][1], 1, 1000, &parts);
-        err = rd_kafka_mock_topic_create(kb.mc, kb_topics[i][0], (int)parts, kb.broker_cnt);
+        err = kb_topic_create(&kb, kb_topics[i][0], (int)parts, kb.broker_cnt);
         if (err) {
             fprintf(stderr, "kafka_broker: topic \"%s\": %s\n", kb_topics[i][0],
                     rd_kafka_err2str(err));
