@@ -41,15 +41,17 @@ static void on_signal(int sig)
 
 static void produce_usage(FILE *out)
 {
-    fprintf(out, "usage: odoosync produce [options]\n\n"
-                 "Cluster mode: scan and plan, then emit the jobs to Kafka for `odoosync work`.\n\n"
-                 "options:\n" SETUP_HELP
-                 "      --once            one pass, then exit with its status (for a CronJob)\n"
-                 "      --interval SECS   seconds between passes (default 300)\n"
-                 "      --force-deletes   emit deletions even over the safety share\n"
-                 "      --full-scan       read everything, ignore and keep the saved scan state\n\n"
-                 "exit (--once): 0 every job acknowledged by Kafka, 1 some were not, 2 config,\n"
-                 "               3 a server is unreachable, 4 deletions withheld by the safety\n");
+    fprintf(out,
+            "usage: odoosync produce [options]\n\n"
+            "Cluster mode: scan and plan, then emit the jobs to Kafka for `odoosync work`.\n\n"
+            "options:\n" SETUP_HELP
+            "      --once            one pass, then exit with its status (for a CronJob)\n"
+            "      --interval SECS   seconds between passes (default 300)\n"
+            "      --force-deletes   emit deletions even over the safety share\n"
+            "      --full-scan       read everything, ignore and keep the saved scan state\n"
+            "                        (kept in Redis when redis.url is set, else state.file)\n\n"
+            "exit (--once): 0 every job acknowledged by Kafka, 1 some were not, 2 config,\n"
+            "               3 a server is unreachable, 4 deletions withheld by the safety\n");
 }
 
 static int produce_pass(struct setup *s, struct transport *t, int force, int full,
@@ -72,6 +74,19 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
     po.log = &s->log;
     po.force_deletes = force;
     po.full_scan = full;
+    /*
+     * With Redis configured, the scan state lives there (a CronJob's pod keeps no
+     * file between passes), and a job still queued from an earlier pass (its mark
+     * set by us, not yet cleared by the worker that finishes it) is not emitted
+     * again. Without Redis, or when it does not answer, the state is the file and
+     * every job is emitted: the appliers are idempotent, so a repeat costs time,
+     * not correctness.
+     */
+    if (s->cfg.redis.url && *s->cfg.redis.url && lock_new(&marks, &t->lock, &e) < 0) {
+        log_warn(&s->log, "redis off for this pass (scan state, queued-job marks): %s", e.msg);
+        marks = NULL;
+    }
+    po.state_lock = marks;
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync produce: %s\n", e.msg);
         rc = cli_exit_for(e.code);
@@ -89,16 +104,6 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
         fprintf(stderr, "odoosync produce: kafka: %s\n", e.msg);
         rc = EXIT_CONNECT;
         goto out;
-    }
-    /*
-     * With Redis configured, a job still queued from an earlier pass (its mark set
-     * by us, not yet cleared by the worker that finishes it) is not emitted again.
-     * Without Redis, or when it does not answer, every job is emitted: the
-     * appliers are idempotent, so a repeat costs time, not correctness.
-     */
-    if (s->cfg.redis.url && *s->cfg.redis.url && lock_new(&marks, &t->lock, &e) < 0) {
-        log_warn(&s->log, "queued-job marks off: %s", e.msg);
-        marks = NULL;
     }
     for (size_t i = 0; i < p.njobs; i++) {
         int fresh = 1;

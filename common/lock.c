@@ -115,6 +115,23 @@ int lock_unmark(struct lock *l, const char *id, struct err *e)
     return lock_redis_unmark(l->redis, id, e);
 }
 
+int lock_blob_get(struct lock *l, const char *name, size_t cap, char **out, size_t *len,
+                  struct err *e)
+{
+    *out = NULL;
+    *len = 0;
+    if (l->local)
+        return err_set(e, ERR_NOTFOUND, "no blob \"%s\" in an in-process table", name);
+    return lock_redis_blob_get(l->redis, name, cap, out, len, e);
+}
+
+int lock_blob_set(struct lock *l, const char *name, const char *data, size_t len, struct err *e)
+{
+    if (l->local)
+        return err_set(e, ERR_INVALID, "an in-process table keeps no blobs");
+    return lock_redis_blob_set(l->redis, name, data, len, e);
+}
+
 int lock_ping(struct lock *l, struct err *e)
 {
     if (l->local)

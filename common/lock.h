@@ -80,6 +80,18 @@ int lock_ver_raise(struct lock *l, const char *path, long long ver, struct err *
 int lock_mark(struct lock *l, const char *id, long ttl_ms, int *fresh, struct err *e);
 int lock_unmark(struct lock *l, const char *id, struct err *e);
 
+/*
+ * Blobs: what the producer keeps between passes in cluster mode (its scan
+ * state, producer/state.h), at <prefix>state:<name>, written whole by one SET
+ * so a reader gets the old or the new value, never half of one.
+ * lock_blob_get: *out (malloc'ed, NUL-terminated, *len bytes) or ERR_NOTFOUND
+ * when there is none; ERR_TOO_BIG over cap bytes. An in-process table keeps
+ * no blobs: both answer ERR_NOTFOUND / ERR_INVALID there.
+ */
+int lock_blob_get(struct lock *l, const char *name, size_t cap, char **out, size_t *len,
+                  struct err *e);
+int lock_blob_set(struct lock *l, const char *name, const char *data, size_t len, struct err *e);
+
 /* 0 if the backend answers (Redis PING). */
 int lock_ping(struct lock *l, struct err *e);
 

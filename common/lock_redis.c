@@ -307,6 +307,54 @@ int lock_redis_unmark(struct lock_redis *r, const char *id, struct err *e)
     return rc;
 }
 
+int lock_redis_blob_get(struct lock_redis *r, const char *name, size_t cap, char **out, size_t *len,
+                        struct err *e)
+{
+    char key[KEY_MAX];
+    redisReply *rep = NULL;
+    int rc;
+
+    *out = NULL;
+    *len = 0;
+    rc = make_key(r, key, "state", name, e);
+    if (rc == 0)
+        rc = command(r, &rep, e, "GET %s", key);
+    if (rc < 0)
+        return rc;
+    if (rep->type == REDIS_REPLY_NIL) {
+        rc = err_set(e, ERR_NOTFOUND, "no %s in redis", key);
+    } else if (rep->type != REDIS_REPLY_STRING) {
+        rc = err_set(e, ERR_PROTO, "redis GET %s answered type %d", key, rep->type);
+    } else if (rep->len > cap) {
+        rc = err_set(e, ERR_TOO_BIG, "redis %s holds %zu bytes, more than %zu", key, rep->len, cap);
+    } else {
+        *out = malloc(rep->len + 1);
+        if (!*out) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+        } else {
+            memcpy(*out, rep->str, rep->len);
+            (*out)[rep->len] = '\0';
+            *len = rep->len;
+        }
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int lock_redis_blob_set(struct lock_redis *r, const char *name, const char *data, size_t len,
+                        struct err *e)
+{
+    char key[KEY_MAX];
+    redisReply *rep = NULL;
+    int rc;
+
+    rc = make_key(r, key, "state", name, e);
+    if (rc == 0)
+        rc = command(r, &rep, e, "SET %s %b", key, data, len);
+    freeReplyObject(rep);
+    return rc;
+}
+
 int lock_redis_ping(struct lock_redis *r, struct err *e)
 {
     redisReply *rep = NULL;

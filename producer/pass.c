@@ -163,7 +163,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     struct plan_input in;
     int os_ready = 0;
     const char *spath = po->state_file ? po->state_file : c->state.file;
-    int use_state = spath && *spath && !po->full_scan;
+    int use_redis = po->state_lock && !(po->state_file && !*po->state_file);
+    int use_state = !po->full_scan && (use_redis || (spath && *spath));
     struct scan_state prev, next;
     int next_ok = 0;
     int rc;
@@ -192,7 +193,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         goto out;
     }
     if (use_state) {
-        rc = state_load(spath, &prev, po->log, e);
+        rc = use_redis ? state_load_redis(po->state_lock, c, &prev, po->log, e)
+                       : state_load(spath, &prev, po->log, e);
         if (rc < 0)
             goto out;
     }
@@ -269,7 +271,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
             drop_touched(&next, p->jobs[i].to);
             drop_touched(&next, p->jobs[i].lock);
         }
-        if (state_save(spath, &next, &se) < 0)
+        if ((use_redis ? state_save_redis(po->state_lock, c, &next, &se)
+                       : state_save(spath, &next, &se)) < 0)
             log_warn(po->log, "scan state not saved (the next pass scans everything): %s", se.msg);
     }
 out:

@@ -10,6 +10,7 @@
 #include "cfg.h"
 #include "dav.h"
 #include "err.h"
+#include "lock.h"
 #include "log.h"
 #include "odoo.h"
 #include "plan.h"
@@ -30,6 +31,9 @@ struct pass_opts {
     /* the scan state file (state.h); NULL = cfg->state.file; "" = no state at
      * all, like full_scan */
     const char *state_file;
+    /* cluster mode: keep the scan state in Redis through this handle (borrowed)
+     * instead of the file; NULL = the file. state_file "" still means none. */
+    struct lock *state_lock;
 };
 
 /*

@@ -20,11 +20,14 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "lock.h"
 #include "model.h"
+#include "sha.h"
 
 #include "banned.h"
 
-#define STATE_MAX_FILE (1024LL * 1024 * 1024) /* 1 GiB: far above 1M attachments */
+#define STATE_MAX_FILE (1024LL * 1024 * 1024)       /* 1 GiB: far above 1M attachments */
+#define STATE_MAX_REDIS ((size_t)512 * 1024 * 1024) /* a Redis string's limit */
 
 static char *dup_opt(const char *s, int *ok)
 {
@@ -754,5 +757,88 @@ out:
         unlink(tmp.data);
     free(text);
     buf_release(&tmp);
+    return rc;
+}
+
+/* "<sha1 hex of odoo key NL cloud key>" */
+static int redis_name(const struct cfg *c, char name[SHA1_HEX_SIZE], struct err *e)
+{
+    char *ok = state_odoo_key(c), *ck = state_cloud_key(c);
+    struct buf b;
+    int rc;
+
+    buf_init(&b, 1 << 16);
+    if (!ok || !ck || buf_printf(&b, "%s\n%s", ok, ck) < 0)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    else
+        rc = sha_hex_sha1(b.data, b.len, name);
+    if (rc < 0 && !e->code)
+        rc = err_set(e, rc, "cannot name the scan state");
+    buf_release(&b);
+    free(ok);
+    free(ck);
+    return rc;
+}
+
+int state_load_redis(struct lock *l, const struct cfg *c, struct scan_state *s, struct log *lg,
+                     struct err *e)
+{
+    char name[SHA1_HEX_SIZE];
+    char *text = NULL;
+    size_t len = 0;
+    struct err de = ERR_INIT;
+    int rc;
+
+    rc = redis_name(c, name, e);
+    if (rc < 0)
+        return rc;
+    rc = lock_blob_get(l, name, STATE_MAX_REDIS, &text, &len, &de);
+    if (rc == ERR_NOTFOUND) {
+        log_info(lg, "no scan state in redis (state:%s): this pass scans everything", name);
+        return 0;
+    }
+    if (rc == ERR_NOMEM) {
+        *e = de;
+        return rc;
+    }
+    if (rc < 0) {
+        log_warn(lg, "cannot read the scan state from redis (%s): this pass scans everything",
+                 de.msg);
+        return 0;
+    }
+    rc = state_decode(text, len, s, &de);
+    free(text);
+    if (rc == ERR_NOMEM) {
+        *e = de;
+        return rc;
+    }
+    if (rc < 0)
+        log_warn(lg,
+                 "scan state in redis (state:%s) is corrupt (%s): ignored, this pass scans "
+                 "everything",
+                 name, de.msg);
+    else
+        log_info(lg, "scan state read from redis (state:%s, %zu bytes)", name, len);
+    return 0;
+}
+
+int state_save_redis(struct lock *l, const struct cfg *c, const struct scan_state *s, struct err *e)
+{
+    char name[SHA1_HEX_SIZE];
+    char *text = NULL;
+    size_t len;
+    int rc;
+
+    rc = redis_name(c, name, e);
+    if (rc == 0)
+        rc = state_encode(s, &text, e);
+    if (rc < 0)
+        return rc;
+    len = strlen(text);
+    if (len > STATE_MAX_REDIS)
+        rc = err_set(e, ERR_TOO_BIG, "scan state of %zu bytes is over redis' limit", len);
+    else
+        rc = lock_blob_set(l, name, text, len, e);
+    free(text);
     return rc;
 }

@@ -25,8 +25,10 @@
  *
  * Backends: a JSON file (local mode), written atomically (a temporary file
  * in the same directory, fsync, rename), so a crash leaves the old or the
- * new state, never half of one. A Redis backend for the cluster mode is not
- * written yet: `produce` uses the same file (see state_load / state_save).
+ * new state, never half of one; or Redis (cluster mode: `produce` runs as a
+ * CronJob whose pod keeps no file), the same JSON in one string key
+ * <prefix>state:<sha1 of the Odoo and cloud keys> (lock_blob_get/set), so
+ * two deployments sharing a Redis never read each other's state.
  *
  * Ownership: struct scan_state owns every string and array in it;
  * state_init() then state_release(). Adders copy their arguments.
@@ -128,5 +130,14 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
 int state_load(const char *path, struct scan_state *s, struct log *lg, struct err *e);
 /* Write s to path atomically (path.tmp.<pid> + fsync + rename). 0, ERR_IO, ERR_NOMEM. */
 int state_save(const char *path, const struct scan_state *s, struct err *e);
+
+/* The Redis backend: the same contract as state_load / state_save (a missing,
+ * unreadable or corrupt state, or Redis down, is a full pass, not an error),
+ * the key named after c (see above). */
+struct lock;
+int state_load_redis(struct lock *l, const struct cfg *c, struct scan_state *s, struct log *lg,
+                     struct err *e);
+int state_save_redis(struct lock *l, const struct cfg *c, const struct scan_state *s,
+                     struct err *e);
 
 #endif

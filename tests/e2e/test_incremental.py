@@ -10,6 +10,8 @@ emulator and the stack's Apache WebDAV.
   (2) cost: on 300 customers x 3 attachments, a pass with no change reads far less
       than a full one (the emulator's call counters, and odoosync's own count of
       rows read); the figures are printed;
+  (2b) `produce` with redis.url keeps the state in Redis (read back by the next pass,
+      no file written);
   (3) a lost or corrupt state file only costs a full pass: same plan;
   (4) the cloud's ETag reuse (Nextcloud/ownCloud only), forced on Apache with
       cloud.dialect=nextcloud: an unchanged tree costs one request and plans what a
@@ -27,6 +29,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -276,6 +279,59 @@ class Incremental(SyncCase):
             self.assertGreaterEqual(rows(m_legacy), n * (per + 1))
             self.assertLess(rows(m_inc) * 20, rows(m_legacy))
             self.assertLess(reads_inc, reads_legacy)
+
+    # --- (2b) the cluster mode keeps the state in Redis -------------------------------
+    def test_produce_keeps_its_state_in_redis(self):
+        """`produce` (a CronJob: no file survives between its pods) keeps the scan
+        state in Redis when redis.url is set: the first pass scans in full and
+        writes it, the next one reads it back and scans incrementally; no state
+        file is written."""
+        tag = self.root.replace("e2e-", "")
+        topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
+                  "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
+        ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "stack", "stack")
+        for name in topics.values():
+            subprocess.run([ctl, "kafka", "--dir", self.env["STACK_DIR"], "topic", name, "3",
+                            "1"], check=True, capture_output=True, timeout=30)
+        self.write_config(kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"], "topics": topics,
+                                 "group": "e2e-%s" % tag},
+                          redis={"url": self.env["REDIS_URL"]})
+        n = 40
+        ids = self.odoo.call("res.partner", "create", [[
+            {"name": "Customer %03d" % i, "is_company": True, "customer_rank": 1}
+            for i in range(n)]])
+        self.odoo.call("ir.attachment", "create", [[
+            {"name": "doc %d.txt" % j, "type": "url", "url": "https://example.com/%d/%d" % (i, j),
+             "res_model": "res.partner", "res_id": pid}
+            for i, pid in enumerate(ids) for j in range(2)]])
+        time.sleep(2.2)  # the watermark moves past the bulk load
+        self.customer("Latecomer")
+
+        first = self.odoosync("produce", "--once")
+        self.assertIn("no scan state in redis", first.stderr)
+        m1 = SCAN_LINE.search(first.stderr)
+        self.assertIsNotNone(m1, first.stderr[-4000:])
+        self.assertEqual(m1.group(1), "full")
+        key = None
+        second = self.odoosync("produce", "--once")
+        m = re.search(r"scan state read from redis \(state:([0-9a-f]{40}), (\d+) bytes\)",
+                      second.stderr)
+        self.assertIsNotNone(m, second.stderr[-4000:])
+        key, size = "odoosync:state:" + m.group(1), int(m.group(2))
+        m2 = SCAN_LINE.search(second.stderr)
+        self.assertEqual(m2.group(1), "incremental")
+        self.assertEqual(int(m2.group(2)), n + 1)
+        self.assertLess(int(m2.group(5)) * 10, int(m1.group(5)))
+        self.assertFalse(os.path.exists(self.state), "produce wrote the state file too")
+        # the key really is in Redis, whole
+        host, port = self.env["REDIS_URL"].split("//")[1].split("/")[0].split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(b"*2\r\n$6\r\nSTRLEN\r\n$%d\r\n%s\r\n" % (len(key), key.encode()))
+            reply = s.recv(64)
+        self.assertEqual(reply, b":%d\r\n" % size)
+        print("\nproduce: first pass %s rows read; second (state from redis, %d bytes) %s rows"
+              % (m1.group(5), size, m2.group(5)))
 
     # --- (3) ----------------------------------------------------------------------------
     def test_lost_or_corrupt_state_costs_a_full_pass(self):
