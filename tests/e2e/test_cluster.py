@@ -66,7 +66,7 @@ class ClusterRules(test_rules.Rules):
                        E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
             self.workers.append(subprocess.Popen(
                 [binary(), "work", "--config", self.config, "--events", self.events[i],
-                 "-L", "warn"], env=env, stdout=log, stderr=log))
+                 "-L", "info", "-X", "log.format=human"], env=env, stdout=log, stderr=log))
         self.addCleanup(self.stop_workers)
 
     def write_config(self, types=None, **extra):
@@ -164,8 +164,12 @@ class ClusterRules(test_rules.Rules):
                 if w.poll() is not None:
                     self.fail("a worker died (exit %s):\n%s" % (w.returncode, self.logs()))
             if time.time() > deadline:
-                self.fail("workers finished %d of %d jobs in 120 s:\n%s" % (
-                    self.finished_since(start), emitted, self.logs()))
+                late = [e for path, n in zip(self.events, start)
+                        for e in self.events_of(path)[n:]]
+                self.fail("workers finished %d of %d jobs in 120 s:\nproduce: %s\n%s\n"
+                          "events of this pass:\n%s\n%s" % (
+                              self.finished_since(start), emitted, p.stdout, p.stderr[-3000:],
+                              "\n".join(json.dumps(e) for e in late)[-6000:], self.logs()))
             time.sleep(0.1)
         return p
 
