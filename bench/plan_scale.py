@@ -11,6 +11,11 @@ with RECORDS quotations x PER attachments of SIZE bytes, an empty cloud root. Th
   4. one change      one file renamed in the cloud (a WebDAV MOVE: file names are the
                      cloud's, so the plan holds one rename of its attachment in
                      Odoo), then `odoosync plan --json`
+  5, 6 ETag reuse    twice `odoosync plan --json -X cloud.dialect=nextcloud`: the
+                     cost of a no-change pass where folder ETags propagate (Nextcloud,
+                     ownCloud); the first walks and records the ETags, the second
+                     reuses them (Apache's ETags do not propagate, but nothing changes
+                     any more, so they answer what a Nextcloud would)
 
 For each: wall time, Odoo requests (emulator's /__emulator__/stats, HTTP requests),
 DAV requests (lines added to Apache's access log), peak RSS (/usr/bin/time -v) and the
@@ -116,6 +121,14 @@ def run(args, exe, tmp, cfg):
         rows.append(step(stack, "one changed file", plan, env))
         one = rows[-1]
         changed_jobs = [line for line in one["stdout"].splitlines() if line.startswith("{")]
+        # 5, 6: what a Nextcloud/ownCloud pass costs, whose folder ETags propagate:
+        # the dialect forced on Apache (the tree does not change from here on, so
+        # Apache's non-propagating ETags give the same answer a Nextcloud would);
+        # the first pass walks and records every folder's ETag, the second reuses them
+        nc = plan + ["-X", "cloud.dialect=nextcloud"]
+        rows.append(step(stack, "no-change, ETag reuse, 1st", nc, env))
+        rows.append(step(stack, "no-change, ETag reuse, 2nd", nc, env))
+        reuse = rows[-1]
 
     head = ["step", "wall s", "Odoo req", "DAV req", "requests", "peak RSS", "jobs", "exit"]
     benchlib.table(
@@ -132,7 +145,9 @@ def run(args, exe, tmp, cfg):
                    [["full / no-change", ratio(full["wall"], nochg["wall"]),
                      ratio(full["req"], nochg["req"])],
                     ["full / one-change", ratio(full["wall"], one["wall"]),
-                     ratio(full["req"], one["req"])]])
+                     ratio(full["req"], one["req"])],
+                    ["full / no-change with ETag reuse (Nextcloud, ownCloud)",
+                     ratio(full["wall"], reuse["wall"]), ratio(full["req"], reuse["req"])]])
     print("apply rate: %.0f uploads/s (%d jobs in %.1f s)" % (
         natt / rows[1]["wall"] if rows[1]["wall"] else 0, rows[1]["jobs"] or 0, rows[1]["wall"]))
     print("one-change plan jobs: %s" % (", ".join(
