@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end: every rule of DESIGN.md "Rules", in local mode (`odoosync run --once`),
 against the real Apache WebDAV of the test stack and a private Odoo emulator.
-Each test sets up both sides, runs passes, and checks both sides after:
+Each test sets up both sides, asserts the exact jobs `odoosync plan --json` plans
+for the pass that applies the rule (kind, side, paths, attachment: issue 5's
+table of rules, on the real servers), runs passes, and checks both sides after:
 Odoo's attachments (type, url, name, res_model/res_id) and the cloud tree
 (paths, contents, tags). Every test ends by checking that one more pass plans
 nothing (idempotence).
@@ -14,6 +16,14 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import KEY, SyncCase, main, sha1  # noqa: E402
+
+
+def mkdir(rel):
+    return ("mkdir", "cloud", rel, None, None)
+
+
+# The first pass into an empty root creates the type folders and the stand-alone one.
+TOP = [mkdir("Customers"), mkdir("Quotations"), mkdir("Orders"), mkdir("Stand Alone Attachments")]
 
 
 def url_path(url):
@@ -34,6 +44,26 @@ class Rules(SyncCase):
         rows = self.odoo.attachments([("id", "=", aid)])
         return rows[0] if rows else None
 
+    def job_row(self, j):
+        """(kind, side, path, to, attachment) of a planned job: paths relative to the
+        root, the attachment id for jobs on an attachment, else None."""
+        def rel(path):
+            if not path:
+                return None
+            prefix = "/" + self.root + "/"
+            return path[len(prefix):] if path.startswith(prefix) else path
+        return (j["kind"], j["side"], rel(j.get("path")), rel(j.get("to")),
+                j.get("att_id"))
+
+    def assertPlan(self, expected):
+        """The exact jobs `odoosync plan --json` plans for the next pass (issue 5's
+        table of rules, on the real servers): compared as sorted lists of job_row."""
+        got = sorted((self.job_row(j) for j in self.plan_json()), key=repr)
+        if os.environ.get("E2E_PLAN_DUMP"):
+            print("\nPLAN %s %r" % (self._testMethodName, got))
+            return
+        self.assertEqual(got, sorted(expected, key=repr))
+
     def assertLinked(self, aid, rel, model, res_id):
         a = self.att_by_id(aid)
         self.assertIsNotNone(a, "attachment %d is gone" % aid)
@@ -48,6 +78,9 @@ class Rules(SyncCase):
         c = self.customer("Agrolait")
         self.order("SO001", "draft")
         self.order("SO002", "sale")
+        self.assertPlan(TOP + [mkdir("Customers/Agrolait"), mkdir("Customers/Buyer of SO001"),
+                         mkdir("Customers/Buyer of SO002"), mkdir("Orders/SO002"),
+                         mkdir("Quotations/SO001")])
         self.sync()
         t = self.tree()
         for folder in ("Customers", "Quotations", "Orders"):
@@ -65,6 +98,8 @@ class Rules(SyncCase):
         self.sync()
         self.dav.delete(self.p("Quotations"))
         self.dav.move(self.p("Customers"), self.p("Clients"))
+        self.assertPlan([mkdir("Quotations"), mkdir("Quotations/SO001"),
+                         ("rename", "cloud", "Clients", "Customers", None)])
         self.sync()
         t = self.tree()
         self.assertIn("Quotations/SO001", t)
@@ -75,6 +110,8 @@ class Rules(SyncCase):
     def test_contact_display_name(self):
         co = self.customer("Agrolait")
         self.customer("Michael Fletcher", is_company=False, parent_id=co)
+        self.assertPlan(TOP + [mkdir("Customers/Agrolait"),
+                         mkdir("Customers/Agrolait, Michael Fletcher")])
         self.sync()
         self.assertIn("Customers/Agrolait, Michael Fletcher", self.tree())
         self.assertQuiet()
@@ -83,6 +120,8 @@ class Rules(SyncCase):
         so = self.order("SO019")
         content = os.urandom(200000)
         aid = self.odoo.attach("sale.order", so, "commercial offer.png", content)
+        self.assertPlan(TOP + [mkdir("Customers/Buyer of SO019"), mkdir("Quotations/SO019"),
+                         ("upload", "cloud", "Quotations/SO019/commercial offer.png", None, aid)])
         self.sync()
         rel = "Quotations/SO019/commercial offer.png"
         self.assertEqual(self.dav.get(self.p(rel)), content)
@@ -95,6 +134,8 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.odoo.write("sale.order", so, {"name": "SO019-B"})
+        self.assertPlan([("relink", "odoo", "Quotations/SO019-B/a.txt", None, aid),
+                         ("rename", "cloud", "Quotations/SO019", "Quotations/SO019-B", None)])
         self.sync()
         t = self.tree()
         self.assertNotIn("Quotations/SO019", t)
@@ -108,6 +149,8 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.odoo.write("sale.order", so, {"state": "sale"})
+        self.assertPlan([("relink", "odoo", "Orders/SO019/a.txt", None, aid),
+                         ("rename", "cloud", "Quotations/SO019", "Orders/SO019", None)])
         self.sync()
         t = self.tree()
         self.assertNotIn("Quotations/SO019", t)
@@ -123,6 +166,8 @@ class Rules(SyncCase):
         self.sync()
         self.odoo.unlink("sale.order", gone)
         self.odoo.write("sale.order", other, {"state": "cancel"})
+        self.assertPlan([("delete", "cloud", "Quotations/SO002", None, None),
+                         ("delete", "cloud", "Quotations/SO003", None, None)])
         self.sync()
         t = self.tree()
         self.assertIn("Quotations/SO001", t)
@@ -136,6 +181,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.delete(self.p("Quotations/SO019"))
+        self.assertPlan([("delete", "odoo", None, None, aid), mkdir("Quotations/SO019")])
         self.sync()
         t = self.tree()
         self.assertIn("Quotations/SO019", t)
@@ -148,6 +194,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.move(self.p("Quotations/SO019"), self.p("Quotations/My order"))
+        self.assertPlan([("rename", "cloud", "Quotations/My order", "Quotations/SO019", None)])
         self.sync()
         t = self.tree()
         self.assertNotIn("Quotations/My order", t)
@@ -160,6 +207,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.odoo.unlink("ir.attachment", aid)
+        self.assertPlan([("delete", "cloud", "Quotations/SO019/a.txt", None, None)])
         self.sync()
         self.assertNotIn("Quotations/SO019/a.txt", self.tree())
         self.assertQuiet()
@@ -168,6 +216,9 @@ class Rules(SyncCase):
         so = self.order("SO019")
         a1 = self.odoo.attach("sale.order", so, "scan.pdf", b"one")
         a2 = self.odoo.attach("sale.order", so, "scan.pdf", b"two")
+        self.assertPlan(TOP + [mkdir("Customers/Buyer of SO019"), mkdir("Quotations/SO019"),
+                         ("upload", "cloud", "Quotations/SO019/scan.pdf", None, a1),
+                         ("upload", "cloud", "Quotations/SO019/scan (2).pdf", None, a2)])
         self.sync()
         files = {k: v for k, v in self.tree().items() if k.startswith("Quotations/SO019/")}
         self.assertEqual(len(files), 2, files)
@@ -178,6 +229,9 @@ class Rules(SyncCase):
     def test_unsafe_names(self):
         so = self.order("SO/019: *urgent*?")
         aid = self.odoo.attach("sale.order", so, "a|b<c>.txt", b"x")
+        self.assertPlan(TOP + [mkdir("Customers/Buyer of SO-019- -urgent--"),
+                         mkdir("Quotations/SO-019- -urgent--"),
+                         ("upload", "cloud", "Quotations/SO-019- -urgent--/a-b-c-.txt", None, aid)])
         self.sync()
         t = self.tree()
         folders = [k for k in t if k.startswith("Quotations/") and k.count("/") == 1]
@@ -191,6 +245,8 @@ class Rules(SyncCase):
 
     def test_standalone_attachments(self):
         aid = self.odoo.attach(None, 0, "price list.txt", b"prices")
+        self.assertPlan(TOP + [("upload", "cloud", "Stand Alone Attachments/price list.txt", None,
+                          aid)])
         self.sync()
         rel = "Stand Alone Attachments/price list.txt"
         self.assertEqual(self.dav.get(self.p(rel)), b"prices")
@@ -219,6 +275,7 @@ class Rules(SyncCase):
         so = self.order("SO019")
         self.sync()
         self.dav.put(self.p("Quotations/SO019/drawing.dxf"), b"lines")
+        self.assertPlan([("relink", "odoo", "Quotations/SO019/drawing.dxf", None, 0)])
         self.sync()
         rows = self.odoo.attachments([("res_model", "=", "sale.order"), ("res_id", "=", so)])
         self.assertEqual(len(rows), 1, rows)
@@ -235,6 +292,7 @@ class Rules(SyncCase):
         self.customer("Bob", is_company=False, parent_id=co)
         self.sync()
         self.dav.put(self.p("Customers/Agrolait/f.txt"), b"x")
+        self.assertPlan([("relink", "odoo", "Customers/Agrolait/f.txt", None, 0)])
         self.sync()
         rows = self.odoo.attachments([("res_model", "=", "res.partner"), ("res_id", "=", co)])
         self.assertEqual([r["name"] for r in rows], ["f.txt"])
@@ -245,6 +303,7 @@ class Rules(SyncCase):
         self.sync()
         self.dav.mkcol(self.p("Quotations/SO019/photos"))
         self.dav.put(self.p("Quotations/SO019/photos/1.jpg"), b"jpg")
+        self.assertPlan([("relink", "odoo", "Quotations/SO019/photos", None, 0)])
         self.sync()
         rows = self.odoo.attachments([("res_model", "=", "sale.order"), ("res_id", "=", so)])
         self.assertEqual([r["name"] for r in rows], ["photos"])
@@ -256,6 +315,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.move(self.p("Quotations/SO019/a.txt"), self.p("Quotations/SO019/b.txt"))
+        self.assertPlan([("relink", "odoo", "Quotations/SO019/b.txt", None, aid)])
         self.sync()
         a = self.att_by_id(aid)
         self.assertEqual(a["name"], "b.txt")
@@ -267,6 +327,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.delete(self.p("Quotations/SO019/a.txt"))
+        self.assertPlan([("delete", "odoo", None, None, aid)])
         self.sync()
         self.assertIsNone(self.att_by_id(aid))
         self.assertQuiet()
@@ -279,6 +340,7 @@ class Rules(SyncCase):
         self.dav.move(self.p("Quotations/SO001/a.txt"), self.p("Quotations/SO002/a.txt"))
         jobs = self.plan_json()
         self.assertFalse([j for j in jobs if j["kind"] == "delete"], jobs)
+        self.assertPlan([("relink", "odoo", "Quotations/SO002/a.txt", None, aid)])
         self.sync()
         self.assertLinked(aid, "Quotations/SO002/a.txt", "sale.order", s2)
         self.assertQuiet()
@@ -288,6 +350,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.move(self.p("Quotations/SO019/a.txt"), self.p("Quotations/a.txt"))
+        self.assertPlan([("delete", "odoo", None, None, aid)])
         self.sync()
         self.assertIsNone(self.att_by_id(aid))
         self.assertQuiet()
@@ -297,6 +360,8 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.delete(self.p("Quotations"))
+        self.assertPlan([("delete", "odoo", None, None, aid), mkdir("Quotations"),
+                         mkdir("Quotations/SO019")])
         self.sync()
         self.assertIsNone(self.att_by_id(aid))
         self.assertIn("Quotations/SO019", self.tree())
@@ -307,6 +372,7 @@ class Rules(SyncCase):
         self.sync()
         self.dav.move(self.p("Quotations/SO019"), self.p("Quotations/Mine"))
         self.odoo.write("sale.order", so, {"name": "SO019-X"})
+        self.assertPlan([("rename", "cloud", "Quotations/Mine", "Quotations/SO019-X", None)])
         self.sync()
         t = self.tree()
         self.assertIn("Quotations/SO019-X", t)
