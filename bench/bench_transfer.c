@@ -15,7 +15,11 @@
  * process's VmHWM (the transfers run here), curl's is its ru_maxrss from
  * wait4().
  *
- * usage: bench_transfer [--env FILE] [--size MiB] [--repeat R] [--dir TMPDIR]
+ * --tls: the same over the stack's https:// vhost (DAV_TLS_URL, its self-signed
+ * CA in DAV_TLS_CA), where both tools speak HTTP/2 (ALPN; curl --http2); the
+ * table says the HTTP version our client used (dav_stats).
+ *
+ * usage: bench_transfer [--env FILE] [--size MiB] [--repeat R] [--dir TMPDIR] [--tls]
  * Not a test: it prints figures and ratios, it asserts nothing about speed.
  */
 #include <errno.h>
@@ -39,6 +43,8 @@
 
 struct env {
     char url[1024];
+    char tls_url[1024];
+    char tls_ca[1024];
     char user[256];
     char password[256];
 };
@@ -91,6 +97,10 @@ static int load_env(const char *path, struct env *ev)
     while (fgets(line, sizeof(line), f)) {
         if (strncmp(line, "DAV_URL=", 8) == 0)
             copy_value(ev->url, sizeof(ev->url), line + 8);
+        else if (strncmp(line, "DAV_TLS_URL=", 12) == 0)
+            copy_value(ev->tls_url, sizeof(ev->tls_url), line + 12);
+        else if (strncmp(line, "DAV_TLS_CA=", 11) == 0)
+            copy_value(ev->tls_ca, sizeof(ev->tls_ca), line + 11);
         else if (strncmp(line, "DAV_USER=", 9) == 0)
             copy_value(ev->user, sizeof(ev->user), line + 9);
         else if (strncmp(line, "DAV_PASSWORD=", 13) == 0)
@@ -245,8 +255,9 @@ int main(int argc, char **argv)
     const char *envfile = getenv("ODOOSYNC_STACK_ENV");
     const char *tmpdir = "/tmp";
     long long mib = 1024;
-    int repeat = 2;
+    int repeat = 2, tls = 0;
     struct env ev;
+    struct dav_stats st;
     struct dav_opts o;
     struct dav *d = NULL;
     struct err e = ERR_INIT;
@@ -266,9 +277,11 @@ int main(int argc, char **argv)
             repeat = (int)strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             tmpdir = argv[++i];
+        else if (strcmp(argv[i], "--tls") == 0)
+            tls = 1;
         else {
             fprintf(stderr, "usage: bench_transfer [--env FILE] [--size MiB] [--repeat R] "
-                            "[--dir TMPDIR]\n");
+                            "[--dir TMPDIR] [--tls]\n");
             return 2;
         }
     }
@@ -276,6 +289,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_transfer: need a stack env file (--env or ODOOSYNC_STACK_ENV) "
                         "with DAV_URL\n");
         return 2;
+    }
+    if (tls) {
+        if (!ev.tls_url[0] || !ev.tls_ca[0]) {
+            fprintf(stderr, "bench_transfer: --tls: the stack env has no DAV_TLS_URL/CA\n");
+            return 2;
+        }
+        memcpy(ev.url, ev.tls_url, sizeof(ev.url));
     }
     size = mib * 1024 * 1024;
     snprintf(src, sizeof(src), "%s/bench-transfer-%d.src", tmpdir, (int)getpid());
@@ -294,6 +314,8 @@ int main(int argc, char **argv)
             return 1;
         }
         fprintf(cf, "user = \"%s:%s\"\nsilent\nshow-error\nfail\n", ev.user, ev.password);
+        if (tls)
+            fprintf(cf, "cacert = \"%s\"\nhttp2\n", ev.tls_ca);
         fclose(cf);
     }
     fprintf(stderr, "bench_transfer: writing a %lld MiB source file\n", mib);
@@ -309,6 +331,7 @@ int main(int argc, char **argv)
     o.user = ev.user;
     o.password = ev.password;
     o.dialect = DAV_DIALECT_GENERIC;
+    o.ca_file = tls ? ev.tls_ca : NULL;
     d = dav_new(&o, &e);
     if (!d)
         goto fail;
@@ -369,8 +392,10 @@ int main(int argc, char **argv)
         long ours_kb = proc_kb("VmHWM");
         double mb = (double)size / 1e6;
 
-        printf("upload/download of a %lld MiB file to Apache mod_dav (%s), best of %d\n", mib,
-               ev.url, repeat);
+        dav_stats(d, &st);
+        printf("upload/download of a %lld MiB file to Apache mod_dav (%s, HTTP/%ld.%ld), best "
+               "of %d\n",
+               mib, ev.url, st.http_version / 10, st.http_version % 10, repeat);
         printf("%-10s %-24s %9s %10s %12s\n", "op", "tool", "seconds", "MB/s", "peak RSS");
         printf("%-10s %-24s %9.2f %10.1f %8.1f MiB\n", "upload", "odoosync dav_put", put_o.s,
                mb / put_o.s, (double)ours_kb / 1024.0);

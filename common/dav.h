@@ -11,11 +11,28 @@
  * '?', '%', quotes, spaces and UTF-8 are safe); dav_href_decode() turns a multistatus href
  * (absolute URL or absolute path) back into an API path, stripping the base path.
  *
- * Handles. One `struct dav` per thread: it owns a CURL easy handle (so the
- * connection is kept alive across calls) and is never shared. An optional
- * CURLSH (opts.curl_share, not owned) lets several handles share DNS and
- * TLS session caches; the caller locks it. curl_global_init() is main()'s
- * job (dav_global_init() does it, once, before any thread starts).
+ * Handles. One `struct dav` per thread: it owns a CURL easy handle and its
+ * own CURLM (the connection cache), so keep-alive connections are reused
+ * across calls, and is never shared. The handles made from one
+ * configuration should share one `struct dav_share` (opts.share, borrowed):
+ * a CURLSH holding the DNS cache and the TLS session cache, locked with
+ * pthread mutexes it owns (one per kind of data), so a new thread's first
+ * TLS handshake resumes a session another thread negotiated. Connections
+ * themselves are NOT shared (CURL_LOCK_DATA_CONNECT: libcurl documents it
+ * as unsupported across concurrent threads, 7.88 included): each handle
+ * keeps its own, which is what "one handle per thread" wants anyway.
+ * curl_global_init() is main()'s job (dav_global_init() does it, once,
+ * before any thread starts).
+ *
+ * HTTP versions. Every request asks for HTTP/2 over TLS (ALPN, libcurl's
+ * CURL_HTTP_VERSION_2TLS) and speaks HTTP/1.1 where the server does not
+ * offer h2, or over plain http://. dav_stats() says what was used.
+ * opts.http1 turns h2 off. Measured with the stack's Apache 2.4 (mod_ssl +
+ * mod_http2) and libcurl 7.88: a handle's new connection did not resume the
+ * TLS session another handle had used over h2 (full handshake, although
+ * curl offered the cached session; `openssl s_client -alpn h2 -reconnect`
+ * does resume, so it is about how an h2 connection ends), while sessions
+ * used over HTTP/1.1 are resumed. Over h2 a handle needs one connection only.
  *
  * Errors (common/err.h), for every call: 0 or a negative code, details in
  * the struct err (method, path, HTTP status, the server's message):
@@ -93,7 +110,10 @@ struct dav_opts {
     enum dav_dialect dialect; /* AUTO (default), or forced */
     size_t max_response;      /* cap of a response body held in memory; default 1 MiB */
     unsigned long long max_listing; /* cap of a PROPFIND body (streamed); default 4 GiB */
-    void *curl_share;               /* optional CURLSH * (not owned) */
+    struct dav_share *share;        /* optional, borrowed: outlives every handle using it */
+    const char *ca_file;            /* PEM file of CAs to trust instead of the system's (copied) */
+    int no_bulk;                    /* 1: never use Nextcloud's bulk upload (dav_bulk_upload) */
+    int http1;                      /* 1: HTTP/1.1 only, never h2 (see "HTTP versions") */
     /* Nextcloud: a dav_put() of a known size above chunk_threshold uses chunked upload v2
      * (MKCOL uploads/<user>/<id>, PUT each chunk, MOVE .file). Default 100 MiB; -1: never.
      * chunk_size: default 16 MiB (Nextcloud wants 5 MiB..5 GiB per chunk but the last). */
@@ -110,6 +130,14 @@ void dav_opts_init(struct dav_opts *o);
 int dav_global_init(struct err *e);
 void dav_global_cleanup(void);
 
+/*
+ * The DNS + TLS session caches shared by the handles of one configuration
+ * (thread-safe). Free it after the last handle that uses it.
+ */
+struct dav_share;
+struct dav_share *dav_share_new(struct err *e);
+void dav_share_free(struct dav_share *s);
+
 /* A new handle (copies what it needs from o). NULL with e filled on failure. */
 struct dav *dav_new(const struct dav_opts *o, struct err *e);
 void dav_free(struct dav *d);
@@ -122,6 +150,14 @@ void dav_free(struct dav *d);
 int dav_detect(struct dav *d, struct err *e);
 enum dav_dialect dav_dialect(const struct dav *d);
 const char *dav_dialect_name(enum dav_dialect dl);
+
+/* Counters of a handle since dav_new(), for metrics and tests. */
+struct dav_stats {
+    long requests;     /* HTTP requests sent (retries included) */
+    long connects;     /* new connections opened for them (CURLINFO_NUM_CONNECTS summed) */
+    long http_version; /* of the last response: 10, 11, 20 (HTTP/2), 30; 0 = none yet */
+};
+void dav_stats(const struct dav *d, struct dav_stats *out);
 
 /* --- paths (pure functions, no handle) ------------------------------ */
 
@@ -277,5 +313,60 @@ int dav_delete(struct dav *d, const char *path, const char *if_match, struct err
  */
 int dav_proppatch(struct dav *d, const char *path, const char *name, const char *value,
                   struct err *e);
+
+/* --- bulk upload (Nextcloud) --------------------------------------------------- */
+
+/*
+ * One small file of a batch: its content in memory, and what happened to it.
+ */
+struct dav_bulk_item {
+    const char *path; /* API path (as for dav_put) */
+    const void *data; /* content, len bytes (NULL allowed when len is 0) */
+    size_t len;
+    long long mtime;          /* > 0: X-File-Mtime (bulk) / X-OC-Mtime (PUT fallback) */
+    const char *content_type; /* optional */
+    /* filled by dav_bulk_upload() */
+    int rc;            /* 0, or the negative ERR_* code of this file */
+    int via_bulk;      /* 1: written by the bulk request, 0: by a PUT */
+    char etag[256];    /* the new etag, when the server said it */
+    char fileid[64];   /* Nextcloud's file id (as OC-FileId), when it said it */
+    char message[256]; /* why this file failed: the server's words */
+};
+
+/*
+ * Upload a batch of small files. On Nextcloud whose capabilities announce
+ * dav.bulkupload (asked once per handle, on first use) and a base URL
+ * .../remote.php/dav/files/<user>/..., files of up to DAV_BULK_FILE_MAX
+ * bytes go in POST <server>/remote.php/dav/bulk requests (multipart/related,
+ * one part per file with X-File-Path, X-File-MD5, X-File-Mtime,
+ * Content-Length; at most DAV_BULK_MAX_FILES files and about
+ * DAV_BULK_MAX_BYTES per request); the server answers a JSON object per
+ * path ({"error": false, "etag", "fileid"} or {"error": true, "message"}).
+ * Everything else, and every file when the server has no bulk endpoint
+ * (other dialects, opts.no_bulk, or a 404/405/501 on the first POST, then
+ * remembered), goes by dav_put_buf().
+ *
+ * Semantics: like Nextcloud's bulk endpoint, an unconditional write: an
+ * existing file is replaced (no If-Match / If-None-Match), missing parent
+ * folders are NOT created (that file fails). Use it for files the caller
+ * knows are new, or may be replaced.
+ *
+ * Returns 0 when every file was attempted (look at each item's rc; the
+ * first failure is also in e), or a negative code when the batch stopped
+ * early (network, authentication: the items not attempted carry that code).
+ * Per file: a path that does not normalise is ERR_INVALID (nothing sent);
+ * a file the bulk answer marks {"error": true} is ERR_SERVER with the
+ * server's message (Nextcloud says "Could not create path" for a missing
+ * folder; a PUT of it would say ERR_NOTFOUND); a file missing from the
+ * answer, or left unparsed by a 400, is ERR_PROTO; PUT errors as dav_put.
+ * A bulk POST is retried like any request (429/5xx, network).
+ */
+#define DAV_BULK_MAX_FILES 100
+#define DAV_BULK_MAX_BYTES (16 * 1024 * 1024)
+#define DAV_BULK_FILE_MAX (1024 * 1024)
+int dav_bulk_upload(struct dav *d, struct dav_bulk_item *items, size_t n, struct err *e);
+
+/* Whether this handle would use the bulk endpoint (asks the capabilities once). */
+int dav_bulk_supported(struct dav *d);
 
 #endif

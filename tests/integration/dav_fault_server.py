@@ -3,7 +3,7 @@
 
 Started by tests/integration/test_dav_faults.c on a free loopback port:
 
-    dav_fault_server.py --log FILE [--rule 'METHOD PATH FAULT[,FAULT...]']...
+    dav_fault_server.py --log FILE [--no-bulk] [--rule 'METHOD PATH FAULT[,FAULT...]']...
 
 It prints "PORT <n>" on stdout once it listens, then serves /dav/ with just
 enough WebDAV for the client's fault tests: PUT (stored only once the whole
@@ -16,6 +16,7 @@ request is served normally ("ok" in a queue also means: serve normally).
 
 Faults:
   503 | 429 | 502 | 504   that status, no Retry-After
+  404                    404 Not Found (whatever the path)
   503ra<N>               503 with Retry-After: N (seconds)
   reset                  read half of the request body, then reset the connection (RST)
   malformed              207 with a truncated multistatus body
@@ -25,7 +26,19 @@ Faults:
 Nextcloud's chunked upload v2 works under /remote.php/dav/uploads/u/ (MKCOL,
 PUT chunks, MOVE .file with Destination, OC-Total-Length, Overwrite), the
 files under /remote.php/dav/files/u/. GET /status.php answers like Nextcloud, and a stored PUT answers with
-OC-FileId and OC-ETag headers, for the client's Nextcloud dialect tests.
+OC-FileId and OC-ETag headers, for the client's Nextcloud dialect tests. X-OC-Mtime on a PUT
+sets the file's getlastmodified.
+
+Nextcloud's bulk upload (apps/dav/lib/BulkUpload/ in nextcloud/server, followed closely):
+GET /ocs/v2.php/cloud/capabilities?format=json (and v1) announces dav.bulkupload "1.0"
+unless --no-bulk; POST /remote.php/dav/bulk takes a multipart/related body, each part
+"--B\r\n", headers (Content-Length and X-File-MD5 required, X-File-Path relative to the
+user's files root, X-File-Mtime or X-OC-Mtime), "\r\n", the bytes, "\r\n", and
+"--B--\r\n" last. A part whose MD5 does not match, or a malformed body, stops the parse:
+400 with the JSON of the files written so far. A file that cannot be written (parent
+missing, a folder there) is an entry {"error": true, "message"}; a written one
+{"error": false, "etag", "fileid", "permissions"}; 200 with the JSON object keyed by
+X-File-Path. Like Nextcloud, an existing file is replaced. With --no-bulk, POST /bulk is 404.
 
 Every request is logged to FILE as one JSON line:
   {"method", "path", "fault", "body_bytes", "status", "checksum" (OC-Checksum)}
@@ -33,6 +46,7 @@ Only the Python standard library; loopback only.
 """
 
 import argparse
+import hashlib
 import json
 import socket
 import socketserver
@@ -49,6 +63,8 @@ class State:
         self.lock = threading.Lock()
         self.files = {}  # decoded path -> bytes
         self.dirs = {"/dav", "/remote.php/dav/files/u", "/remote.php/dav/uploads/u"}
+        self.mtimes = {}  # decoded path -> unix seconds (X-OC-Mtime / X-File-Mtime)
+        self.bulk = True
         self.next_id = 0
         self.rules = rules  # (method, path) -> list of faults
         self.log = open(log_path, "a", buffering=1)
@@ -99,7 +115,8 @@ class Handler(BaseHTTPRequestHandler):
             self.logged = True
             self.st.record(method=self.command, path=self.path, fault=self.cur_fault,
                            body_bytes=self.cur_bytes, status=status,
-                           checksum=self.headers.get("OC-Checksum", ""))
+                           checksum=self.headers.get("OC-Checksum", ""),
+                           files=self.bulk_files)
 
     def _reply(self, status, body=b"", ctype="text/plain", headers=None):
         self._log(status)
@@ -136,7 +153,12 @@ class Handler(BaseHTTPRequestHandler):
         self.cur_fault = fault
         self.cur_bytes = 0
         self.logged = False
+        self.bulk_files = None
         try:
+            if fault == "404":
+                self.cur_bytes = len(self._read_body())
+                self._reply(404, b"not found\n")
+                return
             if fault in ("503", "429", "502", "504") or fault.startswith("503ra"):
                 body = self._read_body()
                 self.cur_bytes = len(body)
@@ -192,12 +214,17 @@ class Handler(BaseHTTPRequestHandler):
             body = self._read_body()
             self.cur_bytes = len(body)
             parent = p.rsplit("/", 1)[0] or "/"
+            mtime = self.headers.get("X-OC-Mtime")
             with st.lock:
                 if parent not in st.dirs:
                     code = 409
                 else:
                     code = 204 if p in st.files else 201
                     st.files[p] = body  # stored only once complete
+                    if mtime and mtime.isdigit():
+                        st.mtimes[p] = int(mtime)
+                    else:
+                        st.mtimes.pop(p, None)
             headers = None
             if code < 300:
                 # Nextcloud/ownCloud send the new file's id and etag with the answer
@@ -208,6 +235,22 @@ class Handler(BaseHTTPRequestHandler):
                            "OC-FileId": fid}
             self._reply(code, headers=headers)
             return code
+        if m == "GET" and p in ("/ocs/v1.php/cloud/capabilities",
+                                "/ocs/v2.php/cloud/capabilities"):
+            if self.headers.get("OCS-APIRequest", "").lower() != "true":
+                self._reply(412, b'{"message":"CSRF check failed"}', "application/json")
+                return 412
+            dav = {"chunking": "1.0"}
+            if st.bulk:
+                dav["bulkupload"] = "1.0"
+            body = json.dumps({"ocs": {"meta": {"status": "ok", "statuscode": 200,
+                                                "message": "OK"},
+                                       "data": {"version": {"major": 28, "string": "28.0.1"},
+                                                "capabilities": {"dav": dav}}}}).encode()
+            self._reply(200, body, "application/json; charset=utf-8")
+            return 200
+        if m == "POST" and p == "/remote.php/dav/bulk":
+            return self._bulk()
         if m == "GET" and p == "/status.php":
             body = json.dumps({"installed": True, "maintenance": False, "needsDbUpgrade": False,
                                "version": "28.0.1.1", "versionstring": "28.0.1",
@@ -293,20 +336,100 @@ class Handler(BaseHTTPRequestHandler):
             out = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">']
             for path, is_dir, size in items:
                 href = urllib.parse.quote(path + ("/" if is_dir else ""))
+                with st.lock:
+                    mt = st.mtimes.get(path)
                 rt = "<D:collection/>" if is_dir else ""
                 out.append("<D:response><D:href>%s</D:href><D:propstat><D:prop>"
                            "<D:resourcetype>%s</D:resourcetype><D:getcontentlength>%d"
                            "</D:getcontentlength><D:getetag>\"%x\"</D:getetag>"
                            "<D:getlastmodified>%s</D:getlastmodified></D:prop>"
                            "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
-                           % (href, rt, size, size, formatdate(usegmt=True)))
+                           % (href, rt, size, size, formatdate(mt, usegmt=True)))
             out.append("</D:multistatus>\n")
             self._reply(207, "".join(out).encode(), "application/xml; charset=utf-8")
             return 207
         self._reply(405)
         return 405
 
+    def _bulk(self):
+        """Nextcloud's BulkUploadPlugin::httpPost + MultipartRequestParser."""
+        st = self.st
+        body = self._read_body()
+        self.cur_bytes = len(body)
+        written = {}
+        self.bulk_files = []
+
+        def answer(code):
+            self._reply(code, json.dumps(written).encode(), "application/json; charset=utf-8")
+            return code
+
+        if not st.bulk:
+            self._reply(404, b"not found\n")
+            return 404
+        ctype = self.headers.get("Content-Type")
+        try:
+            mime, bnd = ctype.split(";")
+            key, val = bnd.split("=")
+        except (AttributeError, ValueError):
+            return answer(400)
+        val = val.strip()
+        if val.startswith('"') and val.endswith('"'):
+            val = val[1:-1]
+        if mime.strip() != "multipart/related" or key.strip() != "boundary":
+            return answer(400)
+        boundary = ("--" + val + "\r\n").encode()
+        last = ("--" + val + "--\r\n").encode()
+        pos = 0
+        while body[pos:pos + len(last)] != last:
+            if body[pos:pos + len(boundary)] != boundary:
+                return answer(400)  # "Boundary not found where it should be."
+            pos += len(boundary)
+            headers = {}
+            while True:
+                eol = body.find(b"\n", pos)
+                if eol < 0:
+                    return answer(400)
+                line = body[pos:eol + 1]
+                pos = eol + 1
+                if line == b"\r\n":
+                    break
+                if b":" not in line:
+                    return answer(400)
+                k, v = line.decode("utf-8", "surrogateescape").split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+            if "content-length" not in headers:
+                return answer(411)
+            if "x-file-md5" not in headers:
+                return answer(400)
+            n = int(headers["content-length"])
+            content = body[pos:pos + n]
+            if hashlib.md5(content).hexdigest() != headers["x-file-md5"]:
+                return answer(400)  # "Computed md5 hash is incorrect."
+            if n and pos + n >= len(body):
+                return answer(400)  # "Unexpected EOF while reading stream."
+            pos += n + 2
+            path = headers.get("x-file-path", "")
+            mtime = headers.get("x-file-mtime") or headers.get("x-oc-mtime")
+            full = "/remote.php/dav/files/u" + path
+            parent = full.rsplit("/", 1)[0] or "/"
+            with st.lock:
+                if not path.startswith("/") or parent not in st.dirs or full in st.dirs:
+                    written[path] = {"error": True, "message": "Could not create path"}
+                    continue
+                st.files[full] = content
+                if mtime and mtime.isdigit():
+                    st.mtimes[full] = int(mtime)
+                else:
+                    st.mtimes.pop(full, None)
+                st.next_id += 1
+                fid = "%08docinstance" % st.next_id
+            self.bulk_files.append(path)
+            written[path] = {"error": False, "etag": hashlib.md5(content + fid.encode()).hexdigest(),
+                             "fileid": fid, "permissions": "RGDNVW"}
+        return answer(200)
+
     do_PUT = do_GET = do_MKCOL = do_DELETE = do_PROPFIND = do_HEAD = do_MOVE = _handle
+    do_POST = _handle
 
 
 class Server(socketserver.ThreadingMixIn, HTTPServer):
@@ -318,6 +441,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--log", required=True)
     ap.add_argument("--rule", action="append", default=[])
+    ap.add_argument("--no-bulk", action="store_true", help="no Nextcloud bulk upload endpoint")
     args = ap.parse_args()
     rules = {}
     for r in args.rule:
@@ -325,6 +449,7 @@ def main():
         rules.setdefault(k, []).extend(q)
     srv = Server(("127.0.0.1", 0), Handler)
     srv.state = State(rules, args.log)
+    srv.state.bulk = not args.no_bulk
     print("PORT %d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever(poll_interval=0.2)
