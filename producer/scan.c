@@ -575,6 +575,8 @@ int scan_cloud_state(const struct dav_opts *opts, int parallel, const char *root
     struct buf rootp;
     struct dav *d = NULL;
     struct dav_stat rs;
+    struct dav_opts own = *opts;
+    struct dav_share *share = NULL;
     pthread_t th[16];
     int nth = 0;
     int rc;
@@ -582,6 +584,16 @@ int scan_cloud_state(const struct dav_opts *opts, int parallel, const char *root
     memset(&w, 0, sizeof(w));
     memset(&rs, 0, sizeof(rs));
     buf_init(&rootp, 4096);
+    if (!own.share) {
+        /* the walk's threads share DNS answers and TLS sessions (not connections) */
+        share = dav_share_new(e);
+        if (!share) {
+            rc = e->code ? e->code : ERR_NOMEM;
+            goto out;
+        }
+        own.share = share;
+    }
+    opts = &own;
     rc = buf_printf(&rootp, "/%s", root[0] == '/' ? root + 1 : root);
     if (rc < 0) {
         rc = err_set(e, rc, "root folder name too long");
@@ -677,6 +689,7 @@ out:
     st->cloud_ms = mono_ms() - w.t0;
     dav_stat_release(&rs);
     dav_free(d);
+    dav_share_free(share); /* after every handle: the threads freed theirs before they ended */
     buf_release(&rootp);
     log_info(lg, "cloud scan: %ld entries in %lld ms, %ld requests", st->entries, st->cloud_ms,
              st->cloud_requests);
