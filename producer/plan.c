@@ -10,7 +10,9 @@
  *   3. records: the first type matching a record owns it; folder names are
  *      sanitised display names made unique per type folder in record id
  *      order; each record's tagged folder is found wherever it is (two levels
- *      under the root) and renamed / moved to its place, or created;
+ *      under the root) and renamed / moved to its place, or created; a place
+ *      held by another document folder that leaves it this pass is taken
+ *      after it, in the same pass and under its lock (resolve_pending);
  *   4. tagged document folders of records that are gone are deleted;
  *   5. attachments, by id: binary -> upload; url -> follow its tagged file
  *      (or its url): renamed, moved to another document folder, moved out,
@@ -61,6 +63,14 @@ struct rec {
     char *name;   /* unique folder name */
     int frozen;
     long folder; /* index in ctx.df, -1 if none */
+    /*
+     * pending: its place is held by another document folder (blocker) that may
+     * leave it this pass; resolve_pending() plans it after that folder's job, or
+     * freezes it. pick: its current folder (NULL: none); want: its place.
+     */
+    int pending;
+    const struct snap_entry *pick, *blocker;
+    char *want;
 };
 
 /* A document folder managed this pass (or the stand-alone folder). */
@@ -68,6 +78,8 @@ struct dfold {
     const char *cur_path; /* the folder now (its children are read there), NULL if missing */
     char *post;           /* its path after this pass */
     const char *key;      /* record tag, NULL for the stand-alone folder */
+    const char *lock;     /* lock (= key) of its jobs: post, or the lock of the job that
+                             frees its name this pass (see resolve_pending) */
     int cloud_ok, odoo_ok;
     int names_ready;
     struct names_set names;
@@ -87,8 +99,12 @@ struct ctx {
     size_t nrtag;
     const struct snap_entry **atag; /* entries with an attachment tag, by (tag, path) */
     size_t natag;
-    unsigned char *claimed; /* per cloud entry (index in cs->v): handled by an attachment */
-    unsigned char *chosen;  /* per cloud entry: the current folder of a record */
+    unsigned char *claimed;   /* per cloud entry (index in cs->v): handled by an attachment */
+    unsigned char *chosen;    /* per cloud entry: the current folder of a record */
+    unsigned char *early;     /* per cloud entry: a gone folder deleted in phase 2 (a record
+                                 takes its name this pass) */
+    const char **early_paths; /* those folders' paths (borrowed from the snapshot) */
+    size_t nearly;
     struct tfold *tf;
     size_t ntf;
     long sa;          /* index of the stand-alone tfold, -1 */
@@ -397,7 +413,10 @@ static int index_cloud(struct ctx *c)
     c->atag = calloc(n, sizeof *c->atag);
     c->claimed = calloc(n, 1);
     c->chosen = calloc(n, 1);
-    if (!c->ents || !c->rtag || !c->atag || !c->claimed || !c->chosen) {
+    c->early = calloc(n, 1);
+    c->early_paths = calloc(n, sizeof *c->early_paths);
+    if (!c->ents || !c->rtag || !c->atag || !c->claimed || !c->chosen || !c->early ||
+        !c->early_paths) {
         c->nomem = 1;
         return ERR_NOMEM;
     }
@@ -732,6 +751,7 @@ static long add_dfold(struct ctx *c, const char *cur_path, char *post, const cha
     d->cur_path = cur_path;
     d->post = post;
     d->key = key;
+    d->lock = post;
     d->cloud_ok = cloud_ok;
     d->odoo_ok = odoo_ok;
     names_set_init(&d->names);
@@ -759,14 +779,72 @@ static int is_standalone_path(const struct ctx *c, const char *path)
     return strcmp(path, t->want) == 0 || (t->cur && strcmp(path, t->cur->path) == 0);
 }
 
+/*
+ * Plan a record's folder at `want` (owned: handed to its dfold): move it there from
+ * pick, or create it there (adopting w, an untagged folder already at its place).
+ * lock: the lock of its jobs, NULL for want itself.
+ */
+static int emit_place(struct ctx *c, struct rec *r, const struct snap_entry *pick,
+                      const struct snap_entry *w, char *want, const char *lock)
+{
+    struct tfold *t = &c->tf[r->type];
+    const char *cur_path = NULL;
+    struct job *j;
+
+    if (pick) {
+        cur_path = pick->path;
+        if (t->cloud_ok && strcmp(pick->path, want) != 0) {
+            const char *ps = strrchr(pick->path, '/');
+            int same_parent = strncmp(pick->path, want, (size_t)(ps - pick->path) + 1) == 0 &&
+                              strchr(want + (ps - pick->path) + 1, '/') == NULL;
+            j = new_job(c, PH_DOCS, JOB_RENAME, JOB_SIDE_CLOUD, lock ? lock : want,
+                        same_parent ? "record renamed" : "record changed type");
+            if (!j)
+                return free(want), ERR_NOMEM;
+            j->path = xdup(c, pick->path);
+            j->to = xdup(c, want);
+            j->record = xdup(c, r->key);
+            j->expect.etag = xdup(c, pick->etag);
+        }
+    } else {
+        if (w) {
+            c->chosen[eidx(c, w)] = 1;
+            cur_path = w->path;
+        }
+        if (t->cloud_ok) {
+            j = new_job(c, PH_DOCS, JOB_MKDIR, JOB_SIDE_CLOUD, lock ? lock : want,
+                        w ? "document folder adopted" : "document folder missing");
+            if (!j)
+                return free(want), ERR_NOMEM;
+            j->path = xdup(c, want);
+            j->record = xdup(c, r->key);
+        }
+    }
+    r->folder = add_dfold(c, cur_path, want, r->key, t->cloud_ok, t->odoo_ok);
+    if (r->folder < 0)
+        return ERR_NOMEM;
+    if (lock)
+        c->df[r->folder].lock = lock;
+    return 0;
+}
+
+/* Its place is held by another document folder (w): decided once every record is placed. */
+static int set_pending(struct rec *r, const struct snap_entry *pick, const struct snap_entry *w,
+                       char *want)
+{
+    r->pending = 1;
+    r->pick = pick;
+    r->blocker = w;
+    r->want = want;
+    return 0;
+}
+
 static int place_record(struct ctx *c, struct rec *r)
 {
     struct tfold *t = &c->tf[r->type];
     const struct snap_entry *pick = NULL, *first_managed = NULL, *first = NULL, *w;
     char *want, parent[4096];
     size_t lo, hi, i;
-    struct job *j;
-    const char *cur_path = NULL;
 
     if (t->frozen) {
         /*
@@ -822,7 +900,6 @@ static int place_record(struct ctx *c, struct rec *r)
     w = find_path(c, want);
     if (pick) {
         c->chosen[eidx(c, pick)] = 1;
-        cur_path = pick->path;
         if (pick == w) {
             /* in place */
         } else if (!t->cloud_ok) {
@@ -831,47 +908,27 @@ static int place_record(struct ctx *c, struct rec *r)
             if (!want)
                 return ERR_NOMEM;
         } else if (w) {
+            /* another document folder may leave the place this pass: see resolve_pending */
+            if (w->is_dir && w->record_tag && *w->record_tag)
+                return set_pending(r, pick, w, want);
             add_msg(c, "record %s: cannot move \"%s\" to \"%s\", the name is taken", r->key,
                     pick->path, want);
             r->frozen = 1;
             free(want);
             return freeze(c, pick->path);
-        } else {
-            const char *ps = strrchr(pick->path, '/');
-            int same_parent = strncmp(pick->path, want, (size_t)(ps - pick->path) + 1) == 0 &&
-                              strchr(want + (ps - pick->path) + 1, '/') == NULL;
-            j = new_job(c, PH_DOCS, JOB_RENAME, JOB_SIDE_CLOUD, want,
-                        same_parent ? "record renamed" : "record changed type");
-            if (!j)
-                return free(want), ERR_NOMEM;
-            j->path = xdup(c, pick->path);
-            j->to = xdup(c, want);
-            j->record = xdup(c, r->key);
-            j->expect.etag = xdup(c, pick->etag);
         }
-    } else {
-        if (w && (!w->is_dir || (w->record_tag && *w->record_tag))) {
-            add_msg(c, "record %s: \"%s\" is taken by another %s", r->key, want,
-                    w->is_dir ? "document folder" : "file");
-            r->frozen = 1;
-            free(want);
-            return 0;
-        }
-        if (w) {
-            c->chosen[eidx(c, w)] = 1;
-            cur_path = w->path;
-        }
-        if (t->cloud_ok) {
-            j = new_job(c, PH_DOCS, JOB_MKDIR, JOB_SIDE_CLOUD, want,
-                        w ? "document folder adopted" : "document folder missing");
-            if (!j)
-                return free(want), ERR_NOMEM;
-            j->path = xdup(c, want);
-            j->record = xdup(c, r->key);
-        }
+        return emit_place(c, r, pick, w, want, NULL);
     }
-    r->folder = add_dfold(c, cur_path, want, r->key, t->cloud_ok, t->odoo_ok);
-    return r->folder < 0 ? ERR_NOMEM : 0;
+    if (w && (!w->is_dir || (w->record_tag && *w->record_tag))) {
+        if (w->is_dir && t->cloud_ok)
+            return set_pending(r, NULL, w, want);
+        add_msg(c, "record %s: \"%s\" is taken by another %s", r->key, want,
+                w->is_dir ? "document folder" : "file");
+        r->frozen = 1;
+        free(want);
+        return 0;
+    }
+    return emit_place(c, r, NULL, w, want, NULL);
 }
 
 static int cmp_df_cur(const void *a, const void *b, const struct dfold *df)
@@ -932,6 +989,198 @@ static long df_of_entry(const struct ctx *c, const char *path)
     return find_df_cur(c, parent);
 }
 
+/* ---------- document folders of records that are gone ---------- */
+
+static int model_known_ok(const struct ctx *c, const char *model, int *known)
+{
+    size_t i;
+    int ok = 1;
+
+    *known = 0;
+    for (i = 0; i < c->in->ntypes; i++)
+        if (strcmp(c->in->types[i].model, model) == 0) {
+            *known = 1;
+            if (!c->in->types[i].scan_ok)
+                ok = 0;
+        }
+    return ok;
+}
+
+/*
+ * Whether a record-tagged folder is deleted as gone: two levels under the root,
+ * chosen by no record, in a managed type folder, and its record is gone or
+ * matches no type. A live record's second folder is left alone (*second = 1).
+ */
+static int gone_folder(const struct ctx *c, const struct snap_entry *en, int *second)
+{
+    const struct tfold *t = NULL;
+    char model[256];
+    size_t k;
+    int known;
+
+    *second = 0;
+    if (depth(c, en->path) != 2 || c->chosen[eidx(c, en)] || under_frozen(c, en->path))
+        return 0;
+    for (k = 0; k < c->ntf; k++)
+        if ((long)k != c->sa && !c->tf[k].frozen && c->tf[k].cur &&
+            parent_is(en->path, c->tf[k].cur->path))
+            t = &c->tf[k];
+    if (!t)
+        return 0; /* not under a managed type folder: left alone */
+    if (find_rec_tag(c, en->record_tag, model, sizeof model)) {
+        *second = 1;
+        return 0;
+    }
+    return model[0] && model_known_ok(c, model, &known) && known && t->cloud_ok;
+}
+
+static int plan_gone_delete(struct ctx *c, const struct snap_entry *en, int ph)
+{
+    struct job *j;
+    size_t lo, hi;
+
+    j = new_job(c, ph, JOB_DELETE, JOB_SIDE_CLOUD, en->path, "record gone or no longer matching");
+    if (!j)
+        return ERR_NOMEM;
+    j->path = xdup(c, en->path);
+    j->record = xdup(c, en->record_tag);
+    j->expect.etag = xdup(c, en->etag);
+    range_under(c, en->path, &lo, &hi);
+    c->del_weight += 1 + (hi - lo);
+    return c->nomem ? ERR_NOMEM : 0;
+}
+
+static int delete_gone_folders(struct ctx *c)
+{
+    size_t i;
+    int second, rc;
+
+    for (i = 0; i < c->nrtag; i++) {
+        const struct snap_entry *en = c->rtag[i];
+        if (c->early[eidx(c, en)])
+            continue; /* planned already, before the record that takes its name */
+        if (gone_folder(c, en, &second)) {
+            rc = plan_gone_delete(c, en, PH_DOC_DELETE);
+            if (rc < 0)
+                return rc;
+        } else if (second) {
+            add_msg(c, "\"%s\": a second folder of record %s, left alone", en->path,
+                    en->record_tag);
+        }
+    }
+    return 0;
+}
+
+/* ---------- names freed this pass ---------- */
+
+/*
+ * Whether the folder w at a pending record's place leaves it this pass: 1 yes
+ * (*lock: the lock of the job that frees it; *del: that job is the deletion of
+ * a gone folder, still to plan), 0 not known yet (its record is pending too),
+ * -1 no (the place stays taken).
+ */
+static int blocker_leaves(const struct ctx *c, const struct rec *r, const char **lock, int *del)
+{
+    const struct snap_entry *w = r->blocker;
+    const struct dfold *d;
+    const struct rec *b;
+    char model[256];
+    int second;
+
+    *del = 0;
+    b = find_rec_tag(c, w->record_tag, model, sizeof model);
+    if (b) {
+        if (b == r)
+            return -1;
+        if (b->pending)
+            return 0;
+        if (b->frozen || b->folder < 0)
+            return -1;
+        d = &c->df[b->folder];
+        if (!d->cur_path || strcmp(d->cur_path, w->path) != 0 || strcmp(d->post, w->path) == 0)
+            return -1; /* not its record's folder, or it stays */
+        *lock = d->lock;
+        return 1;
+    }
+    if (!gone_folder(c, w, &second))
+        return -1;
+    *lock = w->path;
+    *del = 1;
+    return 1;
+}
+
+static int freeze_pending(struct ctx *c, struct rec *r)
+{
+    int rc = 0;
+
+    if (r->pick)
+        add_msg(c, "record %s: cannot move \"%s\" to \"%s\", the name is taken", r->key,
+                r->pick->path, r->want);
+    else
+        add_msg(c, "record %s: \"%s\" is taken by another document folder", r->key, r->want);
+    r->frozen = 1;
+    r->pending = 0;
+    if (r->pick)
+        rc = freeze(c, r->pick->path);
+    free(r->want);
+    r->want = NULL;
+    return rc;
+}
+
+/*
+ * Records whose place is held by another document folder. When that folder
+ * leaves this pass (its record moves or is renamed away, or it is deleted as
+ * gone), the record is moved or created there in the same pass, after it: its
+ * jobs carry the lock of the job that frees the place (so they run after it,
+ * in the same key), and a gone folder's deletion is planned right before it in
+ * phase 2 instead of phase 5. Chains resolve in order; a place that stays
+ * taken, or a cycle (two records swapping names), leaves the record waiting,
+ * with a message, as before.
+ */
+static int resolve_pending(struct ctx *c, struct rec **byid)
+{
+    const char *lock = NULL;
+    int progress = 1, st, del, rc;
+    size_t i;
+
+    while (progress) {
+        progress = 0;
+        for (i = 0; i < c->nrecs; i++) {
+            struct rec *r = byid[i];
+            char *want;
+            if (!r->pending)
+                continue;
+            st = blocker_leaves(c, r, &lock, &del);
+            if (st == 0)
+                continue;
+            progress = 1;
+            if (st < 0) {
+                rc = freeze_pending(c, r);
+            } else {
+                rc = 0;
+                if (del && !c->early[eidx(c, r->blocker)]) {
+                    rc = plan_gone_delete(c, r->blocker, PH_DOCS);
+                    c->early[eidx(c, r->blocker)] = 1;
+                    c->early_paths[c->nearly++] = r->blocker->path;
+                }
+                want = r->want;
+                r->want = NULL;
+                r->pending = 0;
+                if (rc == 0)
+                    rc = emit_place(c, r, r->pick, NULL, want, lock);
+                else
+                    free(want);
+            }
+            if (rc < 0)
+                return rc;
+        }
+    }
+    for (i = 0; i < c->nrecs; i++)
+        if (byid[i]->pending && (rc = freeze_pending(c, byid[i])) < 0)
+            return rc;
+    return 0;
+}
+
 static int place_records(struct ctx *c, struct rec **byid)
 {
     size_t i, *tmp;
@@ -942,6 +1191,9 @@ static int place_records(struct ctx *c, struct rec **byid)
         if (rc < 0)
             return rc;
     }
+    rc = resolve_pending(c, byid);
+    if (rc < 0)
+        return rc;
     c->sa_df = -1;
     if (c->sa >= 0 && !c->tf[c->sa].frozen) {
         struct tfold *t = &c->tf[c->sa];
@@ -963,61 +1215,6 @@ static int place_records(struct ctx *c, struct rec **byid)
             c->df_by_cur[c->ndf_cur++] = i;
     sort_df_by_cur(c->df_by_cur, c->ndf_cur, c->df, tmp);
     free(tmp);
-    return 0;
-}
-
-/* ---------- document folders of records that are gone ---------- */
-
-static int model_known_ok(const struct ctx *c, const char *model, int *known)
-{
-    size_t i;
-    int ok = 1;
-
-    *known = 0;
-    for (i = 0; i < c->in->ntypes; i++)
-        if (strcmp(c->in->types[i].model, model) == 0) {
-            *known = 1;
-            if (!c->in->types[i].scan_ok)
-                ok = 0;
-        }
-    return ok;
-}
-
-static int delete_gone_folders(struct ctx *c)
-{
-    size_t i, k, lo, hi;
-    char model[256];
-
-    for (i = 0; i < c->nrtag; i++) {
-        const struct snap_entry *en = c->rtag[i];
-        struct tfold *t = NULL;
-        struct job *j;
-        int known;
-        if (depth(c, en->path) != 2 || c->chosen[eidx(c, en)] || under_frozen(c, en->path))
-            continue;
-        for (k = 0; k < c->ntf; k++)
-            if ((long)k != c->sa && !c->tf[k].frozen && c->tf[k].cur &&
-                parent_is(en->path, c->tf[k].cur->path))
-                t = &c->tf[k];
-        if (!t)
-            continue; /* not under a managed type folder: left alone */
-        if (find_rec_tag(c, en->record_tag, model, sizeof model)) {
-            add_msg(c, "\"%s\": a second folder of record %s, left alone", en->path,
-                    en->record_tag);
-            continue;
-        }
-        if (!model[0] || !model_known_ok(c, model, &known) || !known || !t->cloud_ok)
-            continue;
-        j = new_job(c, PH_DOC_DELETE, JOB_DELETE, JOB_SIDE_CLOUD, en->path,
-                    "record gone or no longer matching");
-        if (!j)
-            return ERR_NOMEM;
-        j->path = xdup(c, en->path);
-        j->record = xdup(c, en->record_tag);
-        j->expect.etag = xdup(c, en->etag);
-        range_under(c, en->path, &lo, &hi);
-        c->del_weight += 1 + (hi - lo);
-    }
     return 0;
 }
 
@@ -1087,7 +1284,7 @@ static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
     if (!fname)
         return ERR_NOMEM;
     path = join(c, d->post, fname);
-    j = path ? new_job(c, PH_FILES, JOB_UPLOAD, JOB_SIDE_CLOUD, d->post,
+    j = path ? new_job(c, PH_FILES, JOB_UPLOAD, JOB_SIDE_CLOUD, d->lock,
                        primary ? "upload not confirmed" : "binary attachment")
              : NULL;
     if (j) {
@@ -1116,7 +1313,7 @@ static int odoo_delete(struct ctx *c, const struct snap_att *a, long of, const c
 
     if (!d->odoo_ok)
         return 0;
-    j = new_job(c, PH_ODOO, JOB_DELETE, JOB_SIDE_ODOO, d->post, reason);
+    j = new_job(c, PH_ODOO, JOB_DELETE, JOB_SIDE_ODOO, d->lock, reason);
     if (!j)
         return ERR_NOMEM;
     j->att_id = a->id;
@@ -1188,7 +1385,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
              * jobs expecting the same write_date would refuse each other.
              */
             if (renamed && !url_stale && !untagged) {
-                j = new_job(c, PH_ODOO, JOB_RENAME, JOB_SIDE_ODOO, d->post, "cloud file renamed");
+                j = new_job(c, PH_ODOO, JOB_RENAME, JOB_SIDE_ODOO, d->lock, "cloud file renamed");
                 if (j) {
                     j->att_id = a->id;
                     j->name = xdup(c, bn);
@@ -1198,7 +1395,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                 }
             }
             if (url_stale || untagged) {
-                j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->post,
+                j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->lock,
                             renamed     ? "cloud file renamed"
                             : url_stale ? "document folder moved"
                                         : "replaced file lost its tag");
@@ -1212,7 +1409,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                 }
             }
         } else {
-            j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->post,
+            j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->lock,
                         "cloud file moved to another document");
             if (j) {
                 j->att_id = a->id;
@@ -1385,7 +1582,7 @@ static int plan_children(struct ctx *c)
                 return ERR_NOMEM;
             if (en->att_tag > 0 && !find_att(c, en->att_tag)) {
                 if (d->cloud_ok) {
-                    j = new_job(c, PH_FILES, JOB_DELETE, JOB_SIDE_CLOUD, d->post,
+                    j = new_job(c, PH_FILES, JOB_DELETE, JOB_SIDE_CLOUD, d->lock,
                                 "attachment deleted in Odoo");
                     if (j) {
                         j->path = xdup(c, pp);
@@ -1395,7 +1592,7 @@ static int plan_children(struct ctx *c)
                     }
                 }
             } else if (d->odoo_ok) {
-                j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->post,
+                j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->lock,
                             en->is_dir ? "new cloud sub-folder" : "new cloud file");
                 if (j) {
                     j->path = xdup(c, pp);
@@ -1416,13 +1613,24 @@ static int plan_children(struct ctx *c)
 
 /* ---------- safety, ids, output ---------- */
 
+/* Whether lock is the path of a gone folder deleted early (its name is taken this pass). */
+static int early_lock(const struct ctx *c, const char *lock)
+{
+    size_t i;
+
+    for (i = 0; lock && i < c->nearly; i++)
+        if (strcmp(lock, c->early_paths[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int finish(struct ctx *c)
 {
     struct plan *p = c->p;
     const struct plan_input *in = c->in;
     int incomplete = !c->os->complete || !c->cs->complete;
     int over, drop = 0;
-    size_t ph, i, total = 0;
+    size_t ph, i, total = 0, waiting = 0;
 
     p->managed = c->managed;
     p->delete_weight = c->del_weight;
@@ -1461,6 +1669,12 @@ static int finish(struct ctx *c)
                 job_release(j);
                 continue;
             }
+            if (drop && early_lock(c, j->lock)) {
+                /* it waits for a withheld deletion: it would find the place still taken */
+                waiting++;
+                job_release(j);
+                continue;
+            }
             if (job_make_id(j) < 0) {
                 c->nomem = 1;
                 job_release(j);
@@ -1471,6 +1685,11 @@ static int finish(struct ctx *c)
         }
         l->n = 0;
     }
+    if (waiting)
+        add_msg(c,
+                "%zu jobs of records taking the place of a folder whose deletion is withheld "
+                "wait too",
+                waiting);
     return c->nomem ? ERR_NOMEM : 0;
 }
 
@@ -1484,6 +1703,8 @@ static void ctx_release(struct ctx *c)
     free(c->atag);
     free(c->claimed);
     free(c->chosen);
+    free(c->early);
+    free(c->early_paths);
     for (i = 0; i < c->ntf; i++) {
         free(c->tf[i].name);
         free(c->tf[i].want);
@@ -1492,6 +1713,7 @@ static void ctx_release(struct ctx *c)
     for (i = 0; i < c->nrecs; i++) {
         free(c->recs[i].key);
         free(c->recs[i].name);
+        free(c->recs[i].want);
     }
     free(c->recs);
     for (i = 0; i < c->ndf; i++) {

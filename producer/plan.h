@@ -30,10 +30,21 @@
  * the tag adopts it (tags it), so type/document mkdirs commute.
  * A type folder that must be renamed back freezes its subtree for this pass
  * (only the rename is planned; the next pass plans its documents).
+ * A record whose place is held by another document folder that leaves it in
+ * the same pass (its record renamed or moved away, or a gone record's folder
+ * deleted) is moved or created there in that pass, after the freeing job: the
+ * freeing rename comes first in phase 2 (a gone folder's delete is planned in
+ * phase 2, right before, instead of phase 5), and every job of the record
+ * carries the lock of the freeing job, so the key keeps them in order (a
+ * chain of freed names shares the first one's lock). A place that stays taken,
+ * or two records swapping names, leaves the record waiting, with a message.
+ * When deletions are withheld (safety), the jobs waiting for a withheld delete
+ * are withheld too.
  *
  * Every job: lock = the document folder path (the type folder path for type
- * folder jobs), version = created_at = plan_input.version, reason = the
- * rule's short name ("record renamed", "new cloud file", ...).
+ * folder jobs; the freeing job's lock for a record taking a freed place, see
+ * above), version = created_at = plan_input.version, reason = the rule's
+ * short name ("record renamed", "new cloud file", ...).
  *
  * Rules -> jobs (fields set besides kind, side, lock, version, reason, id):
  *   type folder missing / untagged   mkdir cloud   path, name = configured type name

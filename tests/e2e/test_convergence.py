@@ -12,7 +12,6 @@ operations as they go).
 """
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import main  # noqa: E402
@@ -24,17 +23,6 @@ class Convergence(ConvergenceCase):
 
 
 add_seed_tests(Convergence, range(0, 11))
-
-# Known bug, kept visible: the seed must fail until it is fixed (then unittest reports an
-# "unexpected success" and this mark must go). Seed 10, round 4: a type folder renamed in
-# the cloud is renamed back first (its documents wait a pass), then a record cannot take
-# the name of a folder that another record leaves in the same pass ("the name is taken"):
-# quiescence takes three passes instead of two.
-KNOWN_FAILURES = ["test_seed_10"]
-# (A replay with CONVERGENCE_SEED shows the failure itself: no mark then.)
-if not os.environ.get("CONVERGENCE_SEED"):
-    for name in KNOWN_FAILURES:
-        setattr(Convergence, name, unittest.expectedFailure(getattr(Convergence, name)))
 
 if __name__ == "__main__":
     main()

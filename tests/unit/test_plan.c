@@ -67,6 +67,7 @@ struct tcase {
     int odoo_incomplete, cloud_incomplete, no_standalone, force;
     double share; /* 0: 1.0 */
     const char *want[16];
+    const char *locks[16]; /* when set: the lock of each wanted job, in order */
     enum plan_verdict verdict;
     const char *want_msg; /* a substring of one message, or NULL */
 };
@@ -347,6 +348,51 @@ static const struct tcase cases[] = {
      .recs = {{0, "sale.order", 1, "SO1"}},
      .ents = {{Q "/Old", 1, 0, "sale.order,1", NULL}, {Q "/SO1", 0, 0, NULL, NULL}},
      .want_msg = "the name is taken"},
+    /* a place freed in the same pass is taken in that pass, after the job that frees it
+       (same lock, so the worker runs them in order; a cycle still waits) */
+    {.name = "a name freed by a rename is taken in the same pass, after it", .base = 1,
+     .recs = {{0, "sale.order", 1, "X"}, {0, "sale.order", 2, "Y"}},
+     .ents = {{Q "/Old", 1, 0, "sale.order,1", NULL}, {Q "/Old/new.txt", 0, 0, NULL, NULL},
+              {Q "/X", 1, 0, "sale.order,2", NULL}},
+     .want = {"rename cloud " Q "/X -> " Q "/Y [sale.order,2]",
+              "rename cloud " Q "/Old -> " Q "/X [sale.order,1]",
+              "relink odoo " Q "/X/new.txt [sale.order,1] \"new.txt\""},
+     .locks = {Q "/Y", Q "/Y", Q "/Y"}},
+    {.name = "a record changing type takes the name its namesake leaves (seed 10)", .base = 1,
+     .ntypes = 2,
+     .types = {{"Quotations", "sale.order", PLAN_DIR_BOTH, 1},
+               {"Orders", "sale.order", PLAN_DIR_BOTH, 1}},
+     .recs = {{1, "sale.order", 7, "Q9777"}, {1, "sale.order", 6, "Q9777"}},
+     .ents = {{Q "/Q9777", 1, 0, "sale.order,6", NULL}, {"/Odoo/Orders/Q9777", 1, 0, "sale.order,7", NULL}},
+     .want = {"rename cloud /Odoo/Orders/Q9777 -> /Odoo/Orders/Q9777 (2) [sale.order,7]",
+              "rename cloud " Q "/Q9777 -> /Odoo/Orders/Q9777 [sale.order,6]"},
+     .locks = {"/Odoo/Orders/Q9777 (2)", "/Odoo/Orders/Q9777 (2)"}},
+    {.name = "a chain of freed names resolves in order, under one lock", .base = 1,
+     .recs = {{0, "sale.order", 1, "X"}, {0, "sale.order", 2, "Y"}, {0, "sale.order", 3, "Z"}},
+     .ents = {{Q "/Old", 1, 0, "sale.order,1", NULL}, {Q "/X", 1, 0, "sale.order,2", NULL},
+              {Q "/Y", 1, 0, "sale.order,3", NULL}},
+     .want = {"rename cloud " Q "/Y -> " Q "/Z [sale.order,3]",
+              "rename cloud " Q "/X -> " Q "/Y [sale.order,2]",
+              "rename cloud " Q "/Old -> " Q "/X [sale.order,1]"},
+     .locks = {Q "/Z", Q "/Z", Q "/Z"}},
+    {.name = "a name freed by a gone record's folder: deleted first, then created", .base = 1,
+     .recs = {{0, "sale.order", 2, "SO2"}},
+     .atts = {{11, "b.pdf", 0, NULL, "sale.order", 2, NULL}},
+     .ents = {{Q "/SO2", 1, 0, "sale.order,9", NULL}, {Q "/SO2/old.txt", 0, 0, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO2 [sale.order,9]", "mkdir cloud " Q "/SO2 [sale.order,2]",
+              "upload cloud " Q "/SO2/b.pdf #11 [sale.order,2] \"b.pdf\""},
+     .locks = {Q "/SO2", Q "/SO2", Q "/SO2"}},
+    {.name = "a withheld deletion keeps the record that would take its place waiting",
+     .base = 1, .share = 0.1,
+     .recs = {{0, "sale.order", 2, "SO2"}, {0, "sale.order", 3, "SO3"}},
+     .ents = {{Q "/SO2", 1, 0, "sale.order,9", NULL}, {Q "/SO2/old.txt", 0, 0, NULL, NULL},
+              {Q "/SO2/old2.txt", 0, 0, NULL, NULL}},
+     .want = {"mkdir cloud " Q "/SO3 [sale.order,3]"},
+     .verdict = PLAN_VERDICT_DELETES_REFUSED, .want_msg = "wait too"},
+    {.name = "two records swapping names wait, and say so", .base = 1,
+     .recs = {{0, "sale.order", 1, "Y"}, {0, "sale.order", 2, "X"}},
+     .ents = {{Q "/X", 1, 0, "sale.order,1", NULL}, {Q "/Y", 1, 0, "sale.order,2", NULL}},
+     .want_msg = "the name is taken"},
     {.name = "a binary attachment without checksum is not uploaded", .base = 1,
      .recs = {{0, "sale.order", 1, "SO1"}},
      .atts = {{11, "empty.txt", 0, NULL, "sale.order", 1, "nochecksum"}},
@@ -507,6 +553,10 @@ static void run_case(struct check_count *cc, const struct tcase *tc)
             same = 0;
     }
     CHECK_MSG(cc, same, "%s: jobs differ", tc->name);
+    for (i = 0; same && i < nwant && tc->locks[0]; i++)
+        CHECK_MSG(cc, tc->locks[i] && p.jobs[i].lock && strcmp(p.jobs[i].lock, tc->locks[i]) == 0,
+                  "%s: job %zu lock %s, want %s", tc->name, i, p.jobs[i].lock,
+                  tc->locks[i] ? tc->locks[i] : "(none)");
     if (getenv("PLAN_DUMP")) { /* PLAN_DUMP=1 unit.plan: every plan, for reading */
         printf("== %s\n", tc->name);
         plan_print(&p, stdout, 0);
