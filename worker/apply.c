@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct applier {
     struct apply_opts o;
     pthread_mutex_t mu;
     struct apply_conn *free_list;
+    atomic_int weak_etags_stay; /* the server's weak ETags did not turn strong: do not wait */
 };
 
 static const char *const att_fields[] = {"id",        "name",   "type",       "url",
@@ -178,6 +180,12 @@ static int split_record(const char *rec, char *model, size_t cap, long *id, stru
     return 0;
 }
 
+static void before_write(const struct applier *a, const struct job *j, const char *what)
+{
+    if (a->o.before_write)
+        a->o.before_write(j, what, a->o.before_write_ud);
+}
+
 static int tag(struct dav *d, const char *path, const char *name, const char *value, struct err *e)
 {
     int rc = dav_proppatch(d, path, name, value, e);
@@ -319,6 +327,96 @@ static int att_to_url(struct odoo *o, long id, const char *url, struct err *e)
     return rc;
 }
 
+struct hash_sink {
+    struct sha1_ctx ctx;
+    long long n, cap;
+};
+
+static size_t hash_write(const char *p, size_t n, void *ud)
+{
+    struct hash_sink *h = ud;
+    struct err e = ERR_INIT;
+
+    h->n += (long long)n;
+    if (h->n > h->cap || sha1_update(&h->ctx, p, n, &e) < 0)
+        return 0; /* larger than the attachment, or no digest: not ours */
+    return n;
+}
+
+/* 1 when the cloud file at path has exactly size bytes and this sha1; 0 when not. */
+static int cloud_content_is(struct apply_conn *c, const char *path, long long size,
+                            const char *sha1, struct err *e)
+{
+    struct hash_sink h;
+    char hex[SHA1_HEX_SIZE];
+    int rc;
+
+    memset(&h, 0, sizeof(h));
+    h.cap = size;
+    rc = sha1_init(&h.ctx, e);
+    if (rc < 0)
+        return rc;
+    rc = dav_get(c->dav, path, hash_write, &h, NULL, e);
+    if (rc == ERR_IO && h.n > h.cap) {
+        err_clear(e);
+        sha1_release(&h.ctx);
+        return 0;
+    }
+    if (rc < 0) {
+        sha1_release(&h.ctx);
+        return rc;
+    }
+    rc = sha1_final(&h.ctx, hex, e);
+    if (rc < 0)
+        return rc;
+    return h.n == size && strcmp(hex, sha1) == 0;
+}
+
+/*
+ * The upload's target exists (st, from a re-read). Whose file is it?
+ *   - tagged with this attachment: an earlier attempt (or a worker that took
+ *     over our expired lock) uploaded it: done, go on (0, ALREADY_DONE);
+ *   - untagged, with exactly the attachment's size and sha1: an attempt killed
+ *     between its PUT and its PROPPATCH: adopt it, tag it, go on (0);
+ *   - tagged with another attachment, and it appeared after our re-read
+ *     (`raced`: our create-only PUT was refused): a newer writer gave the place
+ *     to another file: superseded (1, SKIPPED), nothing is written;
+ *   - anything else (a folder, a stranger's file, another attachment's file
+ *     that was there before us and may be on its way out): ERR_CONFLICT, retried.
+ */
+static int upload_occupied(struct applier *a, struct apply_conn *c, const struct job *j,
+                           const cJSON *att, const struct dav_stat *st, const char *idbuf,
+                           int raced, enum job_result *res, struct err *e)
+{
+    const cJSON *fsize = cJSON_GetObjectItemCaseSensitive(att, "file_size");
+    const char *sum = j->expect.checksum ? j->expect.checksum : att_checksum(att);
+    long long size = cJSON_IsNumber(fsize) ? (long long)fsize->valuedouble : j->size;
+    int rc;
+
+    if (!st->is_dir && streq(st->attachment_tag, idbuf)) {
+        *res = JOB_ALREADY_DONE;
+        return 0;
+    }
+    if (!st->is_dir && st->attachment_tag && *st->attachment_tag && raced) {
+        *res = JOB_SKIPPED;
+        log_job(a->o.log, LOG_INFO, j->id, j->lock,
+                "superseded: \"%s\" became attachment %s's file", j->path, st->attachment_tag);
+        return 1;
+    }
+    if (!st->is_dir && (!st->attachment_tag || !*st->attachment_tag) && sum && size >= 0 &&
+        (st->size < 0 || st->size == size)) {
+        rc = cloud_content_is(c, j->path, size, sum, e);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            rc = tag(c->dav, j->path, "attachment", idbuf, e);
+            return rc < 0 ? rc : 0;
+        }
+    }
+    return err_set(e, ERR_CONFLICT, "\"%s\" exists and is not attachment %ld's file", j->path,
+                   j->att_id);
+}
+
 static int do_upload(struct applier *a, struct apply_conn *c, const struct job *j,
                      enum job_result *res, struct err *e)
 {
@@ -359,12 +457,9 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
 
     rc = dav_stat(c->dav, j->path, &st, e);
     if (rc == 0) {
-        if (!streq(st.attachment_tag, idbuf)) {
-            rc = err_set(e, ERR_CONFLICT, "\"%s\" exists and is not attachment %ld's file", j->path,
-                         j->att_id);
+        rc = upload_occupied(a, c, j, att, &st, idbuf, 0, res, e);
+        if (rc != 0)
             goto out;
-        }
-        *res = JOB_ALREADY_DONE; /* uploaded and tagged by an earlier attempt */
     } else if (rc == ERR_NOTFOUND) {
         err_clear(e);
         sp.f = spool_open(a->o.tmpdir, e);
@@ -387,6 +482,7 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
         req.size = sp.written;
         req.create_only = 1;
         req.sha1_hex = sha;
+        before_write(a, j, "put");
         rc = dav_put(c->dav, j->path, &req, &r, e);
         if (rc == ERR_NOTFOUND) {
             /* no parent folder (409): create it and send the file again */
@@ -397,21 +493,35 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
                                             : err_set(e, ERR_IO, "spool file: cannot rewind");
         }
         if (rc == ERR_CONFLICT || rc == ERR_EXISTS) {
-            /* Someone created it between our stat and our PUT: never overwrite. */
-            rc = err_set(e, ERR_CONFLICT, "\"%s\" appeared while uploading", j->path);
+            /*
+             * 412: someone created it between our re-read and our PUT (a worker that
+             * took over our expired lock, or the cloud): never overwrite; look again.
+             */
+            err_clear(e);
+            dav_stat_release(&st);
+            rc = dav_stat(c->dav, j->path, &st, e);
+            if (rc == ERR_NOTFOUND)
+                rc = err_set(e, ERR_CONFLICT, "\"%s\" appeared while uploading, then went away",
+                             j->path);
+            if (rc == 0)
+                rc = upload_occupied(a, c, j, att, &st, idbuf, 1, res, e);
+            if (rc != 0)
+                goto out;
+        } else if (rc < 0) {
             goto out;
+        } else {
+            rc = tag(c->dav, j->path, "attachment", idbuf, e);
+            if (rc < 0)
+                goto out;
         }
-        if (rc < 0)
-            goto out;
-        rc = tag(c->dav, j->path, "attachment", idbuf, e);
-        if (rc < 0)
-            goto out;
     } else {
         goto out;
     }
     /* Confirmed in the cloud and tagged: only now does the content leave Odoo. */
     rc = att_to_url(c->odoo, j->att_id, j->url, e);
 out:
+    if (rc == 1)
+        rc = 0; /* superseded: *res says so */
     if (sp.f)
         fclose(sp.f);
     dav_stat_release(&st);
@@ -436,11 +546,28 @@ static const char *etag_opaque(const char *t)
  * the server gave a weak one (If-Match compares strongly and would refuse it).
  * Returns 1 when the job applies, 0 when it is done or superseded (*res set).
  */
-static int guard_source(struct apply_conn *c, const struct job *j, struct dav_stat *st,
-                        const char **if_match, enum job_result *res, struct err *e)
+static int guard_source(struct applier *a, struct apply_conn *c, const struct job *j,
+                        struct dav_stat *st, const char **if_match, enum job_result *res,
+                        struct err *e)
 {
     int rc = dav_stat(c->dav, j->path, st, e);
 
+    /*
+     * A weak ETag that matches: Apache calls it weak during the second its file
+     * changed, and If-Match never matches a weak one, so the write would have to go
+     * without a condition. Wait that second out once and look again; a server whose
+     * ETags stay weak is remembered and not waited for again.
+     */
+    if (rc == 0 && !st->is_dir && j->expect.etag && st->etag && st->etag[0] == 'W' &&
+        streq(etag_opaque(st->etag), etag_opaque(j->expect.etag)) &&
+        !atomic_load(&a->weak_etags_stay)) {
+        usleep(1100000);
+        dav_stat_release(st);
+        rc = dav_stat(c->dav, j->path, st, e);
+        if (rc == 0 && st->etag && st->etag[0] == 'W' &&
+            streq(etag_opaque(st->etag), etag_opaque(j->expect.etag)))
+            atomic_store(&a->weak_etags_stay, 1); /* same version, still weak */
+    }
     *if_match = NULL;
     if (rc == ERR_NOTFOUND) {
         err_clear(e);
@@ -469,8 +596,8 @@ static int guard_source(struct apply_conn *c, const struct job *j, struct dav_st
     return 1;
 }
 
-static int do_rename_cloud(struct apply_conn *c, const struct job *j, enum job_result *res,
-                           struct err *e)
+static int do_rename_cloud(struct applier *a, struct apply_conn *c, const struct job *j,
+                           enum job_result *res, struct err *e)
 {
     struct dav_stat st, to;
     const char *if_match = NULL;
@@ -478,7 +605,7 @@ static int do_rename_cloud(struct apply_conn *c, const struct job *j, enum job_r
 
     memset(&st, 0, sizeof(st));
     memset(&to, 0, sizeof(to));
-    rc = guard_source(c, j, &st, &if_match, res, e);
+    rc = guard_source(a, c, j, &st, &if_match, res, e);
     if (rc <= 0) {
         if (rc == 0 && *res == JOB_ALREADY_DONE) {
             /* Source gone: done already if the target is there, superseded if not. */
@@ -491,6 +618,7 @@ static int do_rename_cloud(struct apply_conn *c, const struct job *j, enum job_r
         }
         goto out;
     }
+    before_write(a, j, "move");
     rc = dav_move(c->dav, j->path, j->to, 0, if_match, e);
     if (rc == ERR_NOTFOUND || rc == ERR_SERVER) {
         /* the source is there (we just looked): the target's parent is not (Apache
@@ -517,17 +645,18 @@ out:
  * A file is deleted only if it is still the version planned from; a folder only
  * if it still carries the record the job names (see guard_source).
  */
-static int do_delete_cloud(struct apply_conn *c, const struct job *j, enum job_result *res,
-                           struct err *e)
+static int do_delete_cloud(struct applier *a, struct apply_conn *c, const struct job *j,
+                           enum job_result *res, struct err *e)
 {
     struct dav_stat st;
     const char *if_match = NULL;
     int rc;
 
     memset(&st, 0, sizeof(st));
-    rc = guard_source(c, j, &st, &if_match, res, e);
+    rc = guard_source(a, c, j, &st, &if_match, res, e);
     if (rc <= 0)
         goto out;
+    before_write(a, j, "delete");
     rc = dav_delete(c->dav, j->path, if_match, e);
     if (rc == ERR_NOTFOUND) {
         err_clear(e);
@@ -752,14 +881,14 @@ int apply_job(const struct job *j, void *ud, struct err *e)
         rc = do_upload(a, c, j, &res, e);
         break;
     case JOB_RENAME:
-        rc = j->side == JOB_SIDE_CLOUD ? do_rename_cloud(c, j, &res, e)
+        rc = j->side == JOB_SIDE_CLOUD ? do_rename_cloud(a, c, j, &res, e)
                                        : do_rename_odoo(c, j, &res, e);
         break;
     case JOB_RELINK:
         rc = do_relink(c, j, &res, e);
         break;
     case JOB_DELETE:
-        rc = j->side == JOB_SIDE_CLOUD ? do_delete_cloud(c, j, &res, e)
+        rc = j->side == JOB_SIDE_CLOUD ? do_delete_cloud(a, c, j, &res, e)
                                        : do_delete_odoo(c, j, &res, e);
         break;
     default:

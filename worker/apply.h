@@ -10,6 +10,19 @@
  * If-Match when the job knows the etag, and Odoo values are re-read under
  * the job's lock before they are changed.
  *
+ * A stalled worker whose lock expired meanwhile is refused by these
+ * conditions, not by the lock: its create-only PUT of a file someone created
+ * after its re-read gets 412, and the upload is then superseded (the file that
+ * took the place is newer than the plan; nothing is written, the attachment
+ * stays binary); its If-Match DELETE or MOVE of a changed file gets 412 and is
+ * skipped. A weak ETag (Apache, during the second a file changed) cannot be
+ * sent as If-Match, so the re-read waits that second out once rather than
+ * writing without a condition.
+ *
+ * An upload killed between its PUT and its tag leaves an untagged file with
+ * exactly the attachment's content: the next attempt adopts it (same size and
+ * sha1, checked by reading it back) instead of failing on it forever.
+ *
  * Upload streams Odoo -> WebDAV through a temporary spool file (unlinked at
  * once, so nothing is left behind): memory stays flat whatever the size, the
  * sha1 is checked before a byte is sent to the cloud, and a retried PUT can
@@ -38,6 +51,14 @@ struct apply_opts {
     /* Called once per attempt with its outcome (the sync log); may be NULL. Any thread. */
     void (*on_event)(const struct job *j, const struct job_event *ev, void *ud);
     void *event_ud;
+    /*
+     * Test seam, NULL in production: called in the worker thread once a job has
+     * re-read what it acts on and is about to send its conditional write to the
+     * cloud; what = "put" (upload), "move" (cloud rename) or "delete" (cloud
+     * delete). Lets a test stall a worker exactly there (a stale lock holder).
+     */
+    void (*before_write)(const struct job *j, const char *what, void *ud);
+    void *before_write_ud;
 };
 
 struct applier;
