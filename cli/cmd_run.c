@@ -10,6 +10,7 @@
  * stop flag).
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,52 @@ static void run_usage(FILE *out)
             "               4 deletions withheld by the safety, 5 internal error\n");
 }
 
+/*
+ * What /metrics observes of the passes: the consumer of the pass in
+ * progress (NULL between passes), for the lag of the in-process queue
+ * (topics "odoosync.jobs" and "odoosync.retry", as in Kafka), and the
+ * registry for lock waits (NULL when metrics are off).
+ */
+struct run_obs {
+    pthread_mutex_t mu;
+    struct kq_consumer *cons; /* under mu */
+    struct metrics *m;
+};
+
+static void run_obs_consumer(struct run_obs *o, struct kq_consumer *c)
+{
+    pthread_mutex_lock(&o->mu);
+    o->cons = c;
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Before each scrape: the lag of the pass in progress, 0 between passes. */
+static void run_collect(void *ud, struct metrics *m)
+{
+    struct run_obs *o = ud;
+    struct kq_lag lag[4];
+    struct err e = ERR_INIT;
+    size_t n = 0;
+
+    metrics_set(m, "odoosync_consumer_lag", METRICS_LV(KQ_TOPIC_JOBS), 0);
+    metrics_set(m, "odoosync_consumer_lag", METRICS_LV(KQ_TOPIC_RETRY), 0);
+    pthread_mutex_lock(&o->mu);
+    if (o->cons && kq_consumer_lag(o->cons, lag, sizeof(lag) / sizeof(lag[0]), &n, &e) < 0)
+        n = 0;
+    pthread_mutex_unlock(&o->mu);
+    for (size_t i = 0; i < n; i++)
+        metrics_set(m, "odoosync_consumer_lag", METRICS_LV(lag[i].topic), (double)lag[i].lag);
+}
+
+/* A job holds its lock: how long it waited for it. */
+static void run_lock_wait(const struct job *j, double seconds, void *ud)
+{
+    struct run_obs *o = ud;
+
+    (void)j;
+    metrics_observe(o->m, "odoosync_lock_wait_seconds", NULL, seconds);
+}
+
 static long long mono_ms(void)
 {
     struct timespec ts;
@@ -64,7 +111,7 @@ static long long mono_ms(void)
 }
 
 /* Apply the plan's jobs through the in-process queue and the worker pool. */
-static int apply_plan(struct setup *s, const struct plan *p, struct events *ev,
+static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, struct run_obs *obs,
                       struct pool_stats *ps, struct err *e)
 {
     struct kq_local *q = NULL;
@@ -126,6 +173,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev,
     rc = kq_consumer_new(&cons, &kc, e);
     if (rc < 0)
         goto out;
+    run_obs_consumer(obs, cons);
     pool_opts_init(&po);
     po.concurrency = (int)s->cfg.worker.concurrency;
     po.max_attempts = (int)s->cfg.worker.max_attempts;
@@ -138,6 +186,8 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev,
     po.kq = &kc;
     po.lock = &lc;
     po.log = &s->log;
+    po.on_lock_wait = run_lock_wait;
+    po.lock_wait_ud = obs;
     rc = pool_new(&pool, &po, cons, prod, e);
     if (rc < 0)
         goto out;
@@ -145,6 +195,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev,
     pool_get_stats(pool, ps);
 out:
     pool_free(pool);
+    run_obs_consumer(obs, NULL);
     kq_consumer_free(cons);
     kq_producer_free(prod);
     apply_free(ap);
@@ -183,7 +234,8 @@ static void run_count_pass(struct metrics *m, int rc, const struct pool_stats *p
 }
 
 /* One pass; returns its exit code. */
-static int run_pass(struct setup *s, int force, int full, int dry_run, struct events *ev)
+static int run_pass(struct setup *s, int force, int full, int dry_run, struct events *ev,
+                    struct run_obs *obs)
 {
     struct pass_opts po;
     struct plan p;
@@ -224,7 +276,7 @@ static int run_pass(struct setup *s, int force, int full, int dry_run, struct ev
         rc = p.verdict == PLAN_VERDICT_OK ? EXIT_OK : EXIT_SAFETY;
         goto out;
     }
-    if (p.njobs > 0 && apply_plan(s, &p, ev, &ps, &e) < 0) {
+    if (p.njobs > 0 && apply_plan(s, &p, ev, obs, &ps, &e) < 0) {
         fprintf(stderr, "odoosync run: applying: %s\n", e.msg);
         print_summary(&p, ev, &ps, mono_ms() - t0);
         rc = cli_exit_for(e.code);
@@ -260,6 +312,7 @@ int cmd_run(int argc, char **argv)
     struct probe_ready pr;
     const char *events_path = NULL;
     struct pass_loop pl;
+    struct run_obs obs;
     int dry_run = 0, ev_open = 0;
     int opt, rc;
 
@@ -287,6 +340,8 @@ int cmd_run(int argc, char **argv)
             }
         }
     }
+    memset(&obs, 0, sizeof(obs));
+    pthread_mutex_init(&obs.mu, NULL); /* destroyed at out: */
     rc = setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD | CFG_NEED_TYPES, "run");
     if (rc)
         goto out;
@@ -296,15 +351,18 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     ev_open = 1;
-    if (probe_serve(&s.cfg, &s.log, PROBE_ODOO | PROBE_CLOUD, &pr, NULL, NULL, &m, &ms, &e) < 0) {
+    events_open_odoo(&ev, &s.cfg); /* sync_log.odoo: also into Odoo's ir.logging */
+    if (probe_serve(&s.cfg, &s.log, PROBE_ODOO | PROBE_CLOUD, &pr, run_collect, &obs, &m, &ms, &e) <
+        0) {
         fprintf(stderr, "odoosync run: metrics: %s\n", e.msg);
         rc = e.code == ERR_NOMEM ? EXIT_INTERNAL : EXIT_USAGE;
         goto out;
     }
     ev.metrics = m;
+    obs.m = m;
     setup_stop_signals(on_signal);
     for (;;) {
-        rc = run_pass(&s, pl.force_deletes, pl.full_scan, dry_run, &ev);
+        rc = run_pass(&s, pl.force_deletes, pl.full_scan, dry_run, &ev, &obs);
         if (pl.once || run_stop || pass_loop_wait(&pl, &run_stop))
             break;
     }
@@ -316,5 +374,6 @@ out:
     if (ev_open)
         events_close(&ev);
     setup_release(&s);
+    pthread_mutex_destroy(&obs.mu);
     return rc;
 }

@@ -4,6 +4,8 @@
  * through the worker pool, until SIGTERM/SIGINT (the handler only sets a
  * flag). Then it takes no more jobs, gives those in flight worker.grace_ms
  * to finish, commits the offsets of what finished and leaves the group.
+ * With metrics.listen: /metrics (the pool's counters and lock waits, the
+ * consumer lag of its partitions), /healthz, /readyz.
  *
  * Exit codes: 0 stopped cleanly; 1 jobs were still running at the end of
  * the grace period (they were not committed: another worker gets them
@@ -43,15 +45,39 @@ static void on_signal(int sig)
     work_stop = 1;
 }
 
-/* Before each scrape of /metrics: the pool's own counters. */
+/* What the metrics observe: the pool, its consumer, the registry (NULL when off). */
+struct work_obs {
+    struct pool *pool;
+    struct kq_consumer *cons;
+    struct metrics *m; /* set before pool_run, read by worker threads after */
+};
+
+/* Before each scrape of /metrics: the pool's own counters, the consumer lag. */
 static void work_collect(void *ud, struct metrics *m)
 {
+    struct work_obs *o = ud;
     struct pool_stats st;
+    struct kq_lag lag[4];
+    struct err e = ERR_INIT;
+    size_t n = 0;
 
-    pool_get_stats(ud, &st);
+    pool_get_stats(o->pool, &st);
     metrics_set(m, "odoosync_jobs_retried_total", NULL, (double)st.retried);
     metrics_set(m, "odoosync_jobs_dead_lettered_total", NULL, (double)st.dead);
     metrics_set(m, "odoosync_lock_busy_total", NULL, (double)st.busy);
+    if (kq_consumer_lag(o->cons, lag, sizeof(lag) / sizeof(lag[0]), &n, &e) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        metrics_set(m, "odoosync_consumer_lag", METRICS_LV(lag[i].topic), (double)lag[i].lag);
+}
+
+/* A job holds its lock(s): how long it waited for them. */
+static void work_lock_wait(const struct job *j, double seconds, void *ud)
+{
+    struct work_obs *o = ud;
+
+    (void)j;
+    metrics_observe(o->m, "odoosync_lock_wait_seconds", NULL, seconds);
 }
 
 static void work_usage(FILE *out)
@@ -93,12 +119,14 @@ int cmd_work(int argc, char **argv)
     struct pool_opts po;
     struct pool *pool = NULL;
     struct pool_stats ps;
+    struct work_obs obs;
     struct err e = ERR_INIT;
     const char *events_path = NULL, *instance = getenv("ODOOSYNC_WORKER_INSTANCE_ID");
     char root[4096];
     int opt, rc, ev_open = 0, tr_open = 0;
 
     setup_init(&s);
+    memset(&obs, 0, sizeof(obs));
     optind = 1;
     while ((opt = getopt_long(argc, argv, SETUP_SHORTOPTS, longopts, NULL)) != -1) {
         switch (opt) {
@@ -135,6 +163,7 @@ int cmd_work(int argc, char **argv)
         goto out;
     }
     ev_open = 1;
+    events_open_odoo(&ev, &s.cfg); /* sync_log.odoo: also into Odoo's ir.logging */
     snprintf(root, sizeof(root), "/%s",
              s.cfg.cloud.root[0] == '/' ? s.cfg.cloud.root + 1 : s.cfg.cloud.root);
 
@@ -175,6 +204,8 @@ int cmd_work(int argc, char **argv)
         po.log = &s.log;
         po.on_event = events_on_job;
         po.event_ud = &ev;
+        po.on_lock_wait = work_lock_wait;
+        po.lock_wait_ud = &obs;
         rc = pool_new(&pool, &po, cons, prod, &e);
     }
     if (rc < 0) {
@@ -184,13 +215,16 @@ int cmd_work(int argc, char **argv)
     }
     /* /metrics, /healthz, /readyz (Kafka, Redis, Odoo, cloud) when metrics.listen is set */
     memset(&pr, 0, sizeof(pr));
+    obs.pool = pool;
+    obs.cons = cons;
     if (probe_serve(&s.cfg, &s.log, PROBE_KAFKA | PROBE_REDIS | PROBE_ODOO | PROBE_CLOUD, &pr,
-                    work_collect, pool, &m, &ms, &e) < 0) {
+                    work_collect, &obs, &m, &ms, &e) < 0) {
         fprintf(stderr, "odoosync work: metrics: %s\n", e.msg);
         rc = EXIT_USAGE;
         goto out;
     }
     ev.metrics = m;
+    obs.m = m;
     rc = pool_run(pool, &work_stop, &e);
     pool_get_stats(pool, &ps);
     log_info(&s.log,
@@ -200,6 +234,8 @@ int cmd_work(int argc, char **argv)
     if (rc == ERR_RETRY) {
         /* jobs still running: do not wait for them (pool_free would); they run again elsewhere */
         fprintf(stderr, "odoosync work: %s\n", e.msg);
+        metrics_server_stop(ms); /* a scrape reads the consumer */
+        ms = NULL;
         kq_consumer_free(cons); /* leave the group now */
         kq_flush(prod, 5000, NULL, NULL);
         fflush(NULL);

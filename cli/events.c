@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "pass.h"
 
 #include "banned.h"
 
@@ -28,8 +29,30 @@ int events_open(struct events *ev, const char *path, struct log *lg, struct err 
     return 0;
 }
 
+void events_open_odoo(struct events *ev, const struct cfg *c)
+{
+    struct synclog_odoo_opts so;
+    struct odoo_opts oo;
+    struct err e = ERR_INIT;
+
+    if (!c->sync_log.odoo || ev->odoo)
+        return;
+    pass_odoo_opts(c, ev->log, &oo);
+    memset(&so, 0, sizeof(so));
+    so.odoo = &oo;
+    so.dbname = c->odoo.database;
+    so.batch = c->sync_log.odoo_batch;
+    so.flush_ms = c->sync_log.odoo_flush_ms;
+    so.max_pending = c->sync_log.odoo_max_pending;
+    so.log = ev->log;
+    if (synclog_odoo_new(&ev->odoo, &so, &e) < 0)
+        log_warn(ev->log, "sync log: not writing to Odoo's ir.logging: %s", e.msg);
+}
+
 void events_close(struct events *ev)
 {
+    synclog_odoo_free(ev->odoo);
+    ev->odoo = NULL;
     if (ev->owns_out && ev->out)
         fclose(ev->out);
     ev->out = NULL;
@@ -70,6 +93,7 @@ void events_on_job(const struct job *j, const struct job_event *je, void *ud)
         fflush(ev->out);
     }
     pthread_mutex_unlock(&ev->mu);
+    synclog_odoo_add(ev->odoo, j, je); /* queues only, never waits on Odoo */
     metrics_job_event(ev->metrics, j, je);
     buf_release(&b);
 }

@@ -1,7 +1,9 @@
 /*
  * events: the sync log sink of a command: one JSON object per line
  * (schemas/event.schema.json) to a file or stdout, written whole under a
- * mutex, with counts per result for the pass summary.
+ * mutex, with counts per result for the pass summary; in cluster mode also
+ * to the events topic; and, when the configuration says sync_log.odoo, into
+ * Odoo's ir.logging through a batching writer (synclog_odoo.h).
  */
 #ifndef ODOOSYNC_EVENTS_H
 #define ODOOSYNC_EVENTS_H
@@ -9,12 +11,14 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "cfg.h"
 #include "job.h"
 #include "kq.h"
 #include "lock.h"
 #include "jobmsg.h"
 #include "log.h"
 #include "metrics.h"
+#include "synclog_odoo.h"
 
 struct events {
     pthread_mutex_t mu;
@@ -27,10 +31,18 @@ struct events {
     long count[5];          /* per enum job_result */
     long applied_by_kind[JOB_KIND_COUNT]; /* applied or already done */
     struct metrics *metrics;              /* borrowed, may be NULL: counts every event */
+    struct synclog_odoo *odoo;            /* owned, or NULL: the ir.logging writer */
 };
 
 /* path: NULL (count only), "-" (stdout) or a file appended to. 0 or ERR_IO. */
 int events_open(struct events *ev, const char *path, struct log *lg, struct err *e);
+/*
+ * When c->sync_log.odoo is set, also write the events into Odoo's ir.logging (after
+ * events_open, before jobs run). A writer that cannot start is logged and left out: the
+ * sync log in Odoo never stops the sync. c is read during the call only.
+ */
+void events_open_odoo(struct events *ev, const struct cfg *c);
+/* Writes what the Odoo writer still holds (one try), then closes. */
 void events_close(struct events *ev);
 void events_reset_counts(struct events *ev);
 /* The apply_opts.on_event callback (ud = struct events *). */

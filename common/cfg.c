@@ -181,6 +181,15 @@ static const struct key keys[] = {
 
     {"metrics.listen", KT_LISTEN, OFF(metrics.listen), 0, 0, "", NULL, NULL, KF_EMPTY_OK, NULL,
      "Prometheus endpoint address, \"\" = off"},
+
+    {"sync_log.odoo", KT_BOOL, OFF(sync_log.odoo), 0, 0, "false", NULL, NULL, 0, NULL,
+     "also write the sync log into Odoo's ir.logging (Settings > Technical > Logging)"},
+    {"sync_log.odoo_batch", KT_INT, OFF(sync_log.odoo_batch), 1, 1000, "100", NULL, NULL, 0,
+     NULL, "ir.logging records per create call"},
+    {"sync_log.odoo_flush_ms", KT_INT, OFF(sync_log.odoo_flush_ms), 100, MS_MAX, "2000", NULL,
+     NULL, 0, NULL, "longest wait before pending ir.logging records are written"},
+    {"sync_log.odoo_max_pending", KT_INT, OFF(sync_log.odoo_max_pending), 10, 1000000, "10000",
+     NULL, NULL, 0, NULL, "records held while Odoo refuses them; older ones are dropped past it"},
 };
 
 static const struct key type_keys[] = {

@@ -151,6 +151,15 @@ struct cfg_metrics {
     char *listen; /* "" = off (default), or "127.0.0.1:9464" */
 };
 
+/* The sync log's optional Odoo sink (cli/synclog_odoo.h): events also become
+ * ir.logging records, written in batches by a flusher thread. */
+struct cfg_sync_log {
+    int odoo;              /* 1: write the sync log into Odoo's ir.logging (default 0) */
+    long odoo_batch;       /* records per create call, 1..1000, default 100 */
+    long odoo_flush_ms;    /* longest wait before pending records are written, default 2000 */
+    long odoo_max_pending; /* records held while Odoo refuses them; older ones dropped past it */
+};
+
 struct cfg {
     struct cfg_odoo odoo;
     struct cfg_cloud cloud;
@@ -164,6 +173,7 @@ struct cfg {
     struct cfg_state state;
     struct cfg_log log;
     struct cfg_metrics metrics;
+    struct cfg_sync_log sync_log;
     /* borrowed: the environment array given to cfg_apply_env (NULL = the
      * process environment); cfg_resolve_secrets looks *_env names up in it */
     char **environ;

@@ -295,6 +295,14 @@ int kq_resume(struct kq_consumer *c, const char *topic, int partition, struct er
     return kq_kafka_pause(c->kafka, topic, partition, 0, e);
 }
 
+int kq_consumer_lag(struct kq_consumer *c, struct kq_lag *out, size_t cap, size_t *n, struct err *e)
+{
+    *n = 0;
+    if (c->lc)
+        return kq_local_lag(c->lc, out, cap, n, e);
+    return kq_kafka_lag(c->kafka, out, cap, n, e);
+}
+
 int kq_topics_create(const struct kq_conf *c, const char *const *names, int n, int partitions,
                      struct err *e)
 {

@@ -172,6 +172,41 @@ int kq_commit(struct kq_consumer *c, struct err *e);
 int kq_pause(struct kq_consumer *c, const char *topic, int partition, struct err *e);
 int kq_resume(struct kq_consumer *c, const char *topic, int partition, struct err *e);
 
+/* ---- consumer lag ---- */
+
+#define KQ_TOPIC_NAME_MAX 256 /* Kafka allows 249 characters */
+
+struct kq_lag {
+    char topic[KQ_TOPIC_NAME_MAX];
+    long long lag;  /* messages of the topic this consumer has not finished yet */
+    int partitions; /* partitions counted in lag (assigned, with known figures) */
+};
+
+/*
+ * Lag of the consumer, one entry per subscribed topic (at most cap, *n = how
+ * many filled; a topic with no partition assigned here has lag 0). For each
+ * partition assigned to this consumer: end of the partition (high watermark)
+ * minus the offset before which the work is finished, i.e. the last offset
+ * given to kq_store (committed within a second), or before any store since
+ * the assignment, where consumption started (the first message polled, else
+ * the group's committed offset, else the partition's start). Jobs polled but
+ * still running therefore count: the figure is what the group lag
+ * (Kafka's, KEDA's) becomes once the commits land; summed over the workers of
+ * a group it is the group's lag.
+ *
+ * Kafka: from librdkafka's cached figures (the watermarks of the last fetch:
+ * a paused partition's end may be stale); when one is unknown, a short broker
+ * request (<= 500 ms each, at most one round every 5 s), or the partition is
+ * left out until known. Local queue: messages produced and not yet stored
+ * (the whole queue is assigned to its one consumer).
+ *
+ * Unlike the other consumer calls, this one may be called from any thread
+ * (e.g. a /metrics scrape) while another polls; not concurrently with
+ * kq_consumer_free. 0, or ERR_NOMEM / ERR_INVALID (cap 0 with topics).
+ */
+int kq_consumer_lag(struct kq_consumer *c, struct kq_lag *out, size_t cap, size_t *n,
+                    struct err *e);
+
 /* ---- admin and scans ---- */
 
 /* Create topics (existing ones are fine). Local: topics are created on first use. */

@@ -51,6 +51,8 @@ int kq_kafka_store(struct kq_kafka_consumer *c, const char *topic, int partition
 int kq_kafka_commit(struct kq_kafka_consumer *c, struct err *e);
 int kq_kafka_pause(struct kq_kafka_consumer *c, const char *topic, int partition, int pause,
                    struct err *e);
+int kq_kafka_lag(struct kq_kafka_consumer *c, struct kq_lag *out, size_t cap, size_t *n,
+                 struct err *e);
 int kq_kafka_topics_create(const struct kq_conf *c, const char *const *names, int n, int partitions,
                            struct err *e);
 int kq_kafka_scan(const struct kq_conf *c, const char *topic, long timeout_ms,
@@ -72,6 +74,8 @@ int kq_local_store(struct kq_local_consumer *c, const char *topic, int partition
                    struct err *e);
 int kq_local_pause(struct kq_local_consumer *c, const char *topic, int partition, int pause,
                    struct err *e);
+int kq_local_lag(struct kq_local_consumer *c, struct kq_lag *out, size_t cap, size_t *n,
+                 struct err *e);
 int kq_local_scan(struct kq_local *q, const char *topic,
                   int (*fn)(const struct kq_msg *m, void *ud), void *ud, struct err *e);
 

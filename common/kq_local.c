@@ -13,14 +13,16 @@
  * One consumer at a time (one group, one member): it is assigned every
  * partition of the topics it subscribes to, from their committed offsets,
  * so a consumer freed without storing gets the same messages again (what a
- * crashed Kafka consumer gets). Pause flags are per partition.
+ * crashed Kafka consumer gets). Pause flags are per partition. Its lag
+ * (kq_local_lag) is, per subscribed topic, the messages not yet stored.
  *
  * Locking: one mutex for everything; `cond` is broadcast on every produce,
  * store and close (waiting consumers and producers re-check).
  */
 #include <errno.h>
-#include <stdint.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -493,6 +495,30 @@ int kq_local_pause(struct kq_local_consumer *c, const char *topic, int partition
         pt->paused = pause;
     if (!pause)
         pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int kq_local_lag(struct kq_local_consumer *c, struct kq_lag *out, size_t cap, size_t *n,
+                 struct err *e)
+{
+    struct kq_local *q = c->q;
+    int rc = 0;
+
+    *n = 0;
+    pthread_mutex_lock(&q->mu);
+    for (struct ltopic *t = q->topics; t; t = t->next) {
+        if (!t->subscribed)
+            continue;
+        if (*n == cap) {
+            rc = cap ? 0 : err_set(e, ERR_INVALID, "kq_consumer_lag: no room");
+            break;
+        }
+        snprintf(out[*n].topic, sizeof(out[*n].topic), "%s", t->name);
+        out[*n].lag = (long long)topic_unfinished(q, t);
+        out[*n].partitions = q->nparts;
+        (*n)++;
+    }
     pthread_mutex_unlock(&q->mu);
     return rc;
 }

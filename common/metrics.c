@@ -459,7 +459,8 @@ int metrics_define_odoosync(struct metrics *m, const char *version, struct err *
          "Jobs handed to the dead-letter topic", NULL, NULL, 0},
         {METRICS_COUNTER, "odoosync_lock_busy_total", "Jobs that found their lock busy", NULL, NULL,
          0},
-        {METRICS_HISTOGRAM, "odoosync_lock_wait_seconds", "Time to take a job's lock", NULL,
+        {METRICS_HISTOGRAM, "odoosync_lock_wait_seconds",
+         "Time from a job's first attempt to take its lock(s) until it holds them", NULL,
          lock_buckets, NB(lock_buckets)},
         {METRICS_HISTOGRAM, "odoosync_scan_duration_seconds", "Duration of a scan of one side",
          "side", scan_buckets, NB(scan_buckets)},
@@ -469,7 +470,8 @@ int metrics_define_odoosync(struct metrics *m, const char *version, struct err *
         {METRICS_GAUGE, "odoosync_last_pass_timestamp_seconds", "Unix time the last pass ended",
          NULL, NULL, 0},
         {METRICS_GAUGE, "odoosync_consumer_lag",
-         "Messages the worker group is behind the end of a topic", "topic", NULL, 0},
+         "Messages of a topic not yet finished by this process (its assigned partitions)", "topic",
+         NULL, 0},
     };
 #undef NB
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {

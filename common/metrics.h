@@ -85,13 +85,23 @@ int metrics_render(struct metrics *m, struct buf *out, struct err *e);
  *   odoosync_jobs_retried_total                  counter (handed to the retry topic)
  *   odoosync_jobs_dead_lettered_total            counter (handed to the dead-letter topic)
  *   odoosync_lock_busy_total                     counter (job found its lock busy)
- *   odoosync_lock_wait_seconds                   histogram (time to take a job's lock)
+ *   odoosync_lock_wait_seconds                   histogram (per job: from its first attempt to
+ *                                                take its lock(s) until it holds them, busy
+ *                                                re-tries and lock outages included; `work`
+ *                                                and `run`, from pool_opts.on_lock_wait)
  *   odoosync_scan_duration_seconds{side}         histogram (side: odoo, cloud)
  *   odoosync_scan_requests_total{side}           counter
  *   odoosync_passes_total{result}                counter (ok, failed, safety, error)
  *   odoosync_last_pass_timestamp_seconds         gauge (end of the last pass, unix time)
- *   odoosync_consumer_lag{topic}                 gauge (messages behind, where known:
- *                                                `work` sets it from its consumer)
+ *   odoosync_consumer_lag{topic}                 gauge (messages of the topic not yet
+ *                                                finished by this process: kq_consumer_lag,
+ *                                                set before each scrape. `work`: its assigned
+ *                                                partitions of the jobs and retry topics, the
+ *                                                topic label is the Kafka topic name; summed
+ *                                                over the workers = the group's lag. `run`:
+ *                                                the in-process queue of the pass in progress,
+ *                                                labels "odoosync.jobs" and "odoosync.retry",
+ *                                                0 between passes)
  */
 int metrics_define_odoosync(struct metrics *m, const char *version, struct err *e);
 

@@ -64,6 +64,8 @@ struct task {
     long long due_wall; /* retry topic: not before (ms since the epoch) */
     long long due_mono; /* delayed: not before (monotonic ms) */
     long long first_failed_at;
+    long long lock_from; /* monotonic us of the first attempt to take its lock(s), 0 = none */
+    int lock_waited;     /* that wait was reported */
     /* a hand-off prepared and not yet acknowledged: only the send is repeated */
     int handoff;
     struct buf out;
@@ -154,6 +156,14 @@ static long long mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static long long wall_ms(void)
@@ -962,6 +972,21 @@ static void release_all(struct pool *p, struct worker *w, int n, char *const *pa
     }
 }
 
+/* The task holds its lock(s) for the first time: how long since it first tried. */
+static void report_lock_wait(struct pool *p, struct task *t)
+{
+    long long us = mono_us() - t->lock_from;
+    double secs = (double)(us > 0 ? us : 0) / 1e6;
+
+    t->lock_waited = 1;
+    pthread_mutex_lock(&p->mu);
+    p->st.lock_waits++;
+    p->st.lock_wait_seconds += secs;
+    pthread_mutex_unlock(&p->mu);
+    if (p->o.on_lock_wait)
+        p->o.on_lock_wait(&t->job, secs, p->o.lock_wait_ud);
+}
+
 /* Run one task. 0 finished; 1 delay it by *delay_ms (its key stays blocked). */
 static int run_task(struct pool *p, struct worker *w, struct task *t, long *delay_ms)
 {
@@ -991,6 +1016,8 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
             paths[0] = second;
         }
     }
+    if (!t->lock_from)
+        t->lock_from = mono_us();
     for (held = 0; held < n; held++) {
         rc = lock_acquire(w->lk, paths[held], p->o.lock_ttl_ms, &toks[held], &e);
         if (rc == 0)
@@ -1015,6 +1042,8 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
         return 1;
     }
     atomic_store(&p->lock_down, 0);
+    if (!t->lock_waited)
+        report_lock_wait(p, t);
     hb_set(p, w->idx, n, paths, toks);
     if (t->job.version > 0) {
         rc = lock_ver_get(w->lk, t->job.lock ? t->job.lock : t->key, &last, &e);

@@ -28,7 +28,9 @@
  * answers; nothing is applied without the lock. Under the lock: a job whose
  * version (> 0) is older than the last version applied to job->lock is
  * skipped; else apply(); success raises that version. The locks are extended
- * every lock_ttl_ms/3 by a heartbeat thread while apply runs.
+ * every lock_ttl_ms/3 by a heartbeat thread while apply runs. The time from
+ * a job's first attempt to take its lock(s) until it holds them is reported
+ * (on_lock_wait, and the lock_wait* stats).
  *
  * apply() result: 0 applied or already done; ERR_RETRY / ERR_CONFLICT ->
  * re-produced to the retry topic with attempt+1 and due = now +
@@ -82,20 +84,29 @@ struct pool_opts {
      */
     void (*on_event)(const struct job *j, const struct job_event *ev, void *ud);
     void *event_ud;
+    /*
+     * Lock waits: called once per job (task) when it holds its lock(s), with
+     * the seconds since its first attempt to take them (busy re-tries and lock
+     * backend outages included). May be NULL. Called in worker threads.
+     */
+    void (*on_lock_wait)(const struct job *j, double seconds, void *ud);
+    void *lock_wait_ud;
     const struct kq_conf *kq;     /* topic names (jobs, retry, dlq); borrowed */
     const struct lock_conf *lock; /* one lock handle per worker thread is made from it; borrowed */
     struct log *log;              /* may be NULL */
 };
 
 struct pool_stats {
-    long consumed;  /* messages taken from the jobs and retry topics */
-    long applied;   /* apply() returned 0 */
-    long skipped;   /* older version than the last applied */
-    long retried;   /* handed to the retry topic */
-    long dead;      /* handed to the dead-letter topic */
-    long busy;      /* lock busy, re-queued locally */
-    long lock_down; /* lock backend unreachable events */
-    long inflight;  /* unfinished now */
+    long consumed;            /* messages taken from the jobs and retry topics */
+    long applied;             /* apply() returned 0 */
+    long skipped;             /* older version than the last applied */
+    long retried;             /* handed to the retry topic */
+    long dead;                /* handed to the dead-letter topic */
+    long busy;                /* lock busy, re-queued locally */
+    long lock_down;           /* lock backend unreachable events */
+    long lock_waits;          /* jobs that got their lock(s) (see on_lock_wait) */
+    double lock_wait_seconds; /* their total wait */
+    long inflight;            /* unfinished now */
 };
 
 struct pool;

@@ -10,6 +10,12 @@
   there, and the type and Odoo's message for a domain Odoo refuses.
 - no password or API key ever appears in stdout/stderr of run and check,
   even at debug level.
+- consumer lag and lock waits: `run` shows both; jobs produced to Kafka
+  while no worker runs show as odoosync_consumer_lag{topic=<jobs topic>} of
+  a `work` started with its Redis down (it takes the jobs but cannot lock
+  them: exactly the number emitted, no lock wait yet); once Redis is back,
+  the jobs are applied, the lag drops to 0 and odoosync_lock_wait_seconds
+  counts every job, their wait (the outage) in its sum.
 """
 import http.client
 import os
@@ -25,6 +31,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
+UPLOADED = 'odoosync_jobs_total{kind="upload",side="cloud",result="applied"}'
 ODOO_SECRET = harness.KEY  # configured as odoo.api_key_env (the password is "admin": not greppable)
 
 
@@ -226,6 +233,59 @@ class OpsCase(harness.SyncCase):
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(60), 0, "odoosync run did not exit 0 on SIGTERM")
 
+    def start_redis(self, port):
+        d = os.path.join(self.tmp, "redis")
+        os.makedirs(d, exist_ok=True)
+        p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", d],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return p
+            except OSError:
+                time.sleep(0.05)
+        p.kill()
+        self.fail("redis-server did not start")
+
+    def stop_redis(self, p):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+
+    def cluster_config(self, kind, redis_port):
+        """Topics and group of this test (created, 2 partitions), Redis on redis_port.
+        Returns the topic names."""
+        tag = self.root.replace("e2e-", "")
+        topics = {t: "e2e.%s.%s" % (tag, t) for t in ("jobs", "retry", "dlq", "events")}
+        self.write_config(kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"],
+                                 "group": "e2e-%s-%s" % (kind, tag), "topics": topics},
+                          redis={"url": "redis://127.0.0.1:%d" % redis_port})
+        ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "stack", "stack")
+        for name in topics.values():
+            subprocess.run([ctl, "kafka", "--dir", self.env["STACK_DIR"], "topic", name, "2", "1"],
+                           check=True, capture_output=True, timeout=30)
+        return topics
+
+    def start_work(self, port):
+        out = open(os.path.join(self.tmp, "work.out"), "w+")
+        w = subprocess.Popen([harness.binary(), "work", "--config", self.config, "-L", "info",
+                              "-X", "metrics.listen=127.0.0.1:%d" % port],
+                             env=self.cmd_env(), stdout=out, stderr=subprocess.STDOUT)
+
+        def cleanup():
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+            out.seek(0)
+            self.outputs.append(out.read())
+            out.close()
+        self.addCleanup(cleanup)
+        self.wait_healthz(w, out, port)
+        return w
+
 
 class TestRunMetrics(OpsCase):
     def test_metrics_move_and_ready(self):
@@ -242,6 +302,15 @@ class TestRunMetrics(OpsCase):
         self.assertGreaterEqual(after1['odoosync_job_duration_seconds_count{kind="upload"}'], 1)
         self.assertGreaterEqual(after1['odoosync_scan_requests_total{side="cloud"}'], 1)
         self.assertGreaterEqual(after1['odoosync_scan_duration_seconds_count{side="odoo"}'], 1)
+        # every applied job waited for its lock first (an uncontended wait: short, >= 0)
+        applied1 = sum(v for k, v in after1.items()
+                       if k.startswith("odoosync_jobs_total{") and 'result="applied"' in k)
+        self.assertGreaterEqual(after1["odoosync_lock_wait_seconds_count"], applied1)
+        self.assertGreaterEqual(after1["odoosync_lock_wait_seconds_sum"], 0)
+        # the in-process queue's lag: shown for both topics, 0 once a pass has applied all
+        lag = 'odoosync_consumer_lag{topic="odoosync.jobs"}'
+        self.assertIn(lag, self.wait_metric(port, lag, lambda v: v == 0))
+        self.assertIn('odoosync_consumer_lag{topic="odoosync.retry"}', after1)
         self.assertEqual(after1['odoosync_build_info{version="%s"}' % self.version()], 1)
         st, body = http_get(port, "/metrics")
         self.assertIn("# TYPE odoosync_job_duration_seconds histogram", body)
@@ -252,11 +321,13 @@ class TestRunMetrics(OpsCase):
 
         # a new attachment: the next passes upload it and the counters move
         self.odoo.attach("res.partner", pid, "m2.txt", b"metrics number two")
-        after2 = self.wait_metric(port, upload, lambda v: v >= 2)
+        self.wait_metric(port, upload, lambda v: v >= 2)
+        # a pass is counted when it ends, after its uploads: wait for it rather than race it
+        ok1 = after1['odoosync_passes_total{result="ok"}']
+        after2 = self.wait_metric(port, 'odoosync_passes_total{result="ok"}', lambda v: v > ok1)
+        self.assertEqual(after2[upload], 2)
         self.assertEqual(after2["odoosync_bytes_uploaded_total"],
                          len(b"metrics one") + len(b"metrics number two"))
-        self.assertGreater(after2['odoosync_passes_total{result="ok"}'],
-                           after1['odoosync_passes_total{result="ok"}'])
         self.assertIn("Customers/Metrics Corp/m2.txt", self.tree())
         self.stop_run(p)
 
@@ -273,6 +344,10 @@ class TestRunMetrics(OpsCase):
         port = free_port()
         p, _ = self.start_run(port)
         self.wait_ready(port, 200)
+        # Let the first pass (it creates the type folders) finish first: a cloud lost in
+        # the middle of its jobs fails them (result "failed", after their retries), while
+        # a pass that starts with the cloud gone cannot scan (result "error").
+        self.wait_metric(port, 'odoosync_passes_total{result="ok"}', lambda v: v >= 1)
         relay.down()
         body = self.wait_ready(port, 503)
         self.assertIn("cloud", body)
@@ -308,60 +383,13 @@ class TestWorkReadiness(OpsCase):
     Redis stopped it goes unready (and applies nothing), and ready again when Redis is
     back. The worker gets a redis-server of its own, so stopping it disturbs no one."""
 
-    def start_redis(self, port):
-        d = os.path.join(self.tmp, "redis")
-        os.makedirs(d, exist_ok=True)
-        p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--dir", d],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return p
-            except OSError:
-                time.sleep(0.05)
-        p.kill()
-        self.fail("redis-server did not start")
-
-    def stop_redis(self, p):
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            p.wait(10)
-
     def test_readyz_follows_redis(self):
         rport = free_port()
         redis = self.start_redis(rport)
         self.addCleanup(lambda: self.stop_redis(redis))
-        tag = self.root.replace("e2e-", "")
-        self.write_config(kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"],
-                                 "group": "e2e-ready-%s" % tag,
-                                 "topics": {"jobs": "e2e.%s.jobs" % tag,
-                                            "retry": "e2e.%s.retry" % tag,
-                                            "dlq": "e2e.%s.dlq" % tag,
-                                            "events": "e2e.%s.events" % tag}},
-                          redis={"url": "redis://127.0.0.1:%d" % rport})
-        ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "stack", "stack")
-        for t in ("jobs", "retry", "dlq", "events"):
-            subprocess.run([ctl, "kafka", "--dir", self.env["STACK_DIR"], "topic",
-                            "e2e.%s.%s" % (tag, t), "2", "1"], check=True,
-                           capture_output=True, timeout=30)
+        self.cluster_config("ready", rport)
         port = free_port()
-        out = open(os.path.join(self.tmp, "work.out"), "w+")
-        w = subprocess.Popen([harness.binary(), "work", "--config", self.config, "-L", "info",
-                              "-X", "metrics.listen=127.0.0.1:%d" % port],
-                             env=self.cmd_env(), stdout=out, stderr=subprocess.STDOUT)
-
-        def cleanup():
-            if w.poll() is None:
-                w.kill()
-                w.wait()
-            out.seek(0)
-            self.outputs.append(out.read())
-            out.close()
-        self.addCleanup(cleanup)
-        self.wait_healthz(w, out, port)
+        w = self.start_work(port)
         self.wait_ready(port, 200)
         self.stop_redis(redis)
         body = self.wait_ready(port, 503)
@@ -369,6 +397,49 @@ class TestWorkReadiness(OpsCase):
         self.assertEqual(http_get(port, "/healthz")[0], 200)  # alive, just not ready
         redis = self.start_redis(rport)
         self.wait_ready(port, 200)
+        w.send_signal(signal.SIGTERM)
+        self.assertEqual(w.wait(60), 0, "odoosync work did not exit 0 on SIGTERM")
+
+
+class TestWorkLag(OpsCase):
+    """Consumer lag and lock waits of `odoosync work` (see the module comment)."""
+
+    def test_lag_then_lock_waits(self):
+        rport = free_port()
+        redis = [self.start_redis(rport)]
+        self.addCleanup(lambda: self.stop_redis(redis[0]))
+        topics = self.cluster_config("lag", rport)
+        pid = self.odoo.create("res.partner", {"name": "Lag Corp", "customer_rank": 1})
+        for i in range(3):
+            self.odoo.attach("res.partner", pid, "lag%d.txt" % i, b"lag number %d" % i)
+        p = self.odoosync("produce", "--once")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        emitted = int(re.search(r"(?m)^produce: (\d+) jobs emitted", p.stdout).group(1))
+        self.assertGreaterEqual(emitted, 4, p.stdout)  # folders and three uploads
+
+        # no worker ran: the worker starts with its Redis down, takes the jobs, locks none
+        self.stop_redis(redis[0])
+        port = free_port()
+        w = self.start_work(port)
+        lag = 'odoosync_consumer_lag{topic="%s"}' % topics["jobs"]
+        before = self.wait_metric(port, lag, lambda v: v == emitted)
+        self.assertEqual(before['odoosync_consumer_lag{topic="%s"}' % topics["retry"]], 0)
+        self.assertEqual(before["odoosync_lock_wait_seconds_count"], 0)
+        self.assertEqual(before.get(UPLOADED, 0), 0)  # nothing applied without a lock
+
+        # Redis back: every job gets its lock, is applied, and the lag drains
+        redis[0] = self.start_redis(rport)
+        self.wait_metric(port, "odoosync_lock_wait_seconds_count", lambda v: v >= emitted)
+        self.wait_metric(port, lag, lambda v: v == 0)
+        after = self.wait_metric(port, 'odoosync_consumer_lag{topic="%s"}' % topics["retry"],
+                                 lambda v: v == 0)
+        self.assertEqual(after[lag], 0)
+        self.assertGreaterEqual(after["odoosync_lock_wait_seconds_count"], emitted)
+        self.assertGreater(after["odoosync_lock_wait_seconds_sum"], 0)  # they waited out the outage
+        self.assertGreaterEqual(after.get(UPLOADED, 0), 3)
+        tree = self.tree()
+        for i in range(3):
+            self.assertIn("Customers/Lag Corp/lag%d.txt" % i, tree)
         w.send_signal(signal.SIGTERM)
         self.assertEqual(w.wait(60), 0, "odoosync work did not exit 0 on SIGTERM")
 

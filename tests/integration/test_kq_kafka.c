@@ -3,8 +3,9 @@
  * produced message acknowledged (kq_flush), keys on murmur2 partitions (the
  * same as kq_partition_of), headers carried, offsets stored only when told
  * (a new consumer of the group gets exactly the unstored messages), pause
- * holds a partition back, and kq_scan reads a topic whole without
- * committing.
+ * holds a partition back, kq_scan reads a topic whole without
+ * committing, and kq_consumer_lag counts what is not finished (polled
+ * but unstored messages included) and drops to 0 once all is stored.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,32 @@ static int count_scan(const struct kq_msg *m, void *ud)
     (void)m;
     (*(int *)ud)++;
     return 0;
+}
+
+/*
+ * Poll c (dropping messages: this is used once everything was consumed)
+ * until its lag on topic is want, up to 15 s; the last lag seen.
+ */
+static long long lag_wait(struct kq_consumer *c, const char *topic, long long want, int *parts)
+{
+    long long t0 = pt_now_ms(), got = -1;
+
+    while (pt_now_ms() - t0 < 15000) {
+        struct kq_lag l[2];
+        struct kq_msg *m = NULL;
+        struct err e = ERR_INIT;
+        size_t n = 0;
+
+        if (kq_consumer_lag(c, l, 2, &n, &e) == 0 && n == 1 && strcmp(l[0].topic, topic) == 0) {
+            got = l[0].lag;
+            *parts = l[0].partitions;
+            if (got == want)
+                break;
+        }
+        if (kq_poll(c, 100, &m, &e) == 0 && m)
+            kq_msg_free(m);
+    }
+    return got;
 }
 
 int main(void)
@@ -92,10 +119,20 @@ int main(void)
         kq_msg_free(m);
     }
     CHECK_INT(&cc, got, N + 1);
-    for (int i = 0; i < NPART; i++) {
-        stored_upto[i] = per_part[i] / 2; /* offsets 0 .. n/2-1 finished */
-        if (stored_upto[i] > 0)
-            CHECK_INT(&cc, kq_store(c, t.jobs, i, stored_upto[i], &e), 0);
+    {
+        int parts = 0;
+        long long want = 0;
+
+        /* everything polled, nothing stored: all of it is lag */
+        CHECK_INT(&cc, lag_wait(c, t.jobs, N + 1, &parts), N + 1);
+        CHECK_INT(&cc, parts, NPART);
+        for (int i = 0; i < NPART; i++) {
+            stored_upto[i] = per_part[i] / 2; /* offsets 0 .. n/2-1 finished */
+            want += per_part[i] - stored_upto[i];
+            if (stored_upto[i] > 0)
+                CHECK_INT(&cc, kq_store(c, t.jobs, i, stored_upto[i], &e), 0);
+        }
+        CHECK_INT(&cc, lag_wait(c, t.jobs, want, &parts), want);
     }
     kq_consumer_free(c); /* commits the stored offsets, leaves the group */
 
@@ -118,6 +155,16 @@ int main(void)
             kq_msg_free(m);
         }
         CHECK_INT(&cc, again, want);
+        {
+            int parts = 0;
+
+            /* a new member starts from the commit: the unstored half is its lag, until stored */
+            CHECK_INT(&cc, lag_wait(c, t.jobs, want, &parts), want);
+            for (int i = 0; i < NPART; i++)
+                CHECK_INT(&cc, kq_store(c, t.jobs, i, per_part[i], &e), 0);
+            CHECK_INT(&cc, lag_wait(c, t.jobs, 0, &parts), 0);
+            CHECK_INT(&cc, parts, NPART);
+        }
     }
     kq_consumer_free(c);
 

@@ -289,8 +289,33 @@ def build_models(version):
             "owner_id": F("many2one", "Owner", comodel="res.users"),
             "active": F("boolean", "Active", default=True),
         }, "id desc", "\t- Documents / User", parent_name="folder_id"),
+        ir_logging_model(),
     ]
     return {m.name: m for m in models}
+
+
+def ir_logging_model():
+    """base's ir.logging (odoo/addons/base/models/ir_logging.py): Settings > Technical >
+    Logging. name, type, message, path, func and line are required (NOT NULL), level is a
+    free char, the order is "id DESC", and its create_uid / write_uid are plain integers,
+    not many2one (the rows may be written by SQL from another database)."""
+    F = Field
+    m = Model("ir.logging", "Logging", {
+        "name": F("char", "Name", required=True),
+        "type": F("selection", "Type", required=True,
+                  selection=[["client", "Client"], ["server", "Server"]]),
+        "dbname": F("char", "Database Name"),
+        "level": F("char", "Level"),
+        "message": F("text", "Message", required=True),
+        "path": F("char", "Path", required=True),
+        "func": F("char", "Function", required=True),
+        "line": F("char", "Line", required=True),
+    }, "id DESC", "\t- Administration / Settings")
+    for fname, string in (("create_uid", "Created by"), ("write_uid", "Last Updated by")):
+        f = Field("integer", string, readonly=True, magic=True)
+        f.name = f.column = fname
+        m.fields[fname] = f
+    return m
 
 
 # Who may do what: models absent for a user mean "no access".  Letters: r w c u(nlink).

@@ -958,5 +958,77 @@ class Version19Json2Tests(EmulatorCase):
                          [19, 0, 0, "final", 0, ""])
 
 
+class LoggingTests(EmulatorCase):
+    """ir.logging as base defines it: what odoosync's sync log writes (sync_log.odoo)."""
+
+    VALS = {"name": "odoosync", "type": "server", "dbname": "odoosync", "level": "INFO",
+            "message": "upload Odoo/Quotations/SO1/a.pdf: applied",
+            "path": "/Odoo/Quotations/SO1/a.pdf", "func": "upload", "line": "0"}
+
+    def test_create_batch_and_read_back(self):
+        vals = [dict(self.VALS, message="m%d" % i) for i in range(3)]
+        ids = self.kw("ir.logging", "create", vals)
+        self.assertEqual(len(ids), 3)
+        self.assertEqual(ids, sorted(ids))
+        rows = self.kw("ir.logging", "search_read", [("id", "in", ids)],
+                       fields=["name", "type", "dbname", "level", "message", "path", "func",
+                               "line", "create_uid", "create_date"])
+        # _order = "id DESC": newest first
+        self.assertEqual([r["id"] for r in rows], sorted(ids, reverse=True))
+        self.assertEqual([r["message"] for r in rows], ["m2", "m1", "m0"])
+        for r in rows:
+            for k in ("name", "type", "dbname", "level", "path", "func", "line"):
+                self.assertEqual(r[k], self.VALS[k])
+            self.assertEqual(r["create_uid"], 2)  # an integer, not [id, name]
+            self.assertRegex(r["create_date"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        got = self.kw("ir.logging", "search_read", [("func", "=", "upload"),
+                                                    ("message", "=like", "m%")],
+                      fields=["id"], order="id")
+        self.assertEqual([r["id"] for r in got], ids)
+        one = self.kw("ir.logging", "create", dict(self.VALS))
+        self.assertIsInstance(one, int)
+
+    def test_required_fields(self):
+        before = self.kw("ir.logging", "search_count", [])
+        for field, label in (("name", "Name"), ("type", "Type"), ("message", "Message"),
+                             ("path", "Path"), ("func", "Function"), ("line", "Line")):
+            vals = dict(self.VALS)
+            del vals[field]
+            e = self.assertOdooError("odoo.exceptions.ValidationError", self.kw, "ir.logging",
+                                     "create", [dict(self.VALS), vals],
+                                     contains="a mandatory field is not set")
+            self.assertIn("Model: Logging (ir.logging)", e.data["message"])
+            self.assertIn("Field: %s (%s)" % (label, field), e.data["message"])
+            vals[field] = False
+            self.assertOdooError("odoo.exceptions.ValidationError", self.kw, "ir.logging",
+                                 "create", vals, contains="Field: %s (%s)" % (label, field))
+        # one bad record refuses the whole call: nothing was created
+        self.assertEqual(self.kw("ir.logging", "search_count", []), before)
+        # dbname and level are optional
+        vals = dict(self.VALS)
+        del vals["dbname"], vals["level"]
+        self.kw("ir.logging", "create", vals)
+        self.assertOdooError("builtins.ValueError", self.kw, "ir.logging", "create",
+                             dict(self.VALS, type="worker"), contains="ir.logging.type")
+        self.assertOdooError("builtins.ValueError", self.kw, "ir.logging", "create",
+                             dict(self.VALS, bogus=1), contains="Invalid field")
+
+    def test_fields_and_access(self):
+        fg = self.kw("ir.logging", "fields_get", attributes=["type", "required", "selection"])
+        for k in ("name", "type", "message", "path", "func", "line"):
+            self.assertTrue(fg[k]["required"], k)
+        for k in ("dbname", "level"):
+            self.assertFalse(fg[k]["required"], k)
+        self.assertEqual(fg["type"]["selection"], [["client", "Client"], ["server", "Server"]])
+        self.assertEqual(fg["message"]["type"], "text")
+        self.assertEqual(fg["create_uid"]["type"], "integer")
+        # only Administration / Settings may read or write it
+        self.assertOdooError("odoo.exceptions.AccessError", self.kw, "ir.logging", "create",
+                             dict(self.VALS), uid=3, password="portal",
+                             contains="Administration / Settings")
+        self.assertOdooError("odoo.exceptions.AccessError", self.kw, "ir.logging",
+                             "search_read", [], uid=3, password="portal")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
