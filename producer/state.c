@@ -17,8 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "buf.h"
 #include "jobmsg.h"
 #include "lock.h"
@@ -314,9 +312,9 @@ void state_sort(struct scan_state *s)
 /* ---- JSON ---- */
 
 /*
- * Encoding writes the JSON text straight into one buffer (no cJSON tree: at
- * 100,000 attachments a tree costs a million small allocations); decoding
- * parses it with cJSON. The two agree on the format below.
+ * Encoding writes the JSON text straight into one buffer, and decoding reads
+ * it straight into the structs (no cJSON tree: at 100,000 attachments a tree
+ * costs a million small allocations, most of a no-change pass).
  */
 static void w_raw(struct buf *b, const char *s, int *ok)
 {
@@ -432,64 +430,15 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
     return 0;
 }
 
-/* Decoding helpers: each returns 0 when the value has the expected shape. */
-static int get_str(const cJSON *v, const char **out)
-{
-    if (cJSON_IsNull(v)) {
-        *out = NULL;
-        return 0;
-    }
-    if (!cJSON_IsString(v))
-        return -1;
-    *out = v->valuestring;
-    return 0;
-}
+/*
+ * Decoding: a strict reader of exactly the text state_encode writes (JSON,
+ * any whitespace, keys in the order written), straight into the scan state:
+ * no tree. Strings go to one scratch buffer per row, then state_add_* copy
+ * them. Anything else is ERR_PROTO: the caller treats it as no state.
+ */
+#define RD_SLOTS 10
 
-static int get_num(const cJSON *v, double *out)
-{
-    if (!cJSON_IsNumber(v))
-        return -1;
-    *out = v->valuedouble;
-    return 0;
-}
-
-static int decode_types(const cJSON *types, struct scan_state *s, struct err *e)
-{
-    const cJSON *t;
-
-    if (!cJSON_IsArray(types))
-        return err_set(e, ERR_PROTO, "\"types\" is not an array");
-    cJSON_ArrayForEach(t, types)
-    {
-        const cJSON *key = cJSON_GetObjectItemCaseSensitive(t, "key");
-        const cJSON *recs = cJSON_GetObjectItemCaseSensitive(t, "recs");
-        const cJSON *r;
-        struct state_type *st;
-        long last = 0;
-
-        if (!cJSON_IsString(key) || !cJSON_IsArray(recs))
-            return err_set(e, ERR_PROTO, "a type without key or records");
-        st = state_add_type(s, key->valuestring, e);
-        if (!st)
-            return e->code;
-        cJSON_ArrayForEach(r, recs)
-        {
-            const char *name;
-            double id;
-            int rc;
-
-            if (cJSON_GetArraySize(r) != 2 || get_num(cJSON_GetArrayItem(r, 0), &id) < 0 ||
-                get_str(cJSON_GetArrayItem(r, 1), &name) < 0 || (long)id <= last)
-                return err_set(e, ERR_PROTO, "a bad record in type \"%s\"", key->valuestring);
-            last = (long)id;
-            rc = state_type_add(st, (long)id, name, e);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    return 0;
-}
-
+/* The scan state's structs hold char *; the adders copy: lend a const string. */
 static char *lend(const char *s)
 {
     union {
@@ -501,141 +450,411 @@ static char *lend(const char *s)
     return u.m;
 }
 
-static int decode_atts(const cJSON *atts, struct scan_state *s, struct err *e)
+struct rd {
+    const char *p, *end;
+    struct buf sc;         /* the strings of the current row, NUL-separated */
+    size_t off[RD_SLOTS];  /* where slot i starts in sc */
+    char isnull[RD_SLOTS]; /* slot i was null */
+};
+
+static void rd_ws(struct rd *r)
 {
-    const cJSON *r;
-    long last = 0;
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
+}
 
-    if (!cJSON_IsArray(atts))
-        return err_set(e, ERR_PROTO, "\"atts\" is not an array");
-    cJSON_ArrayForEach(r, atts)
-    {
-        struct snap_att a;
-        const char *name, *url, *res_model, *checksum, *write_date, *mimetype;
-        double id, type, res_id, size;
-        int rc;
+/* Consumes the literal s (after whitespace): 0, or -1 if it is not there. */
+static int rd_lit(struct rd *r, const char *s)
+{
+    size_t n = strlen(s);
 
-        if (cJSON_GetArraySize(r) != 10 || get_num(cJSON_GetArrayItem(r, 0), &id) < 0 ||
-            get_str(cJSON_GetArrayItem(r, 1), &name) < 0 ||
-            get_num(cJSON_GetArrayItem(r, 2), &type) < 0 ||
-            get_str(cJSON_GetArrayItem(r, 3), &url) < 0 ||
-            get_str(cJSON_GetArrayItem(r, 4), &res_model) < 0 ||
-            get_num(cJSON_GetArrayItem(r, 5), &res_id) < 0 ||
-            get_str(cJSON_GetArrayItem(r, 6), &checksum) < 0 ||
-            get_num(cJSON_GetArrayItem(r, 7), &size) < 0 ||
-            get_str(cJSON_GetArrayItem(r, 8), &write_date) < 0 ||
-            get_str(cJSON_GetArrayItem(r, 9), &mimetype) < 0 || (long)id <= last || !name)
-            return err_set(e, ERR_PROTO, "a bad attachment row after id %ld", last);
-        last = (long)id;
-        memset(&a, 0, sizeof(a));
-        a.id = (long)id;
-        a.type = type == 1 ? SNAP_ATT_URL : SNAP_ATT_BINARY;
-        a.res_id = (long)res_id;
-        a.file_size = (long long)size;
-        /* state_add_att copies: lend() only lends the parsed strings. */
-        a.name = lend(name);
-        a.url = lend(url);
-        a.res_model = lend(res_model);
-        a.checksum = lend(checksum);
-        a.write_date = lend(write_date);
-        a.mimetype = lend(mimetype);
-        rc = state_add_att(s, &a, e);
-        if (rc < 0)
-            return rc;
+    rd_ws(r);
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, s, n) != 0)
+        return -1;
+    r->p += n;
+    return 0;
+}
+
+/* 1 and consumed if the next character is c, else 0. */
+static int rd_opt(struct rd *r, char c)
+{
+    rd_ws(r);
+    if (r->p < r->end && *r->p == c) {
+        r->p++;
+        return 1;
     }
     return 0;
 }
 
-static int decode_dirs(const cJSON *dirs, struct scan_state *s, struct err *e)
+static int rd_num(struct rd *r, long long *v)
 {
-    const cJSON *o;
+    char tmp[40];
+    size_t n = 0;
+    char *endp;
+    double d;
 
-    if (!cJSON_IsArray(dirs))
-        return err_set(e, ERR_PROTO, "\"dirs\" is not an array");
-    cJSON_ArrayForEach(o, dirs)
-    {
-        const cJSON *path = cJSON_GetObjectItemCaseSensitive(o, "path");
-        const cJSON *kids = cJSON_GetObjectItemCaseSensitive(o, "kids");
-        const char *etag;
-        const cJSON *k;
-        struct state_dir *d;
+    rd_ws(r);
+    while (r->p < r->end && n < sizeof(tmp) - 1 &&
+           (strchr("+-.eE", *r->p) || (*r->p >= '0' && *r->p <= '9')))
+        tmp[n++] = *r->p++;
+    tmp[n] = '\0';
+    if (n == 0 || n == sizeof(tmp) - 1)
+        return -1;
+    if (!strpbrk(tmp, ".eE")) {
+        *v = strtoll(tmp, &endp, 10);
+        return *endp == '\0' ? 0 : -1;
+    }
+    d = strtod(tmp, &endp);
+    if (*endp != '\0' || d != d || d > 9.2e18 || d < -9.2e18)
+        return -1;
+    *v = (long long)d;
+    return 0;
+}
 
-        if (!cJSON_IsString(path) || !cJSON_IsArray(kids) ||
-            get_str(cJSON_GetObjectItemCaseSensitive(o, "etag"), &etag) < 0 || !etag)
-            return err_set(e, ERR_PROTO, "a bad folder entry");
-        d = state_add_dir(s, path->valuestring, etag, e);
-        if (!d)
-            return e->code;
-        cJSON_ArrayForEach(k, kids)
-        {
-            struct snap_entry en;
-            const char *kpath, *ketag, *rec, *typ;
-            double size, att;
-            const cJSON *isdir = cJSON_GetArrayItem(k, 1);
-            int rc;
+static int rd_hex4(struct rd *r, unsigned *u)
+{
+    *u = 0;
+    if (r->end - r->p < 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        char c = *r->p++;
 
-            if (cJSON_GetArraySize(k) != 7 || get_str(cJSON_GetArrayItem(k, 0), &kpath) < 0 ||
-                !kpath || kpath[0] != '/' || !cJSON_IsBool(isdir) ||
-                get_str(cJSON_GetArrayItem(k, 2), &ketag) < 0 ||
-                get_num(cJSON_GetArrayItem(k, 3), &size) < 0 ||
-                get_num(cJSON_GetArrayItem(k, 4), &att) < 0 ||
-                get_str(cJSON_GetArrayItem(k, 5), &rec) < 0 ||
-                get_str(cJSON_GetArrayItem(k, 6), &typ) < 0)
-                return err_set(e, ERR_PROTO, "a bad child of folder \"%s\"", path->valuestring);
-            memset(&en, 0, sizeof(en));
-            en.path = lend(kpath);
-            en.is_dir = cJSON_IsTrue(isdir);
-            en.etag = lend(ketag);
-            en.size = (long long)size;
-            en.att_tag = (long)att;
-            en.record_tag = lend(rec);
-            en.type_tag = lend(typ);
-            rc = state_dir_add_kid(d, &en, e);
-            if (rc < 0)
-                return rc;
-        }
+        *u <<= 4;
+        if (c >= '0' && c <= '9')
+            *u |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            *u |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            *u |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
     }
     return 0;
+}
+
+static int rd_utf8(struct buf *b, unsigned cp)
+{
+    char o[4];
+    size_t n;
+
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        o[0] = (char)(0xc0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        o[0] = (char)(0xf0 | (cp >> 18));
+        o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    return buf_append(b, o, n);
+}
+
+/* A string (or null) into slot i of the scratch buffer. 0, -1 malformed, ERR_NOMEM/TOO_BIG. */
+static int rd_str(struct rd *r, int i)
+{
+    const char *run;
+    int rc = 0;
+
+    rd_ws(r);
+    if (rd_lit(r, "null") == 0) {
+        r->isnull[i] = 1;
+        return 0;
+    }
+    if (r->p >= r->end || *r->p != '"')
+        return -1;
+    r->p++;
+    r->isnull[i] = 0;
+    r->off[i] = r->sc.len;
+    run = r->p;
+    while (rc == 0) {
+        unsigned char c;
+
+        if (r->p >= r->end)
+            return -1;
+        c = (unsigned char)*r->p;
+        if (c == '"' || c == '\\') {
+            rc = buf_append(&r->sc, run, (size_t)(r->p - run));
+            if (rc < 0)
+                break;
+            r->p++;
+            if (c == '"')
+                break;
+            if (r->p >= r->end)
+                return -1;
+            c = (unsigned char)*r->p++;
+            if (c == 'u') {
+                unsigned cp, lo;
+
+                if (rd_hex4(r, &cp) < 0 || cp == 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+                    return -1;
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    if (rd_lit(r, "\\u") < 0 || rd_hex4(r, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+                        return -1;
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                }
+                rc = rd_utf8(&r->sc, cp);
+            } else {
+                const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+                const char *at = c ? strchr(from, (char)c) : NULL;
+
+                if (!at)
+                    return -1;
+                rc = buf_append(&r->sc, to + (at - from), 1);
+            }
+            run = r->p;
+        } else if (c < 0x20) {
+            return -1;
+        } else {
+            r->p++;
+        }
+    }
+    if (rc == 0)
+        rc = buf_append(&r->sc, "", 1); /* the NUL that ends the slot */
+    return rc;
+}
+
+static const char *rd_slot(const struct rd *r, int i)
+{
+    return r->isnull[i] ? NULL : r->sc.data + r->off[i];
+}
+
+/* Starts a row: the scratch buffer is emptied. */
+static void rd_row(struct rd *r)
+{
+    buf_reset(&r->sc);
+}
+
+/* [elem, ...]: calls one(r, s, e) per element. 0, -1 malformed, or one's error. */
+static int rd_array(struct rd *r, struct scan_state *s, struct err *e,
+                    int (*one)(struct rd *, struct scan_state *, void *, struct err *), void *ud)
+{
+    int rc;
+
+    if (!rd_opt(r, '['))
+        return -1;
+    if (rd_opt(r, ']'))
+        return 0;
+    do {
+        rc = one(r, s, ud, e);
+        if (rc != 0)
+            return rc;
+    } while (rd_opt(r, ','));
+    return rd_opt(r, ']') ? 0 : -1;
+}
+
+static int rd_rec(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    struct state_type *t = ud;
+    long long id;
+    int rc;
+
+    (void)s;
+    rd_row(r);
+    if (!rd_opt(r, '[') || rd_num(r, &id) < 0 || !rd_opt(r, ',') || (rc = rd_str(r, 0)) < 0 ||
+        !rd_opt(r, ']'))
+        return -1;
+    if (t->n > 0 && id <= t->v[t->n - 1].id)
+        return -1;
+    return state_type_add(t, (long)id, rd_slot(r, 0), e);
+}
+
+static int rd_type(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    struct state_type *t;
+    int rc;
+
+    (void)ud;
+    rd_row(r);
+    if (!rd_opt(r, '{') || rd_lit(r, "\"key\"") < 0 || !rd_opt(r, ':') || (rc = rd_str(r, 0)) < 0)
+        return -1;
+    if (!rd_slot(r, 0))
+        return -1;
+    t = state_add_type(s, rd_slot(r, 0), e);
+    if (!t)
+        return e->code ? e->code : ERR_NOMEM;
+    if (rd_lit(r, ",") < 0 || rd_lit(r, "\"recs\"") < 0 || !rd_opt(r, ':'))
+        return -1;
+    rc = rd_array(r, s, e, rd_rec, t);
+    if (rc != 0)
+        return rc;
+    return rd_opt(r, '}') ? 0 : -1;
+}
+
+static int rd_att(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    struct snap_att a;
+    long long id, type, res_id, size;
+    int ok;
+
+    (void)ud;
+    rd_row(r);
+    ok = rd_opt(r, '[') && rd_num(r, &id) == 0 && rd_opt(r, ',') && rd_str(r, 0) == 0 &&
+         rd_opt(r, ',') && rd_num(r, &type) == 0 && rd_opt(r, ',') && rd_str(r, 1) == 0 &&
+         rd_opt(r, ',') && rd_str(r, 2) == 0 && rd_opt(r, ',') && rd_num(r, &res_id) == 0 &&
+         rd_opt(r, ',') && rd_str(r, 3) == 0 && rd_opt(r, ',') && rd_num(r, &size) == 0 &&
+         rd_opt(r, ',') && rd_str(r, 4) == 0 && rd_opt(r, ',') && rd_str(r, 5) == 0 &&
+         rd_opt(r, ']');
+    if (!ok || !rd_slot(r, 0) || (s->natts > 0 && id <= s->atts[s->natts - 1].id))
+        return -1;
+    memset(&a, 0, sizeof(a));
+    a.id = (long)id;
+    a.type = type == 1 ? SNAP_ATT_URL : SNAP_ATT_BINARY;
+    a.res_id = (long)res_id;
+    a.file_size = size;
+    /* state_add_att copies: lend() only lends the scratch strings. */
+    a.name = lend(rd_slot(r, 0));
+    a.url = lend(rd_slot(r, 1));
+    a.res_model = lend(rd_slot(r, 2));
+    a.checksum = lend(rd_slot(r, 3));
+    a.write_date = lend(rd_slot(r, 4));
+    a.mimetype = lend(rd_slot(r, 5));
+    return state_add_att(s, &a, e);
+}
+
+static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    struct state_dir *d = ud;
+    struct snap_entry en;
+    long long size, att;
+    int is_dir, ok;
+
+    (void)s;
+    rd_row(r);
+    ok = rd_opt(r, '[') && rd_str(r, 0) == 0 && rd_opt(r, ',');
+    if (ok && rd_lit(r, "true") == 0)
+        is_dir = 1;
+    else if (ok && rd_lit(r, "false") == 0)
+        is_dir = 0;
+    else
+        return -1;
+    ok = rd_opt(r, ',') && rd_str(r, 1) == 0 && rd_opt(r, ',') && rd_num(r, &size) == 0 &&
+         rd_opt(r, ',') && rd_num(r, &att) == 0 && rd_opt(r, ',') && rd_str(r, 2) == 0 &&
+         rd_opt(r, ',') && rd_str(r, 3) == 0 && rd_opt(r, ']');
+    if (!ok || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
+        return -1;
+    memset(&en, 0, sizeof(en));
+    en.path = lend(rd_slot(r, 0));
+    en.is_dir = is_dir;
+    en.etag = lend(rd_slot(r, 1));
+    en.size = size;
+    en.att_tag = (long)att;
+    en.record_tag = lend(rd_slot(r, 2));
+    en.type_tag = lend(rd_slot(r, 3));
+    return state_dir_add_kid(d, &en, e);
+}
+
+static int rd_dir(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    struct state_dir *d;
+    int rc;
+
+    (void)ud;
+    rd_row(r);
+    if (!rd_opt(r, '{') || rd_lit(r, "\"path\"") < 0 || !rd_opt(r, ':') || rd_str(r, 0) < 0 ||
+        rd_lit(r, ",") < 0 || rd_lit(r, "\"etag\"") < 0 || !rd_opt(r, ':') || rd_str(r, 1) < 0)
+        return -1;
+    if (!rd_slot(r, 0) || !rd_slot(r, 1))
+        return -1;
+    d = state_add_dir(s, rd_slot(r, 0), rd_slot(r, 1), e);
+    if (!d)
+        return e->code ? e->code : ERR_NOMEM;
+    if (rd_lit(r, ",") < 0 || rd_lit(r, "\"kids\"") < 0 || !rd_opt(r, ':'))
+        return -1;
+    rc = rd_array(r, s, e, rd_kid, d);
+    if (rc != 0)
+        return rc;
+    return rd_opt(r, '}') ? 0 : -1;
+}
+
+/* One "key": value of the top object. */
+static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct err *e)
+{
+    static const char *const keys[] = {"version",   "odoo_key", "watermark", "full_at", "types",
+                                       "have_atts", "atts",     "cloud_key", "dirs"};
+    long long v;
+    int k, rc;
+
+    rd_row(r);
+    if (rd_str(r, 0) < 0 || !rd_slot(r, 0) || !rd_opt(r, ':'))
+        return -1;
+    for (k = 0; k < (int)(sizeof(keys) / sizeof(keys[0])); k++)
+        if (strcmp(rd_slot(r, 0), keys[k]) == 0)
+            break;
+    if (k == (int)(sizeof(keys) / sizeof(keys[0])) || (*seen & (1u << k)))
+        return -1;
+    *seen |= 1u << k;
+    switch (k) {
+    case 0:
+        return rd_num(r, &v) == 0 && v == STATE_VERSION ? 0 : -1;
+    case 3:
+        if (rd_num(r, &v) < 0)
+            return -1;
+        s->full_at = v;
+        return 0;
+    case 5:
+        if (rd_lit(r, "true") == 0)
+            s->have_atts = 1;
+        else if (rd_lit(r, "false") == 0)
+            s->have_atts = 0;
+        else
+            return -1;
+        return 0;
+    case 4:
+        return rd_array(r, s, e, rd_type, NULL);
+    case 6:
+        return rd_array(r, s, e, rd_att, NULL);
+    case 8:
+        return rd_array(r, s, e, rd_dir, NULL);
+    default: /* the three keys */
+        rd_row(r);
+        rc = rd_str(r, 0);
+        if (rc < 0)
+            return rc;
+        return state_set_str(k == 1   ? &s->odoo_key
+                             : k == 2 ? &s->watermark
+                                      : &s->cloud_key,
+                             rd_slot(r, 0), e);
+    }
 }
 
 int state_decode(const char *text, size_t len, struct scan_state *s, struct err *e)
 {
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    const cJSON *v;
-    const char *str;
-    double num;
+    struct rd r;
+    unsigned seen = 0;
     int rc = 0;
 
-    if (!root || !cJSON_IsObject(root)) {
-        rc = err_set(e, ERR_PROTO, "not a JSON object");
-        goto out;
+    memset(&r, 0, sizeof(r));
+    r.p = text;
+    r.end = text + len;
+    buf_init(&r.sc, (size_t)STATE_MAX_FILE);
+    if (!rd_opt(&r, '{'))
+        rc = -1;
+    while (rc == 0) {
+        rc = rd_member(&r, s, &seen, e);
+        if (rc == 0 && !rd_opt(&r, ','))
+            break;
     }
-    v = cJSON_GetObjectItemCaseSensitive(root, "version");
-    if (get_num(v, &num) < 0 || num != STATE_VERSION) {
-        rc = err_set(e, ERR_PROTO, "not a version %d state", STATE_VERSION);
-        goto out;
-    }
-    if (get_str(cJSON_GetObjectItemCaseSensitive(root, "odoo_key"), &str) < 0 ||
-        (rc = state_set_str(&s->odoo_key, str, e)) < 0)
-        goto bad;
-    if (get_str(cJSON_GetObjectItemCaseSensitive(root, "watermark"), &str) < 0 ||
-        (rc = state_set_str(&s->watermark, str, e)) < 0)
-        goto bad;
-    if (get_num(cJSON_GetObjectItemCaseSensitive(root, "full_at"), &num) < 0)
-        goto bad;
-    s->full_at = (long long)num;
-    if (get_str(cJSON_GetObjectItemCaseSensitive(root, "cloud_key"), &str) < 0 ||
-        (rc = state_set_str(&s->cloud_key, str, e)) < 0)
-        goto bad;
-    v = cJSON_GetObjectItemCaseSensitive(root, "have_atts");
-    if (!cJSON_IsBool(v))
-        goto bad;
-    s->have_atts = cJSON_IsTrue(v);
-    rc = decode_types(cJSON_GetObjectItemCaseSensitive(root, "types"), s, e);
-    if (rc == 0)
-        rc = decode_atts(cJSON_GetObjectItemCaseSensitive(root, "atts"), s, e);
-    if (rc == 0)
-        rc = decode_dirs(cJSON_GetObjectItemCaseSensitive(root, "dirs"), s, e);
+    if (rc == 0 && !rd_opt(&r, '}'))
+        rc = -1;
+    rd_ws(&r);
+    if (rc == 0 && r.p != r.end)
+        rc = -1;
+    if (rc == 0 && seen != (1u << 9) - 1)
+        rc = err_set(e, ERR_PROTO, "a missing field");
+    if (rc == -1)
+        rc = err_set(e, ERR_PROTO, "malformed at byte %zu", (size_t)(r.p - text));
+    else if (rc < 0 && !e->code)
+        rc = err_set(e, rc, "out of memory decoding the scan state");
     if (rc == 0) {
         state_sort(s);
         for (size_t i = 1; i < s->ndirs; i++)
@@ -644,12 +863,7 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
                 break;
             }
     }
-    goto out;
-bad:
-    if (rc == 0)
-        rc = err_set(e, ERR_PROTO, "a missing or mistyped field");
-out:
-    cJSON_Delete(root);
+    buf_release(&r.sc);
     if (rc < 0)
         state_release(s);
     return rc;

@@ -149,6 +149,97 @@ out:
     state_release(&r);
 }
 
+/*
+ * The decoder reads the state file, which anyone could have edited: JSON
+ * escapes and whitespace are read as JSON means them, and every truncation and
+ * thousands of byte mutations of a real encoding either decode or fail with
+ * ERR_PROTO and a message, never crash or leak (ASan/LSan run this).
+ */
+static void test_decode_robust(struct check_count *cc)
+{
+    static const char escaped[] =
+        " { \"version\" : 1 ,\"odoo_key\":\"a\\u00e9\\ud83d\\ude00\\n\\/\\\"\" , "
+        "\"watermark\":null,"
+        "\"full_at\":1.7e9,\"types\":[ ],\"have_atts\":false,\"atts\":[],\"cloud_key\":\"c\","
+        "\"dirs\":[]}\n";
+    static const char *const bad[] = {
+        "",
+        "{}",
+        "[]",
+        "{\"version\":2}",
+        "{\"version\":1,\"version\":1}",
+        "{\"version\":1,\"odoo_key\":\"\\u0000\"}",
+        "{\"version\":1,\"odoo_key\":\"\\ud83d\"}",
+        "{\"version\":1,\"odoo_key\":\"\\x\"}",
+        "{\"version\":1,\"odoo_key\":\"a\nb\"}",
+        "{\"version\":1,\"surprise\":1}",
+    };
+    struct scan_state s, r;
+    struct err e = ERR_INIT;
+    char *text = NULL, *copy = NULL;
+    size_t len, i;
+    unsigned seed = 12345;
+    long ok = 0, refused = 0, wrong = 0;
+
+    state_init(&s);
+    state_init(&r);
+    CHECK_INT(cc, state_decode(escaped, strlen(escaped), &r, &e), 0);
+    CHECK_STR(cc, r.odoo_key, "a\xc3\xa9\xf0\x9f\x98\x80\n/\"");
+    CHECK(cc, r.watermark == NULL && r.full_at == 1700000000 && !r.have_atts);
+    CHECK_STR(cc, r.cloud_key, "c");
+    state_release(&r);
+    state_init(&r);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err_clear(&e);
+        if (state_decode(bad[i], strlen(bad[i]), &r, &e) != ERR_PROTO || !e.msg[0])
+            CHECK_MSG(cc, 0, "accepted or crashed on bad input %zu: %s", i, bad[i]);
+        state_init(&r); /* a failed decode released it */
+    }
+    fill(&s, cc);
+    CHECK_INT(cc, state_encode(&s, &text, &e), 0);
+    if (!text)
+        goto out;
+    len = strlen(text);
+    copy = malloc(len + 1);
+    CHECK(cc, copy != NULL);
+    if (!copy)
+        goto out;
+    for (i = 0; i < len; i++) { /* every truncation: a missing end is never whole */
+        memcpy(copy, text, i);
+        copy[i] = '\0';
+        err_clear(&e);
+        if (state_decode(copy, i, &r, &e) == 0)
+            wrong++;
+        state_release(&r);
+        state_init(&r);
+    }
+    CHECK_INT(cc, (int)wrong, 0);
+    for (i = 0; i < 20000; i++) { /* one to three random bytes changed */
+        int rc;
+
+        memcpy(copy, text, len + 1);
+        for (int k = 0; k < 1 + (int)(i % 3); k++) {
+            seed = seed * 1103515245u + 12345u;
+            copy[(seed >> 8) % len] = (char)(seed >> 20);
+        }
+        err_clear(&e);
+        rc = state_decode(copy, len, &r, &e);
+        if (rc == 0)
+            ok++;
+        else if (rc == ERR_PROTO && e.msg[0])
+            refused++;
+        state_release(&r);
+        state_init(&r);
+    }
+    CHECK_MSG(cc, ok + refused == 20000, "%ld decoded, %ld refused of 20000", ok, refused);
+    CHECK(cc, refused > 10000);
+out:
+    free(copy);
+    free(text);
+    state_release(&s);
+    state_release(&r);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");
@@ -451,6 +542,7 @@ int main(void)
     struct check_count cc = CHECK_INIT;
 
     test_round_trip(&cc);
+    test_decode_robust(&cc);
     test_files(&cc);
     test_keys(&cc);
     test_write_dates(&cc);
