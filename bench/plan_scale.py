@@ -7,7 +7,9 @@ with RECORDS quotations x PER attachments of SIZE bytes, an empty cloud root. Th
   1. full plan       `odoosync plan --json` against the empty cloud
   2. apply           `odoosync run --once` (local mode: creates every folder, uploads
                      every file, tags them)
-  3. no-change plan  `odoosync plan --json` again: nothing changed on either side
+  3. full scan       `odoosync plan --json --full-scan`: what a pass costs that reads
+                     everything (no scan state) once both sides hold the data
+  3b. no-change plan `odoosync plan --json` again: nothing changed on either side
   4. one change      one file renamed in the cloud (a WebDAV MOVE: file names are the
                      cloud's, so the plan holds one rename of its attachment in
                      Odoo), then `odoosync plan --json`
@@ -114,6 +116,8 @@ def run(args, exe, tmp, cfg):
         rows.append(step(stack, "apply (run --once)", run_once, env))
         if rows[-1]["rc"] != 0:
             log("the apply pass did not succeed: the figures below are for a partial tree")
+        rows.append(step(stack, "full scan, synced tree", plan + ["--full-scan"], env))
+        rescan = rows[-1]
         rows.append(step(stack, "no-change plan", plan, env))
         # one changed file: the first attachment's file renamed in the cloud
         src = "/bench-plan/Quotations/S00001/file-000000-00.bin"
@@ -136,7 +140,7 @@ def run(args, exe, tmp, cfg):
         (natt, args.size, args.records, args.concurrency), head,
         [[r["name"], "%.2f" % r["wall"], r["odoo"], r["dav"], r["req"], mib(r["rss"]),
           r["jobs"], r["rc"]] for r in rows])
-    full, nochg = rows[0], rows[2]
+    full, nochg = rows[0], rows[3]
 
     def ratio(a, b):
         return ("%.1fx" if a >= b else "%.3fx") % (a / b) if b else "inf"
@@ -147,7 +151,11 @@ def run(args, exe, tmp, cfg):
                     ["full / one-change", ratio(full["wall"], one["wall"]),
                      ratio(full["req"], one["req"])],
                     ["full / no-change with ETag reuse (Nextcloud, ownCloud)",
-                     ratio(full["wall"], reuse["wall"]), ratio(full["req"], reuse["req"])]])
+                     ratio(full["wall"], reuse["wall"]), ratio(full["req"], reuse["req"])],
+                    ["full scan of the synced tree / no-change (Apache)",
+                     ratio(rescan["wall"], nochg["wall"]), ratio(rescan["req"], nochg["req"])],
+                    ["full scan of the synced tree / no-change with ETag reuse",
+                     ratio(rescan["wall"], reuse["wall"]), ratio(rescan["req"], reuse["req"])]])
     print("apply rate: %.0f uploads/s (%d jobs in %.1f s)" % (
         natt / rows[1]["wall"] if rows[1]["wall"] else 0, rows[1]["jobs"] or 0, rows[1]["wall"]))
     print("one-change plan jobs: %s" % (", ".join(
