@@ -37,7 +37,7 @@ WORKERS = 2
 KILLS = 3
 FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
 OLD = 30       # customers synced before the stream
-NEW = 60       # new customers in the stream
+NEW = 64       # new customers in the stream (with the rest: >= 500 jobs)
 NEW_ATTS = 6   # attachments per new customer
 
 
@@ -45,8 +45,8 @@ def seeds():
     env = os.environ.get("ODOOSYNC_TEST_SEED")
     if env:
         return [int(x) for x in env.split(",") if x.strip()]
-    base = (os.getpid() ^ int(time.time())) % 100000
-    return [base, base + 1]
+    # Fixed in CI, so a failure replays as it happened; ODOOSYNC_TEST_SEED explores others.
+    return [1, 2]
 
 
 SEEDS = seeds()
@@ -248,7 +248,7 @@ class KillStream(harness.SyncCase):
         expect = self.seed_state(rnd)
         emitted = self.produce()
         print("produce: %d jobs (%.1f s)" % (emitted, time.time() - t0))
-        self.assertGreaterEqual(emitted, 450)
+        self.assertGreaterEqual(emitted, 500)
         kills = self.run_stream(rnd, emitted)
         print("stream done (%.1f s)" % (time.time() - t0))
         dead = [e for w in self.procs for e in w.events() if e.get("result") == "dead-lettered"]
