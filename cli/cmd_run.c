@@ -123,6 +123,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     struct applier *ap = NULL;
     struct apply_opts ao;
     struct dav_opts dopts;
+    struct dav_share *share = NULL;
     struct odoo_opts oopts;
     struct pool_opts po;
     struct pool *pool = NULL;
@@ -161,6 +162,13 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
 
     pass_dav_opts(&s->cfg, &s->log, &dopts);
     pass_odoo_opts(&s->cfg, &s->log, &oopts);
+    /* the job threads' WebDAV handles share DNS answers and TLS sessions */
+    share = dav_share_new(e);
+    if (!share) {
+        rc = e->code ? e->code : ERR_NOMEM;
+        goto out;
+    }
+    dopts.share = share;
     memset(&ao, 0, sizeof(ao));
     ao.dav = &dopts;
     ao.odoo = &oopts;
@@ -199,6 +207,7 @@ out:
     kq_consumer_free(cons);
     kq_producer_free(prod);
     apply_free(ap);
+    dav_share_free(share); /* after every handle using it */
     kq_local_free(q);
     lock_table_free(lt);
     buf_release(&b);

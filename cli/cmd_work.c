@@ -107,6 +107,7 @@ int cmd_work(int argc, char **argv)
     struct transport tr;
     struct events ev;
     struct dav_opts dopts;
+    struct dav_share *share = NULL;
     struct odoo_opts oopts;
     struct apply_opts ao;
     struct applier *ap = NULL;
@@ -171,13 +172,16 @@ int cmd_work(int argc, char **argv)
 
     pass_dav_opts(&s.cfg, &s.log, &dopts);
     pass_odoo_opts(&s.cfg, &s.log, &oopts);
+    /* the job threads' WebDAV handles share DNS answers and TLS sessions */
+    share = dav_share_new(&e);
+    dopts.share = share;
     memset(&ao, 0, sizeof(ao));
     ao.dav = &dopts;
     ao.odoo = &oopts;
     ao.log = &s.log;
     ao.on_event = events_on_job;
     ao.event_ud = &ev;
-    rc = apply_new(&ap, &ao, &e);
+    rc = share ? apply_new(&ap, &ao, &e) : e.code;
     if (rc == 0)
         rc = kq_producer_new(&prod, &tr.kq, &e);
     if (rc == 0) {
@@ -256,6 +260,7 @@ out:
     ev.metrics = NULL;
     metrics_free(m);
     apply_free(ap);
+    dav_share_free(share); /* after every handle using it */
     if (ev_open)
         events_close(&ev);
     if (tr_open)
