@@ -147,6 +147,8 @@ int cmd_work(int argc, char **argv)
             }
         }
     }
+    /* From here a SIGTERM only asks to stop: the pool then starts no job and leaves cleanly. */
+    setup_stop_signals(on_signal);
     rc = setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD | CFG_NEED_KAFKA | CFG_NEED_REDIS, "work");
     if (rc)
         goto out;
@@ -167,8 +169,6 @@ int cmd_work(int argc, char **argv)
     events_open_odoo(&ev, &s.cfg); /* sync_log.odoo: also into Odoo's ir.logging */
     snprintf(root, sizeof(root), "/%s",
              s.cfg.cloud.root[0] == '/' ? s.cfg.cloud.root + 1 : s.cfg.cloud.root);
-
-    setup_stop_signals(on_signal);
 
     pass_dav_opts(&s.cfg, &s.log, &dopts);
     pass_odoo_opts(&s.cfg, &s.log, &oopts);
