@@ -352,7 +352,7 @@ struct dav_bulk_item {
  * knows are new, or may be replaced. The worker's upload jobs do not use it:
  * each carries If-None-Match / If-Match (the conditions that keep a stale
  * worker from overwriting a newer file), which the bulk endpoint cannot
- * express; it serves tools that fill an empty folder in one go.
+ * express; it is for a caller that fills a new, empty folder in one go.
  *
  * Returns 0 when every file was attempted (look at each item's rc; the
  * first failure is also in e), or a negative code when the batch stopped
