@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import binary, main  # noqa: E402
+from harness import binary, create_topics, known_librdkafka_abort, main, read_events  # noqa: E402,E501
 import test_rules  # noqa: E402
 
 WORKERS = 3
@@ -42,11 +42,7 @@ class ClusterRules(test_rules.Rules):
         tag = self.root.replace("e2e-", "")
         topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
                   "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
-        ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "stack", "stack")
-        for name in topics.values():
-            subprocess.run([ctl, "kafka", "--dir", self.env["STACK_DIR"], "topic", name, "6",
-                            "1"], check=True, capture_output=True, timeout=30)
+        create_topics(self.env, topics.values(), 6)
         self.EXTRA = {
             "kafka": {"bootstrap": self.env["KAFKA_BOOTSTRAP"], "topics": topics,
                       "group": "e2e-%s" % tag,
@@ -99,15 +95,7 @@ class ClusterRules(test_rules.Rules):
 
     def known_librdkafka_abort(self, i):
         with open(os.path.join(self.tmp, "worker-%d.log" % i)) as f:
-            log = f.read()
-        if "rd_kafka_sticky_assignor_state_destroy: Assertion `assignor_state' failed" not in log:
-            return False
-        out = subprocess.run([binary(), "version"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.strip().startswith("librdkafka "):
-                v = tuple(int(x) for x in line.split()[1].split(".")[:2])
-                return v < (2, 3)
-        return False
+            return known_librdkafka_abort(f.read())
 
     def logs(self):
         out = []
@@ -117,17 +105,7 @@ class ClusterRules(test_rules.Rules):
         return "\n".join(out)
 
     def events_of(self, path):
-        evs = []
-        if os.path.exists(path):
-            with open(path) as f:
-                for line in f:
-                    line = line.strip()
-                    if line:
-                        try:
-                            evs.append(json.loads(line))
-                        except ValueError:
-                            pass
-        return evs
+        return read_events(path)
 
     def all_events(self):
         return [e for path in self.events for e in self.events_of(path)]

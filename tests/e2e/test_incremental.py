@@ -35,7 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SyncCase, binary, main  # noqa: E402
+from harness import SyncCase, binary, create_topics, main  # noqa: E402
 
 SEEDS = [int(s) for s in os.environ.get("INCREMENTAL_SEEDS", "11,23,37").split(",")]
 ROUNDS = int(os.environ.get("INCREMENTAL_ROUNDS", "4"))
@@ -289,11 +289,7 @@ class Incremental(SyncCase):
         tag = self.root.replace("e2e-", "")
         topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
                   "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
-        ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "stack", "stack")
-        for name in topics.values():
-            subprocess.run([ctl, "kafka", "--dir", self.env["STACK_DIR"], "topic", name, "3",
-                            "1"], check=True, capture_output=True, timeout=30)
+        create_topics(self.env, topics.values(), 3)
         self.write_config(kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"], "topics": topics,
                                  "group": "e2e-%s" % tag},
                           redis={"url": self.env["REDIS_URL"]})
