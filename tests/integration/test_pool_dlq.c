@@ -105,21 +105,6 @@ static int on_retry(const struct kq_msg *m, void *ud)
     return 0;
 }
 
-struct runner {
-    struct pool *p;
-    pthread_t th;
-    int rc;
-};
-
-static void *run_pool(void *arg)
-{
-    struct runner *r = arg;
-    struct err e = ERR_INIT;
-
-    r->rc = pool_run(r->p, NULL, &e);
-    return NULL;
-}
-
 static int applied_has(struct app *a, const char *id)
 {
     int n = 0;
@@ -140,7 +125,7 @@ int main(void)
     struct kq_producer *prod = NULL;
     struct kq_consumer *c = NULL;
     struct pool_opts o;
-    struct runner r = {0};
+    struct pt_runner r = {0};
     struct app a;
     struct seen s;
     struct replay_filter f;
@@ -198,7 +183,7 @@ int main(void)
     o.grace_ms = 5000;
     CHECK_INT(&cc, kq_consumer_new(&c, &kc, &e), 0);
     CHECK_MSG(&cc, pool_new(&r.p, &o, c, prod, &e) == 0, "%s", e.msg);
-    pthread_create(&r.th, NULL, run_pool, &r);
+    pthread_create(&r.th, NULL, pt_run_pool, &r);
     t0 = pt_now_ms();
     do {
         pt_sleep_ms(100);

@@ -144,23 +144,6 @@ static void *produce_slowly(void *arg)
     return NULL;
 }
 
-struct runner {
-    struct pool *p;
-    pthread_t th;
-    int rc;
-};
-
-static void *run_pool(void *arg)
-{
-    struct runner *r = arg;
-    struct err e = ERR_INIT;
-
-    r->rc = pool_run(r->p, NULL, &e);
-    if (r->rc < 0)
-        fprintf(stderr, "pool_run: %s\n", e.msg);
-    return NULL;
-}
-
 int main(void)
 {
     struct check_count cc = CHECK_INIT;
@@ -170,7 +153,7 @@ int main(void)
     struct kq_producer *prod = NULL;
     struct kq_consumer *c = NULL;
     struct pool_opts o;
-    struct runner r = {0};
+    struct pt_runner r = {0};
     struct producer_arg pa = {0};
     pthread_t pth;
     struct app a;
@@ -210,7 +193,7 @@ int main(void)
     o.lock_ttl_ms = 3000;
     CHECK_INT(&cc, kq_consumer_new(&c, &kc, &e), 0);
     CHECK_MSG(&cc, pool_new(&r.p, &o, c, prod, &e) == 0, "%s", e.msg);
-    pthread_create(&r.th, NULL, run_pool, &r);
+    pthread_create(&r.th, NULL, pt_run_pool, &r);
     pa.prod = prod;
     pa.topic = t.jobs;
     atomic_store(&pa.rounds, 2);

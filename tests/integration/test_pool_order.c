@@ -52,24 +52,6 @@ static int apply_order(const struct job *j, void *ud, struct err *e)
     return 0;
 }
 
-struct runner {
-    struct kq_consumer *c;
-    struct pool *p;
-    pthread_t th;
-    int rc;
-};
-
-static void *run_pool(void *arg)
-{
-    struct runner *r = arg;
-    struct err e = ERR_INIT;
-
-    r->rc = pool_run(r->p, NULL, &e);
-    if (r->rc < 0)
-        fprintf(stderr, "pool_run: %s\n", e.msg);
-    return NULL;
-}
-
 int main(void)
 {
     struct check_count cc = CHECK_INIT;
@@ -78,7 +60,7 @@ int main(void)
     struct lock_conf lc = {0};
     struct kq_producer *prod = NULL;
     struct pool_opts o = {0};
-    struct runner r[NPOOLS];
+    struct pt_runner r[NPOOLS];
     struct app a;
     struct err e = ERR_INIT;
     char why[256], *end;
@@ -111,7 +93,7 @@ int main(void)
         memset(&r[i], 0, sizeof(r[i]));
     CHECK_INT(&cc, kq_consumer_new(&r[0].c, &kc, &e), 0);
     CHECK_MSG(&cc, pool_new(&r[0].p, &o, r[0].c, prod, &e) == 0, "%s", e.msg);
-    pthread_create(&r[0].th, NULL, run_pool, &r[0]);
+    pthread_create(&r[0].th, NULL, pt_run_pool, &r[0]);
     for (int s = 0; s < NSEQ; s++) {
         for (int k = 0; k < NKEYS; k++) {
             struct buf b;
@@ -131,7 +113,7 @@ int main(void)
             for (int i = 1; i < NPOOLS; i++) {
                 CHECK_INT(&cc, kq_consumer_new(&r[i].c, &kc, &e), 0);
                 CHECK_MSG(&cc, pool_new(&r[i].p, &o, r[i].c, prod, &e) == 0, "%s", e.msg);
-                pthread_create(&r[i].th, NULL, run_pool, &r[i]);
+                pthread_create(&r[i].th, NULL, pt_run_pool, &r[i]);
             }
         }
         if (s > NSEQ / 3)

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "job.h"
 #include "kq.h"
+#include "pool.h"
 
 /* Encoded job for (key, seq) under lock "/Odoo/T/K<key>"; 0 or a negative code. */
 static inline int pt_job_encode(struct buf *out, int key, int seq, long long version,
@@ -177,6 +178,26 @@ static inline void pt_kafka_conf(struct kq_conf *kc, struct pt_topics *t, const 
     kc->topic_events = t->events;
     kc->props = pt_kafka_props;
     kc->n_props = sizeof(pt_kafka_props) / sizeof(pt_kafka_props[0]);
+}
+
+/* A pool run on its own thread: pthread_create(&r.th, NULL, pt_run_pool, &r); rc is
+ * pool_run's (its message goes to stderr). c: a consumer the caller keeps with it. */
+struct pt_runner {
+    struct kq_consumer *c;
+    struct pool *p;
+    pthread_t th;
+    int rc;
+};
+
+static inline void *pt_run_pool(void *arg)
+{
+    struct pt_runner *r = arg;
+    struct err e = ERR_INIT;
+
+    r->rc = pool_run(r->p, NULL, &e);
+    if (r->rc < 0)
+        fprintf(stderr, "pool_run: %s\n", e.msg);
+    return NULL;
 }
 
 #endif

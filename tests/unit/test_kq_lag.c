@@ -125,21 +125,6 @@ static int apply_ok(const struct job *j, void *ud, struct err *e)
     return 0;
 }
 
-struct runner {
-    struct pool *p;
-    int rc;
-    pthread_t th;
-};
-
-static void *run_pool(void *arg)
-{
-    struct runner *r = arg;
-    struct err e = ERR_INIT;
-
-    r->rc = pool_run(r->p, NULL, &e);
-    return NULL;
-}
-
 static void test_lock_waits(struct check_count *cc)
 {
     struct kq_local *q = kq_local_new(3, 100);
@@ -153,7 +138,7 @@ static void test_lock_waits(struct check_count *cc)
     struct pool_opts o;
     struct pool *p = NULL;
     struct pool_stats st;
-    struct runner r = {0};
+    struct pt_runner r = {0};
     struct waits w;
     struct err e = ERR_INIT;
     long long t0, held_ms;
@@ -182,7 +167,7 @@ static void test_lock_waits(struct check_count *cc)
     CHECK_INT(cc, pool_new(&p, &o, c, prod, &e), 0);
     r.p = p;
     t0 = pt_now_ms();
-    pthread_create(&r.th, NULL, run_pool, &r);
+    pthread_create(&r.th, NULL, pt_run_pool, &r);
     /* the other jobs get their locks; key 0's stays busy while we hold it */
     do {
         pool_get_stats(p, &st);

@@ -50,23 +50,6 @@ static int apply_test(const struct job *j, void *ud, struct err *e)
     return 0;
 }
 
-struct runner {
-    struct pool *p;
-    int rc;
-    pthread_t th;
-};
-
-static void *run_pool(void *arg)
-{
-    struct runner *r = arg;
-    struct err e = ERR_INIT;
-
-    r->rc = pool_run(r->p, NULL, &e);
-    if (r->rc < 0)
-        fprintf(stderr, "pool_run: %s\n", e.msg);
-    return NULL;
-}
-
 static int produce_all(struct kq_producer *prod, const char *topic, int nkeys, int nseq)
 {
     struct err e = ERR_INIT;
@@ -104,7 +87,7 @@ static void test_order_and_restart(struct check_count *cc)
     struct pool *p = NULL;
     struct app a;
     struct err e = ERR_INIT;
-    struct runner r = {0};
+    struct pt_runner r = {0};
     struct pool_stats st;
 
     kc.local = q;
@@ -126,7 +109,7 @@ static void test_order_and_restart(struct check_count *cc)
     CHECK_INT(cc, kq_consumer_new(&c, &kc, &e), 0);
     CHECK_INT(cc, pool_new(&p, &o, c, prod, &e), 0);
     r.p = p;
-    pthread_create(&r.th, NULL, run_pool, &r);
+    pthread_create(&r.th, NULL, pt_run_pool, &r);
     while (pt_order_distinct(&a.ord) < NKEYS * NSEQ / 4)
         pt_sleep_ms(5);
     pool_stop(p);
@@ -456,7 +439,7 @@ static void test_busy_lock(struct check_count *cc)
     struct pool_stats st;
     struct app a;
     struct err e = ERR_INIT;
-    struct runner r = {0};
+    struct pt_runner r = {0};
     long long t0;
 
     kc.local = q;
@@ -479,7 +462,7 @@ static void test_busy_lock(struct check_count *cc)
     kq_consumer_new(&c, &kc, &e);
     CHECK_INT(cc, pool_new(&p, &o, c, prod, &e), 0);
     r.p = p;
-    pthread_create(&r.th, NULL, run_pool, &r);
+    pthread_create(&r.th, NULL, pt_run_pool, &r);
     t0 = pt_now_ms();
     while (pt_order_distinct(&a.ord) < 10 && pt_now_ms() - t0 < 5000)
         pt_sleep_ms(5);
