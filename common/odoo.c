@@ -764,6 +764,32 @@ out:
     return rc;
 }
 
+/* call_kw for a method that answers a list (search_read, read): on 0, *records. */
+static int call_list(struct odoo *o, const char *model, const char *method, cJSON *pos, cJSON *kw,
+                     cJSON *named, cJSON **records, struct err *e)
+{
+    cJSON *res = NULL;
+    int rc = call_kw(o, model, method, pos, kw, named, 1, &res, e);
+
+    if (rc == 0 && !cJSON_IsArray(res))
+        rc = err_set(e, ERR_PROTO, "odoo %s.%s: not a list", model, method);
+    if (rc == 0) {
+        *records = res;
+        res = NULL;
+    }
+    cJSON_Delete(res);
+    return rc;
+}
+
+/* The arguments of a call that could not be built: freed, and ERR_NOMEM. */
+static int args_nomem(cJSON *pos, cJSON *kw, cJSON *named, struct err *e)
+{
+    cJSON_Delete(pos);
+    cJSON_Delete(kw);
+    cJSON_Delete(named);
+    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+}
+
 static cJSON *ids_array(const long *ids, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -913,10 +939,7 @@ int odoo_search(struct odoo *o, const char *model, const cJSON *domain, long off
     cJSON_Delete(res);
     return rc;
 nomem:
-    cJSON_Delete(pos);
-    cJSON_Delete(kw);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+    return args_nomem(pos, kw, named, e);
 }
 
 int odoo_search_count(struct odoo *o, const char *model, const cJSON *domain, long *count,
@@ -951,16 +974,14 @@ int odoo_search_count(struct odoo *o, const char *model, const cJSON *domain, lo
     cJSON_Delete(res);
     return rc;
 nomem:
-    cJSON_Delete(pos);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+    return args_nomem(pos, NULL, named, e);
 }
 
 int odoo_search_read(struct odoo *o, const char *model, const cJSON *domain,
                      const char *const *fields, long offset, long limit, const char *order,
                      cJSON **records, struct err *e)
 {
-    cJSON *pos = NULL, *kw = NULL, *named = NULL, *res = NULL;
+    cJSON *pos = NULL, *kw = NULL, *named = NULL;
     cJSON *target;
     int rc;
 
@@ -986,20 +1007,9 @@ int odoo_search_read(struct odoo *o, const char *model, const cJSON *domain,
     if ((fields && add_owned(target, "fields", fields_array(fields, 0)) < 0) ||
         add_paging(target, offset, limit, order) < 0)
         goto nomem;
-    rc = call_kw(o, model, "search_read", pos, kw, named, 1, &res, e);
-    if (rc == 0 && !cJSON_IsArray(res))
-        rc = err_set(e, ERR_PROTO, "odoo %s.search_read: not a list", model);
-    if (rc == 0) {
-        *records = res;
-        res = NULL;
-    }
-    cJSON_Delete(res);
-    return rc;
+    return call_list(o, model, "search_read", pos, kw, named, records, e);
 nomem:
-    cJSON_Delete(pos);
-    cJSON_Delete(kw);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+    return args_nomem(pos, kw, named, e);
 }
 
 int odoo_search_read_each(struct odoo *o, const char *model, const cJSON *domain,
@@ -1091,7 +1101,7 @@ out:
 int odoo_read(struct odoo *o, const char *model, const long *ids, size_t n,
               const char *const *fields, cJSON **records, struct err *e)
 {
-    cJSON *pos = NULL, *kw = NULL, *named = NULL, *res = NULL;
+    cJSON *pos = NULL, *kw = NULL, *named = NULL;
     int rc;
 
     *records = NULL;
@@ -1114,20 +1124,9 @@ int odoo_read(struct odoo *o, const char *model, const long *ids, size_t n,
             (fields && add_owned(kw, "fields", fields_array(fields, 0)) < 0))
             goto nomem;
     }
-    rc = call_kw(o, model, "read", pos, kw, named, 1, &res, e);
-    if (rc == 0 && !cJSON_IsArray(res))
-        rc = err_set(e, ERR_PROTO, "odoo %s.read: not a list", model);
-    if (rc == 0) {
-        *records = res;
-        res = NULL;
-    }
-    cJSON_Delete(res);
-    return rc;
+    return call_list(o, model, "read", pos, kw, named, records, e);
 nomem:
-    cJSON_Delete(pos);
-    cJSON_Delete(kw);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+    return args_nomem(pos, kw, named, e);
 }
 
 int odoo_create(struct odoo *o, const char *model, const cJSON *vals, long *id, struct err *e)
@@ -1169,9 +1168,7 @@ out:
     cJSON_Delete(res);
     return rc;
 nomem:
-    cJSON_Delete(pos);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+    return args_nomem(pos, NULL, named, e);
 }
 
 int odoo_create_multi(struct odoo *o, const char *model, const cJSON *vals_list, long **ids,
@@ -1218,9 +1215,7 @@ int odoo_create_multi(struct odoo *o, const char *model, const cJSON *vals_list,
     cJSON_Delete(res);
     return rc;
 nomem:
-    cJSON_Delete(pos);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+    return args_nomem(pos, NULL, named, e);
 }
 
 /* write or unlink: model.method(ids[, vals]) expecting true. */
@@ -1255,9 +1250,7 @@ static int ids_call(struct odoo *o, const char *model, const char *method, const
     cJSON_Delete(res);
     return rc;
 nomem:
-    cJSON_Delete(pos);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+    return args_nomem(pos, NULL, named, e);
 }
 
 int odoo_write(struct odoo *o, const char *model, const long *ids, size_t n, const cJSON *vals,
@@ -1374,10 +1367,7 @@ int odoo_call(struct odoo *o, const char *model, const char *method, const cJSON
     cJSON_Delete(res);
     return rc;
 nomem:
-    cJSON_Delete(pos);
-    cJSON_Delete(kw);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
+    return args_nomem(pos, kw, named, e);
 }
 
 /* ---- download ------------------------------------------------------------------------ */
