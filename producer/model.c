@@ -11,8 +11,7 @@
 
 #include "banned.h"
 
-/* strdup that keeps NULL; *ok cleared on allocation failure. */
-static char *dup_opt(const char *s, int *ok)
+char *snap_dup(const char *s, int *ok)
 {
     char *d;
 
@@ -53,7 +52,7 @@ int odoo_snap_init(struct odoo_snap *s, size_t ntypes, struct err *e)
     return 0;
 }
 
-static void att_free(struct snap_att *a)
+void snap_att_free(struct snap_att *a)
 {
     free(a->name);
     free(a->url);
@@ -61,6 +60,46 @@ static void att_free(struct snap_att *a)
     free(a->checksum);
     free(a->write_date);
     free(a->mimetype);
+}
+
+void snap_entry_free(struct snap_entry *en)
+{
+    free(en->path);
+    free(en->etag);
+    free(en->record_tag);
+    free(en->type_tag);
+}
+
+int snap_att_copy(struct snap_att *dst, const struct snap_att *src)
+{
+    int ok = 1;
+
+    *dst = *src;
+    dst->name = snap_dup(src->name, &ok);
+    dst->url = snap_dup(src->url, &ok);
+    dst->res_model = snap_dup(src->res_model, &ok);
+    dst->checksum = snap_dup(src->checksum, &ok);
+    dst->write_date = snap_dup(src->write_date, &ok);
+    dst->mimetype = snap_dup(src->mimetype, &ok);
+    if (ok)
+        return 0;
+    snap_att_free(dst);
+    return ERR_NOMEM;
+}
+
+int snap_entry_copy(struct snap_entry *dst, const struct snap_entry *src)
+{
+    int ok = 1;
+
+    *dst = *src;
+    dst->path = snap_dup(src->path, &ok);
+    dst->etag = snap_dup(src->etag, &ok);
+    dst->record_tag = snap_dup(src->record_tag, &ok);
+    dst->type_tag = snap_dup(src->type_tag, &ok);
+    if (ok)
+        return 0;
+    snap_entry_free(dst);
+    return ERR_NOMEM;
 }
 
 void odoo_snap_release(struct odoo_snap *s)
@@ -76,7 +115,7 @@ void odoo_snap_release(struct odoo_snap *s)
     }
     free(s->types);
     for (i = 0; i < s->natts; i++)
-        att_free(&s->atts[i]);
+        snap_att_free(&s->atts[i]);
     free(s->atts);
     memset(s, 0, sizeof *s);
 }
@@ -94,9 +133,9 @@ int odoo_snap_add_record(struct odoo_snap *s, size_t type, const char *model, lo
     l = &s->types[type];
     if (snap_grow((void **)&l->v, &l->cap, l->n, sizeof *l->v) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
-    r.model = dup_opt(model, &ok);
+    r.model = snap_dup(model, &ok);
     r.id = id;
-    r.display_name = dup_opt(display_name, &ok);
+    r.display_name = snap_dup(display_name, &ok);
     if (!ok) {
         free(r.model);
         free(r.display_name);
@@ -108,23 +147,10 @@ int odoo_snap_add_record(struct odoo_snap *s, size_t type, const char *model, lo
 
 int odoo_snap_add_att(struct odoo_snap *s, const struct snap_att *a, struct err *e)
 {
-    struct snap_att c;
-    int ok = 1;
-
-    if (snap_grow((void **)&s->atts, &s->cap_atts, s->natts, sizeof *s->atts) < 0)
+    if (snap_grow((void **)&s->atts, &s->cap_atts, s->natts, sizeof *s->atts) < 0 ||
+        snap_att_copy(&s->atts[s->natts], a) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
-    c = *a;
-    c.name = dup_opt(a->name, &ok);
-    c.url = dup_opt(a->url, &ok);
-    c.res_model = dup_opt(a->res_model, &ok);
-    c.checksum = dup_opt(a->checksum, &ok);
-    c.write_date = dup_opt(a->write_date, &ok);
-    c.mimetype = dup_opt(a->mimetype, &ok);
-    if (!ok) {
-        att_free(&c);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    s->atts[s->natts++] = c;
+    s->natts++;
     return 0;
 }
 
@@ -138,12 +164,8 @@ void cloud_snap_release(struct cloud_snap *s)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        free(s->v[i].path);
-        free(s->v[i].etag);
-        free(s->v[i].record_tag);
-        free(s->v[i].type_tag);
-    }
+    for (i = 0; i < s->n; i++)
+        snap_entry_free(&s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
 }
@@ -152,25 +174,12 @@ int cloud_snap_add(struct cloud_snap *s, const struct snap_entry *en, struct err
 {
     struct snap_entry c;
     size_t len;
-    int ok = 1;
 
     if (!en->path || en->path[0] != '/')
         return err_set(e, ERR_INVALID, "cloud entry \"%s\": path must start with '/'",
                        en->path ? en->path : "(null)");
-    if (snap_grow((void **)&s->v, &s->cap, s->n, sizeof *s->v) < 0)
+    if (snap_grow((void **)&s->v, &s->cap, s->n, sizeof *s->v) < 0 || snap_entry_copy(&c, en) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
-    c = *en;
-    c.path = dup_opt(en->path, &ok);
-    c.etag = dup_opt(en->etag, &ok);
-    c.record_tag = dup_opt(en->record_tag, &ok);
-    c.type_tag = dup_opt(en->type_tag, &ok);
-    if (!ok) {
-        free(c.path);
-        free(c.etag);
-        free(c.record_tag);
-        free(c.type_tag);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
     len = strlen(c.path);
     while (len > 1 && c.path[len - 1] == '/')
         c.path[--len] = '\0';

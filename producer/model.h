@@ -126,6 +126,29 @@ struct cloud_snap {
  */
 int snap_grow(void **v, size_t *cap, size_t n, size_t size);
 
+/* The rows hold char * and their adders copy: this only lends a const string to a row
+ * that is passed to an adder (never freed, never written through). */
+static inline char *snap_lend(const char *s)
+{
+    union {
+        const char *c;
+        char *m;
+    } u;
+
+    u.c = s;
+    return u.m;
+}
+
+/* strdup that keeps NULL; *ok cleared on allocation failure. */
+char *snap_dup(const char *s, int *ok);
+/* Deep copies (every string duplicated, NULLs kept): 0, or ERR_NOMEM with nothing
+ * left to free. Shared by the snapshots and the scan state. */
+int snap_att_copy(struct snap_att *dst, const struct snap_att *src);
+int snap_entry_copy(struct snap_entry *dst, const struct snap_entry *src);
+/* Free the strings of one row (not the row itself). */
+void snap_att_free(struct snap_att *a);
+void snap_entry_free(struct snap_entry *en);
+
 /* ntypes empty record lists, no attachment, complete = 1. 0 or ERR_NOMEM. */
 int odoo_snap_init(struct odoo_snap *s, size_t ntypes, struct err *e);
 void odoo_snap_release(struct odoo_snap *s);

@@ -64,18 +64,6 @@ struct rec_ctx {
     struct err *e;
 };
 
-/* The snapshot adders copy their input; these casts only lend borrowed strings to them. */
-static char *lend(const char *s)
-{
-    union {
-        const char *c;
-        char *m;
-    } u;
-
-    u.c = s;
-    return u.m;
-}
-
 static const char *json_str(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -126,17 +114,17 @@ void scan_att_from_json(const cJSON *rec, struct snap_att *a)
 
     memset(a, 0, sizeof(*a));
     a->id = json_long(rec, "id");
-    a->name = lend(json_str(rec, "name"));
+    a->name = snap_lend(json_str(rec, "name"));
     a->type = type && strcmp(type, "url") == 0 ? SNAP_ATT_URL : SNAP_ATT_BINARY;
-    a->url = lend(json_str(rec, "url"));
-    a->res_model = lend(json_str(rec, "res_model"));
+    a->url = snap_lend(json_str(rec, "url"));
+    a->res_model = snap_lend(json_str(rec, "res_model"));
     a->res_id = json_long(rec, "res_id");
-    a->checksum = lend(json_str(rec, "checksum"));
+    a->checksum = snap_lend(json_str(rec, "checksum"));
     a->file_size = cJSON_IsNumber(fs) ? (long long)fs->valuedouble : -1;
-    a->write_date = lend(json_str(rec, "write_date"));
-    a->mimetype = lend(json_str(rec, "mimetype"));
+    a->write_date = snap_lend(json_str(rec, "write_date"));
+    a->mimetype = snap_lend(json_str(rec, "mimetype"));
     if (!a->name)
-        a->name = lend("");
+        a->name = snap_lend("");
 }
 
 static int on_att(const cJSON *rec, void *ud)
@@ -148,7 +136,7 @@ static int on_att(const cJSON *rec, void *ud)
     return odoo_snap_add_att(r->os, &a, r->e);
 }
 
-static cJSON *leaf(const char *field, const char *op, cJSON *value)
+cJSON *scan_leaf(const char *field, const char *op, cJSON *value)
 {
     cJSON *l = cJSON_CreateArray();
 
@@ -181,8 +169,8 @@ static int scan_atts_of(struct odoo *o, struct rec_ctx *r, const char *model, co
         }
         for (size_t i = 0; i < k; i++)
             cJSON_AddItemToArray(in, cJSON_CreateNumber((double)ids[off + i]));
-        cJSON_AddItemToArray(dom, leaf("res_model", "=", cJSON_CreateString(model)));
-        cJSON_AddItemToArray(dom, leaf("res_id", "in", in));
+        cJSON_AddItemToArray(dom, scan_leaf("res_model", "=", cJSON_CreateString(model)));
+        cJSON_AddItemToArray(dom, scan_leaf("res_id", "in", in));
         rc = odoo_search_read_each(o, "ir.attachment", dom, att_fields, SCAN_PAGE, on_att, r, e);
         st->odoo_requests += 1 + (long)(k / SCAN_PAGE);
         cJSON_Delete(dom);
@@ -299,7 +287,7 @@ int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size
             rc = err_set(e, ERR_NOMEM, "out of memory");
             goto out;
         }
-        cJSON_AddItemToArray(dom, leaf("res_model", "=", cJSON_CreateFalse()));
+        cJSON_AddItemToArray(dom, scan_leaf("res_model", "=", cJSON_CreateFalse()));
         rc = odoo_search_read_each(o, "ir.attachment", dom, att_fields, SCAN_PAGE, on_att, &r, e);
         st->odoo_requests++;
         cJSON_Delete(dom);
@@ -409,13 +397,13 @@ static int on_entry(const struct dav_entry *en, void *ud)
         return 0;
     }
     memset(&s, 0, sizeof(s));
-    s.path = lend(en->path);
+    s.path = snap_lend(en->path);
     s.is_dir = en->is_dir;
-    s.etag = lend(en->etag);
+    s.etag = snap_lend(en->etag);
     s.size = en->size;
     s.att_tag = parse_tag_id(en->attachment_tag);
-    s.record_tag = lend(en->record_tag);
-    s.type_tag = lend(en->type_tag);
+    s.record_tag = snap_lend(en->record_tag);
+    s.type_tag = snap_lend(en->type_tag);
     if (w->next) {
         rc = state_dir_add_kid(&wl->listing, &s, wl->e);
         if (rc < 0)

@@ -111,5 +111,7 @@ int scan_wd_shift(const char *wd, long seconds, char out[20]);
 const char *const *scan_att_fields(void);
 /* An ir.attachment row read with those fields into *a; a's strings are borrowed from rec. */
 void scan_att_from_json(const cJSON *rec, struct snap_att *a);
+/* The domain leaf [field, op, value], taking value; NULL (value freed) on ENOMEM. */
+cJSON *scan_leaf(const char *field, const char *op, cJSON *value);
 
 #endif

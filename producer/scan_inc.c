@@ -144,21 +144,6 @@ int scan_wd_shift(const char *wd, long seconds, char out[20])
 
 /* ---- domains ---- */
 
-static cJSON *leaf3(const char *field, const char *op, cJSON *value)
-{
-    cJSON *l = cJSON_CreateArray();
-
-    if (!l || !value) {
-        cJSON_Delete(l);
-        cJSON_Delete(value);
-        return NULL;
-    }
-    cJSON_AddItemToArray(l, cJSON_CreateString(field));
-    cJSON_AddItemToArray(l, cJSON_CreateString(op));
-    cJSON_AddItemToArray(l, value);
-    return l;
-}
-
 /* dom (may be NULL = []) duplicated; NULL on ENOMEM. */
 static cJSON *dom_copy(const cJSON *dom)
 {
@@ -182,7 +167,7 @@ static int list_ids(struct odoo *o, const char *model, const cJSON *dom, struct 
                     struct scan_stats *st, struct err *e)
 {
     cJSON *d = dom_copy(dom);
-    cJSON *term = leaf3("id", ">", cJSON_CreateNumber(0));
+    cJSON *term = scan_leaf("id", ">", cJSON_CreateNumber(0));
     cJSON *last_val;
     long last = 0;
     int rc = 0;
@@ -400,7 +385,7 @@ static int scan_type(struct odoo *o, const struct cfg_type *t, size_t k, const c
     if (pt && ids->n) {
         cJSON *d = dom_copy(t->domain_json);
 
-        if (dom_and(d, leaf3("write_date", ">=", cJSON_CreateString(wm))) < 0) {
+        if (dom_and(d, scan_leaf("write_date", ">=", cJSON_CreateString(wm))) < 0) {
             cJSON_Delete(d);
             rc = err_set(e, ERR_NOMEM, "out of memory");
             goto out;
@@ -507,8 +492,8 @@ static int list_atts_of(struct odoo *o, const char *model, const struct lvec *re
         }
         for (size_t i = 0; i < k; i++)
             cJSON_AddItemToArray(in, cJSON_CreateNumber((double)recs->v[off + i]));
-        if (dom_and(dom, leaf3("res_model", "=", cJSON_CreateString(model))) < 0 ||
-            dom_and(dom, leaf3("res_id", "in", in)) < 0) {
+        if (dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateString(model))) < 0 ||
+            dom_and(dom, scan_leaf("res_id", "in", in)) < 0) {
             cJSON_Delete(dom);
             return err_set(e, ERR_NOMEM, "out of memory");
         }
@@ -626,19 +611,19 @@ static int read_changed_atts(struct odoo *o, const char *const *models, size_t n
         cJSON_AddItemToArray(in, cJSON_CreateString(models[i]));
     if (nmodels && standalone) {
         cJSON_AddItemToArray(dom, cJSON_CreateString("|"));
-        if (dom_and(dom, leaf3("res_model", "in", in)) < 0 ||
-            dom_and(dom, leaf3("res_model", "=", cJSON_CreateFalse())) < 0)
+        if (dom_and(dom, scan_leaf("res_model", "in", in)) < 0 ||
+            dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateFalse())) < 0)
             goto nomem_in_owned;
     } else if (nmodels) {
-        if (dom_and(dom, leaf3("res_model", "in", in)) < 0)
+        if (dom_and(dom, scan_leaf("res_model", "in", in)) < 0)
             goto nomem_in_owned;
     } else {
         cJSON_Delete(in);
-        if (dom_and(dom, leaf3("res_model", "=", cJSON_CreateFalse())) < 0)
+        if (dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateFalse())) < 0)
             goto nomem_in_owned;
     }
     in = NULL;
-    if (dom_and(dom, leaf3("write_date", ">=", cJSON_CreateString(wm))) < 0)
+    if (dom_and(dom, scan_leaf("write_date", ">=", cJSON_CreateString(wm))) < 0)
         goto nomem_in_owned;
     rc = odoo_search_read_each(o, "ir.attachment", dom, scan_att_fields(), SCAN_PAGE, on_att_row,
                                changed, e);
@@ -799,7 +784,7 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
     if (c->standalone.enabled) {
         cJSON *dom = cJSON_CreateArray();
 
-        if (dom_and(dom, leaf3("res_model", "=", cJSON_CreateFalse())) < 0) {
+        if (dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateFalse())) < 0) {
             cJSON_Delete(dom);
             rc = err_set(e, ERR_NOMEM, "out of memory");
             goto out;

@@ -28,36 +28,6 @@
 #define STATE_MAX_FILE (1024LL * 1024 * 1024)       /* 1 GiB: far above 1M attachments */
 #define STATE_MAX_REDIS ((size_t)512 * 1024 * 1024) /* a Redis string's limit */
 
-static char *dup_opt(const char *s, int *ok)
-{
-    char *d;
-
-    if (!s)
-        return NULL;
-    d = strdup(s);
-    if (!d)
-        *ok = 0;
-    return d;
-}
-
-static void att_free(struct snap_att *a)
-{
-    free(a->name);
-    free(a->url);
-    free(a->res_model);
-    free(a->checksum);
-    free(a->write_date);
-    free(a->mimetype);
-}
-
-static void entry_free(struct snap_entry *en)
-{
-    free(en->path);
-    free(en->etag);
-    free(en->record_tag);
-    free(en->type_tag);
-}
-
 void state_init(struct scan_state *s)
 {
     memset(s, 0, sizeof(*s));
@@ -73,7 +43,7 @@ void state_release(struct scan_state *s)
     }
     free(s->types);
     for (size_t i = 0; i < s->natts; i++)
-        att_free(&s->atts[i]);
+        snap_att_free(&s->atts[i]);
     free(s->atts);
     state_clear_dirs(s);
     free(s->odoo_key);
@@ -85,7 +55,7 @@ void state_release(struct scan_state *s)
 int state_set_str(char **dst, const char *src, struct err *e)
 {
     int ok = 1;
-    char *d = dup_opt(src, &ok);
+    char *d = snap_dup(src, &ok);
 
     if (!ok)
         return err_set(e, ERR_NOMEM, "out of memory");
@@ -147,7 +117,7 @@ int state_type_add(struct state_type *t, long id, const char *name, struct err *
     if (snap_grow((void **)&t->v, &t->cap, t->n, sizeof(*t->v)) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     t->v[t->n].id = id;
-    t->v[t->n].name = dup_opt(name, &ok);
+    t->v[t->n].name = snap_dup(name, &ok);
     if (!ok)
         return err_set(e, ERR_NOMEM, "out of memory");
     t->n++;
@@ -164,23 +134,10 @@ const struct state_type *state_find_type(const struct scan_state *s, const char 
 
 int state_add_att(struct scan_state *s, const struct snap_att *a, struct err *e)
 {
-    struct snap_att c;
-    int ok = 1;
-
-    if (snap_grow((void **)&s->atts, &s->cap_atts, s->natts, sizeof(*s->atts)) < 0)
+    if (snap_grow((void **)&s->atts, &s->cap_atts, s->natts, sizeof(*s->atts)) < 0 ||
+        snap_att_copy(&s->atts[s->natts], a) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
-    c = *a;
-    c.name = dup_opt(a->name, &ok);
-    c.url = dup_opt(a->url, &ok);
-    c.res_model = dup_opt(a->res_model, &ok);
-    c.checksum = dup_opt(a->checksum, &ok);
-    c.write_date = dup_opt(a->write_date, &ok);
-    c.mimetype = dup_opt(a->mimetype, &ok);
-    if (!ok) {
-        att_free(&c);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    s->atts[s->natts++] = c;
+    s->natts++;
     return 0;
 }
 
@@ -214,8 +171,8 @@ struct state_dir *state_add_dir(struct scan_state *s, const char *path, const ch
     }
     d = &s->dirs[s->ndirs];
     memset(d, 0, sizeof(*d));
-    d->path = dup_opt(path, &ok);
-    d->etag = dup_opt(etag, &ok);
+    d->path = snap_dup(path, &ok);
+    d->etag = snap_dup(etag, &ok);
     if (!ok || !d->path) {
         free(d->path);
         free(d->etag);
@@ -228,28 +185,19 @@ struct state_dir *state_add_dir(struct scan_state *s, const char *path, const ch
 
 int state_dir_add_kid(struct state_dir *d, const struct snap_entry *en, struct err *e)
 {
-    struct snap_entry c;
-    int ok = 1;
-
-    if (snap_grow((void **)&d->kids, &d->cap, d->n, sizeof(*d->kids)) < 0)
+    if (!en->path)
+        return err_set(e, ERR_INVALID, "a folder child without a path");
+    if (snap_grow((void **)&d->kids, &d->cap, d->n, sizeof(*d->kids)) < 0 ||
+        snap_entry_copy(&d->kids[d->n], en) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
-    c = *en;
-    c.path = dup_opt(en->path, &ok);
-    c.etag = dup_opt(en->etag, &ok);
-    c.record_tag = dup_opt(en->record_tag, &ok);
-    c.type_tag = dup_opt(en->type_tag, &ok);
-    if (!ok || !c.path) {
-        entry_free(&c);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    d->kids[d->n++] = c;
+    d->n++;
     return 0;
 }
 
 void state_dir_release(struct state_dir *d)
 {
     for (size_t j = 0; j < d->n; j++)
-        entry_free(&d->kids[j]);
+        snap_entry_free(&d->kids[j]);
     free(d->kids);
     free(d->path);
     free(d->etag);
@@ -437,18 +385,6 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
  * them. Anything else is ERR_PROTO: the caller treats it as no state.
  */
 #define RD_SLOTS 10
-
-/* The scan state's structs hold char *; the adders copy: lend a const string. */
-static char *lend(const char *s)
-{
-    union {
-        const char *c;
-        char *m;
-    } u;
-
-    u.c = s;
-    return u.m;
-}
 
 struct rd {
     const char *p, *end;
@@ -711,13 +647,13 @@ static int rd_att(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     a.type = type == 1 ? SNAP_ATT_URL : SNAP_ATT_BINARY;
     a.res_id = (long)res_id;
     a.file_size = size;
-    /* state_add_att copies: lend() only lends the scratch strings. */
-    a.name = lend(rd_slot(r, 0));
-    a.url = lend(rd_slot(r, 1));
-    a.res_model = lend(rd_slot(r, 2));
-    a.checksum = lend(rd_slot(r, 3));
-    a.write_date = lend(rd_slot(r, 4));
-    a.mimetype = lend(rd_slot(r, 5));
+    /* state_add_att copies: snap_lend() only lends the scratch strings. */
+    a.name = snap_lend(rd_slot(r, 0));
+    a.url = snap_lend(rd_slot(r, 1));
+    a.res_model = snap_lend(rd_slot(r, 2));
+    a.checksum = snap_lend(rd_slot(r, 3));
+    a.write_date = snap_lend(rd_slot(r, 4));
+    a.mimetype = snap_lend(rd_slot(r, 5));
     return state_add_att(s, &a, e);
 }
 
@@ -743,13 +679,13 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     if (!ok || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
         return -1;
     memset(&en, 0, sizeof(en));
-    en.path = lend(rd_slot(r, 0));
+    en.path = snap_lend(rd_slot(r, 0));
     en.is_dir = is_dir;
-    en.etag = lend(rd_slot(r, 1));
+    en.etag = snap_lend(rd_slot(r, 1));
     en.size = size;
     en.att_tag = (long)att;
-    en.record_tag = lend(rd_slot(r, 2));
-    en.type_tag = lend(rd_slot(r, 3));
+    en.record_tag = snap_lend(rd_slot(r, 2));
+    en.type_tag = snap_lend(rd_slot(r, 3));
     return state_dir_add_kid(d, &en, e);
 }
 

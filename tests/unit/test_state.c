@@ -17,18 +17,6 @@
 #include "scan.h"
 #include "state.h"
 
-/* The snapshot structs hold char *; the adders copy, so literals are only lent. */
-static char *lend(const char *s)
-{
-    union {
-        const char *c;
-        char *m;
-    } u;
-
-    u.c = s;
-    return u.m;
-}
-
 static void fill(struct scan_state *s, struct check_count *cc)
 {
     struct err e = ERR_INIT;
@@ -50,21 +38,21 @@ static void fill(struct scan_state *s, struct check_count *cc)
     CHECK_INT(cc, state_type_add(t, 20, "caf\xc3\xa9 \"quoted\"\n", &e), 0);
     memset(&a, 0, sizeof(a));
     a.id = 7;
-    a.name = lend("b.pdf");
+    a.name = snap_lend("b.pdf");
     a.type = SNAP_ATT_URL;
-    a.url = lend("http://dav/Odoo/Quotations/SO003/b.pdf");
-    a.res_model = lend("sale.order");
+    a.url = snap_lend("http://dav/Odoo/Quotations/SO003/b.pdf");
+    a.res_model = snap_lend("sale.order");
     a.res_id = 3;
     a.file_size = -1;
-    a.write_date = lend("2024-05-01 09:00:00");
+    a.write_date = snap_lend("2024-05-01 09:00:00");
     CHECK_INT(cc, state_add_att(s, &a, &e), 0);
     memset(&a, 0, sizeof(a));
     a.id = 5;
-    a.name = lend("a.txt");
-    a.checksum = lend("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
+    a.name = snap_lend("a.txt");
+    a.checksum = snap_lend("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
     a.file_size = 5;
-    a.write_date = lend("2024-05-01 08:00:00");
-    a.mimetype = lend("text/plain");
+    a.write_date = snap_lend("2024-05-01 08:00:00");
+    a.mimetype = snap_lend("text/plain");
     CHECK_INT(cc, state_add_att(s, &a, &e), 0);
     s->have_atts = 1;
     d = state_add_dir(s, "/Odoo", "\"root-1\"", &e);
@@ -72,11 +60,11 @@ static void fill(struct scan_state *s, struct check_count *cc)
     if (!d)
         return;
     memset(&en, 0, sizeof(en));
-    en.path = lend("/Odoo/Quotations");
+    en.path = snap_lend("/Odoo/Quotations");
     en.is_dir = 1;
-    en.etag = lend("\"q-1\"");
+    en.etag = snap_lend("\"q-1\"");
     en.size = -1;
-    en.type_tag = lend("Quotations");
+    en.type_tag = snap_lend("Quotations");
     CHECK_INT(cc, state_dir_add_kid(d, &en, &e), 0);
     state_sort(s);
 }
@@ -438,8 +426,8 @@ static void kid(struct state_dir *d, const char *path, int is_dir, const char *e
     struct err e = ERR_INIT;
 
     memset(&en, 0, sizeof(en));
-    en.path = lend(path);
-    en.etag = lend(etag);
+    en.path = snap_lend(path);
+    en.etag = snap_lend(etag);
     en.is_dir = is_dir;
     en.size = is_dir ? -1 : 10;
     en.att_tag = is_dir ? 0 : 42;
