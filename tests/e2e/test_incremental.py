@@ -134,6 +134,19 @@ class Incremental(SyncCase):
         vals.update(kw)
         return self.odoo.create("res.partner", vals)
 
+    def bulk_customers(self, n, per):
+        """n customers with per url attachments each, in two calls; then, two seconds
+        later, one more customer ("Latecomer"), so the watermark moves past the bulk load."""
+        ids = self.odoo.call("res.partner", "create", [[
+            {"name": "Customer %03d" % i, "is_company": True, "customer_rank": 1}
+            for i in range(n)]])
+        self.odoo.call("ir.attachment", "create", [[
+            {"name": "doc %d.txt" % j, "type": "url", "url": "https://example.com/%d/%d" % (i, j),
+             "res_model": "res.partner", "res_id": pid}
+            for i, pid in enumerate(ids) for j in range(per)]])
+        time.sleep(2.2)
+        self.customer("Latecomer")
+
     def populate(self, rnd):
         self.partners, self.orders = [], []
         for i in range(6):
@@ -232,16 +245,7 @@ class Incremental(SyncCase):
     # --- (2) ----------------------------------------------------------------------------
     def test_no_change_pass_reads_little(self):
         n, per = 300, 3
-        ids = self.odoo.call("res.partner", "create", [[
-            {"name": "Customer %03d" % i, "is_company": True, "customer_rank": 1}
-            for i in range(n)]])
-        self.odoo.call("ir.attachment", "create", [[
-            {"name": "doc %d.txt" % j, "type": "url", "url": "https://example.com/%d/%d" % (i, j),
-             "res_model": "res.partner", "res_id": pid}
-            for i, pid in enumerate(ids) for j in range(per)]])
-        # one more change two seconds later: the watermark moves past the bulk load
-        time.sleep(2.2)
-        self.customer("Latecomer")
+        self.bulk_customers(n, per)
 
         def measured(state):
             self.stats(reset=True)
@@ -294,15 +298,7 @@ class Incremental(SyncCase):
                                  "group": "e2e-%s" % tag},
                           redis={"url": self.env["REDIS_URL"]})
         n = 40
-        ids = self.odoo.call("res.partner", "create", [[
-            {"name": "Customer %03d" % i, "is_company": True, "customer_rank": 1}
-            for i in range(n)]])
-        self.odoo.call("ir.attachment", "create", [[
-            {"name": "doc %d.txt" % j, "type": "url", "url": "https://example.com/%d/%d" % (i, j),
-             "res_model": "res.partner", "res_id": pid}
-            for i, pid in enumerate(ids) for j in range(2)]])
-        time.sleep(2.2)  # the watermark moves past the bulk load
-        self.customer("Latecomer")
+        self.bulk_customers(n, 2)
 
         first = self.odoosync("produce", "--once")
         self.assertIn("no scan state in redis", first.stderr)
