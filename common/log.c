@@ -39,40 +39,86 @@ int log_level_parse(const char *name)
     return -1;
 }
 
-static void put_json_string(FILE *f, const char *s)
+/* A line being built: text is always NUL-terminated, and what does not fit
+ * is cut (the line stays one write, so threads and processes never interleave). */
+struct line {
+    char text[8192];
+    size_t len;
+};
+
+static void put(struct line *ln, const char *s, size_t n)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    size_t room = sizeof(ln->text) - 1 - ln->len;
+
+    if (n > room)
+        n = room;
+    memcpy(ln->text + ln->len, s, n);
+    ln->len += n;
+    ln->text[ln->len] = '\0';
+}
+
+static void puts_(struct line *ln, const char *s)
+{
+    put(ln, s, strlen(s));
+}
+
+static void putf(struct line *ln, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct line *ln, const char *fmt, ...)
+{
+    size_t room = sizeof(ln->text) - ln->len;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(ln->text + ln->len, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        ln->len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+static void put_json_string(struct line *ln, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    put(ln, "\"", 1);
+    while (*p) {
+        const unsigned char *run = p;
+
+        while (*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        put(ln, (const char *)run, (size_t)(p - run));
         switch (*p) {
+        case '\0':
+            break;
         case '"':
-            fputs("\\\"", f);
+            puts_(ln, "\\\"");
             break;
         case '\\':
-            fputs("\\\\", f);
+            puts_(ln, "\\\\");
             break;
         case '\n':
-            fputs("\\n", f);
+            puts_(ln, "\\n");
             break;
         case '\r':
-            fputs("\\r", f);
+            puts_(ln, "\\r");
             break;
         case '\t':
-            fputs("\\t", f);
+            puts_(ln, "\\t");
             break;
         default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
+            putf(ln, "\\u%04x", *p);
         }
+        if (*p)
+            p++;
     }
-    fputc('"', f);
+    put(ln, "\"", 1);
 }
 
 void log_write(struct log *lg, int level, const char *job, const char *path, const char *fmt, ...)
 {
     char msg[2048];
     char ts[40];
+    struct line ln = {.len = 0};
     struct timeval tv;
     struct tm tm;
     va_list ap;
@@ -88,30 +134,38 @@ void log_write(struct log *lg, int level, const char *job, const char *path, con
     gmtime_r(&tv.tv_sec, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 
-    pthread_mutex_lock(&lg->mu);
     if (lg->json) {
-        fprintf(lg->out, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"component\":", ts,
-                (long)(tv.tv_usec / 1000), level_names[level]);
-        put_json_string(lg->out, lg->component);
+        putf(&ln, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"component\":", ts,
+             (long)(tv.tv_usec / 1000), level_names[level]);
+        put_json_string(&ln, lg->component);
         if (job) {
-            fputs(",\"job\":", lg->out);
-            put_json_string(lg->out, job);
+            puts_(&ln, ",\"job\":");
+            put_json_string(&ln, job);
         }
         if (path) {
-            fputs(",\"path\":", lg->out);
-            put_json_string(lg->out, path);
+            puts_(&ln, ",\"path\":");
+            put_json_string(&ln, path);
         }
-        fputs(",\"msg\":", lg->out);
-        put_json_string(lg->out, msg);
-        fputs("}\n", lg->out);
+        puts_(&ln, ",\"msg\":");
+        put_json_string(&ln, msg);
+        /* a cut line still ends as a line (its JSON is then incomplete) */
+        if (ln.len > sizeof(ln.text) - 3)
+            ln.len = sizeof(ln.text) - 3;
+        ln.text[ln.len] = '\0';
+        puts_(&ln, "}\n");
     } else {
-        fprintf(lg->out, "%s %-5s %s", ts + 11, level_names[level], msg);
+        putf(&ln, "%s %-5s %s", ts + 11, level_names[level], msg);
         if (job)
-            fprintf(lg->out, " [job %.12s]", job);
+            putf(&ln, " [job %.12s]", job);
         if (path)
-            fprintf(lg->out, " [%s]", path);
-        fputc('\n', lg->out);
+            putf(&ln, " [%s]", path);
+        if (ln.len > sizeof(ln.text) - 2)
+            ln.len = sizeof(ln.text) - 2;
+        ln.text[ln.len] = '\0';
+        puts_(&ln, "\n");
     }
+    pthread_mutex_lock(&lg->mu);
+    fwrite(ln.text, 1, ln.len, lg->out);
     fflush(lg->out);
     pthread_mutex_unlock(&lg->mu);
 }
