@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "settled.h"
+
 #include "banned.h"
 
 void pass_dav_opts(const struct cfg *c, struct log *lg, struct dav_opts *o)
@@ -66,6 +68,14 @@ static long long wall_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -150,6 +160,117 @@ out:
     return rc;
 }
 
+/* "/<root>" as the cloud scan names it, into b. 0 or ERR_INVALID. */
+static int root_path(const char *root, struct buf *b, struct err *e)
+{
+    if (buf_printf(b, "/%s", root[0] == '/' ? root + 1 : root) < 0)
+        return err_set(e, ERR_INVALID, "root folder name too long");
+    while (b->len > 1 && b->data[b->len - 1] == '/')
+        b->data[--b->len] = '\0';
+    return 0;
+}
+
+/*
+ * Whether nothing changed since the last settled pass (settled.h): 1 when the mark of
+ * this configuration is there, recent enough, and Odoo and the cloud root still give its
+ * fingerprint; 0 otherwise (the pass then scans). Only ERR_NOMEM is an error.
+ */
+static int still_settled(const struct pass_opts *po, const char *spath, struct lock *l,
+                         struct odoo *o, const struct dav_opts *dopts, struct settled *mark,
+                         struct scan_stats *st, struct err *e)
+{
+    const struct cfg *c = po->cfg;
+    struct settled now;
+    struct dav_stat rs;
+    struct dav *d = NULL;
+    struct buf root;
+    struct err pe = ERR_INIT;
+    char config[SHA1_HEX_SIZE];
+    long long t = (long long)time(NULL);
+    int rc, same = 0;
+
+    rc = settled_load(spath, l, c, mark, po->log, e);
+    if (rc < 0 || !mark->ok)
+        return rc;
+    rc = settled_config(c, config, e);
+    if (rc < 0)
+        return rc;
+    if (strcmp(config, mark->config) != 0 || t < mark->full_at ||
+        t - mark->full_at >= SCAN_FULL_EVERY_S) {
+        log_debug(po->log, "settled mark not used: %s",
+                  strcmp(config, mark->config) != 0 ? "another configuration"
+                                                    : "the last full scan is too old");
+        return 0;
+    }
+    settled_init(&now);
+    if (settled_probe_odoo(o, c, mark->watermark, &now, st, &pe) < 0)
+        log_info(po->log, "settled check: %s; scanning", pe.msg);
+    else if (!settled_same_odoo(mark, &now))
+        log_info(po->log, "odoo changed since the last settled pass: scanning");
+    else
+        same = 1;
+    settled_release(&now);
+    if (!same)
+        return 0;
+    memset(&rs, 0, sizeof(rs));
+    buf_init(&root, 1 << 16);
+    same = 0;
+    rc = root_path(c->cloud.root, &root, &pe);
+    if (rc == 0)
+        d = dav_new(dopts, &pe);
+    if (d) {
+        rc = dav_stat(d, root.data, &rs, &pe);
+        st->cloud_requests++;
+        if (rc == 0 && rs.etag && strcmp(rs.etag, mark->root_etag) == 0)
+            same = 1;
+        else if (rc == 0)
+            log_info(po->log, "the cloud changed since the last settled pass: scanning");
+    }
+    if (!d || rc < 0)
+        log_info(po->log, "settled check of the cloud: %s; scanning", pe.msg);
+    dav_stat_release(&rs);
+    dav_free(d);
+    buf_release(&root);
+    return same;
+}
+
+/* After a complete pass: leave the settled mark when it planned nothing at all, else
+ * remove it (failures only cost the next pass its shortcut: logged). */
+static void mark_pass(const struct pass_opts *po, const char *spath, struct lock *l,
+                      const struct plan *p, const struct cloud_snap *cs,
+                      const struct scan_state *next, struct settled *cap,
+                      const struct scan_stats *st)
+{
+    const struct cfg *c = po->cfg;
+    const struct state_dir *rd = NULL;
+    struct buf root;
+    struct err e = ERR_INIT;
+    int rc;
+
+    buf_init(&root, 1 << 16);
+    if (root_path(c->cloud.root, &root, &e) == 0)
+        rd = state_find_dir(next, root.data);
+    if (cap->ok && cs->complete && p->njobs == 0 && p->verdict == PLAN_VERDICT_OK &&
+        p->types_failed == 0 && p->nmessages == 0 && rd && rd->etag && *rd->etag) {
+        cap->full_at = next->full_at;
+        cap->records = st->records;
+        cap->attachments = st->attachments;
+        cap->managed = (long)p->managed;
+        rc = settled_config(c, cap->config, &e);
+        if (rc == 0)
+            rc = state_set_str(&cap->root_etag, rd->etag, &e);
+        if (rc == 0)
+            rc = settled_save(spath, l, c, cap, &e);
+        if (rc == 0)
+            log_info(po->log, "settled: nothing to do; the next pass checks for changes first");
+    } else {
+        rc = settled_clear(spath, l, c, &e);
+    }
+    if (rc < 0)
+        log_warn(po->log, "settled mark: %s", e.msg);
+    buf_release(&root);
+}
+
 int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st, struct err *e)
 {
     const struct cfg *c = po->cfg;
@@ -166,12 +287,16 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     int use_redis = po->state_lock && !(po->state_file && !*po->state_file);
     int use_state = !po->full_scan && (use_redis || (spath && *spath));
     struct scan_state prev, next;
+    struct settled mark, cap;
     int next_ok = 0;
+    long long t0 = mono_ms(), t_state = 0, t_odoo = 0, t_cloud = 0, t_plan = 0, t_save = 0;
     int rc;
 
     memset(st, 0, sizeof(*st));
     state_init(&prev);
     state_init(&next);
+    settled_init(&mark);
+    settled_init(&cap);
     cloud_snap_init(&cs);
     pass_dav_opts(c, po->log, &dopts);
     pass_odoo_opts(c, po->log, &oopts);
@@ -193,15 +318,36 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         goto out;
     }
     if (use_state) {
+        rc = still_settled(po, spath, use_redis ? po->state_lock : NULL, o, &dopts, &mark, st, e);
+        if (rc < 0)
+            goto out;
+        if (rc == 1) {
+            rc = 0;
+            st->records = mark.records;
+            st->attachments = mark.attachments;
+            p->managed = (size_t)mark.managed;
+            log_info(po->log,
+                     "nothing changed since the last settled pass (%ld Odoo and %ld cloud "
+                     "requests): nothing to plan",
+                     st->odoo_requests, st->cloud_requests);
+            goto out;
+        }
         rc = use_redis ? state_load_redis(po->state_lock, c, &prev, po->log, e)
                        : state_load(spath, &prev, po->log, e);
         if (rc < 0)
             goto out;
     }
+    t_state = mono_ms();
     if (use_state) {
         int was_full = 1;
+        /* a settled mark needs the root's ETag to mean the whole tree: only where folder
+         * ETags propagate (configured, or seen by the last walk), else no fingerprint */
+        int propagates = c->cloud.dialect == CFG_DIALECT_NEXTCLOUD ||
+                         c->cloud.dialect == CFG_DIALECT_OWNCLOUD ||
+                         (c->cloud.dialect == CFG_DIALECT_AUTO && prev.ndirs > 0);
 
-        rc = scan_odoo_inc(o, c, types, ntypes, &prev, &next, &was_full, &os, st, po->log, e);
+        rc = scan_odoo_inc(o, c, types, ntypes, &prev, &next, propagates ? &cap : NULL, &was_full,
+                           &os, st, po->log, e);
         if (rc < 0) {
             /* never worse than a full scan: do one, and keep the old state file */
             log_warn(po->log, "incremental Odoo scan failed (%s); scanning Odoo in full", e->msg);
@@ -224,6 +370,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     }
     if (rc < 0)
         goto out;
+    t_odoo = mono_ms();
     if (!next_ok)
         log_info(po->log,
                  "odoo scan (full, no state): %ld records, %ld attachments; %ld rows read, "
@@ -250,6 +397,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     rc = read_tagged(o, &os, &cs, st, e);
     if (rc < 0)
         goto out;
+    t_cloud = mono_ms();
     memset(&in, 0, sizeof(in));
     in.root = c->cloud.root;
     in.standalone_folder = c->standalone.folder;
@@ -261,6 +409,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.ntypes = ntypes;
     in.version = wall_ms();
     rc = plan_build(&in, &os, &cs, p, e);
+    t_plan = mono_ms();
     if (rc == 0 && next_ok) {
         struct err se = ERR_INIT;
 
@@ -274,10 +423,21 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         if ((use_redis ? state_save_redis(po->state_lock, c, &next, &se)
                        : state_save(spath, &next, &se)) < 0)
             log_warn(po->log, "scan state not saved (the next pass scans everything): %s", se.msg);
+        mark_pass(po, spath, use_redis ? po->state_lock : NULL, p, &cs, &next, &cap, st);
+    }
+    if (rc == 0) {
+        t_save = mono_ms();
+        log_debug(po->log,
+                  "pass took %lld ms: connect and state load %lld, odoo scan %lld, cloud scan "
+                  "%lld, plan %lld, state save %lld",
+                  t_save - t0, t_state - t0, t_odoo - t_state, t_cloud - t_odoo, t_plan - t_cloud,
+                  t_save - t_plan);
     }
 out:
     state_release(&prev);
     state_release(&next);
+    settled_release(&mark);
+    settled_release(&cap);
     odoo_free(o);
     if (os_ready)
         odoo_snap_release(&os);

@@ -100,9 +100,13 @@ int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct er
  */
 #define SCAN_WM_OVERLAP_S 1            /* re-read from watermark - 1 s */
 #define SCAN_FULL_EVERY_S (24L * 3600) /* a full Odoo scan at least daily */
+/* cap (may be NULL) receives the settled fingerprint (settled.h) taken right after the
+ * watermark; cap->ok stays 0 when it could not be taken (the pass goes on). */
+struct settled;
 int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, size_t ntypes,
-                  const struct scan_state *prev, struct scan_state *next, int *was_full,
-                  struct odoo_snap *os, struct scan_stats *st, struct log *lg, struct err *e);
+                  const struct scan_state *prev, struct scan_state *next, struct settled *cap,
+                  int *was_full, struct odoo_snap *os, struct scan_stats *st, struct log *lg,
+                  struct err *e);
 
 /* "YYYY-MM-DD HH:MM:SS" (more after it is ignored) shifted by seconds into out. 0 or -1. */
 int scan_wd_shift(const char *wd, long seconds, char out[20]);

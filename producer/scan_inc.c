@@ -9,7 +9,8 @@
  *      desc, limit 1). Odoo's clock had reached it before anything below was
  *      read, so every change made after this pass read a row carries a
  *      write_date >= it: the next pass re-reads from there, minus an overlap
- *      of SCAN_WM_OVERLAP_S for transactions committed late.
+ *      of SCAN_WM_OVERLAP_S for transactions committed late. Then, when asked,
+ *      the settled fingerprint at that watermark (settled.h).
  *   1. per type, the matching ids (search, ids only: the cheap listing);
  *      then the ids changed since the previous watermark (search_read with
  *      domain + write_date >= watermark - overlap: id, display_name); ids
@@ -42,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "settled.h"
 
 #include "banned.h"
 
@@ -668,8 +671,9 @@ static int read_atts(struct odoo *o, const long *ids, size_t n, struct scan_stat
 }
 
 int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, size_t ntypes,
-                  const struct scan_state *prev_in, struct scan_state *next, int *was_full,
-                  struct odoo_snap *os, struct scan_stats *st, struct log *lg, struct err *e)
+                  const struct scan_state *prev_in, struct scan_state *next, struct settled *cap,
+                  int *was_full, struct odoo_snap *os, struct scan_stats *st, struct log *lg,
+                  struct err *e)
 {
     struct owned *own = calloc(ntypes ? ntypes : 1, sizeof(*own));
     struct scan_state changed, got;
@@ -720,6 +724,13 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
         latest_write_date(o, models[i], wm_next, st, lg);
     latest_write_date(o, "ir.attachment", wm_next, st, lg);
     nmodels = 0;
+    if (cap && wm_next[0]) {
+        /* the settled fingerprint now: whatever changes from here on shows in the next one */
+        struct err pe = ERR_INIT;
+
+        if (settled_probe_odoo(o, c, wm_next, cap, st, &pe) < 0)
+            log_debug(lg, "no settled fingerprint this pass: %s", pe.msg);
+    }
 
     /* 1 + 2. per type: records, then the ids of its attachments */
     for (size_t i = 0; i < c->ntypes && k < ntypes; i++) {

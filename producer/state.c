@@ -855,18 +855,13 @@ out:
     return rc;
 }
 
-int state_save(const char *path, const struct scan_state *s, struct err *e)
+int state_write_atomic(const char *path, const char *text, size_t len, struct err *e)
 {
     struct buf tmp;
-    char *text = NULL;
     FILE *f = NULL;
-    size_t len;
     int rc;
 
     buf_init(&tmp, 8192);
-    rc = state_encode(s, &text, e);
-    if (rc < 0)
-        goto out;
     rc = buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
     if (rc < 0) {
         rc = err_set(e, ERR_INVALID, "state file name too long");
@@ -877,7 +872,6 @@ int state_save(const char *path, const struct scan_state *s, struct err *e)
         rc = err_set(e, ERR_IO, "cannot write \"%s\": %s", tmp.data, strerror(errno));
         goto out;
     }
-    len = strlen(text);
     if (fwrite(text, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
         rc = err_set(e, ERR_IO, "cannot write \"%s\": %s", tmp.data, strerror(errno));
         goto out;
@@ -898,13 +892,22 @@ out:
         fclose(f);
     if (rc < 0 && tmp.data)
         unlink(tmp.data);
-    free(text);
     buf_release(&tmp);
     return rc;
 }
 
-/* "<sha1 hex of odoo key NL cloud key>" */
-static int redis_name(const struct cfg *c, char name[SHA1_HEX_SIZE], struct err *e)
+int state_save(const char *path, const struct scan_state *s, struct err *e)
+{
+    char *text = NULL;
+    int rc = state_encode(s, &text, e);
+
+    if (rc == 0)
+        rc = state_write_atomic(path, text, strlen(text), e);
+    free(text);
+    return rc;
+}
+
+int state_redis_name(const struct cfg *c, char name[SHA1_HEX_SIZE], struct err *e)
 {
     char *ok = state_odoo_key(c), *ck = state_cloud_key(c);
     struct buf b;
@@ -932,7 +935,7 @@ int state_load_redis(struct lock *l, const struct cfg *c, struct scan_state *s, 
     struct err de = ERR_INIT;
     int rc;
 
-    rc = redis_name(c, name, e);
+    rc = state_redis_name(c, name, e);
     if (rc < 0)
         return rc;
     rc = lock_blob_get(l, name, STATE_MAX_REDIS, &text, &len, &de);
@@ -972,7 +975,7 @@ int state_save_redis(struct lock *l, const struct cfg *c, const struct scan_stat
     size_t len;
     int rc;
 
-    rc = redis_name(c, name, e);
+    rc = state_redis_name(c, name, e);
     if (rc == 0)
         rc = state_encode(s, &text, e);
     if (rc < 0)

@@ -42,6 +42,7 @@
 #include "err.h"
 #include "log.h"
 #include "model.h"
+#include "sha.h"
 
 #define STATE_VERSION 1
 
@@ -130,11 +131,15 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
 int state_load(const char *path, struct scan_state *s, struct log *lg, struct err *e);
 /* Write s to path atomically (path.tmp.<pid> + fsync + rename). 0, ERR_IO, ERR_NOMEM. */
 int state_save(const char *path, const struct scan_state *s, struct err *e);
+/* text to path the same way (a crash leaves the old or the new file). 0, ERR_IO, ERR_INVALID. */
+int state_write_atomic(const char *path, const char *text, size_t len, struct err *e);
 
 /* The Redis backend: the same contract as state_load / state_save (a missing,
  * unreadable or corrupt state, or Redis down, is a full pass, not an error),
  * the key named after c (see above). */
 struct lock;
+/* The name of c's state in Redis: "<sha1 hex of odoo key NL cloud key>". 0, ERR_NOMEM. */
+int state_redis_name(const struct cfg *c, char name[SHA1_HEX_SIZE], struct err *e);
 int state_load_redis(struct lock *l, const struct cfg *c, struct scan_state *s, struct log *lg,
                      struct err *e);
 int state_save_redis(struct lock *l, const struct cfg *c, const struct scan_state *s,

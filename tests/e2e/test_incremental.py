@@ -17,7 +17,13 @@ emulator and the stack's Apache WebDAV.
       cloud.dialect=nextcloud: an unchanged tree costs one request and plans what a
       full walk plans, also right after a pass that tagged everything (folders that
       jobs touch are listed again); a change deep down is missed on Apache, whose
-      folder ETags do not propagate: the reason the reuse is gated on the dialect.
+      folder ETags do not propagate: the reason the reuse is gated on the dialect;
+  (5) the settled check (producer/settled.h), with the same forced dialect: after a
+      pass that planned nothing, a pass with no change reads a few counts and rows and
+      the root's ETag, scans nothing and plans nothing; each kind of change (a record
+      renamed, deleted or leaving its domain, an attachment added or deleted, a type
+      folder deleted in the cloud, another configuration) makes it scan again and plan
+      exactly what a pass with a new state plans.
 
 The state file lives in the test's temporary directory (-X state.file=...).
 Renaming a company whose contacts are synced is left out of the random changes:
@@ -377,6 +383,10 @@ class Incremental(SyncCase):
         # right after the run (which saved its listings before tagging): listed again
         got, n, _ = plan_nc()
         self.assertEqual((got, n), (walked, entries))
+        # that pass planned nothing, so the next one would only check its settled mark
+        # (test (5)); without the mark, the walk itself reuses the folders
+        self.assertTrue(os.path.exists(self.state + ".settled"))
+        os.remove(self.state + ".settled")
         got, n, reqs = plan_nc()
         self.assertEqual((got, n), (walked, entries))
         self.assertLessEqual(reqs, 2, "an unchanged tree is one request (+ dialect probe)")
@@ -395,10 +405,115 @@ class Incremental(SyncCase):
         self.dav.put(self.p(doc + "/new file.txt"), b"x")
         time.sleep(1.1)
         want, n_want, _ = plan_nc(state=self.fresh())
+        if os.path.exists(self.state + ".settled"):
+            os.remove(self.state + ".settled")  # the walk, not the settled check
         got, n, _ = plan_nc()
         self.assertEqual(n, n_want - 1, "Apache propagated a folder ETag after all?")
         self.assertEqual(got, set())
         self.assertTrue(any("new file.txt" in j for j in want), want)
+
+
+    # --- (5) ----------------------------------------------------------------------------
+    def test_settled_pass_scans_only_after_a_change(self):
+        nc = ("-X", "cloud.dialect=nextcloud")
+        mark = self.state + ".settled"
+        quiet = "nothing changed since the last settled pass"
+
+        def plan_nc(state=None):
+            p = self.odoosync("plan", "--json", *nc, state=state, expect=None)
+            self.assertIn(p.returncode, (0, 4), p.stderr[-4000:])
+            jobs = set()
+            for line in p.stdout.splitlines():
+                j = json.loads(line)
+                for k in VOLATILE:
+                    j.pop(k, None)
+                jobs.add(json.dumps(j, sort_keys=True))
+            return jobs, p
+
+        def settle():
+            self.odoosync("run", "--once", *nc)
+            time.sleep(1.1)  # Apache's weak ETags turn strong
+            for _ in range(3):
+                jobs, p = plan_nc()
+                if "settled: nothing to do" in p.stderr:
+                    break
+            self.assertEqual(jobs, set(), "did not converge")
+            self.assertTrue(os.path.exists(mark), p.stderr[-4000:])
+
+        def assert_quiet():
+            self.stats(reset=True)
+            jobs, p = plan_nc()
+            calls = self.stats()
+            self.assertIn(quiet, p.stderr)
+            self.assertEqual(jobs, set())
+            self.assertIsNone(SCAN_LINE.search(p.stderr), "it scanned")
+            self.assertIsNone(CLOUD_LINE.search(p.stderr), "it walked the cloud")
+            listed = {k: v for k, v in calls.items()
+                      if k.endswith(".search") or k.endswith(".read")}
+            self.assertEqual(listed, {}, "a settled check lists or reads no ids")
+            counts = sum(v for k, v in calls.items() if k.endswith(".search_count"))
+            self.assertEqual(counts, len(self.TYPES) + 1, calls)
+            return p
+
+        def assert_scans_after(change):
+            want, _ = plan_nc(state=self.fresh())
+            got, p = plan_nc()
+            self.assertNotIn(quiet, p.stderr, change)
+            self.assertIsNotNone(SCAN_LINE.search(p.stderr), change)
+            self.assertEqual(got, want, change)
+            if got:
+                self.assertFalse(os.path.exists(mark), "%s: the mark outlived a plan" % change)
+            return got
+
+        rnd = random.Random(7)
+        self.populate(rnd)
+        settle()
+        p = assert_quiet()
+        print("\nsettled check: %s" % [ln for ln in p.stderr.splitlines() if quiet in ln])
+        assert_quiet()  # a quiet pass leaves the mark as it was
+
+        company = self.partners[3]
+        self.odoo.write("res.partner", company, {"name": "Company renamed"})
+        self.assertTrue(assert_scans_after("a record renamed"))
+        settle()
+        assert_quiet()
+
+        self.odoo.attach("res.partner", company, "added.txt", b"added")
+        self.assertTrue(assert_scans_after("an attachment added"))
+        settle()
+        assert_quiet()
+
+        att = [a for a in self.odoo.attachments()
+               if a.get("res_model") == "res.partner" and a.get("res_id") == company][0]
+        self.odoo.unlink("ir.attachment", att["id"])
+        self.assertTrue(assert_scans_after("an attachment deleted"))
+        settle()
+        assert_quiet()
+
+        self.odoo.write("res.partner", company, {"customer_rank": 0})
+        assert_scans_after("a record left its domain")
+        settle()
+        assert_quiet()
+
+        order = self.orders[0]
+        self.odoo.write("sale.order", order, {"state": "cancel"})
+        self.odoo.unlink("sale.order", order)
+        assert_scans_after("a record deleted")
+        settle()
+        assert_quiet()
+
+        self.dav.delete(self.p("Customers"))
+        time.sleep(1.1)
+        self.assertTrue(assert_scans_after("a type folder deleted in the cloud"))
+        settle()
+        assert_quiet()
+
+        types = [dict(t) for t in self.TYPES]
+        types[0]["domain"] = "[('customer_rank', '>=', 1)]"
+        self.write_config(types=types)
+        assert_scans_after("another domain for a type")
+        settle()
+        assert_quiet()
 
 
 if __name__ == "__main__":
