@@ -23,7 +23,8 @@ emulator and the stack's Apache WebDAV.
       the root's ETag, scans nothing and plans nothing; each kind of change (a record
       renamed, deleted or leaving its domain, an attachment added or deleted, a type
       folder deleted in the cloud, another configuration) makes it scan again and plan
-      exactly what a pass with a new state plans.
+      exactly what a pass with a new state plans; (5b) `produce` keeps its mark in
+      Redis, next to its state, and removes it after a pass that emitted jobs.
 
 The state file lives in the test's temporary directory (-X state.file=...).
 Renaming a company whose contacts are synced is left out of the random changes:
@@ -514,6 +515,47 @@ class Incremental(SyncCase):
         assert_scans_after("another domain for a type")
         settle()
         assert_quiet()
+
+
+    # --- (5b) the settled mark of produce lives in Redis ----------------------------
+    def test_produce_keeps_its_settled_mark_in_redis(self):
+        tag = self.root.replace("e2e-", "")
+        topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
+                  "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
+        create_topics(self.env, topics.values(), 3)
+        self.write_config(kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"], "topics": topics,
+                                 "group": "e2e-%s" % tag},
+                          redis={"url": self.env["REDIS_URL"]})
+        nc = ("-X", "cloud.dialect=nextcloud")
+        self.bulk_customers(10, 1)
+        self.odoosync("run", "--once", *nc)  # local mode applies; produce only plans
+        time.sleep(1.1)
+        for _ in range(3):
+            p = self.odoosync("produce", "--once", *nc)
+            if "settled: nothing to do" in p.stderr:
+                break
+        self.assertIn("settled: nothing to do", p.stderr)
+        m = re.search(r"state:([0-9a-f]{40})", p.stderr)
+        self.assertIsNotNone(m, p.stderr[-4000:])
+        key = "odoosync:state:%s.settled" % m.group(1)
+
+        def strlen():
+            host, port = self.env["REDIS_URL"].split("//")[1].split("/")[0].split(":")
+            with socket.create_connection((host, int(port)), timeout=10) as s:
+                s.sendall(b"*2\r\n$6\r\nSTRLEN\r\n$%d\r\n%s\r\n" % (len(key), key.encode()))
+                return int(s.recv(64)[1:].strip())
+
+        self.assertGreater(strlen(), 0, "no settled mark in redis")
+        p = self.odoosync("produce", "--once", *nc)
+        self.assertIn("nothing changed since the last settled pass", p.stderr)
+        self.assertIsNone(SCAN_LINE.search(p.stderr))
+        self.assertFalse(os.path.exists(self.state + ".settled"), "produce wrote a file")
+        self.odoo.write("res.partner", self.odoo.call("res.partner", "search", [[
+            ["name", "=", "Customer 003"]]]), {"name": "Customer 003 renamed"})
+        p = self.odoosync("produce", "--once", *nc)
+        self.assertNotIn("nothing changed since the last settled pass", p.stderr)
+        self.assertIsNotNone(SCAN_LINE.search(p.stderr))
+        self.assertEqual(strlen(), 0, "the mark outlived a pass that emitted jobs")
 
 
 if __name__ == "__main__":
