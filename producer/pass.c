@@ -186,7 +186,7 @@ static int still_settled(const struct pass_opts *po, const char *spath, struct l
     struct buf root;
     struct err pe = ERR_INIT;
     char config[SHA1_HEX_SIZE];
-    long long t = (long long)time(NULL);
+    long long now_s = (long long)time(NULL), t;
     int rc, same = 0;
 
     rc = settled_load(spath, l, c, mark, po->log, e);
@@ -195,15 +195,18 @@ static int still_settled(const struct pass_opts *po, const char *spath, struct l
     rc = settled_config(c, config, e);
     if (rc < 0)
         return rc;
-    if (strcmp(config, mark->config) != 0 || t < mark->full_at ||
-        t - mark->full_at >= SCAN_FULL_EVERY_S) {
+    if (strcmp(config, mark->config) != 0 || now_s < mark->full_at ||
+        now_s - mark->full_at >= SCAN_FULL_EVERY_S) {
         log_debug(po->log, "settled mark not used: %s",
                   strcmp(config, mark->config) != 0 ? "another configuration"
                                                     : "the last full scan is too old");
         return 0;
     }
     settled_init(&now);
-    if (settled_probe_odoo(o, c, mark->watermark, &now, st, &pe) < 0)
+    t = mono_ms();
+    rc = settled_probe_odoo(o, c, mark->watermark, &now, st, &pe);
+    st->odoo_ms = mono_ms() - t; /* the scans' figures are the check's */
+    if (rc < 0)
         log_info(po->log, "settled check: %s; scanning", pe.msg);
     else if (!settled_same_odoo(mark, &now))
         log_info(po->log, "odoo changed since the last settled pass: scanning");
@@ -219,7 +222,9 @@ static int still_settled(const struct pass_opts *po, const char *spath, struct l
     if (rc == 0)
         d = dav_new(dopts, &pe);
     if (d) {
+        t = mono_ms();
         rc = dav_stat(d, root.data, &rs, &pe);
+        st->cloud_ms = mono_ms() - t;
         st->cloud_requests++;
         if (rc == 0 && rs.etag && strcmp(rs.etag, mark->root_etag) == 0)
             same = 1;
@@ -394,6 +399,9 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         err_prefix(e, "cloud at %s", c->cloud.url);
         goto out;
     }
+    /* both scans are done: the previous state (copied where reused) is not needed while
+     * planning, which holds the snapshots, the next state and the jobs */
+    state_release(&prev);
     rc = read_tagged(o, &os, &cs, st, e);
     if (rc < 0)
         goto out;
