@@ -21,7 +21,8 @@ static void plan_usage(FILE *out)
                  "options:\n" SETUP_HELP
                  "      --json            one job per line (JSON), nothing else on stdout\n"
                  "      --force-deletes   plan deletions even over the safety share\n"
-                 "      --full-scan       read everything, ignore and keep the saved scan state\n\n"
+                 "      --full-scan       read everything, ignore and keep the saved scan state\n"
+                 "                        and the settled mark (see README: Operating it)\n\n"
                  "exit: 0 planned (maybe nothing), 2 config, 3 server unreachable, 4 deletions "
                  "withheld by the safety\n");
 }

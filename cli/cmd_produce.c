@@ -49,6 +49,7 @@ static void produce_usage(FILE *out)
             "      --interval SECS   seconds between passes (default 300)\n"
             "      --force-deletes   emit deletions even over the safety share\n"
             "      --full-scan       read everything, ignore and keep the saved scan state\n"
+            "                        and the settled mark (see README: Operating it)\n"
             "                        (kept in Redis when redis.url is set, else state.file)\n\n"
             "exit (--once): 0 every job acknowledged by Kafka, 1 some were not, 2 config,\n"
             "               3 a server is unreachable, 4 deletions withheld by the safety\n");

@@ -50,6 +50,7 @@ static void run_usage(FILE *out)
             "      --events FILE     append the sync log (JSON lines) to FILE ('-': stdout)\n"
             "      --force-deletes   apply deletions even over the safety share\n"
             "      --full-scan       read everything, ignore and keep the saved scan state\n"
+            "                        and the settled mark (see README: Operating it)\n"
             "      --dry-run         plan and print, apply nothing (same as `odoosync plan`)\n"
             "metrics: -X metrics.listen=127.0.0.1:9464 serves /metrics, /healthz, /readyz\n\n"
             "exit (--once): 0 all applied, 1 some jobs failed, 2 config, 3 server unreachable,\n"
