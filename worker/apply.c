@@ -236,14 +236,32 @@ static int do_mkdir(struct apply_conn *c, const struct job *j, enum job_result *
      */
     for (int tries = 0;; tries++) {
         rc = dav_mkcol(c->dav, j->path, 1, &r, e);
-        if (rc == ERR_EXISTS) {
-            err_clear(e);
-            *res = JOB_ALREADY_DONE;
-            rc = 0;
-        }
         if (rc == 0 || tries == 3 || (rc != ERR_ACCESS && rc != ERR_CONFLICT && rc != ERR_NOTFOUND))
             break;
         usleep(20000 * (tries + 1));
+    }
+    if (rc == 0 && r.status == 405 && j->record) {
+        /*
+         * It was there already. Still another record's (the job that frees the name
+         * for this one failed and waits for its retry)? Never take it over, or this
+         * record's files would land in the other's folder: retry after it.
+         */
+        struct dav_stat st;
+
+        int mine = 0;
+
+        memset(&st, 0, sizeof(st));
+        rc = dav_stat(c->dav, j->path, &st, e);
+        if (rc == 0 && st.record_tag && *st.record_tag) {
+            mine = strcmp(st.record_tag, j->record) == 0;
+            if (!mine)
+                rc = err_set(e, ERR_CONFLICT, "\"%s\" still belongs to %s", j->path, st.record_tag);
+        }
+        dav_stat_release(&st);
+        if (rc == 0 && mine) {
+            *res = JOB_ALREADY_DONE;
+            return 0;
+        }
     }
     if (rc < 0)
         return rc;

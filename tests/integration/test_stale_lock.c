@@ -534,6 +534,38 @@ static void test_adopt(struct ctx *x)
     check_type(x, att, "binary");
 }
 
+/* ---- 6. a folder another record still holds ---- */
+
+static void test_mkdir_held(struct ctx *x)
+{
+    struct check_count *cc = x->cc;
+    struct job j;
+    struct dav_stat st;
+    struct err e = ERR_INIT;
+    char path[256];
+
+    /* the name is still another record's (its freeing rename waits for a retry) */
+    snprintf(path, sizeof(path), "%s/Customers/Held %d", x->root, (int)getpid());
+    CHECK_INT(cc, dav_mkcol(x->dav, path, 1, NULL, &e), 0);
+    CHECK_INT(cc, dav_proppatch(x->dav, path, "record", "res.partner,999999", &e), 0);
+    at_job_base(&j, JOB_MKDIR, JOB_SIDE_CLOUD, path, path, 0);
+    j.record = strdup("res.partner,42");
+    job_make_id(&j);
+    err_clear(&e);
+    CHECK_INT(cc, apply_job(&j, x->ap, &e), ERR_CONFLICT); /* retried, not taken over */
+    memset(&st, 0, sizeof(st));
+    CHECK_INT(cc, dav_stat(x->dav, path, &st, &e), 0);
+    CHECK_STR(cc, st.record_tag, "res.partner,999999");
+    dav_stat_release(&st);
+
+    /* tagged with this record: already done */
+    CHECK_INT(cc, dav_proppatch(x->dav, path, "record", "res.partner,42", &e), 0);
+    err_clear(&e);
+    CHECK_MSG(cc, apply_job(&j, x->ap, &e) == 0, "mkdir: %s", e.msg);
+    CHECK_INT(cc, last_result(x), JOB_ALREADY_DONE);
+    job_release(&j);
+}
+
 int main(int argc, char **argv)
 {
     struct check_count cc = CHECK_INIT;
@@ -580,6 +612,7 @@ int main(int argc, char **argv)
     test_stale_cloud(&x, JOB_DELETE, 3);
     test_stale_cloud(&x, JOB_RENAME, 4);
     test_adopt(&x);
+    test_mkdir_held(&x);
 
     dav_delete(x.dav, x.root, NULL, &e);
     apply_free(x.ap);
