@@ -160,24 +160,15 @@ out:
     return rc;
 }
 
-/* "/<root>" as the cloud scan names it, into b. 0 or ERR_INVALID. */
-static int root_path(const char *root, struct buf *b, struct err *e)
-{
-    if (buf_printf(b, "/%s", root[0] == '/' ? root + 1 : root) < 0)
-        return err_set(e, ERR_INVALID, "root folder name too long");
-    while (b->len > 1 && b->data[b->len - 1] == '/')
-        b->data[--b->len] = '\0';
-    return 0;
-}
-
 /*
  * Whether nothing changed since the last settled pass (settled.h): 1 when the mark of
- * this configuration is there, recent enough, and Odoo and the cloud root still give its
- * fingerprint; 0 otherwise (the pass then scans). Only ERR_NOMEM is an error.
+ * this configuration (config: its settled_config()) is there, recent enough, and Odoo
+ * and the cloud root still give its fingerprint; 0 otherwise (the pass then scans).
+ * Only ERR_NOMEM is an error.
  */
 static int still_settled(const struct pass_opts *po, const char *spath, struct lock *l,
-                         struct odoo *o, const struct dav_opts *dopts, struct settled *mark,
-                         struct scan_stats *st, struct err *e)
+                         const char *config, struct odoo *o, const struct dav_opts *dopts,
+                         struct settled *mark, struct scan_stats *st, struct err *e)
 {
     const struct cfg *c = po->cfg;
     struct settled now;
@@ -185,15 +176,11 @@ static int still_settled(const struct pass_opts *po, const char *spath, struct l
     struct dav *d = NULL;
     struct buf root;
     struct err pe = ERR_INIT;
-    char config[SHA1_HEX_SIZE];
     long long now_s = (long long)time(NULL), t;
     int rc, same = 0;
 
     rc = settled_load(spath, l, c, mark, po->log, e);
     if (rc < 0 || !mark->ok)
-        return rc;
-    rc = settled_config(c, config, e);
-    if (rc < 0)
         return rc;
     if (strcmp(config, mark->config) != 0 || now_s < mark->full_at ||
         now_s - mark->full_at >= SCAN_FULL_EVERY_S) {
@@ -218,7 +205,7 @@ static int still_settled(const struct pass_opts *po, const char *spath, struct l
     memset(&rs, 0, sizeof(rs));
     buf_init(&root, 1 << 16);
     same = 0;
-    rc = root_path(c->cloud.root, &root, &pe);
+    rc = scan_root_path(c->cloud.root, &root, &pe);
     if (rc == 0)
         d = dav_new(dopts, &pe);
     if (d) {
@@ -253,7 +240,7 @@ static void mark_pass(const struct pass_opts *po, const char *spath, struct lock
     int rc;
 
     buf_init(&root, 1 << 16);
-    if (root_path(c->cloud.root, &root, &e) == 0)
+    if (scan_root_path(c->cloud.root, &root, &e) == 0)
         rd = state_find_dir(next, root.data);
     if (cap->ok && cs->complete && p->njobs == 0 && p->verdict == PLAN_VERDICT_OK &&
         p->types_failed == 0 && p->nmessages == 0 && rd && rd->etag && *rd->etag) {
@@ -261,9 +248,7 @@ static void mark_pass(const struct pass_opts *po, const char *spath, struct lock
         cap->records = st->records;
         cap->attachments = st->attachments;
         cap->managed = (long)p->managed;
-        rc = settled_config(c, cap->config, &e);
-        if (rc == 0)
-            rc = state_set_str(&cap->root_etag, rd->etag, &e);
+        rc = state_set_str(&cap->root_etag, rd->etag, &e);
         if (rc == 0)
             rc = settled_save(spath, l, c, cap, &e);
         if (rc == 0)
@@ -323,7 +308,11 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         goto out;
     }
     if (use_state) {
-        rc = still_settled(po, spath, use_redis ? po->state_lock : NULL, o, &dopts, &mark, st, e);
+        /* the configuration's digest: what a mark is checked against and saved with */
+        rc = settled_config(c, cap.config, e);
+        if (rc == 0)
+            rc = still_settled(po, spath, use_redis ? po->state_lock : NULL, cap.config, o, &dopts,
+                               &mark, st, e);
         if (rc < 0)
             goto out;
         if (rc == 1) {

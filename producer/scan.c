@@ -555,6 +555,17 @@ int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, stru
     return scan_cloud_state(opts, parallel, root, NULL, NULL, cs, st, lg, e);
 }
 
+int scan_root_path(const char *root, struct buf *out, struct err *e)
+{
+    int rc = buf_printf(out, "/%s", root[0] == '/' ? root + 1 : root);
+
+    if (rc < 0)
+        return err_set(e, rc, "root folder name too long");
+    while (out->len > 1 && out->data[out->len - 1] == '/')
+        out->data[--out->len] = '\0';
+    return 0;
+}
+
 int scan_cloud_state(const struct dav_opts *opts, int parallel, const char *root,
                      const struct scan_state *prev, struct scan_state *next, struct cloud_snap *cs,
                      struct scan_stats *st, struct log *lg, struct err *e)
@@ -582,13 +593,9 @@ int scan_cloud_state(const struct dav_opts *opts, int parallel, const char *root
         own.share = share;
     }
     opts = &own;
-    rc = buf_printf(&rootp, "/%s", root[0] == '/' ? root + 1 : root);
-    if (rc < 0) {
-        rc = err_set(e, rc, "root folder name too long");
+    rc = scan_root_path(root, &rootp, e);
+    if (rc < 0)
         goto out;
-    }
-    while (rootp.len > 1 && rootp.data[rootp.len - 1] == '/')
-        rootp.data[--rootp.len] = '\0';
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     w.cs = cs;

@@ -20,6 +20,7 @@
 #ifndef ODOOSYNC_SCAN_H
 #define ODOOSYNC_SCAN_H
 
+#include "buf.h"
 #include "cfg.h"
 #include "dav.h"
 #include "err.h"
@@ -58,6 +59,10 @@ int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size
  */
 int scan_cloud(const struct dav_opts *opts, int parallel, const char *root, struct cloud_snap *cs,
                struct scan_stats *st, struct log *lg, struct err *e);
+
+/* "/<root>" (root as in the config), the path the cloud scans and the state name it by,
+ * into out (appended). 0, or buf_printf's error. */
+int scan_root_path(const char *root, struct buf *out, struct err *e);
 
 /*
  * scan_cloud with ETag reuse. When next is not NULL and the server is Nextcloud or
@@ -100,6 +105,16 @@ int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct er
  */
 #define SCAN_WM_OVERLAP_S 1            /* re-read from watermark - 1 s */
 #define SCAN_FULL_EVERY_S (24L * 3600) /* a full Odoo scan at least daily */
+/* The distinct models of c's enabled types appended to *models (strings borrowed from c;
+ * *models malloc'd, caller frees). 0 or ERR_NOMEM. */
+int scan_models(const struct cfg *c, const char ***models, size_t *n);
+/* The attachments of these models (res_model in models), or of none, or also the
+ * stand-alone ones (res_model = False), as the incremental scan and the settled check
+ * read them. NULL on ENOMEM. */
+cJSON *scan_atts_domain(const char *const *models, size_t nmodels, int standalone);
+/* dom (NULL = []) copied, with the leaf [field, op, value] ANDed (value taken); NULL on
+ * ENOMEM. */
+cJSON *scan_dom_with(const cJSON *dom, const char *field, const char *op, cJSON *value);
 /* cap (may be NULL) receives the settled fingerprint (settled.h) taken right after the
  * watermark; cap->ok stays 0 when it could not be taken (the pass goes on). */
 struct settled;

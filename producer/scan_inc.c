@@ -162,6 +162,17 @@ static int dom_and(cJSON *dom, cJSON *leaf)
     return 0;
 }
 
+cJSON *scan_dom_with(const cJSON *dom, const char *field, const char *op, cJSON *value)
+{
+    cJSON *d = dom_copy(dom);
+
+    if (dom_and(d, scan_leaf(field, op, value)) < 0) {
+        cJSON_Delete(d);
+        return NULL;
+    }
+    return d;
+}
+
 /*
  * Every id matching dom (borrowed), ascending, appended to out: keyset pages of
  * SCAN_LIST_PAGE ids with an ["id", ">", last] term.
@@ -599,21 +610,27 @@ static int add_model(const char ***models, size_t *n, const char *m)
     return 0;
 }
 
-/* Attachments changed since wm among res_model in models (or False), into changed. */
-static int read_changed_atts(struct odoo *o, const char *const *models, size_t nmodels,
-                             int standalone, const char *wm, struct scan_state *changed,
-                             struct scan_stats *st, struct err *e)
+int scan_models(const struct cfg *c, const char ***models, size_t *n)
+{
+    for (size_t i = 0; i < c->ntypes; i++)
+        if (c->types[i].enabled && add_model(models, n, c->types[i].model) < 0)
+            return ERR_NOMEM;
+    return 0;
+}
+
+cJSON *scan_atts_domain(const char *const *models, size_t nmodels, int standalone)
 {
     cJSON *dom = cJSON_CreateArray();
     cJSON *in = cJSON_CreateArray();
-    int rc = 0;
 
     if (!dom || !in)
         goto nomem;
     for (size_t i = 0; i < nmodels; i++)
-        cJSON_AddItemToArray(in, cJSON_CreateString(models[i]));
+        if (!cJSON_AddItemToArray(in, cJSON_CreateString(models[i])))
+            goto nomem;
     if (nmodels && standalone) {
-        cJSON_AddItemToArray(dom, cJSON_CreateString("|"));
+        if (!cJSON_AddItemToArray(dom, cJSON_CreateString("|")))
+            goto nomem;
         if (dom_and(dom, scan_leaf("res_model", "in", in)) < 0 ||
             dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateFalse())) < 0)
             goto nomem_in_owned;
@@ -625,9 +642,26 @@ static int read_changed_atts(struct odoo *o, const char *const *models, size_t n
         if (dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateFalse())) < 0)
             goto nomem_in_owned;
     }
-    in = NULL;
-    if (dom_and(dom, scan_leaf("write_date", ">=", cJSON_CreateString(wm))) < 0)
-        goto nomem_in_owned;
+    return dom;
+nomem:
+    cJSON_Delete(in);
+nomem_in_owned:
+    cJSON_Delete(dom);
+    return NULL;
+}
+
+/* Attachments changed since wm among res_model in models (or False), into changed. */
+static int read_changed_atts(struct odoo *o, const char *const *models, size_t nmodels,
+                             int standalone, const char *wm, struct scan_state *changed,
+                             struct scan_stats *st, struct err *e)
+{
+    cJSON *dom = scan_atts_domain(models, nmodels, standalone);
+    int rc;
+
+    if (dom_and(dom, scan_leaf("write_date", ">=", cJSON_CreateString(wm))) < 0) {
+        cJSON_Delete(dom);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
     rc = odoo_search_read_each(o, "ir.attachment", dom, scan_att_fields(), SCAN_PAGE, on_att_row,
                                changed, e);
     st->odoo_requests++;
@@ -637,11 +671,6 @@ static int read_changed_atts(struct odoo *o, const char *const *models, size_t n
     cJSON_Delete(dom);
     state_sort(changed);
     return rc;
-nomem:
-    cJSON_Delete(in);
-nomem_in_owned:
-    cJSON_Delete(dom);
-    return err_set(e, ERR_NOMEM, "out of memory");
 }
 
 static int read_atts(struct odoo *o, const long *ids, size_t n, struct scan_state *got,
@@ -715,11 +744,10 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
     next->full_at = prev ? prev->full_at : now;
 
     /* 0. the watermark for the next pass, before anything is read */
-    for (size_t i = 0; i < c->ntypes; i++)
-        if (c->types[i].enabled && add_model(&models, &nmodels, c->types[i].model) < 0) {
-            rc = err_set(e, ERR_NOMEM, "out of memory");
-            goto out;
-        }
+    if (scan_models(c, &models, &nmodels) < 0) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < nmodels; i++)
         latest_write_date(o, models[i], wm_next, st, lg);
     latest_write_date(o, "ir.attachment", wm_next, st, lg);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -87,19 +86,6 @@ int settled_config(const struct cfg *c, char out[SHA1_HEX_SIZE], struct err *e)
 
 /* ---- the Odoo fingerprint ---- */
 
-static cJSON *and_leaf(const cJSON *dom, const char *field, const char *op, cJSON *value)
-{
-    cJSON *d = dom ? cJSON_Duplicate(dom, 1) : cJSON_CreateArray();
-    cJSON *leaf = scan_leaf(field, op, value);
-
-    if (!d || !leaf || !cJSON_AddItemToArray(d, leaf)) {
-        cJSON_Delete(d);
-        cJSON_Delete(leaf);
-        return NULL;
-    }
-    return d;
-}
-
 struct rows_digest {
     struct sha1_ctx h;
     struct err *e;
@@ -159,7 +145,7 @@ static int probe_one(struct odoo *o, const char *model, const cJSON *dom, const 
                      struct scan_stats *st, struct err *e)
 {
     struct rows_digest d;
-    cJSON *since = and_leaf(dom, "write_date", ">=", cJSON_CreateString(wm));
+    cJSON *since = scan_dom_with(dom, "write_date", ">=", cJSON_CreateString(wm));
     int rc;
 
     if (!since)
@@ -181,46 +167,19 @@ static int probe_one(struct odoo *o, const char *model, const cJSON *dom, const 
     return rc;
 }
 
-/* res_model in <the types' models> (or False), id > 0 (as the scans: see scan_inc.c) */
+/* the attachments the scans read, with an id term (as the scans: see scan_inc.c) */
 static cJSON *atts_domain(const struct cfg *c)
 {
-    cJSON *in = cJSON_CreateArray();
-    cJSON *dom = cJSON_CreateArray();
-    cJSON *out = NULL;
-    int n = 0;
+    const char **models = NULL;
+    size_t n = 0;
+    cJSON *dom = NULL, *out = NULL;
 
-    if (!in || !dom)
-        goto out;
-    for (size_t i = 0; i < c->ntypes; i++) {
-        int seen = 0;
-        const cJSON *m;
-
-        if (!c->types[i].enabled)
-            continue;
-        cJSON_ArrayForEach(m, in) seen |= strcmp(m->valuestring, c->types[i].model) == 0;
-        if (!seen && !cJSON_AddItemToArray(in, cJSON_CreateString(c->types[i].model)))
-            goto out;
-        n += !seen;
-    }
-    if (n && c->standalone.enabled && !cJSON_AddItemToArray(dom, cJSON_CreateString("|")))
-        goto out;
-    if (n) {
-        cJSON *leaf = scan_leaf("res_model", "in", in);
-
-        in = NULL;
-        if (!leaf || !cJSON_AddItemToArray(dom, leaf))
-            goto out;
-    }
-    if (c->standalone.enabled || !n) {
-        cJSON *leaf = scan_leaf("res_model", "=", cJSON_CreateFalse());
-
-        if (!leaf || !cJSON_AddItemToArray(dom, leaf))
-            goto out;
-    }
-    out = and_leaf(dom, "id", ">", cJSON_CreateNumber(0));
-out:
-    cJSON_Delete(in);
+    if (scan_models(c, &models, &n) == 0)
+        dom = scan_atts_domain(models, n, c->standalone.enabled);
+    if (dom)
+        out = scan_dom_with(dom, "id", ">", cJSON_CreateNumber(0));
     cJSON_Delete(dom);
+    free(models);
     return out;
 }
 
@@ -410,35 +369,6 @@ static int mark_name(const struct cfg *c, char name[SHA1_HEX_SIZE + 8], struct e
     return rc;
 }
 
-/* The mark's text from a file: *text NULL when there is none (not an error). */
-static int read_file(const char *path, char **text, size_t *len, struct log *lg, struct err *e)
-{
-    FILE *f = fopen(path, "rb");
-    struct stat sb;
-    int rc = 0;
-
-    *text = NULL;
-    if (!f) {
-        if (errno != ENOENT)
-            log_warn(lg, "cannot read \"%s\": %s", path, strerror(errno));
-        return 0;
-    }
-    if (fstat(fileno(f), &sb) < 0 || sb.st_size <= 0 || sb.st_size > SETTLED_MAX_BYTES) {
-        log_warn(lg, "\"%s\": unreadable or too large; ignored", path);
-        goto out;
-    }
-    *text = malloc((size_t)sb.st_size + 1);
-    if (!*text) {
-        rc = err_set(e, ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    *len = fread(*text, 1, (size_t)sb.st_size, f);
-    (*text)[*len] = '\0';
-out:
-    fclose(f);
-    return rc;
-}
-
 int settled_load(const char *state_file, struct lock *l, const struct cfg *c, struct settled *s,
                  struct log *lg, struct err *e)
 {
@@ -465,8 +395,16 @@ int settled_load(const char *state_file, struct lock *l, const struct cfg *c, st
         }
     } else {
         rc = mark_path(state_file, &path, e);
-        if (rc == 0)
-            rc = read_file(path.data, &text, &len, lg, e);
+        if (rc == 0) {
+            rc = state_read_file(path.data, SETTLED_MAX_BYTES, &text, &len, &de);
+            if (rc == ERR_NOMEM)
+                *e = de;
+            else if (rc < 0) {
+                if (rc != ERR_NOTFOUND)
+                    log_warn(lg, "cannot read \"%s\": %s", path.data, de.msg);
+                rc = 0;
+            }
+        }
     }
     if (rc == 0 && text && len) {
         if (settled_decode(text, len, s, &de) == ERR_NOMEM)

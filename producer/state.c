@@ -805,53 +805,67 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
     return rc;
 }
 
-int state_load(const char *path, struct scan_state *s, struct log *lg, struct err *e)
+int state_read_file(const char *path, long long cap, char **text, size_t *len, struct err *e)
 {
-    FILE *f = NULL;
-    char *text = NULL;
+    FILE *f = fopen(path, "rb");
     struct stat sb;
-    size_t got;
     int rc = 0;
-    struct err de = ERR_INIT;
 
-    f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            log_info(lg, "no scan state at \"%s\": this pass scans everything", path);
-        else
-            log_warn(lg, "cannot read the scan state \"%s\": %s; this pass scans everything", path,
-                     strerror(errno));
-        return 0;
-    }
-    if (fstat(fileno(f), &sb) < 0 || sb.st_size < 0 || sb.st_size > STATE_MAX_FILE) {
-        log_warn(lg, "scan state \"%s\": unreadable or too large; this pass scans everything",
-                 path);
+    *text = NULL;
+    *len = 0;
+    if (!f)
+        return err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s", strerror(errno));
+    if (fstat(fileno(f), &sb) < 0 || sb.st_size < 0 || sb.st_size > cap) {
+        rc = err_set(e, ERR_IO, "unreadable or too large");
         goto out;
     }
-    text = malloc((size_t)sb.st_size + 1);
-    if (!text) {
+    *text = malloc((size_t)sb.st_size + 1);
+    if (!*text) {
         rc = err_set(e, ERR_NOMEM, "out of memory reading \"%s\"", path);
         goto out;
     }
-    got = fread(text, 1, (size_t)sb.st_size, f);
-    if (got != (size_t)sb.st_size) {
-        log_warn(lg, "scan state \"%s\": short read; this pass scans everything", path);
-        goto out;
+    *len = fread(*text, 1, (size_t)sb.st_size, f);
+    (*text)[*len] = '\0';
+    if (*len != (size_t)sb.st_size) {
+        rc = err_set(e, ERR_IO, "short read");
+        free(*text);
+        *text = NULL;
+        *len = 0;
     }
-    text[got] = '\0';
-    rc = state_decode(text, got, s, &de);
+out:
+    fclose(f);
+    return rc;
+}
+
+int state_load(const char *path, struct scan_state *s, struct log *lg, struct err *e)
+{
+    char *text = NULL;
+    size_t got = 0;
+    struct err de = ERR_INIT;
+    int rc = state_read_file(path, STATE_MAX_FILE, &text, &got, &de);
+
+    if (rc == ERR_NOTFOUND) {
+        log_info(lg, "no scan state at \"%s\": this pass scans everything", path);
+        return 0;
+    }
     if (rc == ERR_NOMEM) {
         *e = de;
-        goto out;
+        return rc;
     }
     if (rc < 0) {
+        log_warn(lg, "cannot read the scan state \"%s\": %s; this pass scans everything", path,
+                 de.msg);
+        return 0;
+    }
+    rc = state_decode(text, got, s, &de);
+    if (rc == ERR_NOMEM)
+        *e = de;
+    else if (rc < 0) {
         log_warn(lg, "scan state \"%s\" is corrupt (%s): ignored, this pass scans everything", path,
                  de.msg);
         rc = 0;
     }
-out:
     free(text);
-    fclose(f);
     return rc;
 }
 

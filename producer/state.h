@@ -129,6 +129,10 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
  * full one. Returns 0, or ERR_NOMEM.
  */
 int state_load(const char *path, struct scan_state *s, struct log *lg, struct err *e);
+/* The whole file at path (at most cap bytes) into *text (malloc'd, NUL-terminated, *len
+ * bytes). ERR_NOTFOUND when missing; ERR_IO (e says why) when unreadable, too large or
+ * short; ERR_NOMEM. */
+int state_read_file(const char *path, long long cap, char **text, size_t *len, struct err *e);
 /* Write s to path atomically (path.tmp.<pid> + fsync + rename). 0, ERR_IO, ERR_NOMEM. */
 int state_save(const char *path, const struct scan_state *s, struct err *e);
 /* text to path the same way (a crash leaves the old or the new file). 0, ERR_IO, ERR_INVALID. */
