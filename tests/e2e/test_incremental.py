@@ -104,6 +104,13 @@ class Incremental(SyncCase):
         p = subprocess.run([binary(), "plan", "--help"], capture_output=True, text=True)
         return "--full-scan" in p.stdout + p.stderr
 
+    def redis_strlen(self, key):
+        """Redis' raw answer to STRLEN key (":<n>\\r\\n")."""
+        host, port = self.env["REDIS_URL"].split("//")[1].split("/")[0].split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(b"*2\r\n$6\r\nSTRLEN\r\n$%d\r\n%s\r\n" % (len(key), key.encode()))
+            return s.recv(64)
+
     def fresh(self):
         self.fresh_n += 1
         return os.path.join(self.tmp, "fresh-%d.json" % self.fresh_n)
@@ -324,11 +331,7 @@ class Incremental(SyncCase):
         self.assertLess(int(m2.group(5)) * 10, int(m1.group(5)))
         self.assertFalse(os.path.exists(self.state), "produce wrote the state file too")
         # the key really is in Redis, whole
-        host, port = self.env["REDIS_URL"].split("//")[1].split("/")[0].split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as s:
-            s.sendall(b"*2\r\n$6\r\nSTRLEN\r\n$%d\r\n%s\r\n" % (len(key), key.encode()))
-            reply = s.recv(64)
-        self.assertEqual(reply, b":%d\r\n" % size)
+        self.assertEqual(self.redis_strlen(key), b":%d\r\n" % size)
         print("\nproduce: first pass %s rows read; second (state from redis, %d bytes) %s rows"
               % (m1.group(5), size, m2.group(5)))
 
@@ -540,10 +543,7 @@ class Incremental(SyncCase):
         key = "odoosync:state:%s.settled" % m.group(1)
 
         def strlen():
-            host, port = self.env["REDIS_URL"].split("//")[1].split("/")[0].split(":")
-            with socket.create_connection((host, int(port)), timeout=10) as s:
-                s.sendall(b"*2\r\n$6\r\nSTRLEN\r\n$%d\r\n%s\r\n" % (len(key), key.encode()))
-                return int(s.recv(64)[1:].strip())
+            return int(self.redis_strlen(key)[1:].strip())
 
         self.assertGreater(strlen(), 0, "no settled mark in redis")
         p = self.odoosync("produce", "--once", *nc)
