@@ -17,7 +17,7 @@ invariants:
       type have none; type folders exist with their configured name and tag;
   (2) no content is lost unless a rule deleted it, and nothing deleted comes
       back: right before the pass both sides are read (every cloud file's sha1,
-      every binary attachment's checksum) and DESIGN's rules are applied to that
+      every binary attachment's checksum) and the rules (docs/design.md) are applied to that
       snapshot to predict where each content must be after convergence
       ("predict" below); after convergence every content is exactly there, once;
   (3) no duplicates: no two attachments name the same path, no two entries
@@ -25,15 +25,36 @@ invariants:
   (4) quiescence: after the pass right after the round, at most one more pass,
       then `plan --json` is empty;
   (5) every pass exits 0 (the safety share is set to 1.0: random type-folder
-      deletions would otherwise trip it; test_rules covers the safety).
+      deletions would otherwise trip it; test_rules covers the safety);
+  (6) nothing lost: every url attachment of ours GETs its file (its bytes are the
+      file's); a record that still exists but left every type (a quotation cancelled,
+      a partner archived or un-flagged) keeps its content: each of its files is still
+      reached from its attachment (url or back in Odoo), every other content under its
+      folder is still somewhere; a deleted record takes its attachments and folder;
+  (7) technical attachments (res_field set: a binary field's storage; binary ones
+      with an Odoo url: asset bundles, the company's scss) are exactly as they were at
+      setup, and have no cloud file.
+
+The operations: cloud PUT (odd names, a tab in a name), overwrite, sub-folders, file
+renames / moves / moves out and back, a user's COPY of a linked file (our tag goes
+with it), deletes, document and type folder renames / moves / deletes; Odoo attach,
+unlink, record renames (two records swapping display names too), order states
+(write, action_cancel, action_draft), partners archived / unarchived (active) and
+un-flagged / re-flagged (customer_rank), records created and deleted (their
+attachments go with them), an attachment re-linked to another record (res_model /
+res_id written). Setup adds technical attachments (res_field images on partners, an
+asset bundle, res.company.scss).
 
 Replay: every failure names the seed and prints the operation log; run one seed
 with CONVERGENCE_SEED=N (CONVERGENCE_ROUNDS / CONVERGENCE_OPS change the shape;
-CONVERGENCE_VERBOSE=1 prints the log and timings as it goes).
+CONVERGENCE_VERBOSE=1 prints the log and timings as it goes; CONVERGENCE_SKIP=op_put_tab,
+technical,... leaves operations out, to tell one failure from another).
 Targets are chosen from lists sorted by stable keys (paths, names, record ids),
 so the same seed on the same binary replays the same operations.
 """
+import base64
 import hashlib
+import http.client
 import os
 import random
 import sys
@@ -59,6 +80,8 @@ ODD_FILE_NAMES = ["a b c.txt", "caf\u00e9 menu.pdf", "50% off.txt", "R&D #2.txt"
                   "it's here.doc", "x+y=z.txt", "[draft] (v2).odt", "tab\u00e4.txt"]
 ODD_ATT_NAMES = ["a:b?.txt", "what*ever.pdf", "<tag>.xml", "pipe|name.txt", " spaced .txt",
                  "semi;colon.txt", "..hidden.txt"]
+TECH_FIELDS = ["name", "type", "url", "res_model", "res_id", "res_field", "checksum",
+               "file_size", "mimetype", "public"]
 ODD_RECORD_NAMES = ["SO/2024: rush", "Q*1?", "  padded  ", "A|B <c>", "100% done", "dots..."]
 
 
@@ -82,7 +105,7 @@ class Snap:
     """Both sides, read in full: the cloud tree under the root (tags, file sha1s)
     and Odoo's records and attachments."""
 
-    def __init__(self, case):
+    def __init__(self, case, tech=None):
         self.tree = case.tree()  # rel -> (is_dir, size, tags)
         self.sha = {}
         for rel, (is_dir, _size, _tags) in sorted(self.tree.items()):
@@ -92,15 +115,32 @@ class Snap:
                     raise AssertionError("GET %s failed right after PROPFIND listed it" % rel)
                 self.sha[rel] = sha1(body)
         odoo = case.odoo
+        # archived partners too (a plain search hides them): they still exist
         self.partners = {r["id"]: r for r in odoo.call(
-            "res.partner", "search_read", [[]],
-            {"fields": ["name", "display_name", "customer_rank", "is_company", "parent_id"],
-             "order": "id"})}
+            "res.partner", "search_read", [[["active", "in", [True, False]]]],
+            {"fields": ["name", "display_name", "customer_rank", "is_company", "parent_id",
+                        "active"], "order": "id"})}
         self.orders = {r["id"]: r for r in odoo.call(
             "sale.order", "search_read", [[]],
             {"fields": ["name", "display_name", "state", "partner_id"], "order": "id"})}
-        self.atts = {a["id"]: a for a in odoo.attachments()}
         self.case = case
+        # every attachment: an ["id", ">", 0] term, else Odoo hides the res_field ones
+        self.all_atts = {a["id"]: a for a in odoo.call(
+            "ir.attachment", "search_read", [[["id", ">", 0]]],
+            {"fields": TECH_FIELDS, "order": "id"})}
+        # technical attachments (a binary field's storage, assets, ...): fixed at setup
+        # (tech = {id: row} of that snapshot), never odoosync's to touch; `atts` is the rest
+        if tech is None:
+            tech = {i: a for i, a in self.all_atts.items() if self.is_technical(a)}
+        self.tech = tech
+        self.atts = {i: a for i, a in self.all_atts.items() if i not in tech}
+
+    def is_technical(self, a):
+        """An attachment odoosync must never manage: it stores a binary field (res_field),
+        or it is a binary one with a url that is not ours (an asset bundle, a company's
+        scss)."""
+        return bool(a["res_field"]) or (a["type"] == "binary" and bool(a["url"]) and
+                                         self.url_rel(a["url"]) is None)
 
     # ---- records -------------------------------------------------------------------
     def type_of(self, key):
@@ -109,7 +149,7 @@ class Snap:
         rid = int(rid)
         if model == "res.partner":
             r = self.partners.get(rid)
-            return "Customers" if r and r["customer_rank"] > 0 else None
+            return "Customers" if r and r["active"] and r["customer_rank"] > 0 else None
         if model == "sale.order":
             r = self.orders.get(rid)
             if not r:
@@ -119,6 +159,14 @@ class Snap:
             if r["state"] in ("sale", "done"):
                 return "Orders"
         return None
+
+    def exists(self, key):
+        """The record still exists in Odoo (archived, cancelled, un-flagged or not)."""
+        if key == SA:
+            return True
+        model, rid = key.split(",")
+        rows = self.partners if model == "res.partner" else self.orders
+        return int(rid) in rows
 
     def display_name(self, key):
         model, rid = key.split(",")
@@ -168,65 +216,142 @@ class Snap:
             return sa, SA
         return None, None
 
+    def record_folder(self, rel):
+        """(folder rel, record key) of the nearest record-tagged folder above rel, at any
+        depth (a document folder, or one a policy keeps or archives), or (None, None)."""
+        comps = rel.split("/")
+        for n in range(len(comps) - 1, 0, -1):
+            up = "/".join(comps[:n])
+            t = self.tree.get(up)
+            if t and t[0] and "record" in t[2]:
+                return up, t[2]["record"]
+        return None, None
+
     def url_rel(self, url):
-        """The path under the root an attachment url names, or None."""
-        if not url:
-            return None
-        u = urllib.parse.urlparse(url)
-        path = urllib.parse.unquote(u.path)
-        prefix = "%s/%s/" % (self.case.dav.base, self.case.root)
-        if not path.startswith(prefix):
-            return None
-        return path[len(prefix):].rstrip("/")
+        return url_rel(self.case, url)
+
+
+def url_rel(case, url):
+    """The path under the root an attachment url names, or None (not one of ours)."""
+    if not url:
+        return None
+    u = urllib.parse.urlparse(url)
+    if u.scheme not in ("http", "https"):
+        return None
+    path = urllib.parse.unquote(u.path)
+    prefix = "%s/%s/" % (case.dav.base, case.root)
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix):].rstrip("/")
+
+
+def get_url(case, url):
+    """GET an attachment's url as it is (no re-encoding): the body, or None."""
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        conn.request("GET", u.path, headers={"Authorization": case.dav.auth})
+        r = conn.getresponse()
+        body = r.read()
+        return body if r.status == 200 else None
+    finally:
+        conn.close()
 
 
 def predict(pre):
     """Where every content of `pre` must be once the passes converged.
 
-    Returns (expect, dead): expect maps sha1 -> ("in", owner, relative path inside the
-    owner's folder) | ("att", attachment id, owner) (a binary attachment, uploaded
-    into its owner's folder) | ("at", path) (a file outside document folders, left
-    alone; a renamed type folder is renamed back) | ("odoo", attachment id) (a binary
-    attachment of a record that is not synced stays in Odoo); dead is the set of
-    sha1s a rule deletes.
+    Returns (expect, dead): expect maps sha1 -> a list of expectations, one per place the
+    content is in now (a user's copy holds the same content twice):
+      ("in", owner, path inside the owner's folder)   exactly there
+      ("att", attachment id, owner)   the file of that attachment, directly in the owner's
+                                      folder (a binary attachment uploaded, a file that
+                                      follows its attachment re-linked in Odoo)
+      ("in-any", owner)               directly in the owner's folder, under any name (a
+                                      name no cloud should hold, e.g. with a tab)
+      ("at", path)                    a file outside document folders, left alone (a
+                                      renamed type folder is renamed back)
+      ("odoo", attachment id)         a binary attachment of a record that is not synced:
+                                      stays in Odoo
+      ("via", attachment id)          the file of an attachment of a record that still
+                                      exists but matches no type (cancelled, archived,
+                                      un-flagged): wherever the policy keeps it, its
+                                      attachment still leads to it (its url GETs it, or
+                                      it is back in Odoo as a binary)
+      ("kept",)                       any other content under such a record's folder:
+                                      somewhere, cloud or Odoo (nothing is lost)
+      ("maybe",)                      such a file whose attachment is gone: either
+    and dead is the set of sha1s a rule deletes.
 
-    The rules (DESIGN "Rules" and "Identity"): a document folder whose record is gone
-    or matches no type is deleted with its files; an entry directly in a document
-    folder (a file, or a sub-folder with everything in it) whose attachment tag names
-    an attachment that is gone is deleted; any other entry stays, follows its folder
-    (renamed / moved back) and is linked to that folder's record; a binary attachment
-    of a synced record is uploaded; anything outside document folders is left alone.
+    The rules (docs/design.md "Rules" and "Identity"): a document folder whose record is
+    deleted is deleted with its files; one whose record still exists but matches no type
+    loses nothing; an entry directly in a document folder (a file, or a sub-folder with
+    everything in it) whose attachment tag names an attachment that is gone is deleted;
+    a file whose attachment was re-linked in Odoo to another record (its url still names
+    the file, its record changed) follows it; any other entry stays, follows its folder
+    (renamed / moved back) and is linked to that folder's record; a binary attachment of
+    a synced record is uploaded; anything outside document folders is left alone.
+    Technical attachments (Snap.tech) are none of this: check() compares them.
     """
     expect, dead = {}, set()
+
+    def add(s, exp):
+        expect.setdefault(s, []).append(exp)
+
+    def entry_of(folder, rel):
+        inner = rel[len(folder) + 1:]
+        entry = folder + "/" + inner.split("/")[0]
+        tag = pre.tree[entry][2].get("attachment")
+        return inner, entry, tag, (pre.atts.get(int(tag)) if tag is not None else None)
+
+    def kept(rel, s, folder, key):
+        _inner, entry, tag, a = entry_of(folder, rel)
+        if tag is not None and a is None:
+            add(s, ("maybe",))
+        elif a is not None and entry == rel and pre.att_owner(a) == key:
+            add(s, ("via", a["id"]))
+        else:
+            add(s, ("kept",))
+
     tfold = pre.type_folders()
     for rel, s in sorted(pre.sha.items()):
         d, owner = pre.container(rel)
         if d is None:
+            rf, rkey = pre.record_folder(rel)
+            if rf is not None and pre.exists(rkey):  # a folder kept or archived by a policy
+                kept(rel, s, rf, rkey)
+                continue
             first, _, rest = rel.partition("/")
             if first in tfold and rest:
                 rel = tfold[first] + "/" + rest
-            expect[s] = ("at", rel)
+            add(s, ("at", rel))
+            continue
+        inner, entry, tag, a = entry_of(d, rel)
+        if a is not None and entry == rel and a["type"] == "url" and \
+                pre.url_rel(a["url"]) == rel and pre.att_owner(a) != owner:
+            # re-linked in Odoo: the attachment's url names this file, its record changed
+            o2 = pre.att_owner(a)
+            add(s, ("att", a["id"], o2) if pre.owner_synced(o2) else ("via", a["id"]))
             continue
         if owner != SA and pre.type_of(owner) is None:
+            if pre.exists(owner):
+                kept(rel, s, d, owner)
+            else:
+                dead.add(s)
+            continue
+        if tag is not None and a is None:
             dead.add(s)
             continue
-        inner = rel[len(d) + 1:]
-        entry = d + "/" + inner.split("/")[0]
-        tag = pre.tree[entry][2].get("attachment")
-        if tag is not None and int(tag) not in pre.atts:
-            dead.add(s)
+        if entry == rel and any(ord(ch) < 32 for ch in inner):
+            add(s, ("in-any", owner))
             continue
-        expect[s] = ("in", owner, inner)
+        add(s, ("in", owner, inner))
     for aid, a in sorted(pre.atts.items()):
         if a["type"] != "binary":
             continue
-        s = a["checksum"]
         owner = pre.att_owner(a)
-        if pre.owner_synced(owner):
-            expect[s] = ("att", aid, owner)
-        else:
-            expect[s] = ("odoo", aid)
-    return expect, dead
+        add(a["checksum"], ("att", aid, owner) if pre.owner_synced(owner) else ("odoo", aid))
+    return expect, dead - set(expect)
 
 
 def expected_folder_name(post, key):
@@ -245,7 +370,7 @@ def expected_folder_name(post, key):
 
 
 def sanitize(name):
-    """What DESIGN's naming rule makes of a name (enough to tell collisions)."""
+    """What the naming rule (docs/design.md) makes of a name (enough to tell collisions)."""
     out = "".join("-" if ch in '*?"\':<>|+%!@\\/' or ord(ch) < 32 else ch for ch in name or "")
     return out.strip(" .") or "-"
 
@@ -283,8 +408,10 @@ def check(post, expect, dead):
         if want is not None and base(rel) != want:
             bad.append("record %s folder %r, expected name %r" % (key, rel, want))
     for key, rels in sorted(by_key.items()):
-        if post.type_of(key) is None:
-            bad.append("record %s is gone or matches no type, but has folders %r" % (key, rels))
+        # a record that still exists but matches no type may keep its folder (a policy
+        # decides where; "nothing lost" below checks its content); a deleted one may not
+        if post.type_of(key) is None and not post.exists(key):
+            bad.append("record %s is gone, but has folders %r" % (key, rels))
     # any other folder with a record tag (deeper) is a moved document folder: not ours
     # attachments <-> entries
     linked = {}  # entry rel -> [attachment ids]
@@ -351,30 +478,67 @@ def check(post, expect, dead):
     for aid, a in post.atts.items():
         if a["type"] == "binary":
             where.setdefault(a["checksum"], []).append(("odoo", aid))
-    for s, exp in sorted(expect.items(), key=lambda kv: repr(kv[1])):
-        got = where.get(s, [])
-        if exp[0] == "in":
-            f = folder_of.get(exp[1])
-            want = [("cloud", f + "/" + exp[2])] if f else None
-        elif exp[0] == "at":
-            want = [("cloud", exp[1])]
-        elif exp[0] == "odoo":
-            want = [("odoo", exp[1])]
-        else:  # uploaded binary attachment
-            f = folder_of.get(exp[2])
-            want = None
-            if f and len(got) == 1 and got[0][0] == "cloud" and parent(got[0][1]) == f and \
-                    tree[got[0][1]][2].get("attachment") == str(exp[1]):
-                want = got
-            elif f:
-                want = ["a file directly in %r tagged %d" % (f, exp[1])]
-        if want is None:
-            if exp[1] not in folder_of:
-                bad.append("content %s expected %r: its owner has no folder; found at %r" % (
-                    s[:10], exp, got))
+    for s, exps in sorted(expect.items(), key=lambda kv: repr(kv[1])):
+        got = sorted(where.get(s, []))
+        exact, loose = [], []
+        for exp in exps:
+            if exp[0] in ("in", "att", "in-any"):
+                owner = exp[2] if exp[0] == "att" else exp[1]
+                f = folder_of.get(owner)
+                if f is None:
+                    if not post.owner_synced(owner):  # else already reported
+                        bad.append("content %s expected %r: its owner has no folder; found "
+                                   "at %r" % (s[:10], exp, got))
+                    continue
+                if exp[0] == "in":
+                    exact.append(("cloud", f + "/" + exp[2]))
+                    continue
+                hits = [g for g in got if g[0] == "cloud" and parent(g[1]) == f and (
+                    exp[0] == "in-any" or tree[g[1]][2].get("attachment") == str(exp[1]))]
+                if len(hits) != 1:
+                    bad.append("content %s expected %r: %s directly in %r, found at %r" % (
+                        s[:10], exp, "a file" if exp[0] == "in-any" else
+                        "the file of attachment %d" % exp[1], f, got))
+                    continue
+                exact.append(hits[0])
+            elif exp[0] == "at":
+                exact.append(("cloud", exp[1]))
+            elif exp[0] == "odoo":
+                exact.append(("odoo", exp[1]))
+            else:
+                loose.append(exp)
+        if not loose:
+            if got != sorted(exact):
+                bad.append("content %s expected %r (%r), found at %r" % (s[:10], exps,
+                                                                        sorted(exact), got))
             continue
-        if got != want:
-            bad.append("content %s expected %r (%r), found at %r" % (s[:10], exp, want, got))
+        for w in exact:
+            if w not in got:
+                bad.append("content %s expected %r (%r), found at %r" % (s[:10], exps, w, got))
+        for exp in loose:
+            if exp[0] == "kept" and not got:
+                bad.append("nothing lost: content %s, in the folder of a record that still "
+                           "exists, is gone from both sides" % s[:10])
+            elif exp[0] == "via":
+                a = post.atts.get(exp[1])
+                if a is None:
+                    bad.append("nothing lost: content %s was the file of attachment %d of a "
+                               "record that still exists; that attachment is gone (content "
+                               "found at %r)" % (s[:10], exp[1], got))
+                elif a["type"] == "binary":
+                    if a["checksum"] != s:
+                        bad.append("nothing lost: attachment %d (%r of %s) is binary with "
+                                   "another content than %s" % (exp[1], a["name"],
+                                                                 post.att_owner(a), s[:10]))
+                else:
+                    r = post.url_rel(a["url"])
+                    if post.sha.get(r) != s:
+                        bad.append("nothing lost: attachment %d (%r of %s, a record that "
+                                   "still exists) no longer leads to its content %s: its url "
+                                   "%r names %s (content found at %r)" % (
+                                       exp[1], a["name"], post.att_owner(a), s[:10], a["url"],
+                                       "nothing" if r not in tree else "another content",
+                                       got))
     for s in sorted(dead):
         if s in where:
             bad.append("content %s should have been deleted by a rule, found at %r" % (
@@ -382,6 +546,35 @@ def check(post, expect, dead):
     for s, locs in sorted(where.items()):
         if s not in expect and s not in dead:
             bad.append("content %s at %r was not there before the pass" % (s[:10], locs))
+    # nothing lost: every url attachment of ours GETs its file (records that match no
+    # type included)
+    for aid, a in sorted(post.atts.items()):
+        r = post.url_rel(a["url"]) if a["type"] == "url" else None
+        if r is None:
+            continue
+        if r not in tree:
+            bad.append("nothing lost: attachment %d (%r of %s): its url %r names nothing" % (
+                aid, a["name"], post.att_owner(a), a["url"]))
+        elif not tree[r][0]:
+            body = get_url(post.case, a["url"])
+            if body is None or sha1(body) != post.sha[r]:
+                bad.append("nothing lost: attachment %d (%r of %s): GET %r %s" % (
+                    aid, a["name"], post.att_owner(a), a["url"], "failed" if body is None
+                    else "returned another content than the file %r" % r))
+    # technical attachments (binary fields, assets): exactly as they were at setup
+    for aid, row in sorted(post.tech.items()):
+        now = post.all_atts.get(aid)
+        if now is None:
+            bad.append("technical attachment %d (%r, res_field %r, url %r) is gone" % (
+                aid, row["name"], row["res_field"], row["url"]))
+            continue
+        for k in TECH_FIELDS:
+            if now[k] != row[k]:
+                bad.append("technical attachment %d (%r, res_field %r): %s was %r, is %r" % (
+                    aid, row["name"], row["res_field"], k, row[k], now[k]))
+    for rel, (_d, _s, tags) in sorted(tree.items()):
+        if tags.get("attachment") and int(tags["attachment"]) in post.tech:
+            bad.append("technical attachment %s has a cloud file %r" % (tags["attachment"], rel))
     return bad
 
 
@@ -394,13 +587,17 @@ def dump(snap):
                                      " ".join("%s=%s" % kv for kv in sorted(tags.items()))))
     for i, r in sorted(snap.partners.items()):
         if i > 5:
-            out.append("  res.partner,%d %r rank %d" % (i, r["display_name"], r["customer_rank"]))
+            out.append("  res.partner,%d %r rank %d%s" % (i, r["display_name"], r["customer_rank"],
+                                                         "" if r["active"] else " archived"))
     for i, r in sorted(snap.orders.items()):
         out.append("  sale.order,%d %r %s" % (i, r["display_name"], r["state"]))
     for aid, a in sorted(snap.atts.items()):
         out.append("  attachment %d %r %s of %s: %s" % (
             aid, a["name"], a["type"], snap.att_owner(a),
             snap.url_rel(a["url"]) if a["type"] == "url" else (a["checksum"] or "")[:10]))
+    for aid, a in sorted(snap.tech.items()):
+        out.append("  technical attachment %d %r res_field %r url %r of %s,%s" % (
+            aid, a["name"], a["res_field"], a["url"], a["res_model"], a["res_id"]))
     return "\n".join(out)
 
 
@@ -413,6 +610,12 @@ class Model:
         self.partners = {i: dict(r) for i, r in snap.partners.items()}
         self.orders = {i: dict(r) for i, r in snap.orders.items()}
         self.atts = {i: dict(a) for i, a in snap.atts.items()}
+        self.frozen = set()  # files re-linked in Odoo this round: no cloud move touches them
+
+    def frozen_under(self, rel):
+        """A file re-linked in Odoo this round is rel or below it (moving it too would
+        make the round ambiguous: who moved the file, the user or the re-link?)."""
+        return any(f == rel or f.startswith(rel + "/") for f in self.frozen)
 
     def docs(self):
         """Record-tagged folders two levels down plus the stand-alone folder, sorted."""
@@ -475,6 +678,11 @@ class Runner:
         self.stats = {"passes": 0, "second_passes": 0, "pass_s": 0.0, "plan_s": 0.0,
                       "snap_s": 0.0, "ops_s": 0.0, "refused": 0, "jobs": 0}
         self.verbose = bool(os.environ.get("CONVERGENCE_VERBOSE"))
+        self.tech = None  # the technical attachments, as the first snapshot saw them
+        # diagnosis only (every operation is on by default): CONVERGENCE_SKIP=op_copy_file,
+        # technical,... leaves those operations (and the technical attachments) out
+        self.skip = {x.strip() for x in os.environ.get("CONVERGENCE_SKIP", "").split(",")
+                     if x.strip()}
 
     # ---- log ------------------------------------------------------------------------
     def note(self, line):
@@ -525,7 +733,7 @@ class Runner:
     def keys(self, m, synced_only=False):
         out = []
         for i, r in sorted(m.partners.items()):
-            if not synced_only or r["customer_rank"] > 0:
+            if not synced_only or (r["customer_rank"] > 0 and r["active"]):
                 out.append(("res.partner", i))
         for i, r in sorted(m.orders.items()):
             if not synced_only or r["state"] in ("draft", "sent", "sale"):
@@ -588,6 +796,8 @@ class Runner:
         return True
 
     def _move(self, m, src, dst_dir, keep_name=True):
+        if m.frozen_under(src):
+            return False
         taken = [base(c) for c in m.children(dst_dir)]
         name = base(src)
         if not keep_name or name.lower() in {t.lower() for t in taken}:
@@ -659,6 +869,8 @@ class Runner:
         if not docs:
             return False
         d = self.rng.choice(docs)
+        if m.frozen_under(d):
+            return False
         taken = {base(c).lower() for c in m.children(parent(d))}
         for _ in range(10):
             name = self.rng.choice(["My folder", "renamed", "Old stuff", "tmp"]) + \
@@ -679,6 +891,8 @@ class Runner:
         if not docs or len(types) < 2:
             return False
         d = self.rng.choice(docs)
+        if m.frozen_under(d):
+            return False
         dst_dir = self.rng.choice([t for t in types if t != parent(d)])
         if base(d).lower() in {base(c).lower() for c in m.children(dst_dir)}:
             return False
@@ -714,6 +928,8 @@ class Runner:
         if not types:
             return False
         t = self.rng.choice(sorted(types))
+        if m.frozen_under(t):
+            return False
         dst = t + " renamed %d" % self.rng.randint(1, 99)
         if dst in m.tree:
             return False
@@ -838,7 +1054,7 @@ class Runner:
             rid = self.odoo("create res.partner %r" % vals, self.case.odoo.create,
                             "res.partner", vals)
             if rid:
-                m.partners[rid] = {"id": rid, "name": vals["name"],
+                m.partners[rid] = {"id": rid, "name": vals["name"], "active": True,
                                    "customer_rank": vals["customer_rank"],
                                    "is_company": vals.get("is_company", False),
                                    "parent_id": [vals["parent_id"], ""]
@@ -857,6 +1073,136 @@ class Runner:
                              "partner_id": [vals["partner_id"], ""]}
         return True
 
+    # ---- records leaving every type and coming back (policy: nothing lost) ----------
+    def op_cancel_order(self, m):
+        ids = [i for i in sorted(m.orders) if m.orders[i]["state"] in ("draft", "sent", "sale")]
+        if not ids:
+            return False
+        rid = self.rng.choice(ids)
+        if self.odoo("sale.order,%d action_cancel (was %s)" % (rid, m.orders[rid]["state"]),
+                     self.case.odoo.call, "sale.order", "action_cancel", [[rid]]) is not None:
+            m.orders[rid]["state"] = "cancel"
+        return True
+
+    def op_draft_order(self, m):
+        ids = [i for i in sorted(m.orders) if m.orders[i]["state"] == "cancel"]
+        if not ids:
+            return False
+        rid = self.rng.choice(ids)
+        if self.odoo("sale.order,%d action_draft" % rid, self.case.odoo.call, "sale.order",
+                     "action_draft", [[rid]]) is not None:
+            m.orders[rid]["state"] = "draft"
+        return True
+
+    def op_archive_partner(self, m):
+        ps = [i for i in sorted(m.partners) if i > 5]
+        if not ps:
+            return False
+        rid = self.rng.choice(ps)
+        active = not m.partners[rid]["active"]
+        if self.odoo("write res.partner,%d active=%s" % (rid, active), self.case.odoo.write,
+                     "res.partner", rid, {"active": active}) is not None:
+            m.partners[rid]["active"] = active
+        return True
+
+    def op_swap_names(self, m):
+        """Two records of one type swap their display names in one round."""
+        if self.rng.random() < 0.5:
+            model, rows = "sale.order", m.orders
+            groups = [[i for i in sorted(rows) if rows[i]["state"] in st]
+                      for st in (("draft", "sent"), ("sale",))]
+        else:
+            model, rows = "res.partner", m.partners
+            groups = [[i for i in sorted(rows) if i > 5 and rows[i]["active"] and
+                       rows[i]["customer_rank"] > 0 and not rows[i]["parent_id"]]]
+        groups = [g for g in groups if len(g) >= 2]
+        if not groups:
+            return False
+        a, b = self.rng.sample(self.rng.choice(groups), 2)
+        na, nb = rows[a]["name"], rows[b]["name"]
+        if not na or not nb or na == nb:
+            return False
+        for rid, name in ((a, nb), (b, na)):
+            if self.odoo("write %s,%d name=%r (swap)" % (model, rid, name), self.case.odoo.write,
+                         model, rid, {"name": name}) is not None:
+                rows[rid]["name"] = name
+        return True
+
+    def op_relink_att(self, m):
+        """Odoo side: an attachment of a synced record moves to another synced record."""
+        cands = []
+        synced = set(self.keys(m, True))
+        for aid, a in sorted(m.atts.items()):
+            if not a["res_model"] or (a["res_model"], a["res_id"]) not in synced:
+                continue
+            if a.get("type") == "url":
+                r = url_rel(self.case, a.get("url"))
+                if r is None or r not in m.tree or m.tree[r][0] or m.frozen_under(r):
+                    continue
+            cands.append(aid)
+        if not cands:
+            return False
+        aid = self.rng.choice(cands)
+        a = m.atts[aid]
+        synced = self.keys(m, True)
+        targets = [k for k in synced if k != (a["res_model"], a["res_id"])]
+        if not targets:
+            return False
+        model, rid = self.rng.choice(targets)
+        if self.odoo("write ir.attachment,%d res_model=%s res_id=%d (was %s,%d, %s)" % (
+                aid, model, rid, a["res_model"], a["res_id"], a.get("type", "binary")),
+                self.case.odoo.write, "ir.attachment", aid,
+                {"res_model": model, "res_id": rid}) is not None:
+            a["res_model"], a["res_id"] = model, rid
+            if a.get("type") == "url":
+                m.frozen.add(url_rel(self.case, a["url"]))
+        return True
+
+    # ---- cloud: names no cloud should hold, users' copies ---------------------------
+    def op_put_tab(self, m):
+        docs = m.docs()
+        if not docs:
+            return False
+        d = self.rng.choice(docs)
+        name = "%s\t%d.txt" % (self.rng.choice(FILE_STEMS), self.rng.randint(1, 99))
+        if name.lower() in {base(c).lower() for c in m.children(d)}:
+            return False
+        body = self.content()
+        self.case.dav.put(self.case.p(d + "/" + name), body)
+        m.put(d + "/" + name)
+        self.note("cloud PUT %s/%r (a tab in the name; %d bytes, %s)" % (d, name, len(body),
+                                                                       sha1(body)[:10]))
+        return True
+
+    def op_copy_file(self, m):
+        """A user copies a linked file (its dead properties, our tag included, go with it)
+        into its own folder under another name, or into another document folder."""
+        files = [f for f in m.files_in_docs() if "attachment" in m.tree[f][1]]
+        if not files:
+            return False
+        f = self.rng.choice(files)
+        docs = [d for d in m.docs() if d != parent(f)]
+        if docs and self.rng.random() < 0.5:
+            d = self.rng.choice(docs)
+            name = base(f)
+            if name.lower() in {base(c).lower() for c in m.children(d)}:
+                name = self.file_name([base(c) for c in m.children(d)])
+        else:
+            d = parent(f)
+            stem, dot, ext = base(f).rpartition(".")
+            name = ("%s (copy)%s%s" % (stem, dot, ext)) if stem else base(f) + " (copy)"
+            if name.lower() in {base(c).lower() for c in m.children(d)}:
+                return False
+        dst = d + "/" + name
+        st, _ = self.case.dav.req("COPY", self.case.p(f), headers={
+            "Destination": self.case.dav.url.rstrip("/") + urllib.parse.quote(self.case.p(dst)),
+            "Overwrite": "F"})
+        assert st in (201, 204), "COPY %s -> %s: %d" % (f, dst, st)
+        m.tree[dst] = (False, dict(m.tree[f][1]))
+        self.note("cloud COPY %s -> %s (tag attachment=%s copied)" % (
+            f, dst, m.tree[f][1].get("attachment")))
+        return True
+
     OPS = [  # (weight, method)
         (10, "op_put"), (1.5, "op_overwrite"), (2.5, "op_subfolder"), (1, "op_put_in_subfolder"),
         (5, "op_rename_file"), (5, "op_move_file"), (2.5, "op_move_out"),
@@ -864,13 +1210,16 @@ class Runner:
         (0.8, "op_delete_subfolder"), (1.5, "op_rename_doc"), (0.8, "op_move_doc"),
         (1.2, "op_delete_doc"), (0.25, "op_delete_type"), (0.3, "op_rename_type"),
         (11, "op_attach"), (4, "op_delete_att"), (3, "op_rename_record"), (4, "op_order_state"),
-        (0.8, "op_customer_rank"), (1.5, "op_delete_record"), (2.5, "op_create_record"),
+        (1.2, "op_customer_rank"), (1.5, "op_delete_record"), (2.5, "op_create_record"),
+        (1.5, "op_cancel_order"), (1, "op_draft_order"), (1.2, "op_archive_partner"),
+        (1, "op_swap_names"), (2, "op_relink_att"), (1, "op_put_tab"), (1.5, "op_copy_file"),
     ]
 
     def one_op(self, m):
-        weights = [w for w, _ in self.OPS]
+        ops = [(w, n) for w, n in self.OPS if n not in self.skip]
+        weights = [w for w, _ in ops]
         for _ in range(20):
-            name = self.rng.choices([n for _, n in self.OPS], weights)[0]
+            name = self.rng.choices([n for _, n in ops], weights)[0]
             if getattr(self, name)(m):
                 return
         self.note("(no operation applicable)")
@@ -899,6 +1248,25 @@ class Runner:
         body = self.content()
         self.odoo("attach 'terms.txt' to res.partner,%d" % comps[0], o.attach, "res.partner",
                   comps[0], "terms.txt", body)
+        # technical attachments, odoosync's to leave alone (check() compares them): a
+        # binary field's storage on a customer (res_field), an asset bundle and the
+        # company's scss (binary, stand-alone, with Odoo urls)
+        for vals in (
+                {"name": "image_1920", "res_model": "res.partner", "res_id": comps[0],
+                 "res_field": "image_1920", "mimetype": "image/png"},
+                {"name": "image_128", "res_model": "res.partner", "res_id": comps[1],
+                 "res_field": "image_128", "mimetype": "image/png"},
+                {"name": "web.assets_frontend.min.css", "res_model": "ir.ui.view", "res_id": 0,
+                 "url": "/web/assets/%d/web.assets_frontend.min.css" % (1000 + self.seed),
+                 "public": True, "mimetype": "text/css"},
+                {"name": "res.company.scss", "url": "/web/static/asset_styles_company_report.scss",
+                 "mimetype": "text/scss"}):
+            if "technical" in self.skip:
+                break
+            body = self.content()
+            vals = dict(vals, type="binary", datas=base64.b64encode(body).decode())
+            self.odoo("create technical ir.attachment %r (%s)" % (vals["name"], sha1(body)[:10]),
+                      o.create, "ir.attachment", vals)
 
     def run_pass(self, label):
         t0 = time.time()
@@ -943,7 +1311,9 @@ class Runner:
 
     def snap(self):
         t0 = time.time()
-        s = Snap(self.case)
+        s = Snap(self.case, self.tech)
+        if self.tech is None:
+            self.tech = s.tech
         self.stats["snap_s"] += time.time() - t0
         return s
 

@@ -3,7 +3,8 @@
 runs both halves side by side): seeded random operations on both sides between
 passes, `odoosync run --once` until `plan --json` is empty, and the invariants of
 randomops.py (links both ways, no content lost or resurrected, no duplicates,
-quiescence within two passes, exit 0). The safety share is set to 1.0 (random
+quiescence within two passes, exit 0, nothing lost,
+technical attachments untouched). The safety share is set to 1.0 (random
 type-folder deletions would trip it; test_rules covers the safety).
 
 Replay one seed: CONVERGENCE_SEED=N python3 tests/e2e/test_convergence.py
