@@ -7,7 +7,7 @@
  * it locks, and what it expects to find there, so a late or repeated job
  * is refused by a condition instead of doing harm.
  *
- * Kinds and fields used (see DESIGN.md "Jobs"):
+ * Kinds and fields used (see docs/design.md "Jobs"):
  *   mkdir   cloud  path; record (tag "model,id", NULL for type/root folders)
  *   upload  cloud  att_id -> path; record; expect.checksum (sha1 of the content), size
  *   rename  cloud  path -> to (MOVE, Overwrite: F); expect.etag

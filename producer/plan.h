@@ -1,7 +1,7 @@
 /*
  * plan: the brain of a pass. Compares the Odoo snapshot, the cloud snapshot
  * and the configuration (model.h) and produces the jobs (common/job.h) that
- * bring both sides in step, following DESIGN.md "Rules" and "Identity".
+ * bring both sides in step, following docs/design.md "Rules" and "Identity".
  *
  * The planner is a pure function of its inputs: no I/O, no clock (the pass
  * timestamp comes in plan_input.version). Planning the same state twice

@@ -3,7 +3,7 @@
  * from Kafka) and `odoosync run` (jobs from the in-process queue).
  *
  * Every applier is idempotent and re-reads what it acts on before writing
- * (DESIGN.md "Safety", "Jobs"): applying a job twice, or after a newer job
+ * (docs/design.md "Safety", "Jobs"): applying a job twice, or after a newer job
  * for the same path, leaves the same result and reports "already done" or
  * "skipped". Writes carry conditions: MKCOL of an existing folder is fine,
  * PUT is create-only (If-None-Match: *), MOVE never overwrites, DELETE uses

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end: every rule of DESIGN.md "Rules" again, in cluster mode.
+"""End-to-end: every rule of docs/design.md "Rules" again, in cluster mode.
 
 The scenarios are test_rules.py's, unchanged; only a pass differs: instead of
 `odoosync run --once`, `odoosync produce --once` emits the jobs to the stack's

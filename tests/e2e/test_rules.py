@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end: every rule of DESIGN.md "Rules", in local mode (`odoosync run --once`),
+"""End-to-end: every rule of docs/design.md "Rules", in local mode (`odoosync run --once`),
 against the real Apache WebDAV of the test stack and a private Odoo emulator.
 Each test sets up both sides, asserts the exact jobs `odoosync plan --json` plans
 for the pass that applies the rule (kind, side, paths, attachment: issue 5's

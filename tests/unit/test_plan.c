@@ -1,5 +1,5 @@
 /*
- * Unit tests of the planner: one scenario per rule of DESIGN.md "Rules" and
+ * Unit tests of the planner: one scenario per rule of docs/design.md "Rules" and
  * "Identity", each building both snapshots by hand, planning, and comparing
  * the exact list of jobs, in order, rendered one per line as
  *
