@@ -617,10 +617,22 @@ class Model:
         make the round ambiguous: who moved the file, the user or the re-link?)."""
         return any(f == rel or f.startswith(rel + "/") for f in self.frozen)
 
+    def synced(self, key):
+        """The record exists and matches a type (as far as this round's operations know)."""
+        model, rid = key.split(",")
+        r = (self.partners if model == "res.partner" else self.orders).get(int(rid))
+        if r is None:
+            return False
+        if model == "res.partner":
+            return r["customer_rank"] > 0 and r["active"]
+        return r["state"] in ("draft", "sent", "sale")
+
     def docs(self):
-        """Record-tagged folders two levels down plus the stand-alone folder, sorted."""
+        """Record-tagged folders two levels down plus the stand-alone folder, sorted. The
+        folder of a record that left every type is not one: where its content goes is the
+        policy's (the checks only ask that nothing is lost), users do not work in it."""
         out = [rel for rel, (d, tags) in self.tree.items()
-               if d and depth(rel) == 2 and "record" in tags]
+               if d and depth(rel) == 2 and "record" in tags and self.synced(tags["record"])]
         out += [rel for rel, (d, tags) in self.tree.items()
                 if d and depth(rel) == 1 and tags.get("type") == SA]
         return sorted(out)
