@@ -1454,6 +1454,11 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
     char *upath = NULL;
 
     range_atag(c, a->id, &lo, &hi);
+    if (a->technical) {
+        /* not a document (att.h): it and any file tagged with it are left alone */
+        claim_range(c, lo, hi);
+        return 0;
+    }
     if (!a->res_model || !*a->res_model) {
         if (c->sa_df < 0) {
             claim_range(c, lo, hi);
