@@ -118,6 +118,7 @@ struct cloud_snap {
     struct snap_entry *v;
     size_t n, cap;
     int complete;
+    long skipped; /* entries left out of listings (a control character in the name) */
 };
 
 /*

@@ -455,6 +455,8 @@ static void *walk_thread(void *arg)
     while (d && !w->failed) {
         char *dir;
         struct walk_list wl;
+        struct dav_stats ds;
+        long skipped;
         int rc;
 
         if (w->nq == 0) {
@@ -473,7 +475,11 @@ static void *walk_thread(void *arg)
         wl.dir = dir;
         wl.want_subdirs = 1;
         wl.e = &e;
+        dav_stats(d, &ds);
+        skipped = ds.skipped;
         rc = dav_propfind(d, dir, 1, on_entry, &wl, &e);
+        dav_stats(d, &ds);
+        skipped = ds.skipped - skipped;
         if (rc == ERR_NOTFOUND && strcmp(dir, w->root) != 0) {
             rc = 0; /* vanished while we walked: the next pass sees it */
             free(wl.self_etag);
@@ -486,7 +492,9 @@ static void *walk_thread(void *arg)
                 rc = err_set(&e, ERR_NOMEM, "out of memory");
         }
         pthread_mutex_lock(&w->mu);
-        if (rc == 0 && w->next && wl.self_etag) {
+        w->cs->skipped += skipped;
+        /* a listing that left entries out is not kept: the next pass lists (and says) again */
+        if (rc == 0 && w->next && wl.self_etag && skipped == 0) {
             /* remember this listing for the next pass (ownership of the kids moves) */
             struct state_dir *nd = state_add_dir(w->next, dir, wl.self_etag, &e);
 
