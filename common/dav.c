@@ -1325,6 +1325,12 @@ static int move_or_copy(struct dav *d, const char *method, const char *from, con
     if (rc == ERR_EXISTS && x.status == 412)
         err_set(e, ERR_EXISTS, "%s \"%.300s\" -> \"%.300s\": HTTP 412: the target exists", method,
                 from, to);
+    if (rc == 0 && x.status == 207)
+        /* a partial failure (e.g. a locked member stayed behind): re-read, then retry */
+        rc = err_set(e, ERR_CONFLICT,
+                     "%s \"%.300s\" -> \"%.300s\": HTTP 207 Multi-Status: some members were not "
+                     "moved (locked?)",
+                     method, from, to);
 out:
     xfer_release(&x);
     buf_release(&dest);

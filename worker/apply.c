@@ -759,6 +759,22 @@ out:
     return rc;
 }
 
+/* Whether att already is what the relink j would make it (model "" = stand-alone). */
+static int relink_done(const cJSON *att, const struct job *j, const char *model, long res_id)
+{
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(att, "res_id");
+    const char *m = jstr(att, "res_model");
+    long id = cJSON_IsNumber(rid) ? (long)rid->valuedouble : 0;
+
+    if (!streq(jstr(att, "type"), "url") || !streq(jstr(att, "url"), j->url ? j->url : ""))
+        return 0;
+    if (j->name && !streq(jstr(att, "name"), j->name))
+        return 0;
+    if (model[0])
+        return streq(m, model) && id == res_id;
+    return (!m || !*m) && id == 0;
+}
+
 static int do_relink(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
 {
     char model[128];
@@ -840,6 +856,15 @@ static int do_relink(struct apply_conn *c, const struct job *j, enum job_result 
             goto out;
         if (!att) {
             /* deleted meanwhile (the file is untagged next pass), or not a document */
+            *res = JOB_SKIPPED;
+            goto out;
+        }
+        /*
+         * Changed in Odoo since planned: superseded, the next pass decides anew. Unless
+         * an earlier attempt of this job made that change (the values are the job's).
+         */
+        if (j->expect.write_date && !streq(jstr(att, "write_date"), j->expect.write_date) &&
+            !relink_done(att, j, model, res_id)) {
             *res = JOB_SKIPPED;
             goto out;
         }
