@@ -1016,6 +1016,18 @@ static int net_pull(void *ctx, char *b, int len)
     return (int)n;
 }
 
+/* A listed entry whose name holds a control character: left out, said, counted. */
+static void on_skip(const char *shown, void *ud)
+{
+    struct dav *d = ud;
+
+    d->stats.skipped++;
+    log_warn(d->o.log,
+             "dav: \"%.500s\" left out of the listing: its name holds a control "
+             "character (rename it in the cloud to sync it)",
+             shown);
+}
+
 int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
                  struct err *e)
 {
@@ -1066,7 +1078,8 @@ int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, vo
         }
         if (rc == 0 && x.status == 207) {
             d->busy = 1;
-            rc = dav_multistatus_parse_pull(net_pull, &pc, d->base_path, cb, ud, &delivered, e);
+            rc = dav_multistatus_parse_pull_skip(net_pull, &pc, d->base_path, cb, ud, on_skip, d,
+                                                 &delivered, e);
             d->busy = 0;
             if (rc < 0) {
                 stop(d);
@@ -1312,6 +1325,12 @@ static int move_or_copy(struct dav *d, const char *method, const char *from, con
     if (rc == ERR_EXISTS && x.status == 412)
         err_set(e, ERR_EXISTS, "%s \"%.300s\" -> \"%.300s\": HTTP 412: the target exists", method,
                 from, to);
+    if (rc == 0 && x.status == 207)
+        /* a partial failure (e.g. a locked member stayed behind): re-read, then retry */
+        rc = err_set(e, ERR_CONFLICT,
+                     "%s \"%.300s\" -> \"%.300s\": HTTP 207 Multi-Status: some members were not "
+                     "moved (locked?)",
+                     method, from, to);
 out:
     xfer_release(&x);
     buf_release(&dest);

@@ -156,6 +156,7 @@ struct dav_stats {
     long requests;     /* HTTP requests sent (retries included) */
     long connects;     /* new connections opened for them (CURLINFO_NUM_CONNECTS summed) */
     long http_version; /* of the last response: 10, 11, 20 (HTTP/2), 30; 0 = none yet */
+    long skipped;      /* listed entries left out: their names hold a control character */
 };
 void dav_stats(const struct dav *d, struct dav_stats *out);
 
@@ -220,6 +221,9 @@ typedef int (*dav_entry_fn)(const struct dav_entry *ent, void *ud);
  * the first callback. The callback must not use the same handle (it is
  * busy with this transfer); a network failure after some entries is
  * ERR_RETRY, and the caller must treat what it got as incomplete.
+ * An entry whose name holds a control character (a tab, say: no path of
+ * ours can hold one) is left out with a warning naming it, escaped, and
+ * counted in dav_stats().skipped; the other entries are delivered.
  */
 int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
                  struct err *e);

@@ -21,6 +21,17 @@ typedef int (*dav_pull_fn)(void *ctx, char *b, int len);
 int dav_multistatus_parse_pull(dav_pull_fn pull, void *ctx, const char *base_path, dav_entry_fn cb,
                                void *ud, long *delivered, struct err *e);
 
+/*
+ * A response left out of the listing: its href decodes to a name with a
+ * control character. shown is that decoded href, escaped (\t, \n, \xNN, \\).
+ */
+typedef void (*dav_skip_fn)(const char *shown, void *ud);
+
+/* The same, calling skip (may be NULL) for each response left out. */
+int dav_multistatus_parse_pull_skip(dav_pull_fn pull, void *ctx, const char *base_path,
+                                    dav_entry_fn cb, void *ud, dav_skip_fn skip, void *skip_ud,
+                                    long *delivered, struct err *e);
+
 /* The PROPFIND request body asking for the properties of struct dav_entry. */
 extern const char dav_propfind_body[];
 

@@ -67,6 +67,8 @@ struct ms {
     const char *base_path;
     dav_entry_fn cb;
     void *ud;
+    dav_skip_fn skip;
+    void *skip_ud;
     long delivered;
     struct err *e;
     /* the pull source, filtered for DTDs */
@@ -199,6 +201,57 @@ static const char *opt(struct propset *ps, enum prop p)
     return ps->has[p] ? trimmed(&ps->v[p]) : NULL;
 }
 
+static int xdigit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * 1 when href decodes to a name with a control character (none of our paths
+ * holds one: dav_path_normalize refuses them), with the decoded href escaped
+ * into shown (for the warning); 0 otherwise; ERR_NOMEM.
+ */
+static int href_has_ctrl(const char *href, struct buf *shown)
+{
+    int ctrl = 0;
+
+    buf_reset(shown);
+    for (size_t i = 0; href[i]; i++) {
+        unsigned char c = (unsigned char)href[i];
+        char tmp[8];
+        int rc;
+
+        if (c == '%' && xdigit(href[i + 1]) >= 0 && xdigit(href[i + 2]) >= 0) {
+            c = (unsigned char)(xdigit(href[i + 1]) * 16 + xdigit(href[i + 2]));
+            i += 2;
+        }
+        if (c == 0)
+            return 0; /* %00: a bad href (dav_href_decode says so), not a name */
+        if (c < 0x20 || c == 0x7f) {
+            ctrl = 1;
+            if (c == '\t' || c == '\n' || c == '\r')
+                snprintf(tmp, sizeof(tmp), "\\%c", c == '\t' ? 't' : c == '\n' ? 'n' : 'r');
+            else
+                snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+        } else if (c == '\\') {
+            snprintf(tmp, sizeof(tmp), "\\\\");
+        } else {
+            tmp[0] = (char)c;
+            tmp[1] = '\0';
+        }
+        rc = buf_puts(shown, tmp);
+        if (rc < 0)
+            return rc;
+    }
+    return ctrl;
+}
+
 static int emit(struct ms *m)
 {
     struct dav_entry ent;
@@ -210,6 +263,15 @@ static int emit(struct ms *m)
     rs = m->rstatus.len ? status_code(trimmed(&m->rstatus)) : 200;
     if (rs < 200 || rs > 299)
         return 0; /* a response-level error status: no resource to report */
+    rc = href_has_ctrl(trimmed(&m->href), &m->path);
+    if (rc != 0) {
+        if (rc < 0)
+            return err_set(m->e, ERR_NOMEM, "out of memory");
+        /* a name no path of ours can hold: left out, reported, the rest goes on */
+        if (m->skip)
+            m->skip(buf_str(&m->path), m->skip_ud);
+        return 0;
+    }
     rc = dav_href_decode(trimmed(&m->href), m->base_path, &m->path, m->e);
     if (rc < 0)
         return rc;
@@ -419,6 +481,13 @@ static void on_xml_error(void *arg, xmlErrorPtr err)
 int dav_multistatus_parse_pull(dav_pull_fn pull, void *ctx, const char *base_path, dav_entry_fn cb,
                                void *ud, long *delivered, struct err *e)
 {
+    return dav_multistatus_parse_pull_skip(pull, ctx, base_path, cb, ud, NULL, NULL, delivered, e);
+}
+
+int dav_multistatus_parse_pull_skip(dav_pull_fn pull, void *ctx, const char *base_path,
+                                    dav_entry_fn cb, void *ud, dav_skip_fn skip, void *skip_ud,
+                                    long *delivered, struct err *e)
+{
     struct ms m;
     xmlTextReaderPtr rd = NULL;
     int rc = 0, r, seen_root = 0;
@@ -427,6 +496,8 @@ int dav_multistatus_parse_pull(dav_pull_fn pull, void *ctx, const char *base_pat
     m.base_path = base_path;
     m.cb = cb;
     m.ud = ud;
+    m.skip = skip;
+    m.skip_ud = skip_ud;
     m.e = e;
     m.pull = pull;
     m.pctx = ctx;

@@ -87,6 +87,7 @@ struct snap_att {
     long long file_size;
     char *write_date; /* "2024-05-01 10:00:00" as Odoo gives it */
     char *mimetype;
+    int technical; /* not a document (att.h): never uploaded, converted, renamed or deleted */
 };
 
 struct snap_record_list {
@@ -117,6 +118,7 @@ struct cloud_snap {
     struct snap_entry *v;
     size_t n, cap;
     int complete;
+    long skipped; /* entries left out of listings (a control character in the name) */
 };
 
 /*

@@ -1454,6 +1454,11 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
     char *upath = NULL;
 
     range_atag(c, a->id, &lo, &hi);
+    if (a->technical) {
+        /* not a document (att.h): it and any file tagged with it are left alone */
+        claim_range(c, lo, hi);
+        return 0;
+    }
     if (!a->res_model || !*a->res_model) {
         if (c->sa_df < 0) {
             claim_range(c, lo, hi);
@@ -1654,6 +1659,11 @@ static int finish(struct ctx *c)
                         c->del_weight, c->managed, in->max_delete_share * 100.0);
         }
     }
+    if (c->cs->skipped && !drop && !in->force_deletes)
+        add_msg(c,
+                "%ld cloud entries were left out of the listing (a control character in the "
+                "name): no attachment is deleted in Odoo this pass",
+                c->cs->skipped);
     for (ph = 0; ph < PH_COUNT; ph++)
         total += c->ph[ph].n;
     p->jobs = calloc(total ? total : 1, sizeof *p->jobs);
@@ -1664,7 +1674,8 @@ static int finish(struct ctx *c)
         struct jlist *l = &c->ph[ph];
         for (i = 0; i < l->n; i++) {
             struct job *j = &l->v[i];
-            if (drop && j->kind == JOB_DELETE) {
+            if (j->kind == JOB_DELETE &&
+                (drop || (c->cs->skipped && !in->force_deletes && j->side == JOB_SIDE_ODOO))) {
                 p->deletes_dropped++;
                 job_release(j);
                 continue;

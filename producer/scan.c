@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "att.h"
 #include "buf.h"
 
 #include "banned.h"
@@ -98,9 +99,9 @@ static int on_record(const cJSON *rec, void *ud)
     return rc;
 }
 
-static const char *const att_fields[] = {"id",         "name",     "type",     "url",
-                                         "res_model",  "res_id",   "checksum", "file_size",
-                                         "write_date", "mimetype", NULL};
+static const char *const att_fields[] = {
+    "id",        "name",       "type",     "url",       "res_model", "res_id", "checksum",
+    "file_size", "write_date", "mimetype", "res_field", "public",    NULL};
 
 const char *const *scan_att_fields(void)
 {
@@ -123,6 +124,9 @@ void scan_att_from_json(const cJSON *rec, struct snap_att *a)
     a->file_size = cJSON_IsNumber(fs) ? (long long)fs->valuedouble : -1;
     a->write_date = snap_lend(json_str(rec, "write_date"));
     a->mimetype = snap_lend(json_str(rec, "mimetype"));
+    a->technical = att_technical(type, json_str(rec, "url"), json_str(rec, "res_model"), a->res_id,
+                                 json_str(rec, "res_field"),
+                                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "public")));
     if (!a->name)
         a->name = snap_lend("");
 }
@@ -171,6 +175,7 @@ static int scan_atts_of(struct odoo *o, struct rec_ctx *r, const char *model, co
             cJSON_AddItemToArray(in, cJSON_CreateNumber((double)ids[off + i]));
         cJSON_AddItemToArray(dom, scan_leaf("res_model", "=", cJSON_CreateString(model)));
         cJSON_AddItemToArray(dom, scan_leaf("res_id", "in", in));
+        cJSON_AddItemToArray(dom, scan_leaf("res_field", "=", cJSON_CreateFalse()));
         rc = odoo_search_read_each(o, "ir.attachment", dom, att_fields, SCAN_PAGE, on_att, r, e);
         st->odoo_requests += 1 + (long)(k / SCAN_PAGE);
         cJSON_Delete(dom);
@@ -288,6 +293,7 @@ int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size
             goto out;
         }
         cJSON_AddItemToArray(dom, scan_leaf("res_model", "=", cJSON_CreateFalse()));
+        cJSON_AddItemToArray(dom, scan_leaf("res_field", "=", cJSON_CreateFalse()));
         rc = odoo_search_read_each(o, "ir.attachment", dom, att_fields, SCAN_PAGE, on_att, &r, e);
         st->odoo_requests++;
         cJSON_Delete(dom);
@@ -449,6 +455,8 @@ static void *walk_thread(void *arg)
     while (d && !w->failed) {
         char *dir;
         struct walk_list wl;
+        struct dav_stats ds;
+        long skipped;
         int rc;
 
         if (w->nq == 0) {
@@ -467,7 +475,11 @@ static void *walk_thread(void *arg)
         wl.dir = dir;
         wl.want_subdirs = 1;
         wl.e = &e;
+        dav_stats(d, &ds);
+        skipped = ds.skipped;
         rc = dav_propfind(d, dir, 1, on_entry, &wl, &e);
+        dav_stats(d, &ds);
+        skipped = ds.skipped - skipped;
         if (rc == ERR_NOTFOUND && strcmp(dir, w->root) != 0) {
             rc = 0; /* vanished while we walked: the next pass sees it */
             free(wl.self_etag);
@@ -480,7 +492,9 @@ static void *walk_thread(void *arg)
                 rc = err_set(&e, ERR_NOMEM, "out of memory");
         }
         pthread_mutex_lock(&w->mu);
-        if (rc == 0 && w->next && wl.self_etag) {
+        w->cs->skipped += skipped;
+        /* a listing that left entries out is not kept: the next pass lists (and says) again */
+        if (rc == 0 && w->next && wl.self_etag && skipped == 0) {
             /* remember this listing for the next pass (ownership of the kids moves) */
             struct state_dir *nd = state_add_dir(w->next, dir, wl.self_etag, &e);
 

@@ -109,8 +109,8 @@ int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct er
  * *models malloc'd, caller frees). 0 or ERR_NOMEM. */
 int scan_models(const struct cfg *c, const char ***models, size_t *n);
 /* The attachments of these models (res_model in models), or of none, or also the
- * stand-alone ones (res_model = False), as the incremental scan and the settled check
- * read them. NULL on ENOMEM. */
+ * stand-alone ones (res_model = False), none storing a binary field (res_field =
+ * False), as the incremental scan and the settled check read them. NULL on ENOMEM. */
 cJSON *scan_atts_domain(const char *const *models, size_t nmodels, int standalone);
 /* dom (NULL = []) copied, with the leaf [field, op, value] ANDed (value taken); NULL on
  * ENOMEM. */

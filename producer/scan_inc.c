@@ -23,9 +23,10 @@
  *   3. the attachments changed since the watermark, one search_read over
  *      res_model in <models> (or False); ids neither known nor changed are
  *      read. A re-linked attachment has a new write_date, so it is re-read.
- * Every attachment search carries an ["id", ">", n] term, like the keyset
- * paging of the full scan: Odoo hides res_field attachments only from
- * searches without an id term, so both scans see the same rows.
+ * Every attachment search carries a ["res_field", "=", False] term: Odoo
+ * hides the storage of binary fields only from searches that name neither
+ * id nor res_field, and these (keyset pages) name id. Both scans and the
+ * settled fingerprint so read the same rows, documents only (att.h).
  *
  * The snapshot is then built in the full scan's order: records in id order;
  * per type, the attachments of each chunk of SCAN_ATT_CHUNK owned record ids
@@ -507,7 +508,8 @@ static int list_atts_of(struct odoo *o, const char *model, const struct lvec *re
         for (size_t i = 0; i < k; i++)
             cJSON_AddItemToArray(in, cJSON_CreateNumber((double)recs->v[off + i]));
         if (dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateString(model))) < 0 ||
-            dom_and(dom, scan_leaf("res_id", "in", in)) < 0) {
+            dom_and(dom, scan_leaf("res_id", "in", in)) < 0 ||
+            dom_and(dom, scan_leaf("res_field", "=", cJSON_CreateFalse())) < 0) {
             cJSON_Delete(dom);
             return err_set(e, ERR_NOMEM, "out of memory");
         }
@@ -642,6 +644,8 @@ cJSON *scan_atts_domain(const char *const *models, size_t nmodels, int standalon
         if (dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateFalse())) < 0)
             goto nomem_in_owned;
     }
+    if (dom_and(dom, scan_leaf("res_field", "=", cJSON_CreateFalse())) < 0)
+        goto nomem_in_owned;
     return dom;
 nomem:
     cJSON_Delete(in);
@@ -823,7 +827,8 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
     if (c->standalone.enabled) {
         cJSON *dom = cJSON_CreateArray();
 
-        if (dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateFalse())) < 0) {
+        if (dom_and(dom, scan_leaf("res_model", "=", cJSON_CreateFalse())) < 0 ||
+            dom_and(dom, scan_leaf("res_field", "=", cJSON_CreateFalse())) < 0) {
             cJSON_Delete(dom);
             rc = err_set(e, ERR_NOMEM, "out of memory");
             goto out;

@@ -3,7 +3,8 @@
  *
  * The file is one JSON object, compact: records as [id, name], attachments
  * as [id, name, type, url, res_model, res_id, checksum, file_size,
- * write_date, mimetype], cloud children as [path, is_dir, etag, size,
+ * write_date, mimetype] (type: 0 binary, 1 url, + 2 when not a document,
+ * att.h), cloud children as [path, is_dir, etag, size,
  * att_tag, record_tag, type_tag]. A decoder that meets anything else gives
  * up on the whole file (a full pass), never on part of it.
  */
@@ -320,7 +321,9 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
         w_num(&b, a->id, &ok);
         w_raw(&b, ",", &ok);
         w_str(&b, a->name, &ok);
-        w_raw(&b, a->type == SNAP_ATT_URL ? ",1," : ",0,", &ok);
+        w_raw(&b, ",", &ok);
+        w_num(&b, (a->type == SNAP_ATT_URL ? 1 : 0) | (a->technical ? 2 : 0), &ok);
+        w_raw(&b, ",", &ok);
         w_str(&b, a->url, &ok);
         w_raw(&b, ",", &ok);
         w_str(&b, a->res_model, &ok);
@@ -644,7 +647,10 @@ static int rd_att(struct rd *r, struct scan_state *s, void *ud, struct err *e)
         return -1;
     memset(&a, 0, sizeof(a));
     a.id = (long)id;
-    a.type = type == 1 ? SNAP_ATT_URL : SNAP_ATT_BINARY;
+    if (type < 0 || type > 3)
+        return -1;
+    a.type = (type & 1) ? SNAP_ATT_URL : SNAP_ATT_BINARY;
+    a.technical = (type & 2) != 0;
     a.res_id = (long)res_id;
     a.file_size = size;
     /* state_add_att copies: snap_lend() only lends the scratch strings. */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "att.h"
 #include "sha.h"
 
 #include "banned.h"
@@ -32,9 +33,9 @@ struct applier {
     atomic_int weak_etags_stay; /* the server's weak ETags did not turn strong: do not wait */
 };
 
-static const char *const att_fields[] = {"id",        "name",   "type",       "url",
-                                         "res_model", "res_id", "write_date", "checksum",
-                                         "file_size", NULL};
+static const char *const att_fields[] = {"id",        "name",      "type",       "url",
+                                         "res_model", "res_id",    "write_date", "checksum",
+                                         "file_size", "res_field", "public",     NULL};
 
 int apply_new(struct applier **out, const struct apply_opts *o, struct err *e)
 {
@@ -146,6 +147,32 @@ static const char *jstr(const cJSON *obj, const char *key)
 static int streq(const char *a, const char *b)
 {
     return a && b && strcmp(a, b) == 0;
+}
+
+/*
+ * Reads one attachment; *att is NULL (and 0 returned) when it is gone, and
+ * also when it is not a document (att.h: a binary field's storage, an asset,
+ * ...): a job never acts on those, *technical is then set.
+ */
+static int att_read_doc(struct odoo *o, long id, cJSON **att, int *technical, struct err *e)
+{
+    const cJSON *rid, *pub;
+    int rc;
+
+    *technical = 0;
+    rc = att_read(o, id, att, e);
+    if (rc < 0 || !*att)
+        return rc;
+    rid = cJSON_GetObjectItemCaseSensitive(*att, "res_id");
+    pub = cJSON_GetObjectItemCaseSensitive(*att, "public");
+    if (att_technical(jstr(*att, "type"), jstr(*att, "url"), jstr(*att, "res_model"),
+                      cJSON_IsNumber(rid) ? (long)rid->valuedouble : 0, jstr(*att, "res_field"),
+                      cJSON_IsTrue(pub))) {
+        cJSON_Delete(*att);
+        *att = NULL;
+        *technical = 1;
+    }
+    return 0;
 }
 
 /* The attachment's sha1; an empty one may have none, and is the sha1 of nothing. */
@@ -446,6 +473,7 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
     char idbuf[32];
     char sha[SHA1_HEX_SIZE];
     const char *type;
+    int technical;
     int rc;
 
     memset(&st, 0, sizeof(st));
@@ -456,11 +484,12 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
     }
     snprintf(idbuf, sizeof(idbuf), "%ld", j->att_id);
     /* Re-read the attachment under the lock: gone, changed or already done? */
-    rc = att_read(c->odoo, j->att_id, &att, e);
+    rc = att_read_doc(c->odoo, j->att_id, &att, &technical, e);
     if (rc < 0)
         goto out;
     if (!att) {
-        *res = JOB_SKIPPED; /* deleted in Odoo meanwhile: the next pass cleans up */
+        /* deleted in Odoo meanwhile (the next pass cleans up), or not a document */
+        *res = JOB_SKIPPED;
         goto out;
     }
     type = jstr(att, "type");
@@ -697,13 +726,14 @@ static int do_rename_odoo(struct apply_conn *c, const struct job *j, enum job_re
 {
     cJSON *att = NULL;
     cJSON *vals = NULL;
+    int technical;
     int rc;
 
-    rc = att_read(c->odoo, j->att_id, &att, e);
+    rc = att_read_doc(c->odoo, j->att_id, &att, &technical, e);
     if (rc < 0)
         goto out;
     if (!att) {
-        *res = JOB_SKIPPED;
+        *res = JOB_SKIPPED; /* gone, or not a document (att.h) */
         goto out;
     }
     if (streq(jstr(att, "name"), j->name) && (!j->url || streq(jstr(att, "url"), j->url))) {
@@ -729,6 +759,22 @@ out:
     return rc;
 }
 
+/* Whether att already is what the relink j would make it (model "" = stand-alone). */
+static int relink_done(const cJSON *att, const struct job *j, const char *model, long res_id)
+{
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(att, "res_id");
+    const char *m = jstr(att, "res_model");
+    long id = cJSON_IsNumber(rid) ? (long)rid->valuedouble : 0;
+
+    if (!streq(jstr(att, "type"), "url") || !streq(jstr(att, "url"), j->url ? j->url : ""))
+        return 0;
+    if (j->name && !streq(jstr(att, "name"), j->name))
+        return 0;
+    if (model[0])
+        return streq(m, model) && id == res_id;
+    return (!m || !*m) && id == 0;
+}
+
 static int do_relink(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
 {
     char model[128];
@@ -740,6 +786,7 @@ static int do_relink(struct apply_conn *c, const struct job *j, enum job_result 
     long *ids = NULL;
     size_t n = 0;
     cJSON *att = NULL;
+    int technical;
     int rc;
 
     if (j->record) {
@@ -804,11 +851,21 @@ static int do_relink(struct apply_conn *c, const struct job *j, enum job_result 
                 goto out;
         }
     } else {
-        rc = att_read(c->odoo, att_id, &att, e);
+        rc = att_read_doc(c->odoo, att_id, &att, &technical, e);
         if (rc < 0)
             goto out;
         if (!att) {
-            *res = JOB_SKIPPED; /* deleted meanwhile; the file is untagged next pass */
+            /* deleted meanwhile (the file is untagged next pass), or not a document */
+            *res = JOB_SKIPPED;
+            goto out;
+        }
+        /*
+         * Changed in Odoo since planned: superseded, the next pass decides anew. Unless
+         * an earlier attempt of this job made that change (the values are the job's).
+         */
+        if (j->expect.write_date && !streq(jstr(att, "write_date"), j->expect.write_date) &&
+            !relink_done(att, j, model, res_id)) {
+            *res = JOB_SKIPPED;
             goto out;
         }
         /* The file must be there (and carry the id) before the attachment points at it. */
@@ -847,13 +904,15 @@ static int do_delete_odoo(struct apply_conn *c, const struct job *j, enum job_re
                           struct err *e)
 {
     cJSON *att = NULL;
+    int technical;
     int rc;
 
-    rc = att_read(c->odoo, j->att_id, &att, e);
+    rc = att_read_doc(c->odoo, j->att_id, &att, &technical, e);
     if (rc < 0)
         goto out;
     if (!att) {
-        *res = JOB_ALREADY_DONE;
+        /* gone: done; not a document (att.h): never deleted */
+        *res = technical ? JOB_SKIPPED : JOB_ALREADY_DONE;
         goto out;
     }
     if (j->expect.write_date && !streq(jstr(att, "write_date"), j->expect.write_date)) {

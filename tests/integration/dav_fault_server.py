@@ -22,6 +22,8 @@ Faults:
   malformed              207 with a truncated multistatus body
   html                   200 text/html instead of a multistatus
   cutlist                207 headers and part of a listing, then reset
+  partial                207 Multi-Status naming a member that failed with 423 Locked (what
+                         mod_dav answers to a MOVE or DELETE of a folder with a locked child)
 
 Nextcloud's chunked upload v2 works under /remote.php/dav/uploads/u/ (MKCOL,
 PUT chunks, MOVE .file with Destination, OC-Total-Length, Overwrite), the
@@ -188,6 +190,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._read_body()
                 self._reply(200, b"<html><body><p>Welcome to nginx!</p></body></html>",
                             "text/html")
+                return
+            if fault == "partial":
+                self._read_body()
+                href = self.path.rstrip("/") + "/locked.txt"
+                self._reply(207, ('<?xml version="1.0" encoding="utf-8"?>\n'
+                                  '<D:multistatus xmlns:D="DAV:"><D:response><D:href>%s'
+                                  '</D:href><D:status>HTTP/1.1 423 Locked</D:status>'
+                                  '</D:response></D:multistatus>' % href).encode(),
+                            "text/xml; charset=utf-8")
                 return
             if fault == "cutlist":
                 self._read_body()

@@ -37,6 +37,7 @@ static const char *const rules[] = {
     "PROPFIND /dav/cut cutlist,cutlist,cutlist,cutlist",
     "GET /dav/slow.txt 503ra100,503ra100",
     "PUT /remote.php/dav/uploads/u/odoosync-* ok,ok,reset",
+    "MOVE /dav/locked-dir partial",
 };
 
 /* Start the fault server; returns its port or -1. */
@@ -425,6 +426,20 @@ static void test_chunked(struct check_count *cc, int port)
     dav_free(d);
 }
 
+/*
+ * A MOVE answered 207 Multi-Status failed in part (mod_dav moves what it can and lists
+ * the members it could not, e.g. a locked child): an error the job retries after a
+ * re-read (ERR_CONFLICT), never a success.
+ */
+static void test_move_multistatus(struct check_count *cc, struct dav *d)
+{
+    struct err e = ERR_INIT;
+
+    CHECK_INT(cc, dav_move(d, "/locked-dir", "/moved-dir", 0, NULL, &e), ERR_CONFLICT);
+    CHECK(cc, strstr(e.msg, "207") != NULL);
+    CHECK_INT(cc, count_log("MOVE", "/dav/locked-dir", "partial", NULL), 1);
+}
+
 static void test_refused(struct check_count *cc)
 {
     struct sockaddr_in sa;
@@ -478,6 +493,7 @@ int main(void)
     test_propfind_faults(&cc, d);
     test_nextcloud_dialect(&cc, port);
     test_chunked(&cc, port);
+    test_move_multistatus(&cc, d);
     test_refused(&cc);
     dav_free(d);
     dav_free(d0);

@@ -208,6 +208,9 @@ def build_models(version):
             "vat": F("char", "Tax ID"),
             "company_name": F("char", "Company Name"),
             "active": F("boolean", "Active", default=True),
+            # image.mixin: binary fields stored as attachments (see ATTACHMENT_FIELDS)
+            "image_1920": F("binary", "Image", store=False),
+            "image_128": F("binary", "Image 128", store=False, readonly=True),
         }, "display_name ASC, id DESC", "\t- Access Rights\n\t- Technical / Contact Creation",
             rec_name="display_name", parent_name="parent_id"),
         Model("res.users", "User", {
@@ -1258,6 +1261,8 @@ def field_value(env, model, f, row, load, m2o_names):
                 return base64.b64encode(fh.read()).decode("ascii")
         except OSError:
             return False
+    if (model.name, f.name) in ATTACHMENT_FIELDS:
+        return attachment_field_value(env, model, f, row)
     if model.name == "ir.attachment" and f.name == "res_name":
         m = odoo.models.get(row["res_model"] or "")
         if m and row["res_id"]:
@@ -1367,6 +1372,7 @@ def create_records(env, model, vals_list):
         check_fields(model, vals)
         vals = {k: v for k, v in vals.items() if k not in IGNORED_ON_WRITE}
         related = {k: vals.pop(k) for k in list(vals) if model.fields[k].related}
+        att_fields = pop_attachment_fields(model, vals)
         raw = None
         if model.name == "ir.attachment":
             attachment_check(env, [], "create", vals)
@@ -1418,6 +1424,8 @@ def create_records(env, model, vals_list):
             recompute_partner_names(env, [rid])
         if related:
             write_related(env, model, [rid], related)
+        if att_fields:
+            write_attachment_fields(env, model, [rid], att_fields)
     return ids[0] if single else ids
 
 
@@ -1488,6 +1496,7 @@ def write_records(env, model, ids, vals):
             "One of the records you are trying to modify has already been deleted (Document "
             "type: %s).\n\n(Records: %r, User: %d)" % (model.description, missing[:6], env.uid))
     related = {k: vals.pop(k) for k in list(vals) if model.fields[k].related}
+    att_fields = pop_attachment_fields(model, vals)
     old_fnames = []
     if model.name == "ir.attachment":
         attachment_check(env, ids, "write", vals)
@@ -1544,7 +1553,62 @@ def write_records(env, model, ids, vals):
         recompute_partner_names(env, ids)
     if related:
         write_related(env, model, ids, related)
+    if att_fields:
+        write_attachment_fields(env, model, ids, att_fields)
     return True
+
+
+# Binary fields with attachment=True (Odoo's default for fields.Image / fields.Binary since
+# 13): their value is an ir.attachment with res_model, res_id and res_field = the field,
+# type binary, name = the field name. res.partner's image.mixin: writing image_1920 stores
+# it and its resized copies (here only image_128, the same bytes). Such rows are hidden
+# from searches that name neither id nor res_field (search_ids, like ir_attachment._search).
+ATTACHMENT_FIELDS = {("res.partner", "image_1920"): ("image_1920", "image_128"),
+                     ("res.partner", "image_128"): ()}
+
+
+def pop_attachment_fields(model, vals):
+    out = {}
+    for k in list(vals):
+        if (model.name, k) in ATTACHMENT_FIELDS:
+            v = vals.pop(k)
+            if model.fields[k].readonly:
+                continue  # computed from image_1920: a written value is ignored
+            out[k] = v
+    return out
+
+
+def write_attachment_fields(env, model, ids, vals):
+    su = env.sudo()
+    att = env.odoo.models["ir.attachment"]
+    for fname, value in vals.items():
+        for stored in ATTACHMENT_FIELDS[(model.name, fname)]:
+            for rid in ids:
+                old = [r[0] for r in env.db.execute(
+                    "SELECT id FROM ir_attachment WHERE res_model=? AND res_id=? AND res_field=?",
+                    (model.name, rid, stored))]
+                if not value:
+                    if old:
+                        unlink_records(su, att, old)
+                elif old:
+                    write_records(su, att, old, {"datas": value})
+                else:
+                    create_records(su, att, {"name": stored, "res_model": model.name,
+                                             "res_id": rid, "res_field": stored,
+                                             "type": "binary", "datas": value})
+
+
+def attachment_field_value(env, model, f, row):
+    r = env.db.execute("SELECT store_fname FROM ir_attachment WHERE res_model=? AND res_id=? "
+                       "AND res_field=? ORDER BY id LIMIT 1",
+                       (model.name, row["id"], f.name)).fetchone()
+    if not r or not r[0]:
+        return False
+    try:
+        with open(env.odoo.file_path(r[0]), "rb") as fh:
+            return base64.b64encode(fh.read()).decode("ascii")
+    except OSError:
+        return False
 
 
 def write_related(env, model, ids, related):

@@ -9,7 +9,10 @@ against tests/odoo/emulator.py.
       companies and contacts (customers: customer_rank, vendors: supplier_rank), quotations
       (draft / sent) and confirmed orders (sale), a project with tasks, binary attachments
       of assorted types and sizes (PDF-ish, PNG-ish, text; 300 KB at most) on some records,
-      and 2 stand-alone attachments (res_model false).  Prints a JSON summary of the ids.
+      2 stand-alone attachments (res_model false), pictures on 2 partners (image_1920:
+      attachments with res_field set) and Odoo's technical attachments (an asset bundle,
+      res.company.scss, a /_custom/ SCSS, a media image of ir.ui.view) that odoosync must
+      never touch.  Prints a JSON summary of the ids.
 
   seed.py --url URL --bulk --records N --attachments-per-record M --size BYTES
           [--model sale.order|res.partner|project.task] [--batch 500]
@@ -188,7 +191,35 @@ def sample(x):
         {"name": "price list.txt", "datas": b64(text_bytes(rng, 5000, "prices")),
          "res_model": False, "res_id": False},
     ])
+    # Partner pictures: image.mixin stores image_1920 (and its resized copies) as
+    # attachments with res_field set, hidden from searches without an id/res_field term.
+    out["partner_images"] = [agrolait, contacts[0]]
+    x("res.partner", "write", out["partner_images"], {"image_1920": b64(png_bytes(rng, 4096))})
+    out["technical_attachments"] = technical(x, rng)
     return out
+
+
+def technical(x, rng):
+    """Attachments every Odoo database holds that are not documents: a compiled asset
+    bundle (web's AssetsBundle.save_attachment), the company report stylesheet (web's
+    data record res.company.scss), a website editor SCSS customisation (web_editor's
+    save_asset, url /_custom/...) and a media-library image (res_model ir.ui.view)."""
+    css = b"/* compiled */ body{color:#333}\n"
+    scss = b"$o-company-primary-color: #875a7b;\n"
+    return x("ir.attachment", "create", [
+        {"name": "web.assets_frontend.min.css", "type": "binary", "datas": b64(css),
+         "mimetype": "text/css", "url": "/web/assets/1a2b3c4/web.assets_frontend.min.css",
+         "res_model": "ir.ui.view", "res_id": False, "public": True},
+        {"name": "res.company.scss", "type": "binary", "datas": b64(scss),
+         "mimetype": "text/scss", "url": "/web/static/asset_styles_company_report.scss",
+         "res_model": False, "res_id": False},
+        {"name": "/_custom/web.assets_frontend/website/static/src/scss/user_values.scss",
+         "type": "binary", "datas": b64(scss), "mimetype": "text/scss",
+         "url": "/_custom/web.assets_frontend/website/static/src/scss/user_values.scss",
+         "res_model": False, "res_id": False},
+        {"name": "banner.png", "type": "binary", "datas": b64(png_bytes(rng, 2048)),
+         "res_model": "ir.ui.view", "res_id": False, "public": True},
+    ])
 
 
 def bulk(x, n, per, size, model, batch):

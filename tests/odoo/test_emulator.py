@@ -597,6 +597,48 @@ class AttachmentTests(EmulatorCase):
         # write_date moves on write
         self.kw("res.partner", "unlink", [pid])
 
+    def test_binary_field_attachments_hidden_like_odoo(self):
+        """image.mixin's image_1920 is stored as attachments with res_field set (image_1920,
+        image_128). Like Odoo 17's ir_attachment._search, a search that names neither id
+        nor res_field gets ('res_field', '=', False) prepended; one that names id (keyset
+        paging: ('id', '>', n)) or res_field sees them; read by id always does."""
+        pid = self.kw("res.partner", "create", {"name": "Pictured", "is_company": True})
+        doc = self.kw("ir.attachment", "create", {"name": "doc.txt", "datas": self.b64(b"d"),
+                                                  "res_model": "res.partner", "res_id": pid})
+        raw = b"\x89PNG\r\n\x1a\n" + os.urandom(200)
+        self.kw("res.partner", "write", [pid], {"image_1920": self.b64(raw)})
+        mine = [("res_model", "=", "res.partner"), ("res_id", "=", pid)]
+        self.assertEqual(self.kw("ir.attachment", "search", mine), [doc])
+        self.assertEqual(self.kw("ir.attachment", "search_count", mine), 1)
+        with_id = self.kw("ir.attachment", "search", mine + [("id", ">", 0)], order="id")
+        self.assertEqual(len(with_id), 3)
+        rows = self.kw("ir.attachment", "read", with_id, ["name", "res_field", "type", "datas"])
+        self.assertEqual(sorted((r["name"], r["res_field"] or False) for r in rows),
+                         [("doc.txt", False), ("image_128", "image_128"),
+                          ("image_1920", "image_1920")])
+        for r in rows:
+            if r["res_field"]:
+                self.assertEqual((r["type"], base64.b64decode(r["datas"])), ("binary", raw))
+        named = self.kw("ir.attachment", "search", mine + [("res_field", "!=", False)])
+        self.assertEqual(len(named), 2)
+        self.assertEqual(self.kw("ir.attachment", "search",
+                                 mine + [("res_field", "=", False), ("id", ">", 0)]), [doc])
+        # an operator first ('|') does not count as naming id: hidden again
+        self.assertEqual(self.kw("ir.attachment", "search",
+                                 ["|", ("res_model", "=", "res.partner"),
+                                  ("res_model", "=", "x")] + mine[1:]), [doc])
+        # the field reads back from its attachment; False removes the attachments
+        p = self.kw("res.partner", "read", [pid], ["image_1920", "image_128"])[0]
+        self.assertEqual(base64.b64decode(p["image_1920"]), raw)
+        self.assertEqual(base64.b64decode(p["image_128"]), raw)
+        self.kw("res.partner", "write", [pid], {"image_1920": False})
+        self.assertEqual(self.kw("ir.attachment", "search", mine + [("id", ">", 0)]), [doc])
+        self.assertIs(self.kw("res.partner", "read", [pid], ["image_1920"])[0]["image_1920"],
+                      False)
+        self.kw("res.partner", "write", [pid], {"image_1920": self.b64(raw)})
+        self.kw("res.partner", "unlink", [pid])
+        self.assertEqual(self.kw("ir.attachment", "search", mine + [("id", ">", 0)]), [])
+
     def test_unlink_record_cascades_to_attachments(self):
         pid = self.kw("res.partner", "create", {"name": "Doomed"})
         raw = os.urandom(5000)
@@ -825,11 +867,29 @@ class SeedTests(EmulatorCase):
         states = {r["state"] for r in self.kw("sale.order", "search_read", [], ["state"])}
         self.assertEqual(states, {"draft", "sent", "sale"})
         atts = self.kw("ir.attachment", "search_read", [], ["mimetype", "file_size",
-                                                            "res_model"])
+                                                            "res_model", "url"])
         self.assertTrue({"application/pdf", "image/png", "text/plain"} <=
                         {a["mimetype"] for a in atts})
-        self.assertEqual(sum(1 for a in atts if not a["res_model"]), 2)
+        self.assertEqual(sum(1 for a in atts if not a["res_model"] and not a["url"]), 2)
         self.assertLessEqual(max(a["file_size"] for a in atts), 300 * 1024)
+        # partner pictures: res_field attachments, hidden unless the domain names id
+        pics = self.kw("ir.attachment", "search_read", [("res_field", "!=", False)],
+                       ["res_model", "res_id", "res_field"])
+        self.assertEqual(sorted((a["res_id"], a["res_field"]) for a in pics),
+                         sorted((p, f) for p in s["partner_images"]
+                                for f in ("image_1920", "image_128")))
+        self.assertFalse({a["id"] for a in pics} & {a["id"] for a in atts})
+        # Odoo's technical attachments: an asset bundle, res.company.scss, a /_custom/
+        # SCSS, a media image of ir.ui.view
+        tech = self.kw("ir.attachment", "read", s["technical_attachments"],
+                       ["name", "type", "url", "res_model", "public"])
+        self.assertEqual([(t["name"], t["type"], t["res_model"], t["public"]) for t in tech],
+                         [("web.assets_frontend.min.css", "binary", "ir.ui.view", True),
+                          ("res.company.scss", "binary", False, False),
+                          ("/_custom/web.assets_frontend/website/static/src/scss/"
+                           "user_values.scss", "binary", False, False),
+                          ("banner.png", "binary", "ir.ui.view", True)])
+        self.assertTrue(tech[1]["url"].startswith("/web/static/"))
 
     def test_seed_bulk_rpc_and_direct(self):
         out = subprocess.run([sys.executable, SEED, "--url", "http://127.0.0.1:%d" % self.port,
