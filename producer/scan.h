@@ -123,6 +123,11 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
                   int *was_full, struct odoo_snap *os, struct scan_stats *st, struct log *lg,
                   struct err *e);
 
+/* The ids matching dom, ascending (keyset paging, ids only, as the incremental scan lists
+ * them): *ids malloc'd (NULL when none). Counts its requests and ids in st. 0 or ERR_*. */
+int scan_list_ids(struct odoo *o, const char *model, const cJSON *dom, long **ids, size_t *n,
+                  struct scan_stats *st, struct err *e);
+
 /* "YYYY-MM-DD HH:MM:SS" (more after it is ignored) shifted by seconds into out. 0 or -1. */
 int scan_wd_shift(const char *wd, long seconds, char out[20]);
 

@@ -218,6 +218,24 @@ static int list_ids(struct odoo *o, const char *model, const cJSON *dom, struct 
     return rc;
 }
 
+int scan_list_ids(struct odoo *o, const char *model, const cJSON *dom, long **ids, size_t *n,
+                  struct scan_stats *st, struct err *e)
+{
+    struct lvec l;
+    int rc;
+
+    memset(&l, 0, sizeof(l));
+    rc = list_ids(o, model, dom, &l, st, e);
+    if (rc < 0) {
+        free(l.v);
+        l.v = NULL;
+        l.n = 0;
+    }
+    *ids = l.v;
+    *n = l.n;
+    return rc;
+}
+
 /* ---- the watermark of this pass ---- */
 
 static void max_wd(const char *wd, char best[20])
