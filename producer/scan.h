@@ -103,7 +103,20 @@ int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct er
  * scan_odoo does; any other failure returns its code (the caller then runs
  * scan_odoo on a fresh snapshot, which is never worse).
  */
-#define SCAN_WM_OVERLAP_S 1            /* re-read from watermark - 1 s */
+/*
+ * How far before the watermark the next pass re-reads (and the settled check
+ * fingerprints). Odoo stamps write_date with its transaction's start (PostgreSQL
+ * now()), not its commit: a transaction that began before a pass took its
+ * watermark and committed after that pass read its rows leaves rows stamped
+ * before the watermark. The overlap must outlast the transactions that write what
+ * the scans read: Odoo stops a request or a cron job after limit_time_real (120 s
+ * by default) in multi-process mode, so 10 minutes leaves a wide margin. A longer
+ * transaction (raised limits, threaded mode, an odoo-bin shell script) whose rows
+ * are stamped more than this before the watermark is caught by the daily full
+ * scan (SCAN_FULL_EVERY_S). The cost: the rows written in the 10 minutes before the
+ * latest write are read again by every pass until a newer write moves the watermark.
+ */
+#define SCAN_WM_OVERLAP_S 600
 #define SCAN_FULL_EVERY_S (24L * 3600) /* a full Odoo scan at least daily */
 /* The distinct models of c's enabled types appended to *models (strings borrowed from c;
  * *models malloc'd, caller frees). 0 or ERR_NOMEM. */

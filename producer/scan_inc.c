@@ -7,10 +7,12 @@
  *   0. the watermark of this pass: per model involved (each type's model and
  *      ir.attachment) the latest write_date, one row each (order write_date
  *      desc, limit 1). Odoo's clock had reached it before anything below was
- *      read, so every change made after this pass read a row carries a
- *      write_date >= it: the next pass re-reads from there, minus an overlap
- *      of SCAN_WM_OVERLAP_S for transactions committed late. Then, when asked,
- *      the settled fingerprint at that watermark (settled.h).
+ *      read, so every transaction that began after that carries a write_date
+ *      >= it; one that began earlier and commits after this pass read its rows
+ *      carries its start (Odoo's now() is the transaction's start): the next
+ *      pass re-reads from the watermark minus SCAN_WM_OVERLAP_S (scan.h: 10
+ *      minutes, longer than Odoo lets a request run). Then, when asked, the
+ *      settled fingerprint at that watermark (settled.h), over the same rows.
  *   1. per type, the matching ids (search, ids only: the cheap listing);
  *      then the ids changed since the previous watermark (search_read with
  *      domain + write_date >= watermark - overlap: id, display_name); ids
