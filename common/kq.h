@@ -135,8 +135,8 @@ int kq_produce(struct kq_producer *p, const char *topic, const char *key, const 
  */
 struct kq_receipt;
 
-int kq_produce_tracked(struct kq_producer *p, const char *topic, const char *key,
-                       const void *value, size_t len, const struct kq_header *hdrs, int n_hdrs,
+int kq_produce_tracked(struct kq_producer *p, const char *topic, const char *key, const void *value,
+                       size_t len, const struct kq_header *hdrs, int n_hdrs,
                        struct kq_receipt **out, struct err *e);
 int kq_receipt_state(struct kq_producer *p, const struct kq_receipt *r);
 void kq_receipt_free(struct kq_producer *p, struct kq_receipt *r);
