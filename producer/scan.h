@@ -105,7 +105,8 @@ int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct er
  */
 /*
  * How far before the watermark the next pass re-reads (and the settled check
- * fingerprints). Odoo stamps write_date with its transaction's start (PostgreSQL
+ * fingerprints), by default: the configuration's odoo.watermark_overlap_s
+ * (scan_wm_overlap). Odoo stamps write_date with its transaction's start (PostgreSQL
  * now()), not its commit: a transaction that began before a pass took its
  * watermark and committed after that pass read its rows leaves rows stamped
  * before the watermark. The overlap must outlast the transactions that write what
@@ -117,6 +118,8 @@ int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct er
  * latest write are read again by every pass until a newer write moves the watermark.
  */
 #define SCAN_WM_OVERLAP_S 600
+/* The overlap of c in seconds (odoo.watermark_overlap_s; SCAN_WM_OVERLAP_S when unset). */
+long scan_wm_overlap(const struct cfg *c);
 #define SCAN_FULL_EVERY_S (24L * 3600) /* a full Odoo scan at least daily */
 /* The distinct models of c's enabled types appended to *models (strings borrowed from c;
  * *models malloc'd, caller frees). 0 or ERR_NOMEM. */

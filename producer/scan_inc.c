@@ -10,8 +10,9 @@
  *      read, so every transaction that began after that carries a write_date
  *      >= it; one that began earlier and commits after this pass read its rows
  *      carries its start (Odoo's now() is the transaction's start): the next
- *      pass re-reads from the watermark minus SCAN_WM_OVERLAP_S (scan.h: 10
- *      minutes, longer than Odoo lets a request run). Then, when asked, the
+ *      pass re-reads from the watermark minus the overlap (scan.h
+ *      SCAN_WM_OVERLAP_S: odoo.watermark_overlap_s, by default 10 minutes,
+ *      longer than Odoo lets a request run). Then, when asked, the
  *      settled fingerprint at that watermark (settled.h), over the same rows.
  *   1. per type, the matching ids (search, ids only: the cheap listing);
  *      then the ids changed since the previous watermark (search_read with
@@ -123,6 +124,11 @@ static void civil_from_days(long long z, int *y, unsigned *m, unsigned *d)
     *d = doy - (153 * mp + 2) / 5 + 1;
     *m = mp < 10 ? mp + 3 : mp - 9;
     *y = (int)((long long)yoe + era * 400 + (*m <= 2));
+}
+
+long scan_wm_overlap(const struct cfg *c)
+{
+    return c->odoo.watermark_overlap_s > 0 ? c->odoo.watermark_overlap_s : SCAN_WM_OVERLAP_S;
 }
 
 int scan_wd_shift(const char *wd, long seconds, char out[20])
@@ -749,7 +755,7 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
     }
     /* Is the previous state usable at all? */
     if (prev_in && prev_in->odoo_key && strcmp(prev_in->odoo_key, okey) == 0 &&
-        prev_in->watermark && scan_wd_shift(prev_in->watermark, -SCAN_WM_OVERLAP_S, wm) == 0 &&
+        prev_in->watermark && scan_wd_shift(prev_in->watermark, -scan_wm_overlap(c), wm) == 0 &&
         now - prev_in->full_at < SCAN_FULL_EVERY_S && now >= prev_in->full_at)
         prev = prev_in;
     else if (prev_in && prev_in->odoo_key)

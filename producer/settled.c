@@ -228,7 +228,7 @@ int settled_probe_odoo(struct odoo *o, const struct cfg *c, const char *watermar
 
     s->ok = 0;
     if (!watermark || strlen(watermark) != 19 ||
-        scan_wd_shift(watermark, -SCAN_WM_OVERLAP_S, wm) < 0)
+        scan_wd_shift(watermark, -scan_wm_overlap(c), wm) < 0)
         return err_set(e, ERR_INVALID, "no watermark");
     memcpy(s->watermark, watermark, 20);
     free(s->types);

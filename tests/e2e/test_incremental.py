@@ -626,6 +626,20 @@ class Incremental(SyncCase):
         self.settle()
         self.assertIn("Customers/Alpha renamed", self.tree())
         self.assertIn("Customers/Beta renamed", self.tree())
+        # the overlap is odoo.watermark_overlap_s: with 60 s, a commit stamped 2 minutes
+        # back is left to the daily full scan (what a shorter overlap saves is reading)
+        with open(self.config) as f:
+            cfg = json.load(f)
+        cfg["odoo"]["watermark_overlap_s"] = 60
+        with open(self.config, "w") as f:
+            json.dump(cfg, f)
+        self.settle()
+        self.control({"late_commit": {"seconds": 120, "count": 1}})
+        self.odoo.write("res.partner", a, {"name": "Alpha again"})
+        got, p = self.plan_nc()
+        self.assertEqual(got, set(), p.stderr[-3000:])
+        want, _ = self.plan_nc(state=self.fresh())
+        self.assertTrue(want)
 
     # --- (5b) the settled mark of produce lives in Redis ----------------------------
     def test_produce_keeps_its_settled_mark_in_redis(self):
