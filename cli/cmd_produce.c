@@ -28,7 +28,17 @@
 
 #include "banned.h"
 
-/* How long a queued-job mark lives if no worker ever clears it. */
+/*
+ * A job's queued mark is set (unless it exists: then the job is still queued
+ * and not emitted again) before the job is emitted, for PRODUCE_CLAIM_TTL_MS:
+ * long enough for the pass to emit and flush, short enough that a producer
+ * that dies before the broker's answer holds nothing back for long. Once the
+ * broker acknowledged the job, its mark lives PRODUCE_MARK_TTL_MS (if no
+ * worker clears it first); a job the broker did not acknowledge (produce
+ * error, failed delivery, no report before the flush timeout) loses its mark,
+ * so the next pass emits it again.
+ */
+#define PRODUCE_CLAIM_TTL_MS (10L * 60 * 1000)
 #define PRODUCE_MARK_TTL_MS (6L * 3600 * 1000)
 
 static volatile sig_atomic_t produce_stop;
@@ -62,6 +72,8 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
     struct plan p;
     struct scan_stats st;
     struct kq_producer *prod = NULL;
+    struct kq_receipt **rcpt = NULL;
+    unsigned char *sent = NULL; /* per job: emitted by this pass */
     struct lock *marks = NULL;
     struct buf b;
     struct err e = ERR_INIT;
@@ -78,10 +90,10 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
     /*
      * With Redis configured, the scan state lives there (a CronJob's pod keeps no
      * file between passes), and a job still queued from an earlier pass (its mark
-     * set by us, not yet cleared by the worker that finishes it) is not emitted
-     * again. Without Redis, or when it does not answer, the state is the file and
-     * every job is emitted: the appliers are idempotent, so a repeat costs time,
-     * not correctness.
+     * set by us once the broker acknowledged the job, not yet cleared by the worker
+     * that finishes it) is not emitted again. Without Redis, or when it does not
+     * answer, the state is the file and every job is emitted: the appliers are
+     * idempotent, so a repeat costs time, not correctness.
      */
     if (s->cfg.redis.url && *s->cfg.redis.url && lock_new(&marks, &t->lock, &e) < 0) {
         log_warn(&s->log, "redis off for this pass (scan state, queued-job marks): %s", e.msg);
@@ -106,10 +118,17 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
         rc = EXIT_CONNECT;
         goto out;
     }
+    rcpt = calloc(p.njobs ? p.njobs : 1, sizeof(*rcpt));
+    sent = calloc(p.njobs ? p.njobs : 1, 1);
+    if (!rcpt || !sent) {
+        fprintf(stderr, "odoosync produce: out of memory\n");
+        rc = EXIT_INTERNAL;
+        goto out;
+    }
     for (size_t i = 0; i < p.njobs; i++) {
         int fresh = 1;
 
-        if (marks && lock_mark(marks, p.jobs[i].id, PRODUCE_MARK_TTL_MS, &fresh, &e) < 0) {
+        if (marks && lock_mark(marks, p.jobs[i].id, PRODUCE_CLAIM_TTL_MS, &fresh, &e) < 0) {
             log_warn(&s->log, "queued-job marks off: %s", e.msg);
             lock_free(marks);
             marks = NULL;
@@ -120,16 +139,29 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
             continue;
         }
         emitted++;
+        sent[i] = 1;
         buf_reset(&b);
         if (job_encode(&p.jobs[i], &b, &e) < 0 ||
-            kq_produce(prod, kq_conf_jobs(&t->kq), p.jobs[i].lock, b.data, b.len, NULL, 0, &e) <
-                0) {
+            kq_produce_tracked(prod, kq_conf_jobs(&t->kq), p.jobs[i].lock, b.data, b.len, NULL, 0,
+                               &rcpt[i], &e) < 0)
             fprintf(stderr, "odoosync produce: job %s: %s\n", p.jobs[i].id, e.msg);
-            failed++;
-        }
     }
-    if (kq_flush(prod, 60000, &failed, &e) < 0)
+    if (kq_flush(prod, 60000, NULL, &e) < 0)
         fprintf(stderr, "odoosync produce: %s\n", e.msg);
+    /* keep the marks of what the broker acknowledged, drop the others' */
+    for (size_t i = 0; i < p.njobs; i++) {
+        int acked;
+
+        if (!sent[i])
+            continue;
+        acked = rcpt[i] && kq_receipt_state(prod, rcpt[i]) == 1;
+        if (!acked)
+            failed++;
+        /* on a Redis error the claim expires by itself (PRODUCE_CLAIM_TTL_MS) */
+        if (marks && (acked ? lock_mark_keep(marks, p.jobs[i].id, PRODUCE_MARK_TTL_MS, &e)
+                            : lock_unmark(marks, p.jobs[i].id, &e)) < 0)
+            log_warn(&s->log, "queued-job mark of job %s: %s", p.jobs[i].id, e.msg);
+    }
     printf("produce: %ld jobs emitted, %ld still queued from an earlier pass (planned: ", emitted,
            queued);
     for (int k = 0; k < JOB_KIND_COUNT; k++)
@@ -151,6 +183,10 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
                 1);
     metrics_set(m, "odoosync_last_pass_timestamp_seconds", NULL, (double)time(NULL));
 out:
+    for (size_t i = 0; rcpt && i < p.njobs; i++)
+        kq_receipt_free(prod, rcpt[i]);
+    free(rcpt);
+    free(sent);
     lock_free(marks);
     kq_producer_free(prod);
     buf_release(&b);

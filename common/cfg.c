@@ -110,6 +110,10 @@ static const struct key keys[] = {
      "per-request timeout"},
     {"odoo.insecure", KT_BOOL, OFF(odoo.insecure), 0, 0, "false", NULL, NULL, 0, NULL,
      "do not verify TLS certificates"},
+    {"odoo.watermark_overlap_s", KT_INT, OFF(odoo.watermark_overlap_s), 1, 86400, "600", NULL,
+     NULL, 0, NULL,
+     "seconds before the last pass' watermark that a pass reads again: longer than Odoo's "
+     "longest writing transaction (write_date is the transaction's start)"},
 
     {"cloud.url", KT_URL, OFF(cloud.url), 0, 0, NULL, NULL, "http,https", 0, NULL,
      "WebDAV base URL"},

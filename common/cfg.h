@@ -67,6 +67,9 @@ struct cfg_odoo {
     char *api_key_file;
     long timeout_ms; /* per request, default 30000 */
     int insecure;    /* 1: do not verify TLS certificates */
+    /* seconds before the watermark each pass reads again (producer/scan.h
+     * SCAN_WM_OVERLAP_S: longer than Odoo's longest writing transaction), default 600 */
+    long watermark_overlap_s;
     /* filled by cfg_resolve_secrets(); NULL when no source gave one; never log */
     char *password;
     char *api_key;

@@ -190,6 +190,47 @@ int kq_produce(struct kq_producer *p, const char *topic, const char *key, const 
     return kq_kafka_produce(p->kafka, topic, key, value, len, hdrs, n_hdrs, -1, e);
 }
 
+int kq_produce_tracked(struct kq_producer *p, const char *topic, const char *key, const void *value,
+                       size_t len, const struct kq_header *hdrs, int n_hdrs,
+                       struct kq_receipt **out, struct err *e)
+{
+    struct kq_receipt *r;
+    int rc;
+
+    *out = NULL;
+    if (!p->local)
+        return kq_kafka_produce_tracked(p->kafka, topic, key, value, len, hdrs, n_hdrs, out, e);
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = kq_local_produce(p->local, topic, key, value, len, hdrs, n_hdrs, 5000, e);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    r->refs = 1;
+    r->done = 1;
+    *out = r;
+    return 0;
+}
+
+int kq_receipt_state(struct kq_producer *p, const struct kq_receipt *r)
+{
+    if (p->local)
+        return 1;
+    return kq_kafka_receipt_state(p->kafka, r);
+}
+
+void kq_receipt_free(struct kq_producer *p, struct kq_receipt *r)
+{
+    if (!r)
+        return;
+    if (p->local)
+        free(r);
+    else
+        kq_kafka_receipt_free(p->kafka, r);
+}
+
 int kq_send(struct kq_producer *p, const char *topic, const char *key, const void *value,
             size_t len, const struct kq_header *hdrs, int n_hdrs, long timeout_ms, struct err *e)
 {

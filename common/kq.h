@@ -124,6 +124,24 @@ int kq_produce(struct kq_producer *p, const char *topic, const char *key, const 
                size_t len, const struct kq_header *hdrs, int n_hdrs, struct err *e);
 
 /*
+ * Delivery receipts, for a caller that must know which messages the broker
+ * acknowledged (cmd_produce keeps a job's queued mark only then).
+ * kq_produce_tracked queues one message like kq_produce and hands out
+ * *out, its receipt (NULL on error). kq_receipt_state: 1 acknowledged
+ * (acks=all), -1 delivery failed, 0 no report yet (e.g. after a kq_flush that
+ * timed out). kq_receipt_free (NULL is fine) drops it, before
+ * kq_producer_free; a report that comes later is still counted by kq_flush.
+ * In-process queue: a message is acknowledged when it is queued.
+ */
+struct kq_receipt;
+
+int kq_produce_tracked(struct kq_producer *p, const char *topic, const char *key, const void *value,
+                       size_t len, const struct kq_header *hdrs, int n_hdrs,
+                       struct kq_receipt **out, struct err *e);
+int kq_receipt_state(struct kq_producer *p, const struct kq_receipt *r);
+void kq_receipt_free(struct kq_producer *p, struct kq_receipt *r);
+
+/*
  * Wait until every message queued so far has its delivery report, up to
  * timeout_ms. *failed (may be NULL) = messages that failed since the last
  * kq_flush. Returns 0 only if nothing is outstanding and nothing failed;

@@ -20,6 +20,18 @@ struct kq_msg *kq_msg_make(const char *topic, int partition, long long offset, c
                            size_t key_len, const void *value, size_t len, long long ts,
                            const struct kq_header *hdrs, int n_hdrs);
 
+/*
+ * A delivery receipt (kq_produce_tracked). Kafka: completed by the message's
+ * delivery report; refs, done and err under the producer's mu, the last of
+ * the two references (the caller's, the report's) frees it. Local queue: made
+ * done (the message is in the queue when kq_local_produce returns), refs 1.
+ */
+struct kq_receipt {
+    int refs;
+    int done;
+    int err; /* rd_kafka_resp_err_t of the report, 0 acknowledged */
+};
+
 struct kq_producer {
     struct kq_local *local;
     struct kq_kafka_producer *kafka;
@@ -39,6 +51,12 @@ void kq_kafka_producer_free(struct kq_kafka_producer *p);
 int kq_kafka_produce(struct kq_kafka_producer *p, const char *topic, const char *key,
                      const void *value, size_t len, const struct kq_header *hdrs, int n_hdrs,
                      long wait_ms, struct err *e);
+/* Queue one message whose report completes *out (a new receipt with two references). */
+int kq_kafka_produce_tracked(struct kq_kafka_producer *p, const char *topic, const char *key,
+                             const void *value, size_t len, const struct kq_header *hdrs,
+                             int n_hdrs, struct kq_receipt **out, struct err *e);
+int kq_kafka_receipt_state(struct kq_kafka_producer *p, const struct kq_receipt *r);
+void kq_kafka_receipt_free(struct kq_kafka_producer *p, struct kq_receipt *r);
 int kq_kafka_flush(struct kq_kafka_producer *p, long timeout_ms, long *failed, struct err *e);
 int kq_kafka_consumer_new(struct kq_kafka_consumer **out, const struct kq_conf *c, struct err *e);
 void kq_kafka_consumer_free(struct kq_kafka_consumer *c);

@@ -5,9 +5,12 @@
  * Producer: enable.idempotence=true, acks=all, partitioner=murmur2_random,
  * then the pass-through properties. A background thread serves delivery
  * reports (rd_kafka_poll) for the handle's lifetime. Every report is counted
- * (outstanding / failed); a message sent with kq_send carries a waiter that
- * its report completes. The waiter is refcounted: a sender that gives up
- * waiting drops its reference and the report frees it later.
+ * (outstanding / failed); a message sent with kq_send or kq_produce_tracked
+ * carries a receipt (kq_int.h) that its report completes. The receipt is
+ * refcounted: a sender that gives up waiting drops its reference and the
+ * report frees it later; a message still unreported when the producer is
+ * freed is purged, so its report comes (and frees its receipt) before the
+ * poll thread stops.
  *
  * Consumer: partition.assignment.strategy=cooperative-sticky (on librdkafka before
  * 2.3.0, a consumer waits for its first assignment before closing: see
@@ -41,12 +44,6 @@
 #include "kq_int.h"
 
 #include "banned.h"
-
-struct waiter {
-    int refs; /* under the producer's mu */
-    int done;
-    rd_kafka_resp_err_t err;
-};
 
 /* Every opaque given to librdkafka starts with the log (see log_cb). */
 struct kq_kafka_producer {
@@ -144,7 +141,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct kq_kafka_producer *p = opaque;
-    struct waiter *w = m->_private;
+    struct kq_receipt *w = m->_private;
 
     (void)rk;
     pthread_mutex_lock(&p->mu);
@@ -236,7 +233,11 @@ void kq_kafka_producer_free(struct kq_kafka_producer *p)
 {
     if (!p)
         return;
-    rd_kafka_flush(p->rk, 10000);
+    if (rd_kafka_flush(p->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* still unreported: fail them now, so their reports free their receipts */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(p->rk, 1000);
+    }
     atomic_store(&p->stop, 1);
     pthread_join(p->poller, NULL);
     rd_kafka_destroy(p->rk);
@@ -245,22 +246,15 @@ void kq_kafka_producer_free(struct kq_kafka_producer *p)
     free(p);
 }
 
-int kq_kafka_produce(struct kq_kafka_producer *p, const char *topic, const char *key,
+/* Queue one message carrying w (may be NULL); on error, w is freed. */
+static int produce_w(struct kq_kafka_producer *p, const char *topic, const char *key,
                      const void *value, size_t len, const struct kq_header *hdrs, int n_hdrs,
-                     long wait_ms, struct err *e)
+                     struct kq_receipt *w, struct err *e)
 {
-    struct waiter *w = NULL;
     rd_kafka_headers_t *h = NULL;
     rd_kafka_resp_err_t kerr;
-    struct timespec dl;
-    int tries = 0, rc = 0;
+    int tries = 0;
 
-    if (wait_ms >= 0) {
-        w = calloc(1, sizeof(*w));
-        if (!w)
-            return err_set(e, ERR_NOMEM, "out of memory");
-        w->refs = 2;
-    }
     for (;;) {
         h = rd_kafka_headers_new((size_t)(n_hdrs > 0 ? n_hdrs : 1));
         for (int i = 0; i < n_hdrs; i++)
@@ -289,8 +283,26 @@ int kq_kafka_produce(struct kq_kafka_producer *p, const char *topic, const char 
         return err_set(e, kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ERR_RETRY : ERR_INVALID,
                        "kafka produce to \"%s\": %s", topic, rd_kafka_err2str(kerr));
     }
-    if (!w)
-        return 0;
+    return 0;
+}
+
+int kq_kafka_produce(struct kq_kafka_producer *p, const char *topic, const char *key,
+                     const void *value, size_t len, const struct kq_header *hdrs, int n_hdrs,
+                     long wait_ms, struct err *e)
+{
+    struct kq_receipt *w = NULL;
+    struct timespec dl;
+    int rc = 0;
+
+    if (wait_ms >= 0) {
+        w = calloc(1, sizeof(*w));
+        if (!w)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        w->refs = 2;
+    }
+    rc = produce_w(p, topic, key, value, len, hdrs, n_hdrs, w, e);
+    if (rc < 0 || !w)
+        return rc;
     deadline_in(&dl, wait_ms);
     pthread_mutex_lock(&p->mu);
     while (!w->done)
@@ -300,11 +312,47 @@ int kq_kafka_produce(struct kq_kafka_producer *p, const char *topic, const char 
         rc = err_set(e, ERR_RETRY, "kafka produce to \"%s\": no delivery report within %ld ms",
                      topic, wait_ms);
     else if (w->err)
-        rc = err_set(e, ERR_RETRY, "kafka produce to \"%s\": %s", topic, rd_kafka_err2str(w->err));
+        rc = err_set(e, ERR_RETRY, "kafka produce to \"%s\": %s", topic,
+                     rd_kafka_err2str((rd_kafka_resp_err_t)w->err));
     if (--w->refs == 0)
         free(w);
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+int kq_kafka_produce_tracked(struct kq_kafka_producer *p, const char *topic, const char *key,
+                             const void *value, size_t len, const struct kq_header *hdrs,
+                             int n_hdrs, struct kq_receipt **out, struct err *e)
+{
+    struct kq_receipt *w = calloc(1, sizeof(*w));
+    int rc;
+
+    *out = NULL;
+    if (!w)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    w->refs = 2;
+    rc = produce_w(p, topic, key, value, len, hdrs, n_hdrs, w, e);
+    if (rc == 0)
+        *out = w;
+    return rc;
+}
+
+int kq_kafka_receipt_state(struct kq_kafka_producer *p, const struct kq_receipt *r)
+{
+    int st;
+
+    pthread_mutex_lock(&p->mu);
+    st = !r->done ? 0 : r->err ? -1 : 1;
+    pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+void kq_kafka_receipt_free(struct kq_kafka_producer *p, struct kq_receipt *r)
+{
+    pthread_mutex_lock(&p->mu);
+    if (--r->refs == 0)
+        free(r);
+    pthread_mutex_unlock(&p->mu);
 }
 
 int kq_kafka_flush(struct kq_kafka_producer *p, long timeout_ms, long *failed, struct err *e)

@@ -115,6 +115,13 @@ int lock_unmark(struct lock *l, const char *id, struct err *e)
     return lock_redis_unmark(l->redis, id, e);
 }
 
+int lock_mark_keep(struct lock *l, const char *id, long ttl_ms, struct err *e)
+{
+    if (l->local)
+        return 0;
+    return lock_redis_mark_keep(l->redis, id, ttl_ms, e);
+}
+
 int lock_blob_get(struct lock *l, const char *name, size_t cap, char **out, size_t *len,
                   struct err *e)
 {

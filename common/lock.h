@@ -79,6 +79,13 @@ int lock_ver_raise(struct lock *l, const char *path, long long ver, struct err *
  */
 int lock_mark(struct lock *l, const char *id, long ttl_ms, int *fresh, struct err *e);
 int lock_unmark(struct lock *l, const char *id, struct err *e);
+/*
+ * The mark of id, if it is still there, expires ttl_ms from now (a mark a
+ * worker removed meanwhile stays removed). The producer sets a short-lived
+ * mark before emitting a job and keeps it for long only once the broker has
+ * acknowledged the job.
+ */
+int lock_mark_keep(struct lock *l, const char *id, long ttl_ms, struct err *e);
 
 /*
  * Blobs: what the producer keeps between passes in cluster mode (its scan

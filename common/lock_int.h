@@ -30,6 +30,7 @@ int lock_redis_ver_raise(struct lock_redis *r, const char *path, long long ver, 
 int lock_redis_ping(struct lock_redis *r, struct err *e);
 int lock_redis_mark(struct lock_redis *r, const char *id, long ttl_ms, int *fresh, struct err *e);
 int lock_redis_unmark(struct lock_redis *r, const char *id, struct err *e);
+int lock_redis_mark_keep(struct lock_redis *r, const char *id, long ttl_ms, struct err *e);
 int lock_redis_blob_get(struct lock_redis *r, const char *name, size_t cap, char **out, size_t *len,
                         struct err *e);
 int lock_redis_blob_set(struct lock_redis *r, const char *name, const char *data, size_t len,

@@ -307,6 +307,19 @@ int lock_redis_unmark(struct lock_redis *r, const char *id, struct err *e)
     return rc;
 }
 
+int lock_redis_mark_keep(struct lock_redis *r, const char *id, long ttl_ms, struct err *e)
+{
+    char key[KEY_MAX];
+    redisReply *rep = NULL;
+    int rc;
+
+    rc = make_key(r, key, "queued", id, e);
+    if (rc == 0)
+        rc = command(r, &rep, e, "PEXPIRE %s %ld", key, ttl_ms); /* 0 when it is gone */
+    freeReplyObject(rep);
+    return rc;
+}
+
 int lock_redis_blob_get(struct lock_redis *r, const char *name, size_t cap, char **out, size_t *len,
                         struct err *e)
 {

@@ -103,7 +103,23 @@ int scan_types(const struct cfg *c, struct plan_type **out, size_t *n, struct er
  * scan_odoo does; any other failure returns its code (the caller then runs
  * scan_odoo on a fresh snapshot, which is never worse).
  */
-#define SCAN_WM_OVERLAP_S 1            /* re-read from watermark - 1 s */
+/*
+ * How far before the watermark the next pass re-reads (and the settled check
+ * fingerprints), by default: the configuration's odoo.watermark_overlap_s
+ * (scan_wm_overlap). Odoo stamps write_date with its transaction's start (PostgreSQL
+ * now()), not its commit: a transaction that began before a pass took its
+ * watermark and committed after that pass read its rows leaves rows stamped
+ * before the watermark. The overlap must outlast the transactions that write what
+ * the scans read: Odoo stops a request or a cron job after limit_time_real (120 s
+ * by default) in multi-process mode, so 10 minutes leaves a wide margin. A longer
+ * transaction (raised limits, threaded mode, an odoo-bin shell script) whose rows
+ * are stamped more than this before the watermark is caught by the daily full
+ * scan (SCAN_FULL_EVERY_S). The cost: the rows written in the 10 minutes before the
+ * latest write are read again by every pass until a newer write moves the watermark.
+ */
+#define SCAN_WM_OVERLAP_S 600
+/* The overlap of c in seconds (odoo.watermark_overlap_s; SCAN_WM_OVERLAP_S when unset). */
+long scan_wm_overlap(const struct cfg *c);
 #define SCAN_FULL_EVERY_S (24L * 3600) /* a full Odoo scan at least daily */
 /* The distinct models of c's enabled types appended to *models (strings borrowed from c;
  * *models malloc'd, caller frees). 0 or ERR_NOMEM. */
@@ -122,6 +138,11 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
                   const struct scan_state *prev, struct scan_state *next, struct settled *cap,
                   int *was_full, struct odoo_snap *os, struct scan_stats *st, struct log *lg,
                   struct err *e);
+
+/* The ids matching dom, ascending (keyset paging, ids only, as the incremental scan lists
+ * them): *ids malloc'd (NULL when none). Counts its requests and ids in st. 0 or ERR_*. */
+int scan_list_ids(struct odoo *o, const char *model, const cJSON *dom, long **ids, size_t *n,
+                  struct scan_stats *st, struct err *e);
 
 /* "YYYY-MM-DD HH:MM:SS" (more after it is ignored) shifted by seconds into out. 0 or -1. */
 int scan_wd_shift(const char *wd, long seconds, char out[20]);

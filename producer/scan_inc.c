@@ -7,10 +7,13 @@
  *   0. the watermark of this pass: per model involved (each type's model and
  *      ir.attachment) the latest write_date, one row each (order write_date
  *      desc, limit 1). Odoo's clock had reached it before anything below was
- *      read, so every change made after this pass read a row carries a
- *      write_date >= it: the next pass re-reads from there, minus an overlap
- *      of SCAN_WM_OVERLAP_S for transactions committed late. Then, when asked,
- *      the settled fingerprint at that watermark (settled.h).
+ *      read, so every transaction that began after that carries a write_date
+ *      >= it; one that began earlier and commits after this pass read its rows
+ *      carries its start (Odoo's now() is the transaction's start): the next
+ *      pass re-reads from the watermark minus the overlap (scan.h
+ *      SCAN_WM_OVERLAP_S: odoo.watermark_overlap_s, by default 10 minutes,
+ *      longer than Odoo lets a request run). Then, when asked, the
+ *      settled fingerprint at that watermark (settled.h), over the same rows.
  *   1. per type, the matching ids (search, ids only: the cheap listing);
  *      then the ids changed since the previous watermark (search_read with
  *      domain + write_date >= watermark - overlap: id, display_name); ids
@@ -124,6 +127,11 @@ static void civil_from_days(long long z, int *y, unsigned *m, unsigned *d)
     *y = (int)((long long)yoe + era * 400 + (*m <= 2));
 }
 
+long scan_wm_overlap(const struct cfg *c)
+{
+    return c->odoo.watermark_overlap_s > 0 ? c->odoo.watermark_overlap_s : SCAN_WM_OVERLAP_S;
+}
+
 int scan_wd_shift(const char *wd, long seconds, char out[20])
 {
     unsigned y, mo, d, h, mi, s;
@@ -216,6 +224,24 @@ static int list_ids(struct odoo *o, const char *model, const cJSON *dom, struct 
             break;
     }
     cJSON_Delete(d);
+    return rc;
+}
+
+int scan_list_ids(struct odoo *o, const char *model, const cJSON *dom, long **ids, size_t *n,
+                  struct scan_stats *st, struct err *e)
+{
+    struct lvec l;
+    int rc;
+
+    memset(&l, 0, sizeof(l));
+    rc = list_ids(o, model, dom, &l, st, e);
+    if (rc < 0) {
+        free(l.v);
+        l.v = NULL;
+        l.n = 0;
+    }
+    *ids = l.v;
+    *n = l.n;
     return rc;
 }
 
@@ -733,7 +759,7 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
     }
     /* Is the previous state usable at all? */
     if (prev_in && prev_in->odoo_key && strcmp(prev_in->odoo_key, okey) == 0 &&
-        prev_in->watermark && scan_wd_shift(prev_in->watermark, -SCAN_WM_OVERLAP_S, wm) == 0 &&
+        prev_in->watermark && scan_wd_shift(prev_in->watermark, -scan_wm_overlap(c), wm) == 0 &&
         now - prev_in->full_at < SCAN_FULL_EVERY_S && now >= prev_in->full_at)
         prev = prev_in;
     else if (prev_in && prev_in->odoo_key)

@@ -139,7 +139,36 @@ static int on_row(const cJSON *rec, void *ud)
     }
 }
 
-/* count of dom, and the digest of its rows with write_date >= wm (id order) */
+/* records: the ids matching dom, their count and the digest of the ids in id order */
+static int probe_ids(struct odoo *o, const char *model, const cJSON *dom, struct settled_fp *fp,
+                     struct scan_stats *st, struct err *e)
+{
+    struct sha1_ctx h;
+    long *ids = NULL;
+    size_t n = 0;
+    char num[32];
+    int rc = scan_list_ids(o, model, dom, &ids, &n, st, e);
+
+    if (rc == 0)
+        rc = sha1_init(&h, e);
+    if (rc == 0) {
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            snprintf(num, sizeof(num), "%ld", ids[i]);
+            rc = put_field(&h, num, e);
+        }
+        if (rc == 0)
+            rc = sha1_final(&h, fp->ids, e);
+        sha1_release(&h);
+    }
+    fp->count = (long)n;
+    free(ids);
+    return rc;
+}
+
+/*
+ * count of dom (records: and the digest of the matching ids), and the digest of
+ * its rows with write_date >= wm (id order)
+ */
 static int probe_one(struct odoo *o, const char *model, const cJSON *dom, const char *wm,
                      const char *const *fields, int atts, struct settled_fp *fp,
                      struct scan_stats *st, struct err *e)
@@ -150,8 +179,13 @@ static int probe_one(struct odoo *o, const char *model, const cJSON *dom, const 
 
     if (!since)
         return err_set(e, ERR_NOMEM, "out of memory");
-    rc = odoo_search_count(o, model, dom, &fp->count, e);
-    st->odoo_requests++;
+    fp->ids[0] = 0;
+    if (atts) {
+        rc = odoo_search_count(o, model, dom, &fp->count, e);
+        st->odoo_requests++;
+    } else {
+        rc = probe_ids(o, model, dom, fp, st, e);
+    }
     if (rc == 0) {
         d.e = e;
         d.atts = atts;
@@ -194,7 +228,7 @@ int settled_probe_odoo(struct odoo *o, const struct cfg *c, const char *watermar
 
     s->ok = 0;
     if (!watermark || strlen(watermark) != 19 ||
-        scan_wd_shift(watermark, -SCAN_WM_OVERLAP_S, wm) < 0)
+        scan_wd_shift(watermark, -scan_wm_overlap(c), wm) < 0)
         return err_set(e, ERR_INVALID, "no watermark");
     memcpy(s->watermark, watermark, 20);
     free(s->types);
@@ -221,7 +255,7 @@ int settled_probe_odoo(struct odoo *o, const struct cfg *c, const char *watermar
 
 static int same_fp(const struct settled_fp *a, const struct settled_fp *b)
 {
-    return a->count == b->count && strcmp(a->digest, b->digest) == 0;
+    return a->count == b->count && strcmp(a->digest, b->digest) == 0 && strcmp(a->ids, b->ids) == 0;
 }
 
 int settled_same_odoo(const struct settled *a, const struct settled *b)
@@ -242,7 +276,8 @@ static cJSON *fp_json(const struct settled_fp *fp)
     cJSON *a = cJSON_CreateArray();
 
     if (a && (!cJSON_AddItemToArray(a, cJSON_CreateNumber((double)fp->count)) ||
-              !cJSON_AddItemToArray(a, cJSON_CreateString(fp->digest)))) {
+              !cJSON_AddItemToArray(a, cJSON_CreateString(fp->digest)) ||
+              (fp->ids[0] && !cJSON_AddItemToArray(a, cJSON_CreateString(fp->ids))))) {
         cJSON_Delete(a);
         return NULL;
     }
@@ -277,15 +312,22 @@ int settled_encode(const struct settled *s, char **out, struct err *e)
     return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 }
 
-static int fp_from(const cJSON *a, struct settled_fp *fp)
+/* [count, digest] (attachments) or [count, digest, ids digest] (records: with_ids) */
+static int fp_from(const cJSON *a, int with_ids, struct settled_fp *fp)
 {
     const cJSON *n = cJSON_GetArrayItem(a, 0), *d = cJSON_GetArrayItem(a, 1);
+    const cJSON *ids = cJSON_GetArrayItem(a, 2);
 
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2 || !cJSON_IsNumber(n) ||
-        !cJSON_IsString(d) || strlen(d->valuestring) != SHA1_HEX_SIZE - 1)
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2 + with_ids || !cJSON_IsNumber(n) ||
+        !cJSON_IsString(d) || strlen(d->valuestring) != SHA1_HEX_SIZE - 1 ||
+        (with_ids && (!cJSON_IsString(ids) || strlen(ids->valuestring) != SHA1_HEX_SIZE - 1)))
         return -1;
     fp->count = (long)n->valuedouble;
     memcpy(fp->digest, d->valuestring, SHA1_HEX_SIZE);
+    if (with_ids)
+        memcpy(fp->ids, ids->valuestring, SHA1_HEX_SIZE);
+    else
+        fp->ids[0] = 0;
     return 0;
 }
 
@@ -321,7 +363,7 @@ int settled_decode(const char *text, size_t len, struct settled *s, struct err *
         !etag || !*etag || get_num(o, "full_at", &full_at) < 0 ||
         get_num(o, "records", &records) < 0 || get_num(o, "attachments", &atts) < 0 ||
         get_num(o, "managed", &managed) < 0 || !cJSON_IsArray(types) ||
-        fp_from(cJSON_GetObjectItemCaseSensitive(o, "atts"), &s->atts) < 0) {
+        fp_from(cJSON_GetObjectItemCaseSensitive(o, "atts"), 0, &s->atts) < 0) {
         rc = err_set(e, ERR_PROTO, "not a settled mark of version %d", SETTLED_VERSION);
         goto out;
     }
@@ -338,7 +380,7 @@ int settled_decode(const char *text, size_t len, struct settled *s, struct err *
         goto out;
     }
     for (int i = 0; i < cJSON_GetArraySize(types); i++)
-        if (fp_from(cJSON_GetArrayItem(types, i), &s->types[s->ntypes++]) < 0) {
+        if (fp_from(cJSON_GetArrayItem(types, i), 1, &s->types[s->ntypes++]) < 0) {
             rc = err_set(e, ERR_PROTO, "a settled mark with a bad type entry");
             goto out;
         }

@@ -15,22 +15,28 @@
  *               the Odoo and cloud identity, root, dialect, each enabled type's folder,
  *               model, domain and direction, the stand-alone folder, the delete
  *               share): another configuration never reuses a mark.
- *   per type    search_count(domain), and the sha1 of the rows (id, display_name,
- *               write_date) matching domain with write_date >= watermark - overlap.
- *   attachments the same over ir.attachment of the types' models (and the
- *               stand-alone ones when that folder is on), every field the scans read.
+ *   per type    the ids matching domain (search, ids only, as the incremental
+ *               scan lists them): their count and sha1; and the sha1 of the rows (id,
+ *               display_name, write_date) matching domain with write_date >=
+ *               watermark - overlap.
+ *   attachments search_count over ir.attachment of the types' models (and the
+ *               stand-alone ones when that folder is on), and the sha1 of the rows
+ *               since the watermark as above, every field the scans read.
  *   root_etag   the root folder's ETag. Only where folder ETags propagate
  *               (Nextcloud, ownCloud): a pass whose cloud walk kept no folder
  *               ETags leaves no mark, so on Apache & co every pass scans.
  *
  * Why equal fingerprints mean no change: every write after the mark's watermark
- * carries a write_date >= it (scan_inc.c), so a changed, created or re-linked row
- * shows in the rows read (a different digest); a deleted one, or one that left a
- * domain, lowers a count unless a new row, which shows, makes up for it. What
- * write_date cannot see (a display name computed from another record, a record
- * entering a domain through another record while another leaves it) is what
- * the incremental scan cannot see either: the daily full scan bounds both, and a
- * mark older than SCAN_FULL_EVERY_S is not used.
+ * carries a write_date >= it minus the overlap (scan_inc.c), so a changed, created
+ * or re-linked row shows in the rows read (a different digest); a deleted
+ * attachment lowers the count unless a new row, which shows, makes up for it. A
+ * record enters or leaves a type's domain also without a write of its own (a
+ * domain on a related field such as partner_id.customer_rank, a column Odoo
+ * writes by SQL such as customer_rank): the set of matching ids says so, as the
+ * incremental scan's listing of the ids does. What write_date cannot see (a
+ * display name computed from another record without a write) is what the
+ * incremental scan cannot see either: the daily full scan bounds it, and a mark
+ * older than SCAN_FULL_EVERY_S is not used.
  *
  * Storage: next to the scan state, a file "<state file>.settled" (local mode) or
  * the blob "<state name>.settled" in Redis (cluster mode); a pass that is not
@@ -50,11 +56,12 @@
 #include "scan.h"
 #include "sha.h"
 
-#define SETTLED_VERSION 1
+#define SETTLED_VERSION 2
 
 struct settled_fp {
     long count;
     char digest[SHA1_HEX_SIZE];
+    char ids[SHA1_HEX_SIZE]; /* records: sha1 of the matching ids; attachments: "" */
 };
 
 struct settled {

@@ -8,9 +8,10 @@
  *   odoo_key    "<odoo url>|<database>|<login>": another server, database or
  *               user (other access rights) invalidates everything Odoo.
  *   watermark   "YYYY-MM-DD HH:MM:SS", a write_date Odoo had reached when
- *               the previous pass started its scan: every change made after
- *               that pass read a row has write_date >= watermark (the scan
- *               re-reads from watermark minus a small overlap).
+ *               the previous pass started its scan: every change committed
+ *               after that pass read a row has write_date >= watermark minus
+ *               the longest transaction (Odoo stamps a transaction's start), so
+ *               the scan re-reads from watermark - SCAN_WM_OVERLAP_S (10 min).
  *   full_at     Unix seconds of the last full Odoo scan (a periodic full scan
  *               bounds what a display name computed from other records could
  *               hide from write_date).

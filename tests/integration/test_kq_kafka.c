@@ -4,8 +4,10 @@
  * same as kq_partition_of), headers carried, offsets stored only when told
  * (a new consumer of the group gets exactly the unstored messages), pause
  * holds a partition back, kq_scan reads a topic whole without
- * committing, and kq_consumer_lag counts what is not finished (polled
- * but unstored messages included) and drops to 0 once all is stored.
+ * committing, kq_consumer_lag counts what is not finished (polled
+ * but unstored messages included) and drops to 0 once all is stored, and a
+ * delivery receipt (kq_produce_tracked) says its message was acknowledged.
+ * (A failed delivery: e2e.produce_faults, which takes the brokers down.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +224,22 @@ int main(void)
     scanned = 0;
     CHECK_INT(&cc, kq_scan(&kc, t.jobs, 20000, count_scan, &scanned, &e), 0);
     CHECK_INT(&cc, scanned, N + 1 + 5);
+
+    /* delivery receipts: each message's own acknowledgement, kept after the flush */
+    {
+        struct kq_receipt *r[3] = {NULL, NULL, NULL};
+
+        for (int i = 0; i < 3; i++) {
+            CHECK_INT(&cc, kq_produce_tracked(prod, t.retry, "/r", "r", 1, NULL, 0, &r[i], &e), 0);
+            CHECK(&cc, r[i] != NULL);
+        }
+        CHECK_MSG(&cc, kq_flush(prod, 20000, NULL, &e) == 0, "%s", e.msg);
+        for (int i = 0; i < 3; i++) {
+            CHECK_INT(&cc, r[i] ? kq_receipt_state(prod, r[i]) : 0, 1);
+            kq_receipt_free(prod, r[i]);
+        }
+        kq_receipt_free(prod, NULL);
+    }
 
     kq_producer_free(prod);
     return check_done(&cc);

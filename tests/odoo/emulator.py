@@ -14,7 +14,7 @@ Endpoints
   GET|HEAD /web/content/<id>[/<name>][?download=true]   streams ir.attachment content
   POST /__emulator__/control        test-only switches (loopback only): deny_model,
                                     allow_model, reset, fail_next, delay_next,
-                                    web_content_bearer
+                                    web_content_bearer, late_commit, sql_write
   GET  /__emulator__/stats          request counters (test-only)
 
 Data
@@ -339,8 +339,23 @@ USERS = {  # uid -> (login, password)
 # Helpers
 
 
+# Odoo stamps create_date / write_date with its cursor's now(), PostgreSQL's now():
+# the start of the transaction, not its commit. A transaction that ran for a while
+# commits rows stamped before rows that other transactions committed meanwhile.
+# The control {"late_commit": {"seconds": S, "count": N}} runs the next N writing
+# calls (create, write, unlink, action_*) as if their transaction had begun S seconds
+# before: their stamps are S seconds old, their rows appear now. _TXN.back is the
+# running call's S (per thread: calls run one at a time under Odoo.lock).
+_TXN = threading.local()
+
+
 def now_str():
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    return time.strftime("%Y-%m-%d %H:%M:%S",
+                         time.gmtime(time.time() - getattr(_TXN, "back", 0)))
+
+
+def is_writing_method(method):
+    return method in ("create", "write", "unlink") or method.startswith("action_")
 
 
 def leaf_repr(leaf):
@@ -452,6 +467,7 @@ class Odoo:
         self.denied = set()
         self.fail_rules = []  # [{"status":503,"count":n,"path":prefix}]
         self.delay_rules = []
+        self.late_rules = []  # [{"seconds": s, "count": n}]: see now_str()
         self.stats = {}
         # Real Odoo authenticates /web/content by session cookie only; the bearer key is
         # accepted here unless a test turns it off ({"web_content_bearer": false}).
@@ -590,19 +606,63 @@ class Odoo:
                                         **kwargs)
         except TypeError as exc:
             raise py_error("TypeError", "%s() %s" % (method, exc))
+        back = self.take_late_commit(method)
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")  # seed.py --direct may write meanwhile
+            _TXN.back = back
             try:
                 result = fn(*bound.args, **bound.kwargs)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            finally:
+                _TXN.back = 0
             gc = env.gc
         if gc:
             with self.lock:
                 self.file_gc(gc)
         return result
+
+    def take_late_commit(self, method):
+        """Seconds the transaction of this call began before now (late_commit rules)."""
+        if not isinstance(method, str) or not is_writing_method(method):
+            return 0
+        with self.control_lock:
+            for r in self.late_rules:
+                if r["count"] > 0:
+                    r["count"] -= 1
+                    return r["seconds"]
+        return 0
+
+    def sql_write(self, model_name, ids, values):
+        """An UPDATE behind the ORM's back, as Odoo modules do for hot counters (account's
+        res.partner._increase_rank bumps customer_rank by SQL): no write_date, no
+        write_uid, no recomputation."""
+        model = self.models.get(model_name)
+        if model is None:
+            raise ValueError("no model %s" % model_name)
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or \
+                not isinstance(values, dict) or not values:
+            raise ValueError("sql_write: ids (list of int) and values (object) expected")
+        cols, params = [], []
+        for k, v in values.items():
+            f = model.fields.get(k)
+            if f is None or not f.store or not f.column or f.type in ("one2many", "many2many"):
+                raise ValueError("sql_write: %s.%s is no column" % (model_name, k))
+            cols.append('"%s" = ?' % f.column)
+            params.append(int(v) if isinstance(v, bool) else v)
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                n = self.db.execute('UPDATE "%s" SET %s WHERE id IN (%s)' % (
+                    model.table, ", ".join(cols), ",".join("?" * len(ids))),
+                    params + ids).rowcount if ids else 0
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return n
 
     def method_spec(self, model, method):
         if method == "name_get" and self.version >= 18:
@@ -2350,12 +2410,17 @@ class Handler(BaseHTTPRequestHandler):
             cmd = json.loads(self.read_body() or b"{}")
             if not isinstance(cmd, dict):
                 raise ValueError("expected a JSON object")
+            sql_rows = None
+            if "sql_write" in cmd:  # takes odoo.lock: before control_lock (see call)
+                w = dict(cmd["sql_write"])
+                sql_rows = odoo.sql_write(w.get("model"), w.get("ids"), w.get("values"))
             with odoo.control_lock:
                 if cmd.get("reset"):
                     odoo.content_bearer = True
                     odoo.denied.clear()
                     odoo.fail_rules.clear()
                     odoo.delay_rules.clear()
+                    odoo.late_rules.clear()
                     odoo.stats.clear()
                 if "web_content_bearer" in cmd:
                     odoo.content_bearer = bool(cmd["web_content_bearer"])
@@ -2373,11 +2438,19 @@ class Handler(BaseHTTPRequestHandler):
                     r["seconds"] = float(r.get("seconds", 1))
                     r["count"] = int(r.get("count", 1))
                     odoo.delay_rules.append(r)
+                if "late_commit" in cmd:
+                    r = dict(cmd["late_commit"])
+                    r = {"seconds": float(r.get("seconds", 60)), "count": int(r.get("count", 1))}
+                    odoo.late_rules.append(r)
+                odoo.late_rules[:] = [r for r in odoo.late_rules if r["count"] > 0]
                 state = {"denied": sorted(odoo.denied), "fail_next": odoo.fail_rules,
                          "web_content_bearer": odoo.content_bearer,
-                         "delay_next": odoo.delay_rules, "odoo_version": odoo.version}
+                         "delay_next": odoo.delay_rules, "odoo_version": odoo.version,
+                         "late_commit": odoo.late_rules}
+                if sql_rows is not None:
+                    state["sql_write"] = sql_rows
             self.send_json(200, state)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, sqlite3.Error) as exc:
             self.send_json(400, {"error": str(exc)})
 
 

@@ -7,6 +7,7 @@ Run: python3 -m unittest -v test_emulator   (from tests/odoo/)
 """
 
 import base64
+import calendar
 import hashlib
 import http.client
 import itertools
@@ -1088,6 +1089,58 @@ class LoggingTests(EmulatorCase):
                              contains="Administration / Settings")
         self.assertOdooError("odoo.exceptions.AccessError", self.kw, "ir.logging",
                              "search_read", [], uid=3, password="portal")
+
+
+class TransactionStampTests(EmulatorCase):
+    """Odoo stamps write_date with its transaction's start (PostgreSQL now()), and some
+    modules write by SQL without stamping at all (account: customer_rank)."""
+
+    def write_date(self, model, rid):
+        return self.kw(model, "read", [rid], ["write_date"])[0]["write_date"]
+
+    @staticmethod
+    def age(stamp):
+        return time.time() - calendar.timegm(time.strptime(stamp, "%Y-%m-%d %H:%M:%S"))
+
+    def test_late_commit_stamps_the_transaction_start(self):
+        state = self.control({"late_commit": {"seconds": 600, "count": 1}})
+        self.assertEqual(state["late_commit"], [{"seconds": 600.0, "count": 1}])
+        self.kw("res.partner", "search", [])  # reads do not take it
+        pid = self.kw("res.partner", "create", {"name": "Late"})
+        self.assertAlmostEqual(self.age(self.write_date("res.partner", pid)), 600, delta=5)
+        # committed now, stamped 10 minutes ago: a search for recent rows misses it
+        recent = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 60))
+        self.assertNotIn(pid, self.kw("res.partner", "search", [("write_date", ">=", recent)]))
+        self.assertEqual(self.control({})["late_commit"], [])
+        self.kw("res.partner", "write", [pid], {"name": "On time"})
+        self.assertLess(self.age(self.write_date("res.partner", pid)), 5)
+        self.control({"late_commit": {"seconds": 120, "count": 1}})
+        self.kw("res.partner", "write", [pid], {"name": "Late again"})
+        self.assertAlmostEqual(self.age(self.write_date("res.partner", pid)), 120, delta=5)
+        self.control({"late_commit": {"seconds": 120, "count": 5}, "reset": True})
+        self.assertEqual(self.control({})["late_commit"], [{"seconds": 120.0, "count": 5}])
+        self.control({"reset": True})
+        self.assertEqual(self.control({})["late_commit"], [])
+
+    def test_sql_write_leaves_write_date_alone(self):
+        self.control({"late_commit": {"seconds": 3600, "count": 1}})
+        pid = self.kw("res.partner", "create", {"name": "Buyer", "customer_rank": 0})
+        so = self.kw("sale.order", "create", {"partner_id": pid})
+        stamp = self.write_date("res.partner", pid)
+        dom = [("partner_id.customer_rank", ">", 0)]
+        self.assertNotIn(so, self.kw("sale.order", "search", dom))
+        state = self.control({"sql_write": {"model": "res.partner", "ids": [pid],
+                                            "values": {"customer_rank": 1}}})
+        self.assertEqual(state["sql_write"], 1)
+        self.assertEqual(self.kw("res.partner", "read", [pid], ["customer_rank"])[0]
+                         ["customer_rank"], 1)
+        self.assertEqual(self.write_date("res.partner", pid), stamp)
+        # a domain through the related partner sees it at once
+        self.assertIn(so, self.kw("sale.order", "search", dom))
+        status, _, _ = self.http("POST", "/__emulator__/control", json.dumps(
+            {"sql_write": {"model": "res.partner", "ids": [pid], "values": {"nope": 1}}}),
+            {"Content-Type": "application/json"})
+        self.assertEqual(status, 400)
 
 
 if __name__ == "__main__":

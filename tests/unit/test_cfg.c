@@ -62,6 +62,7 @@ static void test_defaults(struct check_count *cc)
     CHECK(cc, c.odoo.url == NULL);
     CHECK_INT(cc, c.odoo.protocol, CFG_PROTO_AUTO);
     CHECK_INT(cc, c.odoo.timeout_ms, 30000);
+    CHECK_INT(cc, c.odoo.watermark_overlap_s, 600);
     CHECK_STR(cc, c.cloud.root, "Odoo");
     CHECK_INT(cc, c.cloud.dialect, CFG_DIALECT_AUTO);
     CHECK_INT(cc, c.ntypes, 0);
@@ -305,6 +306,10 @@ static void test_layers(struct check_count *cc)
     CHECK_INT(cc, cfg_set(&c, "worker.concurrency", "0", &e), ERR_INVALID);
     CHECK_STR(cc, e.msg, "worker.concurrency: expected an integer in 1..256, got \"0\"");
     CHECK_INT(cc, c.worker.concurrency, 2);
+    CHECK_INT(cc, cfg_set(&c, "odoo.watermark_overlap_s", "0", &e), ERR_INVALID);
+    CHECK_STR(cc, e.msg, "odoo.watermark_overlap_s: expected an integer in 1..86400, got \"0\"");
+    CHECK_MSG(cc, cfg_set(&c, "odoo.watermark_overlap_s", "60", &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, c.odoo.watermark_overlap_s, 60);
     CHECK_INT(cc, cfg_set(&c, "worker.speed", "1", &e), ERR_INVALID);
     CHECK_STR(cc, e.msg, "worker.speed: unknown key");
     CHECK_INT(cc, cfg_set(&c, "odoo.password", "x", &e), ERR_INVALID);

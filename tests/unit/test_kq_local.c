@@ -336,6 +336,15 @@ static void test_queue_basics(struct check_count *cc)
     kq_msg_free(m);
     /* room again after the store */
     CHECK_INT(cc, kq_send(prod, "t", "k", "abc", 3, NULL, 0, 50, &e), 0);
+    /* a receipt: in the queue means acknowledged */
+    {
+        struct kq_receipt *r = NULL;
+
+        CHECK_INT(cc, kq_produce_tracked(prod, "t", "k", "abc", 3, NULL, 0, &r, &e), 0);
+        CHECK(cc, r != NULL);
+        CHECK_INT(cc, r ? kq_receipt_state(prod, r) : 0, 1);
+        kq_receipt_free(prod, r);
+    }
     kq_consumer_free(c);
     kq_producer_free(prod);
     kq_local_free(q);

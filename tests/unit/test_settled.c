@@ -26,8 +26,10 @@ static void sample(struct settled *s)
     s->types = calloc(2, sizeof(*s->types));
     s->types[0].count = 1;
     memset(s->types[0].digest, 'a', SHA1_HEX_SIZE - 1);
+    memset(s->types[0].ids, '1', SHA1_HEX_SIZE - 1);
     s->types[1].count = 2000;
     memset(s->types[1].digest, 'b', SHA1_HEX_SIZE - 1);
+    memset(s->types[1].ids, '2', SHA1_HEX_SIZE - 1);
     s->atts.count = 10000;
     memset(s->atts.digest, 'd', SHA1_HEX_SIZE - 1);
 }
@@ -49,10 +51,13 @@ static void test_round_trip(struct check_count *cc)
     CHECK_INT(cc, b.full_at, a.full_at);
     CHECK_INT(cc, b.records, 2001);
     CHECK_INT(cc, b.attachments, 10000);
-    /* any difference in a count, a digest or the watermark is a change */
+    /* any difference in a count, a digest, the matching ids or the watermark is a change */
     b.types[1].count++;
     CHECK(cc, !settled_same_odoo(&a, &b));
     b.types[1].count--;
+    b.types[0].ids[5] = '3'; /* as many records, another set of them */
+    CHECK(cc, !settled_same_odoo(&a, &b));
+    b.types[0].ids[5] = '1';
     b.atts.digest[0] = 'e';
     CHECK(cc, !settled_same_odoo(&a, &b));
     b.atts.digest[0] = 'd';
@@ -76,22 +81,29 @@ static void test_refused(struct check_count *cc)
         "",
         "{",
         "[]",
-        "{\"version\":2,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
+        "{\"version\":1,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
         "\"watermark\":\"2026-11-24 10:00:00\",\"full_at\":1,\"root_etag\":\"x\","
         "\"records\":1,\"attachments\":1,\"managed\":1,\"types\":[],\"atts\":[1,"
         "\"dddddddddddddddddddddddddddddddddddddddd\"]}",
         /* an empty root ETag: a mark only exists where the root had one */
-        "{\"version\":1,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
+        "{\"version\":2,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
         "\"watermark\":\"2026-11-24 10:00:00\",\"full_at\":1,\"root_etag\":\"\","
         "\"records\":1,\"attachments\":1,\"managed\":1,\"types\":[],\"atts\":[1,"
         "\"dddddddddddddddddddddddddddddddddddddddd\"]}",
         /* a short digest */
-        "{\"version\":1,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
+        "{\"version\":2,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
         "\"watermark\":\"2026-11-24 10:00:00\",\"full_at\":1,\"root_etag\":\"x\","
-        "\"records\":1,\"attachments\":1,\"managed\":1,\"types\":[[1,\"ab\"]],\"atts\":[1,"
+        "\"records\":1,\"attachments\":1,\"managed\":1,\"types\":[[1,\"ab\","
+        "\"1111111111111111111111111111111111111111\"]],\"atts\":[1,"
+        "\"dddddddddddddddddddddddddddddddddddddddd\"]}",
+        /* a type without the digest of its ids (version 1's shape) */
+        "{\"version\":2,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
+        "\"watermark\":\"2026-11-24 10:00:00\",\"full_at\":1,\"root_etag\":\"x\","
+        "\"records\":1,\"attachments\":1,\"managed\":1,\"types\":[[1,"
+        "\"abababababababababababababababababababab\"]],\"atts\":[1,"
         "\"dddddddddddddddddddddddddddddddddddddddd\"]}",
         /* no watermark */
-        "{\"version\":1,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
+        "{\"version\":2,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
         "\"full_at\":1,\"root_etag\":\"x\",\"records\":1,\"attachments\":1,\"managed\":1,"
         "\"types\":[],"
         "\"atts\":[1,\"dddddddddddddddddddddddddddddddddddddddd\"]}",
@@ -105,10 +117,11 @@ static void test_refused(struct check_count *cc)
     /* the bad ones below are this one with one thing wrong */
     {
         static const char ok[] =
-            "{\"version\":1,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
+            "{\"version\":2,\"config\":\"cccccccccccccccccccccccccccccccccccccccc\","
             "\"watermark\":\"2026-11-24 10:00:00\",\"full_at\":1,\"root_etag\":\"x\","
             "\"records\":1,\"attachments\":1,\"managed\":1,\"types\":[[1,"
-            "\"abababababababababababababababababababab\"]],\"atts\":[1,"
+            "\"abababababababababababababababababababab\","
+            "\"1111111111111111111111111111111111111111\"]],\"atts\":[1,"
             "\"dddddddddddddddddddddddddddddddddddddddd\"]}";
 
         CHECK_INT(cc, settled_decode(ok, strlen(ok), &s, &e), 0);
@@ -205,7 +218,7 @@ static void test_file_storage(struct check_count *cc)
         FILE *f = fopen(path, "w");
 
         if (f) {
-            fputs("{\"version\":1,", f);
+            fputs("{\"version\":2,", f);
             fclose(f);
         }
     }
