@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""End-to-end: test_names.py's scenarios again in cluster mode (test_cluster.py's
+passes: `odoosync produce --once`, three `odoosync work` processes on one consumer
+group with Redis locks). A swap of names and a merge are chains of jobs of several
+document folders under one lock: the key keeps their order across workers.
+The locked-file scenario reads the sync log of `run --once` and stays local.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import main  # noqa: E402
+import test_cluster  # noqa: E402
+import test_names  # noqa: E402
+import test_rules  # noqa: E402
+
+
+class ClusterNames(test_cluster.ClusterRules):
+    LOCAL_ONLY = {"test_locked_file_delays_the_rename_then_one_folder"}
+
+
+for _k in dir(test_rules.Rules):
+    if _k.startswith("test_"):
+        setattr(ClusterNames, _k, None)  # test_cluster.py runs those
+for _k, _v in vars(test_names.Names).items():
+    if callable(_v) and not _k.startswith("__"):
+        setattr(ClusterNames, _k, _v)
+
+
+if __name__ == "__main__":
+    main()
