@@ -861,14 +861,16 @@ static int plan_delete_empty(struct ctx *c, int ph, const char *path, const char
 /*
  * The record's place holds an untagged folder w (made by a user, or by an older
  * worker's upload that overtook the record's rename) while its own folder is
- * elsewhere (pick): w is adopted (the mkdir tags it) and pick is emptied into it,
- * entry by entry (rename jobs, Overwrite: F; a name w holds already gets a suffix,
- * so both are kept), then deleted while empty. All under the lock of the place,
- * in that order. The record is frozen for the rest of this pass (both folders
- * too): its attachments follow the moved files on the next pass.
+ * elsewhere (pick): w is adopted (adopt: the mkdir tags it) and pick is emptied
+ * into it, entry by entry (rename jobs, Overwrite: F; a name w holds already gets
+ * a suffix, so both are kept), then deleted while empty. All under the lock of
+ * the place, in that order. The record is frozen for the rest of this pass (both
+ * folders too): its attachments follow the moved files on the next pass. A merge
+ * cut short (a locked file, a failed move) goes on from the record's second
+ * folder on the next pass (adopt = 0: w is its tagged folder, in place).
  */
 static int plan_merge(struct ctx *c, struct rec *r, const struct snap_entry *pick,
-                      const struct snap_entry *w, char *want)
+                      const struct snap_entry *w, char *want, int adopt)
 {
     struct names_set ns;
     struct job *j;
@@ -876,10 +878,13 @@ static int plan_merge(struct ctx *c, struct rec *r, const struct snap_entry *pic
     int rc = 0;
 
     names_set_init(&ns);
-    j = new_job(c, PH_DOCS, JOB_MKDIR, JOB_SIDE_CLOUD, want, "document folder adopted");
-    if (j) {
-        j->path = xdup(c, want);
-        j->record = xdup(c, r->key);
+    c->chosen[eidx(c, pick)] = 1;
+    if (adopt) {
+        j = new_job(c, PH_DOCS, JOB_MKDIR, JOB_SIDE_CLOUD, want, "document folder adopted");
+        if (j) {
+            j->path = xdup(c, want);
+            j->record = xdup(c, r->key);
+        }
     }
     range_under(c, w->path, &lo, &hi);
     for (i = lo; i < hi && !c->nomem; i++)
@@ -914,9 +919,9 @@ static int plan_merge(struct ctx *c, struct rec *r, const struct snap_entry *pic
         rc = plan_delete_empty(c, PH_DOCS, pick->path, r->key, want, "emptied by the merge");
     if (!c->nomem)
         add_msg(c,
-                "record %s: \"%s\" adopted, the files of \"%s\" move into it (their "
+                "record %s: \"%s\" %s, the files of \"%s\" move into it (their "
                 "attachments follow on the next pass)",
-                r->key, want, pick->path);
+                r->key, want, adopt ? "adopted" : "is its folder", pick->path);
     r->frozen = 1;
     if (!c->nomem && rc == 0)
         rc = freeze(c, pick->path);
@@ -924,6 +929,29 @@ static int plan_merge(struct ctx *c, struct rec *r, const struct snap_entry *pic
         rc = freeze(c, w->path);
     free(want);
     return c->nomem ? ERR_NOMEM : rc;
+}
+
+/* Another folder of the record (rtag[lo, hi)) in a managed type folder, not empty. */
+static const struct snap_entry *
+second_with_entries(const struct ctx *c, const struct snap_entry *pick, size_t lo, size_t hi)
+{
+    char parent[4096];
+    size_t i, a, b;
+
+    for (i = lo; i < hi; i++) {
+        const struct snap_entry *en = c->rtag[i];
+        const char *slash = strrchr(en->path, '/');
+        size_t pl = (size_t)(slash - en->path);
+        if (en == pick || depth(c, en->path) != 2 || under_frozen(c, en->path) ||
+            pl >= sizeof parent)
+            continue;
+        memcpy(parent, en->path, pl);
+        parent[pl] = '\0';
+        range_under(c, en->path, &a, &b);
+        if (b > a && is_type_folder_path(c, parent))
+            return en;
+    }
+    return NULL;
 }
 
 static int place_record(struct ctx *c, struct rec *r)
@@ -988,7 +1016,10 @@ static int place_record(struct ctx *c, struct rec *r)
     if (pick) {
         c->chosen[eidx(c, pick)] = 1;
         if (pick == w) {
-            /* in place */
+            /* in place; a second folder with entries is what a merge cut short left */
+            const struct snap_entry *o = t->cloud_ok ? second_with_entries(c, pick, lo, hi) : NULL;
+            if (o)
+                return plan_merge(c, r, o, pick, want, 0);
         } else if (!t->cloud_ok) {
             free(want);
             want = xdup(c, pick->path);
@@ -999,7 +1030,7 @@ static int place_record(struct ctx *c, struct rec *r)
             if (w->is_dir && w->record_tag && *w->record_tag)
                 return set_pending(r, pick, w, want);
             if (w->is_dir)
-                return plan_merge(c, r, pick, w, want);
+                return plan_merge(c, r, pick, w, want, 1);
             add_msg(c, "record %s: cannot move \"%s\" to \"%s\", the name is taken", r->key,
                     pick->path, want);
             r->frozen = 1;

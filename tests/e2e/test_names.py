@@ -9,7 +9,8 @@
   once the lock is released the next pass ends with one folder at the new name;
 - an untagged folder a user made at a record's new place is adopted: the record's
   old folder is emptied into it file by file (a name clash keeps both files) and
-  deleted, the attachments follow on the next pass;
+  deleted, the attachments follow on the next pass; a merge a locked file holds
+  back goes on on the next pass, from the record's second folder;
 - two (and three) records that swap names: one folder waits under a temporary name
   while the others move, in one pass.
 Every test ends by checking that one more pass plans nothing.
@@ -134,6 +135,40 @@ class Names(SyncCase):
             [("res_model", "=", "res.partner"), ("res_id", "=", pid)])}
         self.assertEqual(sorted(linked), ["a (2).txt", "a.txt", "b.txt", "notes.txt"])
         self.assertTrue(all(a["type"] == "url" for a in linked.values()))
+        self.assertQuiet()
+
+    def test_merge_held_by_a_lock_goes_on_next_pass(self):
+        pid = self.customer("Agrolait")
+        a1 = self.odoo.attach("res.partner", pid, "a.txt", b"ours")
+        a3 = self.odoo.attach("res.partner", pid, "c.txt", b"three")
+        self.sync()
+        tag = "res.partner,%d" % pid
+        self.dav.mkcol(self.p("Customers/Agrolait Group"))
+        self.dav.put(self.p("Customers/Agrolait Group/a.txt"), b"theirs")
+        self.odoo.write("res.partner", pid, {"name": "Agrolait Group"})
+        token = self.lock("Customers/Agrolait/a.txt")
+        released = []
+        self.addCleanup(lambda: released or self.unlock("Customers/Agrolait/a.txt", token))
+
+        # pass 1: the locked file stays (its move is retried), so the old folder stays too
+        p = self.sync("-X", "worker.max_attempts=2", expect=None)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        t = self.tree()
+        self.assertEqual(self.folders(t, "Customers"), {"Agrolait Group": tag, "Agrolait": tag})
+        self.assertIn("Customers/Agrolait/a.txt", t)
+        self.assertIn("Customers/Agrolait Group/c.txt", t)
+
+        self.unlock("Customers/Agrolait/a.txt", token)
+        released.append(1)
+        self.sync()  # pass 2: the merge goes on from the record's second folder
+        t = self.tree()
+        g = "Customers/Agrolait Group/"
+        self.assertEqual(self.folders(t, "Customers"), {"Agrolait Group": tag})
+        self.assertEqual(self.dav.get(self.p(g + "a (2).txt")), b"ours")
+        self.assertEqual(self.dav.get(self.p(g + "a.txt")), b"theirs")
+        self.sync()  # pass 3: the attachments follow
+        self.assertLinked(a1, g + "a (2).txt", "res.partner", pid)
+        self.assertLinked(a3, g + "c.txt", "res.partner", pid)
         self.assertQuiet()
 
     def test_partners_swap_names(self):
