@@ -12,7 +12,10 @@
  *      order; each record's tagged folder is found wherever it is (two levels
  *      under the root) and renamed / moved to its place, or created; a place
  *      held by another document folder that leaves it this pass is taken
- *      after it, in the same pass and under its lock (resolve_pending);
+ *      after it, in the same pass and under its lock (resolve_pending), a
+ *      cycle of names through a temporary name (park_cycle); an untagged folder
+ *      at a record's place is adopted and the old folder merged into it
+ *      (plan_merge);
  *   4. tagged document folders of records that are gone are deleted;
  *   5. attachments, by id: binary -> upload; url -> follow its tagged file
  *      (or its url): renamed, moved to another document folder, moved out,
@@ -1336,9 +1339,9 @@ static int park_cycle(struct ctx *c, struct rec **byid)
  * gone), the record is moved or created there in the same pass, after it: its
  * jobs carry the lock of the job that frees the place (so they run after it,
  * in the same key), and a gone folder's deletion is planned right before it in
- * phase 2 instead of phase 5. Chains resolve in order; a place that stays
- * taken, or a cycle (two records swapping names), leaves the record waiting,
- * with a message, as before.
+ * phase 2 instead of phase 5. Chains resolve in order, cycles through a
+ * temporary name (park_cycle); a place that stays taken leaves the record
+ * waiting, with a message.
  */
 static int resolve_pending(struct ctx *c, struct rec **byid)
 {
@@ -1346,45 +1349,40 @@ static int resolve_pending(struct ctx *c, struct rec **byid)
     int progress = 1, st, del, rc;
     size_t i;
 
-    for (;;) {
-        while (progress) {
-            progress = 0;
-            for (i = 0; i < c->nrecs; i++) {
-                struct rec *r = byid[i];
-                char *want;
-                if (!r->pending)
-                    continue;
-                st = blocker_leaves(c, r, &lock, &del);
-                if (st == 0)
-                    continue;
-                progress = 1;
-                if (st < 0) {
-                    rc = freeze_pending(c, r);
-                } else {
-                    rc = 0;
-                    if (del && !c->early[eidx(c, r->blocker)]) {
-                        rc = plan_gone_delete(c, r->blocker, PH_DOCS);
-                        c->early[eidx(c, r->blocker)] = 1;
-                        c->early_paths[c->nearly++] = r->blocker->path;
-                    }
-                    want = r->want;
-                    r->want = NULL;
-                    r->pending = 0;
-                    if (rc == 0)
-                        rc = emit_place(c, r, r->pick, NULL, want, lock);
-                    else
-                        free(want);
+    while (progress) {
+        progress = 0;
+        for (i = 0; i < c->nrecs; i++) {
+            struct rec *r = byid[i];
+            char *want;
+            if (!r->pending)
+                continue;
+            st = blocker_leaves(c, r, &lock, &del);
+            if (st == 0)
+                continue;
+            progress = 1;
+            if (st < 0) {
+                rc = freeze_pending(c, r);
+            } else {
+                rc = 0;
+                if (del && !c->early[eidx(c, r->blocker)]) {
+                    rc = plan_gone_delete(c, r->blocker, PH_DOCS);
+                    c->early[eidx(c, r->blocker)] = 1;
+                    c->early_paths[c->nearly++] = r->blocker->path;
                 }
-                if (rc < 0)
-                    return rc;
+                want = r->want;
+                r->want = NULL;
+                r->pending = 0;
+                if (rc == 0)
+                    rc = emit_place(c, r, r->pick, NULL, want, lock);
+                else
+                    free(want);
             }
+            if (rc < 0)
+                return rc;
         }
-        rc = park_cycle(c, byid);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            break;
-        progress = 1;
+        /* stuck: a cycle of names? one of it waits under a temporary name, the rest turns */
+        if (!progress && (progress = park_cycle(c, byid)) < 0)
+            return progress;
     }
     for (i = 0; i < c->nrecs; i++)
         if (byid[i]->pending && (rc = freeze_pending(c, byid[i])) < 0)

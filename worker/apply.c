@@ -636,11 +636,15 @@ static int do_rename_cloud(struct applier *a, struct apply_conn *c, const struct
     rc = guard_source(a, c, j, &st, &if_match, res, e);
     if (rc <= 0) {
         if (rc == 0 && *res == JOB_ALREADY_DONE) {
-            /* Source gone: done already if the target is there, superseded if not. */
+            /* Source gone: done already if the target is there, superseded if not, or
+             * if it is another record's folder (a swap whose first move waits) */
             rc = dav_stat(c->dav, j->to, &to, e);
             if (rc == ERR_NOTFOUND) {
                 err_clear(e);
                 rc = 0;
+                *res = JOB_SKIPPED;
+            } else if (rc == 0 && to.is_dir && to.record_tag && *to.record_tag && j->record &&
+                       !streq(to.record_tag, j->record)) {
                 *res = JOB_SKIPPED;
             }
         }

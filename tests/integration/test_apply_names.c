@@ -11,7 +11,10 @@
  *    stays), and deletes it once it is;
  * 3. a MOVE of a folder with a file a client holds a WebDAV LOCK on (Apache
  *    answers 424 Failed Dependency) fails with ERR_RETRY, and succeeds after
- *    UNLOCK.
+ *    UNLOCK;
+ * 4. a folder move whose source is gone and whose target is another record's
+ *    folder (the last move of a swap whose first one waits) is skipped, not
+ *    reported done.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -225,6 +228,33 @@ static void test_locked_member(struct ctx *x)
     job_release(&j);
 }
 
+/*
+ * The last move of a swap (temporary name -> its place) whose first move waits for
+ * a retry: its source is not there yet and its target is still the other record's
+ * folder. Superseded (skipped), not "already done".
+ */
+static void test_swap_target_not_yet_free(struct ctx *x)
+{
+    struct check_count *cc = x->cc;
+    struct err e = ERR_INIT;
+    char tmp[256], y[256];
+    struct job j;
+    int rc;
+
+    snprintf(tmp, sizeof(tmp), "%s/Customers/~odoosync-swap res.partner,1", x->root);
+    snprintf(y, sizeof(y), "%s/Customers/Y", x->root);
+    CHECK_MSG(cc, dav_mkcol(x->dav, y, 1, NULL, &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, dav_proppatch(x->dav, y, "record", "res.partner,2", &e), 0);
+    at_job_cloud(&j, JOB_RENAME, y, tmp, y, NULL, 1);
+    j.record = strdup("res.partner,1");
+    job_make_id(&j);
+    x->last = JOB_APPLIED;
+    rc = apply_job(&j, x->ap, &e);
+    CHECK_MSG(cc, rc == 0, "%d %s", rc, e.msg);
+    CHECK_INT(cc, x->last, JOB_SKIPPED);
+    job_release(&j);
+}
+
 int main(void)
 {
     struct check_count cc = CHECK_INIT;
@@ -262,6 +292,7 @@ int main(void)
     test_no_folder_made(&x);
     test_delete_if_empty(&x);
     test_locked_member(&x);
+    test_swap_target_not_yet_free(&x);
 
     dav_delete(x.dav, x.root, NULL, &e);
     apply_free(x.ap);
