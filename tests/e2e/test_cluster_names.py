@@ -21,6 +21,11 @@ class ClusterNames(test_cluster.ClusterRules):
     LOCAL_ONLY = {"test_locked_file_delays_the_rename_then_one_folder",
                   "test_merge_held_by_a_lock_goes_on_next_pass"}
 
+    def setUp(self):
+        if self._testMethodName in self.LOCAL_ONLY:
+            self.skipTest("covered in local mode (test_names.py)")
+        super().setUp()
+
 
 for _k in dir(test_rules.Rules):
     if _k.startswith("test_"):
