@@ -911,6 +911,10 @@ static int map_status(struct dav *d, struct xfer *x, int what412, const char *wh
         return FAIL(what412, why412);
     case 423:
         return FAIL(ERR_RETRY, "locked");
+    case 424:
+        /* a MOVE or DELETE of a folder one of whose members a client holds a WebDAV
+         * LOCK on (Apache: 424 with a 423 for the member): it goes once released */
+        return FAIL(ERR_RETRY, "failed dependency (a file inside is locked)");
     case 429:
     case 502:
     case 503:

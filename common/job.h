@@ -14,7 +14,9 @@
  *           odoo   att_id gets name; expect.write_date
  *   relink  odoo   att_id (0 = create a url attachment) gets url, name, record; path is
  *                  the cloud file it points at
- *   delete  cloud  path; expect.etag (If-Match) when known
+ *   delete  cloud  path; expect.etag (If-Match) when known; a folder with
+ *                  expect.checksum = JOB_SHA1_EMPTY is deleted only while empty
+ *                  (a folder emptied by the moves of a merge)
  *           odoo   att_id; expect.write_date when known
  *
  * Ownership: every char * in a job is owned by the job (heap, or NULL) and
@@ -29,6 +31,9 @@
 #include "err.h"
 
 #define JOB_SCHEMA_VERSION 1
+
+/* SHA-1 of nothing: on a folder's delete, "only while it is empty". */
+#define JOB_SHA1_EMPTY "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 
 enum job_kind { JOB_MKDIR = 0, JOB_UPLOAD, JOB_RENAME, JOB_RELINK, JOB_DELETE, JOB_KIND_COUNT };
 enum job_side { JOB_SIDE_CLOUD = 0, JOB_SIDE_ODOO };

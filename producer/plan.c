@@ -12,7 +12,10 @@
  *      order; each record's tagged folder is found wherever it is (two levels
  *      under the root) and renamed / moved to its place, or created; a place
  *      held by another document folder that leaves it this pass is taken
- *      after it, in the same pass and under its lock (resolve_pending);
+ *      after it, in the same pass and under its lock (resolve_pending), a
+ *      cycle of names through a temporary name (park_cycle); an untagged folder
+ *      at a record's place is adopted and the old folder merged into it
+ *      (plan_merge);
  *   4. tagged document folders of records that are gone are deleted;
  *   5. attachments, by id: binary -> upload; url -> follow its tagged file
  *      (or its url): renamed, moved to another document folder, moved out,
@@ -71,6 +74,9 @@ struct rec {
     int pending;
     const struct snap_entry *pick, *blocker;
     char *want;
+    /* parked: its folder waits at park (a temporary name) while a cycle of names turns */
+    int parked;
+    char *park;
 };
 
 /* A document folder managed this pass (or the stand-alone folder). */
@@ -798,10 +804,12 @@ static int emit_place(struct ctx *c, struct rec *r, const struct snap_entry *pic
             int same_parent = strncmp(pick->path, want, (size_t)(ps - pick->path) + 1) == 0 &&
                               strchr(want + (ps - pick->path) + 1, '/') == NULL;
             j = new_job(c, PH_DOCS, JOB_RENAME, JOB_SIDE_CLOUD, lock ? lock : want,
-                        same_parent ? "record renamed" : "record changed type");
+                        r->parked     ? "names swapped: back from its temporary name"
+                        : same_parent ? "record renamed"
+                                      : "record changed type");
             if (!j)
                 return free(want), ERR_NOMEM;
-            j->path = xdup(c, pick->path);
+            j->path = xdup(c, r->parked ? r->park : pick->path);
             j->to = xdup(c, want);
             j->record = xdup(c, r->key);
             j->expect.etag = xdup(c, pick->etag);
@@ -837,6 +845,116 @@ static int set_pending(struct rec *r, const struct snap_entry *pick, const struc
     r->blocker = w;
     r->want = want;
     return 0;
+}
+
+/* Delete a folder only while it is empty (the worker looks first): nothing managed goes. */
+static int plan_delete_empty(struct ctx *c, int ph, const char *path, const char *key,
+                             const char *lock, const char *reason)
+{
+    struct job *j = new_job(c, ph, JOB_DELETE, JOB_SIDE_CLOUD, lock, reason);
+
+    if (!j)
+        return ERR_NOMEM;
+    j->path = xdup(c, path);
+    j->record = xdup(c, key);
+    j->expect.checksum = xdup(c, JOB_SHA1_EMPTY);
+    return c->nomem ? ERR_NOMEM : 0;
+}
+
+/*
+ * The record's place holds an untagged folder w (made by a user, or by an older
+ * worker's upload that overtook the record's rename) while its own folder is
+ * elsewhere (pick): w is adopted (adopt: the mkdir tags it) and pick is emptied
+ * into it, entry by entry (rename jobs, Overwrite: F; a name w holds already gets
+ * a suffix, so both are kept), then deleted while empty. All under the lock of
+ * the place, in that order. The record is frozen for the rest of this pass (both
+ * folders too): its attachments follow the moved files on the next pass. A merge
+ * cut short (a locked file, a failed move) goes on from the record's second
+ * folder on the next pass (adopt = 0: w is its tagged folder, in place).
+ */
+static int plan_merge(struct ctx *c, struct rec *r, const struct snap_entry *pick,
+                      const struct snap_entry *w, char *want, int adopt)
+{
+    struct names_set ns;
+    struct job *j;
+    size_t lo, hi, i;
+    int rc = 0;
+
+    names_set_init(&ns);
+    c->chosen[eidx(c, pick)] = 1;
+    if (adopt) {
+        j = new_job(c, PH_DOCS, JOB_MKDIR, JOB_SIDE_CLOUD, want, "document folder adopted");
+        if (j) {
+            j->path = xdup(c, want);
+            j->record = xdup(c, r->key);
+        }
+    }
+    range_under(c, w->path, &lo, &hi);
+    for (i = lo; i < hi && !c->nomem; i++)
+        if (parent_is(c->ents[i]->path, w->path) &&
+            names_set_add(&ns, base_name(c->ents[i]->path)) < 0)
+            c->nomem = 1;
+    range_under(c, pick->path, &lo, &hi);
+    for (i = lo; i < hi && !c->nomem; i++) {
+        const struct snap_entry *en = c->ents[i];
+        char *name, *to;
+        if (!parent_is(en->path, pick->path))
+            continue;
+        name = names_set_unique(&ns, base_name(en->path), !en->is_dir);
+        to = name ? join(c, want, name) : NULL;
+        free(name);
+        if (!to) {
+            c->nomem = 1;
+            break;
+        }
+        j = new_job(c, PH_DOCS, JOB_RENAME, JOB_SIDE_CLOUD, want, "merged into the adopted folder");
+        if (j) {
+            j->path = xdup(c, en->path);
+            j->to = to;
+            to = NULL;
+            j->record = xdup(c, r->key);
+            j->expect.etag = xdup(c, en->etag);
+        }
+        free(to);
+    }
+    names_set_release(&ns);
+    if (!c->nomem)
+        rc = plan_delete_empty(c, PH_DOCS, pick->path, r->key, want, "emptied by the merge");
+    if (!c->nomem)
+        add_msg(c,
+                "record %s: \"%s\" %s, the files of \"%s\" move into it (their "
+                "attachments follow on the next pass)",
+                r->key, want, adopt ? "adopted" : "is its folder", pick->path);
+    r->frozen = 1;
+    if (!c->nomem && rc == 0)
+        rc = freeze(c, pick->path);
+    if (!c->nomem && rc == 0)
+        rc = freeze(c, w->path);
+    free(want);
+    return c->nomem ? ERR_NOMEM : rc;
+}
+
+/* Another folder of the record (rtag[lo, hi)) in a managed type folder, not empty. */
+static const struct snap_entry *
+second_with_entries(const struct ctx *c, const struct snap_entry *pick, size_t lo, size_t hi)
+{
+    char parent[4096];
+    size_t i, a, b;
+
+    for (i = lo; i < hi; i++) {
+        const struct snap_entry *en = c->rtag[i];
+        const char *slash = strrchr(en->path, '/');
+        size_t pl = (size_t)(slash - en->path);
+        if (en == pick || depth(c, en->path) != 2 || under_frozen(c, en->path) ||
+            pl >= sizeof parent)
+            continue;
+        memcpy(parent, en->path, pl);
+        parent[pl] = '\0';
+        range_under(c, en->path, &a, &b);
+        if (b > a && is_type_folder_path(c, parent))
+            return en;
+    }
+    return NULL;
 }
 
 static int place_record(struct ctx *c, struct rec *r)
@@ -901,7 +1019,10 @@ static int place_record(struct ctx *c, struct rec *r)
     if (pick) {
         c->chosen[eidx(c, pick)] = 1;
         if (pick == w) {
-            /* in place */
+            /* in place; a second folder with entries is what a merge cut short left */
+            const struct snap_entry *o = t->cloud_ok ? second_with_entries(c, pick, lo, hi) : NULL;
+            if (o)
+                return plan_merge(c, r, o, pick, want, 0);
         } else if (!t->cloud_ok) {
             free(want);
             want = xdup(c, pick->path);
@@ -911,6 +1032,8 @@ static int place_record(struct ctx *c, struct rec *r)
             /* another document folder may leave the place this pass: see resolve_pending */
             if (w->is_dir && w->record_tag && *w->record_tag)
                 return set_pending(r, pick, w, want);
+            if (w->is_dir)
+                return plan_merge(c, r, pick, w, want, 1);
             add_msg(c, "record %s: cannot move \"%s\" to \"%s\", the name is taken", r->key,
                     pick->path, want);
             r->frozen = 1;
@@ -1050,6 +1173,20 @@ static int plan_gone_delete(struct ctx *c, const struct snap_entry *en, int ph)
     return c->nomem ? ERR_NOMEM : 0;
 }
 
+/* A live record's second folder that holds nothing, in a type folder we write to. */
+static int second_empty(const struct ctx *c, const struct snap_entry *en)
+{
+    size_t lo, hi, k;
+
+    range_under(c, en->path, &lo, &hi);
+    if (hi > lo)
+        return 0;
+    for (k = 0; k < c->ntf; k++)
+        if ((long)k != c->sa && c->tf[k].cur && parent_is(en->path, c->tf[k].cur->path))
+            return c->tf[k].cloud_ok;
+    return 0;
+}
+
 static int delete_gone_folders(struct ctx *c)
 {
     size_t i;
@@ -1061,6 +1198,12 @@ static int delete_gone_folders(struct ctx *c)
             continue; /* planned already, before the record that takes its name */
         if (gone_folder(c, en, &second)) {
             rc = plan_gone_delete(c, en, PH_DOC_DELETE);
+            if (rc < 0)
+                return rc;
+        } else if (second && second_empty(c, en)) {
+            /* left by a merge whose delete waited (safety, a failed move): goes if empty */
+            rc = plan_delete_empty(c, PH_DOC_DELETE, en->path, en->record_tag, en->path,
+                                   "an empty second folder of the record");
             if (rc < 0)
                 return rc;
         } else if (second) {
@@ -1092,6 +1235,10 @@ static int blocker_leaves(const struct ctx *c, const struct rec *r, const char *
     if (b) {
         if (b == r)
             return -1;
+        if (b->pending && b->parked) {
+            *lock = b->want; /* its folder went to its temporary name */
+            return 1;
+        }
         if (b->pending)
             return 0;
         if (b->frozen || b->folder < 0)
@@ -1122,9 +1269,68 @@ static int freeze_pending(struct ctx *c, struct rec *r)
     r->pending = 0;
     if (r->pick)
         rc = freeze(c, r->pick->path);
-    free(r->want);
-    r->want = NULL;
+    if (!r->parked) { /* a parked record's want is the lock of other jobs: kept till the end */
+        free(r->want);
+        r->want = NULL;
+    }
     return rc;
+}
+
+/*
+ * A cycle of names (two records swapping names, or more): every record of it waits
+ * for the next one's folder. The first record of a cycle (record id order) moves
+ * its folder to a temporary name in the type folder it is in ("~odoosync-swap "
+ * + its record tag, a name no document folder gets), which frees its place: the
+ * others move in turn, and it comes back to its own place last (emit_place). Every
+ * job of the cycle carries its lock (its place), so the key keeps them in order. A
+ * temporary name already taken leaves the cycle waiting. 1: one record parked, 0:
+ * no cycle left, or ERR_NOMEM.
+ */
+static int park_cycle(struct ctx *c, struct rec **byid)
+{
+    char model[256];
+    size_t i, n;
+
+    for (i = 0; i < c->nrecs; i++) {
+        struct rec *r = byid[i], *b = r;
+        const char *slash;
+        struct buf tmp;
+        struct job *j;
+        if (!r->pending || r->parked || !r->pick)
+            continue;
+        n = 0;
+        do
+            b = find_rec_tag(c, b->blocker->record_tag, model, sizeof model);
+        while (b && b != r && b->pending && !b->parked && b->pick && ++n < c->nrecs);
+        if (b != r)
+            continue;
+        slash = strrchr(r->pick->path, '/');
+        buf_init(&tmp, 64 * 1024);
+        if (buf_append(&tmp, r->pick->path, (size_t)(slash - r->pick->path)) < 0 ||
+            buf_printf(&tmp, "/~odoosync-swap %s", r->key) < 0) {
+            buf_release(&tmp);
+            return c->nomem = 1, ERR_NOMEM;
+        }
+        if (find_path(c, buf_str(&tmp))) {
+            buf_release(&tmp);
+            continue;
+        }
+        j = new_job(c, PH_DOCS, JOB_RENAME, JOB_SIDE_CLOUD, r->want,
+                    "names swapped: waits under a temporary name");
+        if (j) {
+            j->path = xdup(c, r->pick->path);
+            j->to = xdup(c, buf_str(&tmp));
+            j->record = xdup(c, r->key);
+            j->expect.etag = xdup(c, r->pick->etag);
+        }
+        r->park = xdup(c, buf_str(&tmp));
+        buf_release(&tmp);
+        if (c->nomem)
+            return ERR_NOMEM;
+        r->parked = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /*
@@ -1133,9 +1339,9 @@ static int freeze_pending(struct ctx *c, struct rec *r)
  * gone), the record is moved or created there in the same pass, after it: its
  * jobs carry the lock of the job that frees the place (so they run after it,
  * in the same key), and a gone folder's deletion is planned right before it in
- * phase 2 instead of phase 5. Chains resolve in order; a place that stays
- * taken, or a cycle (two records swapping names), leaves the record waiting,
- * with a message, as before.
+ * phase 2 instead of phase 5. Chains resolve in order, cycles through a
+ * temporary name (park_cycle); a place that stays taken leaves the record
+ * waiting, with a message.
  */
 static int resolve_pending(struct ctx *c, struct rec **byid)
 {
@@ -1174,6 +1380,9 @@ static int resolve_pending(struct ctx *c, struct rec **byid)
             if (rc < 0)
                 return rc;
         }
+        /* stuck: a cycle of names? one of it waits under a temporary name, the rest turns */
+        if (!progress && (progress = park_cycle(c, byid)) < 0)
+            return progress;
     }
     for (i = 0; i < c->nrecs; i++)
         if (byid[i]->pending && (rc = freeze_pending(c, byid[i])) < 0)
@@ -1725,6 +1934,7 @@ static void ctx_release(struct ctx *c)
         free(c->recs[i].key);
         free(c->recs[i].name);
         free(c->recs[i].want);
+        free(c->recs[i].park);
     }
     free(c->recs);
     for (i = 0; i < c->ndf; i++) {

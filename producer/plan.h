@@ -36,8 +36,23 @@
  * freeing rename comes first in phase 2 (a gone folder's delete is planned in
  * phase 2, right before, instead of phase 5), and every job of the record
  * carries the lock of the freeing job, so the key keeps them in order (a
- * chain of freed names shares the first one's lock). A place that stays taken,
- * or two records swapping names, leaves the record waiting, with a message.
+ * chain of freed names shares the first one's lock). A cycle of names (two or
+ * more records swapping names) turns in one pass: the first record of the cycle
+ * (record id order) moves its folder to a temporary name in the type folder it
+ * is in, "~odoosync-swap <model,id>", the others move in turn, and it moves from
+ * there to its place last; every job of the cycle carries the lock of its place.
+ * A place that stays taken (by a file, by a folder that stays, or the temporary
+ * names are taken too) leaves the record waiting, with a message.
+ * An untagged folder at the place of a record whose tagged folder is elsewhere
+ * (made by a user) is adopted and merged: mkdir (tags it), the old folder's
+ * entries moved in one by one (rename, Overwrite: F; a name already there gets
+ * a suffix, both kept), then the old folder deleted while empty; all under the
+ * lock of the place, in phase 2; the record's attachments wait for the next pass
+ * (they follow the moved files then). An empty second tagged folder of a live
+ * record (a merge whose delete waited) is deleted while empty too (phase 5).
+ * Workers never create a document folder on another job's behalf: an upload or
+ * a merge move whose document folder is missing fails and is retried (its
+ * mkdir or rename job, earlier under the same lock, makes and tags it).
  * When deletions are withheld (safety), the jobs waiting for a withheld delete
  * are withheld too.
  *
@@ -53,6 +68,12 @@
  *   record renamed / changed type,   rename cloud  path -> to, record, expect.etag
  *     folder renamed in cloud
  *   record gone / matches no type    delete cloud  path, record, expect.etag
+ *   untagged folder at the record's  mkdir cloud   path, record ("document folder adopted")
+ *     place, its folder elsewhere    rename cloud  old/entry -> place/entry, record, expect.etag
+ *                                    delete cloud  old, record, expect.checksum = JOB_SHA1_EMPTY
+ *   names in a cycle                 rename cloud  path -> type/~odoosync-swap <record>, then
+ *                                                  the others, then it -> its place
+ *   empty second folder of a record  delete cloud  path, record, expect.checksum = JOB_SHA1_EMPTY
  *   binary attachment                upload cloud  att_id, path, url, name (file name),
  *                                                  record (NULL: stand-alone), size,
  *                                                  expect.checksum, expect.write_date

@@ -531,8 +531,18 @@ static int do_upload(struct applier *a, struct apply_conn *c, const struct job *
         req.sha1_hex = sha;
         before_write(a, j, "put");
         rc = dav_put(c->dav, j->path, &req, &r, e);
-        if (rc == ERR_NOTFOUND) {
-            /* no parent folder (409): create it and send the file again */
+        if (rc == ERR_NOTFOUND && j->record) {
+            /*
+             * No document folder (409): the mkdir or rename job of this record makes it
+             * (it failed and waits for its retry, or the folder was deleted meanwhile).
+             * Never make it here: an untagged folder would take the record's place.
+             */
+            rc = err_set(e, ERR_RETRY,
+                         "upload \"%s\": its document folder is missing (made by "
+                         "its mkdir or rename job)",
+                         j->path);
+        } else if (rc == ERR_NOTFOUND) {
+            /* no stand-alone folder (409): create it and send the file again */
             err_clear(e);
             rc = ensure_parent(c, j->path, e);
             if (rc == 0)
@@ -655,11 +665,15 @@ static int do_rename_cloud(struct applier *a, struct apply_conn *c, const struct
     rc = guard_source(a, c, j, &st, &if_match, res, e);
     if (rc <= 0) {
         if (rc == 0 && *res == JOB_ALREADY_DONE) {
-            /* Source gone: done already if the target is there, superseded if not. */
+            /* Source gone: done already if the target is there, superseded if not, or
+             * if it is another record's folder (a swap whose first move waits) */
             rc = dav_stat(c->dav, j->to, &to, e);
             if (rc == ERR_NOTFOUND) {
                 err_clear(e);
                 rc = 0;
+                *res = JOB_SKIPPED;
+            } else if (rc == 0 && to.is_dir && to.record_tag && *to.record_tag && j->record &&
+                       !streq(to.record_tag, j->record)) {
                 *res = JOB_SKIPPED;
             }
         }
@@ -667,7 +681,13 @@ static int do_rename_cloud(struct applier *a, struct apply_conn *c, const struct
     }
     before_write(a, j, "move");
     rc = dav_move(c->dav, j->path, j->to, 0, if_match, e);
-    if (rc == ERR_NOTFOUND || rc == ERR_SERVER) {
+    if ((rc == ERR_NOTFOUND || rc == ERR_SERVER) && j->lock &&
+        strncmp(j->to, j->lock, strlen(j->lock)) == 0 && j->to[strlen(j->lock)] == '/') {
+        /* a file moved into a document folder (a merge) that is not there: its mkdir
+         * job makes and tags it; never make it untagged here */
+        rc = err_set(e, ERR_RETRY, "move \"%s\": the document folder of \"%s\" is missing", j->path,
+                     j->to);
+    } else if (rc == ERR_NOTFOUND || rc == ERR_SERVER) {
         /* the source is there (we just looked): the target's parent is not (Apache
          * answers 409 or 500); create it and try once more */
         err_clear(e);
@@ -688,21 +708,98 @@ out:
     return rc;
 }
 
+struct members {
+    const char *path;
+    size_t n;   /* entries of a Depth 1 listing other than the folder itself */
+    char *etag; /* the folder's own ETag */
+};
+
+static int count_member(const struct dav_entry *ent, void *ud)
+{
+    struct members *m = ud;
+    size_t pl = strlen(m->path), el = strlen(ent->path);
+
+    while (pl > 1 && m->path[pl - 1] == '/')
+        pl--;
+    while (el > 1 && ent->path[el - 1] == '/')
+        el--;
+    if (el != pl || strncmp(ent->path, m->path, pl) != 0) {
+        m->n++;
+    } else if (ent->etag && !m->etag) {
+        m->etag = strdup(ent->etag);
+        if (!m->etag)
+            return ERR_NOMEM;
+    }
+    return 0;
+}
+
+/*
+ * Whether a folder is empty (1) or not (0); *etag: its ETag with the listing, as an
+ * If-Match condition for its delete (a file that comes in after it changes the
+ * folder's ETag), or NULL when the server gave a weak one (then waited out once,
+ * as in guard_source).
+ */
+static int folder_empty(struct applier *a, struct apply_conn *c, const char *path, char **etag,
+                        struct err *e)
+{
+    struct members m = {path, 0, NULL};
+    int rc;
+
+    *etag = NULL;
+    for (int tries = 0;; tries++) {
+        m.n = 0;
+        free(m.etag);
+        m.etag = NULL;
+        rc = dav_propfind(c->dav, path, 1, count_member, &m, e);
+        if (rc < 0 || m.n > 0 || !m.etag || m.etag[0] != 'W')
+            break;
+        if (tries == 1 || atomic_load(&a->weak_etags_stay)) {
+            free(m.etag); /* stays weak: If-Match would never match it */
+            m.etag = NULL;
+            break;
+        }
+        usleep(1100000);
+    }
+    if (rc < 0 || m.n > 0) {
+        free(m.etag);
+        return rc < 0 ? rc : 0;
+    }
+    *etag = m.etag;
+    return 1;
+}
+
 /*
  * A file is deleted only if it is still the version planned from; a folder only
- * if it still carries the record the job names (see guard_source).
+ * if it still carries the record the job names (see guard_source), and a folder
+ * whose job expects it empty (JOB_SHA1_EMPTY) only while it is: a file that came
+ * in meanwhile (or a move of the merge that failed) keeps it, the next pass
+ * decides.
  */
 static int do_delete_cloud(struct applier *a, struct apply_conn *c, const struct job *j,
                            enum job_result *res, struct err *e)
 {
     struct dav_stat st;
     const char *if_match = NULL;
+    char *empty_etag = NULL;
     int rc;
 
     memset(&st, 0, sizeof(st));
     rc = guard_source(a, c, j, &st, &if_match, res, e);
     if (rc <= 0)
         goto out;
+    if (st.is_dir && streq(j->expect.checksum, JOB_SHA1_EMPTY)) {
+        rc = folder_empty(a, c, j->path, &empty_etag, e);
+        if (rc < 0)
+            goto out;
+        if (rc == 0) {
+            *res = JOB_SKIPPED;
+            log_job(a->o.log, LOG_INFO, j->id, j->lock, "\"%s\" is not empty: not deleted",
+                    j->path);
+            goto out;
+        }
+        rc = 0;
+        if_match = empty_etag;
+    }
     before_write(a, j, "delete");
     rc = dav_delete(c->dav, j->path, if_match, e);
     if (rc == ERR_NOTFOUND) {
@@ -715,6 +812,7 @@ static int do_delete_cloud(struct applier *a, struct apply_conn *c, const struct
         *res = JOB_SKIPPED;
     }
 out:
+    free(empty_etag);
     dav_stat_release(&st);
     return rc;
 }
