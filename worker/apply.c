@@ -215,7 +215,15 @@ static int ensure_parent(struct apply_conn *c, const char *path, struct err *e)
     memcpy(parent, path, n);
     parent[n] = '\0';
     memset(&r, 0, sizeof(r));
-    rc = dav_mkcol(c->dav, parent, 1, &r, e);
+    /* the job that creates it may be running right now: Apache then refuses this MKCOL
+     * (403/409) while the folder comes into being; it exists afterwards (as do_mkdir) */
+    for (int tries = 0;; tries++) {
+        rc = dav_mkcol(c->dav, parent, 1, &r, e);
+        if (rc == 0 || tries == 3 || (rc != ERR_ACCESS && rc != ERR_CONFLICT && rc != ERR_NOTFOUND))
+            break;
+        err_clear(e);
+        usleep(20000 * (tries + 1));
+    }
     if (rc == ERR_EXISTS) {
         err_clear(e);
         rc = 0;

@@ -13,8 +13,12 @@ invariants:
       the attachment's id; the reverse: every entry directly in a document folder
       is the target of exactly one attachment of that record; every synced record
       has exactly one folder, under the type folder of the first type it
-      matches, named after its display name; records that are gone or match no
-      type have none; type folders exist with their configured name and tag;
+      matches, named after its display name; a record that still exists but
+      matches no type and has a folder in a type folder (or the archive) has
+      exactly one, in the archive folder (config "unmatched", default archive:
+      its files are kept); records that are gone, or match no type and had no
+      such folder, have none; type folders exist with their configured name and
+      tag;
   (2) no content is lost unless a rule deleted it, and nothing deleted comes
       back: right before the pass both sides are read (every cloud file's sha1,
       every binary attachment's checksum) and DESIGN's rules are applied to that
@@ -46,6 +50,7 @@ from harness import SyncCase  # noqa: E402
 
 SA = "Stand Alone Attachments"
 TYPE_NAMES = ["Customers", "Quotations", "Orders"]
+ARCHIVE = "Archive"  # config "unmatched": the default policy and folder
 ORDER_STATES = ["draft", "sent", "sale", "cancel"]
 
 COMPANY_NAMES = ["Agrolait", "Azure Interior", "Deco Addict", "Gemini Furniture", "Lumber Inc",
@@ -103,8 +108,25 @@ class Snap:
         self.case = case
 
     # ---- records -------------------------------------------------------------------
+    def exists(self, key):
+        model, rid = key.split(",")
+        return int(rid) in (self.partners if model == "res.partner" else self.orders)
+
     def type_of(self, key):
-        """The type folder a record key lives under, or None (gone / matches nothing)."""
+        """The type folder a record key lives under: its type, else the archive when it
+        exists and has a folder in a type folder or the archive (moved there, never
+        created), else None (gone, or matches nothing and has no such folder)."""
+        t = self.matching_type(key)
+        if t is not None or not self.exists(key):
+            return t
+        if getattr(self, "_archived", None) is None:
+            tf = self.type_folders()
+            self._archived = {k for rel, k in self.doc_folders().items()
+                              if tf.get(parent(rel)) in TYPE_NAMES + [ARCHIVE]}
+        return ARCHIVE if key in self._archived else None
+
+    def matching_type(self, key):
+        """The first type a record key matches, or None (gone / matches nothing)."""
         model, rid = key.split(",")
         rid = int(rid)
         if model == "res.partner":
@@ -191,7 +213,8 @@ def predict(pre):
     sha1s a rule deletes.
 
     The rules (DESIGN "Rules" and "Identity"): a document folder whose record is gone
-    or matches no type is deleted with its files; an entry directly in a document
+    is deleted with its files; one whose record exists but matches no type is moved
+    to the archive (from a type folder) or left alone, with its files; an entry directly in a document
     folder (a file, or a sub-folder with everything in it) whose attachment tag names
     an attachment that is gone is deleted; any other entry stays, follows its folder
     (renamed / moved back) and is linked to that folder's record; a binary attachment
@@ -208,7 +231,10 @@ def predict(pre):
             expect[s] = ("at", rel)
             continue
         if owner != SA and pre.type_of(owner) is None:
-            dead.add(s)
+            if pre.exists(owner):
+                expect[s] = ("at", rel)  # matches no type, not in a type folder: left alone
+            else:
+                dead.add(s)
             continue
         inner = rel[len(d) + 1:]
         entry = d + "/" + inner.split("/")[0]
