@@ -17,8 +17,10 @@
  *      when a live url attachment links into one, or when whether the record
  *      exists is unknown); a record that exists but matches no type
  *      (odoo_snap.unmatched) is a record of the archive folder under the
- *      archive policy (moved there in step 3, like a change of type), and
- *      its folder is left alone under the keep policy;
+ *      archive policy (moved there in step 3, like a change of type; its
+ *      folder is created only when it has attachments, i.e. its archived
+ *      folder was deleted in the cloud), and its folder is left alone under
+ *      the keep policy;
  *   5. attachments, by id: binary -> upload; url -> follow its tagged file
  *      (or its url): renamed, moved to another document folder, moved out,
  *      gone;
@@ -915,6 +917,19 @@ static int set_pending(struct rec *r, const struct snap_entry *pick, const struc
     return 0;
 }
 
+/* Whether the snapshot holds an attachment of r (a linear look: only for archived
+ * records without a folder). */
+static int has_atts(const struct ctx *c, const struct rec *r)
+{
+    size_t i;
+
+    for (i = 0; i < c->os->natts; i++)
+        if (c->os->atts[i].res_id == r->r->id && c->os->atts[i].res_model &&
+            strcmp(c->os->atts[i].res_model, r->r->model) == 0)
+            return 1;
+    return 0;
+}
+
 static int place_record(struct ctx *c, struct rec *r)
 {
     struct tfold *t = &c->tf[r->type];
@@ -964,10 +979,12 @@ static int place_record(struct ctx *c, struct rec *r)
     }
     if (!pick)
         pick = first_managed ? first_managed : first;
-    if (t->archive && pick && pick != first_managed && strcmp(pick->path, want) != 0)
-        pick = NULL; /* only a folder in a type folder (or the archive) is archived */
-    if (t->archive && !pick) {
-        /* nothing to archive (no folder is created for it), unless frozen: see below */
+    if (t->archive && !pick && !has_atts(c, r)) {
+        /*
+         * No folder is created for a record that matches no type, unless it has
+         * attachments (its archived folder was deleted in the cloud: the rule of a
+         * deleted document folder applies, its links are not left dangling).
+         */
         for (i = lo; i < hi; i++)
             if (depth(c, c->rtag[i]->path) == 2 && under_frozen(c, c->rtag[i]->path))
                 r->frozen = 1;

@@ -13,8 +13,11 @@
  * archive policy (plan_input.unmatched), the records of one more type folder,
  * the archive (<root>/<archive_folder>, tagged like a type folder with that
  * name, planned only when it exists or a record is archived), between the
- * types and the stand-alone folder: their folders move there from a type
- * folder (never created) and move back when the record matches a type again.
+ * types and the stand-alone folder: their folders move there from wherever
+ * they are two levels under the root, and back when the record matches a
+ * type again; one is created only for a record with attachments (its archived
+ * folder was deleted in the cloud: its url attachments are then deleted, as
+ * for any document folder deleted in the cloud).
  * Under the keep policy their folders stay where they are, and nothing is
  * planned for them.
  * Type folders are tagged {urn:odoosync}type = configured name, document

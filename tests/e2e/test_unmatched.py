@@ -160,6 +160,20 @@ class Unmatched(SyncCase):
         self.assertEqual(self.dav.get(self.p("Archive/Agrolait/notes.txt")), b"kept")
         self.assertQuiet()
 
+    def test_archived_folder_deleted_in_the_cloud(self):
+        """Deleting an archived folder in the cloud deletes its files' attachments, as for
+        any document folder (no link is left pointing at nothing); the folder comes back."""
+        c = self.customer("Agrolait")
+        aid, _ = self.synced_record("res.partner", c, "Customers/Agrolait")
+        self.odoo.write("res.partner", c, {"customer_rank": 0})
+        self.sync()
+        self.dav.delete(self.p("Archive/Agrolait"))
+        self.assertPlan([mkdir("Archive/Agrolait"), ("delete", "odoo", None, None, aid)])
+        self.sync()
+        self.assertIsNone(self.att_by_id(aid), "a link to a deleted file stays")
+        self.assertEqual(self.tree()["Archive/Agrolait"][2].get("record"), "res.partner,%d" % c)
+        self.assertQuiet()
+
     # --- the keep policy -------------------------------------------------------------
     def test_keep_policy_leaves_the_folder_alone(self):
         self.write_config(unmatched={"policy": "keep"})
