@@ -83,6 +83,7 @@ static const char *const dialect_names[] = {"auto", "generic", "nextcloud", "own
 static const char *const direction_names[] = {"both", "to-cloud", "from-cloud", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const format_names[] = {"auto", "json", "human", NULL};
+static const char *const unmatched_names[] = {"archive", "keep", NULL};
 
 #define OFF(f) offsetof(struct cfg, f)
 #define TOFF(f) offsetof(struct cfg_type, f)
@@ -136,6 +137,13 @@ static const struct key keys[] = {
      "sync attachments that belong to no record"},
     {"standalone.folder", KT_NAME, OFF(standalone.folder), 0, 0, "Stand Alone Attachments",
      NULL, NULL, 0, NULL, "their folder under the root"},
+
+    {"unmatched.policy", KT_ENUM, OFF(unmatched.policy), 0, 0, "archive", unmatched_names, NULL,
+     0, NULL,
+     "a record that still exists but matches no type: archive (its folder moves to "
+     "unmatched.folder) or keep (its folder stays where it is, untouched)"},
+    {"unmatched.folder", KT_NAME, OFF(unmatched.folder), 0, 0, "Archive", NULL, NULL, 0, NULL,
+     "the archive folder under the root"},
 
     {"safety.max_delete_share", KT_SHARE, OFF(safety.max_delete_share), 0, 1, "0.5", NULL,
      NULL, 0, NULL, "a pass deleting more than this share of what it manages stops"},
@@ -778,7 +786,20 @@ static int finish(struct cfg *c, const char *src, struct err *e)
                            "%s: $.types[%zu].folder: \"%s\" is the folder of the stand-alone "
                            "attachments ($.standalone.folder)",
                            src, i, c->types[i].folder);
+        if (c->unmatched.policy == CFG_UNMATCHED_ARCHIVE && c->unmatched.folder &&
+            strcasecmp(c->types[i].folder, c->unmatched.folder) == 0)
+            return err_set(e, ERR_INVALID,
+                           "%s: $.types[%zu].folder: \"%s\" is the archive folder of records "
+                           "that match no type ($.unmatched.folder)",
+                           src, i, c->types[i].folder);
     }
+    if (c->unmatched.policy == CFG_UNMATCHED_ARCHIVE && c->unmatched.folder &&
+        c->standalone.enabled && c->standalone.folder &&
+        strcasecmp(c->unmatched.folder, c->standalone.folder) == 0)
+        return err_set(e, ERR_INVALID,
+                       "%s: $.unmatched.folder: \"%s\" is the folder of the stand-alone "
+                       "attachments ($.standalone.folder)",
+                       src, c->unmatched.folder);
     return 0;
 }
 

@@ -101,6 +101,17 @@ struct cfg_standalone {
     char *folder; /* default "Stand Alone Attachments" */
 };
 
+/* A record that still exists but matches no type (un-flagged, cancelled, archived). */
+enum cfg_unmatched_policy {
+    CFG_UNMATCHED_ARCHIVE = 0, /* its folder moves to <root>/<folder> (default) */
+    CFG_UNMATCHED_KEEP         /* its folder stays where it is, untouched */
+};
+
+struct cfg_unmatched {
+    int policy;   /* enum cfg_unmatched_policy, default archive */
+    char *folder; /* the archive folder under the root, default "Archive" */
+};
+
 struct cfg_safety {
     double max_delete_share; /* 0..1, default 0.5 */
 };
@@ -169,6 +180,7 @@ struct cfg {
     struct cfg_type *types; /* in priority order (first match wins) */
     size_t ntypes;
     struct cfg_standalone standalone;
+    struct cfg_unmatched unmatched;
     struct cfg_safety safety;
     struct cfg_kafka kafka;
     struct cfg_redis redis;

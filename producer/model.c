@@ -43,6 +43,7 @@ int odoo_snap_init(struct odoo_snap *s, size_t ntypes, struct err *e)
 {
     memset(s, 0, sizeof *s);
     s->complete = 1;
+    s->gone_known = 1;
     if (ntypes == 0)
         return 0;
     s->types = calloc(ntypes, sizeof *s->types);
@@ -114,23 +115,23 @@ void odoo_snap_release(struct odoo_snap *s)
         free(s->types[i].v);
     }
     free(s->types);
+    for (j = 0; j < s->unmatched.n; j++) {
+        free(s->unmatched.v[j].model);
+        free(s->unmatched.v[j].display_name);
+    }
+    free(s->unmatched.v);
     for (i = 0; i < s->natts; i++)
         snap_att_free(&s->atts[i]);
     free(s->atts);
     memset(s, 0, sizeof *s);
 }
 
-int odoo_snap_add_record(struct odoo_snap *s, size_t type, const char *model, long id,
-                         const char *display_name, struct err *e)
+static int list_add(struct snap_record_list *l, const char *model, long id,
+                    const char *display_name, struct err *e)
 {
-    struct snap_record_list *l;
     struct snap_record r;
     int ok = 1;
 
-    if (type >= s->ntypes || !model)
-        return err_set(e, ERR_INVALID, "record %s,%ld: bad type index %zu", model ? model : "?", id,
-                       type);
-    l = &s->types[type];
     if (snap_grow((void **)&l->v, &l->cap, l->n, sizeof *l->v) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     r.model = snap_dup(model, &ok);
@@ -143,6 +144,23 @@ int odoo_snap_add_record(struct odoo_snap *s, size_t type, const char *model, lo
     }
     l->v[l->n++] = r;
     return 0;
+}
+
+int odoo_snap_add_record(struct odoo_snap *s, size_t type, const char *model, long id,
+                         const char *display_name, struct err *e)
+{
+    if (type >= s->ntypes || !model)
+        return err_set(e, ERR_INVALID, "record %s,%ld: bad type index %zu", model ? model : "?", id,
+                       type);
+    return list_add(&s->types[type], model, id, display_name, e);
+}
+
+int odoo_snap_add_unmatched(struct odoo_snap *s, const char *model, long id,
+                            const char *display_name, struct err *e)
+{
+    if (!model)
+        return err_set(e, ERR_INVALID, "unmatched record without model");
+    return list_add(&s->unmatched, model, id, display_name, e);
 }
 
 int odoo_snap_add_att(struct odoo_snap *s, const struct snap_att *a, struct err *e)

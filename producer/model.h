@@ -14,6 +14,13 @@
  *                      cloud file is tagged with their id (so a file moved
  *                      between folders is recognised); the planner handles
  *                      any attachment, whatever its record.
+ *                      `unmatched`: records tagged on a cloud document
+ *                      folder that match no type but still exist in Odoo
+ *                      (un-flagged, cancelled, archived), with their
+ *                      attachments among `atts`; every other record tagged
+ *                      on a folder and listed nowhere is deleted in Odoo,
+ *                      unless gone_known = 0 (the check failed: then none is
+ *                      taken for deleted).
  *   struct cloud_snap  every entry under the root: path, folder or file,
  *                      ETag, size and the three odoosync dead properties
  *                      ({urn:odoosync}attachment / record / type).
@@ -52,6 +59,12 @@ struct plan_type {
     int scan_ok; /* 0 when Odoo answered an error (AccessError, bad domain) for this type */
 };
 
+/* A record that still exists but matches no type (odoo_snap.unmatched): config "unmatched". */
+enum plan_unmatched {
+    PLAN_UNMATCHED_KEEP = 0, /* its folder stays where it is, untouched */
+    PLAN_UNMATCHED_ARCHIVE   /* its folder moves to <root>/<archive_folder> */
+};
+
 /* What a pass plans with, besides the two snapshots. Strings borrowed. */
 struct plan_input {
     const char *root;              /* root folder: "Odoo" or a path "Shared/Odoo" */
@@ -64,6 +77,8 @@ struct plan_input {
     const struct plan_type *types; /* in priority order (first matching type wins) */
     size_t ntypes;
     long long version; /* the pass's timestamp in ms: job.version and job.created_at */
+    enum plan_unmatched unmatched;
+    const char *archive_folder; /* "Archive" (PLAN_UNMATCHED_ARCHIVE) */
 };
 
 /* A record matching a type. */
@@ -100,7 +115,10 @@ struct odoo_snap {
     size_t ntypes;
     struct snap_att *atts;
     size_t natts, cap_atts;
-    int complete; /* 1 when every page of every scan was read */
+    int complete;                      /* 1 when every page of every scan was read */
+    struct snap_record_list unmatched; /* exist in Odoo, tagged on a folder, match no type */
+    int gone_known; /* 1 (default): a tagged record listed nowhere is deleted in Odoo;
+                       0: unknown (the existence check failed), none is taken for deleted */
 };
 
 /* One entry of the cloud tree. */
@@ -151,12 +169,15 @@ int snap_entry_copy(struct snap_entry *dst, const struct snap_entry *src);
 void snap_att_free(struct snap_att *a);
 void snap_entry_free(struct snap_entry *en);
 
-/* ntypes empty record lists, no attachment, complete = 1. 0 or ERR_NOMEM. */
+/* ntypes empty record lists, no attachment, complete = 1, gone_known = 1. 0 or ERR_NOMEM. */
 int odoo_snap_init(struct odoo_snap *s, size_t ntypes, struct err *e);
 void odoo_snap_release(struct odoo_snap *s);
 /* Append a record to type `type` (copies the strings). 0, ERR_INVALID (bad index), ERR_NOMEM. */
 int odoo_snap_add_record(struct odoo_snap *s, size_t type, const char *model, long id,
                          const char *display_name, struct err *e);
+/* Append a record to `unmatched` (copies the strings). 0, ERR_INVALID, ERR_NOMEM. */
+int odoo_snap_add_unmatched(struct odoo_snap *s, const char *model, long id,
+                            const char *display_name, struct err *e);
 /* Append a deep copy of *a. 0 or ERR_NOMEM. */
 int odoo_snap_add_att(struct odoo_snap *s, const struct snap_att *a, struct err *e);
 

@@ -391,7 +391,10 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     /* both scans are done: the previous state (copied where reused) is not needed while
      * planning, which holds the snapshots, the next state and the jobs */
     state_release(&prev);
-    rc = read_tagged(o, &os, &cs, st, e);
+    /* before read_tagged: the attachments of records that match no type are read with them */
+    rc = scan_unmatched(o, c, types, ntypes, &os, &cs, st, po->log, e);
+    if (rc == 0)
+        rc = read_tagged(o, &os, &cs, st, e);
     if (rc < 0)
         goto out;
     t_cloud = mono_ms();
@@ -400,6 +403,9 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.standalone_folder = c->standalone.folder;
     in.standalone_enabled = c->standalone.enabled;
     in.max_delete_share = c->safety.max_delete_share;
+    in.unmatched =
+        c->unmatched.policy == CFG_UNMATCHED_KEEP ? PLAN_UNMATCHED_KEEP : PLAN_UNMATCHED_ARCHIVE;
+    in.archive_folder = c->unmatched.folder;
     in.force_deletes = po->force_deletes;
     in.url_base = c->cloud.url;
     in.types = types;

@@ -16,7 +16,14 @@
  *      cycle of names through a temporary name (park_cycle); an untagged folder
  *      at a record's place is adopted and the old folder merged into it
  *      (plan_merge);
- *   4. tagged document folders of records that are gone are deleted;
+ *   4. tagged document folders of records deleted in Odoo are deleted (not
+ *      when a live url attachment links into one, or when whether the record
+ *      exists is unknown); a record that exists but matches no type
+ *      (odoo_snap.unmatched) is a record of the archive folder under the
+ *      archive policy (moved there in step 3, like a change of type; its
+ *      folder is created only when it has attachments, i.e. its archived
+ *      folder was deleted in the cloud), and its folder is left alone under
+ *      the keep policy;
  *   5. attachments, by id: binary -> upload; url -> follow its tagged file
  *      (or its url): renamed, moved to another document folder, moved out,
  *      gone;
@@ -50,12 +57,13 @@ struct jlist {
 /* A type folder, or the stand-alone folder (the last one when enabled). */
 struct tfold {
     const char *raw;              /* configured name = the type tag */
-    const char *model;            /* NULL for the stand-alone folder */
+    const char *model;            /* NULL for the stand-alone folder, "" for the archive */
     char *name;                   /* sanitised, unique among type folders */
     char *want;                   /* root + "/" + name */
     const struct snap_entry *cur; /* the folder that holds its documents now, if any */
     const char *tpath;            /* where its documents live after this pass */
     int frozen, cloud_ok, odoo_ok, scan_ok;
+    int archive; /* the archive folder: its records are the unmatched ones (odoo_snap.unmatched) */
 };
 
 struct rec {
@@ -91,6 +99,12 @@ struct dfold {
     struct names_set names;
 };
 
+/* A url attachment and the decoded cloud path its url names. */
+struct upath {
+    char *path;
+    long att_id;
+};
+
 struct ctx {
     const struct plan_input *in;
     const struct odoo_snap *os;
@@ -113,7 +127,12 @@ struct ctx {
     size_t nearly;
     struct tfold *tf;
     size_t ntf;
-    long sa;          /* index of the stand-alone tfold, -1 */
+    long sa; /* index of the stand-alone tfold, -1 */
+    long ar; /* index of the archive tfold, -1 (keep policy, or nothing to archive) */
+    const struct snap_record **unm; /* os->unmatched by (model, id) */
+    struct upath *upaths;           /* url attachments by the decoded path they name (lazy) */
+    size_t nupaths;
+    int upaths_ready;
     struct rec *recs; /* by (model, id) */
     size_t nrecs;
     struct dfold *df;
@@ -511,7 +530,8 @@ static int setup_type_folder(struct ctx *c, struct tfold *t, unsigned char *tcla
         t->cur = w;
         if (t->cloud_ok) {
             j = new_job(c, PH_TYPES, JOB_MKDIR, JOB_SIDE_CLOUD, t->want,
-                        t->model
+                        t->archive ? (w ? "archive folder adopted" : "archive folder missing")
+                        : t->model
                             ? (w ? "type folder adopted" : "type folder missing")
                             : (w ? "stand-alone folder adopted" : "stand-alone folder missing"));
             if (!j)
@@ -537,6 +557,26 @@ static int setup_type_folder(struct ctx *c, struct tfold *t, unsigned char *tcla
     return 0;
 }
 
+/*
+ * Whether the archive folder takes part in this pass: the archive policy, and a record
+ * to archive or an archive folder already there (so it is not created for nothing).
+ */
+static int archive_wanted(const struct ctx *c)
+{
+    const struct plan_input *in = c->in;
+    size_t i;
+
+    if (in->unmatched != PLAN_UNMATCHED_ARCHIVE || !in->archive_folder || !*in->archive_folder)
+        return 0;
+    if (c->os->unmatched.n > 0)
+        return 1;
+    for (i = 0; i < c->nents; i++)
+        if (c->ents[i]->is_dir && depth(c, c->ents[i]->path) == 1 && c->ents[i]->type_tag &&
+            strcmp(c->ents[i]->type_tag, in->archive_folder) == 0)
+            return 1;
+    return 0;
+}
+
 static int setup_types(struct ctx *c)
 {
     const struct plan_input *in = c->in;
@@ -546,7 +586,7 @@ static int setup_types(struct ctx *c)
     int rc = 0;
 
     names_set_init(&tn);
-    c->ntf = in->ntypes + (in->standalone_enabled ? 1 : 0);
+    c->ntf = in->ntypes + (in->standalone_enabled ? 1 : 0) + (archive_wanted(c) ? 1 : 0);
     c->tf = calloc(c->ntf ? c->ntf : 1, sizeof *c->tf);
     if (!tclaimed || !c->tf) {
         c->nomem = 1;
@@ -554,6 +594,7 @@ static int setup_types(struct ctx *c)
         goto out;
     }
     c->sa = -1;
+    c->ar = -1;
     for (i = 0; i < c->ntf; i++) {
         struct tfold *t = &c->tf[i];
         if (i < in->ntypes) {
@@ -562,6 +603,12 @@ static int setup_types(struct ctx *c)
             t->cloud_ok = in->types[i].direction != PLAN_DIR_FROM_CLOUD;
             t->odoo_ok = in->types[i].direction != PLAN_DIR_TO_CLOUD;
             t->scan_ok = in->types[i].scan_ok;
+        } else if (i == in->ntypes && archive_wanted(c)) {
+            t->raw = in->archive_folder;
+            t->model = "";
+            t->archive = 1;
+            t->cloud_ok = t->odoo_ok = t->scan_ok = 1;
+            c->ar = (long)i;
         } else {
             t->raw = in->standalone_folder;
             t->cloud_ok = t->odoo_ok = t->scan_ok = 1;
@@ -651,6 +698,22 @@ static struct rec *find_rec_tag(const struct ctx *c, const char *tag, char *mode
     return find_rec(c, model, id);
 }
 
+static int cmp_mid_rec(const void *a, const void *b);
+
+/* os->unmatched by (model, id), for is_unmatched(). */
+static int index_unmatched(struct ctx *c)
+{
+    size_t i, n = c->os->unmatched.n;
+
+    c->unm = calloc(n ? n : 1, sizeof *c->unm);
+    if (!c->unm)
+        return c->nomem = 1, ERR_NOMEM;
+    for (i = 0; i < n; i++)
+        c->unm[i] = &c->os->unmatched.v[i];
+    qsort(c->unm, n, sizeof *c->unm, cmp_mid_rec);
+    return 0;
+}
+
 /* Sort helper: records of one type by id. */
 static int cmp_rec_ptr_id(const void *a, const void *b)
 {
@@ -673,6 +736,8 @@ static int assign_records(struct ctx *c, struct rec ***byid_out)
     for (t = 0; t < c->in->ntypes; t++)
         if (c->tf[t].scan_ok)
             n += os->types[t].n;
+    if (c->ar >= 0)
+        n += os->unmatched.n;
     c->recs = calloc(n ? n : 1, sizeof *c->recs);
     if (!c->recs)
         return c->nomem = 1, ERR_NOMEM;
@@ -686,6 +751,14 @@ static int assign_records(struct ctx *c, struct rec ***byid_out)
             r->order = i;
             r->folder = -1;
         }
+    }
+    /* the archive comes after every type: a record a type lists is never archived */
+    for (i = 0; c->ar >= 0 && i < os->unmatched.n; i++) {
+        struct rec *r = &c->recs[c->nrecs++];
+        r->r = &os->unmatched.v[i];
+        r->type = (size_t)c->ar;
+        r->order = i;
+        r->folder = -1;
     }
     qsort(c->recs, c->nrecs, sizeof *c->recs, cmp_rec);
     /* first type wins: keep the first of each (model, id) */
@@ -803,10 +876,15 @@ static int emit_place(struct ctx *c, struct rec *r, const struct snap_entry *pic
             const char *ps = strrchr(pick->path, '/');
             int same_parent = strncmp(pick->path, want, (size_t)(ps - pick->path) + 1) == 0 &&
                               strchr(want + (ps - pick->path) + 1, '/') == NULL;
-            j = new_job(c, PH_DOCS, JOB_RENAME, JOB_SIDE_CLOUD, lock ? lock : want,
-                        r->parked     ? "names swapped: back from its temporary name"
-                        : same_parent ? "record renamed"
-                                      : "record changed type");
+            const char *why = same_parent ? "record renamed" : "record changed type";
+            if (r->parked)
+                why = "names swapped: back from its temporary name";
+            else if (!same_parent && t->archive)
+                why = "record matches no type: archived";
+            else if (!same_parent && c->ar >= 0 && c->tf[c->ar].cur &&
+                     parent_is(pick->path, c->tf[c->ar].cur->path))
+                why = "record matches a type again";
+            j = new_job(c, PH_DOCS, JOB_RENAME, JOB_SIDE_CLOUD, lock ? lock : want, why);
             if (!j)
                 return free(want), ERR_NOMEM;
             j->path = xdup(c, r->parked ? r->park : pick->path);
@@ -957,6 +1035,19 @@ second_with_entries(const struct ctx *c, const struct snap_entry *pick, size_t l
     return NULL;
 }
 
+/* Whether the snapshot holds an attachment of r (a linear look: only for archived
+ * records without a folder). */
+static int has_atts(const struct ctx *c, const struct rec *r)
+{
+    size_t i;
+
+    for (i = 0; i < c->os->natts; i++)
+        if (c->os->atts[i].res_id == r->r->id && c->os->atts[i].res_model &&
+            strcmp(c->os->atts[i].res_model, r->r->model) == 0)
+            return 1;
+    return 0;
+}
+
 static int place_record(struct ctx *c, struct rec *r)
 {
     struct tfold *t = &c->tf[r->type];
@@ -1006,6 +1097,18 @@ static int place_record(struct ctx *c, struct rec *r)
     }
     if (!pick)
         pick = first_managed ? first_managed : first;
+    if (t->archive && !pick && !has_atts(c, r)) {
+        /*
+         * No folder is created for a record that matches no type, unless it has
+         * attachments (its archived folder was deleted in the cloud: the rule of a
+         * deleted document folder applies, its links are not left dangling).
+         */
+        for (i = lo; i < hi; i++)
+            if (depth(c, c->rtag[i]->path) == 2 && under_frozen(c, c->rtag[i]->path))
+                r->frozen = 1;
+        free(want);
+        return 0;
+    }
     /* a record whose folder sits in a frozen subtree is left alone */
     if (!pick) {
         for (i = lo; i < hi; i++)
@@ -1129,19 +1232,117 @@ static int model_known_ok(const struct ctx *c, const char *model, int *known)
     return ok;
 }
 
+/* Why a record-tagged folder is not deleted (gone_folder). */
+enum keep_why {
+    KEEP_NO = 0,    /* not a document folder of a gone record, or not ours to delete */
+    KEEP_SECOND,    /* a live record's second folder */
+    KEEP_UNMATCHED, /* its record exists but matches no type (keep policy) */
+    KEEP_UNKNOWN,   /* whether its record exists is unknown (the check failed) */
+    KEEP_LINKED     /* a live url attachment points into it (*att: which) */
+};
+
+static int cmp_mid_rec(const void *a, const void *b)
+{
+    const struct snap_record *x = *(const struct snap_record *const *)a;
+    const struct snap_record *y = *(const struct snap_record *const *)b;
+    int r = strcmp(x->model, y->model);
+
+    return r ? r : (x->id > y->id) - (x->id < y->id);
+}
+
+/* Whether model,id is in os->unmatched (the keep policy: not records of the archive). */
+static int is_unmatched(const struct ctx *c, const char *model, long id)
+{
+    struct snap_record k, *kp = &k;
+
+    if (!c->unm)
+        return 0;
+    k.model = snap_lend(model);
+    k.id = id;
+    return bsearch(&kp, c->unm, c->os->unmatched.n, sizeof *c->unm, cmp_mid_rec) != NULL;
+}
+
+static int cmp_upath(const void *a, const void *b)
+{
+    return strcmp(((const struct upath *)a)->path, ((const struct upath *)b)->path);
+}
+
+/* The url attachments by the cloud path their url names, built on first use. */
+static int index_upaths(struct ctx *c)
+{
+    size_t i;
+
+    if (c->upaths_ready)
+        return 0;
+    c->upaths_ready = 1;
+    c->upaths = calloc(c->os->natts ? c->os->natts : 1, sizeof *c->upaths);
+    if (!c->upaths)
+        return c->nomem = 1, ERR_NOMEM;
+    for (i = 0; i < c->os->natts; i++) {
+        const struct snap_att *a = &c->os->atts[i];
+        char *p;
+        if (a->type != SNAP_ATT_URL || !a->url)
+            continue;
+        p = plan_path_for_url(c->in->url_base, a->url);
+        if (!p)
+            continue; /* not a link into the cloud (or ENOMEM: then one link less is seen) */
+        c->upaths[c->nupaths].path = p;
+        c->upaths[c->nupaths++].att_id = a->id;
+    }
+    qsort(c->upaths, c->nupaths, sizeof *c->upaths, cmp_upath);
+    return 0;
+}
+
+/* A live url attachment whose url names dir or something below it: its id, else 0. */
+static long linked_into(struct ctx *c, const char *dir)
+{
+    size_t lo = 0, hi, mid, n = strlen(dir);
+    char *slash;
+
+    if (index_upaths(c) < 0)
+        return 0;
+    /* dir itself, then the contiguous run of paths starting with dir + "/" */
+    slash = malloc(n + 2);
+    if (!slash)
+        return c->nomem = 1, 0;
+    memcpy(slash, dir, n);
+    memcpy(slash + n, "/", 2);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *key = pass ? slash : dir;
+        lo = 0;
+        hi = c->nupaths;
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+            if (strcmp(c->upaths[mid].path, key) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < c->nupaths && is_under(c->upaths[lo].path, dir)) {
+            free(slash);
+            return c->upaths[lo].att_id;
+        }
+    }
+    free(slash);
+    return 0;
+}
+
 /*
  * Whether a record-tagged folder is deleted as gone: two levels under the root,
- * chosen by no record, in a managed type folder, and its record is gone or
- * matches no type. A live record's second folder is left alone (*second = 1).
+ * chosen by no record, in a managed type folder (or the archive), and its record
+ * is deleted in Odoo. Else *why says why it stays (KEEP_NO: not ours to say);
+ * *att: the live url attachment that points into it (KEEP_LINKED).
  */
-static int gone_folder(const struct ctx *c, const struct snap_entry *en, int *second)
+static int gone_folder(struct ctx *c, const struct snap_entry *en, int *why, long *att)
 {
     const struct tfold *t = NULL;
     char model[256];
+    const char *comma;
     size_t k;
     int known;
 
-    *second = 0;
+    *why = KEEP_NO;
+    *att = 0;
     if (depth(c, en->path) != 2 || c->chosen[eidx(c, en)] || under_frozen(c, en->path))
         return 0;
     for (k = 0; k < c->ntf; k++)
@@ -1151,10 +1352,26 @@ static int gone_folder(const struct ctx *c, const struct snap_entry *en, int *se
     if (!t)
         return 0; /* not under a managed type folder: left alone */
     if (find_rec_tag(c, en->record_tag, model, sizeof model)) {
-        *second = 1;
+        *why = KEEP_SECOND;
         return 0;
     }
-    return model[0] && model_known_ok(c, model, &known) && known && t->cloud_ok;
+    if (!model[0] || !model_known_ok(c, model, &known) || !known || !t->cloud_ok)
+        return 0;
+    comma = strrchr(en->record_tag, ',');
+    if (is_unmatched(c, model, strtol(comma + 1, NULL, 10))) {
+        *why = KEEP_UNMATCHED;
+        return 0;
+    }
+    if (!c->os->gone_known) {
+        *why = KEEP_UNKNOWN;
+        return 0;
+    }
+    *att = linked_into(c, en->path);
+    if (*att) {
+        *why = KEEP_LINKED;
+        return 0;
+    }
+    return 1;
 }
 
 static int plan_gone_delete(struct ctx *c, const struct snap_entry *en, int ph)
@@ -1162,7 +1379,7 @@ static int plan_gone_delete(struct ctx *c, const struct snap_entry *en, int ph)
     struct job *j;
     size_t lo, hi;
 
-    j = new_job(c, ph, JOB_DELETE, JOB_SIDE_CLOUD, en->path, "record gone or no longer matching");
+    j = new_job(c, ph, JOB_DELETE, JOB_SIDE_CLOUD, en->path, "record deleted in Odoo");
     if (!j)
         return ERR_NOMEM;
     j->path = xdup(c, en->path);
@@ -1190,28 +1407,37 @@ static int second_empty(const struct ctx *c, const struct snap_entry *en)
 static int delete_gone_folders(struct ctx *c)
 {
     size_t i;
-    int second, rc;
+    int why, rc;
+    long att;
 
     for (i = 0; i < c->nrtag; i++) {
         const struct snap_entry *en = c->rtag[i];
         if (c->early[eidx(c, en)])
             continue; /* planned already, before the record that takes its name */
-        if (gone_folder(c, en, &second)) {
+        if (gone_folder(c, en, &why, &att)) {
             rc = plan_gone_delete(c, en, PH_DOC_DELETE);
             if (rc < 0)
                 return rc;
-        } else if (second && second_empty(c, en)) {
+        } else if (why == KEEP_SECOND && second_empty(c, en)) {
             /* left by a merge whose delete waited (safety, a failed move): goes if empty */
             rc = plan_delete_empty(c, PH_DOC_DELETE, en->path, en->record_tag, en->path,
                                    "an empty second folder of the record");
             if (rc < 0)
                 return rc;
-        } else if (second) {
+        } else if (why == KEEP_SECOND) {
             add_msg(c, "\"%s\": a second folder of record %s, left alone", en->path,
                     en->record_tag);
+        } else if (why == KEEP_UNKNOWN) {
+            add_msg(c, "\"%s\": whether record %s still exists is unknown: left alone", en->path,
+                    en->record_tag);
+        } else if (why == KEEP_LINKED) {
+            add_msg(c,
+                    "\"%s\": record %s is deleted in Odoo, but attachment %ld still links into "
+                    "the folder: not deleted",
+                    en->path, en->record_tag, att);
         }
     }
-    return 0;
+    return c->nomem ? ERR_NOMEM : 0;
 }
 
 /* ---------- names freed this pass ---------- */
@@ -1222,13 +1448,14 @@ static int delete_gone_folders(struct ctx *c)
  * a gone folder, still to plan), 0 not known yet (its record is pending too),
  * -1 no (the place stays taken).
  */
-static int blocker_leaves(const struct ctx *c, const struct rec *r, const char **lock, int *del)
+static int blocker_leaves(struct ctx *c, const struct rec *r, const char **lock, int *del)
 {
     const struct snap_entry *w = r->blocker;
     const struct dfold *d;
     const struct rec *b;
     char model[256];
-    int second;
+    int why;
+    long att;
 
     *del = 0;
     b = find_rec_tag(c, w->record_tag, model, sizeof model);
@@ -1249,7 +1476,7 @@ static int blocker_leaves(const struct ctx *c, const struct rec *r, const char *
         *lock = d->lock;
         return 1;
     }
-    if (!gone_folder(c, w, &second))
+    if (!gone_folder(c, w, &why, &att))
         return -1;
     *lock = w->path;
     *del = 1;
@@ -1944,6 +2171,10 @@ static void ctx_release(struct ctx *c)
     free(c->df);
     free(c->df_by_cur);
     free(c->atts);
+    free(c->unm);
+    for (i = 0; i < c->nupaths; i++)
+        free(c->upaths[i].path);
+    free(c->upaths);
     for (i = 0; i < c->nfrozen; i++)
         free(c->frozen[i]);
     free(c->frozen);
@@ -1990,6 +2221,7 @@ int plan_build(const struct plan_input *in, const struct odoo_snap *os, const st
     c.cs = cs;
     c.p = out;
     c.sa = -1;
+    c.ar = -1;
     c.sa_df = -1;
     if (!in->root)
         return err_set(e, ERR_INVALID, "plan: no root folder");
@@ -2009,6 +2241,8 @@ int plan_build(const struct plan_input *in, const struct odoo_snap *os, const st
     rc = index_cloud(&c);
     if (rc == 0)
         rc = setup_types(&c);
+    if (rc == 0)
+        rc = index_unmatched(&c);
     if (rc == 0)
         rc = assign_records(&c, &byid);
     if (rc == 0)

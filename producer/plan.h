@@ -9,6 +9,17 @@
  *
  * Layout planned: <root>/<type folder>/<document folder>/<files>, and
  * <root>/<standalone folder>/<files> for attachments without a record.
+ * Records that exist but match no type (odoo_snap.unmatched) are, under the
+ * archive policy (plan_input.unmatched), the records of one more type folder,
+ * the archive (<root>/<archive_folder>, tagged like a type folder with that
+ * name, planned only when it exists or a record is archived), between the
+ * types and the stand-alone folder: their folders move there from wherever
+ * they are two levels under the root, and back when the record matches a
+ * type again; one is created only for a record with attachments (its archived
+ * folder was deleted in the cloud: its url attachments are then deleted, as
+ * for any document folder deleted in the cloud).
+ * Under the keep policy their folders stay where they are, and nothing is
+ * planned for them.
  * Type folders are tagged {urn:odoosync}type = configured name, document
  * folders {urn:odoosync}record = "model,id", files and linked sub-folders
  * {urn:odoosync}attachment = id. A record lives under the first type that
@@ -25,7 +36,7 @@
  *      attachment is gone
  *   4. Odoo side: attachment renames, relinks (new files, moved files,
  *      sub-folders, url updates after a folder move), attachment deletes
- *   5. document folders deleted (record gone or no longer matching)
+ *   5. document folders deleted (record deleted in Odoo)
  * mkdir creates missing parents, and a mkdir over an existing folder without
  * the tag adopts it (tags it), so type/document mkdirs commute.
  * A type folder that must be renamed back freezes its subtree for this pass
@@ -67,7 +78,10 @@
  *   record without folder            mkdir cloud   path, record
  *   record renamed / changed type,   rename cloud  path -> to, record, expect.etag
  *     folder renamed in cloud
- *   record gone / matches no type    delete cloud  path, record, expect.etag
+ *   record matches no type (archive  rename cloud  path -> <root>/<archive folder>/<name>,
+ *     policy; back when it matches)                record, expect.etag
+ *   record deleted in Odoo           delete cloud  path, record, expect.etag
+ *     (not when a live url attachment links into the folder: a message)
  *   untagged folder at the record's  mkdir cloud   path, record ("document folder adopted")
  *     place, its folder elsewhere    rename cloud  old/entry -> place/entry, record, expect.etag
  *                                    delete cloud  old, record, expect.checksum = JOB_SHA1_EMPTY

@@ -62,6 +62,11 @@ int settled_config(const struct cfg *c, char out[SHA1_HEX_SIZE], struct err *e)
         rc = put_field(&h, num, e);
     if (rc == 0)
         rc = put_field(&h, c->standalone.folder, e);
+    snprintf(num, sizeof(num), "unmatched %d", c->unmatched.policy);
+    if (rc == 0)
+        rc = put_field(&h, num, e);
+    if (rc == 0)
+        rc = put_field(&h, c->unmatched.folder, e);
     for (size_t i = 0; i < c->ntypes && rc == 0; i++) {
         const struct cfg_type *t = &c->types[i];
 

@@ -242,7 +242,15 @@ static int ensure_parent(struct apply_conn *c, const char *path, struct err *e)
     memcpy(parent, path, n);
     parent[n] = '\0';
     memset(&r, 0, sizeof(r));
-    rc = dav_mkcol(c->dav, parent, 1, &r, e);
+    /* the job that creates it may be running right now: Apache then refuses this MKCOL
+     * (403/409) while the folder comes into being; it exists afterwards (as do_mkdir) */
+    for (int tries = 0;; tries++) {
+        rc = dav_mkcol(c->dav, parent, 1, &r, e);
+        if (rc == 0 || tries == 3 || (rc != ERR_ACCESS && rc != ERR_CONFLICT && rc != ERR_NOTFOUND))
+            break;
+        err_clear(e);
+        usleep(20000 * (tries + 1));
+    }
     if (rc == ERR_EXISTS) {
         err_clear(e);
         rc = 0;
@@ -768,12 +776,94 @@ static int folder_empty(struct applier *a, struct apply_conn *c, const char *pat
     return 1;
 }
 
+/* Whether decoded path is dir itself or below it. */
+static int path_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * A live url attachment whose url names the folder or something below it, in any
+ * spelling (host, percent-encoding, "//" and "." segments do not matter): its id in
+ * *att_id, 0 when there is none. The candidates are the url attachments whose url
+ * holds the folder's name, as is or percent-encoded (ilike), each then decoded.
+ */
+static int linked_into(struct applier *a, struct apply_conn *c, const char *folder, long *att_id,
+                       struct err *e)
+{
+    static const char *const fields[] = {"id", "url", NULL};
+    const char *bn = strrchr(folder, '/'), *base = a->o.dav->url, *bp = NULL, *s;
+    struct buf enc, dec;
+    cJSON *dom = NULL, *rows = NULL, *ors[2] = {NULL, NULL};
+    int rc;
+
+    *att_id = 0;
+    bn = bn ? bn + 1 : folder;
+    s = base ? strstr(base, "://") : NULL;
+    bp = s ? strchr(s + 3, '/') : NULL;
+    buf_init(&enc, 64 * 1024);
+    buf_init(&dec, 64 * 1024);
+    rc = buf_puts(&dec, "/");
+    if (rc == 0)
+        rc = buf_puts(&dec, bn);
+    if (rc == 0)
+        rc = dav_path_encode(buf_str(&dec), &enc, e);
+    if (rc < 0) {
+        rc = e->code ? e->code : ERR_NOMEM;
+        goto out;
+    }
+    dom = cJSON_CreateArray();
+    for (int i = 0; i < 2; i++) {
+        ors[i] = cJSON_CreateArray();
+        cJSON_AddItemToArray(ors[i], cJSON_CreateString("url"));
+        cJSON_AddItemToArray(ors[i], cJSON_CreateString("ilike"));
+        cJSON_AddItemToArray(ors[i], cJSON_CreateString(i ? buf_str(&enc) + 1 : bn));
+    }
+    {
+        cJSON *t = cJSON_CreateArray();
+        cJSON_AddItemToArray(t, cJSON_CreateString("type"));
+        cJSON_AddItemToArray(t, cJSON_CreateString("="));
+        cJSON_AddItemToArray(t, cJSON_CreateString("url"));
+        cJSON_AddItemToArray(dom, t);
+    }
+    cJSON_AddItemToArray(dom, cJSON_CreateString("|"));
+    cJSON_AddItemToArray(dom, ors[0]);
+    cJSON_AddItemToArray(dom, ors[1]);
+    if (cJSON_GetArraySize(dom) != 4 || cJSON_GetArraySize(ors[0]) != 3 ||
+        cJSON_GetArraySize(ors[1]) != 3 || cJSON_GetArraySize(cJSON_GetArrayItem(dom, 0)) != 3) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = odoo_search_read(c->odoo, "ir.attachment", dom, fields, 0, 0, NULL, &rows, e);
+    if (rc < 0)
+        goto out;
+    for (int i = 0; i < cJSON_GetArraySize(rows) && !*att_id; i++) {
+        const cJSON *row = cJSON_GetArrayItem(rows, i);
+        const char *url = jstr(row, "url");
+        struct err de = ERR_INIT;
+
+        buf_reset(&dec);
+        if (url && dav_href_decode(url, bp ? bp : "/", &dec, &de) == 0 &&
+            path_under(buf_str(&dec), folder))
+            *att_id = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "id"));
+    }
+out:
+    cJSON_Delete(dom);
+    cJSON_Delete(rows);
+    buf_release(&enc);
+    buf_release(&dec);
+    return rc;
+}
+
 /*
  * A file is deleted only if it is still the version planned from; a folder only
- * if it still carries the record the job names (see guard_source), and a folder
- * whose job expects it empty (JOB_SHA1_EMPTY) only while it is: a file that came
- * in meanwhile (or a move of the merge that failed) keeps it, the next pass
- * decides.
+ * if it still carries the record the job names (see guard_source), never while a
+ * live url attachment links into it (checked under the lock: its files are then
+ * left alone, and the job is skipped with a note), and a folder whose job expects
+ * it empty (JOB_SHA1_EMPTY) only while it is: a file that came in meanwhile (or a
+ * move of the merge that failed) keeps it, the next pass decides.
  */
 static int do_delete_cloud(struct applier *a, struct apply_conn *c, const struct job *j,
                            enum job_result *res, struct err *e)
@@ -787,6 +877,20 @@ static int do_delete_cloud(struct applier *a, struct apply_conn *c, const struct
     rc = guard_source(a, c, j, &st, &if_match, res, e);
     if (rc <= 0)
         goto out;
+    if (st.is_dir && j->record && !streq(j->expect.checksum, JOB_SHA1_EMPTY)) {
+        /* (an empty folder holds no content: a link into it is stale, it may go) */
+        long att = 0;
+
+        rc = linked_into(a, c, j->path, &att, e);
+        if (rc < 0)
+            goto out;
+        if (att) {
+            *res = JOB_SKIPPED;
+            err_set(e, 0, "attachment %ld still links into \"%s\": the folder is not deleted", att,
+                    j->path);
+            goto out;
+        }
+    }
     if (st.is_dir && streq(j->expect.checksum, JOB_SHA1_EMPTY)) {
         rc = folder_empty(a, c, j->path, &empty_etag, e);
         if (rc < 0)
@@ -1090,8 +1194,15 @@ out:
         if (rc < 0) {
             ev.error = e->msg;
             ev.error_code = rc;
+        } else if (res == JOB_SKIPPED && e->code == 0 && e->msg[0]) {
+            ev.error = e->msg; /* why it was skipped, when it says */
         }
         a->o.on_event(j, &ev, a->o.event_ud);
+    }
+    if (rc == 0 && res == JOB_SKIPPED && e->code == 0 && e->msg[0]) {
+        log_job(a->o.log, LOG_WARN, j->id, j->lock, "%s %s skipped: %s", job_kind_name(j->kind),
+                job_side_name(j->side), e->msg);
+        err_clear(e);
     }
     if (rc < 0)
         log_job(a->o.log, LOG_WARN, j->id, j->lock, "%s %s failed: %s", job_kind_name(j->kind),

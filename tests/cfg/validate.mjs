@@ -21,6 +21,7 @@ const ONLY_ODOOSYNC = new Set([
   "21_syntax.json",
   "22_duplicate_key.json",
   "26_standalone_clash.json",
+  "37_unmatched_clash.json",
   "27_unterminated_comment.json",
 ]);
 

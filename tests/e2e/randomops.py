@@ -13,8 +13,12 @@ invariants:
       the attachment's id; the reverse: every entry directly in a document folder
       is the target of exactly one attachment of that record; every synced record
       has exactly one folder, under the type folder of the first type it
-      matches, named after its display name; records that are gone or match no
-      type have none; type folders exist with their configured name and tag;
+      matches, named after its display name; a record that still exists but
+      matches no type and has a folder in a type folder (or the archive) has
+      exactly one, in the archive folder (config "unmatched", default archive:
+      its files are kept); records that are gone, or match no type and had no
+      such folder, have none; type folders exist with their configured name and
+      tag;
   (2) no content is lost unless a rule deleted it, and nothing deleted comes
       back: right before the pass both sides are read (every cloud file's sha1,
       every binary attachment's checksum) and the rules (docs/design.md) are applied to that
@@ -67,6 +71,7 @@ from harness import SyncCase  # noqa: E402
 
 SA = "Stand Alone Attachments"
 TYPE_NAMES = ["Customers", "Quotations", "Orders"]
+ARCHIVE = "Archive"  # config "unmatched": the default policy and folder
 ORDER_STATES = ["draft", "sent", "sale", "cancel"]
 
 COMPANY_NAMES = ["Agrolait", "Azure Interior", "Deco Addict", "Gemini Furniture", "Lumber Inc",
@@ -144,7 +149,20 @@ class Snap:
 
     # ---- records -------------------------------------------------------------------
     def type_of(self, key):
-        """The type folder a record key lives under, or None (gone / matches nothing)."""
+        """The type folder a record key lives under: its type, else the archive when it
+        exists and has a folder in a type folder or the archive (moved there, never
+        created), else None (gone, or matches nothing and has no such folder)."""
+        t = self.matching_type(key)
+        if t is not None or not self.exists(key):
+            return t
+        if getattr(self, "_archived", None) is None:
+            tf = self.type_folders()
+            self._archived = {k for rel, k in self.doc_folders().items()
+                              if tf.get(parent(rel)) in TYPE_NAMES + [ARCHIVE]}
+        return ARCHIVE if key in self._archived else None
+
+    def matching_type(self, key):
+        """The first type a record key matches, or None (gone / matches nothing)."""
         model, rid = key.split(",")
         rid = int(rid)
         if model == "res.partner":

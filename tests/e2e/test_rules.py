@@ -159,20 +159,23 @@ class Rules(SyncCase):
         self.assertLinked(aid, "Orders/SO019/a.txt", "sale.order", so)
         self.assertQuiet()
 
-    def test_record_deleted_or_unmatched_folder_deleted(self):
+    def test_record_deleted_folder_deleted_unmatched_archived(self):
         keep = self.order("SO001")
         gone = self.order("SO002")
         other = self.order("SO003")
         self.sync()
         self.odoo.unlink("sale.order", gone)
         self.odoo.write("sale.order", other, {"state": "cancel"})
+        # deleted in Odoo: its folder goes; matching no type: it is archived (test_unmatched)
         self.assertPlan([("delete", "cloud", "Quotations/SO002", None, None),
-                         ("delete", "cloud", "Quotations/SO003", None, None)])
+                         mkdir("Archive"),
+                         ("rename", "cloud", "Quotations/SO003", "Archive/SO003", None)])
         self.sync()
         t = self.tree()
         self.assertIn("Quotations/SO001", t)
         self.assertNotIn("Quotations/SO002", t)
         self.assertNotIn("Quotations/SO003", t)
+        self.assertEqual(t["Archive/SO003"][2].get("record"), "sale.order,%d" % other)
         self.assertTrue(keep)
         self.assertQuiet()
 

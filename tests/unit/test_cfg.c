@@ -68,6 +68,8 @@ static void test_defaults(struct check_count *cc)
     CHECK_INT(cc, c.ntypes, 0);
     CHECK_INT(cc, c.standalone.enabled, 1);
     CHECK_STR(cc, c.standalone.folder, "Stand Alone Attachments");
+    CHECK_INT(cc, c.unmatched.policy, CFG_UNMATCHED_ARCHIVE);
+    CHECK_STR(cc, c.unmatched.folder, "Archive");
     CHECK(cc, c.safety.max_delete_share == 0.5);
     CHECK_STR(cc, c.kafka.topic_jobs, "odoosync.jobs");
     CHECK_STR(cc, c.kafka.topic_retry, "odoosync.retry");
@@ -156,6 +158,23 @@ static int read_expect(const char *path, char *out, size_t outsz)
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The unmatched policy: tests/cfg/valid/05_unmatched.json, and the layers above it. */
+static void test_unmatched(struct check_count *cc)
+{
+    struct cfg c;
+    struct err e = ERR_INIT;
+    char path[1200];
+
+    snprintf(path, sizeof(path), "%s/tests/cfg/valid/05_unmatched.json", srcdir());
+    CHECK_INT(cc, cfg_init(&c, &e), 0);
+    CHECK_MSG(cc, cfg_load(&c, path, &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, c.unmatched.policy, CFG_UNMATCHED_KEEP);
+    CHECK_STR(cc, c.unmatched.folder, "Old records");
+    CHECK_MSG(cc, cfg_set(&c, "unmatched.policy", "archive", &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, c.unmatched.policy, CFG_UNMATCHED_ARCHIVE);
+    cfg_release(&c);
 }
 
 static void test_invalid(struct check_count *cc)
@@ -475,6 +494,7 @@ int main(void)
     test_defaults(&cc);
     test_example(&cc);
     test_invalid(&cc);
+    test_unmatched(&cc);
     test_valid(&cc);
     test_layers(&cc);
     test_secrets(&cc);

@@ -32,7 +32,7 @@
 #define CU "/Odoo/Customers"
 
 struct trec {
-    int type;
+    int type; /* -1: exists in Odoo but matches no type (odoo_snap.unmatched) */
     const char *model;
     long id;
     const char *dn;
@@ -65,7 +65,9 @@ struct tcase {
     struct tatt atts[8];
     struct tent ents[16];
     int odoo_incomplete, cloud_incomplete, no_standalone, force;
-    double share; /* 0: 1.0 */
+    int keep;         /* unmatched policy keep (default: archive into "Archive") */
+    int gone_unknown; /* odoo_snap.gone_known = 0 */
+    double share;     /* 0: 1.0 */
     const char *want[16];
     const char *locks[16]; /* when set: the lock of each wanted job, in order */
     enum plan_verdict verdict;
@@ -123,10 +125,58 @@ static const struct tcase cases[] = {
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO9", 1, 0, "sale.order,9", NULL},
               {Q "/SO9/a.pdf", 0, 40, NULL, NULL}},
      .want = {"delete cloud " Q "/SO9 [sale.order,9]"}},
-    {.name = "record no longer matching any type deletes its folder", .base = 1,
+    {.name = "a record listed nowhere (deleted in Odoo) loses its folder", .base = 1,
      .recs = {{1, "res.partner", 2, "Azure"}},
      .ents = {{CU "/Azure", 1, 0, "res.partner,2", NULL}, {CU "/Deco", 1, 0, "res.partner,3", NULL}},
      .want = {"delete cloud " CU "/Deco [res.partner,3]"}},
+    {.name = "a record matching no type is archived: its folder moves, its urls follow",
+     .base = 1,
+     .recs = {{1, "res.partner", 2, "Azure"}, {-1, "res.partner", 3, "Deco"}},
+     .ents = {{CU "/Azure", 1, 0, "res.partner,2", NULL}, {CU "/Deco", 1, 0, "res.partner,3", NULL},
+              {CU "/Deco/a.pdf", 0, 40, NULL, NULL}},
+     .atts = {{40, "a.pdf", 1, CU "/Deco/a.pdf", "res.partner", 3, NULL}},
+     .want = {"mkdir cloud /Odoo/Archive \"Archive\"",
+              "rename cloud " CU "/Deco -> /Odoo/Archive/Deco [res.partner,3]",
+              "relink odoo /Odoo/Archive/Deco/a.pdf #40 [res.partner,3] \"a.pdf\""}},
+    {.name = "an archived record that matches again moves back", .base = 1,
+     .recs = {{1, "res.partner", 3, "Deco"}},
+     .ents = {{"/Odoo/Archive", 1, 0, NULL, "Archive"},
+              {"/Odoo/Archive/Deco", 1, 0, "res.partner,3", NULL},
+              {"/Odoo/Archive/Deco/a.pdf", 0, 40, NULL, NULL}},
+     .atts = {{40, "a.pdf", 1, "/Odoo/Archive/Deco/a.pdf", "res.partner", 3, NULL}},
+     .want = {"rename cloud /Odoo/Archive/Deco -> " CU "/Deco [res.partner,3]",
+              "relink odoo " CU "/Deco/a.pdf #40 [res.partner,3] \"a.pdf\""}},
+    {.name = "archived records: new files linked, names unique, a deleted one's folder goes",
+     .base = 1,
+     .recs = {{-1, "res.partner", 3, "Deco"}, {-1, "sale.order", 4, "Deco"}},
+     .ents = {{"/Odoo/Archive", 1, 0, NULL, "Archive"},
+              {"/Odoo/Archive/Deco", 1, 0, "res.partner,3", NULL},
+              {"/Odoo/Archive/Deco/new.txt", 0, 0, NULL, NULL},
+              {Q "/Deco", 1, 0, "sale.order,4", NULL},
+              {"/Odoo/Archive/Gone", 1, 0, "sale.order,9", NULL}},
+     .want = {"rename cloud " Q "/Deco -> /Odoo/Archive/Deco (2) [sale.order,4]",
+              "relink odoo /Odoo/Archive/Deco/new.txt [res.partner,3] \"new.txt\"",
+              "delete cloud /Odoo/Archive/Gone [sale.order,9]"}},
+    {.name = "an archived folder deleted in the cloud: re-created, its url attachments deleted",
+     .base = 1, .recs = {{-1, "res.partner", 3, "Deco"}, {-1, "res.partner", 4, "Wood"}},
+     .ents = {{"/Odoo/Archive", 1, 0, NULL, "Archive"}},
+     .atts = {{40, "a.pdf", 1, "/Odoo/Archive/Deco/a.pdf", "res.partner", 3, NULL}},
+     .want = {"mkdir cloud /Odoo/Archive/Deco [res.partner,3]",
+              "delete odoo #40 [res.partner,3] \"a.pdf\""}},
+    {.name = "keep policy: the folder of a record matching no type stays, untouched", .base = 1,
+     .keep = 1, .recs = {{-1, "res.partner", 3, "Deco"}},
+     .ents = {{CU "/Deco", 1, 0, "res.partner,3", NULL}, {CU "/Deco/a.pdf", 0, 40, NULL, NULL},
+              {CU "/Deco/new.txt", 0, 0, NULL, NULL}},
+     .atts = {{40, "a.pdf", 1, CU "/Deco/a.pdf", "res.partner", 3, NULL}}},
+    {.name = "existence unknown (the check failed): nothing deleted", .base = 1,
+     .gone_unknown = 1, .ents = {{CU "/Deco", 1, 0, "res.partner,3", NULL}},
+     .want_msg = "still exists is unknown"},
+    {.name = "a deleted record's folder that a live url attachment links into stays", .base = 1,
+     .recs = {{1, "res.partner", 2, "Azure"}},
+     .ents = {{CU "/Azure", 1, 0, "res.partner,2", NULL}, {CU "/Deco", 1, 0, "res.partner,3", NULL},
+              {CU "/Deco/shared.pdf", 0, 0, NULL, NULL}},
+     .atts = {{41, "shared.pdf", 1, CU "/Deco/shared.pdf", "res.partner", 2, NULL}},
+     .want_msg = "attachment 41 still links into the folder"},
     {.name = "document folder deleted in the cloud: re-created, its url attachments deleted",
      .base = 1, .recs = {{0, "sale.order", 1, "SO1"}},
      .atts = {{10, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL},
@@ -498,11 +548,14 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
     w->in.types = w->types;
     w->in.ntypes = ntypes;
     w->in.version = 1700000000000LL;
+    w->in.unmatched = tc->keep ? PLAN_UNMATCHED_KEEP : PLAN_UNMATCHED_ARCHIVE;
+    w->in.archive_folder = "Archive";
     cloud_snap_init(&w->cs);
     rc = odoo_snap_init(&w->os, ntypes, e);
     if (rc < 0)
         return rc;
     w->os.complete = !tc->odoo_incomplete;
+    w->os.gone_known = !tc->gone_unknown;
     w->cs.complete = !tc->cloud_incomplete;
     if (tc->base) {
         struct snap_entry en = {NULL, 1, NULL, 0, 0, NULL, NULL};
@@ -540,8 +593,11 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
             return rc;
     }
     for (i = 0; i < sizeof tc->recs / sizeof tc->recs[0] && tc->recs[i].model; i++) {
-        rc = odoo_snap_add_record(&w->os, (size_t)tc->recs[i].type, tc->recs[i].model,
-                                  tc->recs[i].id, tc->recs[i].dn, e);
+        rc = tc->recs[i].type < 0
+                 ? odoo_snap_add_unmatched(&w->os, tc->recs[i].model, tc->recs[i].id,
+                                           tc->recs[i].dn, e)
+                 : odoo_snap_add_record(&w->os, (size_t)tc->recs[i].type, tc->recs[i].model,
+                                        tc->recs[i].id, tc->recs[i].dn, e);
         if (rc < 0)
             return rc;
     }
