@@ -106,6 +106,7 @@ struct plan {
     size_t types_failed;    /* types with scan_ok = 0 (nothing planned under their folder) */
     char **messages;        /* human notes: withheld deletions, failed types, conflicts */
     size_t nmessages, cap_messages;
+    struct snap_links links; /* what this pass saw linked, for the next one (plan_input.prev) */
 };
 
 void plan_init(struct plan *p);

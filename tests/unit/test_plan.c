@@ -56,8 +56,26 @@ struct tent {
     const char *type;
 };
 
+/* A link of the previous pass (model.h struct snap_link). etag NULL: the etag of the
+ * entry at path in this case's cloud (the same file); size 0: 100, the size of a file. */
+struct tlink {
+    long att;
+    const char *path;
+    const char *etag;
+    const char *fileid;
+    const char *rec, *att_rec, *file_rec;
+};
+
+struct tfileid {
+    const char *path;
+    const char *fileid;
+};
+
 struct tcase {
     const char *name;
+    int prev;              /* 1: the previous pass is known (links below, maybe none) */
+    struct tlink links[4]; /* what it saw linked */
+    struct tfileid fileids[4];
     size_t ntypes; /* 0: the default two types */
     struct plan_type types[3];
     int base;
@@ -156,9 +174,105 @@ static const struct tcase cases[] = {
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/offer.pdf", 0, 11, NULL, NULL}},
      .want = {"upload cloud " Q "/SO1/offer.pdf #11 [sale.order,1] \"offer.pdf\""}},
     {.name = "attachment deleted in Odoo deletes its cloud file", .base = 1,
+     .prev = 1, .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
      .recs = {{0, "sale.order", 1, "SO1"}},
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
      .want = {"delete cloud " Q "/SO1/old.pdf [sale.order,1]"}},
+    {.name = "a copy of a linked file (COPY copies the tag) outlives the attachment: "
+             "the original is deleted, the copy linked anew",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/copy of old.pdf", 0, 12, NULL, NULL},
+              {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/old.pdf [sale.order,1]",
+              "relink odoo " Q "/SO1/copy of old.pdf [sale.order,1] \"copy of old.pdf\""},
+     .want_msg = "(another path): linked as a new file"},
+    {.name = "a stale tag (another file at the deleted file's path) is never deleted on",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", "\"before\"", NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/old.pdf [sale.order,1] \"old.pdf\""},
+     .want_msg = "(another ETag)"},
+    {.name = "a tag of an attachment no pass saw linked is not deleted on", .base = 1, .prev = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/old.pdf [sale.order,1] \"old.pdf\""},
+     .want_msg = "no file was linked to it when last seen"},
+    {.name = "no previous pass known: a tag of a gone attachment is not deleted on", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/old.pdf [sale.order,1] \"old.pdf\""},
+     .want_msg = "no previous pass is known"},
+    {.name = "the file id contradicts the tag (Nextcloud: a new file at the same path): kept",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", NULL, "100", "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .fileids = {{Q "/SO1/old.pdf", "200"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/old.pdf [sale.order,1] \"old.pdf\""},
+     .want_msg = "(another file id)"},
+    {.name = "the file id proves the linked file, even renamed since: deleted", .base = 1,
+     .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", "\"x\"", "100", "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .fileids = {{Q "/SO1/renamed.pdf", "100"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/renamed.pdf", 0, 12, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/renamed.pdf [sale.order,1]"}},
+    {.name = "attachment re-linked to another record in Odoo: its file moves there",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO1/a.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 2, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO1/a.pdf", 0, 14, NULL, NULL}, {Q "/SO2/a.pdf", 0, 0, NULL, NULL}},
+     .want = {"rename cloud " Q "/SO1/a.pdf -> " Q "/SO2/a (2).pdf [sale.order,2]",
+              "relink odoo " Q "/SO2/a (2).pdf #14 [sale.order,2] \"a.pdf\"",
+              "relink odoo " Q "/SO2/a.pdf [sale.order,2] \"a.pdf\""},
+     .locks = {Q "/SO2", Q "/SO2", Q "/SO2"}},
+    {.name = "file moved in the cloud since the last pass: the attachment follows",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO1/a.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO2/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO2/a.pdf #14 [sale.order,2] \"a.pdf\""}},
+    {.name = "moved on both sides to different records: the cloud's move wins",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO1/a.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}, {0, "sale.order", 3, "SO3"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 2, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO3", 1, 0, "sale.order,3", NULL}, {Q "/SO3/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO3/a.pdf #14 [sale.order,3] \"a.pdf\""},
+     .want_msg = "the cloud's move wins"},
+    {.name = "a file move planned by the last pass that did not happen is planned again",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO2/a.pdf", NULL, NULL, "sale.order,2", "sale.order,2", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 2, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO1/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"rename cloud " Q "/SO1/a.pdf -> " Q "/SO2/a.pdf [sale.order,2]",
+              "relink odoo " Q "/SO2/a.pdf #14 [sale.order,2] \"a.pdf\""}},
+    {.name = "a relink planned by the last pass that did not happen is planned again",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO2/a.pdf", NULL, NULL, "sale.order,2", "sale.order,1", "sale.order,2"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO2/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO2/a.pdf #14 [sale.order,2] \"a.pdf\""}},
+    {.name = "attachment made stand-alone in Odoo: its file moves to the stand-alone folder",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO1/a.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", NULL, 0, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"rename cloud " Q "/SO1/a.pdf -> " SA "/a.pdf",
+              "relink odoo " SA "/a.pdf #14 \"a.pdf\""}},
     {.name = "new cloud file becomes a url attachment", .base = 1,
      .recs = {{0, "sale.order", 1, "SO1"}},
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/new.docx", 0, 0, NULL, NULL}},
@@ -236,6 +350,7 @@ static const struct tcase cases[] = {
               "mkdir cloud " CU "/agrolait (3) [res.partner,7]",
               "mkdir cloud " CU "/A-B- C- [res.partner,9]"}},
     {.name = "direction to-cloud: no Odoo-side job", .base = 1, .ntypes = 1,
+     .prev = 1, .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
      .types = {{"Quotations", "sale.order", PLAN_DIR_TO_CLOUD, 1}},
      .recs = {{0, "sale.order", 1, "SO1"}},
      .atts = {{11, "b.pdf", 0, NULL, "sale.order", 1, NULL},
@@ -245,6 +360,7 @@ static const struct tcase cases[] = {
      .want = {"upload cloud " Q "/SO1/b.pdf #11 [sale.order,1] \"b.pdf\"",
               "delete cloud " Q "/SO1/old.pdf [sale.order,1]"}},
     {.name = "direction from-cloud: no cloud-side job", .ntypes = 1,
+     .prev = 1, .links = {{12, "/Odoo/Q2/S/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
      .types = {{"Quotations", "sale.order", PLAN_DIR_FROM_CLOUD, 1}},
      .ents = {{"/Odoo", 1, 0, NULL, NULL}, {SA, 1, 0, NULL, "Stand Alone Attachments"},
               {"/Odoo/Q2", 1, 0, NULL, "Quotations"}, {"/Odoo/Q2/S", 1, 0, "sale.order,1", NULL},
@@ -427,6 +543,7 @@ struct world {
     struct plan_type types[3];
     struct odoo_snap os;
     struct cloud_snap cs;
+    struct snap_links links;
 };
 
 static int world_build(struct world *w, const struct tcase *tc, struct err *e)
@@ -453,7 +570,7 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
     w->os.complete = !tc->odoo_incomplete;
     w->cs.complete = !tc->cloud_incomplete;
     if (tc->base) {
-        struct snap_entry en = {NULL, 1, NULL, 0, 0, NULL, NULL};
+        struct snap_entry en = {NULL, 1, NULL, 0, 0, NULL, NULL, NULL};
         char path[256];
         en.path = uc("/Odoo");
         rc = cloud_snap_add(&w->cs, &en, e);
@@ -473,7 +590,7 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
     }
     for (i = 0; i < sizeof tc->ents / sizeof tc->ents[0] && tc->ents[i].path; i++) {
         const struct tent *t = &tc->ents[i];
-        struct snap_entry en = {NULL, 0, NULL, 0, 0, NULL, NULL};
+        struct snap_entry en = {NULL, 0, NULL, 0, 0, NULL, NULL, NULL};
         char etag[32];
         snprintf(etag, sizeof etag, "\"e%zu\"", i);
         en.path = uc(t->path);
@@ -483,6 +600,9 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
         en.att_tag = t->att;
         en.record_tag = uc(t->rec);
         en.type_tag = uc(t->type);
+        for (size_t k = 0; k < sizeof tc->fileids / sizeof tc->fileids[0]; k++)
+            if (tc->fileids[k].path && strcmp(tc->fileids[k].path, t->path) == 0)
+                en.fileid = uc(tc->fileids[k].fileid);
         rc = cloud_snap_add(&w->cs, &en, e);
         if (rc < 0)
             return rc;
@@ -517,6 +637,27 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
         if (rc < 0)
             return rc;
     }
+    for (i = 0; i < sizeof tc->links / sizeof tc->links[0] && tc->links[i].att; i++) {
+        const struct tlink *t = &tc->links[i];
+        struct snap_link l;
+        size_t k;
+        memset(&l, 0, sizeof l);
+        l.att_id = t->att;
+        l.path = uc(t->path);
+        l.etag = uc(t->etag);
+        for (k = 0; !l.etag && k < w->cs.n; k++)
+            if (strcmp(w->cs.v[k].path, t->path) == 0)
+                l.etag = w->cs.v[k].etag;
+        l.size = 100;
+        l.fileid = uc(t->fileid);
+        l.rec = uc(t->rec);
+        l.att_rec = uc(t->att_rec);
+        l.file_rec = uc(t->file_rec);
+        if (snap_links_add(&w->links, &l) < 0)
+            return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    snap_links_sort(&w->links);
+    w->in.prev = tc->prev ? &w->links : NULL;
     return 0;
 }
 
@@ -524,6 +665,7 @@ static void world_release(struct world *w)
 {
     odoo_snap_release(&w->os);
     cloud_snap_release(&w->cs);
+    snap_links_release(&w->links);
 }
 
 static void run_case(struct check_count *cc, const struct tcase *tc)
@@ -786,7 +928,7 @@ static void test_scale(struct check_count *cc)
     CHECK_INT(cc, world_build(&w, &cases[0], &e), 0);
     plan_init(&p);
     for (r = 1; rc == 0 && r <= 20000; r++) {
-        struct snap_entry en = {NULL, 1, uc("\"x\""), 0, 0, NULL, NULL};
+        struct snap_entry en = {NULL, 1, uc("\"x\""), 0, 0, NULL, NULL, NULL};
         snprintf(name, sizeof name, "SO%05ld", r);
         snprintf(key, sizeof key, "sale.order,%ld", r);
         rc = odoo_snap_add_record(&w.os, 0, "sale.order", r, name, &e);
