@@ -107,11 +107,23 @@ int snap_links_add(struct snap_links *s, const struct snap_link *l)
     return 0;
 }
 
-static int cmp_link(const void *a, const void *b)
+static int cmp_link_id(const void *a, const void *b)
 {
     long x = ((const struct snap_link *)a)->att_id, y = ((const struct snap_link *)b)->att_id;
 
     return (x > y) - (x < y);
+}
+
+int snap_link_cmp(const struct snap_link *a, const struct snap_link *b)
+{
+    int r = cmp_link_id(a, b);
+
+    return r ? r : strcmp(a->path ? a->path : "", b->path ? b->path : "");
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+    return snap_link_cmp(a, b);
 }
 
 void snap_links_sort(struct snap_links *s)
@@ -124,10 +136,21 @@ const struct snap_link *snap_links_find(const struct snap_links *s, long att_id)
 {
     struct snap_link key;
 
-    if (!s || !s->n)
+    if (!s || !s->n || att_id <= 0)
         return NULL;
     memset(&key, 0, sizeof key);
     key.att_id = att_id;
+    return bsearch(&key, s->v, s->n, sizeof *s->v, cmp_link_id);
+}
+
+const struct snap_link *snap_links_find_new(const struct snap_links *s, const char *path)
+{
+    struct snap_link key;
+
+    if (!s || !s->n || !path)
+        return NULL;
+    memset(&key, 0, sizeof key);
+    key.path = snap_lend(path);
     return bsearch(&key, s->v, s->n, sizeof *s->v, cmp_link);
 }
 

@@ -152,7 +152,8 @@ struct snap_link {
     char *file_rec; /* the record of the folder the file was scanned in */
 };
 
-/* Links sorted by att_id, one per attachment. */
+/* Links sorted by (att_id, path): one per attachment, and att_id 0 for files linked
+ * as new attachments by the pass (their id is given by Odoo when the job runs), by path. */
 struct snap_links {
     struct snap_link *v;
     size_t n, cap;
@@ -190,11 +191,15 @@ void snap_att_free(struct snap_att *a);
 void snap_entry_free(struct snap_entry *en);
 void snap_link_free(struct snap_link *l);
 
-/* Append a deep copy of *l (keep att_id ascending, or call snap_links_sort). 0 or ERR_NOMEM. */
+/* Append a deep copy of *l (keep the order, or call snap_links_sort). 0 or ERR_NOMEM. */
 int snap_links_add(struct snap_links *s, const struct snap_link *l);
+/* The order of links: att_id, then path. */
+int snap_link_cmp(const struct snap_link *a, const struct snap_link *b);
 void snap_links_sort(struct snap_links *s);
-/* Binary search by att_id (s sorted); NULL when absent or s is NULL. */
+/* Binary search (s sorted) of att_id > 0; NULL when absent or s is NULL. */
 const struct snap_link *snap_links_find(const struct snap_links *s, long att_id);
+/* The att_id 0 link at path (a file the pass linked as a new attachment), or NULL. */
+const struct snap_link *snap_links_find_new(const struct snap_links *s, const char *path);
 void snap_links_release(struct snap_links *s);
 
 /* ntypes empty record lists, no attachment, complete = 1. 0 or ERR_NOMEM. */

@@ -1263,6 +1263,27 @@ static int ensure_names(struct ctx *c, struct dfold *d)
 
 #define PLAN_EMPTY_SHA1 "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 
+/* One link for the next pass (model.h struct snap_link); en NULL: a file this pass
+ * uploads, of `size` bytes, not seen yet. */
+static int put_link(struct ctx *c, long id, const char *path, const struct snap_entry *en,
+                    long long size, const char *rec, const char *att_rec, const char *file_rec)
+{
+    struct snap_link l;
+
+    memset(&l, 0, sizeof l);
+    l.att_id = id;
+    l.path = snap_lend(path);
+    l.etag = en ? en->etag : NULL;
+    l.size = size;
+    l.fileid = en ? en->fileid : NULL;
+    l.rec = snap_lend(rec);
+    l.att_rec = snap_lend(att_rec);
+    l.file_rec = snap_lend(file_rec);
+    if (snap_links_add(&c->p->links, &l) < 0)
+        return c->nomem = 1, ERR_NOMEM;
+    return 0;
+}
+
 static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
                        const struct snap_entry *primary)
 {
@@ -1300,6 +1321,9 @@ static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
         /* an empty attachment may come without a checksum: it is the sha1 of nothing */
         j->expect.checksum = xdup(c, a->checksum && *a->checksum ? a->checksum : PLAN_EMPTY_SHA1);
         j->expect.write_date = xdup(c, a->write_date);
+        /* the file the next scan should find: an attachment deleted in Odoo before that
+         * scan still deletes the file it was uploaded to (path and size prove it) */
+        put_link(c, a->id, j->path, NULL, a->file_size, d->key, d->key, d->key);
     }
     free(path);
     free(fname);
@@ -1395,28 +1419,17 @@ static int same_file(const struct snap_link *l, const struct snap_entry *en, con
     *why = "another size";
     if (l->size != en->size)
         return 0;
+    /* no ETag: the pass uploaded it, and no scan has seen it yet (path and size it is) */
     *why = "another ETag";
-    return l->etag && en->etag && strcmp(etag_opaque(l->etag), etag_opaque(en->etag)) == 0;
+    return !l->etag || (en->etag && strcmp(etag_opaque(l->etag), etag_opaque(en->etag)) == 0);
 }
 
-/* Remember for the next pass: attachment id is linked to en, at path after this pass. */
+/* Remember for the next pass: attachment id (0: a new one) is linked to en, at path
+ * after this pass. */
 static int add_link(struct ctx *c, long id, const char *path, const struct snap_entry *en,
                     const char *rec, const char *att_rec, const char *file_rec)
 {
-    struct snap_link l;
-
-    memset(&l, 0, sizeof l);
-    l.att_id = id;
-    l.path = snap_lend(path);
-    l.etag = en->etag;
-    l.size = en->size;
-    l.fileid = en->fileid;
-    l.rec = snap_lend(rec);
-    l.att_rec = snap_lend(att_rec);
-    l.file_rec = snap_lend(file_rec);
-    if (snap_links_add(&c->p->links, &l) < 0)
-        return c->nomem = 1, ERR_NOMEM;
-    return 0;
+    return put_link(c, id, path, en, en->size, rec, att_rec, file_rec);
 }
 
 /* Keep the previous pass's link of id (nothing was decided about it this pass). */
@@ -1712,18 +1725,8 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
         }
         if (primary && pdf != of)
             primary = NULL; /* its old upload sits elsewhere: upload anew here */
-        if (!primary) {
+        if (!primary)
             c->managed++;
-        } else {
-            char *pp = join(c, c->df[of].post, base_name(primary->path));
-            if (!pp ||
-                add_link(c, a->id, pp, primary, c->df[of].key, c->df[of].key, c->df[of].key) < 0) {
-                free(pp);
-                rc = ERR_NOMEM;
-                goto out;
-            }
-            free(pp);
-        }
         rc = plan_upload(c, a, of, primary);
     } else {
         rc = plan_url_att(c, a, ownerdf, primary, pdf, tagged_elsewhere && !primary, upath);
@@ -1767,6 +1770,9 @@ static int proven_gone(const struct ctx *c, const struct snap_entry *en, const c
 {
     const struct snap_link *l = snap_links_find(c->in->prev, en->att_tag);
 
+    /* a file the previous pass linked as a new attachment: the tag is the one it got */
+    if (!l)
+        l = snap_links_find_new(c->in->prev, en->path);
     if (!l) {
         *why =
             c->in->prev ? "no file was linked to it when last seen" : "no previous pass is known";
@@ -1829,6 +1835,10 @@ static int plan_children(struct ctx *c)
                     j->url = plan_url_for_path(c->in->url_base, pp);
                     if (!j->url)
                         c->nomem = 1;
+                    /* the id it gets is the tag it carries next pass (a stale tag it had
+                     * already is not: a job that failed would leave it, unproven) */
+                    if (!en->att_tag)
+                        add_link(c, 0, pp, en, d->key, d->key, d->key);
                 }
             }
             free(pp);
@@ -1841,14 +1851,15 @@ static int plan_children(struct ctx *c)
 
 /* ---------- safety, ids, output ---------- */
 
-/* The links by attachment id, one each (the first kept). */
+/* The links in order (model.h), one per attachment and per new file's path. */
 static void sort_links(struct snap_links *l)
 {
     size_t i, w = 0;
 
     snap_links_sort(l);
     for (i = 0; i < l->n; i++) {
-        if (w > 0 && l->v[w - 1].att_id == l->v[i].att_id) {
+        if (w > 0 && (snap_link_cmp(&l->v[w - 1], &l->v[i]) == 0 ||
+                      (l->v[i].att_id > 0 && l->v[w - 1].att_id == l->v[i].att_id))) {
             snap_link_free(&l->v[i]);
             continue;
         }

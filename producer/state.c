@@ -730,8 +730,7 @@ static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
          rd_opt(r, ',') && rd_str(r, 2) == 0 && rd_opt(r, ',') && rd_str(r, 3) == 0 &&
          rd_opt(r, ',') && rd_str(r, 4) == 0 && rd_opt(r, ',') && rd_str(r, 5) == 0 &&
          rd_opt(r, ']');
-    if (!ok || id <= 0 || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/' ||
-        (s->links.n > 0 && id <= s->links.v[s->links.n - 1].att_id))
+    if (!ok || id < 0 || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
         return -1;
     memset(&l, 0, sizeof(l));
     l.att_id = (long)id;
@@ -742,6 +741,10 @@ static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     l.rec = snap_lend(rd_slot(r, 3));
     l.att_rec = snap_lend(rd_slot(r, 4));
     l.file_rec = snap_lend(rd_slot(r, 5));
+    /* in order, one per attachment (and per path for new ones) */
+    if (s->links.n > 0 && (snap_link_cmp(&l, &s->links.v[s->links.n - 1]) <= 0 ||
+                           (id > 0 && id == s->links.v[s->links.n - 1].att_id)))
+        return -1;
     if (snap_links_add(&s->links, &l) < 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     return 0;

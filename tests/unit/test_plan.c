@@ -57,7 +57,7 @@ struct tent {
 };
 
 /* A link of the previous pass (model.h struct snap_link). etag NULL: the etag of the
- * entry at path in this case's cloud (the same file); size 0: 100, the size of a file. */
+ * entry at path in this case's cloud (the same file), "-": none (an upload); size 100. */
 struct tlink {
     long att;
     const char *path;
@@ -188,6 +188,18 @@ static const struct tcase cases[] = {
      .want = {"delete cloud " Q "/SO1/old.pdf [sale.order,1]",
               "relink odoo " Q "/SO1/copy of old.pdf [sale.order,1] \"copy of old.pdf\""},
      .want_msg = "(another path): linked as a new file"},
+    {.name = "uploaded by the last pass, deleted in Odoo before a scan saw the file: deleted",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", "-", NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/old.pdf [sale.order,1]"}},
+    {.name = "linked as a new attachment by the last pass, deleted in Odoo since: deleted",
+     .base = 1, .prev = 1,
+     .links = {{0, Q "/SO1/new.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/new.pdf", 0, 31, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/new.pdf [sale.order,1]"}},
     {.name = "a stale tag (another file at the deleted file's path) is never deleted on",
      .base = 1, .prev = 1,
      .links = {{12, Q "/SO1/old.pdf", "\"before\"", NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
@@ -637,15 +649,15 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
         if (rc < 0)
             return rc;
     }
-    for (i = 0; i < sizeof tc->links / sizeof tc->links[0] && tc->links[i].att; i++) {
+    for (i = 0; i < sizeof tc->links / sizeof tc->links[0] && tc->links[i].path; i++) {
         const struct tlink *t = &tc->links[i];
         struct snap_link l;
         size_t k;
         memset(&l, 0, sizeof l);
         l.att_id = t->att;
         l.path = uc(t->path);
-        l.etag = uc(t->etag);
-        for (k = 0; !l.etag && k < w->cs.n; k++)
+        l.etag = t->etag && strcmp(t->etag, "-") == 0 ? NULL : uc(t->etag);
+        for (k = 0; !t->etag && k < w->cs.n; k++)
             if (strcmp(w->cs.v[k].path, t->path) == 0)
                 l.etag = w->cs.v[k].etag;
         l.size = 100;
