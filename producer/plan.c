@@ -1766,7 +1766,8 @@ static int plan_atts(struct ctx *c)
  * later file at the same path) or copied (a WebDAV COPY copies dead
  * properties). Not proven (no previous pass, no link, another file): *why.
  */
-static int proven_gone(const struct ctx *c, const struct snap_entry *en, const char **why)
+static int proven_gone(const struct ctx *c, const struct snap_entry *en, const char **why,
+                       const struct snap_link **out)
 {
     const struct snap_link *l = snap_links_find(c->in->prev, en->att_tag);
 
@@ -1778,6 +1779,7 @@ static int proven_gone(const struct ctx *c, const struct snap_entry *en, const c
             c->in->prev ? "no file was linked to it when last seen" : "no previous pass is known";
         return 0;
     }
+    *out = l;
     return same_file(l, en, why);
 }
 
@@ -1794,6 +1796,7 @@ static int plan_children(struct ctx *c)
             const struct snap_entry *en = c->ents[i];
             const char *bn = base_name(en->path);
             const char *why = NULL;
+            const struct snap_link *pl = NULL;
             struct job *j;
             char *pp;
             int gone, stale;
@@ -1804,7 +1807,7 @@ static int plan_children(struct ctx *c)
             if (!pp)
                 return ERR_NOMEM;
             gone = en->att_tag > 0 && !find_att(c, en->att_tag);
-            stale = gone && !proven_gone(c, en, &why);
+            stale = gone && !proven_gone(c, en, &why, &pl);
             if (gone && !stale) {
                 if (d->cloud_ok) {
                     j = new_job(c, PH_FILES, JOB_DELETE, JOB_SIDE_CLOUD, d->lock,
@@ -1815,8 +1818,9 @@ static int plan_children(struct ctx *c)
                         j->expect.etag = xdup(c, en->etag);
                         c->del_weight++;
                     }
-                    /* kept: a delete that does not happen this pass is still proven next */
-                    carry_link(c, en->att_tag);
+                    /* kept, as seen now: a delete that does not happen this pass is still
+                     * proven next pass, and a later file at its path is not */
+                    add_link(c, en->att_tag, pp, en, pl->rec, pl->att_rec, pl->file_rec);
                 }
             } else if (d->odoo_ok) {
                 if (stale)
