@@ -1403,23 +1403,33 @@ static const char *etag_opaque(const char *t)
 }
 
 /*
- * Whether en is the file the previous pass saw linked (l): the server's file id
- * where both have one; else the same path, size and ETag (Apache keeps the ETag
- * of a renamed file, a copy or a new upload gets another one). *why: why not.
+ * Whether en is the file the previous pass saw linked (l). The server's file id
+ * where both have one. Else a file: the same size and ETag (a rename or move
+ * keeps Apache's ETag, made of size and mtime; a copy or a new upload gets
+ * another one), at the same path or moved from a path where nothing is left (a
+ * copy leaves its original: on a server whose ETags are content hashes the copy
+ * is not the linked file); a file the pass uploaded (no ETag yet): the same path
+ * and size. A linked sub-folder (its ETag changes with its content): the same
+ * path. *why: why not.
  */
-static int same_file(const struct snap_link *l, const struct snap_entry *en, const char **why)
+static int same_file(const struct ctx *c, const struct snap_link *l, const struct snap_entry *en,
+                     const char **why)
 {
+    int here;
+
     if (l->fileid && *l->fileid && en->fileid && *en->fileid) {
         *why = "another file id";
         return strcmp(l->fileid, en->fileid) == 0;
     }
+    here = l->path && strcmp(l->path, en->path) == 0;
     *why = "another path";
-    if (!l->path || strcmp(l->path, en->path) != 0)
+    if (en->is_dir)
+        return here;
+    if (!here && (!l->etag || !l->path || find_path(c, l->path)))
         return 0;
     *why = "another size";
     if (l->size != en->size)
         return 0;
-    /* no ETag: the pass uploaded it, and no scan has seen it yet (path and size it is) */
     *why = "another ETag";
     return !l->etag || (en->etag && strcmp(etag_opaque(l->etag), etag_opaque(en->etag)) == 0);
 }
@@ -1684,7 +1694,7 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
         const char *why;
         for (i = lo; i < hi; i++) {
             long d = df_of_entry(c, c->atag[i]->path);
-            if (d >= 0 && same_file(prev, c->atag[i], &why)) {
+            if (d >= 0 && same_file(c, prev, c->atag[i], &why)) {
                 primary = c->atag[i];
                 pdf = d;
                 break;
@@ -1780,7 +1790,7 @@ static int proven_gone(const struct ctx *c, const struct snap_entry *en, const c
         return 0;
     }
     *out = l;
-    return same_file(l, en, why);
+    return same_file(c, l, en, why);
 }
 
 static int plan_children(struct ctx *c)
