@@ -1863,6 +1863,30 @@ static int plan_children(struct ctx *c)
     return 0;
 }
 
+/*
+ * Links of attachments that are gone, whose tagged files sit where nothing is planned
+ * this pass (a frozen subtree: a type folder renamed back, a record waiting for its
+ * place): kept, so the pass that plans there still has its proof.
+ */
+static int carry_frozen_links(struct ctx *c)
+{
+    const struct snap_links *prev = c->in->prev;
+    size_t i, k, lo, hi;
+
+    for (i = 0; prev && c->nfrozen && i < prev->n; i++) {
+        if (prev->v[i].att_id <= 0 || find_att(c, prev->v[i].att_id))
+            continue;
+        range_atag(c, prev->v[i].att_id, &lo, &hi);
+        for (k = lo; k < hi; k++)
+            if (under_frozen(c, c->atag[k]->path)) {
+                if (snap_links_add(&c->p->links, &prev->v[i]) < 0)
+                    return c->nomem = 1, ERR_NOMEM;
+                break;
+            }
+    }
+    return 0;
+}
+
 /* ---------- safety, ids, output ---------- */
 
 /* The links in order (model.h), one per attachment and per new file's path. */
@@ -2067,6 +2091,8 @@ int plan_build(const struct plan_input *in, const struct odoo_snap *os, const st
         rc = plan_atts(&c);
     if (rc == 0)
         rc = plan_children(&c);
+    if (rc == 0)
+        rc = carry_frozen_links(&c);
     if (rc == 0)
         sort_links(&out->links);
     if (rc == 0 && c.nomem)

@@ -88,6 +88,7 @@ struct tcase {
     const char *locks[16]; /* when set: the lock of each wanted job, in order */
     enum plan_verdict verdict;
     const char *want_msg; /* a substring of one message, or NULL */
+    long want_link;       /* an attachment the plan's links (for the next pass) name */
 };
 
 static const struct plan_type default_types[] = {
@@ -110,6 +111,24 @@ static const struct tcase cases[] = {
               {SA, 1, 0, NULL, "Stand Alone Attachments"}},
      .recs = {{0, "sale.order", 1, "SO1 renamed"}},
      .want = {"rename cloud /Odoo/Quotes -> " Q}, .want_msg = "renamed back"},
+    {.name = "a subtree that waits a pass keeps the links of its gone attachments",
+     .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .ents = {{"/Odoo", 1, 0, NULL, NULL}, {"/Odoo/Quotes", 1, 0, NULL, "Quotations"},
+              {"/Odoo/Quotes/SO1", 1, 0, "sale.order,1", NULL},
+              {"/Odoo/Quotes/SO1/old.pdf", 0, 12, NULL, NULL}, {CU, 1, 0, NULL, "Customers"},
+              {SA, 1, 0, NULL, "Stand Alone Attachments"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .want = {"rename cloud /Odoo/Quotes -> " Q}, .want_link = 12},
+    {.name = "a pass's links name its uploads, linked files and new files", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{11, "b.pdf", 0, NULL, "sale.order", 1, NULL},
+              {13, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/a.pdf", 0, 13, NULL, NULL},
+              {Q "/SO1/new.txt", 0, 0, NULL, NULL}},
+     .want = {"upload cloud " Q "/SO1/b.pdf #11 [sale.order,1] \"b.pdf\"",
+              "relink odoo " Q "/SO1/new.txt [sale.order,1] \"new.txt\""},
+     .want_link = 11},
     {.name = "type removed from the configuration leaves its folders alone", .base = 1,
      .ents = {{"/Odoo/Old", 1, 0, NULL, "Old"}, {"/Odoo/Old/X", 1, 0, "res.users,5", NULL},
               {"/Odoo/Old/X/f.txt", 0, 31, NULL, NULL}}},
@@ -752,6 +771,9 @@ static void run_case(struct check_count *cc, const struct tcase *tc)
                 found = 1;
         CHECK_MSG(cc, found, "%s: no message with \"%s\"", tc->name, tc->want_msg);
     }
+    if (tc->want_link)
+        CHECK_MSG(cc, snap_links_find(&p.links, tc->want_link) != NULL,
+                  "%s: no link of attachment %ld for the next pass", tc->name, tc->want_link);
     /* every job: an id, the pass version, a lock and a reason; and it encodes */
     for (i = 0; i < p.njobs; i++) {
         const struct job *j = &p.jobs[i];
