@@ -15,11 +15,13 @@
  *      after it, in the same pass and under its lock (resolve_pending);
  *   4. tagged document folders of records that are gone are deleted;
  *   5. attachments, by id: binary -> upload; url -> follow its tagged file
- *      (or its url): renamed, moved to another document folder, moved out,
- *      gone;
+ *      (or its url): renamed, moved to another document folder (by the cloud:
+ *      relink; by Odoo, told from the previous pass's links: move the file),
+ *      moved out, gone;
  *   6. the remaining entries of each document folder: tagged with an
- *      attachment that is gone -> delete the file, else a new file or
- *      sub-folder -> relink (create a url attachment);
+ *      attachment that is gone and proven the linked file (previous pass's
+ *      links) -> delete the file, else a new file or sub-folder -> relink
+ *      (create a url attachment); every link seen goes to plan.links;
  *   7. delete safety, job ids, and the phases concatenated in apply order.
  *
  * Jobs are collected per phase (plan.h "Job order") and concatenated at the
