@@ -873,6 +873,49 @@ static void test_urls(struct check_count *cc)
     world_release(&w);
 }
 
+/* What a pass leaves for the next one: an upload (path and size, no ETag yet), a linked
+ * file as scanned (its path after the pass), a new file by path (id 0). */
+static void test_links_recorded(struct check_count *cc)
+{
+    static const struct tcase tc = {
+        .name = "links",
+        .base = 1,
+        .recs = {{0, "sale.order", 1, "SO1 renamed"}},
+        .atts = {{11, "b.pdf", 0, NULL, "sale.order", 1, NULL},
+                 {13, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+        .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL},
+                 {Q "/SO1/a.pdf", 0, 13, NULL, NULL},
+                 {Q "/SO1/new.txt", 0, 0, NULL, NULL}},
+    };
+    struct world w;
+    struct plan p;
+    struct err e = ERR_INIT;
+    const struct snap_link *l;
+
+    plan_init(&p);
+    CHECK_INT(cc, world_build(&w, &tc, &e), 0);
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), 0);
+    CHECK(cc, p.links.n == 3);
+    l = snap_links_find(&p.links, 11);
+    CHECK(cc, l && l->etag == NULL && l->size == 1234);
+    if (l) {
+        CHECK_STR(cc, l->path, Q "/SO1 renamed/b.pdf");
+        CHECK_STR(cc, l->rec, "sale.order,1");
+    }
+    l = snap_links_find(&p.links, 13);
+    CHECK(cc, l && l->size == 100);
+    if (l) {
+        CHECK_STR(cc, l->path, Q "/SO1 renamed/a.pdf");
+        CHECK_STR(cc, l->etag, "\"e1\"");
+        CHECK_STR(cc, l->att_rec, "sale.order,1");
+        CHECK_STR(cc, l->file_rec, "sale.order,1");
+    }
+    l = snap_links_find_new(&p.links, Q "/SO1 renamed/new.txt");
+    CHECK(cc, l && l->att_id == 0);
+    plan_release(&p);
+    world_release(&w);
+}
+
 /* Locks, expectations and the per-kind counts. */
 static void test_fields(struct check_count *cc)
 {
@@ -1061,6 +1104,7 @@ int main(void)
     test_same_state_same_ids(&cc);
     test_urls(&cc);
     test_fields(&cc);
+    test_links_recorded(&cc);
     test_print(&cc);
     test_scale(&cc);
     test_invalid(&cc);
