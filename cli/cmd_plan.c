@@ -1,7 +1,10 @@
 /*
  * cmd_plan: `odoosync plan` scans both sides and prints the jobs a pass
  * would emit, grouped by kind (or --json, one job per line), and changes
- * nothing anywhere.
+ * nothing anywhere (but the scan state, which it reads and leaves like a
+ * pass). With a cluster configuration (Kafka and Redis) the scan state is the
+ * one `produce` keeps in Redis: its links are the planner's view of the
+ * previous pass (plan.h), so the preview plans what the producer would.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -9,8 +12,10 @@
 
 #include "cli.h"
 #include "cmds.h"
+#include "lock.h"
 #include "pass.h"
 #include "setup.h"
+#include "transport.h"
 
 #include "banned.h"
 
@@ -39,7 +44,9 @@ int cmd_plan(int argc, char **argv)
     struct scan_stats st;
     struct pass_opts po;
     struct err e = ERR_INIT;
-    int json = 0, force = 0, full = 0;
+    struct transport t;
+    struct lock *state_lock = NULL;
+    int json = 0, force = 0, full = 0, t_ready = 0;
     int opt, rc;
 
     setup_init(&s);
@@ -75,6 +82,20 @@ int cmd_plan(int argc, char **argv)
     po.log = &s.log;
     po.force_deletes = force;
     po.full_scan = full;
+    if (s.cfg.kafka.bootstrap && *s.cfg.kafka.bootstrap && s.cfg.redis.url && *s.cfg.redis.url) {
+        if (transport_init(&t, &s.cfg, &s.log, &e) < 0) {
+            fprintf(stderr, "odoosync plan: %s\n", e.msg);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+        t_ready = 1;
+        if (lock_new(&state_lock, &t.lock, &e) < 0) {
+            log_warn(&s.log, "redis off for this plan (the scan state is the file's): %s", e.msg);
+            err_clear(&e);
+            state_lock = NULL;
+        }
+        po.state_lock = state_lock;
+    }
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync plan: %s\n", e.msg);
         rc = cli_exit_for(e.code);
@@ -83,6 +104,9 @@ int cmd_plan(int argc, char **argv)
     plan_print(&p, stdout, json);
     rc = p.verdict == PLAN_VERDICT_OK ? EXIT_OK : EXIT_SAFETY;
 out:
+    lock_free(state_lock);
+    if (t_ready)
+        transport_release(&t);
     plan_release(&p);
     setup_release(&s);
     return rc;

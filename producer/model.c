@@ -69,6 +69,100 @@ void snap_entry_free(struct snap_entry *en)
     free(en->etag);
     free(en->record_tag);
     free(en->type_tag);
+    free(en->fileid);
+}
+
+void snap_link_free(struct snap_link *l)
+{
+    free(l->path);
+    free(l->etag);
+    free(l->fileid);
+    free(l->rec);
+    free(l->att_rec);
+    free(l->file_rec);
+}
+
+int snap_link_copy(struct snap_link *dst, const struct snap_link *src)
+{
+    int ok = 1;
+
+    *dst = *src;
+    dst->path = snap_dup(src->path, &ok);
+    dst->etag = snap_dup(src->etag, &ok);
+    dst->fileid = snap_dup(src->fileid, &ok);
+    dst->rec = snap_dup(src->rec, &ok);
+    dst->att_rec = snap_dup(src->att_rec, &ok);
+    dst->file_rec = snap_dup(src->file_rec, &ok);
+    if (ok)
+        return 0;
+    snap_link_free(dst);
+    return ERR_NOMEM;
+}
+
+int snap_links_add(struct snap_links *s, const struct snap_link *l)
+{
+    if (snap_grow((void **)&s->v, &s->cap, s->n, sizeof *s->v) < 0 ||
+        snap_link_copy(&s->v[s->n], l) < 0)
+        return ERR_NOMEM;
+    s->n++;
+    return 0;
+}
+
+static int cmp_link_id(const void *a, const void *b)
+{
+    long x = ((const struct snap_link *)a)->att_id, y = ((const struct snap_link *)b)->att_id;
+
+    return (x > y) - (x < y);
+}
+
+int snap_link_cmp(const struct snap_link *a, const struct snap_link *b)
+{
+    int r = cmp_link_id(a, b);
+
+    return r ? r : strcmp(a->path ? a->path : "", b->path ? b->path : "");
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+    return snap_link_cmp(a, b);
+}
+
+void snap_links_sort(struct snap_links *s)
+{
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof *s->v, cmp_link);
+}
+
+const struct snap_link *snap_links_find(const struct snap_links *s, long att_id)
+{
+    struct snap_link key;
+
+    if (!s || !s->n || att_id <= 0)
+        return NULL;
+    memset(&key, 0, sizeof key);
+    key.att_id = att_id;
+    return bsearch(&key, s->v, s->n, sizeof *s->v, cmp_link_id);
+}
+
+const struct snap_link *snap_links_find_new(const struct snap_links *s, const char *path)
+{
+    struct snap_link key;
+
+    if (!s || !s->n || !path)
+        return NULL;
+    memset(&key, 0, sizeof key);
+    key.path = snap_lend(path);
+    return bsearch(&key, s->v, s->n, sizeof *s->v, cmp_link);
+}
+
+void snap_links_release(struct snap_links *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        snap_link_free(&s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
 }
 
 int snap_att_copy(struct snap_att *dst, const struct snap_att *src)
@@ -97,6 +191,7 @@ int snap_entry_copy(struct snap_entry *dst, const struct snap_entry *src)
     dst->etag = snap_dup(src->etag, &ok);
     dst->record_tag = snap_dup(src->record_tag, &ok);
     dst->type_tag = snap_dup(src->type_tag, &ok);
+    dst->fileid = snap_dup(src->fileid, &ok);
     if (ok)
         return 0;
     snap_entry_free(dst);

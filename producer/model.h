@@ -22,8 +22,12 @@
  *                      unless gone_known = 0 (the check failed: then none is
  *                      taken for deleted).
  *   struct cloud_snap  every entry under the root: path, folder or file,
- *                      ETag, size and the three odoosync dead properties
+ *                      ETag, size, the server's file id where it has one
+ *                      (oc:fileid) and the three odoosync dead properties
  *                      ({urn:odoosync}attachment / record / type).
+ *   struct snap_links  what the previous pass saw linked (optional, NULL when
+ *                      unknown: first pass, lost state): per attachment, the
+ *                      file it was linked to and the records on both sides.
  *
  * Paths: absolute under the DAV base, '/'-separated, decoded (not
  * percent-encoded), without a trailing slash: "/Odoo/Quotations/SO019/a.png".
@@ -64,6 +68,7 @@ enum plan_unmatched {
     PLAN_UNMATCHED_KEEP = 0, /* its folder stays where it is, untouched */
     PLAN_UNMATCHED_ARCHIVE   /* its folder moves to <root>/<archive_folder> */
 };
+struct snap_links;
 
 /* What a pass plans with, besides the two snapshots. Strings borrowed. */
 struct plan_input {
@@ -78,7 +83,9 @@ struct plan_input {
     size_t ntypes;
     long long version; /* the pass's timestamp in ms: job.version and job.created_at */
     enum plan_unmatched unmatched;
-    const char *archive_folder; /* "Archive" (PLAN_UNMATCHED_ARCHIVE) */
+    const char *archive_folder;    /* "Archive" (PLAN_UNMATCHED_ARCHIVE) */
+    const struct snap_links *prev; /* what the previous pass saw linked (sorted by att_id);
+                                      NULL: unknown (first pass, lost state) */
 };
 
 /* A record matching a type. */
@@ -130,6 +137,8 @@ struct snap_entry {
     long att_tag;     /* {urn:odoosync}attachment, 0 if none */
     char *record_tag; /* {urn:odoosync}record "sale.order,19", NULL if none */
     char *type_tag;   /* {urn:odoosync}type = type folder name, NULL if none */
+    char *fileid;     /* oc:fileid (Nextcloud / ownCloud): the server's identity of the
+                         file, stable across renames and moves; NULL where there is none */
 };
 
 struct cloud_snap {
@@ -137,6 +146,36 @@ struct cloud_snap {
     size_t n, cap;
     int complete;
     long skipped; /* entries left out of listings (a control character in the name) */
+};
+
+/*
+ * One link as a pass saw it: attachment att_id and the cloud file (or linked
+ * sub-folder) it was linked to. The next pass reads it back to tell
+ *   - whether a file tagged with an attachment that is gone is the file that
+ *     was linked to it (its file id, else its path, size and ETag): only then
+ *     is it deleted (a tag can be stale, or copied along with the file);
+ *   - which side moved an attachment whose file sits in another record's
+ *     folder: Odoo (res_model/res_id changed since) or the cloud (the file
+ *     changed folders since).
+ * Records are "model,id", NULL for the stand-alone folder / attachment.
+ */
+struct snap_link {
+    long att_id;
+    char *path; /* where the file is after the pass's jobs (its folder renamed or moved) */
+    char *etag; /* as scanned (a rename keeps it), may be NULL */
+    long long size;
+    char *fileid;   /* oc:fileid, NULL where the server has none */
+    char *rec;      /* the record whose folder holds the file after the pass (the link's
+                       intended record: both sides agree on it once the jobs are applied) */
+    char *att_rec;  /* the attachment's record as scanned */
+    char *file_rec; /* the record of the folder the file was scanned in */
+};
+
+/* Links sorted by (att_id, path): one per attachment, and att_id 0 for files linked
+ * as new attachments by the pass (their id is given by Odoo when the job runs), by path. */
+struct snap_links {
+    struct snap_link *v;
+    size_t n, cap;
 };
 
 /*
@@ -165,9 +204,22 @@ char *snap_dup(const char *s, int *ok);
  * left to free. Shared by the snapshots and the scan state. */
 int snap_att_copy(struct snap_att *dst, const struct snap_att *src);
 int snap_entry_copy(struct snap_entry *dst, const struct snap_entry *src);
+int snap_link_copy(struct snap_link *dst, const struct snap_link *src);
 /* Free the strings of one row (not the row itself). */
 void snap_att_free(struct snap_att *a);
 void snap_entry_free(struct snap_entry *en);
+void snap_link_free(struct snap_link *l);
+
+/* Append a deep copy of *l (keep the order, or call snap_links_sort). 0 or ERR_NOMEM. */
+int snap_links_add(struct snap_links *s, const struct snap_link *l);
+/* The order of links: att_id, then path. */
+int snap_link_cmp(const struct snap_link *a, const struct snap_link *b);
+void snap_links_sort(struct snap_links *s);
+/* Binary search (s sorted) of att_id > 0; NULL when absent or s is NULL. */
+const struct snap_link *snap_links_find(const struct snap_links *s, long att_id);
+/* The att_id 0 link at path (a file the pass linked as a new attachment), or NULL. */
+const struct snap_link *snap_links_find_new(const struct snap_links *s, const char *path);
+void snap_links_release(struct snap_links *s);
 
 /* ntypes empty record lists, no attachment, complete = 1, gone_known = 1. 0 or ERR_NOMEM. */
 int odoo_snap_init(struct odoo_snap *s, size_t ntypes, struct err *e);

@@ -161,6 +161,31 @@ out:
 }
 
 /*
+ * The links of the previous pass (state.h), moved out of prev for the planner: only
+ * when they are about this Odoo and this cloud (both keys match). *have = 0 otherwise:
+ * the planner then knows nothing of the previous pass. 0 or ERR_NOMEM.
+ */
+static int take_links(const struct cfg *c, struct scan_state *prev, struct snap_links *links,
+                      int *have, struct err *e)
+{
+    char *okey = state_odoo_key(c), *ckey = state_cloud_key(c);
+    int rc = 0;
+
+    *have = 0;
+    if (!okey || !ckey)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    else if (prev->odoo_key && prev->cloud_key && strcmp(prev->odoo_key, okey) == 0 &&
+             strcmp(prev->cloud_key, ckey) == 0) {
+        *links = prev->links;
+        memset(&prev->links, 0, sizeof(prev->links));
+        *have = 1;
+    }
+    free(okey);
+    free(ckey);
+    return rc;
+}
+
+/*
  * Whether nothing changed since the last settled pass (settled.h): 1 when the mark of
  * this configuration (config: its settled_config()) is there, recent enough, and Odoo
  * and the cloud root still give its fingerprint; 0 otherwise (the pass then scans).
@@ -277,12 +302,15 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     int use_redis = po->state_lock && !(po->state_file && !*po->state_file);
     int use_state = !po->full_scan && (use_redis || (spath && *spath));
     struct scan_state prev, next;
+    struct snap_links links; /* the previous pass's links: the planner's view of it */
+    int have_links = 0;
     struct settled mark, cap;
     int next_ok = 0;
     long long t0 = mono_ms(), t_state = 0, t_odoo = 0, t_cloud = 0, t_plan = 0, t_save = 0;
     int rc;
 
     memset(st, 0, sizeof(*st));
+    memset(&links, 0, sizeof(links));
     state_init(&prev);
     state_init(&next);
     settled_init(&mark);
@@ -330,7 +358,16 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
                        : state_load(spath, &prev, po->log, e);
         if (rc < 0)
             goto out;
+    } else if (use_redis || (spath && *spath)) {
+        /* --full-scan: the scans ignore the state, the planner still reads its links */
+        rc = use_redis ? state_load_redis(po->state_lock, c, &prev, po->log, e)
+                       : state_load(spath, &prev, po->log, e);
+        if (rc < 0)
+            goto out;
     }
+    rc = take_links(c, &prev, &links, &have_links, e);
+    if (rc < 0)
+        goto out;
     t_state = mono_ms();
     if (use_state) {
         int was_full = 1;
@@ -411,6 +448,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.types = types;
     in.ntypes = ntypes;
     in.version = wall_ms();
+    in.prev = have_links ? &links : NULL;
     rc = plan_build(&in, &os, &cs, p, e);
     t_plan = mono_ms();
     if (rc == 0 && next_ok) {
@@ -423,6 +461,10 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
             drop_touched(&next, p->jobs[i].to);
             drop_touched(&next, p->jobs[i].lock);
         }
+        /* what this pass saw linked: the next pass's view of this one */
+        snap_links_release(&next.links);
+        next.links = p->links;
+        memset(&p->links, 0, sizeof(p->links));
         if ((use_redis ? state_save_redis(po->state_lock, c, &next, &se)
                        : state_save(spath, &next, &se)) < 0)
             log_warn(po->log, "scan state not saved (the next pass scans everything): %s", se.msg);
@@ -437,6 +479,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
                   t_save - t_plan);
     }
 out:
+    snap_links_release(&links);
     state_release(&prev);
     state_release(&next);
     settled_release(&mark);

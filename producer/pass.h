@@ -25,8 +25,9 @@ struct pass_opts {
     struct log *log;
     int force_deletes;
     int scan_parallel; /* PROPFINDs in flight during the cloud walk (default 4) */
-    /* --full-scan: the full scan (scan_odoo), without reading or writing the scan
-     * state (the state file, left as it is, stays valid for a later pass) */
+    /* --full-scan: the full scan (scan_odoo), without using or writing the scan
+     * state (left as it is, it stays valid for a later pass); only the links of the
+     * previous pass in it are read, for the planner (state.h) */
     int full_scan;
     /* the scan state file (state.h); NULL = cfg->state.file; "" = no state at
      * all, like full_scan */

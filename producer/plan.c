@@ -25,11 +25,13 @@
  *      folder was deleted in the cloud), and its folder is left alone under
  *      the keep policy;
  *   5. attachments, by id: binary -> upload; url -> follow its tagged file
- *      (or its url): renamed, moved to another document folder, moved out,
- *      gone;
+ *      (or its url): renamed, moved to another document folder (by the cloud:
+ *      relink; by Odoo, told from the previous pass's links: move the file),
+ *      moved out, gone;
  *   6. the remaining entries of each document folder: tagged with an
- *      attachment that is gone -> delete the file, else a new file or
- *      sub-folder -> relink (create a url attachment);
+ *      attachment that is gone and proven the linked file (previous pass's
+ *      links) -> delete the file, else a new file or sub-folder -> relink
+ *      (create a url attachment); every link seen goes to plan.links;
  *   7. delete safety, job ids, and the phases concatenated in apply order.
  *
  * Jobs are collected per phase (plan.h "Job order") and concatenated at the
@@ -1699,6 +1701,27 @@ static int ensure_names(struct ctx *c, struct dfold *d)
 
 #define PLAN_EMPTY_SHA1 "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 
+/* One link for the next pass (model.h struct snap_link); en NULL: a file this pass
+ * uploads, of `size` bytes, not seen yet. */
+static int put_link(struct ctx *c, long id, const char *path, const struct snap_entry *en,
+                    long long size, const char *rec, const char *att_rec, const char *file_rec)
+{
+    struct snap_link l;
+
+    memset(&l, 0, sizeof l);
+    l.att_id = id;
+    l.path = snap_lend(path);
+    l.etag = en ? en->etag : NULL;
+    l.size = size;
+    l.fileid = en ? en->fileid : NULL;
+    l.rec = snap_lend(rec);
+    l.att_rec = snap_lend(att_rec);
+    l.file_rec = snap_lend(file_rec);
+    if (snap_links_add(&c->p->links, &l) < 0)
+        return c->nomem = 1, ERR_NOMEM;
+    return 0;
+}
+
 static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
                        const struct snap_entry *primary)
 {
@@ -1736,6 +1759,9 @@ static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
         /* an empty attachment may come without a checksum: it is the sha1 of nothing */
         j->expect.checksum = xdup(c, a->checksum && *a->checksum ? a->checksum : PLAN_EMPTY_SHA1);
         j->expect.write_date = xdup(c, a->write_date);
+        /* the file the next scan should find: an attachment deleted in Odoo before that
+         * scan still deletes the file it was uploaded to (path and size prove it) */
+        put_link(c, a->id, j->path, NULL, a->file_size, d->key, d->key, d->key);
     }
     free(path);
     free(fname);
@@ -1790,19 +1816,190 @@ static int name_matches(struct ctx *c, const char *name, const char *bn)
     return same;
 }
 
+/* ---------- what the previous pass saw linked ---------- */
+
+/* Record keys ("model,id"), NULL for the stand-alone folder / attachment. */
+static int keq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+/* "model,id" of an attachment's record in buf, NULL for a stand-alone one. */
+static const char *att_key(const struct snap_att *a, char *buf, size_t n)
+{
+    if (!a->res_model || !*a->res_model)
+        return NULL;
+    snprintf(buf, n, "%s,%ld", a->res_model, a->res_id);
+    return buf;
+}
+
+static const char *etag_opaque(const char *t)
+{
+    return t && t[0] == 'W' && t[1] == '/' ? t + 2 : t;
+}
+
+/*
+ * Whether en is the file the previous pass saw linked (l). The server's file id
+ * where both have one. Else a file: the same size and ETag (a rename or move
+ * keeps Apache's ETag, made of size and mtime; a copy or a new upload gets
+ * another one), at the same path or moved from a path where nothing is left (a
+ * copy leaves its original: on a server whose ETags are content hashes the copy
+ * is not the linked file); a file the pass uploaded (no ETag yet): the same path
+ * and size. A linked sub-folder (its ETag changes with its content): the same
+ * path. *why: why not.
+ */
+static int same_file(const struct ctx *c, const struct snap_link *l, const struct snap_entry *en,
+                     const char **why)
+{
+    int here;
+
+    if (l->fileid && *l->fileid && en->fileid && *en->fileid) {
+        *why = "another file id";
+        return strcmp(l->fileid, en->fileid) == 0;
+    }
+    here = l->path && strcmp(l->path, en->path) == 0;
+    *why = "another path";
+    if (en->is_dir)
+        return here;
+    if (!here && (!l->etag || !l->path || find_path(c, l->path)))
+        return 0;
+    *why = "another size";
+    if (l->size != en->size)
+        return 0;
+    *why = "another ETag";
+    return !l->etag || (en->etag && strcmp(etag_opaque(l->etag), etag_opaque(en->etag)) == 0);
+}
+
+/* Remember for the next pass: attachment id (0: a new one) is linked to en, at path
+ * after this pass. */
+static int add_link(struct ctx *c, long id, const char *path, const struct snap_entry *en,
+                    const char *rec, const char *att_rec, const char *file_rec)
+{
+    return put_link(c, id, path, en, en->size, rec, att_rec, file_rec);
+}
+
+/* Keep the previous pass's link of id (nothing was decided about it this pass). */
+static int carry_link(struct ctx *c, long id)
+{
+    const struct snap_link *l = snap_links_find(c->in->prev, id);
+
+    if (l && snap_links_add(&c->p->links, l) < 0)
+        return c->nomem = 1, ERR_NOMEM;
+    return 0;
+}
+
+/*
+ * A url attachment of the record of folder `of` whose file sits in another
+ * document folder (pdf): who moved? From the previous pass's link (its
+ * intended record rec, and the records the attachment and the file had then):
+ * Odoo moved when the attachment's record is neither; the cloud moved when the
+ * file's folder is neither. Returns 1 when the file follows the attachment
+ * (Odoo moved, or a move planned by the previous pass did not happen), 0 when
+ * the attachment follows the file (the cloud moved, both moved, or no link
+ * known: as without a previous pass).
+ */
+static int odoo_moved_att(struct ctx *c, const struct snap_att *a, long of, long pdf,
+                          const char *now_att)
+{
+    const struct snap_link *l = snap_links_find(c->in->prev, a->id);
+    const char *now_file;
+    int om, cm;
+
+    if (!l || of < 0 || !c->df[of].cloud_ok || !c->df[of].odoo_ok || !c->df[pdf].cloud_ok)
+        return 0;
+    now_file = c->df[pdf].key;
+    om = !keq(now_att, l->rec) && !keq(now_att, l->att_rec);
+    cm = !keq(now_file, l->rec) && !keq(now_file, l->file_rec);
+    if (om && cm) {
+        add_msg(c,
+                "attachment %ld was moved to another record in Odoo and its file to \"%s\" in "
+                "the cloud: the cloud's move wins",
+                a->id, c->df[pdf].post);
+        return 0;
+    }
+    return om || (!cm && keq(l->rec, now_att));
+}
+
+/*
+ * Odoo moved the attachment to the record of folder `of`: move its file there
+ * (a cloud rename into the record's folder, then the url re-pointed), under the
+ * lock of the target folder, so after its mkdir or move. A source folder that
+ * moves this pass waits for the next one.
+ */
+static int plan_move_file(struct ctx *c, const struct snap_att *a, long of, long pdf,
+                          const struct snap_entry *primary, const char *now_att)
+{
+    struct dfold *t = &c->df[of], *s = &c->df[pdf];
+    char *fname, *to;
+    struct job *j;
+
+    if (!s->cur_path || strcmp(s->cur_path, s->post) != 0) {
+        add_msg(c,
+                "attachment %ld was moved to another record in Odoo: its file \"%s\" follows "
+                "once its folder has moved",
+                a->id, primary->path);
+        return add_link(c, a->id, primary->path, primary, now_att, now_att, s->key);
+    }
+    if (ensure_names(c, t) < 0)
+        return ERR_NOMEM;
+    fname = names_set_unique(&t->names, base_name(primary->path), 1);
+    if (!fname)
+        return c->nomem = 1, ERR_NOMEM;
+    to = join(c, t->post, fname);
+    free(fname);
+    if (!to)
+        return ERR_NOMEM;
+    j = new_job(c, PH_FILES, JOB_RENAME, JOB_SIDE_CLOUD, t->lock,
+                "attachment moved to another record in Odoo");
+    if (j) {
+        j->path = xdup(c, primary->path);
+        j->to = xdup(c, to);
+        j->record = xdup(c, t->key);
+        j->expect.etag = xdup(c, primary->etag);
+    }
+    j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, t->lock,
+                "attachment moved to another record in Odoo");
+    if (j) {
+        j->att_id = a->id;
+        j->url = plan_url_for_path(c->in->url_base, to);
+        if (!j->url)
+            c->nomem = 1;
+        j->name = xdup(c, a->name ? a->name : base_name(to));
+        j->record = xdup(c, t->key);
+        j->path = xdup(c, to);
+        j->expect.write_date = xdup(c, a->write_date);
+    }
+    if (!c->nomem)
+        add_link(c, a->id, to, primary, t->key, now_att, s->key);
+    free(to);
+    return c->nomem ? ERR_NOMEM : 0;
+}
+
 static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                         const struct snap_entry *primary, long pdf, int tagged_elsewhere,
                         const char *upath)
 {
+    char akbuf[300];
+    const char *now_att = att_key(a, akbuf, sizeof akbuf);
+
     struct job *j;
 
     if (primary) {
         struct dfold *d = &c->df[pdf];
         const char *bn = base_name(primary->path);
-        char *pp = join(c, d->post, bn), *url;
+        char *pp, *url;
         int renamed, url_stale, untagged;
+        if (pdf != of && odoo_moved_att(c, a, of, pdf, now_att))
+            return plan_move_file(c, a, of, pdf, primary, now_att);
+        pp = join(c, d->post, bn);
         if (!pp)
             return ERR_NOMEM;
+        if (add_link(c, a->id, pp, primary, d->key, now_att, d->key) < 0) {
+            free(pp);
+            return ERR_NOMEM;
+        }
         url = plan_url_for_path(c->in->url_base, pp);
         if (!url) {
             free(pp);
@@ -1885,6 +2082,7 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
 {
     long of = -1, pdf = -1, ownerdf;
     const struct snap_entry *primary = NULL;
+    const struct snap_link *prev;
     size_t lo, hi, i;
     int tagged_elsewhere = 0, rc = 0;
     char *upath = NULL;
@@ -1898,14 +2096,14 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
     if (!a->res_model || !*a->res_model) {
         if (c->sa_df < 0) {
             claim_range(c, lo, hi);
-            return 0;
+            return carry_link(c, a->id);
         }
         of = c->sa_df;
     } else {
         struct rec *r = find_rec(c, a->res_model, a->res_id);
         if (r && r->frozen) {
             claim_range(c, lo, hi);
-            return 0;
+            return carry_link(c, a->id);
         }
         if (r)
             of = r->folder;
@@ -1913,7 +2111,7 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
     for (i = lo; i < hi; i++)
         if (under_frozen(c, c->atag[i]->path)) {
             claim_range(c, lo, hi);
-            return 0;
+            return carry_link(c, a->id);
         }
     /* the primary entry: tagged, directly in a managed document folder, its own first */
     for (i = lo; i < hi; i++) {
@@ -1931,6 +2129,19 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
         if (!primary) {
             primary = en;
             pdf = d;
+        }
+    }
+    /* several files carry its tag (a copy carries the dead properties along): the one the
+     * previous pass saw linked is the attachment's, the others are new files */
+    if (hi - lo > 1 && (prev = snap_links_find(c->in->prev, a->id)) != NULL) {
+        const char *why;
+        for (i = lo; i < hi; i++) {
+            long d = df_of_entry(c, c->atag[i]->path);
+            if (d >= 0 && same_file(c, prev, c->atag[i], &why)) {
+                primary = c->atag[i];
+                pdf = d;
+                break;
+            }
         }
     }
     if (a->type == SNAP_ATT_URL && a->url) {
@@ -2001,6 +2212,30 @@ static int plan_atts(struct ctx *c)
 
 /* ---------- what is left in document folders ---------- */
 
+/*
+ * A file tagged with an attachment that is gone is deleted only when it is the
+ * file the previous pass saw linked to that attachment (same_file): a tag can
+ * be stale (Nextcloud leaves a deleted folder's children's properties to a
+ * later file at the same path) or copied (a WebDAV COPY copies dead
+ * properties). Not proven (no previous pass, no link, another file): *why.
+ */
+static int proven_gone(const struct ctx *c, const struct snap_entry *en, const char **why,
+                       const struct snap_link **out)
+{
+    const struct snap_link *l = snap_links_find(c->in->prev, en->att_tag);
+
+    /* a file the previous pass linked as a new attachment: the tag is the one it got */
+    if (!l)
+        l = snap_links_find_new(c->in->prev, en->path);
+    if (!l) {
+        *why =
+            c->in->prev ? "no file was linked to it when last seen" : "no previous pass is known";
+        return 0;
+    }
+    *out = l;
+    return same_file(c, l, en, why);
+}
+
 static int plan_children(struct ctx *c)
 {
     size_t f, i, lo, hi;
@@ -2013,15 +2248,20 @@ static int plan_children(struct ctx *c)
         for (i = lo; i < hi; i++) {
             const struct snap_entry *en = c->ents[i];
             const char *bn = base_name(en->path);
+            const char *why = NULL;
+            const struct snap_link *pl = NULL;
             struct job *j;
             char *pp;
+            int gone, stale;
             if (!parent_is(en->path, d->cur_path) || c->claimed[eidx(c, en)] ||
                 under_frozen(c, en->path) || (!en->att_tag && names_is_transient(bn)))
                 continue;
             pp = join(c, d->post, bn);
             if (!pp)
                 return ERR_NOMEM;
-            if (en->att_tag > 0 && !find_att(c, en->att_tag)) {
+            gone = en->att_tag > 0 && !find_att(c, en->att_tag);
+            stale = gone && !proven_gone(c, en, &why, &pl);
+            if (gone && !stale) {
                 if (d->cloud_ok) {
                     j = new_job(c, PH_FILES, JOB_DELETE, JOB_SIDE_CLOUD, d->lock,
                                 "attachment deleted in Odoo");
@@ -2031,10 +2271,20 @@ static int plan_children(struct ctx *c)
                         j->expect.etag = xdup(c, en->etag);
                         c->del_weight++;
                     }
+                    /* kept, as seen now: a delete that does not happen this pass is still
+                     * proven next pass, and a later file at its path is not */
+                    add_link(c, en->att_tag, pp, en, pl->rec, pl->att_rec, pl->file_rec);
                 }
             } else if (d->odoo_ok) {
+                if (stale)
+                    add_msg(c,
+                            "\"%s\" carries the tag of deleted attachment %ld but is not the "
+                            "file that was linked to it (%s): linked as a new file",
+                            en->path, en->att_tag, why);
                 j = new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->lock,
-                            en->is_dir ? "new cloud sub-folder" : "new cloud file");
+                            stale        ? "stale attachment tag"
+                            : en->is_dir ? "new cloud sub-folder"
+                                         : "new cloud file");
                 if (j) {
                     j->path = xdup(c, pp);
                     j->name = xdup(c, bn);
@@ -2042,6 +2292,10 @@ static int plan_children(struct ctx *c)
                     j->url = plan_url_for_path(c->in->url_base, pp);
                     if (!j->url)
                         c->nomem = 1;
+                    /* the id it gets is the tag it carries next pass (a stale tag it had
+                     * already is not: a job that failed would leave it, unproven) */
+                    if (!en->att_tag)
+                        add_link(c, 0, pp, en, d->key, d->key, d->key);
                 }
             }
             free(pp);
@@ -2052,7 +2306,48 @@ static int plan_children(struct ctx *c)
     return 0;
 }
 
+/*
+ * Links of attachments that are gone, whose tagged files sit where nothing is planned
+ * this pass (a frozen subtree: a type folder renamed back, a record waiting for its
+ * place): kept, so the pass that plans there still has its proof.
+ */
+static int carry_frozen_links(struct ctx *c)
+{
+    const struct snap_links *prev = c->in->prev;
+    size_t i, k, lo, hi;
+
+    for (i = 0; prev && c->nfrozen && i < prev->n; i++) {
+        if (prev->v[i].att_id <= 0 || find_att(c, prev->v[i].att_id))
+            continue;
+        range_atag(c, prev->v[i].att_id, &lo, &hi);
+        for (k = lo; k < hi; k++)
+            if (under_frozen(c, c->atag[k]->path)) {
+                if (snap_links_add(&c->p->links, &prev->v[i]) < 0)
+                    return c->nomem = 1, ERR_NOMEM;
+                break;
+            }
+    }
+    return 0;
+}
+
 /* ---------- safety, ids, output ---------- */
+
+/* The links in order (model.h), one per attachment and per new file's path. */
+static void sort_links(struct snap_links *l)
+{
+    size_t i, w = 0;
+
+    snap_links_sort(l);
+    for (i = 0; i < l->n; i++) {
+        if (w > 0 && (snap_link_cmp(&l->v[w - 1], &l->v[i]) == 0 ||
+                      (l->v[i].att_id > 0 && l->v[w - 1].att_id == l->v[i].att_id))) {
+            snap_link_free(&l->v[i]);
+            continue;
+        }
+        l->v[w++] = l->v[i];
+    }
+    l->n = w;
+}
 
 /* Whether lock is the path of a gone folder deleted early (its name is taken this pass). */
 static int early_lock(const struct ctx *c, const char *lock)
@@ -2253,6 +2548,10 @@ int plan_build(const struct plan_input *in, const struct odoo_snap *os, const st
         rc = plan_atts(&c);
     if (rc == 0)
         rc = plan_children(&c);
+    if (rc == 0)
+        rc = carry_frozen_links(&c);
+    if (rc == 0)
+        sort_links(&out->links);
     if (rc == 0 && c.nomem)
         rc = ERR_NOMEM;
     if (rc == 0)
@@ -2284,6 +2583,7 @@ void plan_release(struct plan *p)
     for (i = 0; i < p->nmessages; i++)
         free(p->messages[i]);
     free(p->messages);
+    snap_links_release(&p->links);
     plan_init(p);
 }
 

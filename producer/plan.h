@@ -92,7 +92,12 @@
  *                                                  record (NULL: stand-alone), size,
  *                                                  expect.checksum, expect.write_date
  *   attachment gone, file tagged     delete cloud  path, record, expect.etag
- *   new cloud file / sub-folder      relink odoo   att_id 0, path, url, name, record
+ *     and proven (below)
+ *   new cloud file / sub-folder,     relink odoo   att_id 0, path, url, name, record
+ *     or its tag is not proven
+ *   attachment moved to another      rename cloud  path -> to, record, expect.etag
+ *     record in Odoo (below)         relink odoo   att_id, path, url, name, record,
+ *                                                  expect.write_date (lock: the new folder's)
  *   file moved to another document   relink odoo   att_id, path, url, name, record,
  *     (or url stale after a move,                  expect.write_date
  *     or file renamed)
@@ -104,6 +109,23 @@
  * plus a relink of one attachment would both expect the same write_date and
  * the second would be refused. Transient desktop files (names_is_transient)
  * are neither linked nor deleted.
+ *
+ * The previous pass (plan_input.prev, NULL when unknown) and this one
+ * (plan.links, for the next): per attachment, the file it was linked to (path
+ * after the pass, ETag, size, oc:fileid) and three records: the one the pass
+ * left it with, the attachment's and the file's folder's as scanned; uploads
+ * are named with path and size, files linked as new attachments by path (id 0).
+ *   - A file tagged with an attachment that is gone is deleted only when it is
+ *     the linked file: the same file id where both have one, else the same size
+ *     and ETag at the same path or moved from a path where nothing is left (an
+ *     upload: path and size; a sub-folder: its path). Else (a stale tag, a copy,
+ *     no previous pass) it is linked as a new attachment, with a message.
+ *   - A url attachment whose file sits in another record's folder: Odoo moved
+ *     it when its record is neither the left one nor the scanned one, the cloud
+ *     moved it when the file's folder is neither; Odoo alone (or a move planned
+ *     last pass that did not happen): the file moves to the attachment's record
+ *     (a source folder that moves this pass waits a pass); the cloud, both, or
+ *     no link known: the attachment is re-linked to the file's folder.
  *
  * Delete safety: deletions are weighted (a folder counts 1 + the managed
  * entries in it). If the weight exceeds max_delete_share of what the pass
@@ -141,6 +163,7 @@ struct plan {
     size_t types_failed;    /* types with scan_ok = 0 (nothing planned under their folder) */
     char **messages;        /* human notes: withheld deletions, failed types, conflicts */
     size_t nmessages, cap_messages;
+    struct snap_links links; /* what this pass saw linked, for the next one (plan_input.prev) */
 };
 
 void plan_init(struct plan *p);

@@ -5,7 +5,8 @@
  * as [id, name, type, url, res_model, res_id, checksum, file_size,
  * write_date, mimetype] (type: 0 binary, 1 url, + 2 when not a document,
  * att.h), cloud children as [path, is_dir, etag, size,
- * att_tag, record_tag, type_tag]. A decoder that meets anything else gives
+ * att_tag, record_tag, type_tag, fileid], links as [att_id, path, etag,
+ * size, fileid, rec, att_rec, file_rec]. A decoder that meets anything else gives
  * up on the whole file (a full pass), never on part of it.
  */
 #include "state.h"
@@ -47,6 +48,7 @@ void state_release(struct scan_state *s)
         snap_att_free(&s->atts[i]);
     free(s->atts);
     state_clear_dirs(s);
+    snap_links_release(&s->links);
     free(s->odoo_key);
     free(s->watermark);
     free(s->cloud_key);
@@ -368,9 +370,33 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
             w_str(&b, k->record_tag, &ok);
             w_raw(&b, ",", &ok);
             w_str(&b, k->type_tag, &ok);
+            w_raw(&b, ",", &ok);
+            w_str(&b, k->fileid, &ok);
             w_raw(&b, "]", &ok);
         }
         w_raw(&b, "]}", &ok);
+    }
+    w_raw(&b, "],\"links\":[", &ok);
+    for (size_t i = 0; ok && i < s->links.n; i++) {
+        const struct snap_link *l = &s->links.v[i];
+
+        w_raw(&b, i ? ",[" : "[", &ok);
+        w_num(&b, l->att_id, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, l->path, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, l->etag, &ok);
+        w_raw(&b, ",", &ok);
+        w_num(&b, l->size, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, l->fileid, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, l->rec, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, l->att_rec, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, l->file_rec, &ok);
+        w_raw(&b, "]", &ok);
     }
     w_raw(&b, "]}", &ok);
     if (!ok) {
@@ -681,7 +707,8 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
         return -1;
     ok = rd_opt(r, ',') && rd_str(r, 1) == 0 && rd_opt(r, ',') && rd_num(r, &size) == 0 &&
          rd_opt(r, ',') && rd_num(r, &att) == 0 && rd_opt(r, ',') && rd_str(r, 2) == 0 &&
-         rd_opt(r, ',') && rd_str(r, 3) == 0 && rd_opt(r, ']');
+         rd_opt(r, ',') && rd_str(r, 3) == 0 && rd_opt(r, ',') && rd_str(r, 4) == 0 &&
+         rd_opt(r, ']');
     if (!ok || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
         return -1;
     memset(&en, 0, sizeof(en));
@@ -692,7 +719,41 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     en.att_tag = (long)att;
     en.record_tag = snap_lend(rd_slot(r, 2));
     en.type_tag = snap_lend(rd_slot(r, 3));
+    en.fileid = snap_lend(rd_slot(r, 4));
     return state_dir_add_kid(d, &en, e);
+}
+
+static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    struct snap_link l;
+    long long id, size;
+    int ok;
+
+    (void)ud;
+    rd_row(r);
+    ok = rd_opt(r, '[') && rd_num(r, &id) == 0 && rd_opt(r, ',') && rd_str(r, 0) == 0 &&
+         rd_opt(r, ',') && rd_str(r, 1) == 0 && rd_opt(r, ',') && rd_num(r, &size) == 0 &&
+         rd_opt(r, ',') && rd_str(r, 2) == 0 && rd_opt(r, ',') && rd_str(r, 3) == 0 &&
+         rd_opt(r, ',') && rd_str(r, 4) == 0 && rd_opt(r, ',') && rd_str(r, 5) == 0 &&
+         rd_opt(r, ']');
+    if (!ok || id < 0 || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
+        return -1;
+    memset(&l, 0, sizeof(l));
+    l.att_id = (long)id;
+    l.path = snap_lend(rd_slot(r, 0));
+    l.etag = snap_lend(rd_slot(r, 1));
+    l.size = size;
+    l.fileid = snap_lend(rd_slot(r, 2));
+    l.rec = snap_lend(rd_slot(r, 3));
+    l.att_rec = snap_lend(rd_slot(r, 4));
+    l.file_rec = snap_lend(rd_slot(r, 5));
+    /* in order, one per attachment (and per path for new ones) */
+    if (s->links.n > 0 && (snap_link_cmp(&l, &s->links.v[s->links.n - 1]) <= 0 ||
+                           (id > 0 && id == s->links.v[s->links.n - 1].att_id)))
+        return -1;
+    if (snap_links_add(&s->links, &l) < 0)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    return 0;
 }
 
 static int rd_dir(struct rd *r, struct scan_state *s, void *ud, struct err *e)
@@ -722,7 +783,7 @@ static int rd_dir(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct err *e)
 {
     static const char *const keys[] = {"version",   "odoo_key", "watermark", "full_at", "types",
-                                       "have_atts", "atts",     "cloud_key", "dirs"};
+                                       "have_atts", "atts",     "cloud_key", "dirs",    "links"};
     long long v;
     int k, rc;
 
@@ -757,6 +818,8 @@ static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct 
         return rd_array(r, s, e, rd_att, NULL);
     case 8:
         return rd_array(r, s, e, rd_dir, NULL);
+    case 9:
+        return rd_array(r, s, e, rd_link, NULL);
     default: /* the three keys */
         rd_row(r);
         rc = rd_str(r, 0);
@@ -791,7 +854,7 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
     rd_ws(&r);
     if (rc == 0 && r.p != r.end)
         rc = -1;
-    if (rc == 0 && seen != (1u << 9) - 1)
+    if (rc == 0 && seen != (1u << 10) - 1)
         rc = err_set(e, ERR_PROTO, "a missing field");
     if (rc == -1)
         rc = err_set(e, ERR_PROTO, "malformed at byte %zu", (size_t)(r.p - text));

@@ -23,6 +23,10 @@
  *   dirs        per cloud folder path: its ETag and its children (Nextcloud /
  *               ownCloud only, where a folder's ETag changes when anything
  *               below it changes), sorted by path.
+ *   links       what the pass saw linked (struct snap_link, from the plan), by
+ *               attachment id: the planner's view of the previous pass
+ *               (plan_input.prev), trusted only when both keys match. Losing
+ *               them costs no data: an unproven tag is never deleted on.
  *
  * Backends: a JSON file (local mode), written atomically (a temporary file
  * in the same directory, fsync, rename), so a crash leaves the old or the
@@ -45,7 +49,7 @@
 #include "model.h"
 #include "sha.h"
 
-#define STATE_VERSION 1
+#define STATE_VERSION 2 /* 2: cloud children carry oc:fileid; links */
 
 struct state_rec {
     long id;
@@ -78,6 +82,7 @@ struct scan_state {
     char *cloud_key;
     struct state_dir *dirs;
     size_t ndirs, cap_dirs;
+    struct snap_links links;
 };
 
 void state_init(struct scan_state *s);

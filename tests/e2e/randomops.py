@@ -276,8 +276,30 @@ def get_url(case, url):
         conn.close()
 
 
-def predict(pre):
-    """Where every content of `pre` must be once the passes converged.
+def proven(pre, last, entry, aid):
+    """Whether `entry` (directly in a document folder of `pre`, tagged with attachment aid,
+    which is gone) is the entry the last converged state `last` had linked to aid: only
+    then do the passes delete it (DESIGN "Identity": a tag can be stale or copied, the
+    link of the last pass is the proof). A file: the same content (Apache's ETag is
+    size and mtime: an overwrite changes it) at the same path, or moved from a path where
+    nothing is left; a sub-folder: the same path. No last state: nothing is proven."""
+    if last is None:
+        return False
+    for q, (is_dir, _size, tags) in sorted(last.tree.items()):
+        d, _owner = last.container(q)
+        if tags.get("attachment") != str(aid) or d is None or parent(q) != d:
+            continue
+        if pre.tree[entry][0]:
+            return is_dir and q == entry
+        if is_dir or last.sha.get(q) != pre.sha.get(entry):
+            return False
+        return q == entry or q not in pre.tree
+    return False
+
+
+def predict(pre, last=None):
+    """Where every content of `pre` must be once the passes converged (`last`: the
+    converged state before, whose links prove the tags of deleted attachments).
 
     Returns (expect, dead): expect maps sha1 -> a list of expectations, one per place the
     content is in now (a user's copy holds the same content twice):
@@ -304,7 +326,8 @@ def predict(pre):
     The rules (docs/design.md "Rules" and "Identity"): a document folder whose record is
     deleted is deleted with its files; one whose record still exists but matches no type
     loses nothing; an entry directly in a document folder (a file, or a sub-folder with
-    everything in it) whose attachment tag names an attachment that is gone is deleted;
+    everything in it) whose attachment tag names an attachment that is gone is deleted
+    when proven (see proven());
     a file whose attachment was re-linked in Odoo to another record (its url still names
     the file, its record changed) follows it; any other entry stays, follows its folder
     (renamed / moved back) and is linked to that folder's record; a binary attachment of
@@ -357,8 +380,8 @@ def predict(pre):
             else:
                 dead.add(s)
             continue
-        if tag is not None and a is None:
-            dead.add(s)
+        if tag is not None and a is None and proven(pre, last, entry, int(tag)):
+            dead.add(s)  # its attachment is gone and it is the file that was linked
             continue
         if entry == rel and any(ord(ch) < 32 for ch in inner):
             add(s, ("in-any", owner))
@@ -1354,9 +1377,10 @@ class Runner:
             self.one_op(model)
         self.stats["ops_s"] += time.time() - t0
         pre = self.snap()
-        expect, dead = predict(pre)
+        expect, dead = predict(pre, getattr(self, "last_post", None))
         self.converge(label)
         post = self.snap()
+        self.last_post = post
         bad = check(post, expect, dead)
         if bad:
             raise AssertionError("invariants after %s:\n  %s\n\nbefore the pass:\n%s\n"

@@ -62,13 +62,15 @@ class Incremental(SyncCase):
         self.fresh_n = 0
 
     # --- running odoosync -------------------------------------------------------------
-    def odoosync(self, *args, state=None, expect=0):
+    def odoosync(self, *args, state=None, expect=0, links=None):
         """odoosync with the given state file (None: the test's; "": no state, the
         original full scan, through --full-scan), log level info."""
         env = dict(os.environ, E2E_ODOO_PASSWORD="admin",
                    E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
         st = self.state if state is None else state
-        extra = ["--full-scan"] if st == "" else ["-X", "state.file=" + st]
+        # --full-scan: the scans read no state; the planner still reads the links
+        extra = ["--full-scan", "-X", "state.file=" + (links or self.fresh())] if st == "" else [
+            "-X", "state.file=" + st]
         p = subprocess.run([binary()] + list(args) + extra + [
             "--config", self.config, "-X", "log.format=human",
             "-L", "info"], env=env, capture_output=True, text=True, timeout=600)
@@ -77,8 +79,8 @@ class Incremental(SyncCase):
                 " ".join(args), p.returncode, expect, p.stdout, p.stderr[-4000:]))
         return p
 
-    def plan(self, state=None, extra=()):
-        p = self.odoosync("plan", "--json", *extra, state=state, expect=None)
+    def plan(self, state=None, extra=(), links=None):
+        p = self.odoosync("plan", "--json", *extra, state=state, expect=None, links=links)
         self.assertIn(p.returncode, (0, 4), p.stderr[-4000:])
         jobs = set()
         for line in p.stdout.splitlines():
@@ -111,9 +113,21 @@ class Incremental(SyncCase):
             s.sendall(b"*2\r\n$6\r\nSTRLEN\r\n$%d\r\n%s\r\n" % (len(key), key.encode()))
             return s.recv(64)
 
-    def fresh(self):
+    def fresh(self, links=True):
+        """A state file for a plan without the scan state: nothing of the scans (a full
+        Odoo scan and a full cloud walk), only the links of the test's state. They are
+        the planner's view of the previous pass (what it saw linked), not a scan
+        shortcut: without them no tag of a deleted attachment is proven, and an
+        attachment moved in Odoo could not be told from a file moved in the cloud."""
         self.fresh_n += 1
-        return os.path.join(self.tmp, "fresh-%d.json" % self.fresh_n)
+        path = os.path.join(self.tmp, "fresh-%d.json" % self.fresh_n)
+        if links and os.path.exists(self.state):
+            with open(self.state) as f:
+                st = json.load(f)
+            st.update(watermark=None, types=[], have_atts=False, atts=[], dirs=[])
+            with open(path, "w") as f:
+                json.dump(st, f)
+        return path
 
     def stats(self, reset=False):
         conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)
@@ -129,14 +143,16 @@ class Incremental(SyncCase):
         return {} if reset else json.loads(body)
 
     def assertSamePlans(self, label):
+        # the links of the previous pass, before this plan saves its own
+        fresh, links = self.fresh(), self.fresh()
         inc, m_inc, _ = self.plan()
-        full, m_full, _ = self.plan(state=self.fresh())
+        full, m_full, _ = self.plan(state=fresh)
         self.assertEqual(m_inc.group(1), "incremental", "%s: the state was not used" % label)
         self.assertEqual(m_full.group(1), "full")
         self.assertEqual(sorted(inc - full), [], "%s: planned only with the state" % label)
         self.assertEqual(sorted(full - inc), [], "%s: planned only without the state" % label)
         if self.has_full_scan_flag():
-            legacy, m_legacy, _ = self.plan(state="")
+            legacy, m_legacy, _ = self.plan(state="", links=links)
             self.assertEqual(m_legacy.group(1), "full, no state")
             self.assertEqual(sorted(full ^ legacy), [],
                              "%s: a new state differs from no state" % label)
@@ -344,7 +360,9 @@ class Incremental(SyncCase):
         self.sync_settled()
         for _ in range(OPS):
             self.op(rnd, [])
-        want, _, _ = self.plan(state=self.fresh())
+        # a lost state loses the links too: the plan of a first pass (a tag of a deleted
+        # attachment is not proven, its file is linked anew)
+        want, _, _ = self.plan(state=self.fresh(links=False))
         os.unlink(self.state)
         got, m, p = self.plan()
         self.assertEqual(m.group(1), "full")

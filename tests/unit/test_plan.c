@@ -56,8 +56,26 @@ struct tent {
     const char *type;
 };
 
+/* A link of the previous pass (model.h struct snap_link). etag NULL: the etag of the
+ * entry at path in this case's cloud (the same file), "-": none (an upload); size 100. */
+struct tlink {
+    long att;
+    const char *path;
+    const char *etag;
+    const char *fileid;
+    const char *rec, *att_rec, *file_rec;
+};
+
+struct tfileid {
+    const char *path;
+    const char *fileid;
+};
+
 struct tcase {
     const char *name;
+    int prev;              /* 1: the previous pass is known (links below, maybe none) */
+    struct tlink links[4]; /* what it saw linked */
+    struct tfileid fileids[4];
     size_t ntypes; /* 0: the default two types */
     struct plan_type types[3];
     int base;
@@ -72,6 +90,7 @@ struct tcase {
     const char *locks[16]; /* when set: the lock of each wanted job, in order */
     enum plan_verdict verdict;
     const char *want_msg; /* a substring of one message, or NULL */
+    long want_link;       /* an attachment the plan's links (for the next pass) name */
 };
 
 static const struct plan_type default_types[] = {
@@ -94,6 +113,24 @@ static const struct tcase cases[] = {
               {SA, 1, 0, NULL, "Stand Alone Attachments"}},
      .recs = {{0, "sale.order", 1, "SO1 renamed"}},
      .want = {"rename cloud /Odoo/Quotes -> " Q}, .want_msg = "renamed back"},
+    {.name = "a subtree that waits a pass keeps the links of its gone attachments",
+     .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .ents = {{"/Odoo", 1, 0, NULL, NULL}, {"/Odoo/Quotes", 1, 0, NULL, "Quotations"},
+              {"/Odoo/Quotes/SO1", 1, 0, "sale.order,1", NULL},
+              {"/Odoo/Quotes/SO1/old.pdf", 0, 12, NULL, NULL}, {CU, 1, 0, NULL, "Customers"},
+              {SA, 1, 0, NULL, "Stand Alone Attachments"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .want = {"rename cloud /Odoo/Quotes -> " Q}, .want_link = 12},
+    {.name = "a pass's links name its uploads, linked files and new files", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{11, "b.pdf", 0, NULL, "sale.order", 1, NULL},
+              {13, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/a.pdf", 0, 13, NULL, NULL},
+              {Q "/SO1/new.txt", 0, 0, NULL, NULL}},
+     .want = {"upload cloud " Q "/SO1/b.pdf #11 [sale.order,1] \"b.pdf\"",
+              "relink odoo " Q "/SO1/new.txt [sale.order,1] \"new.txt\""},
+     .want_link = 11},
     {.name = "type removed from the configuration leaves its folders alone", .base = 1,
      .ents = {{"/Odoo/Old", 1, 0, NULL, "Old"}, {"/Odoo/Old/X", 1, 0, "res.users,5", NULL},
               {"/Odoo/Old/X/f.txt", 0, 31, NULL, NULL}}},
@@ -206,9 +243,133 @@ static const struct tcase cases[] = {
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/offer.pdf", 0, 11, NULL, NULL}},
      .want = {"upload cloud " Q "/SO1/offer.pdf #11 [sale.order,1] \"offer.pdf\""}},
     {.name = "attachment deleted in Odoo deletes its cloud file", .base = 1,
+     .prev = 1, .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
      .recs = {{0, "sale.order", 1, "SO1"}},
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
      .want = {"delete cloud " Q "/SO1/old.pdf [sale.order,1]"}},
+    {.name = "a copy of a linked file (COPY copies the tag) outlives the attachment: "
+             "the original is deleted, the copy linked anew",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/copy of old.pdf", 0, 12, NULL, NULL},
+              {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/old.pdf [sale.order,1]",
+              "relink odoo " Q "/SO1/copy of old.pdf [sale.order,1] \"copy of old.pdf\""},
+     .want_msg = "(another path): linked as a new file"},
+    {.name = "uploaded by the last pass, deleted in Odoo before a scan saw the file: deleted",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", "-", NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/old.pdf [sale.order,1]"}},
+    {.name = "linked as a new attachment by the last pass, deleted in Odoo since: deleted",
+     .base = 1, .prev = 1,
+     .links = {{0, Q "/SO1/new.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/new.pdf", 0, 31, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/new.pdf [sale.order,1]"}},
+    {.name = "a linked file renamed since (same size and ETag, nothing left at its path): "
+             "deleted with its attachment",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", "\"e1\"", NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/renamed.pdf", 0, 12, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/renamed.pdf [sale.order,1]"}},
+    {.name = "a linked sub-folder is proven by its path (its ETag follows its content)",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/Drafts", "\"before\"", NULL, "sale.order,1", "sale.order,1", "sale.order,1"},
+               {13, Q "/SO1/Old", "\"e2\"", NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/Drafts", 1, 12, NULL, NULL},
+              {Q "/SO1/Moved", 1, 13, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/Drafts [sale.order,1]",
+              "relink odoo " Q "/SO1/Moved [sale.order,1] \"Moved\""}},
+    {.name = "a stale tag (another file at the deleted file's path) is never deleted on",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", "\"before\"", NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/old.pdf [sale.order,1] \"old.pdf\""},
+     .want_msg = "(another ETag)"},
+    {.name = "a tag of an attachment no pass saw linked is not deleted on", .base = 1, .prev = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/old.pdf [sale.order,1] \"old.pdf\""},
+     .want_msg = "no file was linked to it when last seen"},
+    {.name = "no previous pass known: a tag of a gone attachment is not deleted on", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/old.pdf [sale.order,1] \"old.pdf\""},
+     .want_msg = "no previous pass is known"},
+    {.name = "the file id contradicts the tag (Nextcloud: a new file at the same path): kept",
+     .base = 1, .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", NULL, "100", "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .fileids = {{Q "/SO1/old.pdf", "200"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/old.pdf", 0, 12, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO1/old.pdf [sale.order,1] \"old.pdf\""},
+     .want_msg = "(another file id)"},
+    {.name = "the file id proves the linked file, even renamed since: deleted", .base = 1,
+     .prev = 1,
+     .links = {{12, Q "/SO1/old.pdf", "\"x\"", "100", "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .fileids = {{Q "/SO1/renamed.pdf", "100"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/renamed.pdf", 0, 12, NULL, NULL}},
+     .want = {"delete cloud " Q "/SO1/renamed.pdf [sale.order,1]"}},
+    {.name = "attachment re-linked to another record in Odoo: its file moves there",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO1/a.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 2, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO1/a.pdf", 0, 14, NULL, NULL}, {Q "/SO2/a.pdf", 0, 0, NULL, NULL}},
+     .want = {"rename cloud " Q "/SO1/a.pdf -> " Q "/SO2/a (2).pdf [sale.order,2]",
+              "relink odoo " Q "/SO2/a (2).pdf #14 [sale.order,2] \"a.pdf\"",
+              "relink odoo " Q "/SO2/a.pdf [sale.order,2] \"a.pdf\""},
+     .locks = {Q "/SO2", Q "/SO2", Q "/SO2"}},
+    {.name = "file moved in the cloud since the last pass: the attachment follows",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO1/a.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO2/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO2/a.pdf #14 [sale.order,2] \"a.pdf\""}},
+    {.name = "moved on both sides to different records: the cloud's move wins",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO1/a.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}, {0, "sale.order", 3, "SO3"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 2, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO3", 1, 0, "sale.order,3", NULL}, {Q "/SO3/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO3/a.pdf #14 [sale.order,3] \"a.pdf\""},
+     .want_msg = "the cloud's move wins"},
+    {.name = "a file move planned by the last pass that did not happen is planned again",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO2/a.pdf", NULL, NULL, "sale.order,2", "sale.order,2", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 2, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO1/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"rename cloud " Q "/SO1/a.pdf -> " Q "/SO2/a.pdf [sale.order,2]",
+              "relink odoo " Q "/SO2/a.pdf #14 [sale.order,2] \"a.pdf\""}},
+    {.name = "a relink planned by the last pass that did not happen is planned again",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO2/a.pdf", NULL, NULL, "sale.order,2", "sale.order,1", "sale.order,2"}},
+     .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL},
+              {Q "/SO2/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"relink odoo " Q "/SO2/a.pdf #14 [sale.order,2] \"a.pdf\""}},
+    {.name = "attachment made stand-alone in Odoo: its file moves to the stand-alone folder",
+     .base = 1, .prev = 1,
+     .links = {{14, Q "/SO1/a.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{14, "a.pdf", 1, Q "/SO1/a.pdf", NULL, 0, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/a.pdf", 0, 14, NULL, NULL}},
+     .want = {"rename cloud " Q "/SO1/a.pdf -> " SA "/a.pdf",
+              "relink odoo " SA "/a.pdf #14 \"a.pdf\""}},
     {.name = "new cloud file becomes a url attachment", .base = 1,
      .recs = {{0, "sale.order", 1, "SO1"}},
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/new.docx", 0, 0, NULL, NULL}},
@@ -286,6 +447,7 @@ static const struct tcase cases[] = {
               "mkdir cloud " CU "/agrolait (3) [res.partner,7]",
               "mkdir cloud " CU "/A-B- C- [res.partner,9]"}},
     {.name = "direction to-cloud: no Odoo-side job", .base = 1, .ntypes = 1,
+     .prev = 1, .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
      .types = {{"Quotations", "sale.order", PLAN_DIR_TO_CLOUD, 1}},
      .recs = {{0, "sale.order", 1, "SO1"}},
      .atts = {{11, "b.pdf", 0, NULL, "sale.order", 1, NULL},
@@ -295,6 +457,7 @@ static const struct tcase cases[] = {
      .want = {"upload cloud " Q "/SO1/b.pdf #11 [sale.order,1] \"b.pdf\"",
               "delete cloud " Q "/SO1/old.pdf [sale.order,1]"}},
     {.name = "direction from-cloud: no cloud-side job", .ntypes = 1,
+     .prev = 1, .links = {{12, "/Odoo/Q2/S/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
      .types = {{"Quotations", "sale.order", PLAN_DIR_FROM_CLOUD, 1}},
      .ents = {{"/Odoo", 1, 0, NULL, NULL}, {SA, 1, 0, NULL, "Stand Alone Attachments"},
               {"/Odoo/Q2", 1, 0, NULL, "Quotations"}, {"/Odoo/Q2/S", 1, 0, "sale.order,1", NULL},
@@ -529,6 +692,7 @@ struct world {
     struct plan_type types[3];
     struct odoo_snap os;
     struct cloud_snap cs;
+    struct snap_links links;
 };
 
 static int world_build(struct world *w, const struct tcase *tc, struct err *e)
@@ -558,7 +722,7 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
     w->os.gone_known = !tc->gone_unknown;
     w->cs.complete = !tc->cloud_incomplete;
     if (tc->base) {
-        struct snap_entry en = {NULL, 1, NULL, 0, 0, NULL, NULL};
+        struct snap_entry en = {NULL, 1, NULL, 0, 0, NULL, NULL, NULL};
         char path[256];
         en.path = uc("/Odoo");
         rc = cloud_snap_add(&w->cs, &en, e);
@@ -578,7 +742,7 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
     }
     for (i = 0; i < sizeof tc->ents / sizeof tc->ents[0] && tc->ents[i].path; i++) {
         const struct tent *t = &tc->ents[i];
-        struct snap_entry en = {NULL, 0, NULL, 0, 0, NULL, NULL};
+        struct snap_entry en = {NULL, 0, NULL, 0, 0, NULL, NULL, NULL};
         char etag[32];
         snprintf(etag, sizeof etag, "\"e%zu\"", i);
         en.path = uc(t->path);
@@ -588,6 +752,9 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
         en.att_tag = t->att;
         en.record_tag = uc(t->rec);
         en.type_tag = uc(t->type);
+        for (size_t k = 0; k < sizeof tc->fileids / sizeof tc->fileids[0]; k++)
+            if (tc->fileids[k].path && strcmp(tc->fileids[k].path, t->path) == 0)
+                en.fileid = uc(tc->fileids[k].fileid);
         rc = cloud_snap_add(&w->cs, &en, e);
         if (rc < 0)
             return rc;
@@ -625,6 +792,27 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
         if (rc < 0)
             return rc;
     }
+    for (i = 0; i < sizeof tc->links / sizeof tc->links[0] && tc->links[i].path; i++) {
+        const struct tlink *t = &tc->links[i];
+        struct snap_link l;
+        size_t k;
+        memset(&l, 0, sizeof l);
+        l.att_id = t->att;
+        l.path = uc(t->path);
+        l.etag = t->etag && strcmp(t->etag, "-") == 0 ? NULL : uc(t->etag);
+        for (k = 0; !t->etag && k < w->cs.n; k++)
+            if (strcmp(w->cs.v[k].path, t->path) == 0)
+                l.etag = w->cs.v[k].etag;
+        l.size = 100;
+        l.fileid = uc(t->fileid);
+        l.rec = uc(t->rec);
+        l.att_rec = uc(t->att_rec);
+        l.file_rec = uc(t->file_rec);
+        if (snap_links_add(&w->links, &l) < 0)
+            return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    snap_links_sort(&w->links);
+    w->in.prev = tc->prev ? &w->links : NULL;
     return 0;
 }
 
@@ -632,6 +820,7 @@ static void world_release(struct world *w)
 {
     odoo_snap_release(&w->os);
     cloud_snap_release(&w->cs);
+    snap_links_release(&w->links);
 }
 
 static void run_case(struct check_count *cc, const struct tcase *tc)
@@ -690,6 +879,9 @@ static void run_case(struct check_count *cc, const struct tcase *tc)
                 found = 1;
         CHECK_MSG(cc, found, "%s: no message with \"%s\"", tc->name, tc->want_msg);
     }
+    if (tc->want_link)
+        CHECK_MSG(cc, snap_links_find(&p.links, tc->want_link) != NULL,
+                  "%s: no link of attachment %ld for the next pass", tc->name, tc->want_link);
     /* every job: an id, the pass version, a lock and a reason; and it encodes */
     for (i = 0; i < p.njobs; i++) {
         const struct job *j = &p.jobs[i];
@@ -785,6 +977,49 @@ static void test_urls(struct check_count *cc)
         CHECK_STR(cc, p.jobs[0].reason, "new cloud file");
         CHECK_INT(cc, p.jobs[0].att_id, 0);
     }
+    plan_release(&p);
+    world_release(&w);
+}
+
+/* What a pass leaves for the next one: an upload (path and size, no ETag yet), a linked
+ * file as scanned (its path after the pass), a new file by path (id 0). */
+static void test_links_recorded(struct check_count *cc)
+{
+    static const struct tcase tc = {
+        .name = "links",
+        .base = 1,
+        .recs = {{0, "sale.order", 1, "SO1 renamed"}},
+        .atts = {{11, "b.pdf", 0, NULL, "sale.order", 1, NULL},
+                 {13, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL}},
+        .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL},
+                 {Q "/SO1/a.pdf", 0, 13, NULL, NULL},
+                 {Q "/SO1/new.txt", 0, 0, NULL, NULL}},
+    };
+    struct world w;
+    struct plan p;
+    struct err e = ERR_INIT;
+    const struct snap_link *l;
+
+    plan_init(&p);
+    CHECK_INT(cc, world_build(&w, &tc, &e), 0);
+    CHECK_INT(cc, plan_build(&w.in, &w.os, &w.cs, &p, &e), 0);
+    CHECK(cc, p.links.n == 3);
+    l = snap_links_find(&p.links, 11);
+    CHECK(cc, l && l->etag == NULL && l->size == 1234);
+    if (l) {
+        CHECK_STR(cc, l->path, Q "/SO1 renamed/b.pdf");
+        CHECK_STR(cc, l->rec, "sale.order,1");
+    }
+    l = snap_links_find(&p.links, 13);
+    CHECK(cc, l && l->size == 100);
+    if (l) {
+        CHECK_STR(cc, l->path, Q "/SO1 renamed/a.pdf");
+        CHECK_STR(cc, l->etag, "\"e1\"");
+        CHECK_STR(cc, l->att_rec, "sale.order,1");
+        CHECK_STR(cc, l->file_rec, "sale.order,1");
+    }
+    l = snap_links_find_new(&p.links, Q "/SO1 renamed/new.txt");
+    CHECK(cc, l && l->att_id == 0);
     plan_release(&p);
     world_release(&w);
 }
@@ -894,7 +1129,7 @@ static void test_scale(struct check_count *cc)
     CHECK_INT(cc, world_build(&w, &cases[0], &e), 0);
     plan_init(&p);
     for (r = 1; rc == 0 && r <= 20000; r++) {
-        struct snap_entry en = {NULL, 1, uc("\"x\""), 0, 0, NULL, NULL};
+        struct snap_entry en = {NULL, 1, uc("\"x\""), 0, 0, NULL, NULL, NULL};
         snprintf(name, sizeof name, "SO%05ld", r);
         snprintf(key, sizeof key, "sale.order,%ld", r);
         rc = odoo_snap_add_record(&w.os, 0, "sale.order", r, name, &e);
@@ -977,6 +1212,7 @@ int main(void)
     test_same_state_same_ids(&cc);
     test_urls(&cc);
     test_fields(&cc);
+    test_links_recorded(&cc);
     test_print(&cc);
     test_scale(&cc);
     test_invalid(&cc);

@@ -65,7 +65,26 @@ static void fill(struct scan_state *s, struct check_count *cc)
     en.etag = snap_lend("\"q-1\"");
     en.size = -1;
     en.type_tag = snap_lend("Quotations");
+    en.fileid = snap_lend("00000042ocinstance");
     CHECK_INT(cc, state_dir_add_kid(d, &en, &e), 0);
+    {
+        struct snap_link l;
+
+        memset(&l, 0, sizeof(l));
+        l.att_id = 9;
+        l.path = snap_lend("/Odoo/Quotations/SO003/c.pdf");
+        l.size = 12;
+        l.rec = snap_lend("sale.order,3");
+        l.file_rec = snap_lend("sale.order,3");
+        CHECK_INT(cc, snap_links_add(&s->links, &l), 0);
+        l.att_id = 7;
+        l.path = snap_lend("/Odoo/Quotations/SO003/b.pdf");
+        l.etag = snap_lend("W/\"b-1\"");
+        l.fileid = snap_lend("77");
+        l.att_rec = snap_lend("sale.order,4");
+        CHECK_INT(cc, snap_links_add(&s->links, &l), 0);
+        snap_links_sort(&s->links);
+    }
     state_sort(s);
 }
 
@@ -118,6 +137,23 @@ static void test_round_trip(struct check_count *cc)
         CHECK_STR(cc, d->etag, "\"root-1\"");
         CHECK_STR(cc, d->kids[0].type_tag, "Quotations");
         CHECK(cc, d->kids[0].record_tag == NULL);
+        CHECK_STR(cc, d->kids[0].fileid, "00000042ocinstance");
+    }
+    CHECK(cc, r.links.n == 2 && snap_links_find(&r.links, 8) == NULL);
+    {
+        const struct snap_link *l = snap_links_find(&r.links, 7);
+
+        CHECK(cc, l && l->size == 12);
+        if (l) {
+            CHECK_STR(cc, l->path, "/Odoo/Quotations/SO003/b.pdf");
+            CHECK_STR(cc, l->etag, "W/\"b-1\"");
+            CHECK_STR(cc, l->fileid, "77");
+            CHECK_STR(cc, l->rec, "sale.order,3");
+            CHECK_STR(cc, l->att_rec, "sale.order,4");
+            CHECK_STR(cc, l->file_rec, "sale.order,3");
+        }
+        l = snap_links_find(&r.links, 9);
+        CHECK(cc, l && l->etag == NULL && l->fileid == NULL && l->att_rec == NULL);
     }
     /* encoding the decoded state gives the same text */
     CHECK_INT(cc, state_encode(&r, &text2, &e), 0);
@@ -146,21 +182,21 @@ out:
 static void test_decode_robust(struct check_count *cc)
 {
     static const char escaped[] =
-        " { \"version\" : 1 ,\"odoo_key\":\"a\\u00e9\\ud83d\\ude00\\n\\/\\\"\" , "
+        " { \"version\" : 2 ,\"odoo_key\":\"a\\u00e9\\ud83d\\ude00\\n\\/\\\"\" , "
         "\"watermark\":null,"
         "\"full_at\":1.7e9,\"types\":[ ],\"have_atts\":false,\"atts\":[],\"cloud_key\":\"c\","
-        "\"dirs\":[]}\n";
+        "\"dirs\":[],\"links\":[]}\n";
     static const char *const bad[] = {
         "",
         "{}",
         "[]",
-        "{\"version\":2}",
-        "{\"version\":1,\"version\":1}",
-        "{\"version\":1,\"odoo_key\":\"\\u0000\"}",
-        "{\"version\":1,\"odoo_key\":\"\\ud83d\"}",
-        "{\"version\":1,\"odoo_key\":\"\\x\"}",
-        "{\"version\":1,\"odoo_key\":\"a\nb\"}",
-        "{\"version\":1,\"surprise\":1}",
+        "{\"version\":3}",
+        "{\"version\":2,\"version\":2}",
+        "{\"version\":2,\"odoo_key\":\"\\u0000\"}",
+        "{\"version\":2,\"odoo_key\":\"\\ud83d\"}",
+        "{\"version\":2,\"odoo_key\":\"\\x\"}",
+        "{\"version\":2,\"odoo_key\":\"a\nb\"}",
+        "{\"version\":2,\"surprise\":1}",
     };
     struct scan_state s, r;
     struct err e = ERR_INIT;
@@ -280,24 +316,32 @@ static void test_files(struct check_count *cc)
     /* corrupt, truncated, another version, wrong shapes: empty, rc 0 */
     {
         static const char *const bad[] = {
-            "",
-            "{",
-            "garbage",
-            "[]",
-            "{\"version\": 2, \"odoo_key\": \"x\"}",
-            "{\"version\": 1, \"odoo_key\": 3, \"watermark\": null, \"full_at\": 0, "
+            "", "{", "garbage", "[]", "{\"version\": 3, \"odoo_key\": \"x\"}",
+            "{\"version\": 2, \"odoo_key\": 3, \"watermark\": null, \"full_at\": 0, "
             "\"cloud_key\": null, \"have_atts\": false, \"types\": [], \"atts\": [], "
-            "\"dirs\": []}",
-            "{\"version\": 1, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
+            "\"dirs\": [], \"links\": []}",
+            "{\"version\": 2, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
             "\"cloud_key\": null, \"have_atts\": true, \"types\": [{\"key\": \"t\", \"recs\": "
-            "[[2, \"b\"], [1, \"a\"]]}], \"atts\": [], \"dirs\": []}",
-            "{\"version\": 1, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
+            "[[2, \"b\"], [1, \"a\"]]}], \"atts\": [], \"dirs\": [], \"links\": []}",
+            "{\"version\": 2, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
             "\"cloud_key\": null, \"have_atts\": true, \"types\": [], \"atts\": [[1, \"a\"]], "
-            "\"dirs\": []}",
-            "{\"version\": 1, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
+            "\"dirs\": [], \"links\": []}",
+            "{\"version\": 2, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
             "\"cloud_key\": null, \"have_atts\": true, \"types\": [], \"atts\": [], "
             "\"dirs\": [{\"path\": \"/a\", \"etag\": \"1\", \"kids\": []}, {\"path\": \"/a\", "
-            "\"etag\": \"2\", \"kids\": []}]}",
+            "\"etag\": \"2\", \"kids\": []}], \"links\": []}",
+            /* version 1 (before links and file ids): a full pass */
+            "{\"version\": 1, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
+            "\"cloud_key\": null, \"have_atts\": false, \"types\": [], \"atts\": [], "
+            "\"dirs\": []}",
+            /* links out of order, or with a relative path */
+            "{\"version\": 2, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
+            "\"cloud_key\": null, \"have_atts\": false, \"types\": [], \"atts\": [], "
+            "\"dirs\": [], \"links\": [[2, \"/a\", null, 1, null, null, null, null], "
+            "[1, \"/b\", null, 1, null, null, null, null]]}",
+            "{\"version\": 2, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
+            "\"cloud_key\": null, \"have_atts\": false, \"types\": [], \"atts\": [], "
+            "\"dirs\": [], \"links\": [[2, \"a\", null, 1, null, null, null, null]]}",
             NULL};
 
         for (size_t i = 0; bad[i]; i++) {
@@ -309,9 +353,9 @@ static void test_files(struct check_count *cc)
         }
     }
     /* a well-formed minimal state is accepted */
-    write_file(path, "{\"version\": 1, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
+    write_file(path, "{\"version\": 2, \"odoo_key\": \"k\", \"watermark\": null, \"full_at\": 0, "
                      "\"cloud_key\": null, \"have_atts\": false, \"types\": [], \"atts\": [], "
-                     "\"dirs\": []}");
+                     "\"dirs\": [], \"links\": []}");
     CHECK_INT(cc, state_load(path, &r, &lg, &e), 0);
     CHECK_STR(cc, r.odoo_key, "k");
     state_release(&r);
