@@ -27,7 +27,7 @@ static void plan_usage(FILE *out)
                  "withheld by the safety\n");
 }
 
-int cmd_plan(int argc, char **argv)
+int cmd_plan(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {SETUP_LONGOPTS,
                                              {"json", no_argument, NULL, 'j'},
@@ -75,6 +75,7 @@ int cmd_plan(int argc, char **argv)
     po.log = &s.log;
     po.force_deletes = force;
     po.full_scan = full;
+    po.stop = stop;
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync plan: %s\n", e.msg);
         rc = cli_exit_for(e.code);

@@ -32,14 +32,6 @@
 
 #include "banned.h"
 
-static volatile sig_atomic_t run_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    run_stop = 1;
-}
-
 static void run_usage(FILE *out)
 {
     fprintf(out,
@@ -113,7 +105,7 @@ static long long mono_ms(void)
 
 /* Apply the plan's jobs through the in-process queue and the worker pool. */
 static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, struct run_obs *obs,
-                      struct pool_stats *ps, struct err *e)
+                      struct pool_stats *ps, const volatile sig_atomic_t *stop, struct err *e)
 {
     struct kq_local *q = NULL;
     struct kq_conf kc;
@@ -163,6 +155,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
 
     pass_dav_opts(&s->cfg, &s->log, &dopts);
     pass_odoo_opts(&s->cfg, &s->log, &oopts);
+    dopts.stop = oopts.stop = stop; /* a job interrupted by the stop is handed back */
     /* the job threads' WebDAV handles share DNS answers and TLS sessions */
     share = dav_share_new(e);
     if (!share) {
@@ -200,7 +193,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     rc = pool_new(&pool, &po, cons, prod, e);
     if (rc < 0)
         goto out;
-    rc = pool_run(pool, &run_stop, e);
+    rc = pool_run(pool, stop, e);
     pool_get_stats(pool, ps);
 out:
     pool_free(pool);
@@ -245,7 +238,7 @@ static void run_count_pass(struct metrics *m, int rc, const struct pool_stats *p
 
 /* One pass; returns its exit code. */
 static int run_pass(struct setup *s, int force, int full, int dry_run, struct events *ev,
-                    struct run_obs *obs)
+                    struct run_obs *obs, const volatile sig_atomic_t *stop)
 {
     struct pass_opts po;
     struct plan p;
@@ -263,6 +256,7 @@ static int run_pass(struct setup *s, int force, int full, int dry_run, struct ev
     po.log = &s->log;
     po.force_deletes = force;
     po.full_scan = full;
+    po.stop = stop;
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync run: %s\n", e.msg);
         rc = cli_exit_for(e.code);
@@ -286,7 +280,7 @@ static int run_pass(struct setup *s, int force, int full, int dry_run, struct ev
         rc = p.verdict == PLAN_VERDICT_OK ? EXIT_OK : EXIT_SAFETY;
         goto out;
     }
-    if (p.njobs > 0 && apply_plan(s, &p, ev, obs, &ps, &e) < 0) {
+    if (p.njobs > 0 && apply_plan(s, &p, ev, obs, &ps, stop, &e) < 0) {
         fprintf(stderr, "odoosync run: applying: %s\n", e.msg);
         print_summary(&p, ev, &ps, mono_ms() - t0);
         rc = cli_exit_for(e.code);
@@ -307,7 +301,7 @@ out:
     return rc;
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {SETUP_LONGOPTS,
                                              PASS_LOOP_LONGOPTS,
@@ -370,14 +364,14 @@ int cmd_run(int argc, char **argv)
     }
     ev.metrics = m;
     obs.m = m;
-    setup_stop_signals(on_signal);
     for (;;) {
-        rc = run_pass(&s, pl.force_deletes, pl.full_scan, dry_run, &ev, &obs);
-        if (pl.once || run_stop || pass_loop_wait(&pl, &run_stop))
+        rc = run_pass(&s, pl.force_deletes, pl.full_scan, dry_run, &ev, &obs, stop);
+        if (pl.once || *stop || pass_loop_wait(&pl, stop))
             break;
     }
-    if (!pl.once && run_stop)
-        rc = EXIT_OK;
+    /* a service asked to stop stops cleanly (0); a single pass interrupted says so */
+    if (*stop)
+        rc = pl.once ? EXIT_STOPPED : EXIT_OK;
 out:
     metrics_server_stop(ms);
     metrics_free(m);

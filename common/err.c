@@ -73,6 +73,8 @@ const char *err_name(int code)
         return "too-big";
     case ERR_SERVER:
         return "server";
+    case ERR_STOPPED:
+        return "stopped";
     default:
         return "internal";
     }

@@ -1654,6 +1654,10 @@ static int finish(struct ctx *c)
                         c->del_weight, c->managed, in->max_delete_share * 100.0);
         }
     }
+    /* a type Odoo refused (its model, its domain, its rights) was not scanned: the
+     * pass is incomplete even though the other types are planned */
+    if (p->types_failed && p->verdict == PLAN_VERDICT_OK)
+        p->verdict = PLAN_VERDICT_SCAN_INCOMPLETE;
     for (ph = 0; ph < PH_COUNT; ph++)
         total += c->ph[ph].n;
     p->jobs = calloc(total ? total : 1, sizeof *p->jobs);
