@@ -104,6 +104,74 @@ static long long mono_ms(void)
 }
 
 /* Apply the plan's jobs through the in-process queue and the worker pool. */
+/*
+ * Jobs that cannot succeed (ERR_LOST: their data is gone at its source) are given up at
+ * their first failure, reported then with what the operator can do, and their ids kept in
+ * <state.file>.lost: later passes skip them with one warning line, so they neither fail
+ * every pass nor hide the other jobs' outcome. The ids digest the job's expectations: an
+ * attachment fixed in Odoo (re-uploaded, restored) gives a new job, which runs.
+ */
+static char *lost_path(const struct setup *s)
+{
+    struct buf b;
+    char *out;
+
+    if (!s->cfg.state.file || !*s->cfg.state.file)
+        return NULL;
+    buf_init(&b, 8192);
+    if (buf_printf(&b, "%s.lost", s->cfg.state.file) < 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    out = strdup(buf_str(&b));
+    buf_release(&b);
+    return out;
+}
+
+/* Whether id is a line of the lost list (NULL or empty: no). */
+static int lost_has(const struct buf *list, const char *id)
+{
+    size_t n = strlen(id);
+    const char *p = list->data, *end = list->data ? list->data + list->len : NULL;
+
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+        if (len == n && memcmp(p, id, n) == 0)
+            return 1;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+static void lost_load(const char *path, struct buf *list)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    char chunk[4096];
+    size_t n;
+
+    if (!f)
+        return;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (buf_append(list, chunk, n) < 0)
+            break;
+    fclose(f);
+}
+
+static void lost_remember(struct setup *s, const char *path, const struct buf *ids)
+{
+    FILE *f = path ? fopen(path, "a") : NULL;
+
+    if (!f) {
+        log_warn(&s->log, "cannot remember the jobs that cannot succeed%s%s", path ? " in " : "",
+                 path ? path : " (no state.file)");
+        return;
+    }
+    fwrite(ids->data, 1, ids->len, f);
+    fclose(f);
+}
+
 static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, struct run_obs *obs,
                       struct pool_stats *ps, const volatile sig_atomic_t *stop, struct err *e)
 {
@@ -120,10 +188,14 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     struct odoo_opts oopts;
     struct pool_opts po;
     struct pool *pool = NULL;
+    struct buf lost;
+    char *lpath = NULL;
+    size_t nskip = 0;
     struct buf b;
     char root[4096];
     int rc = 0;
 
+    buf_init(&lost, 16 << 20);
     buf_init(&b, 1 << 20);
     snprintf(root, sizeof(root), "/%s",
              s->cfg.cloud.root[0] == '/' ? s->cfg.cloud.root + 1 : s->cfg.cloud.root);
@@ -142,7 +214,13 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     rc = kq_producer_new(&prod, &kc, e);
     if (rc < 0)
         goto out;
+    lpath = lost_path(s);
+    lost_load(lpath, &lost);
     for (size_t i = 0; i < p->njobs; i++) {
+        if (lost.len && p->jobs[i].id && lost_has(&lost, p->jobs[i].id)) {
+            nskip++;
+            continue;
+        }
         buf_reset(&b);
         rc = job_encode(&p->jobs[i], &b, e);
         if (rc < 0)
@@ -152,6 +230,12 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
             goto out;
     }
     kq_local_close(q);
+    if (nskip)
+        log_warn(&s->log,
+                 "%zu job(s) not tried: they failed for good on an earlier pass (their data is "
+                 "gone, see that pass's error); once the cause is fixed, delete %s to try them "
+                 "again",
+                 nskip, lpath);
 
     pass_dav_opts(&s->cfg, &s->log, &dopts);
     pass_odoo_opts(&s->cfg, &s->log, &oopts);
@@ -195,7 +279,16 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
         goto out;
     rc = pool_run(pool, stop, e);
     pool_get_stats(pool, ps);
+    if (ev->nlost > 0) {
+        log_error(&s->log,
+                  "%ld job(s) cannot succeed: their data is gone at its source (see the errors "
+                  "above for what to do); later passes skip them%s%s%s",
+                  ev->nlost, lpath ? " (listed in " : "", lpath ? lpath : "", lpath ? ")" : "");
+        lost_remember(s, lpath, &ev->lost);
+    }
 out:
+    buf_release(&lost);
+    free(lpath);
     pool_free(pool);
     run_obs_consumer(obs, NULL);
     kq_consumer_free(cons);
@@ -289,7 +382,9 @@ static int run_pass(struct setup *s, int force, int full, int dry_run, struct ev
         goto out;
     }
     print_summary(&p, ev, &ps, mono_ms() - t0);
-    if (ps.dead > 0)
+    /* jobs whose data is gone were reported once and are skipped from now on: the other
+     * jobs decide the exit code */
+    if (ps.dead - ev->nlost > 0)
         rc = EXIT_FAILED;
     else if (p.verdict != PLAN_VERDICT_OK)
         rc = EXIT_SAFETY;

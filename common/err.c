@@ -75,6 +75,8 @@ const char *err_name(int code)
         return "server";
     case ERR_STOPPED:
         return "stopped";
+    case ERR_LOST:
+        return "lost";
     default:
         return "internal";
     }

@@ -34,7 +34,9 @@ enum err_code {
     ERR_TOO_BIG = -11,  /* a capped buffer or response limit was exceeded */
     ERR_SERVER = -12,   /* the server failed permanently on this request (500 with a reason) */
     ERR_INTERNAL = -13, /* a bug of ours */
-    ERR_STOPPED = -14   /* a stop was asked (SIGINT/SIGTERM): the work was left undone */
+    ERR_STOPPED = -14,  /* a stop was asked (SIGINT/SIGTERM): the work was left undone */
+    ERR_LOST = -15      /* the data is gone at its source (a file missing from Odoo's
+                         * filestore): no retry can help, only the operator */
 };
 
 #define ERR_MSG_MAX 512

@@ -1761,6 +1761,16 @@ check:
         goto out;
     if (sha1_hex_out)
         memcpy(sha1_hex_out, hex, SHA1_HEX_SIZE);
+    if (expected_size > 0 && d.bytes == 0) {
+        /* what Odoo serves when the row is there and its file is not (_file_read logs
+         * the missing file and returns nothing): retrying cannot bring it back */
+        rc = err_set(e, ERR_LOST,
+                     "odoo: attachment %ld has no content in Odoo (0 of %lld bytes): its file is "
+                     "missing from Odoo's filestore; restore the file there, or delete or "
+                     "re-upload the attachment in Odoo",
+                     att_id, expected_size);
+        goto out;
+    }
     if (expected_size >= 0 && d.bytes != expected_size) {
         rc = err_set(e, ERR_CONFLICT,
                      "odoo: attachment %ld has %lld bytes, expected %lld: it changed", att_id,

@@ -956,8 +956,11 @@ static int send_handoff(struct pool *p, struct task *t, long *delay_ms)
     if (retry)
         log_job(p->lg, LOG_INFO, task_id(t), task_path(t), "attempt %d failed (%s): retry at %s",
                 t->job.attempt + 1, t->err_msg, t->hdr_due);
-    else
-        /* local mode keeps no dead letters: the job is given up, the next pass plans it again */
+    else if (t->err_code == ERR_LOST && p->o.kq && p->o.kq->local)
+        /* said once already, with what to do (the failed attempt's line) */
+        log_job(p->lg, LOG_ERROR, task_id(t), task_path(t),
+                "given up for good: its data is gone at its source (see above)");
+    else /* local mode keeps no dead letters: given up, the next pass plans it again */
         log_job(p->lg, LOG_ERROR, task_id(t), task_path(t), "%s: %s",
                 p->o.kq && p->o.kq->local ? "failed, given up for this pass" : "dead-lettered",
                 t->err_msg);

@@ -325,6 +325,41 @@ class TestUnreachable(FaultCase):
 
 
 
+class TestLostContent(FaultCase):
+    """An attachment whose file is gone from Odoo's filestore (Odoo serves 0 bytes): the
+    upload can never succeed. Reported once with what to do; later passes skip it with a
+    warning; the other jobs decide the exit code (0 here), every pass."""
+
+    def test_lost_content_reported_once(self):
+        pid = self.odoo.create("res.partner", {"name": "Lost Corp", "customer_rank": 1})
+        lost = self.odoo.attach("res.partner", pid, "gone.pdf", b"x" * 702)
+        self.odoo.attach("res.partner", pid, "fine.txt", b"fine")
+        fname = self.odoo.call("ir.attachment", "read", [[lost], ["store_fname"]])[0][
+            "store_fname"]
+        os.unlink(os.path.join(self.odoo.tmp, "data", "filestore", "odoosync", fname))
+        self.config_with(None)
+        p = self.run_cmd("run", "--once", expect=None)
+        err = p.stderr.replace('\\"', '"')
+        self.assertEqual(p.returncode, 0, "the other jobs succeeded: exit 0\n" + err)
+        self.assertIn("Customers/Lost Corp/fine.txt", self.tree())
+        self.assertRegex(err, r"attachment %d has no content in Odoo \(0 of 702 bytes\).*"
+                         r"restore the file.*or delete or re-upload the attachment" % lost)
+        self.assertEqual(err.count("has no content in Odoo"), 1,
+                         "reported once, not retried:\n" + err)
+        for _ in range(2):
+            p = self.run_cmd("run", "--once", expect=None)
+            err = p.stderr.replace('\\"', '"')
+            self.assertEqual(p.returncode, 0, err)
+            self.assertNotIn("has no content in Odoo", err)
+            self.assertIn("1 job(s) not tried: they failed for good", err)
+        # fixed in Odoo (a new content): the next pass uploads it
+        self.odoo.write("ir.attachment", lost, {"datas": __import__("base64").b64encode(
+            b"y" * 10).decode()})
+        p = self.run_cmd("run", "--once", expect=None)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Customers/Lost Corp/gone.pdf", self.tree())
+
+
 class TestFaultTable(FaultCase):
     """Every row of the README's table "Faults and exit codes" through check, plan and
     run --once: the same exit code and the same words from every command."""
