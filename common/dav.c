@@ -878,9 +878,8 @@ static int transport_result(struct dav *d, struct xfer *x, struct err *e)
     if (x->stopped)
         return err_set(e, ERR_STOPPED, REQ_FMT ": stopped (a stop was asked)", REQ_ARGS(x));
     if (x->stalled)
-        return err_set(e, ERR_RETRY,
-                       REQ_FMT ": no answer from the server in %ld ms (the request timeout)",
-                       REQ_ARGS(x), d->o.stall_ms);
+        return err_set(e, ERR_RETRY, REQ_FMT ": no answer from the server in %ld ms (%.200s)",
+                       REQ_ARGS(x), d->o.stall_ms, d->root);
     if (x->result != CURLE_OK)
         return err_set(e, is_network_error(x->result) ? ERR_RETRY : ERR_PROTO, REQ_FMT ": %s%s%s",
                        REQ_ARGS(x), curl_easy_strerror(x->result), d->errbuf[0] ? ": " : "",

@@ -123,8 +123,8 @@ static int curl_failure(struct odoo *o, CURLcode cc, const char *what, long time
     if (cc == CURLE_ABORTED_BY_CALLBACK && o->stop && *o->stop)
         return err_set(e, ERR_STOPPED, "odoo: %s: stopped (a stop was asked)", what);
     if (cc == CURLE_OPERATION_TIMEDOUT)
-        return err_set(e, ERR_RETRY, "odoo: %s: no answer in %ld ms (odoo.timeout_ms): %s", what,
-                       timeout_ms, o->curl_err[0] ? o->curl_err : curl_easy_strerror(cc));
+        return err_set(e, ERR_RETRY, "odoo: %s: no answer in %ld ms (odoo.timeout_ms, %.200s)",
+                       what, timeout_ms, o->url);
     return err_set(e, ERR_RETRY, "odoo: %s: %s", what,
                    o->curl_err[0] ? o->curl_err : curl_easy_strerror(cc));
 }

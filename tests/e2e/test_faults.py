@@ -249,19 +249,49 @@ class TestBlackHole(FaultCase):
 
 
 class TestWork(FaultCase):
-    """`work` with a job in flight on a black-hole cloud: SIGTERM ends it, the job handed back."""
+    """`work` with a job on a black-hole Odoo or cloud: each attempt ends within the
+    timeout, naming the server; SIGTERM while one waits ends it (exit 0), the job handed
+    back, not dead-lettered."""
 
-    def test_sigterm_work_job_in_flight(self):
-        self.odoo.call("res.partner", "create", [{"name": "Hole Corp", "customer_rank": 1}])
+    def produce_one_upload(self):
+        pid = self.odoo.create("res.partner", {"name": "Hole Corp", "customer_rank": 1})
+        self.odoo.attach("res.partner", pid, "hole.txt", b"into the hole")
         self.config_with(None, cluster=True)
         harness.create_topics(self.env, list(self.topics.values()), 1)
         p, out = self.start("produce", "--once", "-L", "warn")
         code, text, _ = self.finish(p, out, 120)
         self.assertEqual(code, 0, text)
-        # the worker's cloud is the black hole; a long timeout: the signal must end it
-        self.config_with("cloud", cluster=True)
-        self.write_config_timeout(60000)
+
+    def wait_output(self, out, what, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out.seek(0)
+            text = out.read()
+            if what in text:
+                return text
+            time.sleep(0.2)
+        out.seek(0)
+        self.fail("no %r in %d s:\n%s" % (what, timeout, out.read()))
+
+    def _work(self, side, timeout_ms):
+        self.produce_one_upload()
+        self.config_with(side, cluster=True)
+        self.write_config_timeout(timeout_ms)
         p, out = self.start("work", "-L", "info")
+        return p, out
+
+    def _bounded(self, side):
+        p, out = self._work(side, TIMEOUT_MS)
+        text = self.wait_output(out, "%d ms" % TIMEOUT_MS, BOUND_S)
+        self.assertRegex(text, r"no answer[^\n]*%d ms[^\n]*127\.0\.0\.1:%d"
+                         % (TIMEOUT_MS, self.hole.port))
+        p.send_signal(signal.SIGTERM)
+        code, text, _ = self.finish(p, out, STOP_BOUND_S)
+        self.assertEqual(code, 0, text)
+
+    def _sigterm(self, side):
+        # a long timeout: the signal must end it
+        p, out = self._work(side, 60000)
         self.wait_accepted(timeout=60)
         time.sleep(0.5)
         p.send_signal(signal.SIGTERM)
@@ -269,7 +299,19 @@ class TestWork(FaultCase):
         self.assertEqual(code, 0, "work stopped by SIGTERM with a job in flight: exit %d\n%s"
                          % (code, text))
         self.assertIn("handed back", text)
-        self.assertNotIn("dead-lettered", text.replace("dead-lettered 0", ""))
+        self.assertNotIn("dead-lettered:", text)
+
+    def test_work_cloud_bounded(self):
+        self._bounded("cloud")
+
+    def test_work_odoo_bounded(self):
+        self._bounded("odoo")
+
+    def test_sigterm_work_job_in_flight(self):
+        self._sigterm("cloud")
+
+    def test_sigterm_work_odoo_job_in_flight(self):
+        self._sigterm("odoo")
 
     def write_config_timeout(self, ms):
         TestBlackHole.write_config_timeout(self, ms)
