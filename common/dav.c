@@ -112,8 +112,9 @@ struct xfer {
     /* bounds: bytes moved either way, when they last moved, whether the last pump waited */
     long long moved, seen_moved, quiet_since;
     int waited_last;
-    int stalled; /* nothing moved for o.stall_ms */
-    int stopped; /* *o.stop was set */
+    int stalled;   /* nothing moved for the stall bound */
+    long stall_ms; /* this request's stall bound when longer than o.stall_ms, else 0 */
+    int stopped;   /* *o.stop was set */
 };
 
 void dav_opts_init(struct dav_opts *o)
@@ -401,11 +402,11 @@ static int header_is(const char *h, size_t n, const char *name)
 
 static size_t on_header(char *h, size_t sz, size_t nm, void *ud)
 {
-    ((struct xfer *)ud)->moved += (long long)(sz * nm);
     struct xfer *x = ud;
     size_t n = sz * nm;
     char v[128];
 
+    x->moved += (long long)n;
     if (n >= 5 && strncmp(h, "HTTP/", 5) == 0) {
         /* a new response (after 100 Continue or a redirect): forget the old headers */
         x->etag[0] = x->fileid[0] = '\0';
@@ -673,7 +674,8 @@ static void pump(struct dav *d, struct xfer *x)
     if (x->moved != x->seen_moved || x->paused || !x->waited_last || !x->quiet_since) {
         x->seen_moved = x->moved;
         x->quiet_since = now;
-    } else if (d->o.stall_ms > 0 && now - x->quiet_since > d->o.stall_ms) {
+    } else if (d->o.stall_ms > 0 &&
+               now - x->quiet_since > (x->stall_ms > d->o.stall_ms ? x->stall_ms : d->o.stall_ms)) {
         x->stalled = 1;
         x->done = 1;
         x->result = CURLE_OPERATION_TIMEDOUT;
@@ -1594,6 +1596,10 @@ static int raw(struct dav *d, const char *method, const char *what, const char *
 {
     xfer_init(x, d, method, what);
     x->put = put;
+    /* Nextcloud assembles the chunks before it answers the final MOVE: minutes for a big
+     * file, with no byte moving. That one wait gets 10 minutes at least. */
+    if (strcmp(method, "MOVE") == 0)
+        x->stall_ms = 600000;
     return run(d, x, url, hdrs, e);
 }
 
