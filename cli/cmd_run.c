@@ -103,13 +103,13 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Apply the plan's jobs through the in-process queue and the worker pool. */
 /*
  * Jobs that cannot succeed (ERR_LOST: their data is gone at its source) are given up at
  * their first failure, reported then with what the operator can do, and their ids kept in
  * <state.file>.lost: later passes skip them with one warning line, so they neither fail
  * every pass nor hide the other jobs' outcome. The ids digest the job's expectations: an
- * attachment fixed in Odoo (re-uploaded, restored) gives a new job, which runs.
+ * attachment fixed in Odoo (re-uploaded, restored) gives a new job, which runs. The
+ * list keeps only the ids the last plan still held (plus the new ones).
  */
 static char *lost_path(const struct setup *s)
 {
@@ -159,19 +159,31 @@ static void lost_load(const char *path, struct buf *list)
     fclose(f);
 }
 
-static void lost_remember(struct setup *s, const char *path, const struct buf *ids)
+/* Rewrite the list: the ids still planned (keep) and the new ones; none: no file. */
+static void lost_remember(struct setup *s, const char *path, const struct buf *keep,
+                          const struct buf *added)
 {
-    FILE *f = path ? fopen(path, "a") : NULL;
+    FILE *f;
 
-    if (!f) {
-        log_warn(&s->log, "cannot remember the jobs that cannot succeed%s%s", path ? " in " : "",
-                 path ? path : " (no state.file)");
+    if (!path)
+        return;
+    if (!keep->len && !added->len) {
+        remove(path);
         return;
     }
-    fwrite(ids->data, 1, ids->len, f);
+    f = fopen(path, "w");
+    if (!f) {
+        log_warn(&s->log, "cannot remember the jobs that cannot succeed in %s", path);
+        return;
+    }
+    if (keep->len)
+        fwrite(keep->data, 1, keep->len, f);
+    if (added->len)
+        fwrite(added->data, 1, added->len, f);
     fclose(f);
 }
 
+/* Apply the plan's jobs through the in-process queue and the worker pool. */
 static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, struct run_obs *obs,
                       struct pool_stats *ps, const volatile sig_atomic_t *stop, struct err *e)
 {
@@ -188,7 +200,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     struct odoo_opts oopts;
     struct pool_opts po;
     struct pool *pool = NULL;
-    struct buf lost;
+    struct buf lost, keep;
     char *lpath = NULL;
     size_t nskip = 0;
     struct buf b;
@@ -196,6 +208,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     int rc = 0;
 
     buf_init(&lost, 16 << 20);
+    buf_init(&keep, 16 << 20);
     buf_init(&b, 1 << 20);
     snprintf(root, sizeof(root), "/%s",
              s->cfg.cloud.root[0] == '/' ? s->cfg.cloud.root + 1 : s->cfg.cloud.root);
@@ -219,6 +232,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     for (size_t i = 0; i < p->njobs; i++) {
         if (lost.len && p->jobs[i].id && lost_has(&lost, p->jobs[i].id)) {
             nskip++;
+            buf_printf(&keep, "%s\n", p->jobs[i].id);
             continue;
         }
         buf_reset(&b);
@@ -284,10 +298,12 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
                   "%ld job(s) cannot succeed: their data is gone at its source (see the errors "
                   "above for what to do); later passes skip them%s%s%s",
                   ev->nlost, lpath ? " (listed in " : "", lpath ? lpath : "", lpath ? ")" : "");
-        lost_remember(s, lpath, &ev->lost);
     }
+    if (lost.len || ev->nlost > 0)
+        lost_remember(s, lpath, &keep, &ev->lost);
 out:
     buf_release(&lost);
+    buf_release(&keep);
     free(lpath);
     pool_free(pool);
     run_obs_consumer(obs, NULL);
