@@ -400,6 +400,8 @@ class TestLostContent(FaultCase):
         p = self.run_cmd("run", "--once", expect=None)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("Customers/Lost Corp/gone.pdf", self.tree())
+        # and the list forgot it (it only keeps ids still planned)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "odoosync-state.json.lost")))
 
 
 class TestFaultTable(FaultCase):
