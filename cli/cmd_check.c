@@ -27,26 +27,8 @@ static void check_usage(FILE *out)
                  "Connect to Odoo, the cloud, and Kafka and Redis when configured; print one\n"
                  "line per part (and per document type); change nothing but a temporary folder.\n\n"
                  "options:\n" SETUP_HELP "\n"
-                 "exit: 0 all reachable, 1 a domain or a permission refused, 2 config,\n"
-                 "      3 a part unreachable or credentials refused\n");
-}
-
-/* Exit code for a probe failure: unreachable / auth -> EXIT_CONNECT, else EXIT_FAILED. */
-static int check_exit_for(int code)
-{
-    switch (code) {
-    case ERR_RETRY:
-    case ERR_AUTH:
-    case ERR_PROTO:
-    case ERR_SERVER:
-    case ERR_NOTFOUND:
-        return EXIT_CONNECT;
-    case ERR_NOMEM:
-    case ERR_INTERNAL:
-        return EXIT_INTERNAL;
-    default:
-        return EXIT_FAILED;
-    }
+                 "exit: 0 all reachable, 2 config, 3 a part unreachable, not what it should be\n"
+                 "      or refusing us, 4 Odoo refuses a type (model, domain), 130/143 stopped\n");
 }
 
 struct check_state {
@@ -67,7 +49,9 @@ static void check_part(struct check_state *cs, const char *part, int prc, struct
         if (!domain)
             printf("%-6s FAIL  %s\n", part, e->msg);
         if (!cs->rc) {
-            cs->rc = domain ? EXIT_FAILED : check_exit_for(prc);
+            /* the same codes as every command (README: "Faults and exit codes"); a type
+             * Odoo refuses is an incomplete scan for run, plan and produce: 4 */
+            cs->rc = domain ? EXIT_SAFETY : cli_exit_for(prc);
             snprintf(cs->first, sizeof(cs->first), "%s", domain ? "odoo domain" : part);
             snprintf(cs->why, sizeof(cs->why), "%s", e->msg);
         }
@@ -76,7 +60,7 @@ static void check_part(struct check_state *cs, const char *part, int prc, struct
     buf_reset(line);
 }
 
-int cmd_check(int argc, char **argv)
+int cmd_check(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {SETUP_LONGOPTS, {NULL, 0, NULL, 0}};
     struct setup s;
@@ -105,12 +89,16 @@ int cmd_check(int argc, char **argv)
     if (rc)
         goto out;
 
-    prc = probe_odoo(&s.cfg, &s.log, 0, &line, &e);
+    prc = probe_odoo(&s.cfg, &s.log, 0, stop, &line, &e);
     check_part(&cs, "odoo", prc, &line, &e);
     err_clear(&e);
-    prc = probe_cloud(&s.cfg, &s.log, 0, &line, &e);
+    if (*stop)
+        goto stopped;
+    prc = probe_cloud(&s.cfg, &s.log, 0, stop, &line, &e);
     check_part(&cs, "cloud", prc, &line, &e);
     err_clear(&e);
+    if (*stop)
+        goto stopped;
     if (s.cfg.kafka.bootstrap && *s.cfg.kafka.bootstrap) {
         prc = probe_kafka(&s.cfg, &s.log, &line, &e);
         check_part(&cs, "kafka", prc, &line, &e);
@@ -121,7 +109,11 @@ int cmd_check(int argc, char **argv)
         check_part(&cs, "redis", prc, &line, &e);
         err_clear(&e);
     }
-    if (cs.rc) {
+    if (*stop) {
+    stopped:
+        printf("check: stopped\n");
+        rc = EXIT_STOPPED;
+    } else if (cs.rc) {
         printf("check: failed: %s: %s\n", cs.first, cs.why);
         fprintf(stderr, "odoosync check: %s failed: %s\n", cs.first, cs.why);
         rc = cs.rc;

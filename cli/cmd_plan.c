@@ -32,7 +32,7 @@ static void plan_usage(FILE *out)
                  "withheld by the safety\n");
 }
 
-int cmd_plan(int argc, char **argv)
+int cmd_plan(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {SETUP_LONGOPTS,
                                              {"json", no_argument, NULL, 'j'},
@@ -96,6 +96,7 @@ int cmd_plan(int argc, char **argv)
         }
         po.state_lock = state_lock;
     }
+    po.stop = stop;
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync plan: %s\n", e.msg);
         rc = cli_exit_for(e.code);

@@ -41,14 +41,6 @@
 #define PRODUCE_CLAIM_TTL_MS (10L * 60 * 1000)
 #define PRODUCE_MARK_TTL_MS (6L * 3600 * 1000)
 
-static volatile sig_atomic_t produce_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    produce_stop = 1;
-}
-
 static void produce_usage(FILE *out)
 {
     fprintf(out,
@@ -66,7 +58,7 @@ static void produce_usage(FILE *out)
 }
 
 static int produce_pass(struct setup *s, struct transport *t, int force, int full,
-                        struct metrics *m)
+                        struct metrics *m, const volatile sig_atomic_t *stop)
 {
     struct pass_opts po;
     struct plan p;
@@ -87,6 +79,7 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
     po.log = &s->log;
     po.force_deletes = force;
     po.full_scan = full;
+    po.stop = stop;
     /*
      * With Redis configured, the scan state lives there (a CronJob's pod keeps no
      * file between passes), and a job still queued from an earlier pass (its mark
@@ -194,7 +187,7 @@ out:
     return rc;
 }
 
-int cmd_produce(int argc, char **argv)
+int cmd_produce(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {
         SETUP_LONGOPTS, PASS_LOOP_LONGOPTS, {NULL, 0, NULL, 0}};
@@ -243,14 +236,13 @@ int cmd_produce(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    setup_stop_signals(on_signal);
     for (;;) {
-        rc = produce_pass(&s, &t, pl.force_deletes, pl.full_scan, m);
-        if (pl.once || produce_stop || pass_loop_wait(&pl, &produce_stop))
+        rc = produce_pass(&s, &t, pl.force_deletes, pl.full_scan, m, stop);
+        if (pl.once || *stop || pass_loop_wait(&pl, stop))
             break;
     }
-    if (!pl.once && produce_stop)
-        rc = EXIT_OK;
+    if (*stop)
+        rc = pl.once ? EXIT_STOPPED : EXIT_OK;
 out:
     metrics_server_stop(ms);
     metrics_free(m);

@@ -28,7 +28,7 @@
 #include "banned.h"
 
 /* also in cmds.h once the command is listed there */
-int cmd_replay(int argc, char **argv);
+int cmd_replay(int argc, char **argv, const volatile sig_atomic_t *stop);
 
 static void replay_usage(FILE *out)
 {
@@ -49,7 +49,7 @@ static void replay_usage(FILE *out)
                  "      5 internal error\n");
 }
 
-int cmd_replay(int argc, char **argv)
+int cmd_replay(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {SETUP_LONGOPTS,
                                              {"kind", required_argument, NULL, 'k'},
@@ -69,6 +69,7 @@ int cmd_replay(int argc, char **argv)
     char root[4096];
     int opt, rc, dry_run = 0, tr_open = 0, jobs = 0;
 
+    (void)stop;
     memset(&f, 0, sizeof(f));
     setup_init(&s);
     optind = 1;

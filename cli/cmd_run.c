@@ -32,14 +32,6 @@
 
 #include "banned.h"
 
-static volatile sig_atomic_t run_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    run_stop = 1;
-}
-
 static void run_usage(FILE *out)
 {
     fprintf(out,
@@ -111,9 +103,89 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Jobs that cannot succeed (ERR_LOST: their data is gone at its source) are given up at
+ * their first failure, reported then with what the operator can do, and their ids kept in
+ * <state.file>.lost: later passes skip them with one warning line, so they neither fail
+ * every pass nor hide the other jobs' outcome. The ids digest the job's expectations: an
+ * attachment fixed in Odoo (re-uploaded, restored) gives a new job, which runs. The
+ * list keeps only the ids the last plan still held (plus the new ones).
+ */
+static char *lost_path(const struct setup *s)
+{
+    struct buf b;
+    char *out;
+
+    if (!s->cfg.state.file || !*s->cfg.state.file)
+        return NULL;
+    buf_init(&b, 8192);
+    if (buf_printf(&b, "%s.lost", s->cfg.state.file) < 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    out = strdup(buf_str(&b));
+    buf_release(&b);
+    return out;
+}
+
+/* Whether id is a line of the lost list (NULL or empty: no). */
+static int lost_has(const struct buf *list, const char *id)
+{
+    size_t n = strlen(id);
+    const char *p = list->data, *end = list->data ? list->data + list->len : NULL;
+
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+        if (len == n && memcmp(p, id, n) == 0)
+            return 1;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+static void lost_load(const char *path, struct buf *list)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    char chunk[4096];
+    size_t n;
+
+    if (!f)
+        return;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (buf_append(list, chunk, n) < 0)
+            break;
+    fclose(f);
+}
+
+/* Rewrite the list: the ids still planned (keep) and the new ones; none: no file. */
+static void lost_remember(struct setup *s, const char *path, const struct buf *keep,
+                          const struct buf *added)
+{
+    FILE *f;
+
+    if (!path)
+        return;
+    if (!keep->len && !added->len) {
+        remove(path);
+        return;
+    }
+    f = fopen(path, "w");
+    if (!f) {
+        log_warn(&s->log, "cannot remember the jobs that cannot succeed in %s", path);
+        return;
+    }
+    if (keep->len)
+        fwrite(keep->data, 1, keep->len, f);
+    if (added->len)
+        fwrite(added->data, 1, added->len, f);
+    fclose(f);
+}
+
 /* Apply the plan's jobs through the in-process queue and the worker pool. */
 static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, struct run_obs *obs,
-                      struct pool_stats *ps, struct err *e)
+                      struct pool_stats *ps, const volatile sig_atomic_t *stop, struct err *e)
 {
     struct kq_local *q = NULL;
     struct kq_conf kc;
@@ -128,10 +200,15 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     struct odoo_opts oopts;
     struct pool_opts po;
     struct pool *pool = NULL;
+    struct buf lost, keep;
+    char *lpath = NULL;
+    size_t nskip = 0;
     struct buf b;
     char root[4096];
     int rc = 0;
 
+    buf_init(&lost, 16 << 20);
+    buf_init(&keep, 16 << 20);
     buf_init(&b, 1 << 20);
     snprintf(root, sizeof(root), "/%s",
              s->cfg.cloud.root[0] == '/' ? s->cfg.cloud.root + 1 : s->cfg.cloud.root);
@@ -150,7 +227,14 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     rc = kq_producer_new(&prod, &kc, e);
     if (rc < 0)
         goto out;
+    lpath = lost_path(s);
+    lost_load(lpath, &lost);
     for (size_t i = 0; i < p->njobs; i++) {
+        if (lost.len && p->jobs[i].id && lost_has(&lost, p->jobs[i].id)) {
+            nskip++;
+            buf_printf(&keep, "%s\n", p->jobs[i].id);
+            continue;
+        }
         buf_reset(&b);
         rc = job_encode(&p->jobs[i], &b, e);
         if (rc < 0)
@@ -160,9 +244,16 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
             goto out;
     }
     kq_local_close(q);
+    if (nskip)
+        log_warn(&s->log,
+                 "%zu job(s) not tried: they failed for good on an earlier pass (their data is "
+                 "gone, see that pass's error); once the cause is fixed, delete %s to try them "
+                 "again",
+                 nskip, lpath);
 
     pass_dav_opts(&s->cfg, &s->log, &dopts);
     pass_odoo_opts(&s->cfg, &s->log, &oopts);
+    dopts.stop = oopts.stop = stop; /* a job interrupted by the stop is handed back */
     /* the job threads' WebDAV handles share DNS answers and TLS sessions */
     share = dav_share_new(e);
     if (!share) {
@@ -200,9 +291,20 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     rc = pool_new(&pool, &po, cons, prod, e);
     if (rc < 0)
         goto out;
-    rc = pool_run(pool, &run_stop, e);
+    rc = pool_run(pool, stop, e);
     pool_get_stats(pool, ps);
+    if (ev->nlost > 0) {
+        log_error(&s->log,
+                  "%ld job(s) cannot succeed: their data is gone at its source (see the errors "
+                  "above for what to do); later passes skip them%s%s%s",
+                  ev->nlost, lpath ? " (listed in " : "", lpath ? lpath : "", lpath ? ")" : "");
+    }
+    if (lost.len || ev->nlost > 0)
+        lost_remember(s, lpath, &keep, &ev->lost);
 out:
+    buf_release(&lost);
+    buf_release(&keep);
+    free(lpath);
     pool_free(pool);
     run_obs_consumer(obs, NULL);
     kq_consumer_free(cons);
@@ -245,7 +347,7 @@ static void run_count_pass(struct metrics *m, int rc, const struct pool_stats *p
 
 /* One pass; returns its exit code. */
 static int run_pass(struct setup *s, int force, int full, int dry_run, struct events *ev,
-                    struct run_obs *obs)
+                    struct run_obs *obs, const volatile sig_atomic_t *stop)
 {
     struct pass_opts po;
     struct plan p;
@@ -263,6 +365,7 @@ static int run_pass(struct setup *s, int force, int full, int dry_run, struct ev
     po.log = &s->log;
     po.force_deletes = force;
     po.full_scan = full;
+    po.stop = stop;
     if (pass_plan(&po, &p, &st, &e) < 0) {
         fprintf(stderr, "odoosync run: %s\n", e.msg);
         rc = cli_exit_for(e.code);
@@ -286,7 +389,7 @@ static int run_pass(struct setup *s, int force, int full, int dry_run, struct ev
         rc = p.verdict == PLAN_VERDICT_OK ? EXIT_OK : EXIT_SAFETY;
         goto out;
     }
-    if (p.njobs > 0 && apply_plan(s, &p, ev, obs, &ps, &e) < 0) {
+    if (p.njobs > 0 && apply_plan(s, &p, ev, obs, &ps, stop, &e) < 0) {
         fprintf(stderr, "odoosync run: applying: %s\n", e.msg);
         print_summary(&p, ev, &ps, mono_ms() - t0);
         rc = cli_exit_for(e.code);
@@ -295,7 +398,9 @@ static int run_pass(struct setup *s, int force, int full, int dry_run, struct ev
         goto out;
     }
     print_summary(&p, ev, &ps, mono_ms() - t0);
-    if (ps.dead > 0)
+    /* jobs whose data is gone were reported once and are skipped from now on: the other
+     * jobs decide the exit code */
+    if (ps.dead - ev->nlost > 0)
         rc = EXIT_FAILED;
     else if (p.verdict != PLAN_VERDICT_OK)
         rc = EXIT_SAFETY;
@@ -307,7 +412,7 @@ out:
     return rc;
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {SETUP_LONGOPTS,
                                              PASS_LOOP_LONGOPTS,
@@ -370,14 +475,14 @@ int cmd_run(int argc, char **argv)
     }
     ev.metrics = m;
     obs.m = m;
-    setup_stop_signals(on_signal);
     for (;;) {
-        rc = run_pass(&s, pl.force_deletes, pl.full_scan, dry_run, &ev, &obs);
-        if (pl.once || run_stop || pass_loop_wait(&pl, &run_stop))
+        rc = run_pass(&s, pl.force_deletes, pl.full_scan, dry_run, &ev, &obs, stop);
+        if (pl.once || *stop || pass_loop_wait(&pl, stop))
             break;
     }
-    if (!pl.once && run_stop)
-        rc = EXIT_OK;
+    /* a service asked to stop stops cleanly (0); a single pass interrupted says so */
+    if (*stop)
+        rc = pl.once ? EXIT_STOPPED : EXIT_OK;
 out:
     metrics_server_stop(ms);
     metrics_free(m);

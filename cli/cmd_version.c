@@ -14,8 +14,9 @@
 
 #include "banned.h"
 
-int cmd_version(int argc, char **argv)
+int cmd_version(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
+    (void)stop;
     (void)argc;
     (void)argv;
     printf("odoosync %s\n", ODOOSYNC_VERSION);

@@ -35,15 +35,7 @@
 #include "banned.h"
 
 /* also in cmds.h once the command is listed there */
-int cmd_work(int argc, char **argv);
-
-static volatile sig_atomic_t work_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    work_stop = 1;
-}
+int cmd_work(int argc, char **argv, const volatile sig_atomic_t *stop);
 
 /* What the metrics observe: the pool, its consumer, the registry (NULL when off). */
 struct work_obs {
@@ -97,7 +89,7 @@ static void work_usage(FILE *out)
             "      5 internal error\n");
 }
 
-int cmd_work(int argc, char **argv)
+int cmd_work(int argc, char **argv, const volatile sig_atomic_t *stop)
 {
     static const struct option longopts[] = {SETUP_LONGOPTS,
                                              {"instance-id", required_argument, NULL, 'I'},
@@ -147,8 +139,8 @@ int cmd_work(int argc, char **argv)
             }
         }
     }
-    /* From here a SIGTERM only asks to stop: the pool then starts no job and leaves cleanly. */
-    setup_stop_signals(on_signal);
+    /* main() caught SIGTERM/SIGINT: they only set *stop; the pool then starts no job, hands
+     * back the ones a stop interrupted (their transfers end at once) and leaves cleanly. */
     rc = setup_load(&s, CFG_NEED_ODOO | CFG_NEED_CLOUD | CFG_NEED_KAFKA | CFG_NEED_REDIS, "work");
     if (rc)
         goto out;
@@ -172,6 +164,7 @@ int cmd_work(int argc, char **argv)
 
     pass_dav_opts(&s.cfg, &s.log, &dopts);
     pass_odoo_opts(&s.cfg, &s.log, &oopts);
+    dopts.stop = oopts.stop = stop;
     /* the job threads' WebDAV handles share DNS answers and TLS sessions */
     share = dav_share_new(&e);
     dopts.share = share;
@@ -229,7 +222,7 @@ int cmd_work(int argc, char **argv)
     }
     ev.metrics = m;
     obs.m = m;
-    rc = pool_run(pool, &work_stop, &e);
+    rc = pool_run(pool, stop, &e);
     pool_get_stats(pool, &ps);
     log_info(&s.log,
              "work: stopped; consumed %ld, applied %ld, skipped %ld, retried %ld, "

@@ -15,6 +15,7 @@ int events_open(struct events *ev, const char *path, struct log *lg, struct err 
 {
     memset(ev, 0, sizeof(*ev));
     pthread_mutex_init(&ev->mu, NULL);
+    buf_init(&ev->lost, 1 << 20);
     ev->log = lg;
     if (!path)
         return 0;
@@ -56,6 +57,7 @@ void events_close(struct events *ev)
     if (ev->owns_out && ev->out)
         fclose(ev->out);
     ev->out = NULL;
+    buf_release(&ev->lost);
     pthread_mutex_destroy(&ev->mu);
 }
 
@@ -64,6 +66,8 @@ void events_reset_counts(struct events *ev)
     pthread_mutex_lock(&ev->mu);
     memset(ev->count, 0, sizeof(ev->count));
     memset(ev->applied_by_kind, 0, sizeof(ev->applied_by_kind));
+    buf_reset(&ev->lost);
+    ev->nlost = 0;
     pthread_mutex_unlock(&ev->mu);
 }
 
@@ -85,6 +89,10 @@ void events_on_job(const struct job *j, const struct job_event *je, void *ud)
         ev->count[je->result]++;
     if ((je->result == JOB_APPLIED || je->result == JOB_ALREADY_DONE) && j->kind < JOB_KIND_COUNT)
         ev->applied_by_kind[j->kind]++;
+    if (je->result == JOB_FAILED && je->error_code == ERR_LOST && j->id) {
+        ev->nlost++;
+        buf_printf(&ev->lost, "%s\n", j->id);
+    }
     if (ev->marks && je->result != JOB_FAILED && j->id && lock_unmark(ev->marks, j->id, &e) < 0)
         log_warn(ev->log, "cannot clear the queued mark of job %s: %s", j->id, e.msg);
     if (ev->out && b.len) {

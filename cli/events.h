@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "buf.h"
 #include "cfg.h"
 #include "job.h"
 #include "kq.h"
@@ -32,6 +33,10 @@ struct events {
     long applied_by_kind[JOB_KIND_COUNT]; /* applied or already done */
     struct metrics *metrics;              /* borrowed, may be NULL: counts every event */
     struct synclog_odoo *odoo;            /* owned, or NULL: the ir.logging writer */
+    /* ids of the jobs given up because their data is gone (ERR_LOST), one per line,
+     * since events_reset_counts */
+    struct buf lost;
+    long nlost;
 };
 
 /* path: NULL (count only), "-" (stdout) or a file appended to. 0 or ERR_IO. */

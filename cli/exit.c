@@ -9,10 +9,15 @@ int cli_exit_for(int err_code)
     switch (err_code) {
     case ERR_OK:
         return EXIT_OK;
-    case ERR_RETRY:
-    case ERR_AUTH:
-    case ERR_ACCESS:
+    case ERR_RETRY:    /* unreachable, no answer in time, 5xx */
+    case ERR_AUTH:     /* credentials refused */
+    case ERR_ACCESS:   /* authenticated, not allowed */
+    case ERR_PROTO:    /* not the server the configuration names (not WebDAV, not Odoo, TLS) */
+    case ERR_SERVER:   /* the server failed */
+    case ERR_NOTFOUND: /* the base URL, the database: not there */
         return EXIT_CONNECT;
+    case ERR_STOPPED:
+        return EXIT_STOPPED;
     case ERR_INVALID:
         return EXIT_USAGE;
     case ERR_NOMEM:

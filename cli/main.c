@@ -11,10 +11,20 @@
 
 #include "cli.h"
 #include "cmds.h"
+#include "setup.h"
 
 #include "banned.h"
 
 static const struct cli_cmd commands[] = {CLI_COMMANDS};
+
+/* The one mutable global: the number of the stop signal received (0: none). Commands
+ * read it through the pointer they are handed; the handler only sets it. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
 
 static void usage(FILE *out)
 {
@@ -27,7 +37,8 @@ static void usage(FILE *out)
                  "exit codes:\n"
                  "  0  done           1  some jobs or checks failed\n"
                  "  2  usage/config   3  a server is unreachable or refused us\n"
-                 "  4  safety stop    5  internal error\n");
+                 "  4  safety stop    5  internal error\n"
+                 "  130/143  stopped by SIGINT/SIGTERM before it was done\n");
 }
 
 int main(int argc, char **argv)
@@ -55,7 +66,11 @@ int main(int argc, char **argv)
             return EXIT_INTERNAL;
         }
         xmlInitParser();
-        rc = commands[i].run(argc - 1, argv + 1);
+        if (commands[i].catch_stop)
+            setup_stop_signals(on_stop);
+        rc = commands[i].run(argc - 1, argv + 1, &stop_signal);
+        if (rc == EXIT_STOPPED)
+            rc = 128 + (stop_signal ? (int)stop_signal : SIGTERM);
         xmlCleanupParser();
         curl_global_cleanup();
         return rc;

@@ -30,7 +30,8 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int probe_odoo(const struct cfg *c, struct log *lg, int quick, struct buf *line, struct err *e)
+int probe_odoo(const struct cfg *c, struct log *lg, int quick, const volatile sig_atomic_t *stop,
+               struct buf *line, struct err *e)
 {
     struct odoo_opts oo;
     struct odoo *o = NULL;
@@ -39,6 +40,7 @@ int probe_odoo(const struct cfg *c, struct log *lg, int quick, struct buf *line,
 
     pass_odoo_opts(c, lg, &oo);
     oo.retries = -1; /* a diagnosis says what is wrong now, it does not wait it out */
+    oo.stop = stop;
     if (quick) {
         oo.timeout_ms = QUICK_TIMEOUT_MS;
         oo.connect_timeout_ms = QUICK_TIMEOUT_MS;
@@ -89,7 +91,8 @@ out:
     return rc;
 }
 
-int probe_cloud(const struct cfg *c, struct log *lg, int quick, struct buf *line, struct err *e)
+int probe_cloud(const struct cfg *c, struct log *lg, int quick, const volatile sig_atomic_t *stop,
+                struct buf *line, struct err *e)
 {
     struct dav_opts dopts;
     struct dav *d = NULL;
@@ -103,6 +106,7 @@ int probe_cloud(const struct cfg *c, struct log *lg, int quick, struct buf *line
     buf_init(&tmp, 4096);
     pass_dav_opts(c, lg, &dopts);
     dopts.max_retries = 0; /* as for Odoo: no retries in a diagnosis */
+    dopts.stop = stop;
     if (quick) {
         dopts.connect_timeout_ms = QUICK_TIMEOUT_MS;
         dopts.timeout_ms = QUICK_TIMEOUT_MS;
@@ -288,9 +292,9 @@ int probe_ready(void *ud, struct buf *why)
 
     buf_init(&scratch, 4096);
     if ((pr->parts & PROBE_ODOO) && rc == 0)
-        rc = probe_odoo(pr->cfg, pr->log, 1, &scratch, &e);
+        rc = probe_odoo(pr->cfg, pr->log, 1, NULL, &scratch, &e);
     if ((pr->parts & PROBE_CLOUD) && rc == 0)
-        rc = probe_cloud(pr->cfg, pr->log, 1, &scratch, &e);
+        rc = probe_cloud(pr->cfg, pr->log, 1, NULL, &scratch, &e);
     if ((pr->parts & PROBE_KAFKA) && rc == 0)
         rc = probe_kafka(pr->cfg, pr->log, NULL, &e);
     if ((pr->parts & PROBE_REDIS) && rc == 0)

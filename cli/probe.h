@@ -15,6 +15,8 @@
 #include "err.h"
 #include "log.h"
 
+#include <signal.h>
+
 #define PROBE_ODOO 0x1
 #define PROBE_CLOUD 0x2
 #define PROBE_KAFKA 0x4
@@ -26,11 +28,13 @@
  * type Odoo refuses gives ERR_INVALID with e naming the type and Odoo's
  * message (and line gets one "type" line per type).
  */
-int probe_odoo(const struct cfg *c, struct log *lg, int quick, struct buf *line, struct err *e);
+int probe_odoo(const struct cfg *c, struct log *lg, int quick, const volatile sig_atomic_t *stop,
+               struct buf *line, struct err *e);
 
 /* Cloud: dialect, latency, the root; quick=0 also creates and deletes a unique
  * temporary folder under the root (or under the base when the root is missing). */
-int probe_cloud(const struct cfg *c, struct log *lg, int quick, struct buf *line, struct err *e);
+int probe_cloud(const struct cfg *c, struct log *lg, int quick, const volatile sig_atomic_t *stop,
+                struct buf *line, struct err *e);
 
 /* Kafka: a metadata request (brokers, the jobs topic's partitions). */
 int probe_kafka(const struct cfg *c, struct log *lg, struct buf *line, struct err *e);

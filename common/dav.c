@@ -109,6 +109,12 @@ struct xfer {
     /* transfer state */
     int done;
     CURLcode result;
+    /* bounds: bytes moved either way, when they last moved, whether the last pump waited */
+    long long moved, seen_moved, quiet_since;
+    int waited_last;
+    int stalled;   /* nothing moved for the stall bound */
+    long stall_ms; /* this request's stall bound when longer than o.stall_ms, else 0 */
+    int stopped;   /* *o.stop was set */
 };
 
 void dav_opts_init(struct dav_opts *o)
@@ -400,6 +406,7 @@ static size_t on_header(char *h, size_t sz, size_t nm, void *ud)
     size_t n = sz * nm;
     char v[128];
 
+    x->moved += (long long)n;
     if (n >= 5 && strncmp(h, "HTTP/", 5) == 0) {
         /* a new response (after 100 Continue or a redirect): forget the old headers */
         x->etag[0] = x->fileid[0] = '\0';
@@ -446,6 +453,7 @@ static size_t on_write(char *p, size_t sz, size_t nm, void *ud)
     size_t n = sz * nm;
     long st = 0;
 
+    x->moved += (long long)n;
     curl_easy_getinfo(x->d->curl, CURLINFO_RESPONSE_CODE, &st);
     if (x->streaming && st == 207) {
         if (x->sbuf.len - x->spos >= DAV_STREAM_HIGH) {
@@ -490,6 +498,7 @@ static size_t on_read(char *b, size_t sz, size_t nm, void *ud)
             n = left;
         memcpy(b, x->body + x->sent, n);
         x->sent += (long long)n;
+        x->moved += (long long)n;
         return n;
     }
     if (x->put->size >= 0) {
@@ -510,6 +519,7 @@ static size_t on_read(char *b, size_t sz, size_t nm, void *ud)
         return CURL_READFUNC_ABORT;
     }
     x->sent += (long long)r;
+    x->moved += (long long)r;
     return r;
 }
 
@@ -563,6 +573,10 @@ static void xfer_reset_attempt(struct xfer *x)
     x->done = 0;
     x->result = CURLE_OK;
     x->sent = 0;
+    x->moved = x->seen_moved = 0;
+    x->quiet_since = 0;
+    x->waited_last = 0;
+    x->stalled = 0;
 }
 
 static int setup(struct dav *d, struct xfer *x, const char *url, struct curl_slist *hdrs)
@@ -631,11 +645,42 @@ static int setup(struct dav *d, struct xfer *x, const char *url, struct curl_sli
     return 0;
 }
 
-/* One step of the transfer: perform, collect the end, wait a little if idle. */
+static long long now_ms(void);
+
+static int stop_asked(const struct dav *d)
+{
+    return d->o.stop && *d->o.stop;
+}
+
+/*
+ * One step of the transfer: perform, collect the end, wait a little if idle.
+ * The bounds live here: a stop asked ends the transfer at once (x->stopped);
+ * nothing moving for o.stall_ms ends it too (x->stalled). The quiet clock
+ * restarts when bytes move, while paused, and when the previous step did not
+ * wait (the consumer was busy with what it had, not the server).
+ */
 static void pump(struct dav *d, struct xfer *x)
 {
     int running = 0, q;
     CURLMsg *msg;
+    long long now = now_ms();
+
+    if (stop_asked(d)) {
+        x->stopped = 1;
+        x->done = 1;
+        x->result = CURLE_ABORTED_BY_CALLBACK;
+        return;
+    }
+    if (x->moved != x->seen_moved || x->paused || !x->waited_last || !x->quiet_since) {
+        x->seen_moved = x->moved;
+        x->quiet_since = now;
+    } else if (d->o.stall_ms > 0 &&
+               now - x->quiet_since > (x->stall_ms > d->o.stall_ms ? x->stall_ms : d->o.stall_ms)) {
+        x->stalled = 1;
+        x->done = 1;
+        x->result = CURLE_OPERATION_TIMEDOUT;
+        return;
+    }
 
     if (x->paused && (!x->streaming || x->sbuf.len - x->spos < DAV_STREAM_HIGH)) {
         x->paused = 0;
@@ -648,8 +693,11 @@ static void pump(struct dav *d, struct xfer *x)
             x->result = msg->data.result;
         }
     }
-    if (!x->done && (!x->streaming || x->sbuf.len == x->spos) && !x->paused)
+    x->waited_last = 0;
+    if (!x->done && (!x->streaming || x->sbuf.len == x->spos) && !x->paused) {
         curl_multi_poll(d->multi, NULL, 0, 200, NULL);
+        x->waited_last = 1;
+    }
 }
 
 static int is_network_error(CURLcode cc)
@@ -697,12 +745,20 @@ static long backoff_ms(struct dav *d, int attempt, long retry_after_ms)
     return w < 0 ? 0 : (long)w;
 }
 
-static void sleep_ms(long ms)
+/* Sleep ms, in slices of 100 ms while no stop is asked; 0, or -1 when one was. */
+static int sleep_ms(const struct dav *d, long ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (ms > 0) {
+        long step = ms < 100 ? ms : 100;
+        struct timespec ts = {0, step * 1000000L};
 
-    while (nanosleep(&ts, &ts) < 0)
-        ;
+        if (stop_asked(d))
+            return -1;
+        while (nanosleep(&ts, &ts) < 0)
+            ;
+        ms -= step;
+    }
+    return stop_asked(d) ? -1 : 0;
 }
 
 static long long now_ms(void)
@@ -821,6 +877,11 @@ static int transport_result(struct dav *d, struct xfer *x, struct err *e)
     if (x->too_big)
         return err_set(e, ERR_TOO_BIG, REQ_FMT ": the response is over %llu bytes", REQ_ARGS(x),
                        d->o.max_listing);
+    if (x->stopped)
+        return err_set(e, ERR_STOPPED, REQ_FMT ": stopped (a stop was asked)", REQ_ARGS(x));
+    if (x->stalled)
+        return err_set(e, ERR_RETRY, REQ_FMT ": no answer from the server in %ld ms (%.200s)",
+                       REQ_ARGS(x), d->o.stall_ms, d->root);
     if (x->result != CURLE_OK)
         return err_set(e, is_network_error(x->result) ? ERR_RETRY : ERR_PROTO, REQ_FMT ": %s%s%s",
                        REQ_ARGS(x), curl_easy_strerror(x->result), d->errbuf[0] ? ": " : "",
@@ -834,7 +895,12 @@ static int should_retry(struct dav *d, struct xfer *x, int attempt, long long *w
 {
     long w;
 
-    if (attempt >= d->o.max_retries)
+    if (attempt >= d->o.max_retries || x->stopped)
+        return 0;
+    /* the server had its whole timeout, or is not there at all (nothing listens, no such
+     * name): say so now; the next pass (or the job's retry) tries again, not this call */
+    if (x->stalled || x->result == CURLE_OPERATION_TIMEDOUT || x->result == CURLE_COULDNT_CONNECT ||
+        x->result == CURLE_COULDNT_RESOLVE_HOST)
         return 0;
     if (x->put && x->sent > 0 && !x->put->rewind)
         return 0;
@@ -849,7 +915,10 @@ static int should_retry(struct dav *d, struct xfer *x, int attempt, long long *w
     if (x->put && x->sent > 0 && x->put->rewind(x->put->ud) < 0)
         return 0;
     log_debug(d->o.log, REQ_FMT ": retrying in %ld ms (attempt %d)", REQ_ARGS(x), w, attempt + 2);
-    sleep_ms(w);
+    if (sleep_ms(d, w) < 0) {
+        x->stopped = 1;
+        return 0;
+    }
     *waited += w;
     return 1;
 }
@@ -878,6 +947,8 @@ static int run(struct dav *d, struct xfer *x, const char *url, struct curl_slist
         if (rc == ERR_RETRY || (rc == 0 && is_retry_status(x->status))) {
             if (should_retry(d, x, attempt, &waited))
                 continue;
+            if (x->stopped)
+                return err_set(e, ERR_STOPPED, REQ_FMT ": stopped (a stop was asked)", REQ_ARGS(x));
         }
         if (rc == 0)
             log_debug(d->o.log, REQ_FMT ": %ld in %lld ms", REQ_ARGS(x), x->status, now_ms() - t0);
@@ -927,6 +998,11 @@ static int map_status(struct dav *d, struct xfer *x, int what412, const char *wh
             return FAIL(ERR_RETRY, ra);
         }
         return FAIL(ERR_RETRY, "server busy or unavailable, retries exhausted");
+    case 405:
+    case 501:
+        /* a method WebDAV defines, refused or unknown: the url is no WebDAV endpoint */
+        return FAIL(ERR_PROTO, "not a WebDAV server (the method is not allowed or not "
+                               "implemented here: is the url the WebDAV url?)");
     case 507:
         return FAIL(ERR_SERVER, "insufficient storage");
     default:
@@ -1089,6 +1165,11 @@ int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, vo
                 stop(d);
                 if (rc == ERR_RETRY && delivered == 0 && should_retry(d, &x, attempt, &waited))
                     continue;
+                if (x.stopped) {
+                    rc = err_set(e, ERR_STOPPED, "PROPFIND \"%.300s\": stopped (a stop was asked)",
+                                 path);
+                    goto out;
+                }
                 /* transport failures already name the request */
                 if (rc != ERR_RETRY && rc != ERR_TOO_BIG)
                     err_prefix(e, "PROPFIND \"%.300s\"", path);
@@ -1105,6 +1186,11 @@ int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, vo
         if (rc == ERR_RETRY || (rc == 0 && is_retry_status(x.status))) {
             if (should_retry(d, &x, attempt, &waited))
                 continue;
+            if (x.stopped) {
+                rc = err_set(e, ERR_STOPPED, "PROPFIND \"%.300s\": stopped (a stop was asked)",
+                             path);
+                goto out;
+            }
         }
         if (rc == 0) {
             if (x.status >= 200 && x.status <= 299)
@@ -1533,6 +1619,10 @@ static int raw(struct dav *d, const char *method, const char *what, const char *
 {
     xfer_init(x, d, method, what);
     x->put = put;
+    /* Nextcloud assembles the chunks before it answers the final MOVE: minutes for a big
+     * file, with no byte moving. That one wait gets 10 minutes at least. */
+    if (strcmp(method, "MOVE") == 0)
+        x->stall_ms = 600000;
     return run(d, x, url, hdrs, e);
 }
 

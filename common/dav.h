@@ -77,6 +77,8 @@
 #include "buf.h"
 #include "err.h"
 
+#include <signal.h>
+
 struct log;
 struct dav;
 
@@ -96,12 +98,18 @@ enum dav_dialect {
 #define DAV_READ_ABORT ((size_t)0x10000000)
 
 struct dav_opts {
-    const char *url;          /* base, e.g. "http://127.0.0.1:8080/dav/" (required; copied) */
-    const char *user;         /* NULL: no auth (copied) */
-    const char *password;     /* copied; never logged */
-    long connect_timeout_ms;  /* default 10000 */
-    long timeout_ms;          /* whole request; 0 = none (default: none, see low_speed_*) */
-    long low_speed_secs;      /* abort when under 1 byte/s for that long; default 60 */
+    const char *url;         /* base, e.g. "http://127.0.0.1:8080/dav/" (required; copied) */
+    const char *user;        /* NULL: no auth (copied) */
+    const char *password;    /* copied; never logged */
+    long connect_timeout_ms; /* default 10000 */
+    long timeout_ms;         /* whole request; 0 = none (default: none, see low_speed_*) */
+    long low_speed_secs;     /* abort when under 1 byte/s for that long; default 60 */
+    /* abort a request when nothing moves (no byte sent or received: no first byte, a
+     * stall) for that long; ERR_RETRY naming the wait, not retried here. 0 = off (default) */
+    long stall_ms;
+    /* when *stop becomes non-zero (a signal handler sets it), every transfer and retry wait
+     * ends within a poll interval with ERR_STOPPED; NULL = never (borrowed) */
+    const volatile sig_atomic_t *stop;
     int insecure;             /* 1: do not verify TLS certificates (default 0) */
     int max_retries;          /* retries after the first attempt; default 4; 0 = none */
     long retry_base_ms;       /* first backoff; default 500, doubled each time, +-50% jitter */

@@ -73,6 +73,10 @@ const char *err_name(int code)
         return "too-big";
     case ERR_SERVER:
         return "server";
+    case ERR_STOPPED:
+        return "stopped";
+    case ERR_LOST:
+        return "lost";
     default:
         return "internal";
     }

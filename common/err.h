@@ -21,19 +21,22 @@
 
 enum err_code {
     ERR_OK = 0,
-    ERR_RETRY = -1,    /* transient: network, 429/5xx, busy lock: try again later */
-    ERR_CONFLICT = -2, /* a condition was refused (HTTP 412, changed write_date): re-read */
-    ERR_NOTFOUND = -3, /* the object is not there (404, MissingError) */
-    ERR_AUTH = -4,     /* wrong credentials (401, AccessDenied) */
-    ERR_ACCESS = -5,   /* authenticated but not allowed (403, AccessError) */
-    ERR_INVALID = -6,  /* bad input: config, job, domain, ValidationError */
-    ERR_PROTO = -7,    /* the peer answered something we cannot understand */
-    ERR_EXISTS = -8,   /* the target already exists (405 on MKCOL, 412 on create) */
-    ERR_NOMEM = -9,    /* allocation failed */
-    ERR_IO = -10,      /* local I/O */
-    ERR_TOO_BIG = -11, /* a capped buffer or response limit was exceeded */
-    ERR_SERVER = -12,  /* the server failed permanently on this request (500 with a reason) */
-    ERR_INTERNAL = -13 /* a bug of ours */
+    ERR_RETRY = -1,     /* transient: network, 429/5xx, busy lock: try again later */
+    ERR_CONFLICT = -2,  /* a condition was refused (HTTP 412, changed write_date): re-read */
+    ERR_NOTFOUND = -3,  /* the object is not there (404, MissingError) */
+    ERR_AUTH = -4,      /* wrong credentials (401, AccessDenied) */
+    ERR_ACCESS = -5,    /* authenticated but not allowed (403, AccessError) */
+    ERR_INVALID = -6,   /* bad input: config, job, domain, ValidationError */
+    ERR_PROTO = -7,     /* the peer answered something we cannot understand */
+    ERR_EXISTS = -8,    /* the target already exists (405 on MKCOL, 412 on create) */
+    ERR_NOMEM = -9,     /* allocation failed */
+    ERR_IO = -10,       /* local I/O */
+    ERR_TOO_BIG = -11,  /* a capped buffer or response limit was exceeded */
+    ERR_SERVER = -12,   /* the server failed permanently on this request (500 with a reason) */
+    ERR_INTERNAL = -13, /* a bug of ours */
+    ERR_STOPPED = -14,  /* a stop was asked (SIGINT/SIGTERM): the work was left undone */
+    ERR_LOST = -15      /* the data is gone at its source (a file missing from Odoo's
+                         * filestore): no retry can help, only the operator */
 };
 
 #define ERR_MSG_MAX 512

@@ -60,6 +60,7 @@ struct odoo {
     enum odoo_download_mode dl_mode;
     int has_password; /* a real password, not an api key standing in for one */
     struct log *log;
+    const volatile sig_atomic_t *stop; /* borrowed, may be NULL */
 
     CURL *curl;
     char curl_err[CURL_ERROR_SIZE];
@@ -87,16 +88,45 @@ static void free_secret(char *s)
     }
 }
 
-static void sleep_ms(long ms)
+/* Sleep ms in slices of 100 ms while no stop is asked; 0, or -1 when one was. */
+static int sleep_ms(const volatile sig_atomic_t *stop, long ms)
 {
-    struct timespec ts;
+    while (ms > 0) {
+        long step = ms < 100 ? ms : 100;
+        struct timespec ts = {0, step * 1000000L};
 
-    if (ms <= 0)
-        return;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+        if (stop && *stop)
+            return -1;
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        ms -= step;
+    }
+    return stop && *stop ? -1 : 0;
+}
+
+/* libcurl's progress callback (at least once a second): abort when a stop is asked. */
+static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+    const struct odoo *o = ud;
+
+    (void)dlt;
+    (void)dln;
+    (void)ult;
+    (void)uln;
+    return o->stop && *o->stop ? 1 : 0;
+}
+
+/* The error of a failed curl_easy_perform: stopped, timed out (named) or a network error. */
+static int curl_failure(struct odoo *o, CURLcode cc, const char *what, long timeout_ms,
+                        struct err *e)
+{
+    if (cc == CURLE_ABORTED_BY_CALLBACK && o->stop && *o->stop)
+        return err_set(e, ERR_STOPPED, "odoo: %s: stopped (a stop was asked)", what);
+    if (cc == CURLE_OPERATION_TIMEDOUT)
+        return err_set(e, ERR_RETRY, "odoo: %s: no answer in %ld ms (odoo.timeout_ms, %.200s)",
+                       what, timeout_ms, o->url);
+    return err_set(e, ERR_RETRY, "odoo: %s: %s", what,
+                   o->curl_err[0] ? o->curl_err : curl_easy_strerror(cc));
 }
 
 static long backoff_ms(struct odoo *o, int attempt, long retry_after_s)
@@ -177,6 +207,9 @@ static void http_init(struct odoo *o)
     curl_easy_setopt(o->curl, CURLOPT_COOKIEFILE, ""); /* cookie engine on, in memory */
     curl_easy_setopt(o->curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(o->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(o->curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(o->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(o->curl, CURLOPT_XFERINFODATA, o);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(o->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -243,6 +276,7 @@ struct odoo *odoo_new(const struct odoo_opts *opts, struct err *e)
     o->dl_mode = opts->download_mode;
     o->has_password = opts->password && *opts->password;
     o->log = opts->log;
+    o->stop = opts->stop;
     o->seed = (unsigned int)time(NULL) ^ (unsigned int)(size_t)o;
     o->next_id = 1;
     o->curl = curl_easy_init();
@@ -425,9 +459,9 @@ static int exchange(struct odoo *o, enum odoo_protocol proto, const char *path, 
             goto out;
         }
         if (cc != CURLE_OK) {
-            rc = err_set(e, ERR_RETRY, "odoo: %s: %s", path,
-                         o->curl_err[0] ? o->curl_err : curl_easy_strerror(cc));
-            may_retry = idempotent || curl_not_sent(cc);
+            rc = curl_failure(o, cc, path, o->timeout_ms, e);
+            /* no answer within the timeout: the next pass tries again, not this call */
+            may_retry = (idempotent || curl_not_sent(cc)) && cc != CURLE_OPERATION_TIMEDOUT;
         } else {
             curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &status);
             curl_easy_getinfo(o->curl, CURLINFO_RETRY_AFTER, &retry_after);
@@ -444,7 +478,10 @@ static int exchange(struct odoo *o, enum odoo_protocol proto, const char *path, 
             goto out;
         log_debug(o->log, "odoo: %s: %s; retrying (attempt %d of %d)", path, e ? e->msg : "",
                   attempt + 2, o->retries + 1);
-        sleep_ms(backoff_ms(o, attempt, (long)retry_after));
+        if (sleep_ms(o->stop, backoff_ms(o, attempt, (long)retry_after)) < 0) {
+            rc = err_set(e, ERR_STOPPED, "odoo: %s: stopped (a stop was asked)", path);
+            goto out;
+        }
     }
 out:
     free_headers(hdrs);
@@ -1507,9 +1544,12 @@ static int download_once(struct odoo *o, struct dl *d, long att_id, int bearer, 
         return err_set(e, ERR_CONFLICT,
                        "odoo: attachment %ld is larger than the expected %lld bytes: it changed",
                        att_id, d->expected_size);
-    if (cc != CURLE_OK)
-        return err_set(e, ERR_RETRY, "odoo: download of attachment %ld: %s", att_id,
-                       o->curl_err[0] ? o->curl_err : curl_easy_strerror(cc));
+    if (cc != CURLE_OK) {
+        char what[64];
+
+        snprintf(what, sizeof(what), "download of attachment %ld", att_id);
+        return curl_failure(o, cc, what, o->timeout_ms, e);
+    }
     if (*status == 200)
         return 0;
     if (*status >= 300 && *status < 400) {
@@ -1701,7 +1741,10 @@ int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, si
         }
         if (rc != ERR_RETRY || attempt >= o->retries)
             goto out;
-        sleep_ms(backoff_ms(o, attempt, 0));
+        if (sleep_ms(o->stop, backoff_ms(o, attempt, 0)) < 0) {
+            rc = err_set(e, ERR_STOPPED, "odoo: download of attachment %ld: stopped", att_id);
+            goto out;
+        }
     }
     goto check;
 rpc:
@@ -1718,6 +1761,16 @@ check:
         goto out;
     if (sha1_hex_out)
         memcpy(sha1_hex_out, hex, SHA1_HEX_SIZE);
+    if (expected_size > 0 && d.bytes == 0) {
+        /* what Odoo serves when the row is there and its file is not (_file_read logs
+         * the missing file and returns nothing): retrying cannot bring it back */
+        rc = err_set(e, ERR_LOST,
+                     "odoo: attachment %ld has no content in Odoo (0 of %lld bytes): its file is "
+                     "missing from Odoo's filestore; restore the file there, or delete or "
+                     "re-upload the attachment in Odoo",
+                     att_id, expected_size);
+        goto out;
+    }
     if (expected_size >= 0 && d.bytes != expected_size) {
         rc = err_set(e, ERR_CONFLICT,
                      "odoo: attachment %ld has %lld bytes, expected %lld: it changed", att_id,

@@ -41,6 +41,7 @@
 #ifndef ODOOSYNC_ODOO_H
 #define ODOOSYNC_ODOO_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -75,6 +76,9 @@ struct odoo_opts {
     long retry_base_ms;      /* first backoff, doubled per attempt with jitter; 0 = 200 */
     enum odoo_download_mode download_mode; /* default AUTO */
     struct log *log;                       /* borrowed, may be NULL */
+    /* when *stop becomes non-zero (a signal handler sets it), a request in flight and a
+     * retry wait end within a second with ERR_STOPPED; NULL = never (borrowed) */
+    const volatile sig_atomic_t *stop;
 };
 
 struct odoo;

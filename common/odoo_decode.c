@@ -187,7 +187,8 @@ static int decode_jsonrpc(long status, const char *body, size_t len, cJSON **res
     if (!cJSON_IsObject(root)) {
         if (status != 200) {
             rc = code_of_status(status, 0);
-            rc = err_set(e, rc ? rc : ERR_PROTO, "odoo answered HTTP %ld", status);
+            rc = err_set(e, rc ? rc : ERR_PROTO,
+                         "HTTP %ld without a JSON body: not Odoo (is odoo.url right?)", status);
             goto out;
         }
         excerpt(body, len, ex, sizeof(ex));
@@ -251,7 +252,11 @@ static int decode_json2(long status, const char *body, size_t len, cJSON **resul
         goto out;
     }
     rc = code_of_status(status, 0);
-    rc = err_set(e, rc ? rc : ERR_PROTO, "odoo answered HTTP %ld", status);
+    if (!root)
+        rc = err_set(e, rc ? rc : ERR_PROTO,
+                     "HTTP %ld without a JSON body: not Odoo (is odoo.url right?)", status);
+    else
+        rc = err_set(e, rc ? rc : ERR_PROTO, "odoo answered HTTP %ld", status);
 out:
     cJSON_Delete(root);
     return rc;

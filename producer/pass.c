@@ -23,8 +23,12 @@ void pass_dav_opts(const struct cfg *c, struct log *lg, struct dav_opts *o)
                  : c->cloud.dialect == CFG_DIALECT_NEXTCLOUD ? DAV_DIALECT_NEXTCLOUD
                  : c->cloud.dialect == CFG_DIALECT_OWNCLOUD  ? DAV_DIALECT_OWNCLOUD
                                                              : DAV_DIALECT_AUTO;
-    if (c->cloud.timeout_ms > 0)
+    /* cloud.timeout_ms bounds the connection and any wait for a byte (the first one
+     * or the next one of a stream); a stream that keeps moving may take longer */
+    if (c->cloud.timeout_ms > 0) {
         o->connect_timeout_ms = c->cloud.timeout_ms;
+        o->stall_ms = c->cloud.timeout_ms;
+    }
 }
 
 void pass_odoo_opts(const struct cfg *c, struct log *lg, struct odoo_opts *o)
@@ -39,6 +43,7 @@ void pass_odoo_opts(const struct cfg *c, struct log *lg, struct odoo_opts *o)
                   : c->odoo.protocol == CFG_PROTO_JSON2 ? ODOO_PROTO_JSON2
                                                         : ODOO_PROTO_AUTO;
     o->timeout_ms = c->odoo.timeout_ms;
+    o->connect_timeout_ms = c->odoo.timeout_ms < 10000 ? c->odoo.timeout_ms : 10000;
     o->insecure = c->odoo.insecure;
     o->log = lg;
 }
@@ -318,6 +323,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     cloud_snap_init(&cs);
     pass_dav_opts(c, po->log, &dopts);
     pass_odoo_opts(c, po->log, &oopts);
+    dopts.stop = oopts.stop = po->stop;
     rc = scan_types(c, &types, &ntypes, e);
     if (rc < 0)
         goto out;

@@ -35,6 +35,9 @@ struct pass_opts {
     /* cluster mode: keep the scan state in Redis through this handle (borrowed)
      * instead of the file; NULL = the file. state_file "" still means none. */
     struct lock *state_lock;
+    /* set by the command's signal handler: every request of the pass ends with
+     * ERR_STOPPED soon after it becomes non-zero (borrowed, may be NULL) */
+    const volatile sig_atomic_t *stop;
 };
 
 /*

@@ -2395,6 +2395,10 @@ static int finish(struct ctx *c)
                 "%ld cloud entries were left out of the listing (a control character in the "
                 "name): no attachment is deleted in Odoo this pass",
                 c->cs->skipped);
+    /* a type Odoo refused (its model, its domain, its rights) was not scanned: the
+     * pass is incomplete even though the other types are planned */
+    if (p->types_failed && p->verdict == PLAN_VERDICT_OK)
+        p->verdict = PLAN_VERDICT_SCAN_INCOMPLETE;
     for (ph = 0; ph < PH_COUNT; ph++)
         total += c->ph[ph].n;
     p->jobs = calloc(total ? total : 1, sizeof *p->jobs);

@@ -149,7 +149,8 @@
 enum plan_verdict {
     PLAN_VERDICT_OK = 0,          /* everything planned (deletes included, maybe forced) */
     PLAN_VERDICT_DELETES_REFUSED, /* deletes over max_delete_share: none planned */
-    PLAN_VERDICT_SCAN_INCOMPLETE  /* a snapshot is incomplete: no delete planned */
+    PLAN_VERDICT_SCAN_INCOMPLETE  /* a snapshot is incomplete (no delete planned), or a type was
+                                   * refused by Odoo (nothing under its folder) */
 };
 
 struct plan {

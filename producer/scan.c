@@ -270,8 +270,10 @@ int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size
             rc = remember(&seen[k], r.ids, r.nids, e);
         if (rc == ERR_ACCESS || rc == ERR_INVALID || rc == ERR_NOTFOUND) {
             /* This type only: Odoo refused its model or domain. Keep going. */
-            log_error(lg, "type \"%s\" (%s): %s; nothing will be deleted for it this pass",
-                      t->folder, t->model, e->msg);
+            log_error(lg,
+                      "type \"%s\" (model %s, domain %s): Odoo refused its scan: %s; the type is "
+                      "not synced this pass (exit 4)",
+                      t->folder, t->model, t->domain ? t->domain : "[]", e->msg);
             types[k].scan_ok = 0;
             os->types[k].n = 0;
             os->natts = before;
@@ -902,8 +904,17 @@ int scan_cloud_state(const struct dav_opts *opts, int parallel, const char *root
     rc = dav_stat(d, w.root, &rs, e);
     st->cloud_requests++;
     if (rc == ERR_NOTFOUND) {
+        struct dav_stat bs;
+
+        /* a fresh cloud (nothing under the root yet), unless the base url itself is not
+         * there: then every job would fail, say it once now */
         err_clear(e);
-        rc = 0; /* a fresh cloud: nothing under the root yet */
+        memset(&bs, 0, sizeof(bs));
+        rc = dav_stat(d, "/", &bs, e);
+        st->cloud_requests++;
+        dav_stat_release(&bs);
+        if (rc == ERR_NOTFOUND)
+            err_prefix(e, "the cloud url itself is not found (is cloud.url right?)");
         goto destroy;
     }
     if (rc < 0)
@@ -958,7 +969,8 @@ out:
     dav_free(d);
     dav_share_free(share); /* after every handle: the threads freed theirs before they ended */
     buf_release(&rootp);
-    log_info(lg, "cloud scan: %ld entries in %lld ms, %ld requests", st->entries, st->cloud_ms,
-             st->cloud_requests);
+    if (rc == 0) /* a failed scan has no figures to give: its error is the news */
+        log_info(lg, "cloud scan: %ld entries in %lld ms, %ld requests", st->entries, st->cloud_ms,
+                 st->cloud_requests);
     return rc;
 }

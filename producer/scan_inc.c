@@ -814,8 +814,10 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
             rc = list_atts_of(o, t->model, &own[k].recs, &own[k].atts, st, e);
         }
         if (rc == ERR_ACCESS || rc == ERR_INVALID || rc == ERR_NOTFOUND) {
-            log_error(lg, "type \"%s\" (%s): %s; nothing will be deleted for it this pass",
-                      t->folder, t->model, e->msg);
+            log_error(lg,
+                      "type \"%s\" (model %s, domain %s): Odoo refused its scan: %s; the type is "
+                      "not synced this pass (exit 4)",
+                      t->folder, t->model, t->domain ? t->domain : "[]", e->msg);
             types[k].scan_ok = 0;
             for (size_t j = 0; j < os->types[k].n; j++) {
                 free(os->types[k].v[j].model);

@@ -956,8 +956,14 @@ static int send_handoff(struct pool *p, struct task *t, long *delay_ms)
     if (retry)
         log_job(p->lg, LOG_INFO, task_id(t), task_path(t), "attempt %d failed (%s): retry at %s",
                 t->job.attempt + 1, t->err_msg, t->hdr_due);
-    else
-        log_job(p->lg, LOG_ERROR, task_id(t), task_path(t), "dead-lettered: %s", t->err_msg);
+    else if (t->err_code == ERR_LOST && p->o.kq && p->o.kq->local)
+        /* said once already, with what to do (the failed attempt's line) */
+        log_job(p->lg, LOG_ERROR, task_id(t), task_path(t),
+                "given up for good: its data is gone at its source (see above)");
+    else /* local mode keeps no dead letters: given up, the next pass plans it again */
+        log_job(p->lg, LOG_ERROR, task_id(t), task_path(t), "%s: %s",
+                p->o.kq && p->o.kq->local ? "failed, given up for this pass" : "dead-lettered",
+                t->err_msg);
     return 0;
 }
 
@@ -1075,6 +1081,13 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
             if (t->job.version > 0 &&
                 lock_ver_raise(w->lk, t->job.lock ? t->job.lock : t->key, t->job.version, &e) < 0)
                 log_job(p->lg, LOG_WARN, t->job.id, t->job.lock, "recording version: %s", e.msg);
+        } else if (rc == ERR_STOPPED) {
+            /* a stop was asked while it ran: not done, not failed; handed back (its offset
+             * stays unstored, the next consumer or pass takes it again) */
+            log_job(p->lg, LOG_INFO, t->job.id, t->job.lock,
+                    "interrupted by the stop: handed back");
+            *delay_ms = 100;
+            res = 1;
         } else {
             struct err pe = ERR_INIT;
 
