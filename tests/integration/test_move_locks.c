@@ -1,6 +1,6 @@
 /*
  * test_move_locks: a move needs two document paths locked, taken in a fixed
- * order (worker/pool.c second_lock(), strcmp order), with the real appliers
+ * order (worker/pool_worker.c second_lock(), strcmp order), with the real appliers
  * against the stack's Apache WebDAV and Redis locks (issue 4, "Locks").
  *
  * 1. both held: a cloud rename of folder A to B runs in a pool; while it is
