@@ -8,7 +8,7 @@
  *     < command line (cfg_set: `-X worker.concurrency=4`,
  *       `-X kafka.properties.<name>=<value>` passes through to librdkafka).
  *
- * One table of keys in cfg.c (name, type, bounds, default, offset) drives
+ * One table of keys in cfg_keys.c (name, type, bounds, default, offset) drives
  * parsing, validation, defaults, environment names and cfg_dump, so a key is
  * added in one place. The file is JSON with `//` and block comments allowed
  * outside strings; unknown keys are errors; every error names where the bad

@@ -1,5 +1,6 @@
 /*
- * odoo: the Odoo client (see odoo.h for the API and the error mapping).
+ * odoo: the Odoo client's handle and transport (see odoo.h for the API and the error
+ * mapping, odoo_int.h for what the other pieces of the client use from here).
  *
  * Layers, bottom up:
  *   http_*      one libcurl easy handle per struct odoo, reset before each request
@@ -7,12 +8,15 @@
  *               and the web session survive); answers go into a capped buf.
  *   exchange()  one JSON POST with bounded retries and backoff (429/5xx/network);
  *               writes are retried only when the server cannot have applied them.
+ *   connect     version detection, then a JSON-RPC login or a JSON-2 probe.
  *   call_kw()   one model method, marshalled for the protocol in use: JSON-RPC
  *               execute_kw with positional args + kwargs, or JSON-2 named params;
  *               re-logs in once on an expired session.
- *   odoo_*      the public calls, built on call_kw().
- *   download    GET /web/content/<id> streamed to the caller's callback through a
- *               SHA-1 context, with a session cookie (JSON-RPC) or the bearer key.
+ * Built on them, in files of their own:
+ *   odoo_calls.c     the public odoo_* model calls (search, read, create, write, ...).
+ *   odoo_download.c  GET /web/content/<id> streamed to the caller's callback through a
+ *                    SHA-1 context, with a session cookie (JSON-RPC) or the bearer key.
+ *   odoo_decode.c    answer bodies to results or ERR_* codes (pure functions).
  *
  * Secrets (password, api key) live in the handle only, go out in request bodies or
  * headers, never into a log line or an error message, and are wiped on free.
@@ -21,16 +25,14 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "buf.h"
 #include "log.h"
-#include "sha.h"
+#include "odoo_int.h"
 
 #include "banned.h"
 
@@ -40,38 +42,6 @@
 #define DEFAULT_RETRIES 2
 #define DEFAULT_RETRY_BASE_MS 200L
 #define MAX_BACKOFF_MS 30000L
-#define ERROR_BODY_MAX ((size_t)64 << 10)
-#define DEFAULT_PAGE_SIZE 500L
-
-struct odoo {
-    char *url; /* without trailing '/' */
-    char *db;  /* may be "" */
-    char *login;
-    char *password; /* password or api key used as password (JSON-RPC), may be NULL */
-    char *api_key;  /* may be NULL */
-    enum odoo_protocol want;
-    enum odoo_protocol used;
-    long timeout_ms;
-    long connect_timeout_ms;
-    int insecure;
-    size_t max_response;
-    int retries;
-    long retry_base_ms;
-    enum odoo_download_mode dl_mode;
-    int has_password; /* a real password, not an api key standing in for one */
-    struct log *log;
-    const volatile sig_atomic_t *stop; /* borrowed, may be NULL */
-
-    CURL *curl;
-    char curl_err[CURL_ERROR_SIZE];
-    int connected;
-    int web_session; /* a /web/session cookie is in the curl handle */
-    long uid;
-    int version_major;
-    char version[64];
-    unsigned int seed; /* backoff jitter */
-    long next_id;
-};
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -89,7 +59,7 @@ static void free_secret(char *s)
 }
 
 /* Sleep ms in slices of 100 ms while no stop is asked; 0, or -1 when one was. */
-static int sleep_ms(const volatile sig_atomic_t *stop, long ms)
+int odoo_sleep_ms(const volatile sig_atomic_t *stop, long ms)
 {
     while (ms > 0) {
         long step = ms < 100 ? ms : 100;
@@ -117,8 +87,7 @@ static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
 }
 
 /* The error of a failed curl_easy_perform: stopped, timed out (named) or a network error. */
-static int curl_failure(struct odoo *o, CURLcode cc, const char *what, long timeout_ms,
-                        struct err *e)
+int odoo_curl_failure(struct odoo *o, CURLcode cc, const char *what, long timeout_ms, struct err *e)
 {
     if (cc == CURLE_ABORTED_BY_CALLBACK && o->stop && *o->stop)
         return err_set(e, ERR_STOPPED, "odoo: %s: stopped (a stop was asked)", what);
@@ -129,7 +98,7 @@ static int curl_failure(struct odoo *o, CURLcode cc, const char *what, long time
                    o->curl_err[0] ? o->curl_err : curl_easy_strerror(cc));
 }
 
-static long backoff_ms(struct odoo *o, int attempt, long retry_after_s)
+long odoo_backoff_ms(struct odoo *o, int attempt, long retry_after_s)
 {
     long ms = o->retry_base_ms;
     int i;
@@ -194,7 +163,7 @@ long odoo_uid(const struct odoo *o)
 /*
  * Options that never change for a handle. The handle is never reset (curl_easy_reset
  * would drop the cookie engine's setting and leak its list in some curl versions);
- * http_setup() restores the per-request ones instead.
+ * odoo_http_setup() restores the per-request ones instead.
  */
 static void http_init(struct odoo *o)
 {
@@ -324,7 +293,7 @@ static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 /* Common options for a request to path (appended to the base URL). */
-static int http_setup(struct odoo *o, const char *path, struct err *e)
+int odoo_http_setup(struct odoo *o, const char *path, struct err *e)
 {
     struct buf url;
     int rc;
@@ -349,7 +318,7 @@ static int http_setup(struct odoo *o, const char *path, struct err *e)
 }
 
 /* Frees a header list, wiping it first (it may hold the bearer key). */
-static void free_headers(struct curl_slist *h)
+void odoo_free_headers(struct curl_slist *h)
 {
     struct curl_slist *it;
 
@@ -360,7 +329,7 @@ static void free_headers(struct curl_slist *h)
 }
 
 /* Adds the JSON-2 auth headers to *h. */
-static int bearer_headers(struct odoo *o, struct curl_slist **h)
+int odoo_bearer_headers(struct odoo *o, struct curl_slist **h)
 {
     struct buf line;
     struct curl_slist *n;
@@ -409,8 +378,8 @@ static int curl_not_sent(CURLcode cc)
  * idempotent: may be retried after it could have reached the server. Retries are bounded
  * by o->retries; the result is the last attempt's.
  */
-static int exchange(struct odoo *o, enum odoo_protocol proto, const char *path, const char *body,
-                    int bearer, int idempotent, cJSON **result, int *session_expired, struct err *e)
+int odoo_exchange(struct odoo *o, enum odoo_protocol proto, const char *path, const char *body,
+                  int bearer, int idempotent, cJSON **result, int *session_expired, struct err *e)
 {
     struct curl_slist *hdrs = NULL, *n;
     struct buf resp;
@@ -427,7 +396,7 @@ static int exchange(struct odoo *o, enum odoo_protocol proto, const char *path, 
         goto out;
     }
     if (bearer) {
-        rc = bearer_headers(o, &hdrs);
+        rc = odoo_bearer_headers(o, &hdrs);
         if (rc < 0) {
             rc = err_set(e, rc, "odoo: cannot build auth headers");
             goto out;
@@ -442,7 +411,7 @@ static int exchange(struct odoo *o, enum odoo_protocol proto, const char *path, 
         buf_reset(&resp);
         sink.b = &resp;
         sink.overflow = 0;
-        rc = http_setup(o, path, e);
+        rc = odoo_http_setup(o, path, e);
         if (rc < 0)
             goto out;
         curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, hdrs);
@@ -459,7 +428,7 @@ static int exchange(struct odoo *o, enum odoo_protocol proto, const char *path, 
             goto out;
         }
         if (cc != CURLE_OK) {
-            rc = curl_failure(o, cc, path, o->timeout_ms, e);
+            rc = odoo_curl_failure(o, cc, path, o->timeout_ms, e);
             /* no answer within the timeout: the next pass tries again, not this call */
             may_retry = (idempotent || curl_not_sent(cc)) && cc != CURLE_OPERATION_TIMEDOUT;
         } else {
@@ -478,13 +447,13 @@ static int exchange(struct odoo *o, enum odoo_protocol proto, const char *path, 
             goto out;
         log_debug(o->log, "odoo: %s: %s; retrying (attempt %d of %d)", path, e ? e->msg : "",
                   attempt + 2, o->retries + 1);
-        if (sleep_ms(o->stop, backoff_ms(o, attempt, (long)retry_after)) < 0) {
+        if (odoo_sleep_ms(o->stop, odoo_backoff_ms(o, attempt, (long)retry_after)) < 0) {
             rc = err_set(e, ERR_STOPPED, "odoo: %s: stopped (a stop was asked)", path);
             goto out;
         }
     }
 out:
-    free_headers(hdrs);
+    odoo_free_headers(hdrs);
     buf_release(&resp);
     return rc;
 }
@@ -520,7 +489,7 @@ out:
 }
 
 /* Frees a serialised body that may hold a secret. */
-static void free_body(char *s)
+void odoo_free_body(char *s)
 {
     free_secret(s);
 }
@@ -534,9 +503,9 @@ static int rpc_service(struct odoo *o, const char *service, const char *method, 
 
     if (!body)
         return err_set(e, ERR_NOMEM, "odoo: out of memory");
-    rc = exchange(o, ODOO_PROTO_JSONRPC, "/jsonrpc", body, 0, idempotent, result, session_expired,
-                  e);
-    free_body(body);
+    rc = odoo_exchange(o, ODOO_PROTO_JSONRPC, "/jsonrpc", body, 0, idempotent, result,
+                       session_expired, e);
+    odoo_free_body(body);
     return rc;
 }
 
@@ -588,8 +557,8 @@ static int detect_version(struct odoo *o, struct err *e)
         cJSON_Delete(env);
         if (!body)
             return err_set(e, ERR_NOMEM, "odoo: out of memory");
-        rc = exchange(o, ODOO_PROTO_JSONRPC, "/web/webclient/version_info", body, 0, 1, &res, NULL,
-                      e);
+        rc = odoo_exchange(o, ODOO_PROTO_JSONRPC, "/web/webclient/version_info", body, 0, 1, &res,
+                           NULL, e);
         free(body);
     }
     if (rc < 0)
@@ -666,7 +635,8 @@ static int json2_probe(struct odoo *o, struct err *e)
     const cJSON *uid;
     int rc;
 
-    rc = exchange(o, ODOO_PROTO_JSON2, "/json/2/res.users/context_get", "{}", 1, 1, &res, NULL, e);
+    rc = odoo_exchange(o, ODOO_PROTO_JSON2, "/json/2/res.users/context_get", "{}", 1, 1, &res, NULL,
+                       e);
     if (rc == ERR_NOTFOUND) {
         /* The key was accepted (auth comes before dispatch), the method is not there. */
         o->uid = 0;
@@ -712,7 +682,7 @@ int odoo_connect(struct odoo *o, struct err *e)
     return 0;
 }
 
-static int ensure_connected(struct odoo *o, struct err *e)
+int odoo_ensure_connected(struct odoo *o, struct err *e)
 {
     return o->connected ? 0 : odoo_connect(o, e);
 }
@@ -725,15 +695,15 @@ static int ensure_connected(struct odoo *o, struct err *e)
  * be NULL; only those of the protocol in use are needed). Re-logs in once when the
  * session expired.
  */
-static int call_kw(struct odoo *o, const char *model, const char *method, cJSON *pos, cJSON *kw,
-                   cJSON *named, int idempotent, cJSON **result, struct err *e)
+int odoo_call_kw(struct odoo *o, const char *model, const char *method, cJSON *pos, cJSON *kw,
+                 cJSON *named, int idempotent, cJSON **result, struct err *e)
 {
     char *body = NULL;
     struct buf path;
     int rc, expired = 0, again;
 
     buf_init(&path, 1024);
-    rc = ensure_connected(o, e);
+    rc = odoo_ensure_connected(o, e);
     if (rc < 0)
         goto out;
     log_debug(o->log, "odoo: %s.%s (%s)", model, method, odoo_protocol_name(o->used));
@@ -747,7 +717,8 @@ static int call_kw(struct odoo *o, const char *model, const char *method, cJSON 
             rc = err_set(e, ERR_NOMEM, "odoo: out of memory");
             goto out;
         }
-        rc = exchange(o, ODOO_PROTO_JSON2, buf_str(&path), body, 1, idempotent, result, NULL, e);
+        rc = odoo_exchange(o, ODOO_PROTO_JSON2, buf_str(&path), body, 1, idempotent, result, NULL,
+                           e);
         goto out;
     }
     if (!pos)
@@ -779,8 +750,9 @@ static int call_kw(struct odoo *o, const char *model, const char *method, cJSON 
             rc = err_set(e, ERR_NOMEM, "odoo: out of memory");
             goto out;
         }
-        rc = exchange(o, ODOO_PROTO_JSONRPC, "/jsonrpc", body, 0, idempotent, result, &expired, e);
-        free_body(body);
+        rc = odoo_exchange(o, ODOO_PROTO_JSONRPC, "/jsonrpc", body, 0, idempotent, result, &expired,
+                           e);
+        odoo_free_body(body);
         body = NULL;
         if (rc == 0 || !expired || again)
             break;
@@ -793,7 +765,7 @@ static int call_kw(struct odoo *o, const char *model, const char *method, cJSON 
 out:
     if (rc < 0 && e && !strstr(e->msg, model))
         err_prefix(e, "odoo %s.%s", model, method);
-    free_body(body);
+    odoo_free_body(body);
     cJSON_Delete(pos);
     cJSON_Delete(kw);
     cJSON_Delete(named);
@@ -801,12 +773,12 @@ out:
     return rc;
 }
 
-/* call_kw for a method that answers a list (search_read, read): on 0, *records. */
-static int call_list(struct odoo *o, const char *model, const char *method, cJSON *pos, cJSON *kw,
-                     cJSON *named, cJSON **records, struct err *e)
+/* odoo_call_kw for a method that answers a list (search_read, read): on 0, *records. */
+int odoo_call_list(struct odoo *o, const char *model, const char *method, cJSON *pos, cJSON *kw,
+                   cJSON *named, cJSON **records, struct err *e)
 {
     cJSON *res = NULL;
-    int rc = call_kw(o, model, method, pos, kw, named, 1, &res, e);
+    int rc = odoo_call_kw(o, model, method, pos, kw, named, 1, &res, e);
 
     if (rc == 0 && !cJSON_IsArray(res))
         rc = err_set(e, ERR_PROTO, "odoo %s.%s: not a list", model, method);
@@ -815,977 +787,5 @@ static int call_list(struct odoo *o, const char *model, const char *method, cJSO
         res = NULL;
     }
     cJSON_Delete(res);
-    return rc;
-}
-
-/* The arguments of a call that could not be built: freed, and ERR_NOMEM. */
-static int args_nomem(cJSON *pos, cJSON *kw, cJSON *named, struct err *e)
-{
-    cJSON_Delete(pos);
-    cJSON_Delete(kw);
-    cJSON_Delete(named);
-    return err_set(e, ERR_NOMEM, "odoo: out of memory");
-}
-
-static cJSON *ids_array(const long *ids, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    size_t i;
-
-    for (i = 0; a && i < n; i++) {
-        cJSON *v = cJSON_CreateNumber((double)ids[i]);
-        if (!v) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-        cJSON_AddItemToArray(a, v);
-    }
-    return a;
-}
-
-static cJSON *fields_array(const char *const *fields, int add_id)
-{
-    cJSON *a = cJSON_CreateArray();
-    int has_id = 0;
-    size_t i;
-
-    for (i = 0; a && fields && fields[i]; i++) {
-        cJSON *v = cJSON_CreateString(fields[i]);
-        if (!v) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-        if (strcmp(fields[i], "id") == 0)
-            has_id = 1;
-        cJSON_AddItemToArray(a, v);
-    }
-    if (a && add_id && fields && !has_id) {
-        cJSON *v = cJSON_CreateString("id");
-        if (!v) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-        cJSON_AddItemToArray(a, v);
-    }
-    return a;
-}
-
-static cJSON *domain_copy(const cJSON *domain)
-{
-    return domain ? cJSON_Duplicate(domain, 1) : cJSON_CreateArray();
-}
-
-/* Adds the paging keys to obj (offset/limit 0 = not sent, order NULL = not sent). */
-static int add_paging(cJSON *obj, long offset, long limit, const char *order)
-{
-    if (offset > 0 && !cJSON_AddNumberToObject(obj, "offset", (double)offset))
-        return -1;
-    if (limit > 0 && !cJSON_AddNumberToObject(obj, "limit", (double)limit))
-        return -1;
-    if (order && *order && !cJSON_AddStringToObject(obj, "order", order))
-        return -1;
-    return 0;
-}
-
-/* Adds item to obj under key, taking ownership; -1 when item is NULL (no memory). */
-static int add_owned(cJSON *obj, const char *key, cJSON *item)
-{
-    if (!obj || !item) {
-        cJSON_Delete(item);
-        return -1;
-    }
-    cJSON_AddItemToObject(obj, key, item);
-    return 0;
-}
-
-static int push_owned(cJSON *arr, cJSON *item)
-{
-    if (!arr || !item) {
-        cJSON_Delete(item);
-        return -1;
-    }
-    cJSON_AddItemToArray(arr, item);
-    return 0;
-}
-
-static int check_domain(const cJSON *domain, struct err *e)
-{
-    if (domain && !cJSON_IsArray(domain))
-        return err_set(e, ERR_INVALID, "odoo: a domain must be a JSON array");
-    return 0;
-}
-
-static int ids_from_array(const cJSON *res, long **ids, size_t *n, struct err *e)
-{
-    const cJSON *it;
-    size_t i = 0, count;
-    long *out;
-
-    *ids = NULL;
-    *n = 0;
-    if (!cJSON_IsArray(res))
-        return err_set(e, ERR_PROTO, "odoo: expected a list of ids");
-    count = (size_t)cJSON_GetArraySize(res);
-    if (count == 0)
-        return 0;
-    out = calloc(count, sizeof(*out));
-    if (!out)
-        return err_set(e, ERR_NOMEM, "odoo: out of memory");
-    cJSON_ArrayForEach(it, res)
-    {
-        if (!cJSON_IsNumber(it)) {
-            free(out);
-            return err_set(e, ERR_PROTO, "odoo: expected a list of ids");
-        }
-        out[i++] = (long)it->valuedouble;
-    }
-    *ids = out;
-    *n = count;
-    return 0;
-}
-
-int odoo_search(struct odoo *o, const char *model, const cJSON *domain, long offset, long limit,
-                const char *order, long **ids, size_t *n, struct err *e)
-{
-    cJSON *pos = NULL, *kw = NULL, *named = NULL, *res = NULL;
-    int rc;
-
-    *ids = NULL;
-    *n = 0;
-    rc = check_domain(domain, e);
-    if (rc < 0)
-        return rc;
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        return rc;
-    if (o->used == ODOO_PROTO_JSON2) {
-        named = cJSON_CreateObject();
-        if (add_owned(named, "domain", domain_copy(domain)) < 0 ||
-            add_paging(named, offset, limit, order) < 0)
-            goto nomem;
-    } else {
-        pos = cJSON_CreateArray();
-        kw = cJSON_CreateObject();
-        if (push_owned(pos, domain_copy(domain)) < 0 || !kw ||
-            add_paging(kw, offset, limit, order) < 0)
-            goto nomem;
-    }
-    rc = call_kw(o, model, "search", pos, kw, named, 1, &res, e);
-    if (rc == 0)
-        rc = ids_from_array(res, ids, n, e);
-    cJSON_Delete(res);
-    return rc;
-nomem:
-    return args_nomem(pos, kw, named, e);
-}
-
-int odoo_search_count(struct odoo *o, const char *model, const cJSON *domain, long *count,
-                      struct err *e)
-{
-    cJSON *pos = NULL, *named = NULL, *res = NULL;
-    int rc;
-
-    *count = 0;
-    rc = check_domain(domain, e);
-    if (rc < 0)
-        return rc;
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        return rc;
-    if (o->used == ODOO_PROTO_JSON2) {
-        named = cJSON_CreateObject();
-        if (add_owned(named, "domain", domain_copy(domain)) < 0)
-            goto nomem;
-    } else {
-        pos = cJSON_CreateArray();
-        if (push_owned(pos, domain_copy(domain)) < 0)
-            goto nomem;
-    }
-    rc = call_kw(o, model, "search_count", pos, NULL, named, 1, &res, e);
-    if (rc == 0) {
-        if (cJSON_IsNumber(res))
-            *count = (long)res->valuedouble;
-        else
-            rc = err_set(e, ERR_PROTO, "odoo %s.search_count: not a number", model);
-    }
-    cJSON_Delete(res);
-    return rc;
-nomem:
-    return args_nomem(pos, NULL, named, e);
-}
-
-int odoo_search_read(struct odoo *o, const char *model, const cJSON *domain,
-                     const char *const *fields, long offset, long limit, const char *order,
-                     cJSON **records, struct err *e)
-{
-    cJSON *pos = NULL, *kw = NULL, *named = NULL;
-    cJSON *target;
-    int rc;
-
-    *records = NULL;
-    rc = check_domain(domain, e);
-    if (rc < 0)
-        return rc;
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        return rc;
-    if (o->used == ODOO_PROTO_JSON2) {
-        named = cJSON_CreateObject();
-        if (add_owned(named, "domain", domain_copy(domain)) < 0)
-            goto nomem;
-        target = named;
-    } else {
-        pos = cJSON_CreateArray();
-        kw = cJSON_CreateObject();
-        if (push_owned(pos, domain_copy(domain)) < 0 || !kw)
-            goto nomem;
-        target = kw;
-    }
-    if ((fields && add_owned(target, "fields", fields_array(fields, 0)) < 0) ||
-        add_paging(target, offset, limit, order) < 0)
-        goto nomem;
-    return call_list(o, model, "search_read", pos, kw, named, records, e);
-nomem:
-    return args_nomem(pos, kw, named, e);
-}
-
-int odoo_search_read_each(struct odoo *o, const char *model, const cJSON *domain,
-                          const char *const *fields, long page_size,
-                          int (*cb)(const cJSON *record, void *ud), void *ud, struct err *e)
-{
-    const char **fl = NULL;
-    cJSON *dom = NULL, *page = NULL, *term, *last_val;
-    long last_id = 0;
-    size_t nf = 0, i;
-    int rc = 0;
-
-    if (page_size <= 0)
-        page_size = DEFAULT_PAGE_SIZE;
-    rc = check_domain(domain, e);
-    if (rc < 0)
-        return rc;
-    /* fields + "id" (NULL stays NULL: all fields, id included) */
-    if (fields) {
-        int has_id = 0;
-        while (fields[nf]) {
-            if (strcmp(fields[nf], "id") == 0)
-                has_id = 1;
-            nf++;
-        }
-        fl = calloc(nf + 2, sizeof(*fl));
-        if (!fl) {
-            rc = err_set(e, ERR_NOMEM, "odoo: out of memory");
-            goto out;
-        }
-        for (i = 0; i < nf; i++)
-            fl[i] = fields[i];
-        if (!has_id)
-            fl[nf++] = "id";
-    }
-    /* domain + [["id", ">", last_id]]; the last term is updated in place per page. */
-    dom = domain_copy(domain);
-    term = cJSON_CreateArray();
-    if (push_owned(term, cJSON_CreateString("id")) < 0 ||
-        push_owned(term, cJSON_CreateString(">")) < 0 ||
-        push_owned(term, cJSON_CreateNumber(0)) < 0 || push_owned(dom, term) < 0) {
-        if (!dom)
-            cJSON_Delete(term);
-        rc = err_set(e, ERR_NOMEM, "odoo: out of memory");
-        goto out;
-    }
-    last_val = cJSON_GetArrayItem(term, 2);
-    for (;;) {
-        const cJSON *rec;
-        int count = 0;
-
-        cJSON_SetNumberValue(last_val, (double)last_id);
-        rc = odoo_search_read(o, model, dom, fl, 0, page_size, "id", &page, e);
-        if (rc < 0)
-            goto out;
-        cJSON_ArrayForEach(rec, page)
-        {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-            long idv;
-
-            if (!cJSON_IsNumber(id)) {
-                rc = err_set(e, ERR_PROTO, "odoo %s.search_read: a record without id", model);
-                goto out;
-            }
-            idv = (long)id->valuedouble;
-            if (idv <= last_id) {
-                rc = err_set(e, ERR_PROTO, "odoo %s.search_read: ids not ascending (%ld)", model,
-                             idv);
-                goto out;
-            }
-            last_id = idv;
-            count++;
-            rc = cb(rec, ud);
-            if (rc != 0)
-                goto out;
-        }
-        cJSON_Delete(page);
-        page = NULL;
-        if (count < page_size)
-            break;
-    }
-out:
-    cJSON_Delete(page);
-    cJSON_Delete(dom);
-    free(fl);
-    return rc;
-}
-
-int odoo_read(struct odoo *o, const char *model, const long *ids, size_t n,
-              const char *const *fields, cJSON **records, struct err *e)
-{
-    cJSON *pos = NULL, *kw = NULL, *named = NULL;
-    int rc;
-
-    *records = NULL;
-    if (n == 0) {
-        *records = cJSON_CreateArray();
-        return *records ? 0 : err_set(e, ERR_NOMEM, "odoo: out of memory");
-    }
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        return rc;
-    if (o->used == ODOO_PROTO_JSON2) {
-        named = cJSON_CreateObject();
-        if (add_owned(named, "ids", ids_array(ids, n)) < 0 ||
-            (fields && add_owned(named, "fields", fields_array(fields, 0)) < 0))
-            goto nomem;
-    } else {
-        pos = cJSON_CreateArray();
-        kw = cJSON_CreateObject();
-        if (push_owned(pos, ids_array(ids, n)) < 0 || !kw ||
-            (fields && add_owned(kw, "fields", fields_array(fields, 0)) < 0))
-            goto nomem;
-    }
-    return call_list(o, model, "read", pos, kw, named, records, e);
-nomem:
-    return args_nomem(pos, kw, named, e);
-}
-
-int odoo_create(struct odoo *o, const char *model, const cJSON *vals, long *id, struct err *e)
-{
-    cJSON *pos = NULL, *named = NULL, *res = NULL, *list = NULL;
-    const cJSON *v;
-    int rc;
-
-    *id = 0;
-    if (!cJSON_IsObject(vals))
-        return err_set(e, ERR_INVALID, "odoo %s.create: values must be an object", model);
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        return rc;
-    if (o->used == ODOO_PROTO_JSON2) {
-        named = cJSON_CreateObject();
-        list = cJSON_CreateArray();
-        if (push_owned(list, cJSON_Duplicate(vals, 1)) < 0) {
-            cJSON_Delete(list);
-            goto nomem;
-        }
-        if (add_owned(named, "vals_list", list) < 0)
-            goto nomem;
-    } else {
-        pos = cJSON_CreateArray();
-        if (push_owned(pos, cJSON_Duplicate(vals, 1)) < 0)
-            goto nomem;
-    }
-    rc = call_kw(o, model, "create", pos, NULL, named, 0, &res, e);
-    if (rc < 0)
-        goto out;
-    v = cJSON_IsArray(res) ? cJSON_GetArrayItem(res, 0) : res;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1) {
-        rc = err_set(e, ERR_PROTO, "odoo %s.create: no id in the answer", model);
-        goto out;
-    }
-    *id = (long)v->valuedouble;
-out:
-    cJSON_Delete(res);
-    return rc;
-nomem:
-    return args_nomem(pos, NULL, named, e);
-}
-
-int odoo_create_multi(struct odoo *o, const char *model, const cJSON *vals_list, long **ids,
-                      size_t *n, struct err *e)
-{
-    cJSON *pos = NULL, *named = NULL, *res = NULL;
-    const cJSON *it;
-    int rc;
-
-    *ids = NULL;
-    *n = 0;
-    if (!cJSON_IsArray(vals_list))
-        return err_set(e, ERR_INVALID, "odoo %s.create: values must be a list", model);
-    cJSON_ArrayForEach(it, vals_list)
-    {
-        if (!cJSON_IsObject(it))
-            return err_set(e, ERR_INVALID, "odoo %s.create: each values must be an object", model);
-    }
-    if (cJSON_GetArraySize(vals_list) == 0)
-        return 0;
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        return rc;
-    if (o->used == ODOO_PROTO_JSON2) {
-        named = cJSON_CreateObject();
-        if (add_owned(named, "vals_list", cJSON_Duplicate(vals_list, 1)) < 0)
-            goto nomem;
-    } else {
-        /* positionally: Odoo's RPC layer looks at args[0] to tell one from many */
-        pos = cJSON_CreateArray();
-        if (push_owned(pos, cJSON_Duplicate(vals_list, 1)) < 0)
-            goto nomem;
-    }
-    rc = call_kw(o, model, "create", pos, NULL, named, 0, &res, e);
-    if (rc == 0)
-        rc = ids_from_array(res, ids, n, e);
-    if (rc == 0 && *n != (size_t)cJSON_GetArraySize(vals_list)) {
-        free(*ids);
-        *ids = NULL;
-        *n = 0;
-        rc = err_set(e, ERR_PROTO, "odoo %s.create: %d values but a different number of ids", model,
-                     cJSON_GetArraySize(vals_list));
-    }
-    cJSON_Delete(res);
-    return rc;
-nomem:
-    return args_nomem(pos, NULL, named, e);
-}
-
-/* write or unlink: model.method(ids[, vals]) expecting true. */
-static int ids_call(struct odoo *o, const char *model, const char *method, const long *ids,
-                    size_t n, const cJSON *vals, struct err *e)
-{
-    cJSON *pos = NULL, *named = NULL, *res = NULL;
-    int rc;
-
-    if (n == 0)
-        return 0;
-    if (vals && !cJSON_IsObject(vals))
-        return err_set(e, ERR_INVALID, "odoo %s.%s: values must be an object", model, method);
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        return rc;
-    if (o->used == ODOO_PROTO_JSON2) {
-        named = cJSON_CreateObject();
-        if (add_owned(named, "ids", ids_array(ids, n)) < 0 ||
-            (vals && add_owned(named, "vals", cJSON_Duplicate(vals, 1)) < 0))
-            goto nomem;
-    } else {
-        pos = cJSON_CreateArray();
-        if (push_owned(pos, ids_array(ids, n)) < 0 ||
-            (vals && push_owned(pos, cJSON_Duplicate(vals, 1)) < 0))
-            goto nomem;
-    }
-    /* write and unlink of the same values are idempotent enough to retry */
-    rc = call_kw(o, model, method, pos, NULL, named, 1, &res, e);
-    if (rc == 0 && cJSON_IsFalse(res))
-        rc = err_set(e, ERR_SERVER, "odoo %s.%s: the server answered false", model, method);
-    cJSON_Delete(res);
-    return rc;
-nomem:
-    return args_nomem(pos, NULL, named, e);
-}
-
-int odoo_write(struct odoo *o, const char *model, const long *ids, size_t n, const cJSON *vals,
-               struct err *e)
-{
-    if (!vals)
-        return err_set(e, ERR_INVALID, "odoo %s.write: no values", model);
-    return ids_call(o, model, "write", ids, n, vals, e);
-}
-
-int odoo_unlink(struct odoo *o, const char *model, const long *ids, size_t n, struct err *e)
-{
-    return ids_call(o, model, "unlink", ids, n, NULL, e);
-}
-
-int odoo_display_names(struct odoo *o, const char *model, const long *ids, size_t n, cJSON **names,
-                       struct err *e)
-{
-    static const char *const dn[] = {"display_name", NULL};
-    cJSON *res = NULL, *map = NULL;
-    const cJSON *it;
-    char key[32];
-    int rc;
-
-    *names = NULL;
-    map = cJSON_CreateObject();
-    if (!map)
-        return err_set(e, ERR_NOMEM, "odoo: out of memory");
-    if (n == 0)
-        goto done;
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        goto fail;
-    if (o->version_major >= 17 || o->version_major == 0) {
-        rc = odoo_read(o, model, ids, n, dn, &res, e);
-        if (rc < 0)
-            goto fail;
-        cJSON_ArrayForEach(it, res)
-        {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "display_name");
-
-            if (!cJSON_IsNumber(id))
-                continue;
-            snprintf(key, sizeof(key), "%ld", (long)id->valuedouble);
-            if (!cJSON_AddStringToObject(map, key, cJSON_IsString(name) ? name->valuestring : ""))
-                goto nomem;
-        }
-    } else {
-        cJSON *pos = cJSON_CreateArray();
-
-        if (push_owned(pos, ids_array(ids, n)) < 0) {
-            cJSON_Delete(pos);
-            goto nomem;
-        }
-        rc = call_kw(o, model, "name_get", pos, NULL, NULL, 1, &res, e);
-        if (rc < 0)
-            goto fail;
-        cJSON_ArrayForEach(it, res)
-        {
-            const cJSON *id = cJSON_GetArrayItem(it, 0);
-            const cJSON *name = cJSON_GetArrayItem(it, 1);
-
-            if (!cJSON_IsNumber(id))
-                continue;
-            snprintf(key, sizeof(key), "%ld", (long)id->valuedouble);
-            if (!cJSON_AddStringToObject(map, key, cJSON_IsString(name) ? name->valuestring : ""))
-                goto nomem;
-        }
-    }
-done:
-    cJSON_Delete(res);
-    *names = map;
-    return 0;
-nomem:
-    rc = err_set(e, ERR_NOMEM, "odoo: out of memory");
-fail:
-    cJSON_Delete(res);
-    cJSON_Delete(map);
-    return rc;
-}
-
-int odoo_call(struct odoo *o, const char *model, const char *method, const cJSON *ids_or_null,
-              const cJSON *named_params, cJSON **result, struct err *e)
-{
-    cJSON *pos = NULL, *kw = NULL, *named = NULL, *res = NULL;
-    int rc;
-
-    if (result)
-        *result = NULL;
-    if (ids_or_null && !cJSON_IsArray(ids_or_null))
-        return err_set(e, ERR_INVALID, "odoo %s.%s: ids must be an array", model, method);
-    if (named_params && !cJSON_IsObject(named_params))
-        return err_set(e, ERR_INVALID, "odoo %s.%s: params must be an object", model, method);
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        return rc;
-    if (o->used == ODOO_PROTO_JSON2) {
-        named = named_params ? cJSON_Duplicate(named_params, 1) : cJSON_CreateObject();
-        if (!named || (ids_or_null && !cJSON_GetObjectItemCaseSensitive(named, "ids") &&
-                       add_owned(named, "ids", cJSON_Duplicate(ids_or_null, 1)) < 0))
-            goto nomem;
-    } else {
-        pos = cJSON_CreateArray();
-        kw = named_params ? cJSON_Duplicate(named_params, 1) : cJSON_CreateObject();
-        if (!pos || !kw || (ids_or_null && push_owned(pos, cJSON_Duplicate(ids_or_null, 1)) < 0))
-            goto nomem;
-    }
-    rc = call_kw(o, model, method, pos, kw, named, 0, &res, e);
-    if (rc == 0 && result) {
-        *result = res;
-        res = NULL;
-    }
-    cJSON_Delete(res);
-    return rc;
-nomem:
-    return args_nomem(pos, kw, named, e);
-}
-
-/* ---- download ------------------------------------------------------------------------ */
-
-/* POST /web/session/authenticate: puts a session cookie into the curl handle. */
-static int web_login(struct odoo *o, struct err *e)
-{
-    cJSON *env = cJSON_CreateObject();
-    cJSON *params = env ? cJSON_AddObjectToObject(env, "params") : NULL;
-    cJSON *res = NULL;
-    char *body = NULL;
-    int rc;
-
-    if (!params || !cJSON_AddStringToObject(env, "jsonrpc", "2.0") ||
-        !cJSON_AddStringToObject(env, "method", "call") ||
-        !cJSON_AddStringToObject(params, "db", o->db) ||
-        !cJSON_AddStringToObject(params, "login", o->login) ||
-        !cJSON_AddStringToObject(params, "password", o->password)) {
-        rc = err_set(e, ERR_NOMEM, "odoo: out of memory");
-        goto out;
-    }
-    body = cJSON_PrintUnformatted(env);
-    if (!body) {
-        rc = err_set(e, ERR_NOMEM, "odoo: out of memory");
-        goto out;
-    }
-    rc = exchange(o, ODOO_PROTO_JSONRPC, "/web/session/authenticate", body, 0, 1, &res, NULL, e);
-    if (rc < 0) {
-        err_prefix(e, "odoo: web session for \"%s\"", o->login);
-        goto out;
-    }
-    {
-        const cJSON *uid = cJSON_GetObjectItemCaseSensitive(res, "uid");
-        if (!cJSON_IsNumber(uid) || uid->valuedouble < 1) {
-            rc = err_set(e, ERR_AUTH, "odoo: web session for \"%s\" refused", o->login);
-            goto out;
-        }
-    }
-    o->web_session = 1;
-out:
-    cJSON_Delete(res);
-    free_body(body);
-    cJSON_Delete(env);
-    return rc;
-}
-
-struct dl {
-    struct odoo *o;
-    int (*write_cb)(const char *p, size_t n, void *ud);
-    void *ud;
-    struct sha1_ctx sha;
-    long long bytes;
-    long long expected_size;
-    long status;
-    int cb_rc;    /* non-zero: the consumer stopped us */
-    int too_long; /* more bytes than expected_size */
-    struct buf errbody;
-};
-
-/* Content bytes: size check, sha1, then the consumer. -1 (flags set in d) to stop. */
-static int dl_deliver(struct dl *d, const char *p, size_t n)
-{
-    int rc;
-
-    if (d->expected_size >= 0 && d->bytes + (long long)n > d->expected_size) {
-        d->too_long = 1;
-        return -1;
-    }
-    if (sha1_update(&d->sha, p, n, NULL) < 0) {
-        d->cb_rc = ERR_INTERNAL;
-        return -1;
-    }
-    d->bytes += (long long)n;
-    rc = d->write_cb(p, n, d->ud);
-    if (rc != 0) {
-        d->cb_rc = rc < 0 ? rc : ERR_IO;
-        return -1;
-    }
-    return 0;
-}
-
-static size_t dl_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-    struct dl *d = ud;
-    size_t n = size * nmemb;
-
-    if (d->status == 0)
-        curl_easy_getinfo(d->o->curl, CURLINFO_RESPONSE_CODE, &d->status);
-    if (d->status != 200) {
-        /* an error page: keep its start for the message, drop the rest */
-        if (d->errbody.len < ERROR_BODY_MAX)
-            buf_append(&d->errbody, p,
-                       n < ERROR_BODY_MAX - d->errbody.len ? n : ERROR_BODY_MAX - d->errbody.len);
-        return n;
-    }
-    return dl_deliver(d, p, n) < 0 ? 0 : n;
-}
-
-/* One GET of /web/content/<id>. *delivered: whether bytes reached the consumer. */
-static int download_once(struct odoo *o, struct dl *d, long att_id, int bearer, long *status,
-                         struct err *e)
-{
-    struct curl_slist *hdrs = NULL;
-    char path[96];
-    CURLcode cc;
-    int rc;
-
-    snprintf(path, sizeof(path), "/web/content/%ld?download=true", att_id);
-    d->status = 0;
-    d->cb_rc = 0;
-    d->too_long = 0;
-    buf_reset(&d->errbody);
-    rc = http_setup(o, path, e);
-    if (rc < 0)
-        return rc;
-    if (bearer) {
-        rc = bearer_headers(o, &hdrs);
-        if (rc < 0)
-            return err_set(e, rc, "odoo: cannot build auth headers");
-        curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, hdrs);
-    }
-    curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
-    /* no total timeout on a stream of any size: abort when it stalls instead */
-    curl_easy_setopt(o->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(o->curl, CURLOPT_LOW_SPEED_TIME,
-                     o->timeout_ms / 1000 > 0 ? o->timeout_ms / 1000 : 1L);
-    curl_easy_setopt(o->curl, CURLOPT_WRITEFUNCTION, dl_write);
-    curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, d);
-    cc = curl_easy_perform(o->curl);
-    free_headers(hdrs);
-    *status = 0;
-    curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, status);
-    if (d->cb_rc)
-        return err_set(e, d->cb_rc, "odoo: download of attachment %ld stopped by the consumer",
-                       att_id);
-    if (d->too_long)
-        return err_set(e, ERR_CONFLICT,
-                       "odoo: attachment %ld is larger than the expected %lld bytes: it changed",
-                       att_id, d->expected_size);
-    if (cc != CURLE_OK) {
-        char what[64];
-
-        snprintf(what, sizeof(what), "download of attachment %ld", att_id);
-        return curl_failure(o, cc, what, o->timeout_ms, e);
-    }
-    if (*status == 200)
-        return 0;
-    if (*status >= 300 && *status < 400) {
-        char *loc = NULL;
-
-        curl_easy_getinfo(o->curl, CURLINFO_REDIRECT_URL, &loc);
-        if (loc && !strstr(loc, "/web/login"))
-            /* a `url` attachment: /web/content redirects to what it points at */
-            return err_set(e, ERR_INVALID,
-                           "odoo: attachment %ld has no content here (HTTP %ld to another "
-                           "location: a url attachment?)",
-                           att_id, *status);
-        return err_set(e, ERR_AUTH,
-                       "odoo: download of attachment %ld: redirected (HTTP %ld): "
-                       "not logged in",
-                       att_id, *status);
-    }
-    rc = odoo_decode_response(ODOO_PROTO_JSON2, *status, d->errbody.data, d->errbody.len, NULL,
-                              NULL, e);
-    if (rc == 0 || rc == ERR_PROTO)
-        rc = err_set(e, ERR_PROTO, "odoo: download answered HTTP %ld", *status);
-    return err_prefix(e, "odoo: download of attachment %ld", att_id);
-}
-
-/* base64 digit value, -1 for anything else */
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-/*
- * The RPC way: read `datas` (base64) and deliver it decoded, 48 KiB at a time. The answer
- * is held once in memory (capped by max_response); the decoded content never is.
- */
-static int download_datas(struct odoo *o, struct dl *d, long att_id, struct err *e)
-{
-    static const char *const fields[] = {"datas", "type", NULL};
-    unsigned char out[49152];
-    cJSON *recs = NULL;
-    const cJSON *datas;
-    const unsigned char *p;
-    unsigned long acc = 0;
-    size_t nout = 0;
-    int bits = 0, rc;
-
-    rc = odoo_read(o, "ir.attachment", &att_id, 1, fields, &recs, e);
-    if (rc < 0)
-        goto out;
-    if (cJSON_GetArraySize(recs) < 1) {
-        rc = err_set(e, ERR_NOTFOUND, "odoo: attachment %ld does not exist", att_id);
-        goto out;
-    }
-    {
-        const char *type = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recs, 0), "type"));
-        if (type && strcmp(type, "binary") != 0) {
-            rc =
-                err_set(e, ERR_INVALID,
-                        "odoo: attachment %ld has no content here (a %s attachment)", att_id, type);
-            goto out;
-        }
-    }
-    datas = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recs, 0), "datas");
-    if (cJSON_IsFalse(datas) || cJSON_IsNull(datas))
-        goto out; /* empty content */
-    if (!cJSON_IsString(datas)) {
-        rc = err_set(e, ERR_PROTO, "odoo: attachment %ld: datas is not a string", att_id);
-        goto out;
-    }
-    for (p = (const unsigned char *)datas->valuestring; *p; p++) {
-        int v = b64_value(*p);
-
-        if (v < 0) {
-            if (*p == '=' || *p == '\n' || *p == '\r' || *p == ' ')
-                continue;
-            rc = err_set(e, ERR_PROTO, "odoo: attachment %ld: datas is not base64", att_id);
-            goto out;
-        }
-        acc = (acc << 6) | (unsigned long)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[nout++] = (unsigned char)(acc >> bits);
-            acc &= (1UL << bits) - 1;
-        }
-        if (nout == sizeof(out)) {
-            if (dl_deliver(d, (const char *)out, nout) < 0)
-                break;
-            nout = 0;
-        }
-    }
-    if (!d->cb_rc && !d->too_long && nout)
-        dl_deliver(d, (const char *)out, nout);
-    if (d->cb_rc)
-        rc = err_set(e, d->cb_rc, "odoo: download of attachment %ld stopped by the consumer",
-                     att_id);
-    else if (d->too_long)
-        rc = err_set(e, ERR_CONFLICT,
-                     "odoo: attachment %ld is larger than the expected %lld bytes: it changed",
-                     att_id, d->expected_size);
-out:
-    cJSON_Delete(recs);
-    return rc;
-}
-
-int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, size_t n, void *ud),
-                  void *ud, long long expected_size, const char *expected_sha1, char *sha1_hex_out,
-                  struct err *e)
-{
-    struct dl d;
-    char hex[SHA1_HEX_SIZE];
-    int rc, attempt, relogged = 0;
-    long status = 0;
-
-    memset(&d, 0, sizeof(d));
-    d.o = o;
-    d.write_cb = write_cb;
-    d.ud = ud;
-    d.expected_size = expected_size;
-    buf_init(&d.errbody, ERROR_BODY_MAX);
-    if (sha1_hex_out)
-        sha1_hex_out[0] = '\0';
-    rc = ensure_connected(o, e);
-    if (rc < 0)
-        goto out;
-    if (o->dl_mode == ODOO_DL_RPC)
-        goto rpc;
-    for (attempt = 0;; attempt++) {
-        int bearer = o->used == ODOO_PROTO_JSON2 && !o->web_session;
-        int fresh = 0;
-
-        if (!bearer && !o->web_session) {
-            /* Odoo opens no web session with an api key: without a password, AUTO reads
-             * the content over RPC instead */
-            if (!o->has_password && o->dl_mode == ODOO_DL_AUTO)
-                goto rpc;
-            rc = web_login(o, e);
-            if (rc == ERR_AUTH && o->dl_mode == ODOO_DL_AUTO) {
-                /* the "password" is an api key: JSON-RPC takes it, a web login does not */
-                log_debug(o->log, "odoo: no web session (%s); reading attachment %ld's datas",
-                          e->msg, att_id);
-                err_clear(e);
-                goto rpc;
-            }
-            if (rc < 0)
-                goto out;
-            fresh = 1;
-        }
-        rc = sha1_init(&d.sha, e);
-        if (rc < 0)
-            goto out;
-        d.bytes = 0;
-        rc = download_once(o, &d, att_id, bearer, &status, e);
-        if (rc == 0)
-            break;
-        sha1_release(&d.sha);
-        if (d.bytes > 0)
-            goto out; /* the consumer saw bytes: no silent restart */
-        /* An expired session makes Odoo serve /web/content as the public user, who gets a
-         * 404 (or 403) for a private attachment; real Odoo also serves it that way to a
-         * bearer key. Log in (again) once when we have a password. */
-        if (!relogged && o->has_password && *o->login &&
-            (rc == ERR_AUTH || (!fresh && (rc == ERR_NOTFOUND || rc == ERR_ACCESS)))) {
-            relogged = 1;
-            o->web_session = 0;
-            rc = web_login(o, e);
-            if (rc < 0)
-                goto out;
-            attempt--;
-            continue;
-        }
-        if (bearer && o->dl_mode == ODOO_DL_AUTO &&
-            (rc == ERR_NOTFOUND || rc == ERR_ACCESS || rc == ERR_AUTH)) {
-            log_debug(o->log,
-                      "odoo: /web/content refused the api key for attachment %ld; "
-                      "reading its datas instead",
-                      att_id);
-            goto rpc;
-        }
-        if (rc != ERR_RETRY || attempt >= o->retries)
-            goto out;
-        if (sleep_ms(o->stop, backoff_ms(o, attempt, 0)) < 0) {
-            rc = err_set(e, ERR_STOPPED, "odoo: download of attachment %ld: stopped", att_id);
-            goto out;
-        }
-    }
-    goto check;
-rpc:
-    rc = sha1_init(&d.sha, e);
-    if (rc < 0)
-        goto out;
-    d.bytes = 0;
-    rc = download_datas(o, &d, att_id, e);
-    if (rc < 0)
-        goto out;
-check:
-    rc = sha1_final(&d.sha, hex, e);
-    if (rc < 0)
-        goto out;
-    if (sha1_hex_out)
-        memcpy(sha1_hex_out, hex, SHA1_HEX_SIZE);
-    if (expected_size > 0 && d.bytes == 0) {
-        /* what Odoo serves when the row is there and its file is not (_file_read logs
-         * the missing file and returns nothing): retrying cannot bring it back */
-        rc = err_set(e, ERR_LOST,
-                     "odoo: attachment %ld has no content in Odoo (0 of %lld bytes): its file is "
-                     "missing from Odoo's filestore; restore the file there, or delete or "
-                     "re-upload the attachment in Odoo",
-                     att_id, expected_size);
-        goto out;
-    }
-    if (expected_size >= 0 && d.bytes != expected_size) {
-        rc = err_set(e, ERR_CONFLICT,
-                     "odoo: attachment %ld has %lld bytes, expected %lld: it changed", att_id,
-                     d.bytes, expected_size);
-        goto out;
-    }
-    if (expected_sha1 && *expected_sha1 && strcasecmp(expected_sha1, hex) != 0) {
-        rc =
-            err_set(e, ERR_CONFLICT, "odoo: attachment %ld has sha1 %s, expected %.40s: it changed",
-                    att_id, hex, expected_sha1);
-        goto out;
-    }
-    log_debug(o->log, "odoo: downloaded attachment %ld (%lld bytes)", att_id, d.bytes);
-out:
-    sha1_release(&d.sha);
-    buf_release(&d.errbody);
     return rc;
 }

@@ -1,0 +1,97 @@
+/*
+ * cfg_check: the rules that tie several keys together, which no single key's check can see.
+ *
+ * cfg_cross_check runs after each layer (file, environment, each cfg_set): the folders
+ * under the root must stay distinct, ignoring case (each type's folder, the stand-alone
+ * folder when enabled, the archive folder when the unmatched policy archives).
+ * cfg_require runs once, when the command knows what it needs: the URLs, credentials and
+ * document types without which that command cannot start.
+ */
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cfg.h"
+#include "cfg_int.h"
+
+#include "banned.h"
+
+/* The cross-field checks, after each layer. */
+int cfg_cross_check(struct cfg *c, const char *src, struct err *e)
+{
+    for (size_t i = 0; i < c->ntypes; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (strcasecmp(c->types[i].folder, c->types[j].folder) == 0)
+                return err_set(e, ERR_INVALID,
+                               "%s: $.types[%zu].folder: duplicate folder \"%s\" (already used "
+                               "by $.types[%zu]; folder names must be unique, ignoring case)",
+                               src, i, c->types[i].folder, j);
+        }
+        if (c->standalone.enabled && c->standalone.folder &&
+            strcasecmp(c->types[i].folder, c->standalone.folder) == 0)
+            return err_set(e, ERR_INVALID,
+                           "%s: $.types[%zu].folder: \"%s\" is the folder of the stand-alone "
+                           "attachments ($.standalone.folder)",
+                           src, i, c->types[i].folder);
+        if (c->unmatched.policy == CFG_UNMATCHED_ARCHIVE && c->unmatched.folder &&
+            strcasecmp(c->types[i].folder, c->unmatched.folder) == 0)
+            return err_set(e, ERR_INVALID,
+                           "%s: $.types[%zu].folder: \"%s\" is the archive folder of records "
+                           "that match no type ($.unmatched.folder)",
+                           src, i, c->types[i].folder);
+    }
+    if (c->unmatched.policy == CFG_UNMATCHED_ARCHIVE && c->unmatched.folder &&
+        c->standalone.enabled && c->standalone.folder &&
+        strcasecmp(c->unmatched.folder, c->standalone.folder) == 0)
+        return err_set(e, ERR_INVALID,
+                       "%s: $.unmatched.folder: \"%s\" is the folder of the stand-alone "
+                       "attachments ($.standalone.folder)",
+                       src, c->unmatched.folder);
+    return 0;
+}
+
+int cfg_require(const struct cfg *c, unsigned need, struct err *e)
+{
+    if (need & CFG_NEED_ODOO) {
+        if (!c->odoo.url)
+            return err_set(e, ERR_INVALID,
+                           "odoo.url is not set (in the file or ODOOSYNC_ODOO_URL)");
+        if (!c->odoo.database)
+            return err_set(e, ERR_INVALID,
+                           "odoo.database is not set (in the file or ODOOSYNC_ODOO_DATABASE)");
+        if (c->odoo.protocol == CFG_PROTO_JSON2 && !c->odoo.api_key)
+            return err_set(e, ERR_INVALID,
+                           "odoo.protocol \"json2\" needs an API key (odoo.api_key_env or "
+                           "odoo.api_key_file)");
+        if (c->odoo.protocol == CFG_PROTO_JSONRPC && !c->odoo.login)
+            return err_set(e, ERR_INVALID, "odoo.protocol \"jsonrpc\" needs odoo.login");
+        if (!c->odoo.api_key && !c->odoo.password)
+            return err_set(e, ERR_INVALID,
+                           "no Odoo credential: set odoo.api_key_env / odoo.api_key_file or "
+                           "odoo.password_env / odoo.password_file");
+        if (!c->odoo.api_key && !c->odoo.login)
+            return err_set(e, ERR_INVALID, "odoo.login is needed to log in with a password");
+    }
+    if (need & CFG_NEED_CLOUD) {
+        if (!c->cloud.url)
+            return err_set(e, ERR_INVALID,
+                           "cloud.url is not set (in the file or ODOOSYNC_CLOUD_URL)");
+        if (c->cloud.user && !c->cloud.password)
+            return err_set(e, ERR_INVALID,
+                           "cloud.user is set but no password: set cloud.password_env or "
+                           "cloud.password_file");
+    }
+    if ((need & CFG_NEED_KAFKA) && !c->kafka.bootstrap)
+        return err_set(e, ERR_INVALID,
+                       "kafka.bootstrap is not set (in the file or ODOOSYNC_KAFKA_BOOTSTRAP)");
+    if ((need & CFG_NEED_REDIS) && !c->redis.url)
+        return err_set(e, ERR_INVALID, "redis.url is not set (in the file or ODOOSYNC_REDIS_URL)");
+    if (need & CFG_NEED_TYPES) {
+        size_t n = 0;
+        for (size_t i = 0; i < c->ntypes; i++)
+            n += c->types[i].enabled ? 1 : 0;
+        if (n == 0)
+            return err_set(e, ERR_INVALID, "no enabled document type in $.types");
+    }
+    return 0;
+}
