@@ -2105,6 +2105,10 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
     if (find_path(c, upath) || under_frozen(c, upath))
         return 0; /* the url names something that exists outside document folders: left alone */
     c->managed++;
+    /* kept until the delete happened: the next pass still finds the record by it when its
+     * folder is gone too (scan_unmatched) */
+    if (carry_link(c, a->id) < 0)
+        return ERR_NOMEM;
     return odoo_delete(
         c, a, of, c->df[of].cur_path ? "cloud file deleted" : "document folder deleted in cloud");
 }
