@@ -435,7 +435,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
      * planning, which holds the snapshots, the next state and the jobs */
     state_release(&prev);
     /* before read_tagged: the attachments of records that match no type are read with them */
-    rc = scan_unmatched(o, c, types, ntypes, &os, &cs, st, po->log, e);
+    rc = scan_unmatched(o, c, types, ntypes, &os, &cs, have_links ? &links : NULL, st, po->log, e);
     if (rc == 0)
         rc = read_tagged(o, &os, &cs, st, e);
     if (rc < 0)

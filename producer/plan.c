@@ -1928,19 +1928,19 @@ static int odoo_moved_att(struct ctx *c, const struct snap_att *a, long of, long
  * lock of the target folder, so after its mkdir or move. A source folder that
  * moves this pass waits for the next one.
  */
-static int plan_move_file(struct ctx *c, const struct snap_att *a, long of, long pdf,
-                          const struct snap_entry *primary, const char *now_att)
+static int plan_move_file(struct ctx *c, const struct snap_att *a, long of, const char *src_key,
+                          int src_settled, const struct snap_entry *primary, const char *now_att)
 {
-    struct dfold *t = &c->df[of], *s = &c->df[pdf];
+    struct dfold *t = &c->df[of];
     char *fname, *to;
     struct job *j;
 
-    if (!s->cur_path || strcmp(s->cur_path, s->post) != 0) {
+    if (!src_settled) {
         add_msg(c,
                 "attachment %ld was moved to another record in Odoo: its file \"%s\" follows "
                 "once its folder has moved",
                 a->id, primary->path);
-        return add_link(c, a->id, primary->path, primary, now_att, now_att, s->key);
+        return add_link(c, a->id, primary->path, primary, now_att, now_att, src_key);
     }
     if (ensure_names(c, t) < 0)
         return ERR_NOMEM;
@@ -1972,9 +1972,42 @@ static int plan_move_file(struct ctx *c, const struct snap_att *a, long of, long
         j->expect.write_date = xdup(c, a->write_date);
     }
     if (!c->nomem)
-        add_link(c, a->id, to, primary, t->key, now_att, s->key);
+        add_link(c, a->id, to, primary, t->key, now_att, src_key);
     free(to);
     return c->nomem ? ERR_NOMEM : 0;
+}
+
+/*
+ * The file of url attachment a (tagged with it, at the path its url names) left
+ * directly in the folder of a record deleted in Odoo, which that link keeps
+ * (gone_folder(): KEEP_LINKED): Odoo moved the attachment to another record
+ * before deleting the old one. The file follows the attachment, as from a live
+ * record's folder; deleting the attachment ("moved out of document folders")
+ * would let the next pass delete the folder with the only copy of the file.
+ * Returns the file (*src_key: the folder's record tag) or NULL.
+ */
+static const struct snap_entry *left_in_gone_folder(struct ctx *c, const struct snap_att *a,
+                                                    const char *upath, const char **src_key)
+{
+    const struct snap_entry *en, *dir;
+    const char *slash;
+    char *pp;
+    int why;
+    long att;
+
+    if (!upath || (en = find_path(c, upath)) == NULL || en->att_tag != a->id ||
+        (slash = strrchr(upath, '/')) == NULL)
+        return NULL;
+    pp = strndup(upath, (size_t)(slash - upath));
+    if (!pp)
+        return c->nomem = 1, NULL;
+    dir = find_path(c, pp);
+    free(pp);
+    if (!dir || !dir->is_dir || !dir->record_tag || gone_folder(c, dir, &why, &att) ||
+        why != KEEP_LINKED)
+        return NULL;
+    *src_key = dir->record_tag;
+    return en;
 }
 
 static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
@@ -1983,7 +2016,8 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
 {
     char akbuf[300];
     const char *now_att = att_key(a, akbuf, sizeof akbuf);
-
+    const struct snap_entry *gone;
+    const char *src_key;
     struct job *j;
 
     if (primary) {
@@ -1992,7 +2026,9 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         char *pp, *url;
         int renamed, url_stale, untagged;
         if (pdf != of && odoo_moved_att(c, a, of, pdf, now_att))
-            return plan_move_file(c, a, of, pdf, primary, now_att);
+            return plan_move_file(c, a, of, d->key,
+                                  d->cur_path && strcmp(d->cur_path, d->post) == 0, primary,
+                                  now_att);
         pp = join(c, d->post, bn);
         if (!pp)
             return ERR_NOMEM;
@@ -2059,6 +2095,9 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
     }
     if (of < 0)
         return 0;
+    if (tagged_elsewhere && c->df[of].cloud_ok && c->df[of].odoo_ok &&
+        (gone = left_in_gone_folder(c, a, upath, &src_key)) != NULL)
+        return plan_move_file(c, a, of, src_key, 1, gone, now_att);
     if (tagged_elsewhere)
         return odoo_delete(c, a, of, "cloud file moved out of document folders");
     if (!upath)
@@ -2066,6 +2105,10 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
     if (find_path(c, upath) || under_frozen(c, upath))
         return 0; /* the url names something that exists outside document folders: left alone */
     c->managed++;
+    /* kept until the delete happened: the next pass still finds the record by it when its
+     * folder is gone too (scan_unmatched) */
+    if (carry_link(c, a->id) < 0)
+        return ERR_NOMEM;
     return odoo_delete(
         c, a, of, c->df[of].cur_path ? "cloud file deleted" : "document folder deleted in cloud");
 }

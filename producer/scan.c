@@ -437,9 +437,35 @@ out:
     return rc;
 }
 
+/* Append the record of tag to want (cap entries) when it is one of types' models and not
+ * listed. */
+static int want_tag(const struct plan_type *types, size_t ntypes, const char *tag,
+                    const struct mid *listed, size_t nl, struct mid **want, size_t *nw, size_t *cap,
+                    struct err *e)
+{
+    struct mid m;
+
+    if (!tag)
+        return 0;
+    m.model = tag_model(types, ntypes, tag, &m.id);
+    if (!m.model || bsearch(&m, listed, nl, sizeof(*listed), cmp_mid))
+        return 0;
+    if (*nw == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        struct mid *v = realloc(*want, ncap * sizeof(*v));
+
+        if (!v)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        *want = v, *cap = ncap;
+    }
+    (*want)[(*nw)++] = m;
+    return 0;
+}
+
 int scan_unmatched(struct odoo *o, const struct cfg *c, const struct plan_type *types,
                    size_t ntypes, struct odoo_snap *os, const struct cloud_snap *cs,
-                   struct scan_stats *st, struct log *lg, struct err *e)
+                   const struct snap_links *prev, struct scan_stats *st, struct log *lg,
+                   struct err *e)
 {
     static const char *const name_fields[] = {"id", "display_name", NULL};
     struct mid *listed = NULL, *want = NULL;
@@ -486,6 +512,16 @@ int scan_unmatched(struct odoo *o, const struct cfg *c, const struct plan_type *
         if (m.model && !bsearch(&m, listed, nl, sizeof(*listed), cmp_mid))
             want[nw++] = m;
     }
+    /* the records the previous pass linked files to: a document folder deleted in the
+     * cloud as its record stops matching leaves no tag, and its url attachments (which
+     * point into a type folder, not the archive) must not stay dangling */
+    for (size_t i = 0; rc == 0 && prev && i < prev->n; i++) {
+        rc = want_tag(types, ntypes, prev->v[i].rec, listed, nl, &want, &nw, &capw, e);
+        if (rc == 0)
+            rc = want_tag(types, ntypes, prev->v[i].att_rec, listed, nl, &want, &nw, &capw, e);
+    }
+    if (rc < 0)
+        goto out;
     if (c->unmatched.policy == CFG_UNMATCHED_ARCHIVE && c->unmatched.folder) {
         size_t rl = root.len;
 

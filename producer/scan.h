@@ -57,16 +57,19 @@ int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size
  * Records tagged on cloud document folders (cs: two levels under the root) that the Odoo
  * scan listed under no type, and under the archive policy the records of url attachments
  * pointing into the archive folder (an archived folder deleted in the cloud leaves no
- * tag): whether they still exist (read by id, which sees archived records too), in batches per
- * model. Those that exist go to os->unmatched and their attachments (res_model/res_id, as
- * the scan reads them) to os->atts; the others are deleted in Odoo. Only models of types
- * whose scan went through are checked. When Odoo refuses the check (or os is incomplete)
- * os->gone_known is cleared: no record is then taken for deleted. Returns 0, or a negative
- * code for a failure of the transport (the pass stops, as for the other scans).
+ * tag), and the records of the previous pass's links (prev, may be NULL: a folder deleted
+ * in the cloud as its record stops matching leaves no tag either): whether they still exist (read
+ * by id, which sees archived records too), in batches per model. Those that exist go to
+ * os->unmatched and their attachments (res_model/res_id, as the scan reads them) to os->atts; the
+ * others are deleted in Odoo. Only models of types whose scan went through are checked. When Odoo
+ * refuses the check (or os is incomplete) os->gone_known is cleared: no record is then taken for
+ * deleted. Returns 0, or a negative code for a failure of the transport (the pass stops, as for the
+ * other scans).
  */
 int scan_unmatched(struct odoo *o, const struct cfg *c, const struct plan_type *types,
                    size_t ntypes, struct odoo_snap *os, const struct cloud_snap *cs,
-                   struct scan_stats *st, struct log *lg, struct err *e);
+                   const struct snap_links *prev, struct scan_stats *st, struct log *lg,
+                   struct err *e);
 
 /*
  * Fill cs with everything under "/<root>" (root as in the config). opts: to open

@@ -159,14 +159,15 @@ class Dav:
         st, _ = self.req("DELETE", path)
         assert st in (204, 404), "DELETE %s: %d" % (path, st)
 
-    def tree(self, path):
-        """{relative path: (is_dir, size, {tag: value})} of everything under path."""
+    def tree(self, path, etags=None):
+        """{relative path: (is_dir, size, {tag: value})} of everything under path
+        (etags: a dict to fill with relative path -> getetag, "W/" stripped)."""
         out = {}
         todo = [path]
         while todo:
             p = todo.pop()
             body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:o="urn:odoosync">'
-                    b"<d:prop><d:resourcetype/><d:getcontentlength/><o:attachment/><o:record/>"
+                    b"<d:prop><d:resourcetype/><d:getcontentlength/><d:getetag/><o:attachment/><o:record/>"
                     b"<o:type/></d:prop></d:propfind>")
             st, data = self.req("PROPFIND", p, body, {"Depth": "1",
                                                       "Content-Type": "application/xml"})
@@ -187,6 +188,9 @@ class Dav:
                     if t is not None and t.text:
                         tags[name] = t.text
                 rel = q[len(path.rstrip("/")) + 1:]
+                et = resp.find(".//{DAV:}getetag")
+                if etags is not None and et is not None and et.text:
+                    etags[rel] = et.text[2:] if et.text.startswith("W/") else et.text
                 out[rel] = (is_dir, int(size.text) if size is not None and size.text else 0,
                             tags)
                 if is_dir:
@@ -252,8 +256,8 @@ class SyncCase(unittest.TestCase):
         p = self.run_cmd("plan", "--json", expect=None)
         return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
 
-    def tree(self):
-        return self.dav.tree("/" + self.root)
+    def tree(self, etags=None):
+        return self.dav.tree("/" + self.root, etags)
 
     def p(self, rel):
         return "/%s/%s" % (self.root, rel)

@@ -24,8 +24,9 @@ invariants:
       every binary attachment's checksum) and the rules (docs/design.md) are applied to that
       snapshot to predict where each content must be after convergence
       ("predict" below); after convergence every content is exactly there, once;
-  (3) no duplicates: no two attachments name the same path, no two entries
-      carry the tag of one live attachment;
+  (3) no duplicates: no two attachments name the same path, no two entries directly
+      in document folders carry the tag of one live attachment (one outside them, e.g.
+      a user's copy moved into a type folder, is left alone with its tags);
   (4) quiescence: after the pass right after the round, at most one more pass,
       then `plan --json` is empty;
   (5) every pass exits 0 (the safety share is set to 1.0: random type-folder
@@ -111,7 +112,8 @@ class Snap:
     and Odoo's records and attachments."""
 
     def __init__(self, case, tech=None):
-        self.tree = case.tree()  # rel -> (is_dir, size, tags)
+        self.etag = {}  # rel -> ETag (Apache: size and mtime; a MOVE keeps it, a COPY not)
+        self.tree = case.tree(self.etag)  # rel -> (is_dir, size, tags)
         self.sha = {}
         for rel, (is_dir, _size, _tags) in sorted(self.tree.items()):
             if not is_dir:
@@ -280,9 +282,11 @@ def proven(pre, last, entry, aid):
     """Whether `entry` (directly in a document folder of `pre`, tagged with attachment aid,
     which is gone) is the entry the last converged state `last` had linked to aid: only
     then do the passes delete it (DESIGN "Identity": a tag can be stale or copied, the
-    link of the last pass is the proof). A file: the same content (Apache's ETag is
-    size and mtime: an overwrite changes it) at the same path, or moved from a path where
-    nothing is left; a sub-folder: the same path. No last state: nothing is proven."""
+    link of the last pass is the proof). A file: the same content and ETag (Apache's ETag
+    is size and mtime: an overwrite changes it, a MOVE keeps it, a COPY makes another: a
+    copy of a file whose original moved is not the linked file) at the same path, or moved
+    from a path where nothing is left; a sub-folder: the same path. No last state:
+    nothing is proven."""
     if last is None:
         return False
     for q, (is_dir, _size, tags) in sorted(last.tree.items()):
@@ -291,7 +295,8 @@ def proven(pre, last, entry, aid):
             continue
         if pre.tree[entry][0]:
             return is_dir and q == entry
-        if is_dir or last.sha.get(q) != pre.sha.get(entry):
+        if is_dir or last.sha.get(q) != pre.sha.get(entry) or \
+                last.etag.get(q) != pre.etag.get(entry):
             return False
         return q == entry or q not in pre.tree
     return False
@@ -498,9 +503,14 @@ def check(post, expect, dead):
                 if len(ids) != 1:
                     bad.append("entry %r in the folder of %s is the file of %d attachments %r"
                                % (rel, key, len(ids), ids))
+    # only among entries directly in a document folder (or the stand-alone folder): one
+    # anywhere else (a user's copy moved into a type folder, the root, a sub-folder) is left
+    # alone with the tags it carries (docs/design.md 3.2); moved back in, it is told from
+    # the linked file by the identity proof
     tagged = {}
     for rel, (_d, _s, tags) in tree.items():
-        if "attachment" in tags and int(tags["attachment"]) in post.atts:
+        if "attachment" in tags and int(tags["attachment"]) in post.atts and \
+                post.container(rel)[0] == parent(rel):
             tagged.setdefault(tags["attachment"], []).append(rel)
     for t, rels in sorted(tagged.items()):
         if len(rels) > 1:

@@ -174,6 +174,22 @@ class Unmatched(SyncCase):
         self.assertEqual(self.tree()["Archive/Agrolait"][2].get("record"), "res.partner,%d" % c)
         self.assertQuiet()
 
+    def test_folder_deleted_in_the_cloud_as_the_record_leaves(self):
+        """The document folder deleted in the cloud in the same round as its record stops
+        matching: no tag is left to find the record by, and its url does not point into
+        the archive; the previous pass's links name it, so its attachments are read, the
+        ones whose file is gone deleted (no link left pointing at nothing)."""
+        c = self.customer("Agrolait")
+        aid, _ = self.synced_record("res.partner", c, "Customers/Agrolait")
+        self.dav.delete(self.p("Customers/Agrolait"))
+        self.odoo.write("res.partner", c, {"customer_rank": 0})
+        self.assertPlan([mkdir("Archive"), mkdir("Archive/Agrolait"),
+                         ("delete", "odoo", None, None, aid)])
+        self.sync()
+        self.assertIsNone(self.att_by_id(aid), "a link to a deleted file stays")
+        self.assertEqual(self.tree()["Archive/Agrolait"][2].get("record"), "res.partner,%d" % c)
+        self.assertQuiet()
+
     # --- the keep policy -------------------------------------------------------------
     def test_keep_policy_leaves_the_folder_alone(self):
         self.write_config(unmatched={"policy": "keep"})
