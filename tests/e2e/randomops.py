@@ -396,7 +396,15 @@ def predict(pre, last=None):
         if a["type"] != "binary":
             continue
         owner = pre.att_owner(a)
-        add(a["checksum"], ("att", aid, owner) if pre.owner_synced(owner) else ("odoo", aid))
+        if pre.owner_synced(owner):
+            add(a["checksum"], ("att", aid, owner))
+        elif owner != SA and pre.exists(owner):
+            # a record that matches no type: the archive may take it in (its folder is
+            # made there when the product still knows the record: a tag, a link of the
+            # last pass); either way its attachment leads to the content
+            add(a["checksum"], ("via", aid))
+        else:
+            add(a["checksum"], ("odoo", aid))
     return expect, dead - set(expect)
 
 
