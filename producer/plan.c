@@ -145,6 +145,7 @@ struct ctx {
     size_t nfrozen, capfrozen;
     struct jlist ph[PH_COUNT];
     size_t managed, del_weight;
+    size_t *lo_withheld; /* per cs->lo: Odoo-side deletions withheld for that folder (lazy) */
 };
 
 /* ---------- small helpers ---------- */
@@ -1790,6 +1791,29 @@ static int name_matches(struct ctx *c, const char *name, const char *bn)
     return same;
 }
 
+/*
+ * The index in cs->lo of a folder that held an entry left out of the listing and
+ * could have held the file at path (directly, or anywhere below when the entry
+ * left out is a folder), or -1.
+ */
+static long left_out_at(const struct ctx *c, const char *path)
+{
+    for (size_t i = 0; i < c->cs->nlo; i++) {
+        const struct snap_left_out *lo = &c->cs->lo[i];
+        size_t n = strlen(lo->folder);
+        const char *rest;
+
+        if (n == 1 && lo->folder[0] == '/')
+            n = 0; /* the base itself */
+        if (strncmp(path, lo->folder, n) != 0 || path[n] != '/')
+            continue;
+        rest = path + n + 1;
+        if (lo->below || !strchr(rest, '/'))
+            return (long)i;
+    }
+    return -1;
+}
+
 static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                         const struct snap_entry *primary, long pdf, int tagged_elsewhere,
                         const char *upath)
@@ -1869,6 +1893,21 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
     if (find_path(c, upath) || under_frozen(c, upath))
         return 0; /* the url names something that exists outside document folders: left alone */
     c->managed++;
+    if (!c->in->force_deletes && c->cs->nlo) {
+        /* its folder held a name left out of the listing: that could be this file, renamed */
+        long k = left_out_at(c, upath);
+
+        if (k >= 0) {
+            if (!c->lo_withheld) {
+                c->lo_withheld = calloc(c->cs->nlo, sizeof *c->lo_withheld);
+                if (!c->lo_withheld)
+                    return c->nomem = 1, ERR_NOMEM;
+            }
+            c->lo_withheld[k]++;
+            c->p->deletes_dropped++;
+            return 0;
+        }
+    }
     return odoo_delete(
         c, a, of, c->df[of].cur_path ? "cloud file deleted" : "document folder deleted in cloud");
 }
@@ -2095,11 +2134,14 @@ static int finish(struct ctx *c)
                         c->del_weight, c->managed, in->max_delete_share * 100.0);
         }
     }
-    if (c->cs->skipped && !drop && !in->force_deletes)
-        add_msg(c,
-                "%ld cloud entries were left out of the listing (a control character in the "
-                "name): no attachment is deleted in Odoo this pass",
-                c->cs->skipped);
+    for (i = 0; c->lo_withheld && i < c->cs->nlo; i++)
+        if (c->lo_withheld[i])
+            add_msg(c,
+                    "\"%.300s\" holds a name left out of the listing (a control character): "
+                    "%zu attachments whose file is gone from %s are not deleted in Odoo (rename "
+                    "it in the cloud)",
+                    c->cs->lo[i].folder, c->lo_withheld[i],
+                    c->cs->lo[i].below ? "it or below it" : "it");
     for (ph = 0; ph < PH_COUNT; ph++)
         total += c->ph[ph].n;
     p->jobs = calloc(total ? total : 1, sizeof *p->jobs);
@@ -2110,8 +2152,7 @@ static int finish(struct ctx *c)
         struct jlist *l = &c->ph[ph];
         for (i = 0; i < l->n; i++) {
             struct job *j = &l->v[i];
-            if (j->kind == JOB_DELETE &&
-                (drop || (c->cs->skipped && !in->force_deletes && j->side == JOB_SIDE_ODOO))) {
+            if (j->kind == JOB_DELETE && drop) {
                 p->deletes_dropped++;
                 job_release(j);
                 continue;
@@ -2172,6 +2213,7 @@ static void ctx_release(struct ctx *c)
     free(c->df_by_cur);
     free(c->atts);
     free(c->unm);
+    free(c->lo_withheld);
     for (i = 0; i < c->nupaths; i++)
         free(c->upaths[i].path);
     free(c->upaths);

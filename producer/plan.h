@@ -137,7 +137,7 @@ struct plan {
     enum plan_verdict verdict;
     size_t managed;         /* what the pass manages (the base of the delete share) */
     size_t delete_weight;   /* weighted deletions the rules asked for */
-    size_t deletes_dropped; /* delete jobs withheld by the safety (0 when OK) */
+    size_t deletes_dropped; /* delete jobs withheld: by the safety, or for a name left out */
     size_t types_failed;    /* types with scan_ok = 0 (nothing planned under their folder) */
     char **messages;        /* human notes: withheld deletions, failed types, conflicts */
     size_t nmessages, cap_messages;
