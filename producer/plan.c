@@ -926,12 +926,38 @@ static int set_pending(struct rec *r, const struct snap_entry *pick, const struc
     return 0;
 }
 
+/* Whether a name left out of the listing (cloud_snap.lo) lies in folder path or below it. */
+static int holds_left_out(const struct ctx *c, const char *path)
+{
+    size_t n = strlen(path);
+
+    for (size_t i = 0; i < c->cs->nlo; i++) {
+        const char *f = c->cs->lo[i].folder;
+        size_t fl = strlen(f);
+
+        if (strncmp(f, path, n) == 0 && (f[n] == '\0' || f[n] == '/'))
+            return 1; /* in it, or in a folder below it */
+        if (c->cs->lo[i].below && strncmp(path, f, fl) == 0 && path[fl] == '/')
+            return 1; /* a folder left out above it could hold anything below */
+    }
+    return 0;
+}
+
 /* Delete a folder only while it is empty (the worker looks first): nothing managed goes. */
 static int plan_delete_empty(struct ctx *c, int ph, const char *path, const char *key,
                              const char *lock, const char *reason)
 {
-    struct job *j = new_job(c, ph, JOB_DELETE, JOB_SIDE_CLOUD, lock, reason);
+    struct job *j;
 
+    if (holds_left_out(c, path)) {
+        /* not empty: it holds a name the listing left out, which is never touched */
+        add_msg(c,
+                "\"%.300s\" holds a name left out of the listing (a control character): "
+                "not deleted",
+                path);
+        return 0;
+    }
+    j = new_job(c, ph, JOB_DELETE, JOB_SIDE_CLOUD, lock, reason);
     if (!j)
         return ERR_NOMEM;
     j->path = xdup(c, path);
