@@ -1096,21 +1096,36 @@ static int net_pull(void *ctx, char *b, int len)
     return (int)n;
 }
 
-/* A listed entry whose name holds a control character: left out, said, counted. */
-static void on_skip(const char *shown, void *ud)
-{
-    struct dav *d = ud;
+struct left_out_ctx {
+    struct dav *d;
+    dav_left_out_fn fn;
+    void *ud;
+};
 
-    d->stats.skipped++;
-    log_warn(d->o.log,
+/* A listed entry whose name holds a control character: left out, said, counted, told. */
+static void on_skip(const struct dav_left_out *lo, void *ud)
+{
+    struct left_out_ctx *lc = ud;
+
+    lc->d->stats.skipped++;
+    log_warn(lc->d->o.log,
              "dav: \"%.500s\" left out of the listing: its name holds a control "
              "character (rename it in the cloud to sync it)",
-             shown);
+             lo->shown);
+    if (lc->fn)
+        lc->fn(lo, lc->ud);
 }
 
 int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
                  struct err *e)
 {
+    return dav_propfind_ex(d, path, depth, cb, ud, NULL, NULL, e);
+}
+
+int dav_propfind_ex(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
+                    dav_left_out_fn left_out, void *left_out_ud, struct err *e)
+{
+    struct left_out_ctx lc = {d, left_out, left_out_ud};
     struct xfer x;
     struct buf url;
     struct curl_slist *hdrs = NULL;
@@ -1158,7 +1173,7 @@ int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, vo
         }
         if (rc == 0 && x.status == 207) {
             d->busy = 1;
-            rc = dav_multistatus_parse_pull_skip(net_pull, &pc, d->base_path, cb, ud, on_skip, d,
+            rc = dav_multistatus_parse_pull_skip(net_pull, &pc, d->base_path, cb, ud, on_skip, &lc,
                                                  &delivered, e);
             d->busy = 0;
             if (rc < 0) {

@@ -236,6 +236,24 @@ typedef int (*dav_entry_fn)(const struct dav_entry *ent, void *ud);
 int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
                  struct err *e);
 
+/*
+ * An entry left out of a listing (a control character in its name, or in the
+ * name of a folder above it). Valid only during the callback.
+ */
+struct dav_left_out {
+    const char *shown;  /* its decoded href, escaped (\t, \n, \xNN, \\), for messages */
+    const char *folder; /* decoded API path of the nearest folder above it whose name is
+                           clean: its parent, unless `below`; NULL when unknown */
+    int is_dir;         /* resourcetype has <d:collection/> */
+    int below;          /* the control character is in a folder above it: it lies somewhere
+                           under `folder`, not directly in it */
+};
+typedef void (*dav_left_out_fn)(const struct dav_left_out *lo, void *ud);
+
+/* dav_propfind, also calling left_out (may be NULL) for each entry left out. */
+int dav_propfind_ex(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
+                    dav_left_out_fn left_out, void *left_out_ud, struct err *e);
+
 /* The multistatus parser alone (unit tests, fuzzing). base_path as in dav_href_decode. */
 int dav_multistatus_parse(const char *body, size_t len, const char *base_path, dav_entry_fn cb,
                           void *ud, struct err *e);

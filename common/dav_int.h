@@ -23,9 +23,9 @@ int dav_multistatus_parse_pull(dav_pull_fn pull, void *ctx, const char *base_pat
 
 /*
  * A response left out of the listing: its href decodes to a name with a
- * control character. shown is that decoded href, escaped (\t, \n, \xNN, \\).
+ * control character (struct dav_left_out in dav.h says what it is told).
  */
-typedef void (*dav_skip_fn)(const char *shown, void *ud);
+typedef dav_left_out_fn dav_skip_fn;
 
 /* The same, calling skip (may be NULL) for each response left out. */
 int dav_multistatus_parse_pull_skip(dav_pull_fn pull, void *ctx, const char *base_path,

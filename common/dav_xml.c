@@ -215,18 +215,32 @@ static int xdigit(int c)
 /*
  * 1 when href decodes to a name with a control character (none of our paths
  * holds one: dav_path_normalize refuses them), with the decoded href escaped
- * into shown (for the warning); 0 otherwise; ERR_NOMEM.
+ * into shown (for the warning), *cut the length of the href up to the last '/'
+ * before the first such character (-1: none), *below 1 when a segment follows
+ * the one holding it (that one is a folder above the entry); 0 otherwise;
+ * ERR_NOMEM.
  */
-static int href_has_ctrl(const char *href, struct buf *shown)
+static int href_has_ctrl(const char *href, struct buf *shown, long *cut, int *below)
 {
-    int ctrl = 0;
+    int ctrl = 0, slash_after = 0;
+    long last_slash = -1;
 
     buf_reset(shown);
+    *cut = -1;
+    *below = 0;
     for (size_t i = 0; href[i]; i++) {
         unsigned char c = (unsigned char)href[i];
         char tmp[8];
         int rc;
 
+        if (c == '/') {
+            if (ctrl)
+                slash_after = 1;
+            else
+                last_slash = (long)i;
+        } else if (slash_after) {
+            *below = 1;
+        }
         if (c == '%' && xdigit(href[i + 1]) >= 0 && xdigit(href[i + 2]) >= 0) {
             c = (unsigned char)(xdigit(href[i + 1]) * 16 + xdigit(href[i + 2]));
             i += 2;
@@ -234,6 +248,8 @@ static int href_has_ctrl(const char *href, struct buf *shown)
         if (c == 0)
             return 0; /* %00: a bad href (dav_href_decode says so), not a name */
         if (c < 0x20 || c == 0x7f) {
+            if (!ctrl)
+                *cut = last_slash >= 0 ? last_slash + 1 : -1;
             ctrl = 1;
             if (c == '\t' || c == '\n' || c == '\r')
                 snprintf(tmp, sizeof(tmp), "\\%c", c == '\t' ? 't' : c == '\n' ? 'n' : 'r');
@@ -256,20 +272,38 @@ static int emit(struct ms *m)
 {
     struct dav_entry ent;
     struct propset *k = &m->kept;
-    int rc, rs;
+    long cut;
+    int rc, rs, below;
 
     if (m->href.len == 0)
         return err_set(m->e, ERR_PROTO, "bad multistatus: a <response> has no <href>");
     rs = m->rstatus.len ? status_code(trimmed(&m->rstatus)) : 200;
     if (rs < 200 || rs > 299)
         return 0; /* a response-level error status: no resource to report */
-    rc = href_has_ctrl(trimmed(&m->href), &m->path);
+    rc = href_has_ctrl(trimmed(&m->href), &m->path, &cut, &below);
     if (rc != 0) {
         if (rc < 0)
             return err_set(m->e, ERR_NOMEM, "out of memory");
         /* a name no path of ours can hold: left out, reported, the rest goes on */
-        if (m->skip)
-            m->skip(buf_str(&m->path), m->skip_ud);
+        if (m->skip) {
+            struct dav_left_out lo;
+            struct buf raw, folder;
+            struct err e2 = ERR_INIT;
+
+            buf_init(&raw, DAV_XML_HREF_MAX);
+            buf_init(&folder, DAV_XML_HREF_MAX);
+            memset(&lo, 0, sizeof(lo));
+            lo.shown = buf_str(&m->path);
+            lo.is_dir = k->is_dir;
+            lo.below = below;
+            /* the folder holding it: the href up to the bad segment, decoded */
+            if (cut > 0 && buf_append(&raw, trimmed(&m->href), (size_t)cut) == 0 &&
+                dav_href_decode(buf_str(&raw), m->base_path, &folder, &e2) == 0)
+                lo.folder = buf_str(&folder);
+            m->skip(&lo, m->skip_ud);
+            buf_release(&raw);
+            buf_release(&folder);
+        }
         return 0;
     }
     rc = dav_href_decode(trimmed(&m->href), m->base_path, &m->path, m->e);

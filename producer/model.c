@@ -280,7 +280,35 @@ void cloud_snap_release(struct cloud_snap *s)
     for (i = 0; i < s->n; i++)
         snap_entry_free(&s->v[i]);
     free(s->v);
+    for (i = 0; i < s->nlo; i++)
+        free(s->lo[i].folder);
+    free(s->lo);
     memset(s, 0, sizeof *s);
+}
+
+int cloud_snap_add_left_out(struct cloud_snap *s, const char *folder, int below, struct err *e)
+{
+    size_t i, len;
+    char *f;
+
+    if (!folder || folder[0] != '/')
+        return err_set(e, ERR_INVALID, "left-out folder \"%s\": path must start with '/'",
+                       folder ? folder : "(null)");
+    len = strlen(folder);
+    while (len > 1 && folder[len - 1] == '/')
+        len--;
+    for (i = 0; i < s->nlo; i++)
+        if (strlen(s->lo[i].folder) == len && strncmp(s->lo[i].folder, folder, len) == 0) {
+            s->lo[i].below |= below ? 1 : 0;
+            return 0;
+        }
+    if (snap_grow((void **)&s->lo, &s->cap_lo, s->nlo, sizeof *s->lo) < 0 ||
+        !(f = strndup(folder, len)))
+        return err_set(e, ERR_NOMEM, "out of memory");
+    s->lo[s->nlo].folder = f;
+    s->lo[s->nlo].below = below ? 1 : 0;
+    s->nlo++;
+    return 0;
 }
 
 int cloud_snap_add(struct cloud_snap *s, const struct snap_entry *en, struct err *e)

@@ -141,11 +141,24 @@ struct snap_entry {
                          file, stable across renames and moves; NULL where there is none */
 };
 
+/*
+ * A folder that held an entry left out of a listing (a control character in its
+ * name): the entry could be a linked file renamed, so the Odoo-side deletions of
+ * url attachments whose file was in that folder are withheld (plan.h).
+ */
+struct snap_left_out {
+    char *folder; /* decoded path, as entry paths: "/Odoo/Quotations/SO019" */
+    int below;    /* the entry left out is a folder (or lies under one): a file anywhere
+                     below `folder` could be in it */
+};
+
 struct cloud_snap {
     struct snap_entry *v;
     size_t n, cap;
     int complete;
-    long skipped; /* entries left out of listings (a control character in the name) */
+    long skipped;             /* entries left out of listings (a control character in the name) */
+    struct snap_left_out *lo; /* the folders that held them, each once */
+    size_t nlo, cap_lo;
 };
 
 /*
@@ -238,5 +251,8 @@ void cloud_snap_init(struct cloud_snap *s);
 void cloud_snap_release(struct cloud_snap *s);
 /* Append a deep copy of *en (a trailing '/' of the path is dropped). 0, ERR_INVALID, ERR_NOMEM. */
 int cloud_snap_add(struct cloud_snap *s, const struct snap_entry *en, struct err *e);
+/* Note that folder held an entry left out (once per folder; below is or-ed). 0, ERR_INVALID,
+ * ERR_NOMEM. */
+int cloud_snap_add_left_out(struct cloud_snap *s, const char *folder, int below, struct err *e);
 
 #endif

@@ -272,8 +272,10 @@ static void mark_pass(const struct pass_opts *po, const char *spath, struct lock
     buf_init(&root, 1 << 16);
     if (scan_root_path(c->cloud.root, &root, &e) == 0)
         rd = state_find_dir(next, root.data);
-    if (cap->ok && cs->complete && p->njobs == 0 && p->verdict == PLAN_VERDICT_OK &&
-        p->types_failed == 0 && p->nmessages == 0 && rd && rd->etag && *rd->etag) {
+    /* a listing that left entries out is listed (and said) again by the next pass */
+    if (cap->ok && cs->complete && cs->skipped == 0 && p->njobs == 0 &&
+        p->verdict == PLAN_VERDICT_OK && p->types_failed == 0 && p->nmessages == 0 && rd &&
+        rd->etag && *rd->etag) {
         cap->full_at = next->full_at;
         cap->records = st->records;
         cap->attachments = st->attachments;

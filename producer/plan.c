@@ -147,6 +147,7 @@ struct ctx {
     size_t nfrozen, capfrozen;
     struct jlist ph[PH_COUNT];
     size_t managed, del_weight;
+    size_t *lo_withheld; /* per cs->lo: Odoo-side deletions withheld for that folder (lazy) */
 };
 
 /* ---------- small helpers ---------- */
@@ -927,12 +928,38 @@ static int set_pending(struct rec *r, const struct snap_entry *pick, const struc
     return 0;
 }
 
+/* Whether a name left out of the listing (cloud_snap.lo) lies in folder path or below it. */
+static int holds_left_out(const struct ctx *c, const char *path)
+{
+    size_t n = strlen(path);
+
+    for (size_t i = 0; i < c->cs->nlo; i++) {
+        const char *f = c->cs->lo[i].folder;
+        size_t fl = strlen(f);
+
+        if (strncmp(f, path, n) == 0 && (f[n] == '\0' || f[n] == '/'))
+            return 1; /* in it, or in a folder below it */
+        if (c->cs->lo[i].below && strncmp(path, f, fl) == 0 && path[fl] == '/')
+            return 1; /* a folder left out above it could hold anything below */
+    }
+    return 0;
+}
+
 /* Delete a folder only while it is empty (the worker looks first): nothing managed goes. */
 static int plan_delete_empty(struct ctx *c, int ph, const char *path, const char *key,
                              const char *lock, const char *reason)
 {
-    struct job *j = new_job(c, ph, JOB_DELETE, JOB_SIDE_CLOUD, lock, reason);
+    struct job *j;
 
+    if (holds_left_out(c, path)) {
+        /* not empty: it holds a name the listing left out, which is never touched */
+        add_msg(c,
+                "\"%.300s\" holds a name left out of the listing (a control character): "
+                "not deleted",
+                path);
+        return 0;
+    }
+    j = new_job(c, ph, JOB_DELETE, JOB_SIDE_CLOUD, lock, reason);
     if (!j)
         return ERR_NOMEM;
     j->path = xdup(c, path);
@@ -2010,6 +2037,29 @@ static const struct snap_entry *left_in_gone_folder(struct ctx *c, const struct 
     return en;
 }
 
+/*
+ * The index in cs->lo of a folder that held an entry left out of the listing and
+ * could have held the file at path (directly, or anywhere below when the entry
+ * left out is a folder), or -1.
+ */
+static long left_out_at(const struct ctx *c, const char *path)
+{
+    for (size_t i = 0; i < c->cs->nlo; i++) {
+        const struct snap_left_out *lo = &c->cs->lo[i];
+        size_t n = strlen(lo->folder);
+        const char *rest;
+
+        if (n == 1 && lo->folder[0] == '/')
+            n = 0; /* the base itself */
+        if (strncmp(path, lo->folder, n) != 0 || path[n] != '/')
+            continue;
+        rest = path + n + 1;
+        if (lo->below || !strchr(rest, '/'))
+            return (long)i;
+    }
+    return -1;
+}
+
 static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                         const struct snap_entry *primary, long pdf, int tagged_elsewhere,
                         const char *upath)
@@ -2105,6 +2155,21 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
     if (find_path(c, upath) || under_frozen(c, upath))
         return 0; /* the url names something that exists outside document folders: left alone */
     c->managed++;
+    if (!c->in->force_deletes && c->cs->nlo) {
+        /* its folder held a name left out of the listing: that could be this file, renamed */
+        long k = left_out_at(c, upath);
+
+        if (k >= 0) {
+            if (!c->lo_withheld) {
+                c->lo_withheld = calloc(c->cs->nlo, sizeof *c->lo_withheld);
+                if (!c->lo_withheld)
+                    return c->nomem = 1, ERR_NOMEM;
+            }
+            c->lo_withheld[k]++;
+            c->p->deletes_dropped++;
+            return carry_link(c, a->id);
+        }
+    }
     /* kept until the delete happened: the next pass still finds the record by it when its
      * folder is gone too (scan_unmatched) */
     if (carry_link(c, a->id) < 0)
@@ -2433,11 +2498,14 @@ static int finish(struct ctx *c)
                         c->del_weight, c->managed, in->max_delete_share * 100.0);
         }
     }
-    if (c->cs->skipped && !drop && !in->force_deletes)
-        add_msg(c,
-                "%ld cloud entries were left out of the listing (a control character in the "
-                "name): no attachment is deleted in Odoo this pass",
-                c->cs->skipped);
+    for (i = 0; c->lo_withheld && i < c->cs->nlo; i++)
+        if (c->lo_withheld[i])
+            add_msg(c,
+                    "\"%.300s\" holds a name left out of the listing (a control character): "
+                    "%zu attachments whose file is gone from %s are not deleted in Odoo (rename "
+                    "it in the cloud)",
+                    c->cs->lo[i].folder, c->lo_withheld[i],
+                    c->cs->lo[i].below ? "it or below it" : "it");
     /* a type Odoo refused (its model, its domain, its rights) was not scanned: the
      * pass is incomplete even though the other types are planned */
     if (p->types_failed && p->verdict == PLAN_VERDICT_OK)
@@ -2452,8 +2520,7 @@ static int finish(struct ctx *c)
         struct jlist *l = &c->ph[ph];
         for (i = 0; i < l->n; i++) {
             struct job *j = &l->v[i];
-            if (j->kind == JOB_DELETE &&
-                (drop || (c->cs->skipped && !in->force_deletes && j->side == JOB_SIDE_ODOO))) {
+            if (j->kind == JOB_DELETE && drop) {
                 p->deletes_dropped++;
                 job_release(j);
                 continue;
@@ -2514,6 +2581,7 @@ static void ctx_release(struct ctx *c)
     free(c->df_by_cur);
     free(c->atts);
     free(c->unm);
+    free(c->lo_withheld);
     for (i = 0; i < c->nupaths; i++)
         free(c->upaths[i].path);
     free(c->upaths);

@@ -134,6 +134,14 @@
  * dropped and plan.verdict says why, unless force_deletes. A type whose scan
  * failed (scan_ok = 0) gets no job under its folder at all, and a message.
  *
+ * Names left out of the listing (cloud_snap.lo: a control character in the
+ * name): the Odoo-side deletion of a url attachment whose url names a file
+ * that was directly in such a folder (or anywhere below it, when the name left
+ * out is a folder's) is withheld (counted in deletes_dropped, a message names
+ * the folder; force_deletes overrides), since that name could be its file,
+ * renamed; every other deletion goes ahead. A folder holding such a name is
+ * never deleted as empty (a merged or second folder of a record).
+ *
  * Ownership: struct plan owns its jobs and messages; plan_release() frees
  * them. Inputs are borrowed and not modified.
  */
@@ -160,7 +168,7 @@ struct plan {
     enum plan_verdict verdict;
     size_t managed;         /* what the pass manages (the base of the delete share) */
     size_t delete_weight;   /* weighted deletions the rules asked for */
-    size_t deletes_dropped; /* delete jobs withheld by the safety (0 when OK) */
+    size_t deletes_dropped; /* delete jobs withheld: by the safety, or for a name left out */
     size_t types_failed;    /* types with scan_ok = 0 (nothing planned under their folder) */
     char **messages;        /* human notes: withheld deletions, failed types, conflicts */
     size_t nmessages, cap_messages;

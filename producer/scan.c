@@ -638,6 +638,7 @@ struct walk_list {
     struct err *e;
     char *self_etag;          /* the listed folder's own ETag (ETag reuse) */
     struct state_dir listing; /* its children as listed (ETag reuse) */
+    int left_out_rc;          /* ERR_NOMEM when a left-out entry could not be noted */
 };
 
 static int walk_push(struct walk *w, const char *path)
@@ -736,6 +737,23 @@ static int on_entry(const struct dav_entry *en, void *ud)
     return rc;
 }
 
+/* An entry left out of the listing: the folder that held it goes into the snapshot. */
+static void on_left_out(const struct dav_left_out *lo, void *ud)
+{
+    struct walk_list *wl = ud;
+    struct walk *w = wl->w;
+    struct err e = ERR_INIT;
+    int rc;
+
+    pthread_mutex_lock(&w->mu);
+    /* where it lies is unknown: anything below the listed folder could be it */
+    rc = lo->folder ? cloud_snap_add_left_out(w->cs, lo->folder, lo->is_dir || lo->below, &e)
+                    : cloud_snap_add_left_out(w->cs, wl->dir, 1, &e);
+    pthread_mutex_unlock(&w->mu);
+    if (rc < 0 && wl->left_out_rc == 0)
+        wl->left_out_rc = rc;
+}
+
 static void *walk_thread(void *arg)
 {
     struct walk *w = arg;
@@ -773,7 +791,9 @@ static void *walk_thread(void *arg)
         wl.e = &e;
         dav_stats(d, &ds);
         skipped = ds.skipped;
-        rc = dav_propfind(d, dir, 1, on_entry, &wl, &e);
+        rc = dav_propfind_ex(d, dir, 1, on_entry, &wl, on_left_out, &wl, &e);
+        if (rc == 0 && wl.left_out_rc < 0)
+            rc = err_set(&e, wl.left_out_rc, "out of memory");
         dav_stats(d, &ds);
         skipped = ds.skipped - skipped;
         if (rc == ERR_NOTFOUND && strcmp(dir, w->root) != 0) {

@@ -741,6 +741,15 @@ static int count_member(const struct dav_entry *ent, void *ud)
     return 0;
 }
 
+/* An entry the listing left out (a control character in its name): the folder is not empty. */
+static void count_left_out(const struct dav_left_out *lo, void *ud)
+{
+    struct members *m = ud;
+
+    (void)lo;
+    m->n++;
+}
+
 /*
  * Whether a folder is empty (1) or not (0); *etag: its ETag with the listing, as an
  * If-Match condition for its delete (a file that comes in after it changes the
@@ -758,7 +767,7 @@ static int folder_empty(struct applier *a, struct apply_conn *c, const char *pat
         m.n = 0;
         free(m.etag);
         m.etag = NULL;
-        rc = dav_propfind(c->dav, path, 1, count_member, &m, e);
+        rc = dav_propfind_ex(c->dav, path, 1, count_member, &m, count_left_out, &m, e);
         if (rc < 0 || m.n > 0 || !m.etag || m.etag[0] != 'W')
             break;
         if (tries == 1 || atomic_load(&a->weak_etags_stay)) {

@@ -18,7 +18,11 @@ invariants:
       exactly one, in the archive folder (config "unmatched", default archive:
       its files are kept); records that are gone, or match no type and had no
       such folder, have none; type folders exist with their configured name and
-      tag;
+      tag; an entry whose name holds a control character (a tab) is left out of
+      the listings: it is the file of no attachment and stays where it is, under its
+      name, with its bytes (it follows its folder), and a url attachment whose file
+      is gone from a folder holding such a name keeps its url (its deletion in Odoo
+      is withheld: the name left out could be that file, renamed);
   (2) no content is lost unless a rule deleted it, and nothing deleted comes
       back: right before the pass both sides are read (every cloud file's sha1,
       every binary attachment's checksum) and the rules (docs/design.md) are applied to that
@@ -105,6 +109,21 @@ def base(rel):
 
 def depth(rel):
     return rel.count("/") + 1
+
+
+def bad_name(rel):
+    """The entry's own name holds a control character (a tab): no path of odoosync's
+    can hold it, so it is left out of every listing, never linked, never touched."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in base(rel))
+
+
+def left_out_near(tree, rel):
+    """An entry left out of the listing (bad_name) that could be rel renamed: one directly
+    in rel's folder, or a folder with a bad name anywhere above rel's folder's level. The
+    Odoo-side deletion of an attachment whose file rel was is withheld while it is there."""
+    p = parent(rel)
+    return sorted(e for e, t in tree.items() if bad_name(e) and (
+        parent(e) == p or (t[0] and (p + "/").startswith(parent(e) + "/"))))
 
 
 class Snap:
@@ -312,8 +331,6 @@ def predict(pre, last=None):
       ("att", attachment id, owner)   the file of that attachment, directly in the owner's
                                       folder (a binary attachment uploaded, a file that
                                       follows its attachment re-linked in Odoo)
-      ("in-any", owner)               directly in the owner's folder, under any name (a
-                                      name no cloud should hold, e.g. with a tab)
       ("at", path)                    a file outside document folders, left alone (a
                                       renamed type folder is renamed back)
       ("odoo", attachment id)         a binary attachment of a record that is not synced:
@@ -388,9 +405,8 @@ def predict(pre, last=None):
         if tag is not None and a is None and proven(pre, last, entry, int(tag)):
             dead.add(s)  # its attachment is gone and it is the file that was linked
             continue
-        if entry == rel and any(ord(ch) < 32 for ch in inner):
-            add(s, ("in-any", owner))
-            continue
+        # a name with a control character (a tab) is left out, never linked, never
+        # touched: it stays under its name in its folder, like any other unlinked entry
         add(s, ("in", owner, inner))
     for aid, a in sorted(pre.atts.items()):
         if a["type"] != "binary":
@@ -486,6 +502,11 @@ def check(post, expect, dead):
         if owner not in folder_of:
             continue  # already reported
         f = folder_of[owner]
+        if r is not None and r not in tree and left_out_near(tree, r):
+            # its deletion is withheld: a name left out of the listing next to where its
+            # file was could be that file, renamed (until a user renames that one); its
+            # url stays as it was, even when that folder has moved or changed hands since
+            continue
         if r is None or parent(r) != f:
             bad.append("attachment %d (%r) of %s: url %r is not directly in its folder %r" % (
                 aid, a["name"], owner, a["url"], f))
@@ -508,6 +529,13 @@ def check(post, expect, dead):
         for rel in sorted(tree):
             if parent(rel) == f:
                 ids = linked.get(rel, [])
+                if bad_name(rel):
+                    # left out of the listing: never linked (until a user renames it)
+                    if ids or url_users.get(rel):
+                        bad.append("entry %r in the folder of %s has a name with a control "
+                                   "character, yet is the file of attachments %r" % (
+                                       rel, key, sorted(set(ids + url_users.get(rel, [])))))
+                    continue
                 if len(ids) != 1:
                     bad.append("entry %r in the folder of %s is the file of %d attachments %r"
                                % (rel, key, len(ids), ids))
@@ -541,7 +569,7 @@ def check(post, expect, dead):
         got = sorted(where.get(s, []))
         exact, loose = [], []
         for exp in exps:
-            if exp[0] in ("in", "att", "in-any"):
+            if exp[0] in ("in", "att"):
                 owner = exp[2] if exp[0] == "att" else exp[1]
                 f = folder_of.get(owner)
                 if f is None:
@@ -552,12 +580,11 @@ def check(post, expect, dead):
                 if exp[0] == "in":
                     exact.append(("cloud", f + "/" + exp[2]))
                     continue
-                hits = [g for g in got if g[0] == "cloud" and parent(g[1]) == f and (
-                    exp[0] == "in-any" or tree[g[1]][2].get("attachment") == str(exp[1]))]
+                hits = [g for g in got if g[0] == "cloud" and parent(g[1]) == f and
+                        tree[g[1]][2].get("attachment") == str(exp[1])]
                 if len(hits) != 1:
-                    bad.append("content %s expected %r: %s directly in %r, found at %r" % (
-                        s[:10], exp, "a file" if exp[0] == "in-any" else
-                        "the file of attachment %d" % exp[1], f, got))
+                    bad.append("content %s expected %r: the file of attachment %d directly "
+                               "in %r, found at %r" % (s[:10], exp, exp[1], f, got))
                     continue
                 exact.append(hits[0])
             elif exp[0] == "at":
@@ -612,6 +639,8 @@ def check(post, expect, dead):
         if r is None:
             continue
         if r not in tree:
+            if left_out_near(tree, r):
+                continue  # its deletion is withheld (above)
             bad.append("nothing lost: attachment %d (%r of %s): its url %r names nothing" % (
                 aid, a["name"], post.att_owner(a), a["url"]))
         elif not tree[r][0]:

@@ -9,6 +9,8 @@
  * 2. a delete that expects a folder empty (expect.checksum = JOB_SHA1_EMPTY, a
  *    folder a merge emptied) keeps a folder that is not (skipped, the file
  *    stays), and deletes it once it is;
+ *    A folder whose only member has a control character in its name (left out of
+ *    every listing, never touched) is not empty either;
  * 3. a MOVE of a folder with a file a client holds a WebDAV LOCK on (Apache
  *    answers 424 Failed Dependency) fails with ERR_RETRY, and succeeds after
  *    UNLOCK;
@@ -201,6 +203,65 @@ static long lock_req(struct ctx *x, const char *path, char *token, int unlock)
     return status;
 }
 
+/* A request on the member `enc` (already percent-encoded: "tab%09name.txt") of folder dir,
+ * as another WebDAV client: our paths cannot hold a control character. The status, 0. */
+static long raw_req(struct ctx *x, const char *dir, const char *enc, const char *method,
+                    const char *body)
+{
+    struct buf url;
+    struct err e = ERR_INIT;
+    long status = 0;
+    CURL *cu = curl_easy_init();
+
+    buf_init(&url, 8192);
+    if (!cu || dav_path_to_url(x->dav, dir, &url, &e) < 0 || buf_printf(&url, "/%s", enc) < 0) {
+        curl_easy_cleanup(cu);
+        buf_release(&url);
+        return 0;
+    }
+    curl_easy_setopt(cu, CURLOPT_URL, buf_str(&url));
+    curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);
+    if (body)
+        curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(cu, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(cu, CURLOPT_USERNAME, x->t.dav.user);
+    curl_easy_setopt(cu, CURLOPT_PASSWORD, x->t.dav.password);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, drop_body);
+    if (curl_easy_perform(cu) == CURLE_OK)
+        curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(cu);
+    buf_release(&url);
+    return status;
+}
+
+/* A folder whose only member's name holds a tab is not empty: that file is never touched. */
+static void test_delete_if_empty_left_out(struct ctx *x)
+{
+    struct check_count *cc = x->cc;
+    struct err e = ERR_INIT;
+    char old[256];
+    struct job j;
+    long st;
+    int rc;
+
+    snprintf(old, sizeof(old), "%s/Customers/Older", x->root);
+    CHECK_MSG(cc, dav_mkcol(x->dav, old, 1, NULL, &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, dav_proppatch(x->dav, old, "record", "res.partner,1", &e), 0);
+    st = raw_req(x, old, "tab%09name.txt", "PUT", "tabbed");
+    CHECK_MSG(cc, st == 201 || st == 204, "PUT tab%%09name.txt: %ld", st);
+    at_job_cloud(&j, JOB_DELETE, old, old, NULL, NULL, 1);
+    j.record = strdup("res.partner,1");
+    j.expect.checksum = strdup(JOB_SHA1_EMPTY);
+    job_make_id(&j);
+    x->last = JOB_APPLIED;
+    rc = apply_job(&j, x->ap, &e);
+    CHECK_MSG(cc, rc == 0, "%d %s", rc, e.msg);
+    CHECK_INT(cc, x->last, JOB_SKIPPED);
+    CHECK_INT(cc, raw_req(x, old, "tab%09name.txt", "HEAD", NULL), 200);
+    job_release(&j);
+}
+
 static void test_locked_member(struct ctx *x)
 {
     struct check_count *cc = x->cc;
@@ -291,6 +352,7 @@ int main(void)
 
     test_no_folder_made(&x);
     test_delete_if_empty(&x);
+    test_delete_if_empty_left_out(&x);
     test_locked_member(&x);
     test_swap_target_not_yet_free(&x);
 

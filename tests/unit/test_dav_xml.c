@@ -344,14 +344,20 @@ static int mem_pull_t(void *ctx, char *b, int len)
 struct skips {
     int n;
     char shown[4][256];
+    char folder[4][256];
+    int is_dir[4], below[4];
 };
 
-static void on_skip(const char *shown, void *ud)
+static void on_skip(const struct dav_left_out *lo, void *ud)
 {
     struct skips *s = ud;
 
-    if (s->n < 4)
-        snprintf(s->shown[s->n], sizeof(s->shown[0]), "%s", shown);
+    if (s->n < 4) {
+        snprintf(s->shown[s->n], sizeof(s->shown[0]), "%s", lo->shown);
+        snprintf(s->folder[s->n], sizeof(s->folder[0]), "%s", lo->folder ? lo->folder : "(null)");
+        s->is_dir[s->n] = lo->is_dir;
+        s->below[s->n] = lo->below;
+    }
     s->n++;
 }
 
@@ -377,6 +383,12 @@ static void test_control_character_skipped(struct check_count *cc)
         "<D:response><D:href>/dav/Odoo/A/bell%07and%5cslash%0A.txt</D:href><D:propstat>"
         "<D:prop><D:getcontentlength>1</D:getcontentlength></D:prop><D:status>HTTP/1.1 200 "
         "OK</D:status></D:propstat></D:response>"
+        "<D:response><D:href>/dav/Odoo/A/dir%09tab/</D:href><D:propstat><D:prop>"
+        "<D:resourcetype><D:collection/></D:resourcetype></D:prop><D:status>HTTP/1.1 200 "
+        "OK</D:status></D:propstat></D:response>"
+        "<D:response><D:href>http://h/dav/Odoo/A/dir%09tab/in%20it.txt</D:href><D:propstat>"
+        "<D:prop><D:getcontentlength>1</D:getcontentlength></D:prop><D:status>HTTP/1.1 200 "
+        "OK</D:status></D:propstat></D:response>"
         "</D:multistatus>";
     struct mem_t src = {body, sizeof(body) - 1};
     struct got g;
@@ -398,9 +410,19 @@ static void test_control_character_skipped(struct check_count *cc)
                                               &delivered, &e),
               0);
     CHECK_INT(cc, delivered, 2);
-    CHECK_INT(cc, s.n, 2);
+    CHECK_INT(cc, s.n, 4);
     CHECK_STR(cc, s.shown[0], "/dav/Odoo/A/tab\\tname.txt");
     CHECK_STR(cc, s.shown[1], "/dav/Odoo/A/bell\\x07and\\\\slash\\n.txt");
+    /* each is told the folder that holds it, decoded: a folder's children lie below it */
+    CHECK_STR(cc, s.folder[0], "/Odoo/A");
+    CHECK_INT(cc, s.is_dir[0] + s.below[0], 0);
+    CHECK_STR(cc, s.folder[1], "/Odoo/A");
+    CHECK_STR(cc, s.folder[2], "/Odoo/A");
+    CHECK_INT(cc, s.is_dir[2], 1);
+    CHECK_INT(cc, s.below[2], 0);
+    CHECK_STR(cc, s.folder[3], "/Odoo/A");
+    CHECK_INT(cc, s.is_dir[3], 0);
+    CHECK_INT(cc, s.below[3], 1);
 }
 
 static void test_big_flat(struct check_count *cc)

@@ -91,6 +91,10 @@ struct tcase {
     enum plan_verdict verdict;
     const char *want_msg; /* a substring of one message, or NULL */
     long want_link;       /* an attachment the plan's links (for the next pass) name */
+    struct {
+        const char *folder; /* held an entry left out of the listing (cloud_snap.lo) */
+        int below;          /* that entry is a folder */
+    } left_out[2];
 };
 
 static const struct plan_type default_types[] = {
@@ -427,6 +431,25 @@ static const struct tcase cases[] = {
      .atts = {{16, "gone.pdf", 1, Q "/SO1/gone.pdf", "sale.order", 1, NULL}},
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}},
      .want = {"delete odoo #16 [sale.order,1] \"gone.pdf\""}},
+    {.name = "a name left out of a folder's listing withholds only that folder's deletions",
+     .base = 1, .recs = {{0, "sale.order", 1, "SO1"}, {0, "sale.order", 2, "SO2"}},
+     .atts = {{20, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL},
+              {21, "b.pdf", 1, Q "/SO2/b.pdf", "sale.order", 2, NULL},
+              {22, "c.pdf", 1, Q "/SO2/sub/c.pdf", "sale.order", 2, NULL}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO2", 1, 0, "sale.order,2", NULL}},
+     .left_out = {{Q "/SO1", 0}},
+     .want = {"delete odoo #21 [sale.order,2] \"b.pdf\"",
+              "delete odoo #22 [sale.order,2] \"c.pdf\""},
+     .want_msg = "\"" Q "/SO1\" holds a name left out of the listing"},
+    {.name = "a folder name left out withholds the deletions below its parent", .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}, {1, "res.partner", 7, "Agrolait"}},
+     .atts = {{23, "a.pdf", 1, Q "/SO1/a.pdf", "sale.order", 1, NULL},
+              {24, "b.pdf", 1, CU "/Agrolait/b.pdf", "res.partner", 7, NULL}},
+     .ents = {{CU "/Agrolait", 1, 0, "res.partner,7", NULL}},
+     .left_out = {{Q, 1}},
+     .want = {"mkdir cloud " Q "/SO1 [sale.order,1]",
+              "delete odoo #24 [res.partner,7] \"b.pdf\""},
+     .want_msg = "not deleted in Odoo"},
     {.name = "deleted type folder: folders come back, attachments of its files deleted",
      .ents = {{"/Odoo", 1, 0, NULL, NULL}, {CU, 1, 0, NULL, "Customers"},
               {SA, 1, 0, NULL, "Stand Alone Attachments"}},
@@ -671,6 +694,10 @@ static const struct tcase cases[] = {
      .recs = {{0, "sale.order", 1, "SO1"}},
      .ents = {{Q "/Old", 1, 0, "sale.order,1", NULL}, {Q "/SO1", 1, 0, "sale.order,1", NULL}},
      .want = {"delete cloud " Q "/Old [sale.order,1]"}},
+    {.name = "a second folder holding a name left out of the listing is not deleted",
+     .base = 1, .recs = {{0, "sale.order", 1, "SO1"}},
+     .ents = {{Q "/Old", 1, 0, "sale.order,1", NULL}, {Q "/SO1", 1, 0, "sale.order,1", NULL}},
+     .left_out = {{Q "/Old", 0}}, .want_msg = "\"" Q "/Old\" holds a name left out"},
     {.name = "a binary attachment without checksum is not uploaded", .base = 1,
      .recs = {{0, "sale.order", 1, "SO1"}},
      .atts = {{11, "empty.txt", 0, NULL, "sale.order", 1, "nochecksum"}},
@@ -771,6 +798,12 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
         rc = cloud_snap_add(&w->cs, &en, e);
         if (rc < 0)
             return rc;
+    }
+    for (i = 0; i < sizeof tc->left_out / sizeof tc->left_out[0] && tc->left_out[i].folder; i++) {
+        rc = cloud_snap_add_left_out(&w->cs, tc->left_out[i].folder, tc->left_out[i].below, e);
+        if (rc < 0)
+            return rc;
+        w->cs.skipped++;
     }
     for (i = 0; i < sizeof tc->recs / sizeof tc->recs[0] && tc->recs[i].model; i++) {
         rc = tc->recs[i].type < 0
