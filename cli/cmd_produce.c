@@ -26,6 +26,8 @@
 #include "setup.h"
 #include "transport.h"
 
+#include "plural.h"
+
 #include "banned.h"
 
 /*
@@ -155,13 +157,15 @@ static int produce_pass(struct setup *s, struct transport *t, int force, int ful
                             : lock_unmark(marks, p.jobs[i].id, &e)) < 0)
             log_warn(&s->log, "queued-job mark of job %s: %s", p.jobs[i].id, e.msg);
     }
-    printf("produce: %ld jobs emitted, %ld still queued from an earlier pass (planned: ", emitted,
-           queued);
+    printf("produce: %ld %s emitted, %ld still queued from an earlier pass (planned: ", emitted,
+           PLURAL(emitted, "job", "jobs"), queued);
     for (int k = 0; k < JOB_KIND_COUNT; k++)
         printf("%s%s %zu", k ? ", " : "", job_kind_name((enum job_kind)k),
                p.count[k][JOB_SIDE_CLOUD] + p.count[k][JOB_SIDE_ODOO]);
-    printf("), %ld not acknowledged; scanned %ld records, %ld attachments, %ld cloud entries\n",
-           failed, st.records, st.attachments, st.entries);
+    printf("), %ld not acknowledged; scanned %ld %s, %ld %s, %ld cloud %s\n", failed, st.records,
+           PLURAL(st.records, "record", "records"), st.attachments,
+           PLURAL(st.attachments, "attachment", "attachments"), st.entries,
+           PLURAL(st.entries, "entry", "entries"));
     fflush(stdout);
     if (failed > 0)
         rc = EXIT_FAILED;

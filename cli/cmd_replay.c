@@ -25,6 +25,8 @@
 #include "setup.h"
 #include "transport.h"
 
+#include "plural.h"
+
 #include "banned.h"
 
 /* also in cmds.h once the command is listed there */
@@ -137,9 +139,9 @@ int cmd_replay(int argc, char **argv, const volatile sig_atomic_t *stop)
     else
         rc = replay_dlq(&tr.kq, prod, &f, dry_run, root, stdout, &st, &e);
     fflush(stdout);
-    fprintf(stderr, "odoosync replay: %ld message(s) read, %ld matching, %ld %s%s\n", st.scanned,
-            st.matched, dry_run ? st.matched : st.emitted,
-            dry_run ? "would be re-emitted" : "re-emitted",
+    fprintf(stderr, "odoosync replay: %ld %s read, %ld matching, %ld %s%s\n", st.scanned,
+            PLURAL(st.scanned, "message", "messages"), st.matched,
+            dry_run ? st.matched : st.emitted, dry_run ? "would be re-emitted" : "re-emitted",
             st.bad ? " (some envelopes unreadable, see the log)" : "");
     if (rc < 0) {
         fprintf(stderr, "odoosync replay: %s\n", e.msg);

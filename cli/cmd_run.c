@@ -30,6 +30,8 @@
 #include "probe.h"
 #include "setup.h"
 
+#include "plural.h"
+
 #include "banned.h"
 
 static void run_usage(FILE *out)
@@ -320,7 +322,7 @@ out:
 static void print_summary(const struct plan *p, const struct events *ev,
                           const struct pool_stats *ps, long long ms)
 {
-    printf("pass: %zu jobs planned (", p->njobs);
+    printf("pass: %zu %s planned (", p->njobs, PLURAL(p->njobs, "job", "jobs"));
     for (int k = 0; k < JOB_KIND_COUNT; k++)
         printf("%s%s %zu", k ? ", " : "", job_kind_name((enum job_kind)k),
                p->count[k][JOB_SIDE_CLOUD] + p->count[k][JOB_SIDE_ODOO]);
@@ -371,9 +373,10 @@ static int run_pass(struct setup *s, int force, int full, int dry_run, struct ev
         rc = cli_exit_for(e.code);
         goto out;
     }
-    log_info(&s->log,
-             "scanned %ld records, %ld attachments, %ld cloud entries (%ld + %ld requests)",
-             st.records, st.attachments, st.entries, st.odoo_requests, st.cloud_requests);
+    log_info(&s->log, "scanned %ld %s, %ld %s, %ld cloud %s (%ld + %ld requests)", st.records,
+             PLURAL(st.records, "record", "records"), st.attachments,
+             PLURAL(st.attachments, "attachment", "attachments"), st.entries,
+             PLURAL(st.entries, "entry", "entries"), st.odoo_requests, st.cloud_requests);
     metrics_observe(ev->metrics, "odoosync_scan_duration_seconds", METRICS_LV("odoo"),
                     (double)st.odoo_ms / 1000.0);
     metrics_observe(ev->metrics, "odoosync_scan_duration_seconds", METRICS_LV("cloud"),

@@ -9,6 +9,8 @@
 
 #include "settled.h"
 
+#include "plural.h"
+
 #include "banned.h"
 
 void pass_dav_opts(const struct cfg *c, struct log *lg, struct dav_opts *o)
@@ -411,10 +413,10 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         goto out;
     t_odoo = mono_ms();
     if (!next_ok)
-        log_info(po->log,
-                 "odoo scan (full, no state): %ld records, %ld attachments; %ld rows read, "
-                 "%ld requests",
-                 st->records, st->attachments, st->rows_read, st->odoo_requests);
+        log_info(po->log, "odoo scan (full, no state): %ld %s, %ld %s; %ld rows read, %ld requests",
+                 st->records, PLURAL(st->records, "record", "records"), st->attachments,
+                 PLURAL(st->attachments, "attachment", "attachments"), st->rows_read,
+                 st->odoo_requests);
     {
         char *ckey = use_state ? state_cloud_key(c) : NULL;
         int cloud_prev = ckey && prev.cloud_key && strcmp(prev.cloud_key, ckey) == 0;

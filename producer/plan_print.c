@@ -9,6 +9,8 @@
 #include "plan.h"
 
 #include "buf.h"
+#include "plural.h"
+
 #include "banned.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
@@ -79,7 +81,8 @@ int plan_print(const struct plan *p, FILE *f, int json)
         buf_release(&b);
         return rc;
     }
-    fprintf(f, "plan: %zu jobs, verdict %s\n", p->njobs, plan_verdict_name(p->verdict));
+    fprintf(f, "plan: %zu %s, verdict %s\n", p->njobs, PLURAL(p->njobs, "job", "jobs"),
+            plan_verdict_name(p->verdict));
     for (k = 0; k < JOB_KIND_COUNT; k++) {
         size_t n = p->count[k][JOB_SIDE_CLOUD] + p->count[k][JOB_SIDE_ODOO];
         if (n == 0)

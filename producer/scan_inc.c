@@ -50,6 +50,8 @@
 
 #include "settled.h"
 
+#include "plural.h"
+
 #include "banned.h"
 
 #define SCAN_LIST_PAGE 50000
@@ -849,7 +851,8 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
             }
         }
         st->records += (long)os->types[k].n;
-        log_info(lg, "scanned type \"%s\": %zu records", t->folder, os->types[k].n);
+        log_info(lg, "scanned type \"%s\": %zu %s", t->folder, os->types[k].n,
+                 PLURAL(os->types[k].n, "record", "records"));
         k++;
     }
     if (c->standalone.enabled) {
@@ -905,11 +908,11 @@ int scan_odoo_inc(struct odoo *o, const struct cfg *c, struct plan_type *types, 
     if (wm_next[0])
         rc = state_set_str(&next->watermark, wm_next, e);
     st->attachments = (long)os->natts;
-    log_info(lg,
-             "odoo scan (%s): %ld records, %ld attachments; %ld ids listed, %ld rows read, "
-             "%ld requests",
-             *was_full ? "full" : "incremental", st->records, st->attachments, st->ids_listed,
-             st->rows_read, st->odoo_requests);
+    log_info(lg, "odoo scan (%s): %ld %s, %ld %s; %ld ids listed, %ld rows read, %ld requests",
+             *was_full ? "full" : "incremental", st->records,
+             PLURAL(st->records, "record", "records"), st->attachments,
+             PLURAL(st->attachments, "attachment", "attachments"), st->ids_listed, st->rows_read,
+             st->odoo_requests);
 out:
     if (rc < 0)
         os->complete = 0;

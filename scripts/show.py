@@ -96,8 +96,12 @@ def print_odoo(env):
         by_rec.setdefault((a["res_model"] or "", a["res_id"] or 0), []).append(a)
     for (model, rid), lst in sorted(by_rec.items()):
         if model:
-            name = rpc(env, model, "read", [[rid]], {"fields": ["display_name"]})
-            title = "%s,%d  %s" % (model, rid, name[0]["display_name"] if name else "(gone)")
+            try:
+                name = rpc(env, model, "read", [[rid]], {"fields": ["display_name"]})
+                shown = name[0]["display_name"] if name else "(gone)"
+            except RuntimeError as e:  # a model this Odoo does not serve (ir.ui.view, ...)
+                shown = "(%s)" % e
+            title = "%s,%d  %s" % (model, rid, shown)
         else:
             title = "(stand-alone)"
         print(title)

@@ -10,6 +10,7 @@
 //   config      the ConfigMap's odoosync.json is accepted by the real binary's
 //               configuration loader (ODOOSYNC_BIN).
 //   dockerfile  deploy/Dockerfile against our rules (parsed with dockerfile-ast).
+//   readme      deploy/README.md's command blocks: no placeholder, existing paths.
 //
 // Prints "N passed, N failed" and exits 1 on any failure. No network.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -268,46 +269,161 @@ function topicRules(job) {
   check(script.includes("--if-not-exists"), "topics job: --if-not-exists (safe to run twice)");
 }
 
+// Renders a kustomization with our renderer and, when installed, kubectl kustomize
+// (they must agree); null when it cannot be rendered.
+function render(dir, hasKubectl) {
+  const where = path.relative(SRC, dir);
+  let objs;
+  try {
+    objs = renderOwn(dir);
+    check(true, "");
+  } catch (e) {
+    check(false, `${where}: ${e.message}`);
+    return null;
+  }
+  if (hasKubectl) {
+    let ko = null;
+    try {
+      ko = renderKubectl(dir);
+    } catch (e) {
+      check(false, `${where}: kubectl kustomize: ${e.message}`);
+    }
+    if (ko) {
+      const a = new Map(objs.map((o) => [keyOf(o), JSON.stringify(canon(o))]));
+      const b = new Map(ko.map((o) => [keyOf(o), JSON.stringify(canon(o))]));
+      check([...a.keys()].sort().join() === [...b.keys()].sort().join(),
+            `${where}: our renderer and kubectl kustomize give the same objects`);
+      for (const [k, v] of b)
+        check(a.get(k) === v, `${where}: ${k}: our renderer and kubectl kustomize agree\n  ours:    ${a.get(k)}\n  kubectl: ${v}`);
+      objs = ko;
+    }
+  }
+  return objs;
+}
+
+// Every odoosync container, whichever manifest or overlay it comes from, gets the
+// overlay's image: the manifests all name the image the overlays' `images:` rewrite,
+// each overlay's sub-kustomizations (check/, replay/: the hand-applied Jobs) render
+// the same image as the overlay, and deploy/README.md never applies a manifest that
+// runs odoosync with `apply -f` (that would bypass the rewrite).
+function imageRules(hasKubectl) {
+  const odoosyncImages = (objs) => objs.flatMap((o) => podSpecs(o))
+    .flatMap((sp) => [...(sp.containers || []), ...(sp.initContainers || [])])
+    .map((c) => c.image).filter((i) => i && !i.startsWith("apache/kafka"));
+  const manifests = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".yaml") && e.name !== "kustomization.yaml") manifests.push(p);
+    }
+  };
+  walk(K8S);
+  const names = new Set();
+  for (const f of manifests)
+    for (const o of readYamlDocs(f))
+      for (const img of odoosyncImages([o])) names.add(img.split(":")[0]);
+  check(names.size === 1, `every manifest names the same odoosync image (${[...names].join(", ")})`);
+  for (const d of fs.readdirSync(path.join(K8S, "overlays"))) {
+    const dir = path.join(K8S, "overlays", d);
+    const where = path.relative(SRC, dir);
+    const k = YAML.parse(fs.readFileSync(path.join(dir, "kustomization.yaml"), "utf8"));
+    for (const img of k.images || [])
+      check(names.has(img.name) && names.size === 1,
+            `${where}: images: rewrites "${img.name}", the name every manifest uses`);
+    const main = render(dir, hasKubectl) || [];
+    const want = new Set(odoosyncImages(main));
+    check(want.size === 1, `${where}: one odoosync image (${[...want].join(", ")})`);
+    for (const [sub, job] of [["replay", "odoosync-replay"], ["check", "odoosync-check"]]) {
+      const sdir = path.join(dir, sub);
+      const swhere = path.relative(SRC, sdir);
+      const objs = fs.existsSync(path.join(sdir, "kustomization.yaml")) ? render(sdir, hasKubectl) || [] : [];
+      const j = objs.find((o) => o.kind === "Job" && o.metadata.name === job);
+      check(j, `${swhere}: renders the ${job} Job with the overlay's image`);
+      if (!j) continue;
+      const got = odoosyncImages([j]);
+      check(got.length > 0 && got.every((i) => want.has(i)),
+            `${swhere}: ${job} runs the overlay's image ${[...want].join(", ")}, not ${got.join(", ")}`);
+      check(j.metadata.namespace === main.find((o) => o.kind === "Deployment")?.metadata.namespace,
+            `${swhere}: ${job} in the overlay's namespace`);
+    }
+  }
+  const readme = fs.readFileSync(path.join(DEPLOY, "README.md"), "utf8");
+  for (const m of readme.matchAll(/apply -f (deploy\/k8s\/\S+\.yaml)/g)) {
+    const f = path.join(SRC, m[1]);
+    const imgs = fs.existsSync(f) ? readYamlDocs(f).flatMap((o) => odoosyncImages([o])) : [];
+    check(imgs.length === 0, `deploy/README.md: "apply -f ${m[1]}" runs odoosync outside the overlay's image rewrite`);
+  }
+}
+
+// The topics Job's script, run with a stand-in kafka-topics.sh that records its
+// arguments: with REPLICATION=3 the topics get min.insync.replicas=2, with
+// REPLICATION=1 (a one-broker test cluster) never more than 1.
+function topicScriptRules(job) {
+  const script = job.spec.template.spec.containers[0].args.join("\n");
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "odoosync-topics-"));
+  const fake = path.join(tmp, "kafka-topics.sh");
+  fs.writeFileSync(fake, `#!/bin/sh\nprintf '%s\\n' "$*" >> "${tmp}/calls"\n`, { mode: 0o755 });
+  for (const repl of [3, 2, 1]) {
+    fs.rmSync(path.join(tmp, "calls"), { force: true });
+    const r = spawnSync("sh", ["-ec", script.replaceAll("/opt/kafka/bin/kafka-topics.sh", fake)],
+      { env: { PATH: process.env.PATH, BOOTSTRAP: "kafka:9092", REPLICATION: String(repl) }, encoding: "utf8" });
+    check(r.status === 0, `topics job with REPLICATION=${repl}: the script runs (exit ${r.status}: ${r.stderr})`);
+    const calls = fs.existsSync(path.join(tmp, "calls")) ?
+      fs.readFileSync(path.join(tmp, "calls"), "utf8").split("\n").filter((l) => l.includes("--create")) : [];
+    check(calls.length === 4, `topics job with REPLICATION=${repl}: creates 4 topics (${calls.length})`);
+    for (const c of calls) {
+      const topic = c.match(/--topic (\S+)/)?.[1];
+      const rf = Number(c.match(/--replication-factor (\S+)/)?.[1]);
+      const isr = c.match(/min\.insync\.replicas=(\S+)/)?.[1];
+      check(rf === repl, `topics job with REPLICATION=${repl}: ${topic} replication factor ${rf}`);
+      if (topic === "odoosync.events") continue;
+      check(Number(isr) === Math.min(2, repl),
+            `topics job with REPLICATION=${repl}: ${topic} min.insync.replicas=${isr}, want min(2, REPLICATION) = ${Math.min(2, repl)}`);
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+// deploy/README.md's command blocks can be copied as they are: no placeholder to
+// fill in (…, <name>, 'the-api-key'), and every deploy/ path they name exists.
+function checkReadme() {
+  const readme = fs.readFileSync(path.join(DEPLOY, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/^```(?:sh|bash|console)\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+  check(blocks.length > 0, "deploy/README.md has command blocks");
+  for (const b of blocks) {
+    for (const line of b.split("\n")) {
+      const cmd = line.replace(/(^|\s)#.*$/, "");  // comments may say "edit ... first"
+      const bad = cmd.match(/…|\.\.\.|<[A-Za-z][A-Za-z0-9 _.-]*>|'the-[a-z-]+'|YOUR_|CHANGEME/);
+      check(!bad, `deploy/README.md: command line has a placeholder (${bad?.[0]}): ${line}`);
+      for (const m of cmd.matchAll(/(?:^|\s)(deploy\/(?:k8s|systemd|Dockerfile)\S*)/g))
+        check(fs.existsSync(path.join(SRC, m[1])), `deploy/README.md: ${m[1]} exists (${line})`);
+    }
+  }
+}
+
 async function checkK8s() {
   const overlays = fs.readdirSync(path.join(K8S, "overlays")).map((d) => path.join(K8S, "overlays", d));
   const hasKubectl = kubectl();
   if (!hasKubectl) console.log("no kubectl: rendering with our own renderer only");
+  imageRules(hasKubectl);
   for (const dir of [path.join(K8S, "base"), ...overlays]) {
     const where = path.relative(SRC, dir);
-    let objs;
-    try {
-      objs = renderOwn(dir);
-      check(true, "");
-    } catch (e) {
-      check(false, `${where}: ${e.message}`);
-      continue;
-    }
-    if (hasKubectl) {
-      let ko = null;
-      try {
-        ko = renderKubectl(dir);
-      } catch (e) {
-        check(false, `${where}: kubectl kustomize: ${e.message}`);
-      }
-      if (ko) {
-        const a = new Map(objs.map((o) => [keyOf(o), JSON.stringify(canon(o))]));
-        const b = new Map(ko.map((o) => [keyOf(o), JSON.stringify(canon(o))]));
-        check([...a.keys()].sort().join() === [...b.keys()].sort().join(),
-              `${where}: our renderer and kubectl kustomize give the same objects`);
-        for (const [k, v] of b)
-          check(a.get(k) === v, `${where}: ${k}: our renderer and kubectl kustomize agree\n  ours:    ${a.get(k)}\n  kubectl: ${v}`);
-        objs = ko;
-      }
-    }
+    const objs = render(dir, hasKubectl);
+    if (!objs) continue;
     console.log(`${where}: ${objs.length} objects: ${objs.map(keyOf).join(", ")}`);
     for (const o of objs) await validateSchema(o, where);
     rules(objs, where);
   }
   // hand-applied manifests
-  for (const f of ["base/secret.example.yaml", "jobs/topics-job.yaml", "jobs/replay-job.yaml"]) {
+  for (const f of ["base/secret.example.yaml", "jobs/topics-job.yaml", "jobs/replay/replay-job.yaml",
+                   "jobs/check/check-job.yaml"]) {
     for (const o of readYamlDocs(path.join(K8S, f))) {
       await validateSchema(o, f);
-      if (o.metadata.name === "odoosync-topics") topicRules(o);
+      if (o.metadata.name === "odoosync-topics") {
+        topicRules(o);
+        topicScriptRules(o);
+      }
       if (o.metadata.name === "odoosync-replay") {
         const args = o.spec.template.spec.containers[0].args;
         check(args[0] === "replay" && args.includes("--dry-run"), "replay job: replay --dry-run by default");
@@ -421,6 +537,9 @@ function selftest() {
     ["k8s", "k8s/overlays/production/kustomization.yaml", "  - ../../autoscaling/keda\n", "  - ../../autoscaling/keda\n  - ../../autoscaling/hpa\n", /not both applied/],
     ["k8s", "k8s/base/networkpolicy.yaml", "kubernetes.io/metadata.name: monitoring", "kubernetes.io/metadata.name: default", /only from the monitoring namespace/],
     ["k8s", "k8s/base/worker-deployment.yaml", "\n            readOnlyRootFilesystem: true", "", /read-only root filesystem/],
+    ["k8s", "k8s/overlays/production/replay/kustomization.yaml", "newName: registry.example.com/odoosync", "newName: registry.example.com/other", /runs the overlay's image/],
+    ["k8s", "k8s/jobs/topics-job.yaml", 'if [ "$REPLICATION" -lt 2 ]; then isr=$REPLICATION; fi', "", /min\(2, REPLICATION\)/],
+    ["readme", "README.md", "kubectl apply -k deploy/k8s/overlays/production/check", "kubectl apply -k deploy/k8s/overlays/<your-overlay>/check", /placeholder \(<your-overlay>\)/],
   ];
   for (const [mode, file, from, to, want] of cases) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "odoosync-deploy-self-"));
@@ -441,6 +560,7 @@ function selftest() {
 }
 
 const what = process.argv[2] || "all";
+if (what === "readme" || what === "all") checkReadme();
 if (what === "selftest") selftest();
 if (what === "k8s" || what === "all") await checkK8s();
 if (what === "config" || what === "all") checkConfig();

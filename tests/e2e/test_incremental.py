@@ -49,7 +49,7 @@ ROUNDS = int(os.environ.get("INCREMENTAL_ROUNDS", "4"))
 OPS = int(os.environ.get("INCREMENTAL_OPS", "8"))
 VOLATILE = ("version", "created_at", "attempt")
 CLOUD_LINE = re.compile(r"cloud scan: (\d+) entries in \d+ ms, (\d+) requests")
-SCAN_LINE = re.compile(r"odoo scan \(([^)]*)\): (\d+) records, (\d+) attachments; "
+SCAN_LINE = re.compile(r"odoo scan \(([^)]*)\): (\d+) records?, (\d+) attachments?; "
                        r"(?:(\d+) ids listed, )?(\d+) rows read, (\d+) requests")
 
 

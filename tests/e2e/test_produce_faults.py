@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SRC, SyncCase, WorkProc, create_topics, main  # noqa: E402
 
-PRODUCE_LINE = re.compile(r"produce: (\d+) jobs emitted, (\d+) still queued from an earlier "
+PRODUCE_LINE = re.compile(r"produce: (\d+) jobs? emitted, (\d+) still queued from an earlier "
                           r"pass \(planned: [^)]*\), (\d+) not acknowledged")
 BROKERS = 3
 
