@@ -1,0 +1,313 @@
+/*
+ * apply_upload: the upload applier, an Odoo attachment's content into the
+ * cloud (see apply.h).
+ *
+ * The content streams Odoo -> WebDAV through a temporary spool file (unlinked
+ * at once, so nothing is left behind): memory stays flat whatever the size,
+ * the sha1 is checked before a byte is sent to the cloud, and a retried PUT
+ * can start again from the beginning. The PUT is create-only; a target that
+ * exists is judged by upload_occupied() (ours from an earlier attempt, an
+ * untagged copy of exactly this content left by an attempt killed between its
+ * PUT and its tag, which is adopted, or someone else's). The attachment
+ * becomes a `url` one only after the cloud confirmed the upload and the file
+ * carries its tag.
+ */
+#include "apply.h"
+#include "apply_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sha.h"
+
+#include "banned.h"
+
+struct spool {
+    FILE *f;
+    long long written;
+};
+
+static int spool_write(const char *p, size_t n, void *ud)
+{
+    struct spool *s = ud;
+
+    if (fwrite(p, 1, n, s->f) != n)
+        return ERR_IO;
+    s->written += (long long)n;
+    return 0;
+}
+
+static size_t spool_read(char *buf, size_t n, void *ud)
+{
+    struct spool *s = ud;
+    size_t got = fread(buf, 1, n, s->f);
+
+    if (got == 0 && ferror(s->f))
+        return DAV_READ_ABORT;
+    return got;
+}
+
+static int spool_rewind(void *ud)
+{
+    struct spool *s = ud;
+
+    return fseek(s->f, 0, SEEK_SET) == 0 ? 0 : ERR_IO;
+}
+
+static FILE *spool_open(const char *dir, struct err *e)
+{
+    char tmpl[4096];
+    FILE *f;
+    int fd;
+
+    if (!dir || !*dir)
+        dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    snprintf(tmpl, sizeof(tmpl), "%s/odoosync-upload-XXXXXX", dir);
+    fd = mkstemp(tmpl);
+    if (fd < 0) {
+        err_set(e, ERR_IO, "cannot create a spool file in \"%s\": %s", dir, strerror(errno));
+        return NULL;
+    }
+    unlink(tmpl); /* nothing left behind, whatever happens next */
+    f = fdopen(fd, "w+b");
+    if (!f) {
+        close(fd);
+        err_set(e, ERR_IO, "fdopen: %s", strerror(errno));
+    }
+    return f;
+}
+
+/* Turn the attachment into a url one, unless it already is. */
+static int att_to_url(struct odoo *o, long id, const char *url, struct err *e)
+{
+    cJSON *vals = cJSON_CreateObject();
+    int rc;
+
+    if (!vals)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    cJSON_AddStringToObject(vals, "type", "url");
+    cJSON_AddStringToObject(vals, "url", url);
+    cJSON_AddFalseToObject(vals, "datas");
+    rc = odoo_write(o, "ir.attachment", &id, 1, vals, e);
+    cJSON_Delete(vals);
+    return rc;
+}
+
+struct hash_sink {
+    struct sha1_ctx ctx;
+    long long n, cap;
+};
+
+static size_t hash_write(const char *p, size_t n, void *ud)
+{
+    struct hash_sink *h = ud;
+    struct err e = ERR_INIT;
+
+    h->n += (long long)n;
+    if (h->n > h->cap || sha1_update(&h->ctx, p, n, &e) < 0)
+        return 0; /* larger than the attachment, or no digest: not ours */
+    return n;
+}
+
+/* 1 when the cloud file at path has exactly size bytes and this sha1; 0 when not. */
+static int cloud_content_is(struct apply_conn *c, const char *path, long long size,
+                            const char *sha1, struct err *e)
+{
+    struct hash_sink h;
+    char hex[SHA1_HEX_SIZE];
+    int rc;
+
+    memset(&h, 0, sizeof(h));
+    h.cap = size;
+    rc = sha1_init(&h.ctx, e);
+    if (rc < 0)
+        return rc;
+    rc = dav_get(c->dav, path, hash_write, &h, NULL, e);
+    if (rc == ERR_IO && h.n > h.cap) {
+        err_clear(e);
+        sha1_release(&h.ctx);
+        return 0;
+    }
+    if (rc < 0) {
+        sha1_release(&h.ctx);
+        return rc;
+    }
+    rc = sha1_final(&h.ctx, hex, e);
+    if (rc < 0)
+        return rc;
+    return h.n == size && strcmp(hex, sha1) == 0;
+}
+
+/*
+ * The upload's target exists (st, from a re-read). Whose file is it?
+ *   - tagged with this attachment: an earlier attempt (or a worker that took
+ *     over our expired lock) uploaded it: done, go on (0, ALREADY_DONE);
+ *   - untagged, with exactly the attachment's size and sha1: an attempt killed
+ *     between its PUT and its PROPPATCH: adopt it, tag it, go on (0);
+ *   - tagged with another attachment, and it appeared after our re-read
+ *     (`raced`: our create-only PUT was refused): a newer writer gave the place
+ *     to another file: superseded (1, SKIPPED), nothing is written;
+ *   - anything else (a folder, a stranger's file, another attachment's file
+ *     that was there before us and may be on its way out): ERR_CONFLICT, retried.
+ */
+static int upload_occupied(struct applier *a, struct apply_conn *c, const struct job *j,
+                           const cJSON *att, const struct dav_stat *st, const char *idbuf,
+                           int raced, enum job_result *res, struct err *e)
+{
+    const cJSON *fsize = cJSON_GetObjectItemCaseSensitive(att, "file_size");
+    const char *sum = j->expect.checksum ? j->expect.checksum : apply_att_checksum(att);
+    long long size = cJSON_IsNumber(fsize) ? (long long)fsize->valuedouble : j->size;
+    int rc;
+
+    if (!st->is_dir && apply_streq(st->attachment_tag, idbuf)) {
+        *res = JOB_ALREADY_DONE;
+        return 0;
+    }
+    if (!st->is_dir && st->attachment_tag && *st->attachment_tag && raced) {
+        *res = JOB_SKIPPED;
+        log_job(a->o.log, LOG_INFO, j->id, j->lock,
+                "superseded: \"%s\" became attachment %s's file", j->path, st->attachment_tag);
+        return 1;
+    }
+    if (!st->is_dir && (!st->attachment_tag || !*st->attachment_tag) && sum && size >= 0 &&
+        (st->size < 0 || st->size == size)) {
+        rc = cloud_content_is(c, j->path, size, sum, e);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            rc = apply_tag(c->dav, j->path, "attachment", idbuf, e);
+            return rc < 0 ? rc : 0;
+        }
+    }
+    return err_set(e, ERR_CONFLICT, "\"%s\" exists and is not attachment %ld's file", j->path,
+                   j->att_id);
+}
+
+int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, enum job_result *res,
+                 struct err *e)
+{
+    struct dav_stat st;
+    struct dav_put_req req;
+    struct dav_result r;
+    struct spool sp = {NULL, 0};
+    cJSON *att = NULL;
+    char idbuf[32];
+    char sha[SHA1_HEX_SIZE];
+    const char *type;
+    int technical;
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    memset(&r, 0, sizeof(r));
+    if (!j->url || !*j->url) {
+        rc = err_set(e, ERR_INVALID, "upload job without the url the attachment will hold");
+        goto out;
+    }
+    snprintf(idbuf, sizeof(idbuf), "%ld", j->att_id);
+    /* Re-read the attachment under the lock: gone, changed or already done? */
+    rc = apply_att_read_doc(c->odoo, j->att_id, &att, &technical, e);
+    if (rc < 0)
+        goto out;
+    if (!att) {
+        /* deleted in Odoo meanwhile (the next pass cleans up), or not a document */
+        *res = JOB_SKIPPED;
+        goto out;
+    }
+    type = apply_jstr(att, "type");
+    if (apply_streq(type, "url")) {
+        *res = apply_streq(apply_jstr(att, "url"), j->url) ? JOB_ALREADY_DONE : JOB_SKIPPED;
+        goto out;
+    }
+    if (j->expect.checksum && !apply_streq(apply_att_checksum(att), j->expect.checksum)) {
+        *res = JOB_SKIPPED; /* content changed since planned: the next pass re-plans */
+        goto out;
+    }
+
+    rc = dav_stat(c->dav, j->path, &st, e);
+    if (rc == 0) {
+        rc = upload_occupied(a, c, j, att, &st, idbuf, 0, res, e);
+        if (rc != 0)
+            goto out;
+    } else if (rc == ERR_NOTFOUND) {
+        err_clear(e);
+        sp.f = spool_open(a->o.tmpdir, e);
+        if (!sp.f) {
+            rc = e->code;
+            goto out;
+        }
+        rc = odoo_download(c->odoo, j->att_id, spool_write, &sp, j->size >= 0 ? j->size : -1,
+                           j->expect.checksum, sha, e);
+        if (rc < 0)
+            goto out;
+        if (fflush(sp.f) != 0 || fseek(sp.f, 0, SEEK_SET) != 0) {
+            rc = err_set(e, ERR_IO, "spool file: %s", strerror(errno));
+            goto out;
+        }
+        memset(&req, 0, sizeof(req));
+        req.read = spool_read;
+        req.rewind = spool_rewind;
+        req.ud = &sp;
+        req.size = sp.written;
+        req.create_only = 1;
+        req.sha1_hex = sha;
+        apply_before_write(a, j, "put");
+        rc = dav_put(c->dav, j->path, &req, &r, e);
+        if (rc == ERR_NOTFOUND && j->record) {
+            /*
+             * No document folder (409): the mkdir or rename job of this record makes it
+             * (it failed and waits for its retry, or the folder was deleted meanwhile).
+             * Never make it here: an untagged folder would take the record's place.
+             */
+            rc = err_set(e, ERR_RETRY,
+                         "upload \"%s\": its document folder is missing (made by "
+                         "its mkdir or rename job)",
+                         j->path);
+        } else if (rc == ERR_NOTFOUND) {
+            /* no stand-alone folder (409): create it and send the file again */
+            err_clear(e);
+            rc = apply_ensure_parent(c, j->path, e);
+            if (rc == 0)
+                rc = spool_rewind(&sp) == 0 ? dav_put(c->dav, j->path, &req, &r, e)
+                                            : err_set(e, ERR_IO, "spool file: cannot rewind");
+        }
+        if (rc == ERR_CONFLICT || rc == ERR_EXISTS) {
+            /*
+             * 412: someone created it between our re-read and our PUT (a worker that
+             * took over our expired lock, or the cloud): never overwrite; look again.
+             */
+            err_clear(e);
+            dav_stat_release(&st);
+            rc = dav_stat(c->dav, j->path, &st, e);
+            if (rc == ERR_NOTFOUND)
+                rc = err_set(e, ERR_CONFLICT, "\"%s\" appeared while uploading, then went away",
+                             j->path);
+            if (rc == 0)
+                rc = upload_occupied(a, c, j, att, &st, idbuf, 1, res, e);
+            if (rc != 0)
+                goto out;
+        } else if (rc < 0) {
+            goto out;
+        } else {
+            rc = apply_tag(c->dav, j->path, "attachment", idbuf, e);
+            if (rc < 0)
+                goto out;
+        }
+    } else {
+        goto out;
+    }
+    /* Confirmed in the cloud and tagged: only now does the content leave Odoo. */
+    rc = att_to_url(c->odoo, j->att_id, j->url, e);
+out:
+    if (rc == 1)
+        rc = 0; /* superseded: *res says so */
+    if (sp.f)
+        fclose(sp.f);
+    dav_stat_release(&st);
+    cJSON_Delete(att);
+    return rc;
+}
