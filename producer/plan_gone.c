@@ -104,7 +104,7 @@ static int index_upaths(struct ctx *c)
 }
 
 /* A live url attachment whose url names dir or something below it: its id, else 0. */
-static long linked_into(struct ctx *c, const char *dir)
+long plan_linked_into(struct ctx *c, const char *dir)
 {
     size_t lo = 0, hi, mid, n = strlen(dir);
     char *slash;
@@ -176,7 +176,7 @@ int plan_gone_folder(struct ctx *c, const struct snap_entry *en, int *why, long 
         *why = KEEP_UNKNOWN;
         return 0;
     }
-    *att = linked_into(c, en->path);
+    *att = plan_linked_into(c, en->path);
     if (*att) {
         *why = KEEP_LINKED;
         return 0;

@@ -259,6 +259,8 @@ int plan_index_unmatched(struct ctx *c);
 int plan_gone_folder(struct ctx *c, const struct snap_entry *en, int *why, long *att);
 /* Plan the delete of a gone folder en in phase ph. */
 int plan_gone_delete(struct ctx *c, const struct snap_entry *en, int ph);
+/* A live url attachment whose url names dir or something below it: its id, else 0. */
+long plan_linked_into(struct ctx *c, const char *dir);
 /* Step 4: delete the gone folders; plan.messages says why the others stay. */
 int plan_delete_gone_folders(struct ctx *c);
 

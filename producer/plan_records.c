@@ -253,6 +253,10 @@ static int emit_place(struct ctx *c, struct rec *r, const struct snap_entry *pic
             const char *why = same_parent ? "record renamed" : "record changed type";
             if (r->parked)
                 why = "names swapped: back from its temporary name";
+            else if (plan_linked_into(c, want) && !plan_linked_into(c, pick->path))
+                /* Odoo's links still name the place: the cloud moved the folder */
+                why = same_parent ? "folder renamed in the cloud: renamed back"
+                                  : "folder moved in the cloud: moved back";
             else if (!same_parent && t->archive)
                 why = "record matches no type: archived";
             else if (!same_parent && c->ar >= 0 && c->tf[c->ar].cur &&

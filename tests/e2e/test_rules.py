@@ -137,6 +137,7 @@ class Rules(SyncCase):
         self.odoo.write("sale.order", so, {"name": "SO019-B"})
         self.assertPlan([("relink", "odoo", "Quotations/SO019-B/a.txt", None, aid),
                          ("rename", "cloud", "Quotations/SO019", "Quotations/SO019-B", None)])
+        self.assertIn("record renamed", [j["reason"] for j in self.plan_json()])
         self.sync()
         t = self.tree()
         self.assertNotIn("Quotations/SO019", t)
@@ -199,6 +200,9 @@ class Rules(SyncCase):
         self.sync()
         self.dav.move(self.p("Quotations/SO019"), self.p("Quotations/My order"))
         self.assertPlan([("rename", "cloud", "Quotations/My order", "Quotations/SO019", None)])
+        # the reason says who renamed: the cloud (its url still names the old place)
+        self.assertEqual([j["reason"] for j in self.plan_json()],
+                         ["folder renamed in the cloud: renamed back"])
         self.sync()
         t = self.tree()
         self.assertNotIn("Quotations/My order", t)
