@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "plural.h"
 #include "banned.h"
 
 /* ---------- helpers on the context (plan_int.h) ---------- */
@@ -551,9 +552,9 @@ static int finish(struct ctx *c)
     }
     if (waiting)
         plan_add_msg(c,
-                     "%zu jobs of records taking the place of a folder whose deletion is withheld "
+                     "%zu %s of records taking the place of a folder whose deletion is withheld "
                      "wait too",
-                     waiting);
+                     waiting, PLURAL(waiting, "job", "jobs"));
     return c->nomem ? ERR_NOMEM : 0;
 }
 

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "plan.h"
 
+#include "plural.h"
 #include "banned.h"
 
 #define SCAN_PROGRESS_MS 3000
@@ -285,7 +286,8 @@ int scan_odoo(struct odoo *o, const struct cfg *c, struct plan_type *types, size
             goto out;
         }
         st->records += (long)os->types[k].n;
-        log_info(lg, "scanned type \"%s\": %zu records", t->folder, os->types[k].n);
+        log_info(lg, "scanned type \"%s\": %zu %s", t->folder, os->types[k].n,
+                 PLURAL(os->types[k].n, "record", "records"));
         k++;
     }
     if (c->standalone.enabled) {

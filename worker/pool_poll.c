@@ -15,6 +15,7 @@
 #include "jobmsg.h"
 #include "pool_int.h"
 
+#include "plural.h"
 #include "banned.h"
 
 #define MSG_MAX (16 * 1024 * 1024)
@@ -194,8 +195,8 @@ void pool_on_rebalance(void *ud, int assigned, int lost, const char *topic, int 
     pool_drop_tasks(p, gone);
     left = lost ? 0 : wait_running(p, pt, mono_ms() + p->o.grace_ms);
     if (left > 0)
-        log_warn(p->lg, "%s[%d] revoked with %d job(s) still running: they will run again", topic,
-                 partition, left);
+        log_warn(p->lg, "%s[%d] revoked with %d %s still running: they will run again", topic,
+                 partition, left, PLURAL(left, "job", "jobs"));
     pthread_mutex_lock(&p->mu);
     pt->assigned = 0;
     pt->revoking = 0;
@@ -405,7 +406,8 @@ int pool_run(struct pool *p, const volatile sig_atomic_t *stop, struct err *e)
         update_pauses(p, 0);
     }
     /* stop taking jobs; queued ones are dropped (not stored: they come again) */
-    log_info(p->lg, "pool: stopping, %ld job(s) unfinished", p->inflight);
+    log_info(p->lg, "pool: stopping, %ld %s unfinished", p->inflight,
+             PLURAL(p->inflight, "job", "jobs"));
     update_pauses(p, 1);
     for (struct part *pt = p->parts; pt; pt = pt->next)
         pool_drop_held(p, pt);
@@ -421,8 +423,8 @@ int pool_run(struct pool *p, const volatile sig_atomic_t *stop, struct err *e)
     deadline = mono_ms() + p->o.grace_ms;
     left = wait_running(p, NULL, deadline);
     if (left > 0 && rc == 0)
-        rc = err_set(e, ERR_RETRY, "%d job(s) still running after %ld ms: not committed", left,
-                     p->o.grace_ms);
+        rc = err_set(e, ERR_RETRY, "%d %s still running after %ld ms: not committed", left,
+                     PLURAL(left, "job", "jobs"), p->o.grace_ms);
     {
         struct err ce = ERR_INIT;
 
