@@ -487,6 +487,25 @@ class TestCheck(OpsCase):
         self.assertRegex(p.stdout, r"(?m)^cloud\s+ok\s")  # the other parts are still checked
         self.assertIn('check: failed: odoo domain: type "Broken"', p.stdout)
 
+    def test_check_large_domain(self):
+        # a domain written out with 50,000 ids (about 300 kB): its type still gets its line
+        # (the domain shortened), and check says ok only when every type was checked
+        ids = ", ".join(str(i) for i in range(1, 50001))
+        types = self.TYPES + [{"folder": "Many", "model": "res.partner",
+                               "domain": "[('id', 'in', [%s])]" % ids}]
+        self.write_config(types=types, kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"]},
+                          redis={"url": self.env["REDIS_URL"]})
+        p = self.odoosync("check")
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        self.assertRegex(p.stdout, r'(?m)^type\s+ok\s+"Customers"')
+        m = re.search(r'(?m)^type\s+ok\s+"Many" \(res\.partner, domain (.*)\): (\d+) records?, \d+ ms$',
+                      p.stdout)
+        self.assertTrue(m, "no line for the type Many:\n" + p.stdout[-3000:])
+        self.assertLess(len(m.group(1)), 400, "the domain is shortened on the line")
+        self.assertRegex(m.group(1), r"^\[\('id', 'in', \[1, 2, 3, .*\.\.\. \(\d+ characters\)$")
+        self.assertGreater(int(m.group(2)), 0)
+        self.assertEqual(p.stdout.splitlines()[-1], "check: ok")
+
     def test_check_redis_down(self):
         self.write_config(kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"]},
                           redis={"url": "redis://127.0.0.1:%d" % free_port()})
