@@ -321,8 +321,18 @@ int cfg_dump(const struct cfg *c, struct buf *out)
     for (size_t i = 0; i < cfg_nkeys && rc == 0; i++)
         rc = dump_key(out, "", &cfg_keys[i], c);
     for (size_t i = 0; i < cfg_nsecrets && rc == 0; i++) {
-        const char *v = *(char *const *)(const void *)((const char *)c + cfg_secrets[i].off_val);
-        rc = buf_printf(out, "%s = %s\n", cfg_secrets[i].label, v ? "(set)" : "(unset)");
+        const struct cfg_secret *sc = &cfg_secrets[i];
+        const char *v = *(char *const *)(const void *)((const char *)c + sc->off_val);
+        const char *fe = *(char *const *)(const void *)((const char *)c + sc->off_env);
+        const char *ff = *(char *const *)(const void *)((const char *)c + sc->off_file);
+
+        /* where it came from (cfg_resolve_secrets' order), never the value */
+        if (!v)
+            rc = buf_printf(out, "%s = (unset)\n", sc->label);
+        else if (ff)
+            rc = buf_printf(out, "%s = (set, from the file %s_file)\n", sc->label, sc->label);
+        else
+            rc = buf_printf(out, "%s = (set, from $%s)\n", sc->label, fe ? fe : sc->fallback);
     }
     for (size_t i = 0; i < c->kafka.nprops && rc == 0; i++) {
         rc = buf_printf(out, "kafka.properties.%s = ", c->kafka.props[i].name);
