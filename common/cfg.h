@@ -157,8 +157,9 @@ struct cfg_state {
 };
 
 struct cfg_log {
-    int level;  /* enum log_level (log.h): "error" "warn" "info" "debug", default info */
-    int format; /* enum log_format (log.h): "auto" "json" "human", default auto */
+    int level;       /* enum log_level (log.h): "error" "warn" "info" "debug", default info */
+    int format;      /* enum log_format (log.h): "auto" "json" "human", default auto */
+    long progress_s; /* run: a progress line every so many seconds (0: none), default 10 */
 };
 
 struct cfg_metrics {

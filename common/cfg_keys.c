@@ -140,6 +140,9 @@ const struct cfg_key cfg_keys[] = {
      "error, warn, info, debug"},
     {"log.format", KT_ENUM, OFF(log.format), 0, 0, "auto", format_names, NULL, 0, NULL,
      "auto (human on a terminal), json, human"},
+    {"log.progress_s", KT_INT, OFF(log.progress_s), 0, 3600, "10", NULL, NULL, 0, NULL,
+     "while run applies a pass' jobs: an info line (done/total, rate, ETA) every so many "
+     "seconds; on a terminal a line updated in place instead; 0: neither"},
 
     {"metrics.listen", KT_LISTEN, OFF(metrics.listen), 0, 0, "", NULL, NULL, KF_EMPTY_OK, NULL,
      "Prometheus endpoint address, \"\" = off"},
