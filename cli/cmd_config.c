@@ -8,9 +8,10 @@
  *   dump  the effective configuration, after every layer (defaults < file <
  *         environment < -X), one "key = value" line per key (cfg_dump). A
  *         secret is never printed: only its sources (*_env, *_file) and
- *         whether it resolved, "odoo.password = (set)". The file is loaded and
- *         checked like every command does (setup_load), so an unknown key or a
- *         named secret source that is missing is the same error, exit 2.
+ *         where it resolved from, "odoo.password = (set, from $ODOO_PASSWORD)".
+ *         The file is loaded and checked like every command does (setup_load),
+ *         so an unknown key or a named secret source that is missing is the
+ *         same error, exit 2.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -31,8 +32,8 @@ static void config_usage(FILE *out)
                  "keys  print every configuration key: what it expects, its default, its\n"
                  "      environment variable (ODOOSYNC_<SECTION>_<KEY>) and what it does\n"
                  "dump  print the effective configuration (defaults < file < environment < -X),\n"
-                 "      one \"key = value\" line per key; secrets are never printed, only their\n"
-                 "      sources and \"(set)\" / \"(unset)\"\n\n"
+                 "      one \"key = value\" line per key; a secret is never printed, only its\n"
+                 "      source: \"odoo.password = (set, from $ODOO_PASSWORD)\" or \"(unset)\"\n\n"
                  "options of dump:\n" SETUP_HELP "\n"
                  "exit: 0 printed, 2 usage or an invalid configuration (the key is named)\n");
 }
