@@ -40,13 +40,15 @@ struct check_state {
 static void check_part(struct check_state *cs, const char *part, int prc, struct buf *line,
                        const struct err *e)
 {
-    /* a refused domain is Odoo answering: its "type FAIL" line is in line already */
-    int domain = strcmp(part, "odoo") == 0 && strncmp(e->msg, "type \"", 6) == 0;
+    /* a type's failure has its "type FAIL" line in line already; a refused domain is Odoo
+     * answering (4), a type not checked (no answer in time, credentials) is the part (3) */
+    int type = strcmp(part, "odoo") == 0 && strncmp(e->msg, "type \"", 6) == 0;
+    int domain = type && e->code == ERR_INVALID;
 
     if (line->len)
         printf("%s\n", buf_str(line));
     if (prc < 0) {
-        if (!domain)
+        if (!type)
             printf("%-6s FAIL  %s\n", part, e->msg);
         if (!cs->rc) {
             /* the same codes as every command (README: "Faults and exit codes"); a type
@@ -71,7 +73,7 @@ int cmd_check(int argc, char **argv, const volatile sig_atomic_t *stop)
 
     setup_init(&s);
     memset(&cs, 0, sizeof(cs));
-    buf_init(&line, 1 << 16);
+    buf_init(&line, 1 << 22); /* up to 1000 types of a line each (probe_odoo) */
     optind = 1;
     while ((opt = getopt_long(argc, argv, SETUP_SHORTOPTS, longopts, NULL)) != -1) {
         if (opt == 'h') {

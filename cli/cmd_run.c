@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "pass.h"
 #include "pool.h"
+#include "progress.h"
 #include "probe.h"
 #include "setup.h"
 
@@ -202,6 +203,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     struct odoo_opts oopts;
     struct pool_opts po;
     struct pool *pool = NULL;
+    struct progress prog;
     struct buf lost, keep;
     char *lpath = NULL;
     size_t nskip = 0;
@@ -293,7 +295,9 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     rc = pool_new(&pool, &po, cons, prod, e);
     if (rc < 0)
         goto out;
+    progress_start(&prog, pool, &s->log, (long)(p->njobs - nskip), s->cfg.log.progress_s);
     rc = pool_run(pool, stop, e);
+    progress_stop(&prog);
     pool_get_stats(pool, ps);
     if (ev->nlost > 0) {
         log_error(&s->log,

@@ -14,6 +14,7 @@ int cmd_produce(int argc, char **argv, const volatile sig_atomic_t *stop);
 int cmd_work(int argc, char **argv, const volatile sig_atomic_t *stop);
 int cmd_replay(int argc, char **argv, const volatile sig_atomic_t *stop);
 int cmd_check(int argc, char **argv, const volatile sig_atomic_t *stop);
+int cmd_config(int argc, char **argv, const volatile sig_atomic_t *stop);
 int cmd_version(int argc, char **argv, const volatile sig_atomic_t *stop);
 
 #define CLI_COMMANDS                                                                               \
@@ -23,6 +24,8 @@ int cmd_version(int argc, char **argv, const volatile sig_atomic_t *stop);
         {"work", "cluster mode: apply jobs from Kafka, with Redis locks", cmd_work, 1},            \
         {"replay", "re-emit dead-lettered (or past) jobs to the jobs topic", cmd_replay, 0},       \
         {"check", "connect to each configured part and say how it answers", cmd_check, 1},         \
+        {"config", "print the configuration keys (keys) or the effective configuration (dump)",    \
+         cmd_config, 0},                                                                           \
         {"version", "print the version and the libraries in use", cmd_version, 0},
 
 #endif

@@ -21,6 +21,21 @@
 #include "banned.h"
 
 #define QUICK_TIMEOUT_MS 3000
+/* a longer domain (a list of 50,000 ids written out) is shown by its start and its size */
+#define DOMAIN_SHOWN 160
+
+static void domain_label(const char *domain, char *out, size_t outsz)
+{
+    size_t n;
+
+    if (!domain)
+        domain = "[]";
+    n = strlen(domain);
+    if (n <= DOMAIN_SHOWN)
+        snprintf(out, outsz, "%s", domain);
+    else
+        snprintf(out, outsz, "%.*s... (%zu characters)", DOMAIN_SHOWN - 40, domain, n);
+}
 
 static long long mono_ms(void)
 {
@@ -66,24 +81,35 @@ int probe_odoo(const struct cfg *c, struct log *lg, int quick, const volatile si
     for (size_t i = 0; i < c->ntypes; i++) {
         const struct cfg_type *t = &c->types[i];
         struct err te = ERR_INIT;
+        char dom[DOMAIN_SHOWN + 64];
         long count = 0;
-        int trc;
+        int trc, src;
 
         if (!t->enabled)
             continue;
+        t0 = mono_ms();
+        domain_label(t->domain, dom, sizeof(dom));
         trc = odoo_search_count(o, t->model, t->domain_json, &count, &te);
         if (trc < 0) {
-            buf_printf(line, "\ntype   FAIL  \"%s\" (%s, domain %s): Odoo refused it: %s",
-                       t->folder, t->model, t->domain ? t->domain : "[]", te.msg);
+            /* Odoo answered no to the domain (unknown model or field, no read right): the
+             * type is refused; no answer, credentials, a stop: the type could not be tried */
+            int refused = trc != ERR_RETRY && trc != ERR_AUTH && trc != ERR_STOPPED &&
+                          trc != ERR_NOMEM && trc != ERR_INTERNAL;
+            src = buf_printf(line, "\ntype   FAIL  \"%s\" (%s, domain %s): %s: %s", t->folder,
+                             t->model, dom, refused ? "Odoo refused it" : "not checked", te.msg);
             if (!bad) {
                 bad = 1;
-                rc = err_set(e, trc == ERR_RETRY || trc == ERR_AUTH ? trc : ERR_INVALID,
-                             "type \"%s\" (%s, domain %s): %s", t->folder, t->model,
-                             t->domain ? t->domain : "[]", te.msg);
+                rc = err_set(e, refused ? ERR_INVALID : trc, "type \"%s\" (%s, domain %s): %s",
+                             t->folder, t->model, dom, te.msg);
             }
         } else {
-            buf_printf(line, "\ntype   ok    \"%s\" (%s, domain %s): %ld record%s", t->folder,
-                       t->model, t->domain ? t->domain : "[]", count, count == 1 ? "" : "s");
+            src =
+                buf_printf(line, "\ntype   ok    \"%s\" (%s, domain %s): %ld record%s, %lld ms",
+                           t->folder, t->model, dom, count, count == 1 ? "" : "s", mono_ms() - t0);
+        }
+        if (src < 0 && !bad) { /* never leave a type out silently */
+            bad = 1;
+            rc = err_set(e, src, "type \"%s\": its line does not fit the output", t->folder);
         }
     }
 out:

@@ -20,7 +20,7 @@
  * SASL password) never appear inline: only their sources do
  * (`password_env` names an environment variable, `password_file` a file).
  * cfg_resolve_secrets() reads them into the *secret* fields below, which no
- * log line and no dump ever prints (cfg_dump shows "(set)" / "(unset)").
+ * log line and no dump ever prints (cfg_dump shows "(set, from $VAR)" / "(unset)").
  *
  * Typical use (main only; library code is handed a const struct cfg *):
  *     struct cfg c;
@@ -157,8 +157,9 @@ struct cfg_state {
 };
 
 struct cfg_log {
-    int level;  /* enum log_level (log.h): "error" "warn" "info" "debug", default info */
-    int format; /* enum log_format (log.h): "auto" "json" "human", default auto */
+    int level;       /* enum log_level (log.h): "error" "warn" "info" "debug", default info */
+    int format;      /* enum log_format (log.h): "auto" "json" "human", default auto */
+    long progress_s; /* run: a progress line every so many seconds (0: none), default 10 */
 };
 
 struct cfg_metrics {
@@ -238,7 +239,8 @@ int cfg_require(const struct cfg *c, unsigned need, struct err *e);
 
 /* Append the effective configuration to out, one "key = value" line per key
  * (types as types[i].field, properties as kafka.properties.<name>); secrets
- * are shown as "(set)" / "(unset)", never their value. */
+ * are shown by their source, "(set, from $VAR)", "(set, from the file odoo.password_file)",
+ * or "(unset)", never their value. */
 int cfg_dump(const struct cfg *c, struct buf *out);
 
 /* Append the table of keys: name, what is expected, default, environment

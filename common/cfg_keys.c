@@ -140,6 +140,9 @@ const struct cfg_key cfg_keys[] = {
      "error, warn, info, debug"},
     {"log.format", KT_ENUM, OFF(log.format), 0, 0, "auto", format_names, NULL, 0, NULL,
      "auto (human on a terminal), json, human"},
+    {"log.progress_s", KT_INT, OFF(log.progress_s), 0, 3600, "10", NULL, NULL, 0, NULL,
+     "while run applies a pass' jobs: an info line (done/total, rate, ETA) every so many "
+     "seconds; on a terminal a line updated in place instead; 0: neither"},
 
     {"metrics.listen", KT_LISTEN, OFF(metrics.listen), 0, 0, "", NULL, NULL, KF_EMPTY_OK, NULL,
      "Prometheus endpoint address, \"\" = off"},
@@ -321,8 +324,18 @@ int cfg_dump(const struct cfg *c, struct buf *out)
     for (size_t i = 0; i < cfg_nkeys && rc == 0; i++)
         rc = dump_key(out, "", &cfg_keys[i], c);
     for (size_t i = 0; i < cfg_nsecrets && rc == 0; i++) {
-        const char *v = *(char *const *)(const void *)((const char *)c + cfg_secrets[i].off_val);
-        rc = buf_printf(out, "%s = %s\n", cfg_secrets[i].label, v ? "(set)" : "(unset)");
+        const struct cfg_secret *sc = &cfg_secrets[i];
+        const char *v = *(char *const *)(const void *)((const char *)c + sc->off_val);
+        const char *fe = *(char *const *)(const void *)((const char *)c + sc->off_env);
+        const char *ff = *(char *const *)(const void *)((const char *)c + sc->off_file);
+
+        /* where it came from (cfg_resolve_secrets' order), never the value */
+        if (!v)
+            rc = buf_printf(out, "%s = (unset)\n", sc->label);
+        else if (ff)
+            rc = buf_printf(out, "%s = (set, from the file %s_file)\n", sc->label, sc->label);
+        else
+            rc = buf_printf(out, "%s = (set, from $%s)\n", sc->label, fe ? fe : sc->fallback);
     }
     for (size_t i = 0; i < c->kafka.nprops && rc == 0; i++) {
         rc = buf_printf(out, "kafka.properties.%s = ", c->kafka.props[i].name);

@@ -364,7 +364,10 @@ int pool_run(struct pool *p, const volatile sig_atomic_t *stop, struct err *e)
     long long deadline = 0;
     int rc = 0, left, end = 0, idle;
 
-    log_info(p->lg, "pool: %d workers on %s and %s", p->o.concurrency, p->t_jobs, p->t_retry);
+    if (p->o.kq && p->o.kq->local) /* local mode: no Kafka, no topics to name */
+        log_info(p->lg, "pool: %d workers on the in-process queue", p->o.concurrency);
+    else
+        log_info(p->lg, "pool: %d workers on %s and %s", p->o.concurrency, p->t_jobs, p->t_retry);
     for (;;) {
         struct err pe = ERR_INIT;
         int prc;

@@ -7,7 +7,9 @@
   200 again once it is back; SIGTERM ends it with exit 0.
 - `odoosync check` passes against the stack (Odoo, cloud, Kafka, Redis);
   names the cloud with a wrong cloud password, Redis when Redis is not
-  there, and the type and Odoo's message for a domain Odoo refuses.
+  there, and the type and Odoo's message for a domain Odoo refuses; every
+  type gets its line: a domain of 50,000 ids written out (shown shortened),
+  a type Odoo counts too slowly ("not checked", exit 3, not "check: ok").
 - no password or API key ever appears in stdout/stderr of run and check,
   even at debug level.
 - consumer lag and lock waits: `run` shows both; jobs produced to Kafka
@@ -18,6 +20,7 @@
   counts every job, their wait (the outage) in its sum.
 """
 import http.client
+import json
 import os
 import re
 import signal
@@ -486,6 +489,50 @@ class TestCheck(OpsCase):
         self.assertRegex(p.stdout, r'(?m)^type\s+ok\s+"Customers"')
         self.assertRegex(p.stdout, r"(?m)^cloud\s+ok\s")  # the other parts are still checked
         self.assertIn('check: failed: odoo domain: type "Broken"', p.stdout)
+
+    def test_check_large_domain(self):
+        # a domain written out with 50,000 ids (about 300 kB): its type still gets its line
+        # (the domain shortened), and check says ok only when every type was checked
+        ids = ", ".join(str(i) for i in range(1, 50001))
+        types = self.TYPES + [{"folder": "Many", "model": "res.partner",
+                               "domain": "[('id', 'in', [%s])]" % ids}]
+        self.write_config(types=types, kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"]},
+                          redis={"url": self.env["REDIS_URL"]})
+        p = self.odoosync("check")
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        self.assertRegex(p.stdout, r'(?m)^type\s+ok\s+"Customers"')
+        m = re.search(r'(?m)^type\s+ok\s+"Many" \(res\.partner, domain (.*)\): (\d+) records?, \d+ ms$',
+                      p.stdout)
+        self.assertTrue(m, "no line for the type Many:\n" + p.stdout[-3000:])
+        self.assertLess(len(m.group(1)), 400, "the domain is shortened on the line")
+        self.assertRegex(m.group(1), r"^\[\('id', 'in', \[1, 2, 3, .*\.\.\. \(\d+ characters\)$")
+        self.assertGreater(int(m.group(2)), 0)
+        self.assertEqual(p.stdout.splitlines()[-1], "check: ok")
+
+    def test_check_type_times_out(self):
+        # Odoo (19, JSON-2: one path per method) counts a type too slowly: the type's line
+        # says it was not checked and why, and check fails like any request without an
+        # answer (3, README "Faults and exit codes"), not like a refused domain (4)
+        self.odoo.stop()
+        self.odoo = harness.Emulator(version=19)
+        self.addCleanup(self.odoo.stop)
+        self.write_config(odoo={"url": self.odoo.url, "database": "odoosync", "login": "admin",
+                                "password_env": "E2E_ODOO_PASSWORD",
+                                "api_key_env": "E2E_ODOO_API_KEY", "timeout_ms": 1000},
+                          kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"]},
+                          redis={"url": self.env["REDIS_URL"]})
+        conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)
+        conn.request("POST", "/__emulator__/control", json.dumps(
+            {"delay_next": {"path": "/json/2/res.partner/search_count", "seconds": 3,
+                            "count": 5}}), {"Content-Type": "application/json"})
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+        p = self.odoosync("check")
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r'(?m)^type\s+FAIL\s+"Customers" .*: not checked: .*1000 ms')
+        self.assertNotIn("refused", p.stdout)
+        self.assertRegex(p.stdout, r"(?m)^cloud\s+ok\s")
+        self.assertIn('check: failed: odoo: type "Customers"', p.stdout)
 
     def test_check_redis_down(self):
         self.write_config(kafka={"bootstrap": self.env["KAFKA_BOOTSTRAP"]},

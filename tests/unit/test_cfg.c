@@ -416,8 +416,10 @@ static void test_secrets(struct check_count *cc)
     buf_init(&out, 1 << 20);
     CHECK_INT(cc, cfg_dump(&c, &out), 0);
     CHECK(cc, strstr(buf_str(&out), "s3cret") == NULL);
-    CHECK(cc, strstr(buf_str(&out), "odoo.password = (set)\n") != NULL);
-    CHECK(cc, strstr(buf_str(&out), "odoo.api_key = (set)\n") != NULL);
+    CHECK(cc, strstr(buf_str(&out), "odoo.password = (set, from $MY_ODOO_PW)\n") != NULL);
+    CHECK(cc, strstr(buf_str(&out), "odoo.api_key = (set, from $ODOOSYNC_ODOO_API_KEY)\n") != NULL);
+    CHECK(cc, strstr(buf_str(&out),
+                     "cloud.password = (set, from the file cloud.password_file)\n") != NULL);
     CHECK(cc, strstr(buf_str(&out), "kafka.password = (unset)\n") != NULL);
     CHECK(cc, strstr(buf_str(&out), "odoo.password_env = \"MY_ODOO_PW\"\n") != NULL);
     CHECK(cc, strstr(buf_str(&out), "worker.concurrency = 8\n") != NULL);
