@@ -1,6 +1,7 @@
 /*
  * kq_int: what kq.c (the dispatch) shares with its two implementations,
- * kq_kafka.c and kq_local.c. Not for use outside the kq module.
+ * kq_kafka.c (with kq_kafka_consumer.c, kq_kafka_lag.c) and kq_local.c. Not for use outside the kq
+ * module.
  *
  * A kq_msg is one allocation made by kq_msg_make(): the struct, then the
  * topic, key, value (each NUL-terminated) and the headers as
@@ -43,7 +44,7 @@ struct kq_consumer {
     struct kq_kafka_consumer *kafka;
 };
 
-/* kq_kafka.c */
+/* kq_kafka.c, kq_kafka_consumer.c, kq_kafka_lag.c */
 struct kq_kafka_producer;
 struct kq_kafka_consumer;
 int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *c, struct err *e);
