@@ -67,6 +67,7 @@ struct cfg_odoo {
     char *api_key_file;
     long timeout_ms; /* per request, default 30000 */
     int insecure;    /* 1: do not verify TLS certificates */
+    char *ca_file;   /* PEM file of the CAs to trust instead of the system's; NULL: the system's */
     /* seconds before the watermark each pass reads again (producer/scan.h
      * SCAN_WM_OVERLAP_S: longer than Odoo's longest writing transaction), default 600 */
     long watermark_overlap_s;
@@ -84,6 +85,7 @@ struct cfg_cloud {
     enum cfg_dialect dialect;
     long timeout_ms;
     int insecure;
+    char *ca_file;  /* see cfg_odoo.ca_file */
     char *password; /* secret, see cfg_odoo.password */
 };
 

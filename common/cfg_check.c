@@ -5,11 +5,16 @@
  * under the root must stay distinct, ignoring case (each type's folder, the stand-alone
  * folder when enabled, the archive folder when the unmatched policy archives).
  * cfg_require runs once, when the command knows what it needs: the URLs, credentials and
- * document types without which that command cannot start.
+ * document types without which that command cannot start; and, whatever the command, a
+ * *.ca_file that is set must be a readable file holding a PEM certificate.
  */
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cfg.h"
 #include "cfg_int.h"
@@ -50,8 +55,50 @@ int cfg_cross_check(struct cfg *c, const char *src, struct err *e)
     return 0;
 }
 
+#define CA_FILE_MAX (16L * 1024 * 1024)
+
+/* key names the option (cloud.ca_file); path must be a readable file with a PEM certificate. */
+static int check_ca_file(const char *key, const char *path, struct err *e)
+{
+    static const char mark[] = "-----BEGIN CERTIFICATE-----";
+    FILE *f;
+    struct stat st;
+    char *data;
+    size_t n;
+    int rc = 0;
+
+    if (!path)
+        return 0;
+    f = fopen(path, "rb");
+    if (!f)
+        return err_set(e, ERR_INVALID, "%s: cannot read \"%s\": %s", key, path, strerror(errno));
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CA_FILE_MAX) {
+        fclose(f);
+        return err_set(e, ERR_INVALID, "%s: \"%s\" is not a file of CA certificates", key, path);
+    }
+    data = malloc((size_t)st.st_size + 1);
+    if (!data) {
+        fclose(f);
+        return err_set(e, ERR_NOMEM, "config: out of memory");
+    }
+    n = fread(data, 1, (size_t)st.st_size, f);
+    data[n] = '\0';
+    if (ferror(f))
+        rc = err_set(e, ERR_INVALID, "%s: cannot read \"%s\": %s", key, path, strerror(errno));
+    else if (!strstr(data, mark))
+        rc = err_set(e, ERR_INVALID, "%s: \"%s\" holds no PEM certificate (no \"%s\" line)", key,
+                     path, mark);
+    free(data);
+    fclose(f);
+    return rc;
+}
+
 int cfg_require(const struct cfg *c, unsigned need, struct err *e)
 {
+    int rc = check_ca_file("odoo.ca_file", c->odoo.ca_file, e);
+
+    if (rc < 0 || (rc = check_ca_file("cloud.ca_file", c->cloud.ca_file, e)) < 0)
+        return rc;
     if (need & CFG_NEED_ODOO) {
         if (!c->odoo.url)
             return err_set(e, ERR_INVALID,

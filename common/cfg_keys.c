@@ -61,6 +61,8 @@ const struct cfg_key cfg_keys[] = {
      "per-request timeout"},
     {"odoo.insecure", KT_BOOL, OFF(odoo.insecure), 0, 0, "false", NULL, NULL, 0, NULL,
      "do not verify TLS certificates"},
+    {"odoo.ca_file", KT_STR, OFF(odoo.ca_file), 0, 0, NULL, NULL, NULL, 0, NULL,
+     "PEM file of the CA certificates to trust for Odoo, instead of the system's"},
     {"odoo.watermark_overlap_s", KT_INT, OFF(odoo.watermark_overlap_s), 1, 86400, "600", NULL,
      NULL, 0, NULL,
      "seconds before the last pass' watermark that a pass reads again: longer than Odoo's "
@@ -82,6 +84,8 @@ const struct cfg_key cfg_keys[] = {
      NULL, "per-request timeout"},
     {"cloud.insecure", KT_BOOL, OFF(cloud.insecure), 0, 0, "false", NULL, NULL, 0, NULL,
      "do not verify TLS certificates"},
+    {"cloud.ca_file", KT_STR, OFF(cloud.ca_file), 0, 0, NULL, NULL, NULL, 0, NULL,
+     "PEM file of the CA certificates to trust for the cloud, instead of the system's"},
 
     {"standalone.enabled", KT_BOOL, OFF(standalone.enabled), 0, 0, "true", NULL, NULL, 0, NULL,
      "sync attachments that belong to no record"},

@@ -268,8 +268,11 @@ int dav_xfer_setup(struct dav *d, struct dav_xfer *x, const char *url, struct cu
         ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK;
         ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK;
     }
-    if (d->ca_file)
+    if (d->ca_file) {
+        /* instead of the system's CAs: the bundle and the directory libcurl was built with */
         ok &= curl_easy_setopt(c, CURLOPT_CAINFO, d->ca_file) == CURLE_OK;
+        ok &= curl_easy_setopt(c, CURLOPT_CAPATH, NULL) == CURLE_OK;
+    }
     if (d->o.share)
         ok &= curl_easy_setopt(c, CURLOPT_SHARE, d->o.share->sh) == CURLE_OK;
     if (d->user) {
@@ -540,6 +543,18 @@ int dav_xfer_result(struct dav *d, struct dav_xfer *x, struct err *e)
     if (x->stalled)
         return err_set(e, ERR_RETRY, DAV_REQ_FMT ": no answer from the server in %ld ms (%.200s)",
                        DAV_REQ_ARGS(x), d->o.stall_ms, d->root);
+    if (x->result == CURLE_PEER_FAILED_VERIFICATION)
+        return err_set(e, ERR_PROTO,
+                       DAV_REQ_FMT
+                       ": the server's certificate is not trusted (set cloud.ca_file to "
+                       "its CA, or cloud.insecure: true to skip the check)%s%s",
+                       DAV_REQ_ARGS(x), d->errbuf[0] ? ": " : "", d->errbuf);
+    if (x->result == CURLE_SSL_CACERT_BADFILE)
+        return err_set(e, ERR_PROTO,
+                       DAV_REQ_FMT ": the CA certificates of cloud.ca_file (%.200s) cannot be "
+                                   "loaded%s%s",
+                       DAV_REQ_ARGS(x), d->ca_file ? d->ca_file : "the system's",
+                       d->errbuf[0] ? ": " : "", d->errbuf);
     if (x->result != CURLE_OK)
         return err_set(e, is_network_error(x->result) ? ERR_RETRY : ERR_PROTO,
                        DAV_REQ_FMT ": %s%s%s", DAV_REQ_ARGS(x), curl_easy_strerror(x->result),

@@ -94,6 +94,17 @@ int odoo_curl_failure(struct odoo *o, CURLcode cc, const char *what, long timeou
     if (cc == CURLE_OPERATION_TIMEDOUT)
         return err_set(e, ERR_RETRY, "odoo: %s: no answer in %ld ms (odoo.timeout_ms, %.200s)",
                        what, timeout_ms, o->url);
+    /* no retry: the same certificate comes back */
+    if (cc == CURLE_PEER_FAILED_VERIFICATION)
+        return err_set(e, ERR_PROTO,
+                       "odoo: %s: the server's certificate is not trusted (set odoo.ca_file to its "
+                       "CA, or odoo.insecure: true to skip the check)%s%s",
+                       what, o->curl_err[0] ? ": " : "", o->curl_err);
+    if (cc == CURLE_SSL_CACERT_BADFILE)
+        return err_set(
+            e, ERR_PROTO,
+            "odoo: %s: the CA certificates of odoo.ca_file (%.200s) cannot be loaded%s%s", what,
+            o->ca_file ? o->ca_file : "the system's", o->curl_err[0] ? ": " : "", o->curl_err);
     return err_set(e, ERR_RETRY, "odoo: %s: %s", what,
                    o->curl_err[0] ? o->curl_err : curl_easy_strerror(cc));
 }
@@ -172,6 +183,11 @@ static void http_init(struct odoo *o)
     curl_easy_setopt(o->curl, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     curl_easy_setopt(o->curl, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
     curl_easy_setopt(o->curl, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+    if (o->ca_file) {
+        /* instead of the system's CAs: the bundle and the directory libcurl was built with */
+        curl_easy_setopt(o->curl, CURLOPT_CAINFO, o->ca_file);
+        curl_easy_setopt(o->curl, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(o->curl, CURLOPT_USERAGENT, "odoosync/0.1");
     curl_easy_setopt(o->curl, CURLOPT_COOKIEFILE, ""); /* cookie engine on, in memory */
     curl_easy_setopt(o->curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -230,6 +246,9 @@ struct odoo *odoo_new(const struct odoo_opts *opts, struct err *e)
         goto nomem;
     if (opts->api_key && *opts->api_key && !o->api_key)
         goto nomem;
+    o->ca_file = dup_or_null(opts->ca_file);
+    if (opts->ca_file && !o->ca_file)
+        goto nomem;
     n = strlen(o->url);
     while (n > 0 && o->url[n - 1] == '/')
         o->url[--n] = '\0';
@@ -268,6 +287,7 @@ void odoo_free(struct odoo *o)
     free(o->url);
     free(o->db);
     free(o->login);
+    free(o->ca_file);
     free_secret(o->password);
     free_secret(o->api_key);
     free(o);

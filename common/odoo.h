@@ -71,6 +71,7 @@ struct odoo_opts {
     long timeout_ms;         /* whole request, 0 = 60000; downloads: low-speed limit instead */
     long connect_timeout_ms; /* 0 = 10000 */
     int insecure;            /* 1 = do not verify TLS certificates (tests only) */
+    const char *ca_file;     /* PEM file of CAs to trust instead of the system's (copied) */
     size_t max_response;     /* cap on a JSON answer, 0 = 64 MiB */
     int retries;             /* attempts after the first on ERR_RETRY; 0 = 2, -1 = none */
     long retry_base_ms;      /* first backoff, doubled per attempt with jitter; 0 = 200 */

@@ -32,6 +32,7 @@ struct odoo {
     long timeout_ms;
     long connect_timeout_ms;
     int insecure;
+    char *ca_file; /* owned copy of opts.ca_file, NULL = the system's CAs */
     size_t max_response;
     int retries;
     long retry_base_ms;

@@ -20,6 +20,7 @@ void pass_dav_opts(const struct cfg *c, struct log *lg, struct dav_opts *o)
     o->user = c->cloud.user;
     o->password = c->cloud.password;
     o->insecure = c->cloud.insecure;
+    o->ca_file = c->cloud.ca_file;
     o->log = lg;
     o->dialect = c->cloud.dialect == CFG_DIALECT_GENERIC     ? DAV_DIALECT_GENERIC
                  : c->cloud.dialect == CFG_DIALECT_NEXTCLOUD ? DAV_DIALECT_NEXTCLOUD
@@ -47,6 +48,7 @@ void pass_odoo_opts(const struct cfg *c, struct log *lg, struct odoo_opts *o)
     o->timeout_ms = c->odoo.timeout_ms;
     o->connect_timeout_ms = c->odoo.timeout_ms < 10000 ? c->odoo.timeout_ms : 10000;
     o->insecure = c->odoo.insecure;
+    o->ca_file = c->odoo.ca_file;
     o->log = lg;
 }
 

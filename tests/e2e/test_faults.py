@@ -404,6 +404,37 @@ class TestLostContent(FaultCase):
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "odoosync-state.json.lost")))
 
 
+class TestCaFile(FaultCase):
+    """cloud.ca_file: a private CA is trusted (the stack's https Apache has its own CA);
+    without it the certificate error names cloud.ca_file and cloud.insecure; a ca_file
+    that cannot be read is a configuration error naming the key."""
+
+    def setUp(self):
+        super().setUp()
+        if not self.env.get("DAV_TLS_URL"):
+            self.skipTest("the stack has no DAV_TLS_URL")
+
+    def test_cloud_ca_file(self):
+        self.config_with("cloud", url=self.env["DAV_TLS_URL"])
+        ca = ["-X", "cloud.ca_file=" + self.env["DAV_TLS_CA"]]
+        for args in (["check"], ["run", "--once"]):
+            p = self.run_cmd(*(args + ca), expect=None)
+            self.assertEqual(p.returncode, 0, "%s with cloud.ca_file: %s%s" % (
+                args, p.stdout, p.stderr))
+        self.assertIn("Customers", self.tree())
+        for args in (["check"], ["run", "--once"]):
+            p = self.run_cmd(*args, expect=None)
+            text = (p.stdout + p.stderr).replace('\\"', '"')
+            self.assertEqual(p.returncode, 3, text)
+            self.assertRegex(text, r"cloud at %s.*not trusted \(set cloud\.ca_file to its CA, "
+                             r"or cloud\.insecure: true" % re.escape(self.env["DAV_TLS_URL"]))
+        missing = os.path.join(self.tmp, "no-such-ca.pem")
+        for args in (["check"], ["run", "--once"]):
+            p = self.run_cmd(*(args + ["-X", "cloud.ca_file=" + missing]), expect=None)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertRegex(p.stderr, r"cloud\.ca_file: cannot read \"%s\"" % re.escape(missing))
+
+
 class TestFaultTable(FaultCase):
     """Every row of the README's table "Faults and exit codes" through check, plan and
     run --once: the same exit code and the same words from every command."""
