@@ -54,15 +54,31 @@ def binary():
     return b
 
 
+def make_tls_cert(d):
+    """A throwaway self-signed certificate for 127.0.0.1 (its own CA) in d: (cert, key)."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"],
+                   stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=60)
+    return cert, key
+
+
 class Emulator:
-    def __init__(self, version=17):
+    def __init__(self, version=17, tls=False):
         self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-odoo-")
         port_file = os.path.join(self.tmp, "port")
         self.log = open(os.path.join(self.tmp, "emulator.log"), "w")
+        extra = []
+        self.ca = None
+        if tls:  # https with its own certificate: self.ca is the CA to trust
+            self.ca, key = make_tls_cert(self.tmp)
+            extra = ["--tls-cert", self.ca, "--tls-key", key]
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", EMULATOR, "--host", "127.0.0.1", "--port", "0", "--data-dir",
              os.path.join(self.tmp, "data"), "--odoo-version", str(version), "--api-key", KEY,
-             "--port-file", port_file], stdout=self.log, stderr=self.log)
+             "--port-file", port_file] + extra, stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         while not os.path.exists(port_file):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -70,7 +86,7 @@ class Emulator:
             time.sleep(0.02)
         with open(port_file) as f:
             self.port = int(f.read())
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -86,7 +102,13 @@ class Emulator:
         payload = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {
             "service": "object", "method": "execute_kw",
             "args": ["odoosync", 2, "admin", model, method, args, kwargs or {}]}}
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        if self.ca:
+            import ssl
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=60,
+                context=ssl.create_default_context(cafile=self.ca))
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
             conn.request("POST", "/jsonrpc", json.dumps(payload),
                          {"Content-Type": "application/json"})

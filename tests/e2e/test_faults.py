@@ -405,16 +405,14 @@ class TestLostContent(FaultCase):
 
 
 class TestCaFile(FaultCase):
-    """cloud.ca_file: a private CA is trusted (the stack's https Apache has its own CA);
+    """cloud.ca_file / odoo.ca_file: a private CA is trusted (the stack's https Apache and
+    an emulator serving https have their own CA);
     without it the certificate error names cloud.ca_file and cloud.insecure; a ca_file
     that cannot be read is a configuration error naming the key."""
 
-    def setUp(self):
-        super().setUp()
+    def test_cloud_ca_file(self):
         if not self.env.get("DAV_TLS_URL"):
             self.skipTest("the stack has no DAV_TLS_URL")
-
-    def test_cloud_ca_file(self):
         self.config_with("cloud", url=self.env["DAV_TLS_URL"])
         ca = ["-X", "cloud.ca_file=" + self.env["DAV_TLS_CA"]]
         for args in (["check"], ["run", "--once"]):
@@ -433,6 +431,32 @@ class TestCaFile(FaultCase):
             p = self.run_cmd(*(args + ["-X", "cloud.ca_file=" + missing]), expect=None)
             self.assertEqual(p.returncode, 2, p.stderr)
             self.assertRegex(p.stderr, r"cloud\.ca_file: cannot read \"%s\"" % re.escape(missing))
+
+    def test_odoo_ca_file(self):
+        """The same for Odoo (the emulator serving https with its own CA), a download
+        included."""
+        odoo = harness.Emulator(tls=True)
+        self.addCleanup(odoo.stop)
+        pid = odoo.create("res.partner", {"name": "Tls Corp", "customer_rank": 1})
+        odoo.attach("res.partner", pid, "over-tls.txt", b"sent over https")
+        self.config_with("odoo", url=odoo.url)
+        ca = ["-X", "odoo.ca_file=" + odoo.ca]
+        for args in (["check"], ["run", "--once"]):
+            p = self.run_cmd(*(args + ca), expect=None)
+            self.assertEqual(p.returncode, 0, "%s with odoo.ca_file: %s%s" % (
+                args, p.stdout, p.stderr))
+        self.assertIn("Customers/Tls Corp/over-tls.txt", self.tree())
+        for args in (["check"], ["run", "--once"]):
+            p = self.run_cmd(*args, expect=None)
+            text = (p.stdout + p.stderr).replace('\\"', '"')
+            self.assertEqual(p.returncode, 3, text)
+            self.assertRegex(text, r"odoo at %s.*not trusted \(set odoo\.ca_file to its CA, "
+                             r"or odoo\.insecure: true" % re.escape(odoo.url))
+        missing = os.path.join(self.tmp, "no-such-ca.pem")
+        for args in (["check"], ["run", "--once"]):
+            p = self.run_cmd(*(args + ["-X", "odoo.ca_file=" + missing]), expect=None)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertRegex(p.stderr, r"odoo\.ca_file: cannot read \"%s\"" % re.escape(missing))
 
 
 class TestFaultTable(FaultCase):

@@ -2460,9 +2460,21 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
+def serve_tls(httpd, cert, key):
+    """--tls-cert/--tls-key: serve https (a test of odoo.ca_file): the listening socket is
+    wrapped, each connection's handshake runs in its own handler thread (on first read)."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True,
+                                   do_handshake_on_connect=False)
+
+
 def serve(args):
     odoo = Odoo(args.data_dir, args.odoo_version, args.api_key)
     httpd = Server((args.host, args.port), Handler)
+    if args.tls_cert:
+        serve_tls(httpd, args.tls_cert, args.tls_key)
     httpd.odoo = odoo
     httpd.verbose = args.verbose
     port = httpd.server_address[1]
@@ -2480,8 +2492,9 @@ def serve(args):
         with open(tmp, "w") as fh:
             fh.write("%d\n" % port)
         os.replace(tmp, args.port_file)
-    sys.stderr.write("emulator: Odoo %d.0 emulator on http://%s:%d (data %s)\n"
-                     % (args.odoo_version, args.host, port, odoo.data_dir))
+    sys.stderr.write("emulator: Odoo %d.0 emulator on %s://%s:%d (data %s)\n"
+                     % (args.odoo_version, "https" if args.tls_cert else "http", args.host,
+                        port, odoo.data_dir))
     sys.stderr.flush()
     while not stop.wait(0.1):
         pass
@@ -2501,7 +2514,11 @@ def main(argv=None):
     ap.add_argument("--api-key", default="")
     ap.add_argument("--port-file")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--tls-cert", help="serve https with this PEM certificate (and --tls-key)")
+    ap.add_argument("--tls-key")
     args = ap.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
     os.makedirs(args.data_dir, exist_ok=True)
     return serve(args)
 

@@ -37,6 +37,7 @@ class RpcFailure(Exception):
 
 class EmulatorCase(unittest.TestCase):
     VERSION = 17
+    ARGS = []  # more emulator options
 
     @classmethod
     def setUpClass(cls):
@@ -46,7 +47,7 @@ class EmulatorCase(unittest.TestCase):
         cls.proc = subprocess.Popen(
             [sys.executable, EMULATOR, "--host", "127.0.0.1", "--port", "0", "--data-dir",
              cls.data_dir, "--odoo-version", str(cls.VERSION), "--api-key", KEY,
-             "--port-file", port_file], stderr=subprocess.PIPE)
+             "--port-file", port_file] + cls.ARGS, stderr=subprocess.PIPE)
         deadline = time.time() + 15
         while not os.path.exists(port_file):
             if cls.proc.poll() is not None or time.time() > deadline:
@@ -1141,6 +1142,59 @@ class TransactionStampTests(EmulatorCase):
             {"sql_write": {"model": "res.partner", "ids": [pid], "values": {"nope": 1}}}),
             {"Content-Type": "application/json"})
         self.assertEqual(status, 400)
+
+
+class TlsTests(EmulatorCase):
+    """--tls-cert/--tls-key: the same server over https (for odoo.ca_file tests), with a
+    certificate of its own: a client trusting that CA talks to it, one trusting only the
+    system's store is refused the handshake."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certdir = tempfile.mkdtemp(prefix="odoo-emu-tls-")
+        cls.cert = os.path.join(cls.certdir, "cert.pem")
+        key = os.path.join(cls.certdir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+                        cls.cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1"],
+                       stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=60)
+        cls.ARGS = ["--tls-cert", cls.cert, "--tls-key", key]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.certdir, ignore_errors=True)
+
+    def http(self, method, path, body=None, headers=None):
+        import ssl
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=60,
+                                           context=ssl.create_default_context(cafile=self.cert))
+        try:
+            conn.request(method, path, body, headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), data
+        finally:
+            conn.close()
+
+    def test_https_with_its_ca(self):
+        self.assertEqual(self.rpc("common", "version")["server_version_info"][0], 17)
+        self.assertEqual(self.rpc("common", "authenticate", "odoosync", "admin", "admin", {}),
+                         2)
+
+    def test_untrusted_without_its_ca(self):
+        import ssl
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=60,
+                                           context=ssl.create_default_context())
+        try:
+            with self.assertRaises(ssl.SSLCertVerificationError):
+                conn.request("GET", "/web/webclient/version_info")
+        finally:
+            conn.close()
+        # and the server goes on serving the next client
+        self.test_https_with_its_ca()
 
 
 if __name__ == "__main__":
