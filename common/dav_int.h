@@ -160,6 +160,11 @@ struct dav_mem_src {
 size_t dav_mem_read(char *b, size_t n, void *ud);
 int dav_mem_rewind(void *ud);
 
+/* --- paths (dav_path.c) --------------------------------------------------------------- */
+
+/* The value of the hex digit c (0-15), -1 when c is none: percent-decoding. */
+int dav_hexval(int c);
+
 /* --- the multistatus parser (dav_xml.c) --------------------------------------------------- */
 
 /* Copy up to len bytes into b; return the count, 0 at the end, -1 on error. */

@@ -10,6 +10,7 @@
  * compared with the decoded base path.
  */
 #include "dav.h"
+#include "dav_int.h"
 
 #include <string.h>
 
@@ -21,7 +22,7 @@ static int is_unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static int hexval(int c)
+int dav_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -110,8 +111,8 @@ static int pct_decode(const char *s, size_t n, struct buf *out)
         char c = s[i];
         int rc;
 
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (c == '%' && i + 2 < n && dav_hexval(s[i + 1]) >= 0 && dav_hexval(s[i + 2]) >= 0) {
+            c = (char)(dav_hexval(s[i + 1]) * 16 + dav_hexval(s[i + 2]));
             if (c == '\0')
                 return ERR_PROTO;
             i += 2;

@@ -201,17 +201,6 @@ static const char *opt(struct propset *ps, enum prop p)
     return ps->has[p] ? trimmed(&ps->v[p]) : NULL;
 }
 
-static int xdigit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * 1 when href decodes to a name with a control character (none of our paths
  * holds one: dav_path_normalize refuses them), with the decoded href escaped
@@ -241,8 +230,8 @@ static int href_has_ctrl(const char *href, struct buf *shown, long *cut, int *be
         } else if (slash_after) {
             *below = 1;
         }
-        if (c == '%' && xdigit(href[i + 1]) >= 0 && xdigit(href[i + 2]) >= 0) {
-            c = (unsigned char)(xdigit(href[i + 1]) * 16 + xdigit(href[i + 2]));
+        if (c == '%' && dav_hexval(href[i + 1]) >= 0 && dav_hexval(href[i + 2]) >= 0) {
+            c = (unsigned char)(dav_hexval(href[i + 1]) * 16 + dav_hexval(href[i + 2]));
             i += 2;
         }
         if (c == 0)
