@@ -202,15 +202,12 @@ int scan_unmatched(struct odoo *o, const struct cfg *c, const struct plan_type *
             listed[nl++].id = os->types[k].v[i].id;
         }
     qsort(listed, nl, sizeof(*listed), cmp_mid);
-    for (size_t i = 0; i < cs->n; i++) {
+    for (size_t i = 0; rc == 0 && i < cs->n; i++) {
         const struct snap_entry *en = &cs->v[i];
-        struct mid m;
 
-        if (!en->is_dir || !en->record_tag || !depth2(en->path, root.data))
-            continue; /* a document folder is two levels under the root */
-        m.model = tag_model(types, ntypes, en->record_tag, &m.id);
-        if (m.model && !bsearch(&m, listed, nl, sizeof(*listed), cmp_mid))
-            want[nw++] = m;
+        /* a document folder is two levels under the root */
+        if (en->is_dir && depth2(en->path, root.data))
+            rc = want_tag(types, ntypes, en->record_tag, listed, nl, &want, &nw, &capw, e);
     }
     /* the records the previous pass linked files to: a document folder deleted in the
      * cloud as its record stops matching leaves no tag, and its url attachments (which
