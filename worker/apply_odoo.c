@@ -42,6 +42,14 @@ static int split_record(const char *rec, char *model, size_t cap, long *id, stru
     return 0;
 }
 
+/* The attachment (re-read under the lock) is not at the write_date the job was planned
+ * from: Odoo changed it since. */
+static int changed_since_planned(const cJSON *att, const struct job *j)
+{
+    return j->expect.write_date &&
+           !apply_streq(apply_jstr(att, "write_date"), j->expect.write_date);
+}
+
 int apply_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e)
 {
@@ -62,7 +70,7 @@ int apply_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result
         *res = JOB_ALREADY_DONE;
         goto out;
     }
-    if (j->expect.write_date && !apply_streq(apply_jstr(att, "write_date"), j->expect.write_date)) {
+    if (changed_since_planned(att, j)) {
         rc = err_set(e, ERR_CONFLICT, "attachment %ld changed since planned", j->att_id);
         goto out;
     }
@@ -186,9 +194,7 @@ int apply_relink(struct apply_conn *c, const struct job *j, enum job_result *res
          * Changed in Odoo since planned: superseded, the next pass decides anew. Unless
          * an earlier attempt of this job made that change (the values are the job's).
          */
-        if (j->expect.write_date &&
-            !apply_streq(apply_jstr(att, "write_date"), j->expect.write_date) &&
-            !relink_done(att, j, model, res_id)) {
+        if (changed_since_planned(att, j) && !relink_done(att, j, model, res_id)) {
             *res = JOB_SKIPPED;
             goto out;
         }
@@ -239,7 +245,7 @@ int apply_delete_odoo(struct apply_conn *c, const struct job *j, enum job_result
         *res = technical ? JOB_SKIPPED : JOB_ALREADY_DONE;
         goto out;
     }
-    if (j->expect.write_date && !apply_streq(apply_jstr(att, "write_date"), j->expect.write_date)) {
+    if (changed_since_planned(att, j)) {
         rc = err_set(e, ERR_CONFLICT, "attachment %ld changed since planned", j->att_id);
         goto out;
     }
