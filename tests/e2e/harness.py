@@ -292,6 +292,76 @@ class SyncCase(unittest.TestCase):
     def url_of(self, rel):
         return self.env["DAV_URL"].rstrip("/") + urllib.parse.quote("/%s/%s" % (self.root, rel))
 
+    # --- records, plans and links, as the rule tests write them -----------------------
+    def customer(self, name, **kw):
+        vals = {"name": name, "is_company": True, "customer_rank": 1}
+        vals.update(kw)
+        return self.odoo.create("res.partner", vals)
+
+    def order(self, name, state="draft"):
+        pid = self.customer("Buyer of %s" % name)
+        return self.odoo.create("sale.order", {"name": name, "partner_id": pid, "state": state})
+
+    def att_by_id(self, aid):
+        rows = self.odoo.attachments([("id", "=", aid)])
+        return rows[0] if rows else None
+
+    def job_row(self, j):
+        """(kind, side, path, to, attachment) of a planned job: paths relative to the
+        root, the attachment id for jobs on an attachment, else None."""
+        def rel(path):
+            if not path:
+                return None
+            prefix = "/" + self.root + "/"
+            return path[len(prefix):] if path.startswith(prefix) else path
+        return (j["kind"], j["side"], rel(j.get("path")), rel(j.get("to")),
+                j.get("att_id"))
+
+    def assertPlan(self, expected):
+        """The exact jobs `odoosync plan --json` plans for the next pass (issue 5's
+        table of rules, on the real servers): compared as sorted lists of job_row."""
+        got = sorted((self.job_row(j) for j in self.plan_json()), key=repr)
+        if os.environ.get("E2E_PLAN_DUMP"):
+            print("\nPLAN %s %r" % (self._testMethodName, got))
+            return
+        self.assertEqual(got, sorted(expected, key=repr))
+
+    def assertLinked(self, aid, rel, model, res_id):
+        """Attachment aid is a url attachment of (model, res_id) naming the file rel."""
+        a = self.att_by_id(aid)
+        self.assertIsNotNone(a, "attachment %d is gone" % aid)
+        self.assertEqual(a["type"], "url")
+        self.assertTrue(url_path(a["url"]).endswith("/%s/%s" % (self.root, rel)),
+                        "attachment %d url %s does not name %s" % (aid, a["url"], rel))
+        self.assertEqual(a["res_model"], model)
+        self.assertEqual(a["res_id"], res_id)
+
+    def fetch_url(self, url):
+        """GET the url an attachment holds, as a user following the link would."""
+        return get_url(self, url)
+
+
+def mkdir(rel):
+    """A planned mkdir of the cloud folder rel (a job_row)."""
+    return ("mkdir", "cloud", rel, None, None)
+
+
+def url_path(url):
+    return urllib.parse.unquote(urllib.parse.urlparse(url).path)
+
+
+def get_url(case, url):
+    """GET an attachment's url as it is (no re-encoding): the body, or None."""
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        conn.request("GET", u.path, headers={"Authorization": case.dav.auth})
+        r = conn.getresponse()
+        body = r.read()
+        return body if r.status == 200 else None
+    finally:
+        conn.close()
+
 
 def sha1(b):
     return hashlib.sha1(b).hexdigest()

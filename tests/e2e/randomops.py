@@ -63,7 +63,6 @@ so the same seed on the same binary replays the same operations.
 """
 import base64
 import hashlib
-import http.client
 import os
 import random
 import sys
@@ -72,7 +71,7 @@ import traceback
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SyncCase  # noqa: E402
+from harness import SyncCase, get_url  # noqa: E402
 
 SA = "Stand Alone Attachments"
 TYPE_NAMES = ["Customers", "Quotations", "Orders"]
@@ -282,19 +281,6 @@ def url_rel(case, url):
     if not path.startswith(prefix):
         return None
     return path[len(prefix):].rstrip("/")
-
-
-def get_url(case, url):
-    """GET an attachment's url as it is (no re-encoding): the body, or None."""
-    u = urllib.parse.urlparse(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-    try:
-        conn.request("GET", u.path, headers={"Authorization": case.dav.auth})
-        r = conn.getresponse()
-        body = r.read()
-        return body if r.status == 200 else None
-    finally:
-        conn.close()
 
 
 def proven(pre, last, entry, aid):

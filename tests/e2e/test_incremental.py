@@ -159,11 +159,6 @@ class Incremental(SyncCase):
         return inc
 
     # --- Odoo population and random changes ------------------------------------------
-    def customer(self, name, **kw):
-        vals = {"name": name, "is_company": True, "customer_rank": 1}
-        vals.update(kw)
-        return self.odoo.create("res.partner", vals)
-
     def bulk_customers(self, n, per):
         """n customers with per url attachments each, in two calls stamped an hour ago
         (as in a database whose rows are mostly old: the emulator's late_commit); then

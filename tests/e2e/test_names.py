@@ -21,22 +21,14 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SyncCase, main, read_events  # noqa: E402
+from harness import SyncCase, main, read_events, url_path  # noqa: E402
 
 LOCKINFO = (b'<?xml version="1.0" encoding="utf-8"?><d:lockinfo xmlns:d="DAV:">'
             b"<d:lockscope><d:exclusive/></d:lockscope><d:locktype><d:write/></d:locktype>"
             b"<d:owner>a desktop client</d:owner></d:lockinfo>")
 
 
-def url_path(url):
-    return urllib.parse.unquote(urllib.parse.urlparse(url).path)
-
-
 class Names(SyncCase):
-    def customer(self, name):
-        return self.odoo.create("res.partner",
-                                {"name": name, "is_company": True, "customer_rank": 1})
-
     def lock(self, rel):
         """A WebDAV LOCK on a file (as a desktop client holding it open): the token."""
         h = {"Authorization": self.dav.auth, "Content-Type": "application/xml",
@@ -54,15 +46,6 @@ class Names(SyncCase):
     def unlock(self, rel, token):
         st, _ = self.dav.req("UNLOCK", self.p(rel), headers={"Lock-Token": token})
         self.assertIn(st, (204, 409))
-
-    def assertLinked(self, aid, rel, model, res_id):
-        a = self.odoo.attachments([("id", "=", aid)])
-        self.assertTrue(a, "attachment %d is gone" % aid)
-        a = a[0]
-        self.assertEqual(a["type"], "url")
-        self.assertTrue(url_path(a["url"]).endswith("/%s/%s" % (self.root, rel)),
-                        "attachment %d url %s does not name %s" % (aid, a["url"], rel))
-        self.assertEqual((a["res_model"], a["res_id"]), (model, res_id))
 
     def folders(self, t, typ):
         """{folder name: record tag} of the document folders under a type folder."""

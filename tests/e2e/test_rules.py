@@ -16,64 +16,14 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import KEY, SyncCase, main, sha1  # noqa: E402
-
-
-def mkdir(rel):
-    return ("mkdir", "cloud", rel, None, None)
+from harness import KEY, SyncCase, main, mkdir, sha1, url_path  # noqa: E402
 
 
 # The first pass into an empty root creates the type folders and the stand-alone one.
 TOP = [mkdir("Customers"), mkdir("Quotations"), mkdir("Orders"), mkdir("Stand Alone Attachments")]
 
 
-def url_path(url):
-    return urllib.parse.unquote(urllib.parse.urlparse(url).path)
-
-
 class Rules(SyncCase):
-    def customer(self, name, **kw):
-        vals = {"name": name, "is_company": True, "customer_rank": 1}
-        vals.update(kw)
-        return self.odoo.create("res.partner", vals)
-
-    def order(self, name, state="draft"):
-        pid = self.customer("Buyer of %s" % name)
-        return self.odoo.create("sale.order", {"name": name, "partner_id": pid, "state": state})
-
-    def att_by_id(self, aid):
-        rows = self.odoo.attachments([("id", "=", aid)])
-        return rows[0] if rows else None
-
-    def job_row(self, j):
-        """(kind, side, path, to, attachment) of a planned job: paths relative to the
-        root, the attachment id for jobs on an attachment, else None."""
-        def rel(path):
-            if not path:
-                return None
-            prefix = "/" + self.root + "/"
-            return path[len(prefix):] if path.startswith(prefix) else path
-        return (j["kind"], j["side"], rel(j.get("path")), rel(j.get("to")),
-                j.get("att_id"))
-
-    def assertPlan(self, expected):
-        """The exact jobs `odoosync plan --json` plans for the next pass (issue 5's
-        table of rules, on the real servers): compared as sorted lists of job_row."""
-        got = sorted((self.job_row(j) for j in self.plan_json()), key=repr)
-        if os.environ.get("E2E_PLAN_DUMP"):
-            print("\nPLAN %s %r" % (self._testMethodName, got))
-            return
-        self.assertEqual(got, sorted(expected, key=repr))
-
-    def assertLinked(self, aid, rel, model, res_id):
-        a = self.att_by_id(aid)
-        self.assertIsNotNone(a, "attachment %d is gone" % aid)
-        self.assertEqual(a["type"], "url")
-        self.assertTrue(url_path(a["url"]).endswith("/%s/%s" % (self.root, rel)),
-                        "attachment %d url %s does not name %s" % (aid, a["url"], rel))
-        self.assertEqual(a["res_model"], model)
-        self.assertEqual(a["res_id"], res_id)
-
     # --- Odoo -> cloud -------------------------------------------------------------
     def test_type_and_document_folders(self):
         c = self.customer("Agrolait")

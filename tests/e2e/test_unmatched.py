@@ -19,61 +19,15 @@ ids, urls naming the files, content fetched from the url itself), and ends
 with a pass that plans nothing.
 """
 import base64
-import http.client
 import os
 import sys
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SyncCase, main  # noqa: E402
-
-
-def mkdir(rel):
-    return ("mkdir", "cloud", rel, None, None)
-
-
-def url_path(url):
-    return urllib.parse.unquote(urllib.parse.urlparse(url).path)
+from harness import SyncCase, main, mkdir, url_path  # noqa: E402
 
 
 class Unmatched(SyncCase):
-    # --- helpers (as in test_rules.py) -------------------------------------------
-    def customer(self, name, **kw):
-        vals = {"name": name, "is_company": True, "customer_rank": 1}
-        vals.update(kw)
-        return self.odoo.create("res.partner", vals)
-
-    def order(self, name, state="draft"):
-        pid = self.customer("Buyer of %s" % name)
-        return self.odoo.create("sale.order", {"name": name, "partner_id": pid, "state": state})
-
-    def att_by_id(self, aid):
-        rows = self.odoo.attachments([("id", "=", aid)])
-        return rows[0] if rows else None
-
-    def job_row(self, j):
-        def rel(path):
-            if not path:
-                return None
-            prefix = "/" + self.root + "/"
-            return path[len(prefix):] if path.startswith(prefix) else path
-        return (j["kind"], j["side"], rel(j.get("path")), rel(j.get("to")), j.get("att_id"))
-
-    def assertPlan(self, expected):
-        got = sorted((self.job_row(j) for j in self.plan_json()), key=repr)
-        self.assertEqual(got, sorted(expected, key=repr))
-
-    def fetch_url(self, url):
-        """GET the url an attachment holds, as a user following the link would."""
-        u = urllib.parse.urlparse(url)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-        try:
-            conn.request("GET", u.path, headers={"Authorization": self.dav.auth})
-            r = conn.getresponse()
-            return r.read() if r.status == 200 else None
-        finally:
-            conn.close()
-
+    # --- helpers (the records, plans and links ones are SyncCase's) ---------------
     def assertFile(self, aid, rel, model, res_id, content):
         """The cloud file rel holds content; attachment aid (same id) is a url one of
         model,res_id naming it, and its url gives the content back."""
