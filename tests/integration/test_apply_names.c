@@ -320,7 +320,6 @@ int main(void)
 {
     struct check_count cc = CHECK_INIT;
     struct ctx x;
-    struct apply_opts ao;
     struct err e = ERR_INIT;
     cJSON *vals;
 
@@ -330,19 +329,11 @@ int main(void)
     x.cc = &cc;
     at_env_init(&x.t, "names");
     snprintf(x.root, sizeof(x.root), "/odoosync-test-names-%d", (int)getpid());
-    CHECK_INT(&cc, dav_global_init(&e), 0);
-    x.dav = dav_new(&x.t.dav, &e);
-    x.odoo = odoo_new(&x.t.odoo, &e);
-    CHECK(&cc, x.dav && x.odoo);
-    if (!x.dav || !x.odoo)
+    CHECK_MSG(&cc, at_apply_open(&x.t, &x.dav, &x.odoo, &x.ap, on_event, &x, &e) == 0, "%s", e.msg);
+    if (!x.dav || !x.odoo || !x.ap) {
+        at_apply_close(x.dav, x.odoo, x.ap);
         return check_done(&cc);
-    CHECK_MSG(&cc, odoo_connect(x.odoo, &e) == 0, "%s", e.msg);
-    memset(&ao, 0, sizeof(ao));
-    ao.dav = &x.t.dav;
-    ao.odoo = &x.t.odoo;
-    ao.on_event = on_event;
-    ao.event_ud = &x;
-    CHECK_INT(&cc, apply_new(&x.ap, &ao, &e), 0);
+    }
     vals = cJSON_CreateObject();
     cJSON_AddStringToObject(vals, "name", "Agrolait Group");
     cJSON_AddNumberToObject(vals, "customer_rank", 1);
@@ -357,9 +348,6 @@ int main(void)
     test_swap_target_not_yet_free(&x);
 
     dav_delete(x.dav, x.root, NULL, &e);
-    apply_free(x.ap);
-    odoo_free(x.odoo);
-    dav_free(x.dav);
-    dav_global_cleanup();
+    at_apply_close(x.dav, x.odoo, x.ap);
     return check_done(&cc);
 }

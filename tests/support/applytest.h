@@ -59,6 +59,48 @@ static inline void at_env_init(struct at_env *t, const char *tag)
     t->lock.prefix = t->prefix;
 }
 
+/*
+ * The clients of an apply test on the stack of t: dav_global_init, a WebDAV handle, a
+ * connected Odoo handle and an applier that reports its events to on_event (may be
+ * NULL). 0, or the failing step's code with e set; what was made stays in the
+ * pointers for at_apply_close().
+ */
+static inline int
+at_apply_open(const struct at_env *t, struct dav **dav, struct odoo **odoo, struct applier **ap,
+              void (*on_event)(const struct job *, const struct job_event *, void *), void *ud,
+              struct err *e)
+{
+    struct apply_opts ao;
+    int rc = dav_global_init(e);
+
+    if (rc < 0)
+        return rc;
+    *dav = dav_new(&t->dav, e);
+    if (!*dav)
+        return e->code ? e->code : ERR_NOMEM;
+    *odoo = odoo_new(&t->odoo, e);
+    if (!*odoo)
+        return e->code ? e->code : ERR_NOMEM;
+    rc = odoo_connect(*odoo, e);
+    if (rc < 0)
+        return rc;
+    memset(&ao, 0, sizeof(ao));
+    ao.dav = &t->dav;
+    ao.odoo = &t->odoo;
+    ao.on_event = on_event;
+    ao.event_ud = ud;
+    return apply_new(ap, &ao, e);
+}
+
+/* Frees what at_apply_open() made (NULLs allowed). */
+static inline void at_apply_close(struct dav *dav, struct odoo *odoo, struct applier *ap)
+{
+    apply_free(ap);
+    odoo_free(odoo);
+    dav_free(dav);
+    dav_global_cleanup();
+}
+
 static inline void at_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
