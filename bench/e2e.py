@@ -92,7 +92,7 @@ def run_rclone(stack, src, transfers):
 def rpc_counts(stack):
     """The emulator's counts of model.method calls and downloads since its last reset."""
     st = stack.odoo_stats()
-    return {k: v for k, v in st.items() if not k.startswith("http ")}
+    return {k: v for k, v in st.items() if not k.startswith(("http ", "rpc "))}
 
 
 def per_file(n, files):
