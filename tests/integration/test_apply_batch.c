@@ -135,7 +135,7 @@ int main(void)
         dav_stat_release(&ds);
     }
     CHECK_INT(&cc, st.content_ids, NUP);
-    CHECK(&cc, st.content_reads < NUP / 2);
+    CHECK(&cc, st.content_reads < NUP);
     CHECK(&cc, st.reads < st.read_ids);
     /* 2. deletes: gone, in shared unlinks (their re-reads shared too) */
     for (int i = NUP; i < NUP + NDEL; i++) {
