@@ -15,7 +15,9 @@ cloud root on the stack's Apache WebDAV:
                --once` until the workers have reported a final event for every job
 
 Wall time, peak RSS, files found on the server afterwards (counted on Apache's disk),
-ratios odoosync/rclone (wall: > 1 means odoosync is slower).
+requests per file to Odoo (HTTP requests the emulator served: RPCs, downloads, logins;
+scans and planning included) and to the cloud (lines of Apache's access log), ratios
+odoosync/rclone (wall: > 1 means odoosync is slower).
 
 usage: e2e.py [--records 2000] [--per 5] [--size 4096] [--concurrency 8]
               [--workers 1,2 | --workers none]
@@ -87,6 +89,16 @@ def run_rclone(stack, src, transfers):
     return r
 
 
+def rpc_counts(stack):
+    """The emulator's counts of model.method calls and downloads since its last reset."""
+    st = stack.odoo_stats()
+    return {k: v for k, v in st.items() if not k.startswith(("http ", "rpc "))}
+
+
+def per_file(n, files):
+    return "%.2f" % (n / files) if isinstance(n, int) and files else "-"
+
+
 def vm_hwm_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -130,6 +142,8 @@ def run_cluster(args, nworkers, exe, tmp):
                     [exe, "work", "--config", cfg, "--events", events[i], "-L", "warn"],
                     env=env, stdout=lf, stderr=lf))
             time.sleep(6)  # group join (the broker delays a first join by 3 s)
+            stack.odoo_reset_stats()
+            dav0 = stack.dav_requests()
             log("cluster %d: odoosync produce --once" % nworkers)
             t0 = time.monotonic()
             p = subprocess.run([exe, "produce", "--once", "--config", cfg, "-L", "warn"],
@@ -166,6 +180,7 @@ def run_cluster(args, nworkers, exe, tmp):
                 time.sleep(0.2)
             wall = time.monotonic() - t0
             rss = max(vm_hwm_kb(w.pid) for w in workers)
+            odoo, dav, rpc = stack.odoo_requests(), stack.dav_requests() - dav0, rpc_counts(stack)
         finally:
             for w in workers:
                 if w.poll() is None:
@@ -181,6 +196,7 @@ def run_cluster(args, nworkers, exe, tmp):
         files = count_files(os.path.join(stack.env["DAV_ROOT_DIR"], "bench-e2e"))
         return {"name": "odoosync cluster, %d worker%s" % (nworkers, "s" if nworkers > 1 else ""),
                 "wall": wall, "rss": rss, "files": files, "jobs": emitted,
+                "odoo": odoo, "dav": dav, "rpc": rpc,
                 "note": "produce %.1f s; %d dead-lettered" % (produce_s, dead)}
 
 
@@ -205,17 +221,23 @@ def main():
             stack.seed_direct(args.records, args.per, args.size)
             cfg = os.path.join(tmp, "local.json")
             benchlib.write_config(stack, cfg, "bench-e2e", args.concurrency)
+            stack.odoo_reset_stats()
+            dav0 = stack.dav_requests()
             r, jobs = run_local(stack, cfg, benchlib.odoosync_env(stack), exe)
             rows.append({"name": "odoosync run --once (local)", "wall": r.wall,
                          "rss": r.maxrss_kb, "jobs": jobs,
                          "files": count_files(os.path.join(stack.env["DAV_ROOT_DIR"],
                                                            "bench-e2e")),
+                         "odoo": stack.odoo_requests(), "dav": stack.dav_requests() - dav0,
+                         "rpc": rpc_counts(stack),
                          "note": "exit %d, concurrency %d" % (r.rc, args.concurrency)})
+            dav0 = stack.dav_requests()
             rr = run_rclone(stack, src, args.transfers)
             rclone = {"name": "rclone copy --transfers %d" % args.transfers, "wall": rr.wall,
                       "rss": rr.maxrss_kb, "jobs": "-",
                       "files": count_files(os.path.join(stack.env["DAV_ROOT_DIR"],
                                                         "bench-rclone")),
+                      "odoo": 0, "dav": stack.dav_requests() - dav0,
                       "note": "exit %d" % rr.rc}
         help_out = subprocess.run([exe, "--help"], capture_output=True, text=True)
         has_cluster = "produce" in help_out.stdout + help_out.stderr and \
@@ -236,12 +258,17 @@ def main():
     benchlib.table(
         "end to end: %d attachments of %d B on %d records -> empty WebDAV root (Apache)" %
         (natt, args.size, args.records),
-        ["run", "wall s", "files/s", "peak RSS", "jobs", "files on server",
-         "odoosync/rclone wall", "note"],
+        ["run", "wall s", "files/s", "peak RSS", "jobs", "files on server", "Odoo req/file",
+         "cloud req/file", "odoosync/rclone wall", "note"],
         [[r["name"], "%.2f" % r["wall"], "%.0f" % (natt / r["wall"]) if r["wall"] else "-",
-          mib(r["rss"]), r["jobs"], r["files"],
+          mib(r["rss"]), r["jobs"], r["files"], per_file(r.get("odoo"), natt),
+          per_file(r.get("dav"), natt),
           "%.2fx" % (r["wall"] / rclone["wall"]) if r is not rclone else "1.00x", r["note"]]
          for r in rows])
+    for r in rows:
+        if r.get("rpc"):
+            print("%s: Odoo calls per file: %s" % (r["name"], ", ".join(
+                "%s %.2f" % (k, v / natt) for k, v in sorted(r["rpc"].items()))))
     print("(wall > 1.00x: odoosync slower than rclone. odoosync also reads each file from "
           "Odoo's /web/content, tags it (PROPPATCH) and rewrites its attachment in Odoo; "
           "rclone reads a local disk.)")

@@ -79,6 +79,29 @@ const char *job_side_name(enum job_side s); /* "cloud" / "odoo" */
  */
 int job_make_id(struct job *j);
 
+/*
+ * Lock scope (common/job_scope.c, docs/design.md "Order and locks"). A file job
+ * acts on files inside its lock folder: it holds the folder shared and its
+ * files exclusively, and runs alongside the other file jobs of that folder. A
+ * folder job changes the folder itself (mkdir; a cloud rename or delete of the
+ * folder, or of anything not strictly inside its lock): it holds the folder
+ * exclusively, and runs after every earlier job of its lock and before every
+ * later one. A file job: not a mkdir, path (and `to`, if any) strictly inside
+ * lock; an Odoo job may have no path when it names an attachment.
+ */
+int job_is_file_job(const struct job *j);
+/*
+ * Whether two jobs of one lock may run at the same time, in either order: both
+ * file jobs of the same version (one plan) that touch no file or attachment in
+ * common (a path and a path inside it count as one).
+ */
+int job_may_overlap(const struct job *a, const struct job *b);
+/*
+ * The files a file job locks exclusively: path and `to` when set, else
+ * "att:<id>" written into buf. Returns how many (0..2) it put in files[].
+ */
+int job_lock_files(const struct job *j, const char *files[2], char *buf, size_t size);
+
 /* Encode as one JSON object (no newline) appended to out. */
 int job_encode(const struct job *j, struct buf *out, struct err *e);
 

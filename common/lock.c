@@ -85,6 +85,31 @@ int lock_extend(struct lock *l, const char *path, const struct lock_token *tok, 
     return lock_redis_extend(l->redis, path, tok, ttl_ms, e);
 }
 
+int lock_acquire_shared(struct lock *l, const char *path, long ttl_ms, struct lock_token *tok,
+                        struct err *e)
+{
+    lock_token_make(tok);
+    if (l->local)
+        return lock_local_acquire_shared(l->local, path, ttl_ms, tok, e);
+    return lock_redis_acquire_shared(l->redis, path, ttl_ms, tok, e);
+}
+
+int lock_release_shared(struct lock *l, const char *path, const struct lock_token *tok,
+                        struct err *e)
+{
+    if (l->local)
+        return lock_local_release_shared(l->local, path, tok, e);
+    return lock_redis_release_shared(l->redis, path, tok, e);
+}
+
+int lock_extend_shared(struct lock *l, const char *path, const struct lock_token *tok, long ttl_ms,
+                       struct err *e)
+{
+    if (l->local)
+        return lock_local_extend_shared(l->local, path, tok, ttl_ms, e);
+    return lock_redis_extend_shared(l->redis, path, tok, ttl_ms, e);
+}
+
 int lock_ver_get(struct lock *l, const char *path, long long *ver, struct err *e)
 {
     if (l->local)

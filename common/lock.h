@@ -12,6 +12,14 @@
  *   In-process (lock_local.c): a `struct lock_table` (mutex + hash table)
  *   with the same semantics, ttl included.
  *
+ * Two modes on one path: exclusive (lock_acquire: one holder, and no shared
+ * holder) and shared (lock_acquire_shared: any number of shared holders, and
+ * no exclusive one). A file job holds its document folder shared and its
+ * files exclusive; a folder job holds its folder exclusive (docs/design.md
+ * "Order and locks"). Redis keeps the shared holders of a path in a sorted
+ * set <prefix>slock:<path> (token -> expiry in Redis server time, ms); the
+ * acquire scripts drop the expired ones before they look.
+ *
  * Locks are advisory: correctness comes from the conditions a job carries.
  *
  * Threads: a `struct lock` handle belongs to one thread (make one per
@@ -63,6 +71,14 @@ int lock_release(struct lock *l, const char *path, const struct lock_token *tok,
 /* Set the remaining life of our lock to ttl_ms. */
 int lock_extend(struct lock *l, const char *path, const struct lock_token *tok, long ttl_ms,
                 struct err *e);
+
+/* The same for a shared hold of path (see above). */
+int lock_acquire_shared(struct lock *l, const char *path, long ttl_ms, struct lock_token *tok,
+                        struct err *e);
+int lock_release_shared(struct lock *l, const char *path, const struct lock_token *tok,
+                        struct err *e);
+int lock_extend_shared(struct lock *l, const char *path, const struct lock_token *tok, long ttl_ms,
+                       struct err *e);
 
 /* Last version applied to path (0 if none). */
 int lock_ver_get(struct lock *l, const char *path, long long *ver, struct err *e);

@@ -25,6 +25,12 @@ int lock_redis_release(struct lock_redis *r, const char *path, const struct lock
                        struct err *e);
 int lock_redis_extend(struct lock_redis *r, const char *path, const struct lock_token *tok,
                       long ttl_ms, struct err *e);
+int lock_redis_acquire_shared(struct lock_redis *r, const char *path, long ttl_ms,
+                              const struct lock_token *tok, struct err *e);
+int lock_redis_release_shared(struct lock_redis *r, const char *path, const struct lock_token *tok,
+                              struct err *e);
+int lock_redis_extend_shared(struct lock_redis *r, const char *path, const struct lock_token *tok,
+                             long ttl_ms, struct err *e);
 int lock_redis_ver_get(struct lock_redis *r, const char *path, long long *ver, struct err *e);
 int lock_redis_ver_raise(struct lock_redis *r, const char *path, long long ver, struct err *e);
 int lock_redis_ping(struct lock_redis *r, struct err *e);
@@ -42,6 +48,12 @@ int lock_local_release(struct lock_table *t, const char *path, const struct lock
                        struct err *e);
 int lock_local_extend(struct lock_table *t, const char *path, const struct lock_token *tok,
                       long ttl_ms, struct err *e);
+int lock_local_acquire_shared(struct lock_table *t, const char *path, long ttl_ms,
+                              const struct lock_token *tok, struct err *e);
+int lock_local_release_shared(struct lock_table *t, const char *path, const struct lock_token *tok,
+                              struct err *e);
+int lock_local_extend_shared(struct lock_table *t, const char *path, const struct lock_token *tok,
+                             long ttl_ms, struct err *e);
 int lock_local_ver_get(struct lock_table *t, const char *path, long long *ver, struct err *e);
 int lock_local_ver_raise(struct lock_table *t, const char *path, long long ver, struct err *e);
 

@@ -1,7 +1,11 @@
 /*
  * lock_redis: document-path locks and per-path versions in Redis (hiredis).
  *
- *   acquire  SET <prefix>lock:<path> <token> NX PX <ttl>
+ *   acquire  EVAL: SET <prefix>lock:<path> <token> NX PX <ttl>, unless a shared
+ *            holder of <prefix>slock:<path> is unexpired
+ *   shared   EVAL: ZADD <prefix>slock:<path> <now+ttl> <token>, unless
+ *            <prefix>lock:<path> is held; release ZREM, extend ZADD XX
+ *            (now: the server's TIME, so workers' clocks do not matter)
  *   release  EVAL "if get == token then del"         (never by a non-holder)
  *   extend   EVAL "if get == token then pexpire ttl"
  *   versions GET / EVAL "set if greater" on <prefix>ver:<path>
@@ -30,6 +34,31 @@ static const char release_lua[] =
 static const char extend_lua[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], "
     "ARGV[2]) else return 0 end";
+#define NOW_LUA                                                                                    \
+    "local t = redis.call('time') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) "  \
+    "/ 1000) "
+/* KEYS: lock, slock; ARGV: token, ttl */
+static const char acquire_lua[] =
+    NOW_LUA "if redis.call('exists', KEYS[1]) == 1 then return 0 end "
+            "redis.call('zremrangebyscore', KEYS[2], '-inf', now) "
+            "if redis.call('zcard', KEYS[2]) > 0 then return 0 end "
+            "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1";
+/* the sorted set lives as long as its longest holder */
+#define SLOCK_TTL_LUA                                                                              \
+    "if redis.call('pttl', KEYS[2]) < tonumber(ARGV[2]) then redis.call('pexpire', KEYS[2], "      \
+    "ARGV[2]) end "
+static const char acquire_shared_lua[] = NOW_LUA
+    "if redis.call('exists', KEYS[1]) == 1 then return 0 end "
+    "redis.call('zremrangebyscore', KEYS[2], '-inf', now) "
+    "redis.call('zadd', KEYS[2], now + tonumber(ARGV[2]), ARGV[1]) " SLOCK_TTL_LUA "return 1";
+static const char release_shared_lua[] =
+    NOW_LUA "local s = redis.call('zscore', KEYS[2], ARGV[1]) "
+            "if not s then return 0 end redis.call('zrem', KEYS[2], ARGV[1]) "
+            "if tonumber(s) <= now then return 0 end return 1";
+static const char extend_shared_lua[] = NOW_LUA
+    "local s = redis.call('zscore', KEYS[2], ARGV[1]) "
+    "if not s or tonumber(s) <= now then return 0 end "
+    "redis.call('zadd', KEYS[2], 'XX', now + tonumber(ARGV[2]), ARGV[1]) " SLOCK_TTL_LUA "return 1";
 static const char raise_lua[] =
     "local c = tonumber(redis.call('get', KEYS[1]) or '0') or 0 "
     "if tonumber(ARGV[1]) > c then redis.call('set', KEYS[1], ARGV[1]) return 1 end return 0";
@@ -167,27 +196,6 @@ static int make_key(const struct lock_redis *r, char *key, const char *kind, con
     return 0;
 }
 
-int lock_redis_acquire(struct lock_redis *r, const char *path, long ttl_ms,
-                       const struct lock_token *tok, struct err *e)
-{
-    char key[KEY_MAX];
-    redisReply *rep = NULL;
-    int rc;
-
-    rc = make_key(r, key, "lock", path, e);
-    if (rc < 0)
-        return rc;
-    rc = command(r, &rep, e, "SET %s %s NX PX %ld", key, tok->s, ttl_ms > 0 ? ttl_ms : 1);
-    if (rc < 0)
-        return rc;
-    if (rep->type == REDIS_REPLY_NIL)
-        rc = err_set(e, ERR_EXISTS, "lock \"%s\" is busy", path);
-    else if (!(rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "OK") == 0))
-        rc = err_set(e, ERR_PROTO, "redis SET answered type %d", rep->type);
-    freeReplyObject(rep);
-    return rc;
-}
-
 static int script_int(struct lock_redis *r, const char *lua, const char *key, const char *a1,
                       const char *a2, long long *res, struct err *e)
 {
@@ -205,6 +213,74 @@ static int script_int(struct lock_redis *r, const char *lua, const char *key, co
     else
         *res = rep->integer;
     freeReplyObject(rep);
+    return rc;
+}
+
+/* A script on <prefix>lock:<path> and <prefix>slock:<path> (ARGV: token, ttl). */
+static int script_pair(struct lock_redis *r, const char *lua, const char *path,
+                       const struct lock_token *tok, long ttl_ms, long long *res, struct err *e)
+{
+    char key[KEY_MAX], skey[KEY_MAX], ttl[32];
+    redisReply *rep = NULL;
+    int rc;
+
+    snprintf(ttl, sizeof(ttl), "%ld", ttl_ms > 0 ? ttl_ms : 1);
+    rc = make_key(r, key, "lock", path, e);
+    if (rc == 0)
+        rc = make_key(r, skey, "slock", path, e);
+    if (rc == 0)
+        rc = command(r, &rep, e, "EVAL %s 2 %s %s %s %s", lua, key, skey, tok->s, ttl);
+    if (rc < 0)
+        return rc;
+    if (rep->type != REDIS_REPLY_INTEGER)
+        rc = err_set(e, ERR_PROTO, "redis EVAL answered type %d", rep->type);
+    else
+        *res = rep->integer;
+    freeReplyObject(rep);
+    return rc;
+}
+
+int lock_redis_acquire(struct lock_redis *r, const char *path, long ttl_ms,
+                       const struct lock_token *tok, struct err *e)
+{
+    long long n = 0;
+    int rc = script_pair(r, acquire_lua, path, tok, ttl_ms, &n, e);
+
+    if (rc == 0 && n != 1)
+        rc = err_set(e, ERR_EXISTS, "lock \"%s\" is busy", path);
+    return rc;
+}
+
+int lock_redis_acquire_shared(struct lock_redis *r, const char *path, long ttl_ms,
+                              const struct lock_token *tok, struct err *e)
+{
+    long long n = 0;
+    int rc = script_pair(r, acquire_shared_lua, path, tok, ttl_ms, &n, e);
+
+    if (rc == 0 && n != 1)
+        rc = err_set(e, ERR_EXISTS, "lock \"%s\" is held exclusively", path);
+    return rc;
+}
+
+int lock_redis_release_shared(struct lock_redis *r, const char *path, const struct lock_token *tok,
+                              struct err *e)
+{
+    long long n = 0;
+    int rc = script_pair(r, release_shared_lua, path, tok, 1, &n, e);
+
+    if (rc == 0 && n != 1)
+        rc = err_set(e, ERR_NOTFOUND, "shared lock \"%s\" is not ours (expired)", path);
+    return rc;
+}
+
+int lock_redis_extend_shared(struct lock_redis *r, const char *path, const struct lock_token *tok,
+                             long ttl_ms, struct err *e)
+{
+    long long n = 0;
+    int rc = script_pair(r, extend_shared_lua, path, tok, ttl_ms, &n, e);
+
+    if (rc == 0 && n != 1)
+        rc = err_set(e, ERR_NOTFOUND, "shared lock \"%s\" is not ours (expired)", path);
     return rc;
 }
 

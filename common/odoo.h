@@ -179,6 +179,16 @@ int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, si
                   void *ud, long long expected_size, const char *expected_sha1, char *sha1_hex_out,
                   struct err *e);
 
+/*
+ * The same delivery and checks as odoo_download, from an ir.attachment record already read
+ * with its "type" and "datas" (base64) fields: small contents read in one call with the
+ * record (worker/apply_batch.c) need no download of their own.
+ */
+int odoo_deliver_datas(const cJSON *rec, long att_id,
+                       int (*write_cb)(const char *p, size_t n, void *ud), void *ud,
+                       long long expected_size, const char *expected_sha1, char *sha1_hex_out,
+                       struct err *e);
+
 /* --- exposed for tests and the fuzzer: pure, no network ---------------------------------- */
 
 /*

@@ -215,52 +215,34 @@ static int b64_value(unsigned char c)
 }
 
 /*
- * The RPC way: read `datas` (base64) and deliver it decoded, 48 KiB at a time. The answer
- * is held once in memory (capped by max_response); the decoded content never is.
+ * Deliver a record's `datas` (base64, "type" beside it) decoded, 48 KiB at a time. The
+ * answer is held once in memory (capped by max_response); the decoded content never is.
  */
-static int download_datas(struct odoo *o, struct dl *d, long att_id, struct err *e)
+static int datas_deliver(struct dl *d, const cJSON *rec, long att_id, struct err *e)
 {
-    static const char *const fields[] = {"datas", "type", NULL};
     unsigned char out[49152];
-    cJSON *recs = NULL;
     const cJSON *datas;
     const unsigned char *p;
     unsigned long acc = 0;
     size_t nout = 0;
-    int bits = 0, rc;
+    int bits = 0, rc = 0;
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "type"));
 
-    rc = odoo_read(o, "ir.attachment", &att_id, 1, fields, &recs, e);
-    if (rc < 0)
-        goto out;
-    if (cJSON_GetArraySize(recs) < 1) {
-        rc = err_set(e, ERR_NOTFOUND, "odoo: attachment %ld does not exist", att_id);
-        goto out;
-    }
-    {
-        const char *type = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recs, 0), "type"));
-        if (type && strcmp(type, "binary") != 0) {
-            rc =
-                err_set(e, ERR_INVALID,
-                        "odoo: attachment %ld has no content here (a %s attachment)", att_id, type);
-            goto out;
-        }
-    }
-    datas = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recs, 0), "datas");
+    if (type && strcmp(type, "binary") != 0)
+        return err_set(e, ERR_INVALID, "odoo: attachment %ld has no content here (a %s attachment)",
+                       att_id, type);
+    datas = cJSON_GetObjectItemCaseSensitive(rec, "datas");
     if (cJSON_IsFalse(datas) || cJSON_IsNull(datas))
-        goto out; /* empty content */
-    if (!cJSON_IsString(datas)) {
-        rc = err_set(e, ERR_PROTO, "odoo: attachment %ld: datas is not a string", att_id);
-        goto out;
-    }
+        return 0; /* empty content */
+    if (!cJSON_IsString(datas))
+        return err_set(e, ERR_PROTO, "odoo: attachment %ld: datas is not a string", att_id);
     for (p = (const unsigned char *)datas->valuestring; *p; p++) {
         int v = b64_value(*p);
 
         if (v < 0) {
             if (*p == '=' || *p == '\n' || *p == '\r' || *p == ' ')
                 continue;
-            rc = err_set(e, ERR_PROTO, "odoo: attachment %ld: datas is not base64", att_id);
-            goto out;
+            return err_set(e, ERR_PROTO, "odoo: attachment %ld: datas is not base64", att_id);
         }
         acc = (acc << 6) | (unsigned long)v;
         bits += 6;
@@ -284,8 +266,78 @@ static int download_datas(struct odoo *o, struct dl *d, long att_id, struct err 
         rc = err_set(e, ERR_CONFLICT,
                      "odoo: attachment %ld is larger than the expected %lld bytes: it changed",
                      att_id, d->expected_size);
-out:
+    return rc;
+}
+
+/* The RPC way: read `datas` and deliver it. */
+static int download_datas(struct odoo *o, struct dl *d, long att_id, struct err *e)
+{
+    static const char *const fields[] = {"datas", "type", NULL};
+    cJSON *recs = NULL;
+    int rc;
+
+    rc = odoo_read(o, "ir.attachment", &att_id, 1, fields, &recs, e);
+    if (rc == 0 && cJSON_GetArraySize(recs) < 1)
+        rc = err_set(e, ERR_NOTFOUND, "odoo: attachment %ld does not exist", att_id);
+    if (rc == 0)
+        rc = datas_deliver(d, cJSON_GetArrayItem(recs, 0), att_id, e);
     cJSON_Delete(recs);
+    return rc;
+}
+
+/* After the content: size and sha1 against what the caller expected. */
+static int dl_check(struct dl *d, struct log *lg, long att_id, long long expected_size,
+                    const char *expected_sha1, char *sha1_hex_out, struct err *e)
+{
+    char hex[SHA1_HEX_SIZE];
+    int rc = sha1_final(&d->sha, hex, e);
+
+    if (rc < 0)
+        return rc;
+    if (sha1_hex_out)
+        memcpy(sha1_hex_out, hex, SHA1_HEX_SIZE);
+    if (expected_size > 0 && d->bytes == 0) {
+        /* what Odoo serves when the row is there and its file is not (_file_read logs
+         * the missing file and returns nothing): retrying cannot bring it back */
+        return err_set(e, ERR_LOST,
+                       "odoo: attachment %ld has no content in Odoo (0 of %lld bytes): its file "
+                       "is missing from Odoo's filestore; restore the file there, or delete or "
+                       "re-upload the attachment in Odoo",
+                       att_id, expected_size);
+    }
+    if (expected_size >= 0 && d->bytes != expected_size)
+        return err_set(e, ERR_CONFLICT,
+                       "odoo: attachment %ld has %lld bytes, expected %lld: it changed", att_id,
+                       d->bytes, expected_size);
+    if (expected_sha1 && *expected_sha1 && strcasecmp(expected_sha1, hex) != 0)
+        return err_set(e, ERR_CONFLICT,
+                       "odoo: attachment %ld has sha1 %s, expected %.40s: it changed", att_id, hex,
+                       expected_sha1);
+    log_debug(lg, "odoo: downloaded attachment %ld (%lld bytes)", att_id, d->bytes);
+    return 0;
+}
+
+int odoo_deliver_datas(const cJSON *rec, long att_id,
+                       int (*write_cb)(const char *p, size_t n, void *ud), void *ud,
+                       long long expected_size, const char *expected_sha1, char *sha1_hex_out,
+                       struct err *e)
+{
+    struct dl d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.write_cb = write_cb;
+    d.ud = ud;
+    d.expected_size = expected_size;
+    if (sha1_hex_out)
+        sha1_hex_out[0] = '\0';
+    rc = sha1_init(&d.sha, e);
+    if (rc < 0)
+        return rc;
+    rc = datas_deliver(&d, rec, att_id, e);
+    if (rc == 0)
+        rc = dl_check(&d, NULL, att_id, expected_size, expected_sha1, sha1_hex_out, e);
+    sha1_release(&d.sha);
     return rc;
 }
 
@@ -294,7 +346,6 @@ int odoo_download(struct odoo *o, long att_id, int (*write_cb)(const char *p, si
                   struct err *e)
 {
     struct dl d;
-    char hex[SHA1_HEX_SIZE];
     int rc, attempt, relogged = 0;
     long status = 0;
 
@@ -380,34 +431,7 @@ rpc:
     if (rc < 0)
         goto out;
 check:
-    rc = sha1_final(&d.sha, hex, e);
-    if (rc < 0)
-        goto out;
-    if (sha1_hex_out)
-        memcpy(sha1_hex_out, hex, SHA1_HEX_SIZE);
-    if (expected_size > 0 && d.bytes == 0) {
-        /* what Odoo serves when the row is there and its file is not (_file_read logs
-         * the missing file and returns nothing): retrying cannot bring it back */
-        rc = err_set(e, ERR_LOST,
-                     "odoo: attachment %ld has no content in Odoo (0 of %lld bytes): its file is "
-                     "missing from Odoo's filestore; restore the file there, or delete or "
-                     "re-upload the attachment in Odoo",
-                     att_id, expected_size);
-        goto out;
-    }
-    if (expected_size >= 0 && d.bytes != expected_size) {
-        rc = err_set(e, ERR_CONFLICT,
-                     "odoo: attachment %ld has %lld bytes, expected %lld: it changed", att_id,
-                     d.bytes, expected_size);
-        goto out;
-    }
-    if (expected_sha1 && *expected_sha1 && strcasecmp(expected_sha1, hex) != 0) {
-        rc =
-            err_set(e, ERR_CONFLICT, "odoo: attachment %ld has sha1 %s, expected %.40s: it changed",
-                    att_id, hex, expected_sha1);
-        goto out;
-    }
-    log_debug(o->log, "odoo: downloaded attachment %ld (%lld bytes)", att_id, d.bytes);
+    rc = dl_check(&d, o->log, att_id, expected_size, expected_sha1, sha1_hex_out, e);
 out:
     sha1_release(&d.sha);
     buf_release(&d.errbody);

@@ -29,10 +29,6 @@
 
 #include "banned.h"
 
-static const char *const att_fields[] = {"id",        "name",      "type",       "url",
-                                         "res_model", "res_id",    "write_date", "checksum",
-                                         "file_size", "res_field", "public",     NULL};
-
 int apply_new(struct applier **out, const struct apply_opts *o, struct err *e)
 {
     struct applier *a = calloc(1, sizeof(*a));
@@ -40,6 +36,10 @@ int apply_new(struct applier **out, const struct apply_opts *o, struct err *e)
     if (!a)
         return err_set(e, ERR_NOMEM, "out of memory");
     a->o = *o;
+    if (apply_batch_new(&a->batch) < 0) {
+        free(a);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
     pthread_mutex_init(&a->mu, NULL);
     *out = a;
     return 0;
@@ -64,6 +64,7 @@ void apply_free(struct applier *a)
         a->free_list = c->next;
         conn_free(c);
     }
+    apply_batch_free(a->batch);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }
@@ -85,6 +86,7 @@ static int conn_get(struct applier *a, struct apply_conn **out, struct err *e)
     c = calloc(1, sizeof(*c));
     if (!c)
         return err_set(e, ERR_NOMEM, "out of memory");
+    c->a = a;
     c->dav = dav_new(a->o.dav, e);
     if (!c->dav) {
         rc = e->code ? e->code : ERR_INTERNAL;
@@ -115,24 +117,6 @@ static void conn_put(struct applier *a, struct apply_conn *c)
 
 /* ---- helpers ---- */
 
-/* Reads one attachment; *att is NULL (and 0 returned) when it is gone. */
-static int att_read(struct odoo *o, long id, cJSON **att, struct err *e)
-{
-    cJSON *recs = NULL;
-    int rc;
-
-    *att = NULL;
-    rc = odoo_read(o, "ir.attachment", &id, 1, att_fields, &recs, e);
-    if (rc == ERR_NOTFOUND)
-        return 0;
-    if (rc < 0)
-        return rc;
-    if (cJSON_GetArraySize(recs) > 0)
-        *att = cJSON_DetachItemFromArray(recs, 0);
-    cJSON_Delete(recs);
-    return 0;
-}
-
 const char *apply_jstr(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -150,13 +134,14 @@ int apply_streq(const char *a, const char *b)
  * also when it is not a document (att.h: a binary field's storage, an asset,
  * ...): a job never acts on those, *technical is then set.
  */
-int apply_att_read_doc(struct odoo *o, long id, cJSON **att, int *technical, struct err *e)
+int apply_att_read_doc(struct apply_conn *c, long id, int with_datas, cJSON **att, int *technical,
+                       struct err *e)
 {
     const cJSON *rid, *pub;
     int rc;
 
     *technical = 0;
-    rc = att_read(o, id, att, e);
+    rc = apply_att_read(c, id, with_datas, att, e);
     if (rc < 0 || !*att)
         return rc;
     rid = cJSON_GetObjectItemCaseSensitive(*att, "res_id");

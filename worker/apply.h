@@ -74,4 +74,15 @@ void apply_free(struct applier *a);
  */
 int apply_job(const struct job *j, void *ud, struct err *e);
 
+/*
+ * The Odoo calls the appliers shared between jobs (worker/apply_batch.c) since
+ * apply_new: calls made and the attachments they served, per kind.
+ */
+struct apply_stats {
+    long reads, read_ids;            /* ir.attachment read (records) */
+    long content_reads, content_ids; /* read with the content (small uploads) */
+    long unlinks, unlink_ids;        /* ir.attachment unlink */
+};
+void apply_get_stats(struct applier *a, struct apply_stats *st);
+
 #endif

@@ -21,7 +21,10 @@
 
 #include "apply.h"
 
+struct att_batch;
+
 struct apply_conn {
+    struct applier *a;
     struct dav *dav;
     struct odoo *odoo;
     struct apply_conn *next;
@@ -31,17 +34,32 @@ struct applier {
     struct apply_opts o;
     pthread_mutex_t mu;
     struct apply_conn *free_list;
+    struct att_batch *batch;    /* apply_batch.c */
     atomic_int weak_etags_stay; /* the server's weak ETags did not turn strong: do not wait */
 };
 
 /* --- shared helpers (apply.c) --------------------------------------------------------------- */
 
+/* Uploads of at most this many bytes get their content with the attachment's record. */
+#define APPLY_SMALL_CONTENT (64 * 1024)
+
 /*
  * Reads one attachment; *att is NULL (and 0 returned) when it is gone, and
  * also when it is not a document (att.h: a binary field's storage, an asset,
- * ...): a job never acts on those, *technical is then set.
+ * ...): a job never acts on those, *technical is then set. with_datas: its
+ * content too (base64 "datas"). The read is shared with the jobs reading at
+ * the same time (apply_batch.c).
  */
-int apply_att_read_doc(struct odoo *o, long id, cJSON **att, int *technical, struct err *e);
+int apply_att_read_doc(struct apply_conn *c, long id, int with_datas, cJSON **att, int *technical,
+                       struct err *e);
+
+/* apply_batch.c: the reads of jobs running at the same time, in one call */
+int apply_batch_new(struct att_batch **out);
+void apply_batch_free(struct att_batch *b);
+/* One attachment (fields of apply_att_read_doc); *att NULL when it is gone. */
+int apply_att_read(struct apply_conn *c, long id, int with_datas, cJSON **att, struct err *e);
+/* odoo_unlink of one attachment, in one call with those of the other jobs. */
+int apply_att_unlink(struct apply_conn *c, long id, struct err *e);
 /* The attachment's sha1; an empty one may have none, and is the sha1 of nothing. */
 const char *apply_att_checksum(const cJSON *att);
 /* obj[key] when it is a string, else NULL. */

@@ -58,7 +58,7 @@ int apply_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result
     int technical;
     int rc;
 
-    rc = apply_att_read_doc(c->odoo, j->att_id, &att, &technical, e);
+    rc = apply_att_read_doc(c, j->att_id, 0, &att, &technical, e);
     if (rc < 0)
         goto out;
     if (!att) {
@@ -182,7 +182,7 @@ int apply_relink(struct apply_conn *c, const struct job *j, enum job_result *res
                 goto out;
         }
     } else {
-        rc = apply_att_read_doc(c->odoo, att_id, &att, &technical, e);
+        rc = apply_att_read_doc(c, att_id, 0, &att, &technical, e);
         if (rc < 0)
             goto out;
         if (!att) {
@@ -237,7 +237,7 @@ int apply_delete_odoo(struct apply_conn *c, const struct job *j, enum job_result
     int technical;
     int rc;
 
-    rc = apply_att_read_doc(c->odoo, j->att_id, &att, &technical, e);
+    rc = apply_att_read_doc(c, j->att_id, 0, &att, &technical, e);
     if (rc < 0)
         goto out;
     if (!att) {
@@ -249,7 +249,7 @@ int apply_delete_odoo(struct apply_conn *c, const struct job *j, enum job_result
         rc = err_set(e, ERR_CONFLICT, "attachment %ld changed since planned", j->att_id);
         goto out;
     }
-    rc = odoo_unlink(c->odoo, "ir.attachment", &j->att_id, 1, e);
+    rc = apply_att_unlink(c, j->att_id, e);
     if (rc == ERR_NOTFOUND) {
         err_clear(e);
         rc = 0;

@@ -2,6 +2,9 @@
  * apply_upload: the upload applier, an Odoo attachment's content into the
  * cloud (see apply.h).
  *
+ * A small content (APPLY_SMALL_CONTENT) comes with the attachment's record,
+ * read together with those of the other jobs running (apply_batch.c); a larger
+ * one is downloaded, streamed (odoo_download).
  * The content streams Odoo -> WebDAV through a temporary spool file (unlinked
  * at once, so nothing is left behind): memory stays flat whatever the size,
  * the sha1 is checked before a byte is sent to the cloud, and a retried PUT
@@ -210,7 +213,8 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     }
     snprintf(idbuf, sizeof(idbuf), "%ld", j->att_id);
     /* Re-read the attachment under the lock: gone, changed or already done? */
-    rc = apply_att_read_doc(c->odoo, j->att_id, &att, &technical, e);
+    rc = apply_att_read_doc(c, j->att_id, j->size >= 0 && j->size <= APPLY_SMALL_CONTENT, &att,
+                            &technical, e);
     if (rc < 0)
         goto out;
     if (!att) {
@@ -240,8 +244,13 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
             rc = e->code;
             goto out;
         }
-        rc = odoo_download(c->odoo, j->att_id, spool_write, &sp, j->size >= 0 ? j->size : -1,
-                           j->expect.checksum, sha, e);
+        if (cJSON_GetObjectItemCaseSensitive(att, "datas")) /* read with the record */
+            rc = odoo_deliver_datas(att, j->att_id, spool_write, &sp, j->size >= 0 ? j->size : -1,
+                                    j->expect.checksum, sha, e);
+        else
+            rc = odoo_download(c->odoo, j->att_id, spool_write, &sp, j->size >= 0 ? j->size : -1,
+                               j->expect.checksum, sha, e);
+        cJSON_DeleteItemFromObjectCaseSensitive(att, "datas");
         if (rc < 0)
             goto out;
         if (fflush(sp.f) != 0 || fseek(sp.f, 0, SEEK_SET) != 0) {

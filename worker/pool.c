@@ -2,8 +2,9 @@
  * pool: the worker engine (see pool.h for the contract). This file holds
  * its life cycle (options, pool_new, pool_free); the rest is in pieces that
  * share pool_int.h:
- *   pool_queue.c   tasks and the per-key ordering: the key table, the
- *                  ready, delayed and done lists;
+ *   pool_queue.c   tasks and the per-key ordering: the key table (which
+ *                  tasks of a key may run side by side), the ready,
+ *                  delayed and done lists;
  *   pool_poll.c    the polling thread: partitions and their offsets,
  *                  rebalances, messages, held retries, pauses (pool_run);
  *   pool_worker.c  the job threads (locks, apply, retry and dead-letter
@@ -13,8 +14,8 @@
  *   - the polling thread (pool_run) owns the partition table (struct part:
  *     unfinished offsets, pause state, retry messages held until due), the
  *     in-flight count and the consumer;
- *   - `mu` guards what workers share with it: the key table (per key: the
- *     active task and a FIFO of waiting ones), the ready queue, the delayed
+ *   - `mu` guards what workers share with it: the key table (per key: its
+ *     unfinished tasks in order, started or waiting), the ready queue, the delayed
  *     list (busy lock, lock backend down, failed hand-off), the done list,
  *     per-partition running counts, and the stats;
  *   - each worker thread owns its lock handle (one Redis connection);
@@ -22,7 +23,7 @@
  *     listed in the workers' slots (hb_mu).
  *
  * Life of a task: message -> (retry topic, not due: held in its partition,
- * which stays paused) -> key FIFO -> ready -> running -> (delayed -> ready
+ * which stays paused) -> key queue -> ready -> running -> (delayed -> ready
  * ...) -> done -> the polling thread marks its offset finished and stores
  * the partition's offset up to the oldest unfinished one.
  *

@@ -23,8 +23,10 @@ struct part;
 struct keyent;
 
 struct task {
-    struct task *next; /* link in exactly one list (held, key FIFO, ready, delayed, done) */
+    struct task *next; /* link in at most one list (held, ready, delayed, done) */
     struct keyent *ke;
+    struct task *kprev, *knext; /* its key's queue, while ke is set */
+    int started;                /* handed to the workers (ready, running or delayed) */
     struct part *part;
     unsigned long gen;
     long long offset;
@@ -66,17 +68,26 @@ struct part {
     struct task *held_head, *held_tail;
 };
 
+/*
+ * A key's unfinished tasks, in partition order: the started ones (ready,
+ * running, delayed) and the waiting ones (T_KEYWAIT). A task starts when
+ * job_may_overlap() allows it with every earlier task of its key.
+ */
 struct keyent {
     struct keyent *next;
     char *key;
-    struct task *active;
-    struct task *fifo_head, *fifo_tail;
+    struct task *head, *tail;
+    int n;       /* tasks in the queue */
+    int started; /* of which started */
 };
+
+#define TASK_LOCKS 4 /* two folders (a move between them), two files */
 
 struct hbslot {
     int n; /* locks held by this worker now */
-    char *paths[2];
-    struct lock_token toks[2];
+    const char *paths[TASK_LOCKS];
+    struct lock_token toks[TASK_LOCKS];
+    int shared[TASK_LOCKS];
 };
 
 struct worker {

@@ -5,7 +5,10 @@
  * prepared once as a retry or dead-letter message and sent until the broker
  * acknowledges it (only the send is repeated). A task that cannot go on now
  * (busy lock, lock backend down, hand-off not acknowledged, stop) goes to
- * the delayed list with its key still blocked. Each worker owns its lock
+ * the delayed list, still holding back the tasks of its key that conflict
+ * with it. A folder job takes its folder lock exclusively (and a move's
+ * other document folder); a file job takes its folder shared and its files
+ * exclusively (lockset_make). Each worker owns its lock
  * handle; the heartbeat thread owns its own and extends the locks the
  * workers list in their slots (hb_mu).
  */
@@ -34,14 +37,24 @@ static const char *task_path(const struct task *t)
 
 /* ---- workers ---- */
 
-static void hb_set(struct pool *p, int idx, int n, char *const *paths,
-                   const struct lock_token *toks)
+/* The locks one task holds (or tries to): its folder(s), then its files. */
+struct lockset {
+    int n;
+    const char *paths[TASK_LOCKS];
+    int shared[TASK_LOCKS];
+    struct lock_token toks[TASK_LOCKS];
+    char *second;    /* owned: a move's other document folder */
+    char attbuf[40]; /* "att:<id>" */
+};
+
+static void hb_set(struct pool *p, int idx, const struct lockset *ls)
 {
     pthread_mutex_lock(&p->hb_mu);
-    p->slots[idx].n = n;
-    for (int i = 0; i < n; i++) {
-        p->slots[idx].paths[i] = paths[i];
-        p->slots[idx].toks[i] = toks[i];
+    p->slots[idx].n = ls ? ls->n : 0;
+    for (int i = 0; ls && i < ls->n; i++) {
+        p->slots[idx].paths[i] = ls->paths[i];
+        p->slots[idx].toks[i] = ls->toks[i];
+        p->slots[idx].shared[i] = ls->shared[i];
     }
     pthread_mutex_unlock(&p->hb_mu);
 }
@@ -65,10 +78,11 @@ void *pool_hb_main(void *arg)
 {
     struct pool *p = arg;
     long period = p->o.lock_ttl_ms / 3 > 0 ? p->o.lock_ttl_ms / 3 : 1;
-    int cap = 2 * p->o.concurrency, n;
+    int cap = TASK_LOCKS * p->o.concurrency, n;
     char **paths = calloc((size_t)cap, sizeof(*paths));
     struct lock_token *toks = calloc((size_t)cap, sizeof(*toks));
     int *owner = calloc((size_t)cap, sizeof(*owner));
+    int *shared = calloc((size_t)cap, sizeof(*shared));
 
     pthread_mutex_lock(&p->hb_mu);
     for (;;) {
@@ -87,7 +101,7 @@ void *pool_hb_main(void *arg)
         pthread_mutex_lock(&p->mu);
         quit = p->quit;
         pthread_mutex_unlock(&p->mu);
-        if (quit || !paths || !toks || !owner)
+        if (quit || !paths || !toks || !owner || !shared)
             break;
         n = 0;
         for (int i = 0; i < p->o.concurrency; i++) {
@@ -96,6 +110,7 @@ void *pool_hb_main(void *arg)
                 if (!paths[n])
                     continue;
                 toks[n] = p->slots[i].toks[k];
+                shared[n] = p->slots[i].shared[k];
                 owner[n] = i;
                 n++;
             }
@@ -103,7 +118,9 @@ void *pool_hb_main(void *arg)
         pthread_mutex_unlock(&p->hb_mu);
         for (int x = 0; x < n; x++) {
             struct err e = ERR_INIT;
-            int rc = lock_extend(p->hb_lk, paths[x], &toks[x], p->o.lock_ttl_ms, &e);
+            int rc = shared[x]
+                         ? lock_extend_shared(p->hb_lk, paths[x], &toks[x], p->o.lock_ttl_ms, &e)
+                         : lock_extend(p->hb_lk, paths[x], &toks[x], p->o.lock_ttl_ms, &e);
 
             if (rc == ERR_NOTFOUND) {
                 int held;
@@ -126,6 +143,7 @@ void *pool_hb_main(void *arg)
     free(paths);
     free(toks);
     free(owner);
+    free(shared);
     return NULL;
 }
 
@@ -248,15 +266,56 @@ static int send_handoff(struct pool *p, struct task *t, long *delay_ms)
     return 0;
 }
 
-static void release_all(struct pool *p, struct worker *w, int n, char *const *paths,
-                        const struct lock_token *toks, struct task *t)
+/* Release the first n locks of ls, last first. */
+static void release_all(struct pool *p, struct worker *w, struct lockset *ls, int n, struct task *t)
 {
     for (int i = n - 1; i >= 0; i--) {
         struct err e = ERR_INIT;
+        int rc = ls->shared[i] ? lock_release_shared(w->lk, ls->paths[i], &ls->toks[i], &e)
+                               : lock_release(w->lk, ls->paths[i], &ls->toks[i], &e);
 
-        if (lock_release(w->lk, paths[i], &toks[i], &e) < 0 && e.code != ERR_RETRY)
+        if (rc < 0 && e.code != ERR_RETRY)
             log_job(p->lg, LOG_WARN, task_id(t), task_path(t), "releasing lock: %s", e.msg);
     }
+}
+
+static void sort2(const char **a, const char **b)
+{
+    if (strcmp(*a, *b) > 0) {
+        const char *x = *a;
+
+        *a = *b;
+        *b = x;
+    }
+}
+
+/*
+ * What t locks: a folder job its folder (and a move's other document folder)
+ * exclusively; a file job its folder shared and its files exclusively. Each
+ * group in strcmp order. 0, or ERR_NOMEM.
+ */
+static int lockset_make(struct lockset *ls, const struct task *t)
+{
+    int file = job_is_file_job(&t->job), nf;
+    const char *files[2];
+
+    memset(ls, 0, sizeof(*ls));
+    ls->paths[ls->n++] = t->job.lock ? t->job.lock : t->key;
+    if (!file) {
+        ls->second = second_lock(&t->job);
+        if (ls->second) {
+            ls->paths[ls->n++] = ls->second;
+            sort2(&ls->paths[0], &ls->paths[1]);
+        }
+        return 0;
+    }
+    ls->shared[0] = 1;
+    nf = job_lock_files(&t->job, files, ls->attbuf, sizeof(ls->attbuf));
+    if (nf == 2)
+        sort2(&files[0], &files[1]);
+    for (int i = 0; i < nf; i++)
+        ls->paths[ls->n++] = files[i];
+    return 0;
 }
 
 /* The task holds its lock(s) for the first time: how long since it first tried. */
@@ -277,11 +336,9 @@ static void report_lock_wait(struct pool *p, struct task *t)
 /* Run one task. 0 finished; 1 delay it by *delay_ms (its key stays blocked). */
 static int run_task(struct pool *p, struct worker *w, struct task *t, long *delay_ms)
 {
-    char *paths[2] = {NULL, NULL};
-    struct lock_token toks[2];
+    struct lockset ls;
     struct err e = ERR_INIT;
-    char *second = NULL;
-    int n = 0, held = 0, rc, res = 0;
+    int held = 0, rc, res = 0;
     long long last = 0;
 
     if (t->handoff != H_NONE)
@@ -294,52 +351,46 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
         }
         return send_handoff(p, t, delay_ms);
     }
-    paths[n++] = t->job.lock ? t->job.lock : t->key;
-    second = second_lock(&t->job);
-    if (second) {
-        paths[n++] = second;
-        if (strcmp(paths[0], paths[1]) > 0) {
-            paths[1] = paths[0];
-            paths[0] = second;
-        }
-    }
+    lockset_make(&ls, t);
     if (!t->lock_from)
         t->lock_from = mono_us();
-    for (held = 0; held < n; held++) {
-        rc = lock_acquire(w->lk, paths[held], p->o.lock_ttl_ms, &toks[held], &e);
+    for (held = 0; held < ls.n; held++) {
+        rc = ls.shared[held]
+                 ? lock_acquire_shared(w->lk, ls.paths[held], p->o.lock_ttl_ms, &ls.toks[held], &e)
+                 : lock_acquire(w->lk, ls.paths[held], p->o.lock_ttl_ms, &ls.toks[held], &e);
         if (rc == 0)
             continue;
-        release_all(p, w, held, paths, toks, t);
+        release_all(p, w, &ls, held, t);
         if (rc == ERR_EXISTS) {
             pthread_mutex_lock(&p->mu);
             p->st.busy++;
             pthread_mutex_unlock(&p->mu);
             *delay_ms = p->o.busy_delay_ms;
-            log_job(p->lg, LOG_DEBUG, t->job.id, paths[held], "lock busy: later");
+            log_job(p->lg, LOG_DEBUG, t->job.id, ls.paths[held], "lock busy: later");
         } else {
             if (!atomic_exchange(&p->lock_down, 1)) {
                 pthread_mutex_lock(&p->mu);
                 p->st.lock_down++;
                 pthread_mutex_unlock(&p->mu);
             }
-            log_job(p->lg, LOG_DEBUG, t->job.id, paths[held], "lock: %s", e.msg);
+            log_job(p->lg, LOG_DEBUG, t->job.id, ls.paths[held], "lock: %s", e.msg);
             *delay_ms = LOCKDOWN_DELAY_MS;
         }
-        free(second);
+        free(ls.second);
         return 1;
     }
     atomic_store(&p->lock_down, 0);
     if (!t->lock_waited)
         report_lock_wait(p, t);
-    hb_set(p, w->idx, n, paths, toks);
+    hb_set(p, w->idx, &ls);
     if (t->job.version > 0) {
         rc = lock_ver_get(w->lk, t->job.lock ? t->job.lock : t->key, &last, &e);
         if (rc < 0) {
-            hb_set(p, w->idx, 0, NULL, NULL);
-            release_all(p, w, n, paths, toks, t);
+            hb_set(p, w->idx, NULL);
+            release_all(p, w, &ls, ls.n, t);
             atomic_store(&p->lock_down, 1);
             *delay_ms = LOCKDOWN_DELAY_MS;
-            free(second);
+            free(ls.second);
             return 1;
         }
     }
@@ -380,9 +431,9 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
             }
         }
     }
-    hb_set(p, w->idx, 0, NULL, NULL);
-    release_all(p, w, n, paths, toks, t);
-    free(second);
+    hb_set(p, w->idx, NULL);
+    release_all(p, w, &ls, ls.n, t);
+    free(ls.second);
     if (res == 0 && t->handoff != H_NONE)
         return send_handoff(p, t, delay_ms);
     return res;

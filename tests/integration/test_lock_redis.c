@@ -15,6 +15,7 @@
 #include "check.h"
 #include "lock.h"
 #include "pooltest.h"
+#include "locktest.h"
 #include "stackenv.h"
 
 #include "banned.h"
@@ -123,6 +124,9 @@ int main(void)
     }
     CHECK_INT(&cc, lock_acquire(b, path, 300, &tb, &e), ERR_EXISTS);
     CHECK_INT(&cc, lock_release(a, path, &ta, &e), 0);
+
+    /* shared and exclusive holds of one path */
+    lt_check_modes(&cc, a, b, path);
 
     /* versions */
     CHECK_INT(&cc, lock_ver_get(a, path, &v, &e), 0);

@@ -5,10 +5,12 @@
  * appliers against the stack's Apache WebDAV, Odoo emulator and Redis.
  *
  * 1. exclusive: two pools (each its own queue, so both hold a job for the same
- *    document at the same moment) with Redis locks (ttl 3 s); each job stays
- *    inside 3.6 s, longer than the ttl, then uploads for real. Never both
- *    inside; the lock is still there after the ttl (the heartbeat extends it);
- *    the other job waited (lock busy); both files uploaded.
+ *    document at the same moment) with Redis locks (ttl 3 s): an upload (a
+ *    file job: the document's lock shared) and the document folder's mkdir (a
+ *    folder job: its lock exclusive); each job stays inside 3.6 s, longer than
+ *    the ttl, then applies for real. Never both inside; the lock is still there
+ *    after the ttl (the heartbeat extends it, in its mode); the other job
+ *    waited (lock busy); the file uploaded, the folder tagged.
  * 2. stale upload: a worker process (this program re-run as `stale-child`: a
  *    pool, Redis locks with ttl 1 s, the real applier) stops itself with
  *    SIGSTOP exactly between its re-read and its PUT (apply_opts.before_write),
@@ -351,14 +353,24 @@ static void test_exclusive(struct ctx *x)
         snprintf(name, sizeof(name), "excl-%d.txt", i);
         snprintf(content, sizeof(content), "exclusive content %d", i);
         pathf(path, sizeof(path), x, name);
-        CHECK_INT(cc, at_attach(x->odoo, x->partner, name, content, &att, &e), 0);
+        if (i == 0)
+            CHECK_INT(cc, at_attach(x->odoo, x->partner, name, content, &att, &e), 0);
         pool_opts_init(&po);
         po.concurrency = 2;
         po.lock_ttl_ms = EXCL_TTL_MS;
         po.apply = excl_apply;
         po.apply_ud = &s;
         CHECK_MSG(cc, at_pool_new(&pl[i], &po, &x->t, &e) == 0, "%s", e.msg);
-        at_job_upload(&j, x->dav, x->doc, path, att, content, 0);
+        if (i == 0) {
+            at_job_upload(&j, x->dav, x->doc, path, att, content, 0);
+        } else {
+            char rec[64];
+
+            snprintf(rec, sizeof(rec), "res.partner,%ld", x->partner);
+            at_job_base(&j, JOB_MKDIR, JOB_SIDE_CLOUD, x->doc, x->doc, 0);
+            j.record = strdup(rec);
+            job_make_id(&j);
+        }
         CHECK_INT(cc, at_pool_send(&pl[i], &j), 0);
         job_release(&j);
     }
@@ -379,12 +391,8 @@ static void test_exclusive(struct ctx *x)
     CHECK_INT(cc, applied, 2);
     CHECK(cc, busy >= 1); /* the second one waited for the first */
     CHECK_INT(cc, atomic_load(&s.extended), 2);
-    for (int i = 0; i < 2; i++) {
-        snprintf(name, sizeof(name), "excl-%d.txt", i);
-        snprintf(content, sizeof(content), "exclusive content %d", i);
-        pathf(path, sizeof(path), x, name);
-        check_content(x, path, content);
-    }
+    pathf(path, sizeof(path), x, "excl-0.txt");
+    check_content(x, path, "exclusive content 0");
 }
 
 /* ---- 2. stale upload ---- */

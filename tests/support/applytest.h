@@ -378,11 +378,15 @@ static inline redisContext *at_redis(void)
     return c;
 }
 
-/* Whether this test's lock on path exists in Redis now (1/0), -1 on error. */
+/*
+ * Whether this test's lock on path is held in Redis now, exclusively or shared (1/0), -1
+ * on error. A shared hold's key lives as long as its longest holder (lock_redis.c).
+ */
 static inline int at_lock_exists(redisContext *c, const struct at_env *t, const char *path)
 {
-    redisReply *r = redisCommand(c, "EXISTS %slock:%s", t->prefix, path);
-    int v = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    redisReply *r =
+        redisCommand(c, "EXISTS %slock:%s %sslock:%s", t->prefix, path, t->prefix, path);
+    int v = r && r->type == REDIS_REPLY_INTEGER ? (r->integer > 0) : -1;
 
     freeReplyObject(r);
     return v;

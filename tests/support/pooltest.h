@@ -60,6 +60,67 @@ static inline int pt_job_parse(const struct job *j, int *key, int *seq)
     return 0;
 }
 
+/*
+ * Document jobs: seq % PT_DOC_EVERY == 0 is a folder job of document key (its
+ * mkdir, its move into place, its delete, in turn), any other seq a file job
+ * inside it (a cloud delete or an Odoo delete of "f<seq>"), all of one
+ * version, lock "/Odoo/T/K<key>". reason = "doc <key> <seq>".
+ */
+#define PT_DOC_EVERY 9
+
+static inline int pt_doc_job_encode(struct buf *out, int key, int seq)
+{
+    struct job j;
+    struct err e = ERR_INIT;
+    char lock[64], path[96], reason[64];
+    int rc;
+
+    job_init(&j);
+    snprintf(lock, sizeof(lock), "/Odoo/T/K%d", key);
+    snprintf(reason, sizeof(reason), "doc %d %d", key, seq);
+    j.schema = JOB_SCHEMA_VERSION;
+    j.side = JOB_SIDE_CLOUD;
+    j.created_at = (long long)time(NULL) * 1000;
+    j.version = 1;
+    j.lock = strdup(lock);
+    j.reason = strdup(reason);
+    if (seq % PT_DOC_EVERY == 0) {
+        int what = seq / PT_DOC_EVERY % 3;
+
+        j.kind = what == 0 ? JOB_MKDIR : what == 1 ? JOB_RENAME : JOB_DELETE;
+        if (what == 1) {
+            snprintf(path, sizeof(path), "%s-was", lock);
+            j.path = strdup(path);
+            j.to = strdup(lock);
+        } else {
+            j.path = strdup(lock);
+        }
+    } else {
+        snprintf(path, sizeof(path), "%s/f%d", lock, seq);
+        j.path = strdup(path);
+        j.kind = JOB_DELETE;
+        if (seq % 2 == 0) {
+            j.side = JOB_SIDE_ODOO;
+            j.att_id = 1000L * key + seq;
+        }
+    }
+    rc = job_make_id(&j);
+    if (rc == 0)
+        rc = job_encode(&j, out, &e);
+    if (rc < 0)
+        fprintf(stderr, "pt_doc_job_encode: %s\n", e.msg);
+    job_release(&j);
+    return rc;
+}
+
+/* (key, seq) of a document job; -1 if not one. */
+static inline int pt_doc_parse(const struct job *j, int *key, int *seq)
+{
+    if (!j->reason || sscanf(j->reason, "doc %d %d", key, seq) != 2)
+        return -1;
+    return 0;
+}
+
 struct pt_order {
     pthread_mutex_t mu;
     int nkeys, nseq;

@@ -18,6 +18,7 @@
 #include "kq.h"
 #include "lock.h"
 #include "pool.h"
+#include "locktest.h"
 #include "pooltest.h"
 
 #include "banned.h"
@@ -283,6 +284,8 @@ static void test_lock_local(struct check_count *cc)
     CHECK_INT(cc, lock_ver_raise(b, "/x", 4, &e), 0);
     CHECK_INT(cc, lock_ver_get(b, "/x", &v, &e), 0);
     CHECK_INT(cc, v, 7);
+    lt_check_modes(cc, a, b, "/x");
+    lt_check_modes(cc, a, b, "/y/file"); /* an entry that held no version */
     lock_free(a);
     lock_free(b);
     lock_table_free(lt);

@@ -1,0 +1,268 @@
+/*
+ * apply_batch: the attachment reads and deletes of jobs running at the same
+ * time, in one Odoo call each (a group commit). A job queues its id and what
+ * it wants (its record, its record with the content, its deletion); when no
+ * call is in flight it becomes the leader: it takes every id queued (at most
+ * BATCH_MAX, BATCH_DATAS_MAX of them with their content), makes one call per
+ * kind with its own connection (`read`, `read` with `datas`, `unlink`), hands
+ * each job its answer, and wakes them. Ids queued meanwhile go in the next
+ * call: no job waits on purpose, and with one job at a time nothing changes.
+ *
+ * Odoo's `read` leaves out ids that do not exist (a gone attachment: no record,
+ * as for a read of one id); any error of a call of several ids (one forbidden
+ * or already deleted attachment, a timeout) makes each of its jobs call for its
+ * own id alone, so a job sees exactly the answer it would have had without the
+ * batch. An `unlink` of several ids is one transaction: all or none.
+ *
+ * Small contents come with the record (`datas`, base64) when the job asks
+ * (an upload of at most APPLY_SMALL_CONTENT bytes): its upload needs no download.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply_int.h"
+
+#include "banned.h"
+
+#define BATCH_MAX 200
+#define BATCH_DATAS_MAX 32 /* x 64 KiB, base64: a few MB per answer at most */
+
+enum { OP_META, OP_DATAS, OP_UNLINK };
+
+struct att_wait {
+    long id;
+    int op;
+    int done;
+    int rc;
+    cJSON *att;
+    struct err e;
+    struct att_wait *next;
+};
+
+struct att_batch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct att_wait *head, *tail;
+    int busy;
+    struct apply_stats st; /* under mu */
+};
+
+static const char *const fields_meta[] = {"id",        "name",      "type",       "url",
+                                          "res_model", "res_id",    "write_date", "checksum",
+                                          "file_size", "res_field", "public",     NULL};
+static const char *const fields_datas[] = {
+    "id",       "name",      "type",      "url",    "res_model", "res_id", "write_date",
+    "checksum", "file_size", "res_field", "public", "datas",     NULL};
+
+int apply_batch_new(struct att_batch **out)
+{
+    struct att_batch *b = calloc(1, sizeof(*b));
+
+    *out = b;
+    if (!b)
+        return ERR_NOMEM;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    return 0;
+}
+
+void apply_batch_free(struct att_batch *b)
+{
+    if (!b)
+        return;
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+/* A call of op for n ids: into st. */
+static void count(struct apply_stats *st, int op, long n)
+{
+    long *calls = op == OP_META ? &st->reads : op == OP_DATAS ? &st->content_reads : &st->unlinks;
+    long *ids = op == OP_META ? &st->read_ids : op == OP_DATAS ? &st->content_ids : &st->unlink_ids;
+
+    (*calls)++;
+    *ids += n;
+}
+
+/* One id alone: *att NULL when it is gone. */
+static void read_one(struct odoo *o, struct att_wait *w)
+{
+    cJSON *recs = NULL;
+
+    w->att = NULL;
+    if (w->op == OP_UNLINK) {
+        w->rc = odoo_unlink(o, "ir.attachment", &w->id, 1, &w->e);
+        return;
+    }
+    w->rc = odoo_read(o, "ir.attachment", &w->id, 1, w->op == OP_DATAS ? fields_datas : fields_meta,
+                      &recs, &w->e);
+    if (w->rc == ERR_NOTFOUND) {
+        err_clear(&w->e);
+        w->rc = 0;
+    }
+    if (w->rc == 0 && cJSON_GetArraySize(recs) > 0)
+        w->att = cJSON_DetachItemFromArray(recs, 0);
+    cJSON_Delete(recs);
+}
+
+/* The waiters of list whose op is op, in one call (or each alone on an error); calls counted
+ * into st. */
+static void run_group(struct odoo *o, struct att_wait *list, int op, struct apply_stats *st)
+{
+    struct att_wait *w;
+    long ids[BATCH_MAX];
+    size_t n = 0;
+    cJSON *recs = NULL;
+    struct err e = ERR_INIT;
+    int rc;
+
+    for (w = list; w; w = w->next) {
+        size_t k;
+
+        if (w->op != op)
+            continue;
+        for (k = 0; k < n && ids[k] != w->id; k++)
+            ;
+        if (k == n)
+            ids[n++] = w->id;
+    }
+    if (n == 0)
+        return;
+    if (n == 1) {
+        for (w = list; w; w = w->next) {
+            if (w->op == op) {
+                count(st, op, 1);
+                read_one(o, w);
+            }
+        }
+        return;
+    }
+    count(st, op, (long)n);
+    if (op == OP_UNLINK)
+        rc = odoo_unlink(o, "ir.attachment", ids, n, &e);
+    else
+        rc = odoo_read(o, "ir.attachment", ids, n, op == OP_DATAS ? fields_datas : fields_meta,
+                       &recs, &e);
+    for (w = list; w; w = w->next) {
+        const cJSON *r;
+
+        if (w->op != op)
+            continue;
+        if (rc < 0) {
+            count(st, op, 1);
+            read_one(o, w);
+            continue;
+        }
+        w->rc = 0;
+        w->att = NULL;
+        if (op == OP_UNLINK)
+            continue;
+        cJSON_ArrayForEach(r, recs)
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "id");
+
+            if (cJSON_IsNumber(id) && (long)id->valuedouble == w->id) {
+                w->att = cJSON_Duplicate(r, 1);
+                if (!w->att)
+                    w->rc = err_set(&w->e, ERR_NOMEM, "out of memory");
+                break;
+            }
+        }
+    }
+    cJSON_Delete(recs);
+}
+
+/* Queue id for op, lead or wait, until its answer is there. */
+static int batched(struct apply_conn *c, long id, int op, cJSON **att, struct err *e)
+{
+    struct att_batch *b = c->a->batch;
+    struct att_wait me;
+
+    memset(&me, 0, sizeof(me));
+    me.id = id;
+    me.op = op;
+    pthread_mutex_lock(&b->mu);
+    if (b->tail)
+        b->tail->next = &me;
+    else
+        b->head = &me;
+    b->tail = &me;
+    while (!me.done) {
+        struct att_wait *mine = NULL, **mt = &mine, *w;
+        struct apply_stats st;
+        int n = 0, nd = 0;
+
+        if (b->busy) {
+            pthread_cond_wait(&b->cv, &b->mu);
+            continue;
+        }
+        /* lead: take what is queued (the rest waits for the next call) */
+        b->busy = 1;
+        for (struct att_wait **pp = &b->head; *pp && n < BATCH_MAX;) {
+            w = *pp;
+            if (w->op == OP_DATAS && nd >= BATCH_DATAS_MAX) {
+                pp = &w->next;
+                continue;
+            }
+            *pp = w->next;
+            w->next = NULL;
+            *mt = w;
+            mt = &w->next;
+            n++;
+            nd += w->op == OP_DATAS;
+        }
+        b->tail = NULL;
+        for (w = b->head; w; w = w->next)
+            b->tail = w;
+        pthread_mutex_unlock(&b->mu);
+        memset(&st, 0, sizeof(st));
+        run_group(c->odoo, mine, OP_META, &st);
+        run_group(c->odoo, mine, OP_DATAS, &st);
+        run_group(c->odoo, mine, OP_UNLINK, &st);
+        pthread_mutex_lock(&b->mu);
+        b->st.reads += st.reads;
+        b->st.read_ids += st.read_ids;
+        b->st.content_reads += st.content_reads;
+        b->st.content_ids += st.content_ids;
+        b->st.unlinks += st.unlinks;
+        b->st.unlink_ids += st.unlink_ids;
+        for (w = mine; w;) {
+            struct att_wait *nx = w->next;
+
+            w->next = NULL;
+            w->done = 1;
+            w = nx;
+        }
+        b->busy = 0;
+        pthread_cond_broadcast(&b->cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (me.rc < 0) {
+        *e = me.e;
+        return me.rc;
+    }
+    if (att)
+        *att = me.att;
+    return 0;
+}
+
+int apply_att_read(struct apply_conn *c, long id, int with_datas, cJSON **att, struct err *e)
+{
+    *att = NULL;
+    return batched(c, id, with_datas ? OP_DATAS : OP_META, att, e);
+}
+
+int apply_att_unlink(struct apply_conn *c, long id, struct err *e)
+{
+    return batched(c, id, OP_UNLINK, NULL, e);
+}
+
+void apply_get_stats(struct applier *a, struct apply_stats *st)
+{
+    pthread_mutex_lock(&a->batch->mu);
+    *st = a->batch->st;
+    pthread_mutex_unlock(&a->batch->mu);
+}
