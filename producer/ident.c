@@ -50,6 +50,22 @@ int ident_dirs_from_state(const struct scan_state *prev, struct ident_dirs *out,
             out->n++;
         }
     }
+    for (size_t i = 0; prev && i < prev->nfolders; i++) {
+        struct ident_dir *x;
+        int ok = 1;
+
+        if (snap_grow((void **)&out->v, &out->cap, out->n, sizeof *out->v) < 0)
+            goto nomem;
+        x = &out->v[out->n];
+        x->fileid = snap_dup(prev->folders[i].fileid, &ok);
+        x->record = snap_dup(prev->folders[i].record, &ok);
+        if (!ok) {
+            free(x->fileid);
+            free(x->record);
+            goto nomem;
+        }
+        out->n++;
+    }
     if (out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, cmp_dir_fileid);
     return 0;
@@ -281,4 +297,18 @@ int ident_resolve(struct cloud_snap *cs, const struct snap_links *prev,
     if (nfixed)
         *nfixed = fixed;
     return 0;
+}
+
+void ident_note_state(struct scan_state *next, const struct cloud_snap *cs)
+{
+    struct err e2 = ERR_INIT;
+
+    for (size_t i = 0; i < cs->n; i++) {
+        const struct snap_entry *en = &cs->v[i];
+
+        /* out of memory: the next pass knows less, nothing worse */
+        if (en->is_dir && en->retag && en->record_tag && has_id(en->fileid) &&
+            state_add_folder(next, en->fileid, en->record_tag, &e2) < 0)
+            return;
+    }
 }

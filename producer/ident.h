@@ -52,8 +52,9 @@ struct ident_dirs {
     size_t n, cap;
 };
 
-/* The record-tagged folders with a file id among the children of prev's folders
- * (empty when prev holds none: not Nextcloud / ownCloud, or no state). 0, ERR_NOMEM. */
+/* The record-tagged folders with a file id among the children of prev's folders, and
+ * prev's folders told by file id (empty when prev holds none: not Nextcloud / ownCloud,
+ * or no state). 0, ERR_NOMEM. */
 int ident_dirs_from_state(const struct scan_state *prev, struct ident_dirs *out, struct err *e);
 void ident_dirs_release(struct ident_dirs *d);
 
@@ -64,5 +65,12 @@ void ident_dirs_release(struct ident_dirs *d);
  */
 int ident_resolve(struct cloud_snap *cs, const struct snap_links *prev,
                   const struct ident_dirs *dirs, size_t *nfixed, struct err *e);
+
+/*
+ * Remember in next (the scan state this pass saves, its folders) every folder cs told
+ * by its file id (retag): the next pass still knows it while the folder waits (a
+ * frozen subtree) or until its tag is back.
+ */
+void ident_note_state(struct scan_state *next, const struct cloud_snap *cs);
 
 #endif

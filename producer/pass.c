@@ -491,6 +491,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
             drop_touched(&next, p->jobs[i].to);
             drop_touched(&next, p->jobs[i].lock);
         }
+        ident_note_state(&next, &cs);
         /* what this pass saw linked: the next pass's view of this one */
         snap_links_release(&next.links);
         next.links = p->links;

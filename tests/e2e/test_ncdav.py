@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import SyncCase, main, url_path  # noqa: E402
+from harness import SyncCase, main, mkdir, url_path  # noqa: E402
 
 
 class NcIdentity(SyncCase):
@@ -47,6 +47,30 @@ class NcIdentity(SyncCase):
         self.assertLinked(nid, "Quotations/SO019/notes.txt", "sale.order", so)
         self.assertEqual(t["Quotations/SO019/a.txt"][2].get("attachment"), str(aid))
         self.assertEqual(t["Quotations/SO019/notes.txt"][2].get("attachment"), str(nid))
+        self.assertQuiet()
+
+    def test_record_folder_that_lost_its_tag_is_told_by_file_id(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.sync()
+        # a user renames the type folder (its record folders lose their tags on Nextcloud)
+        # and the record's folder in it
+        self.dav.move(self.p("Quotations"), self.p("Quotes"))
+        self.dav.move(self.p("Quotes/SO019"), self.p("Quotes/My order"))
+        self.assertNotIn("record", self.tree()["Quotes/My order"][2])
+        self.assertPlan([("rename", "cloud", "Quotes", "Quotations", None)])
+        self.sync()  # the type folder is renamed back; what is under it waits a pass
+        self.assertPlan([("rename", "cloud", "Quotations/My order", "Quotations/SO019", None),
+                         mkdir("Quotations/SO019"),
+                         ("relink", "odoo", "Quotations/SO019/a.txt", None, aid)])
+        self.sync()
+        t = self.tree()
+        self.assertNotIn("Quotations/My order", t)
+        self.assertEqual(t["Quotations/SO019"][2].get("record"), "sale.order,%d" % so)
+        self.assertEqual(t["Quotations/SO019/a.txt"][2].get("attachment"), str(aid))
+        self.assertEqual([a["id"] for a in self.atts_of("sale.order", so)], [aid])
+        self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
         self.assertQuiet()
 
     def control(self, cmd):
