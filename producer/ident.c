@@ -192,7 +192,7 @@ static int idx_build(struct idx *x, const struct cloud_snap *cs, const struct sn
     if (!x->links || !x->recs || !x->ids)
         return ERR_NOMEM;
     for (size_t i = 0; prev && i < prev->n; i++)
-        if (prev->v[i].att_id > 0 && prev->v[i].size >= 0 && has_id(prev->v[i].fileid))
+        if (prev->v[i].att_id > 0 && prev->v[i].size != SNAP_LINK_GONE && has_id(prev->v[i].fileid))
             x->links[x->nlinks++] = &prev->v[i];
     qsort(x->links, x->nlinks, sizeof *x->links, cmp_link_fileid);
     for (size_t i = 0; dirs && i < dirs->n; i++)

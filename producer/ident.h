@@ -24,9 +24,8 @@
  *     carried by the folder that had it then (same record, its file id still
  *     there) is that folder's, left behind here: it is cleared.
  *
- * Links of a file that was gone when they were kept (snap_link.size < 0) prove
- * nothing and are not used. Without file ids (Apache, others), or without a
- * previous pass, nothing changes: the tags are all there is.
+ * Links that prove no file (SNAP_LINK_GONE) are not used. Without file ids (Apache, others), or
+ * without a previous pass, nothing changes: the tags are all there is.
  *
  * ident_resolve() runs after the cloud scan and before the attachments tagged
  * in the cloud are read (pass.c), so those reads and the planner see the

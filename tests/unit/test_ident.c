@@ -78,7 +78,7 @@ static void test_files(struct check_count *cc)
     add_ent(cc, &cs, "/Odoo/Q/SO5/e.txt", 0, 5, NULL, "50");
     /* no file id (Apache): kept, even untagged */
     add_ent(cc, &cs, "/Odoo/Q/SO6/f.txt", 0, 0, NULL, NULL);
-    /* the link of a file seen gone (size -1) proves nothing */
+    /* a link that proves no file (SNAP_LINK_GONE) */
     add_ent(cc, &cs, "/Odoo/Q/SO7/g.txt", 0, 0, NULL, "70");
     /* two links name file id 80: nothing proven */
     add_ent(cc, &cs, "/Odoo/Q/SO8/h.txt", 0, 0, NULL, "80");
@@ -88,7 +88,7 @@ static void test_files(struct check_count *cc)
     add_link(cc, &prev, 2, "/Odoo/Q/SO2/b.txt", 5, "20");
     add_link(cc, &prev, 3, "/Odoo/Q/SO3/c.txt", 5, "30");
     add_link(cc, &prev, 4, "/Odoo/Q/SO4/d.txt", 5, NULL);
-    add_link(cc, &prev, 7, "/Odoo/Q/SO7/g.txt", -1, "70");
+    add_link(cc, &prev, 7, "/Odoo/Q/SO7/g.txt", SNAP_LINK_GONE, "70");
     add_link(cc, &prev, 8, "/Odoo/Q/SO8/h.txt", 5, "80");
     add_link(cc, &prev, 9, "/Odoo/Q/SO9/i.txt", 5, "90");
     add_link(cc, &prev, 18, "/Odoo/Q/SO8/h2.txt", 5, "80");
