@@ -154,6 +154,10 @@ static void test_folders(struct check_count *cc)
     kid.record_tag = snap_lend("sale.order,1");
     kid.fileid = snap_lend("100");
     CHECK_INT(cc, state_dir_add_kid(d, &kid, &e), 0);
+    kid.path = snap_lend("/Odoo/Q/SO4 old");
+    kid.record_tag = snap_lend("sale.order,4");
+    kid.fileid = snap_lend("400");
+    CHECK_INT(cc, state_dir_add_kid(d, &kid, &e), 0);
     kid.path = snap_lend("/Odoo/Q/SO2");
     kid.record_tag = snap_lend("sale.order,2");
     kid.fileid = snap_lend("200");
@@ -161,7 +165,7 @@ static void test_folders(struct check_count *cc)
     /* a folder told by its file id last pass, still without its tag */
     CHECK_INT(cc, state_add_folder(&prev, "300", "sale.order,3", &e), 0);
     CHECK_INT(cc, ident_dirs_from_state(&prev, &dirs, &e), 0);
-    CHECK(cc, dirs.n == 3);
+    CHECK(cc, dirs.n == 4);
 
     cloud_snap_init(&cs);
     /* SO1 renamed inside a moved type folder: no tag */
@@ -171,6 +175,9 @@ static void test_folders(struct check_count *cc)
     /* SO2's folder is gone; a new one carries its tag: kept (nothing else is SO2's) */
     add_ent(cc, &cs, "/Odoo/Q/SO2", 1, 0, "sale.order,2", "201");
     add_ent(cc, &cs, "/Odoo/Q/Third", 1, 0, NULL, "300");
+    /* SO4 merging: its old folder and the adopted one both carry the tag: left alone */
+    add_ent(cc, &cs, "/Odoo/Q/SO4 old", 1, 0, "sale.order,4", "400");
+    add_ent(cc, &cs, "/Odoo/Q/SO4", 1, 0, "sale.order,4", "401");
     CHECK_INT(cc, ident_resolve(&cs, NULL, &dirs, &n, &e), 0);
     CHECK(cc, n == 3);
     x = ent(&cs, "/Odoo/Q/My order");
@@ -179,6 +186,8 @@ static void test_folders(struct check_count *cc)
     CHECK(cc, x && x->record_tag == NULL);
     x = ent(&cs, "/Odoo/Q/SO2");
     CHECK(cc, x && x->record_tag && strcmp(x->record_tag, "sale.order,2") == 0 && !x->retag);
+    x = ent(&cs, "/Odoo/Q/SO4");
+    CHECK(cc, x && x->record_tag && strcmp(x->record_tag, "sale.order,4") == 0 && !x->retag);
     x = ent(&cs, "/Odoo/Q/Third");
     CHECK(cc, x && x->record_tag && strcmp(x->record_tag, "sale.order,3") == 0 && x->retag);
 
