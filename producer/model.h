@@ -139,6 +139,10 @@ struct snap_entry {
     char *type_tag;   /* {urn:odoosync}type = type folder name, NULL if none */
     char *fileid;     /* oc:fileid (Nextcloud / ownCloud): the server's identity of the
                          file, stable across renames and moves; NULL where there is none */
+    /* set by ident_resolve() (ident.h), where the server gives file ids: */
+    int retag;      /* att_tag / record_tag is the one its file id proves, not the server's
+                       (lost when a parent folder moved): the entry is to be tagged again */
+    long stale_att; /* the attachment tag the server gave, cleared: another file's (0: none) */
 };
 
 /*
@@ -174,15 +178,19 @@ struct cloud_snap {
  */
 struct snap_link {
     long att_id;
-    char *path; /* where the file is after the pass's jobs (its folder renamed or moved) */
-    char *etag; /* as scanned (a rename keeps it), may be NULL */
-    long long size;
+    char *path;     /* where the file is after the pass's jobs (its folder renamed or moved) */
+    char *etag;     /* as scanned (a rename keeps it), may be NULL */
+    long long size; /* SNAP_LINK_GONE: an upload whose file was gone before a pass saw its
+                       file id (a server with file ids): kept for its records only, proves
+                       no file; -1 for a folder */
     char *fileid;   /* oc:fileid, NULL where the server has none */
     char *rec;      /* the record whose folder holds the file after the pass (the link's
                        intended record: both sides agree on it once the jobs are applied) */
     char *att_rec;  /* the attachment's record as scanned */
     char *file_rec; /* the record of the folder the file was scanned in */
 };
+
+#define SNAP_LINK_GONE (-2LL)
 
 /* Links sorted by (att_id, path): one per attachment, and att_id 0 for files linked
  * as new attachments by the pass (their id is given by Odoo when the job runs), by path. */

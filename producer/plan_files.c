@@ -221,6 +221,10 @@ static int same_file(const struct ctx *c, const struct snap_link *l, const struc
 {
     int here;
 
+    if (l->size == SNAP_LINK_GONE) {
+        *why = "its upload was gone before a pass saw its file id";
+        return 0;
+    }
     if (l->fileid && *l->fileid && en->fileid && *en->fileid) {
         *why = "another file id";
         return strcmp(l->fileid, en->fileid) == 0;
@@ -252,6 +256,27 @@ static int carry_link(struct ctx *c, long id)
     const struct snap_link *l = snap_links_find(c->in->prev, id);
 
     if (l && snap_links_add(&c->p->links, l) < 0)
+        return c->nomem = 1, ERR_NOMEM;
+    return 0;
+}
+
+/*
+ * Keep the link of id, whose file is gone. Where the server gives file ids, a link
+ * without one (an upload no pass saw: path and size only) is kept for its records only
+ * (SNAP_LINK_GONE): a later file of that size at its path (Nextcloud gives it the old tag) is
+ * not proven the uploaded one. Any other link keeps proving its file, should it be back.
+ */
+static int carry_gone_link(struct ctx *c, long id)
+{
+    const struct snap_link *l = snap_links_find(c->in->prev, id);
+    struct snap_link g;
+
+    if (!l || !c->fileids || (l->fileid && *l->fileid))
+        return carry_link(c, id);
+    g = *l;
+    g.size = SNAP_LINK_GONE;
+    g.etag = NULL;
+    if (snap_links_add(&c->p->links, &g) < 0)
         return c->nomem = 1, ERR_NOMEM;
     return 0;
 }
@@ -433,8 +458,9 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         renamed = !name_matches(c, a->name, bn);
         /* compared decoded, so another spelling of the same url is not rewritten each pass */
         url_stale = !upath || strcmp(upath, pp) != 0;
-        /* adopted by its url (a file replaced in place loses its dead properties): tag it */
-        untagged = primary->att_tag != a->id;
+        /* adopted by its url (a file replaced in place loses its dead properties), or told
+         * by its file id (a parent folder moved on Nextcloud, ident.h): tag it */
+        untagged = primary->att_tag != a->id || primary->retag;
         if (!d->odoo_ok) {
             /* to-cloud: Odoo is not written */
         } else if (pdf == of) {
@@ -511,8 +537,8 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         }
     }
     /* kept until the delete happened: the next pass still finds the record by it when its
-     * folder is gone too (scan_unmatched) */
-    if (carry_link(c, a->id) < 0)
+     * folder is gone too (scan_unmatched); as gone, so a later file at that path is new */
+    if (carry_gone_link(c, a->id) < 0)
         return ERR_NOMEM;
     return odoo_delete(
         c, a, of, c->df[of].cur_path ? "cloud file deleted" : "document folder deleted in cloud");
@@ -724,7 +750,14 @@ int plan_children(struct ctx *c)
                     add_link(c, en->att_tag, pp, en, pl->rec, pl->att_rec, pl->file_rec);
                 }
             } else if (d->odoo_ok) {
-                if (stale)
+                if (!en->att_tag && en->stale_att > 0) {
+                    stale = 1;
+                    plan_add_msg(c,
+                                 "\"%s\" carries the tag of attachment %ld, which was linked to "
+                                 "another file (file id %s is not that one's): linked as a new "
+                                 "file",
+                                 en->path, en->stale_att, en->fileid ? en->fileid : "");
+                } else if (stale)
                     plan_add_msg(c,
                                  "\"%s\" carries the tag of deleted attachment %ld but is not the "
                                  "file that was linked to it (%s): linked as a new file",

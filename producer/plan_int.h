@@ -119,6 +119,7 @@ struct ctx {
     struct jlist ph[PH_COUNT];
     size_t managed, del_weight;
     size_t *lo_withheld; /* per cs->lo: Odoo-side deletions withheld for that folder (lazy) */
+    int fileids;         /* the server gives file ids (an entry carries one) */
 };
 
 /* ---------- small helpers ---------- */

@@ -4,7 +4,9 @@ Each test gets:
   - its own Odoo emulator (tests/odoo/emulator.py on a free loopback port, in a
     temporary directory), so records and attachments never leak between tests;
   - its own root folder on the stack's Apache WebDAV (DAV_URL from the stack env
-    file named by ODOOSYNC_STACK_ENV), removed afterwards;
+    file named by ODOOSYNC_STACK_ENV), removed afterwards; a case with CLOUD = "NCDAV"
+    uses the stack's Nextcloud-like server instead (NCDAV_URL: file ids, Nextcloud's
+    dead property store), through the same DAV_* names (cloud_env());
   - a configuration file for odoosync pointing at both;
 and helpers to change either side (JSON-RPC calls, WebDAV requests) and to run
 `odoosync run --once` (local mode) or the cluster mode (produce + workers).
@@ -43,6 +45,19 @@ def load_env():
             if line and not line.startswith("#") and "=" in line:
                 k, v = line.split("=", 1)
                 env[k] = v
+    return env
+
+
+def cloud_env(env, cloud):
+    """env with DAV_URL, DAV_USER, DAV_PASSWORD, DAV_ROOT_DIR taken from the server named
+    by cloud ("DAV": the stack's Apache, "NCDAV": its Nextcloud-like ncdav.py)."""
+    if cloud == "DAV":
+        return env
+    if cloud + "_URL" not in env:
+        raise unittest.SkipTest("the stack has no %s_URL" % cloud)
+    env = dict(env)
+    for k in ("URL", "USER", "PASSWORD", "ROOT_DIR"):
+        env["DAV_" + k] = env[cloud + "_" + k]
     return env
 
 
@@ -231,9 +246,10 @@ class SyncCase(unittest.TestCase):
     ]
     STANDALONE = True
     EXTRA = {}
+    CLOUD = "DAV"  # "NCDAV": the stack's Nextcloud-like server (cloud_env)
 
     def setUp(self):
-        self.env = load_env()
+        self.env = cloud_env(load_env(), self.CLOUD)
         self.odoo = Emulator()
         self.addCleanup(self.odoo.stop)
         self.dav = Dav(self.env)
