@@ -138,8 +138,9 @@ int cfg_require(const struct cfg *c, unsigned need, struct err *e)
         size_t n = 0;
         for (size_t i = 0; i < c->ntypes; i++)
             n += c->types[i].enabled ? 1 : 0;
-        if (n == 0)
-            return err_set(e, ERR_INVALID, "no enabled document type in $.types");
+        if (n == 0 && !c->documents.enabled)
+            return err_set(e, ERR_INVALID,
+                           "no enabled document type in $.types (nor documents.enabled)");
     }
     return 0;
 }

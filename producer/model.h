@@ -139,6 +139,8 @@ struct snap_entry {
     char *type_tag;   /* {urn:odoosync}type = type folder name, NULL if none */
     char *fileid;     /* oc:fileid (Nextcloud / ownCloud): the server's identity of the
                          file, stable across renames and moves; NULL where there is none */
+    char *doc_tag;    /* {urn:odoosync}document "documents.document,12" (Odoo's Documents
+                         app, producer/plan_docs.c), NULL if none */
 };
 
 /*

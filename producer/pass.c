@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "docs.h"
+#include "plan_docs.h"
 #include "settled.h"
 
 #include "plural.h"
@@ -297,6 +299,61 @@ static void mark_pass(const struct pass_opts *po, const char *spath, struct lock
     buf_release(&root);
 }
 
+/*
+ * Odoo's Documents app (documents.enabled): its shape, its tree, and its jobs appended to
+ * p (plan_docs.h). An Odoo without the app, or one refusing it, gets a message and an
+ * incomplete verdict; the document types are planned as usual.
+ */
+static int pass_documents(const struct pass_opts *po, struct odoo *o, const struct cloud_snap *cs,
+                          long long version, struct plan *p, struct err *e)
+{
+    struct docs_snapshot ds;
+    struct plan_docs_input in;
+    enum docs_shape shape = DOCS_SHAPE_NONE;
+    struct err de = ERR_INIT;
+    int rc = docs_detect_shape(o, &shape, &de);
+
+    memset(&ds, 0, sizeof(ds));
+    if (rc == 0 && shape == DOCS_SHAPE_NONE)
+        rc = err_set(&de, ERR_PROTO,
+                     "Odoo has no Documents app (documents.document does not exist)");
+    if (rc == 0)
+        rc = docs_scan(o, shape, &ds, &de);
+    if (rc == ERR_NOMEM || rc == ERR_STOPPED) {
+        docs_snapshot_release(&ds);
+        return err_set(e, rc, "%s", de.msg);
+    }
+    if (rc < 0) {
+        char **nv = realloc(p->messages, (p->nmessages + 1) * sizeof *nv);
+
+        log_warn(po->log, "documents: nothing planned: %s", de.msg);
+        docs_snapshot_release(&ds);
+        if (!nv)
+            return err_set(e, ERR_NOMEM, "documents: out of memory");
+        p->messages = nv;
+        p->cap_messages = p->nmessages + 1;
+        p->messages[p->nmessages] = strdup(de.msg);
+        if (!p->messages[p->nmessages])
+            return err_set(e, ERR_NOMEM, "documents: out of memory");
+        p->nmessages++;
+        if (p->verdict == PLAN_VERDICT_OK)
+            p->verdict = PLAN_VERDICT_SCAN_INCOMPLETE;
+        return 0;
+    }
+    log_info(po->log, "documents: %s, %zu folders, %zu documents", docs_shape_name(shape),
+             ds.nfolders, ds.nfiles);
+    memset(&in, 0, sizeof(in));
+    in.cfg = po->cfg;
+    in.ds = &ds;
+    in.ds_complete = 1;
+    in.cs = cs;
+    in.version = version;
+    in.force_deletes = po->force_deletes;
+    rc = plan_docs(&in, p, e);
+    docs_snapshot_release(&ds);
+    return rc;
+}
+
 int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st, struct err *e)
 {
     const struct cfg *c = po->cfg;
@@ -347,8 +404,9 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         err_prefix(e, "odoo at %s", c->odoo.url);
         goto out;
     }
-    if (use_state) {
-        /* the configuration's digest: what a mark is checked against and saved with */
+    if (use_state && !c->documents.enabled) {
+        /* the configuration's digest: what a mark is checked against and saved with
+         * (not with Documents: the fingerprint does not cover them) */
         rc = settled_config(c, cap.config, e);
         if (rc == 0)
             rc = still_settled(po, spath, use_redis ? po->state_lock : NULL, cap.config, o, &dopts,
@@ -462,6 +520,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.version = wall_ms();
     in.prev = have_links ? &links : NULL;
     rc = plan_build(&in, &os, &cs, p, e);
+    if (rc == 0 && c->documents.enabled)
+        rc = pass_documents(po, o, &cs, in.version, p, e);
     t_plan = mono_ms();
     if (rc == 0 && next_ok) {
         struct err se = ERR_INIT;
@@ -480,7 +540,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         if ((use_redis ? state_save_redis(po->state_lock, c, &next, &se)
                        : state_save(spath, &next, &se)) < 0)
             log_warn(po->log, "scan state not saved (the next pass scans everything): %s", se.msg);
-        mark_pass(po, spath, use_redis ? po->state_lock : NULL, p, &cs, &next, &cap, st);
+        if (!c->documents.enabled)
+            mark_pass(po, spath, use_redis ? po->state_lock : NULL, p, &cs, &next, &cap, st);
     }
     if (rc == 0) {
         t_save = mono_ms();

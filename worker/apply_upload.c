@@ -155,6 +155,12 @@ static int cloud_content_is(struct apply_conn *c, const char *path, long long si
  *   - anything else (a folder, a stranger's file, another attachment's file
  *     that was there before us and may be on its way out): ERR_CONFLICT, retried.
  */
+/* The tag an upload sets: the attachment's, or the Documents app's document. */
+static const char *upload_tag(const struct job *j)
+{
+    return j->doc ? "document" : "attachment";
+}
+
 static int upload_occupied(struct applier *a, struct apply_conn *c, const struct job *j,
                            const cJSON *att, const struct dav_stat *st, const char *idbuf,
                            int raced, enum job_result *res, struct err *e)
@@ -164,23 +170,25 @@ static int upload_occupied(struct applier *a, struct apply_conn *c, const struct
     long long size = cJSON_IsNumber(fsize) ? (long long)fsize->valuedouble : j->size;
     int rc;
 
-    if (!st->is_dir && apply_streq(st->attachment_tag, idbuf)) {
+    const char *mine = j->doc ? st->document_tag : st->attachment_tag;
+
+    if (!st->is_dir && apply_streq(mine, idbuf)) {
         *res = JOB_ALREADY_DONE;
         return 0;
     }
-    if (!st->is_dir && st->attachment_tag && *st->attachment_tag && raced) {
+    if (!st->is_dir && mine && *mine && raced) {
         *res = JOB_SKIPPED;
-        log_job(a->o.log, LOG_INFO, j->id, j->lock,
-                "superseded: \"%s\" became attachment %s's file", j->path, st->attachment_tag);
+        log_job(a->o.log, LOG_INFO, j->id, j->lock, "superseded: \"%s\" became %s%s's file",
+                j->path, j->doc ? "" : "attachment ", mine);
         return 1;
     }
-    if (!st->is_dir && (!st->attachment_tag || !*st->attachment_tag) && sum && size >= 0 &&
+    if (!st->is_dir && (!mine || !*mine) && sum && size >= 0 &&
         (st->size < 0 || st->size == size)) {
         rc = cloud_content_is(c, j->path, size, sum, e);
         if (rc < 0)
             return rc;
         if (rc == 1) {
-            rc = apply_tag(c->dav, j->path, "attachment", idbuf, e);
+            rc = apply_tag(c->dav, j->path, upload_tag(j), idbuf, e);
             return rc < 0 ? rc : 0;
         }
     }
@@ -196,7 +204,7 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     struct dav_result r;
     struct spool sp = {NULL, 0};
     cJSON *att = NULL;
-    char idbuf[32];
+    char idbuf[64];
     char sha[SHA1_HEX_SIZE];
     const char *type;
     int technical;
@@ -204,11 +212,14 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
 
     memset(&st, 0, sizeof(st));
     memset(&r, 0, sizeof(r));
-    if (!j->url || !*j->url) {
+    if (!j->doc && (!j->url || !*j->url)) {
         rc = err_set(e, ERR_INVALID, "upload job without the url the attachment will hold");
         goto out;
     }
-    snprintf(idbuf, sizeof(idbuf), "%ld", j->att_id);
+    /* the tag: the attachment id, or for Odoo's Documents app the document */
+    snprintf(idbuf, sizeof(idbuf), "%s", j->doc ? j->doc : "");
+    if (!j->doc)
+        snprintf(idbuf, sizeof(idbuf), "%ld", j->att_id);
     /* Re-read the attachment under the lock: gone, changed or already done? */
     rc = apply_att_read_doc(c->odoo, j->att_id, &att, &technical, e);
     if (rc < 0)
@@ -219,6 +230,10 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         goto out;
     }
     type = apply_jstr(att, "type");
+    if (apply_streq(type, "url") && j->doc) {
+        *res = JOB_SKIPPED; /* no content to copy any more */
+        goto out;
+    }
     if (apply_streq(type, "url")) {
         *res = apply_streq(apply_jstr(att, "url"), j->url) ? JOB_ALREADY_DONE : JOB_SKIPPED;
         goto out;
@@ -293,15 +308,17 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         } else if (rc < 0) {
             goto out;
         } else {
-            rc = apply_tag(c->dav, j->path, "attachment", idbuf, e);
+            rc = apply_tag(c->dav, j->path, upload_tag(j), idbuf, e);
             if (rc < 0)
                 goto out;
         }
     } else {
         goto out;
     }
-    /* Confirmed in the cloud and tagged: only now does the content leave Odoo. */
-    rc = att_to_url(c->odoo, j->att_id, j->url, e);
+    /* Confirmed in the cloud and tagged: only now does the content leave Odoo (a
+     * document of the Documents app keeps it: Odoo previews it there) */
+    if (!j->doc)
+        rc = att_to_url(c->odoo, j->att_id, j->url, e);
 out:
     if (rc == 1)
         rc = 0; /* superseded: *res says so */

@@ -4,10 +4,13 @@ documents.folder; 18/19: folders are documents of type folder) and both protocol
 (JSON-RPC on every version, JSON-2 on 19), against the real Apache WebDAV and the
 emulator (tests/odoo/documents.py).
 
-What is covered today: `odoosync check` detects the shape with fields_get, reads the
-tree, resolves each mapping (by path of names, by id, "*") and says what it holds, and
-fails precisely on a missing app or a missing / ambiguous folder. The sync itself (Odoo
-to cloud and back) is not built yet: see docs/design.md.
+Covered: `odoosync check` detects the shape with fields_get, reads the tree, resolves
+each mapping (by path of names, by id, "*") and says what it holds, and fails precisely
+on a missing app or a missing / ambiguous folder (CheckTable); `run` copies the tree from
+Odoo to the cloud, follows renames and moves in Odoo as cloud moves of the same tagged
+entries, deletes what Odoo archived or deleted, keeps a folder holding a file the cloud
+added, and plans nothing on the next pass (SyncTable). Not built yet: cloud to Odoo,
+edits of content, conflicts.
 """
 
 import json
@@ -37,6 +40,7 @@ class DocsCase(harness.SyncCase):
     VERSION = 17
     PROTOCOL = "jsonrpc"
     EMULATOR_ARGS = ()
+    STANDALONE = False
 
     def setUp(self):
         self.env = harness.load_env()
@@ -143,6 +147,131 @@ class CheckTable:
         p = self.run_cmd("check", expect=3)
         self.assertIn('two folders are called "Finance" there (ids %d and %d); map one by its id '
                       '("#%d")' % (fin, twin, fin), p.stdout)
+
+
+class SyncTable:
+    """Odoo to the cloud on one shape and protocol: the tree, the files' bytes, identity
+    (renames and moves are moves), archive and delete, and a quiet second pass."""
+
+    def tags(self):
+        return {path: props for path, props in self.dav_props().items()}
+
+    def dav_props(self):
+        """path under the root -> {urn:odoosync}document tag (None when untagged)."""
+        import xml.etree.ElementTree as ET
+        body = ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:o="urn:odoosync">'
+                '<d:prop><d:resourcetype/><o:document/></d:prop></d:propfind>')
+        out = {}
+        todo = ["/" + self.root]
+        while todo:
+            path = todo.pop()
+            st, data = self.dav.req("PROPFIND", path, body.encode(),
+                                    {"Depth": "1", "Content-Type": "application/xml"})
+            self.assertEqual(st, 207, path)
+            for r in ET.fromstring(data).findall("{DAV:}response"):
+                href = harness.urllib.parse.unquote(r.find("{DAV:}href").text)
+                rel = href.split("/" + self.root, 1)[1].strip("/")
+                is_dir = r.find(".//{DAV:}collection") is not None
+                tag = r.find(".//{urn:odoosync}document")
+                if not rel:
+                    continue
+                key = rel + ("/" if is_dir else "")
+                if key in out:
+                    continue
+                out[key] = tag.text if tag is not None else None
+                if is_dir:
+                    todo.append("/%s/%s" % (self.root, rel))
+        return out
+
+    def ref(self, fid):
+        return "%s,%d" % ("documents.folder" if self.VERSION <= 17 else "documents.document",
+                          fid)
+
+    def test_odoo_to_cloud(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        D = "Documents/"
+        docs = self.odoo.call("documents.document", "search_read", [[]], {
+            "fields": ["name", "folder_id"], "context": {"active_test": False}})
+        did = {d["name"]: d["id"] for d in docs}
+        self.assertEqual(self.dav_props(), {
+            D: None,
+            D + "Finance/": self.ref(fin),
+            D + "Finance/Invoices/": self.ref(inv),
+            D + "HR/": self.ref(hr),
+            D + "Finance/budget.xlsx": "documents.document,%d" % did["budget.xlsx"],
+            D + "Finance/Invoices/inv-001.pdf": "documents.document,%d" % did["inv-001.pdf"],
+            D + "Finance/Invoices/inv-002.pdf": "documents.document,%d" % did["inv-002.pdf"],
+        })
+        self.assertEqual(self.dav.get(self.p(D + "Finance/Invoices/inv-002.pdf")),
+                         b"%PDF-1.7 two")
+        # the content stays in Odoo: the attachment is still a binary one
+        att = self.odoo.call("documents.document", "read", [[did["budget.xlsx"]]],
+                             {"fields": ["attachment_id"]})[0]["attachment_id"][0]
+        self.assertEqual(self.odoo.call("ir.attachment", "read", [[att]], {"fields": ["type"]})
+                         [0]["type"], "binary")
+        self.assertQuiet()
+        # renamed and moved in Odoo: moved in the cloud (the same file, its tag kept)
+        self.odoo.write("documents.document", did["inv-001.pdf"], {"name": "inv-001-final.pdf"})
+        self.odoo.write("documents.document", did["budget.xlsx"], {"folder_id": hr})
+        if self.VERSION <= 17:
+            self.odoo.write("documents.folder", inv, {"name": "Bills"})
+        else:
+            self.odoo.write("documents.document", inv, {"name": "Bills"})
+        plan = self.plan_json()
+        self.assertEqual(sorted((j["kind"], j.get("reason")) for j in plan), [
+            ("rename", "Documents folder renamed or moved in Odoo"),
+            ("rename", "document renamed or moved in Odoo"),
+            ("rename", "document renamed or moved in Odoo")])
+        self.sync()
+        tree = self.dav_props()
+        self.assertEqual(tree[D + "Finance/Bills/"], self.ref(inv))
+        self.assertEqual(tree[D + "Finance/Bills/inv-001-final.pdf"],
+                         "documents.document,%d" % did["inv-001.pdf"])
+        self.assertEqual(tree[D + "HR/budget.xlsx"], "documents.document,%d" % did["budget.xlsx"])
+        self.assertNotIn(D + "Finance/Invoices/", tree)
+        self.assertEqual(self.dav.get(self.p(D + "Finance/Bills/inv-002.pdf")),
+                         b"%PDF-1.7 two")
+        self.assertQuiet()
+        # archived or deleted in Odoo: gone from the cloud; a file a user put in a folder
+        # that goes keeps that folder
+        self.odoo.write("documents.document", did["inv-002.pdf"], {"active": False})
+        self.odoo.unlink("documents.document", did["inv-001.pdf"])
+        self.dav.put(self.p(D + "HR/notes.txt"), b"mine")
+        self.odoo.unlink("documents.document", did["budget.xlsx"])
+        if self.VERSION <= 17:
+            # a workspace holding documents (archived ones too) cannot be deleted
+            rest = self.odoo.call("documents.document", "search", [[("folder_id", "=", hr)]],
+                                  {"context": {"active_test": False}})
+            self.odoo.unlink("documents.document", rest)
+            self.odoo.unlink("documents.folder", hr)
+        else:
+            self.odoo.unlink("documents.document", hr)
+        self.sync("--force-deletes")
+        tree = self.dav_props()
+        self.assertNotIn(D + "Finance/Bills/inv-001-final.pdf", tree)
+        self.assertNotIn(D + "Finance/Bills/inv-002.pdf", tree)
+        self.assertNotIn(D + "HR/budget.xlsx", tree)
+        self.assertEqual(tree[D + "HR/notes.txt"], None)
+        self.assertEqual(tree[D + "Finance/Bills/"], self.ref(inv))
+
+
+class Sync16(SyncTable, DocsCase):
+    VERSION = 16
+
+
+class Sync17(SyncTable, DocsCase):
+    VERSION = 17
+
+
+class Sync18(SyncTable, DocsCase):
+    VERSION = 18
+
+
+class Sync19Json2(SyncTable, DocsCase):
+    VERSION = 19
+    PROTOCOL = "json2"
 
 
 class Check16(CheckTable, DocsCase):

@@ -1,0 +1,55 @@
+/*
+ * plan_docs: the planner of Odoo's Documents app (docs.h), from Odoo to the cloud.
+ *
+ * Run after plan_build() on the same pass, it appends its jobs to the plan. Per enabled
+ * mapping whose direction is not from-cloud (cfg.h, struct cfg_docmap), with base =
+ * /<root>/<the mapping's cloud folder>:
+ *   - the mapped folder is the base (for "*", every top-level folder lies in the base);
+ *     its active sub-folders become cloud folders and its active documents with a file
+ *     (type binary with an attachment) cloud files, at <parent's path>/<name>, names made
+ *     safe and unique per folder by names.h (sub-folders first, then files, each in id
+ *     order: the same state gives the same names);
+ *   - identity is the tag {urn:odoosync}document = "documents.folder,<id>" (16/17's
+ *     folders), "documents.document,<id>" (18/19's folders, and every document): a tagged
+ *     entry found anywhere under the root is the folder or document, so a rename or a
+ *     move in Odoo is a cloud rename (parents before children; a child's path follows
+ *     its parent's move), never a delete and a create;
+ *   - missing: a mkdir (tags it; adopts an untagged folder at the place), or an upload
+ *     (the attachment's content, streamed, create-only, tagged; the attachment stays as
+ *     it is: Documents keep their content in Odoo);
+ *   - a tagged entry under a base whose folder or document is gone, archived, or no
+ *     longer mapped: deleted in the cloud, files by their ETag, folders only while empty
+ *     (after their tagged files; a file the cloud added keeps the folder); never when a
+ *     scan is incomplete, and counted for the delete guard with what the mappings hold;
+ *   - a place taken by something else (a user's file or folder) leaves the entry
+ *     waiting, with a message; url documents and requests are counted in a message, not
+ *     synced.
+ * Every job carries doc (the tag) and the lock of its mapping's base, so a mapping's jobs
+ * apply in plan order (the folder before what goes in it).
+ *
+ * Not planned yet (docs/design.md says so): content edited in Odoo after the upload, and
+ * everything from the cloud to Odoo.
+ */
+#ifndef ODOOSYNC_PLAN_DOCS_H
+#define ODOOSYNC_PLAN_DOCS_H
+
+#include "cfg.h"
+#include "docs.h"
+#include "err.h"
+#include "model.h"
+#include "plan.h"
+
+struct plan_docs_input {
+    const struct cfg *cfg;
+    const struct docs_snapshot *ds; /* complete = 1 only when every page was read */
+    int ds_complete;
+    const struct cloud_snap *cs;
+    long long version; /* as plan_input.version */
+    int force_deletes;
+};
+
+/* Append the Documents jobs and messages to p (built by plan_build). 0 or ERR_NOMEM;
+ * a mapping that cannot be resolved is a message, not an error (its jobs wait). */
+int plan_docs(const struct plan_docs_input *in, struct plan *p, struct err *e);
+
+#endif
