@@ -16,7 +16,9 @@
  *                  the cloud file it points at
  *   (cloud mkdir, upload, rename and delete may carry doc: an entry of Odoo's Documents app,
  *   tagged {urn:odoosync}document = doc instead of record / attachment; an upload with doc
- *   leaves the attachment as it is: Documents keep their content in Odoo)
+ *   leaves the attachment as it is: Documents keep their content in Odoo; a relink odoo
+ *   with att_id 0 and doc creates the cloud entry at path in Odoo, in the Documents
+ *   folder doc names, and tags the entry)
  *   delete  cloud  path; expect.etag (If-Match) when known; a folder with
  *                  expect.checksum = JOB_SHA1_EMPTY is deleted only while empty
  *                  (a folder emptied by the moves of a merge)

@@ -42,6 +42,9 @@ struct pd {
     char **bases; /* the bases planned (for deletions) */
     size_t nbases, capb;
     size_t managed;
+    int cloud_ok;  /* this mapping changes the cloud (both, to-cloud) */
+    int odoo_ok;   /* this mapping changes Odoo (both, from-cloud) */
+    int root_note; /* the "new entries at the top" message was given */
     int nomem;
 };
 
@@ -317,6 +320,10 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
             free(cur);
             return claim(d, want) < 0 ? ERR_NOMEM : 1;
         }
+        if (!d->cloud_ok) {
+            free(cur); /* from-cloud: the cloud's place is not changed (not followed yet) */
+            return 0;
+        }
         if (!place_free(d, want, en, &occ)) {
             msg(d,
                 "Documents folder %s (\"%s\") should move from \"%s\" to \"%s\", which is "
@@ -337,6 +344,8 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
             return ERR_NOMEM;
         return 1;
     }
+    if (!d->cloud_ok)
+        return 0;
     ok = place_free(d, want, NULL, &occ);
     if (!ok && occ && occ->is_dir && !occ->doc_tag && !occ->record_tag && !occ->type_tag &&
         !occ->att_tag && !names_set_has(&d->claimed, want)) {
@@ -353,6 +362,13 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
     j->path = dup_or_flag(d, want);
     j->doc = dup_or_flag(d, tag);
     return claim(d, want) < 0 ? ERR_NOMEM : 1;
+}
+
+/* Whether en carries any odoosync tag. */
+static int tagged(const struct snap_entry *en)
+{
+    return (en->doc_tag && *en->doc_tag) || (en->record_tag && *en->record_tag) ||
+           (en->type_tag && *en->type_tag) || en->att_tag > 0;
 }
 
 static int is_sha1(const char *s)
@@ -376,6 +392,10 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
     if (push_str(d, &d->keep, &d->nkeep, &d->capk, tag) < 0)
         return ERR_NOMEM;
     d->managed++;
+    if (!d->cloud_ok) {
+        en = find_tag(d, tag, 0);
+        return en ? claim(d, en->path) : 0;
+    }
     en = find_tag(d, tag, 0);
     if (en) {
         cur = eff_path(d, en->path);
@@ -404,7 +424,11 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
         j->expect.etag = dup_or_flag(d, en->etag);
         return claim(d, want);
     }
-    if (!place_free(d, want, NULL, &occ)) {
+    if (!place_free(d, want, NULL, &occ) &&
+        !(occ && !occ->is_dir && !tagged(occ) && occ->size == f->size &&
+          !names_set_has(&d->claimed, want))) {
+        /* (an untagged file of the document's size: the upload adopts it when its bytes
+         * are the document's, e.g. an upload killed before its tag) */
         msg(d,
             "document %ld (\"%s\"): \"%s\" is taken by a file the cloud holds: not "
             "overwritten, it waits",
@@ -429,6 +453,65 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
     j->doc = dup_or_flag(d, tag);
     j->expect.checksum = dup_or_flag(d, f->checksum);
     return claim(d, want);
+}
+
+/*
+ * From the cloud: the untagged entries directly in the cloud folder path (which Odoo's
+ * folder fid is, and which is where the snapshot saw it) become Documents folders and
+ * documents in fid (a relink odoo job each, att_id 0, doc = the folder). A new cloud
+ * folder's own content follows on the next pass, once it is tagged.
+ */
+static int plan_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock)
+{
+    const struct snap_entry *self = find_path(d, path);
+    size_t n = strlen(path), lo = 0, hi = d->npaths;
+    char ref[64];
+
+    if (!d->odoo_ok || !self || !self->is_dir)
+        return 0;
+    while (lo < hi) { /* the first entry after path itself */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(d->paths[mid]->path, path) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    snprintf(ref, sizeof ref, "%s,%ld", d->folder_model, fid);
+    for (; lo < d->npaths; lo++) {
+        const struct snap_entry *en = d->paths[lo];
+        const char *rest = en->path + n;
+        struct job *j;
+
+        if (strncmp(en->path, path, n) != 0 || *rest != '/')
+            break;
+        rest++;
+        if (strchr(rest, '/') || tagged(en) || names_is_transient(rest) ||
+            names_set_has(&d->claimed, en->path))
+            continue;
+        if (fid == 0) {
+            if (!d->root_note)
+                msg(d,
+                    "\"%s\": new cloud entries directly in the base of a \"*\" mapping are "
+                    "not created in Odoo (put them in a folder)",
+                    en->path);
+            d->root_note = 1;
+            continue;
+        }
+        j = new_job(d, JOB_RELINK, lock,
+                    en->is_dir ? "new cloud folder (Documents)" : "new cloud file (Documents)");
+        if (!j)
+            return ERR_NOMEM;
+        j->side = JOB_SIDE_ODOO;
+        j->att_id = 0;
+        j->path = dup_or_flag(d, en->path);
+        j->name = dup_or_flag(d, rest);
+        j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
+        if (!j->url)
+            d->nomem = 1;
+        j->doc = dup_or_flag(d, ref);
+        d->managed++;
+    }
+    return d->nomem ? ERR_NOMEM : 0;
 }
 
 /* The active sub-folders and files of folder fid (0: the top) under path. */
@@ -480,6 +563,8 @@ static int place_children(struct pd *d, long fid, const char *path, const char *
         free(want);
     }
     names_set_release(&ns);
+    if (rc >= 0)
+        rc = plan_new_from_cloud(d, fid, path, lock);
     return rc < 0 ? rc : 0;
 }
 
@@ -496,12 +581,17 @@ static int plan_mapping(struct pd *d, long top, const char *cloud, const char *l
 
     if (!base)
         return ERR_NOMEM;
-    if (push_str(d, &d->bases, &d->nbases, &d->capb, base) < 0) {
+    if (d->cloud_ok && push_str(d, &d->bases, &d->nbases, &d->capb, base) < 0) {
         free(base);
         return ERR_NOMEM;
     }
     if (tf) {
         rc = place_folder(d, tf, base, base);
+        occ = find_path(d, base);
+        if (rc == 0 && !d->cloud_ok && occ && occ->is_dir)
+            rc = 1; /* from-cloud: the base folder is the mapped folder, tagged or not */
+    } else if (!find_path(d, base) && !d->cloud_ok) {
+        rc = 0;
     } else if (!find_path(d, base)) {
         j = new_job(d, JOB_MKDIR, base, "Documents folder missing");
         rc = j ? 1 : ERR_NOMEM;
@@ -639,6 +729,7 @@ int plan_docs(const struct plan_docs_input *in, struct plan *p, struct err *e)
     names_set_init(&d.claimed);
     rc = index_cloud(&d);
     if (c->documents.nmaps == 0 && rc == 0) {
+        d.cloud_ok = d.odoo_ok = 1;
         rc = plan_mapping(&d, 0, c->documents.folder, "Documents");
     }
     for (size_t i = 0; rc == 0 && i < c->documents.nmaps; i++) {
@@ -648,8 +739,10 @@ int plan_docs(const struct plan_docs_input *in, struct plan *p, struct err *e)
         char cloud[1024], label[64];
         long top = 0;
 
-        if (!m->enabled || m->direction == CFG_DIR_FROM_CLOUD)
+        if (!m->enabled)
             continue;
+        d.cloud_ok = m->direction != CFG_DIR_FROM_CLOUD;
+        d.odoo_ok = m->direction != CFG_DIR_TO_CLOUD;
         snprintf(label, sizeof label, "documents.mappings[%zu]", i);
         if (docs_resolve(c, in->ds, i, &top, &me) < 0) {
             msg(&d, "%s: nothing planned for it", me.msg);

@@ -24,11 +24,19 @@
  *   - a place taken by something else (a user's file or folder) leaves the entry
  *     waiting, with a message; url documents and requests are counted in a message, not
  *     synced.
- * Every job carries doc (the tag) and the lock of its mapping's base, so a mapping's jobs
- * apply in plan order (the folder before what goes in it).
+ * From the cloud (mappings both and from-cloud): an untagged, non-transient entry directly
+ * in a cloud folder that is a synced Documents folder where the snapshot saw it becomes a
+ * folder or document there (relink odoo, att_id 0, doc = that folder: apply_docs.c creates
+ * it and tags the entry; a new folder's content follows on the next pass). Untagged
+ * entries directly in a "*" base have no Documents folder to go into: a message. A
+ * from-cloud mapping changes nothing in the cloud: its base is the mapped folder, tagged
+ * or not, and only folders tagged where Odoo has them are walked.
+ * Every job carries doc and the lock of its mapping's base, so a mapping's jobs apply in
+ * plan order (the folder before what goes in it).
  *
- * Not planned yet (docs/design.md says so): content edited in Odoo after the upload, and
- * everything from the cloud to Odoo.
+ * Not planned yet: content edited in Odoo after the upload; renames, moves, edits and
+ * deletions made in the cloud (on a both mapping Odoo's place wins: the entry is moved
+ * back, a deleted one uploaded again); conflicts.
  */
 #ifndef ODOOSYNC_PLAN_DOCS_H
 #define ODOOSYNC_PLAN_DOCS_H

@@ -65,6 +65,9 @@ int apply_delete_cloud(struct applier *a, struct apply_conn *c, const struct job
 /* apply_upload.c */
 int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, enum job_result *res,
                  struct err *e);
+/* apply_docs.c: a new cloud entry of a Documents mapping becomes a Documents record */
+int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result *res,
+                      struct err *e);
 /* apply_odoo.c */
 int apply_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e);

@@ -257,6 +257,54 @@ class SyncTable:
         self.assertEqual(tree[D + "Finance/Bills/"], self.ref(inv))
 
 
+    def find_docs(self, domain):
+        return self.odoo.call("documents.document", "search_read", [domain], {
+            "fields": ["name", "folder_id", "datas", "type"]})
+
+    def test_cloud_to_odoo_new_entries(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True, "mappings": [
+            {"odoo": "Finance"}, {"odoo": "HR", "direction": "from-cloud"}]})
+        self.sync()
+        tree = self.dav_props()
+        self.assertIn("Documents/Finance/budget.xlsx", tree)
+        self.assertNotIn("Documents/HR/", tree)  # from-cloud: Odoo is not copied out
+        # new in the cloud: a file and a folder (its content follows once it is tagged),
+        # and a desktop tool's lock file, which stays a cloud file
+        self.dav.put(self.p("Documents/Finance/new.txt"), b"from the cloud")
+        self.dav.put(self.p("Documents/Finance/~$budget.xlsx"), b"lock")
+        self.dav.mkcol(self.p("Documents/Finance/Q3"))
+        self.sync()
+        new = self.find_docs([("name", "=", "new.txt")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in new],
+                         [(fin, b"from the cloud")])
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        q3 = self.odoo.call(model, "search", [[("name", "=", "Q3"), (parent, "=", fin)]])
+        self.assertEqual(len(q3), 1)
+        self.assertEqual(self.find_docs([("name", "=", "~$budget.xlsx")]), [])
+        tree = self.dav_props()
+        self.assertEqual(tree["Documents/Finance/new.txt"], "documents.document,%d" % new[0]["id"])
+        self.assertEqual(tree["Documents/Finance/Q3/"], "%s,%d" % (model, q3[0]))
+        self.dav.put(self.p("Documents/Finance/Q3/deep.txt"), b"deeper")
+        # the from-cloud mapping: a new cloud folder there becomes an Odoo folder too
+        self.dav.mkcol(self.p("Documents/HR"))
+        self.dav.put(self.p("Documents/HR/cv.pdf"), b"%PDF cv")
+        self.sync()
+        deep = self.find_docs([("name", "=", "deep.txt")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in deep],
+                         [(q3[0], b"deeper")])
+        cv = self.find_docs([("name", "=", "cv.pdf")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in cv],
+                         [(hr, b"%PDF cv")])
+        self.assertQuiet()
+
+
+def base64_of(datas):
+    import base64
+    return base64.b64decode(datas) if datas else None
+
+
 class Sync16(SyncTable, DocsCase):
     VERSION = 16
 

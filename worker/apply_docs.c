@@ -1,0 +1,201 @@
+/*
+ * apply_docs: the Odoo-side applier of Odoo's Documents app: a new cloud folder or file
+ * under a mapped folder becomes a Documents folder or document (a relink odoo job with
+ * att_id 0 and doc = the Documents folder it goes into, plan_docs.h).
+ *
+ * Under the lock it looks again: the entry gone (skipped) or already tagged {urn:odoosync}
+ * document (done). A folder becomes a documents.folder (16/17: parent_folder_id) or a
+ * documents.document of type folder (18/19: folder_id); a file a documents.document in
+ * that folder with its content (read from the cloud into memory, at most
+ * DOCS_CREATE_MAX bytes: Odoo's JSON API takes the content base64-encoded in one request,
+ * and refuses requests over 128 MiB; a larger file is refused with a message, nothing
+ * half-written). Then the cloud entry is tagged with the new record. A create whose tag
+ * was lost (a worker killed between the two) is not repeated: a folder or document of
+ * that name in that folder (a file: with the same sha1) is adopted and tagged.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "apply.h"
+#include "apply_int.h"
+#include "buf.h"
+#include "sha.h"
+
+#include "banned.h"
+
+/* 64 MiB of content is about 86 MiB of base64: well under Odoo's 128 MiB request limit */
+#define DOCS_CREATE_MAX (64LL * 1024 * 1024)
+
+static char *base64(const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t out = 4 * ((n + 2) / 3), o = 0;
+    char *s = malloc(out + 1);
+
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        s[o++] = tab[(v >> 18) & 63];
+        s[o++] = tab[(v >> 12) & 63];
+        s[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        s[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    s[o] = '\0';
+    return s;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* An existing record of model in the parent called name (a file: with that sha1), or 0. */
+static long find_existing(struct apply_conn *c, const char *model, const char *parent_field,
+                          long parent, const char *name, const char *sha1, int folder18,
+                          struct err *e)
+{
+    cJSON *dom = cJSON_CreateArray(), *rows = NULL;
+    static const char *const fields[] = {"name", "checksum", NULL};
+    static const char *const ffields[] = {"name", NULL};
+    const cJSON *row;
+    char leaf[512];
+    long found = 0;
+    int rc;
+
+    if (!dom)
+        return ERR_NOMEM;
+    snprintf(leaf, sizeof(leaf), "[\"%s\", \"=\", %ld]", parent_field, parent);
+    cJSON_AddItemToArray(dom, cJSON_Parse(leaf));
+    {
+        cJSON *l = cJSON_CreateArray();
+        cJSON_AddItemToArray(l, cJSON_CreateString("name"));
+        cJSON_AddItemToArray(l, cJSON_CreateString("="));
+        cJSON_AddItemToArray(l, cJSON_CreateString(name));
+        cJSON_AddItemToArray(dom, l);
+    }
+    if (folder18 >= 0 && strcmp(model, "documents.document") == 0) {
+        cJSON *l = cJSON_CreateArray();
+        cJSON_AddItemToArray(l, cJSON_CreateString("type"));
+        cJSON_AddItemToArray(l, cJSON_CreateString(folder18 ? "=" : "!="));
+        cJSON_AddItemToArray(l, cJSON_CreateString("folder"));
+        cJSON_AddItemToArray(dom, l);
+    }
+    rc = odoo_search_read(c->odoo, model, dom, sha1 ? fields : ffields, 0, 20, "id", &rows, e);
+    cJSON_Delete(dom);
+    if (rc < 0)
+        return rc;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(row, "id");
+        if (!cJSON_IsNumber(id))
+            continue;
+        if (sha1 && !apply_streq(apply_jstr(row, "checksum"), sha1))
+            continue;
+        found = (long)id->valuedouble;
+        break;
+    }
+    cJSON_Delete(rows);
+    return found;
+}
+
+int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result *res,
+                      struct err *e)
+{
+    struct dav_stat st;
+    struct buf content;
+    char pmodel[64], tag[96], sha[SHA1_HEX_SIZE];
+    const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    const char *model, *parent_field, *name;
+    cJSON *vals = NULL;
+    char *b64 = NULL;
+    long parent, id = 0;
+    int rc, shape16;
+
+    memset(&st, 0, sizeof(st));
+    buf_init(&content, (size_t)DOCS_CREATE_MAX);
+    if (!comma || (size_t)(comma - j->doc) >= sizeof(pmodel) || !j->path)
+        return err_set(e, ERR_INVALID, "Documents create job without its folder (doc)");
+    snprintf(pmodel, sizeof(pmodel), "%.*s", (int)(comma - j->doc), j->doc);
+    parent = strtol(comma + 1, NULL, 10);
+    shape16 = strcmp(pmodel, "documents.folder") == 0;
+    name = j->name ? j->name : base_name(j->path);
+    rc = dav_stat(c->dav, j->path, &st, e);
+    if (rc == ERR_NOTFOUND) {
+        err_clear(e);
+        *res = JOB_SKIPPED; /* gone from the cloud meanwhile */
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    if (st.document_tag && *st.document_tag) {
+        *res = JOB_ALREADY_DONE;
+        goto out;
+    }
+    vals = cJSON_CreateObject();
+    if (!vals) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    cJSON_AddStringToObject(vals, "name", name);
+    if (st.is_dir) {
+        model = shape16 ? "documents.folder" : "documents.document";
+        parent_field = shape16 ? "parent_folder_id" : "folder_id";
+        if (!shape16)
+            cJSON_AddStringToObject(vals, "type", "folder");
+        sha[0] = '\0';
+    } else {
+        model = "documents.document";
+        parent_field = "folder_id";
+        if (st.size > DOCS_CREATE_MAX) {
+            rc = err_set(e, ERR_TOO_BIG,
+                         "\"%s\" holds %lld bytes: over the %lld bytes a Documents upload through "
+                         "Odoo's JSON API takes here; not created in Odoo",
+                         j->path, st.size, DOCS_CREATE_MAX);
+            goto out;
+        }
+        rc = dav_get_buf(c->dav, j->path, &content, e);
+        if (rc < 0)
+            goto out;
+        rc = sha_hex_sha1(content.data ? content.data : "", content.len, sha);
+        if (rc < 0) {
+            rc = err_set(e, ERR_INTERNAL, "sha1 failed");
+            goto out;
+        }
+        b64 = base64((const unsigned char *)(content.data ? content.data : ""), content.len);
+        if (!b64) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        cJSON_AddStringToObject(vals, "datas", b64);
+    }
+    cJSON_AddNumberToObject(vals, parent_field, (double)parent);
+    id = find_existing(c, model, parent_field, parent, name, st.is_dir ? NULL : sha,
+                       st.is_dir ? 1 : 0, e);
+    if (id < 0) {
+        rc = (int)id;
+        goto out;
+    }
+    if (id == 0) {
+        rc = odoo_create(c->odoo, model, vals, &id, e);
+        if (rc < 0)
+            goto out;
+    }
+    snprintf(tag, sizeof(tag), "%s,%ld", model, id);
+    rc = apply_tag(c->dav, j->path, "document", tag, e);
+out:
+    cJSON_Delete(vals);
+    free(b64);
+    buf_release(&content);
+    dav_stat_release(&st);
+    return rc;
+}
