@@ -89,7 +89,7 @@ static const struct shape shapes[] = {
     {JOB_RENAME, JOB_SIDE_CLOUD, F_PATH | F_TO, F_RECORD | F_EXPECT | X_ETAG | F_DOC, 0},
     {JOB_RENAME, JOB_SIDE_ODOO, F_ATT_ID | F_NAME | F_EXPECT | X_WRITE_DATE, F_RECORD | F_PATH, 1},
     {JOB_RELINK, JOB_SIDE_ODOO, F_ATT_ID | F_URL | F_NAME | F_PATH,
-     F_RECORD | F_EXPECT | X_WRITE_DATE | F_DOC, 0},
+     F_RECORD | F_EXPECT | X_WRITE_DATE | F_DOC | X_ETAG | X_CHECKSUM, 0},
     {JOB_DELETE, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_EXPECT | X_ETAG | X_CHECKSUM | F_DOC, 0},
     {JOB_DELETE, JOB_SIDE_ODOO, F_ATT_ID, F_RECORD | F_PATH | F_NAME | F_EXPECT | X_WRITE_DATE, 1},
 };
@@ -850,6 +850,11 @@ static int decode_doc(const cJSON *doc, struct job *j, const char *root, struct 
             return err_set(e, ERR_INVALID, "%s: missing (required in a %s %s job)", field_paths[b],
                            job_kind_name(j->kind), job_side_name(j->side));
     }
+    /* a relink of Odoo's Documents app (doc) compares the cloud file (etag) and Odoo's
+     * content (checksum); an attachment's relink compares write_date only */
+    if (j->kind == JOB_RELINK && !(present & F_DOC) && (present & (X_ETAG | X_CHECKSUM)))
+        return err_set(e, ERR_INVALID, "%s: not allowed in a relink odoo job without doc",
+                       (present & X_ETAG) ? "$.expect.etag" : "$.expect.checksum");
     if ((present & F_ATT_ID) && j->att_id < sh->att_min)
         return err_set(e, ERR_INVALID, "$.att_id: must be >= %ld in a %s %s job", sh->att_min,
                        job_kind_name(j->kind), job_side_name(j->side));

@@ -141,6 +141,8 @@ struct snap_entry {
                          file, stable across renames and moves; NULL where there is none */
     char *doc_tag;    /* {urn:odoosync}document "documents.document,12" (Odoo's Documents
                          app, producer/plan_docs.c), NULL if none */
+    char *synced;     /* {urn:odoosync}synced "<sha1> <etag>": a Documents file's content and
+                         ETag when both sides last had the same bytes, NULL if none */
 };
 
 /*

@@ -381,6 +381,136 @@ static int is_sha1(const char *s)
     return n == 40;
 }
 
+static const char *etag_opaque(const char *t)
+{
+    return t && t[0] == 'W' && t[1] == '/' ? t + 2 : t;
+}
+
+/*
+ * Whether the cloud file en changed since its last sync ({urn:odoosync}synced = "<sha1>
+ * <etag>"): *cloud when its ETag moved, *odoo when the document's sha1 did. 0 when the
+ * file carries no (readable) mark: then neither side is taken for edited.
+ */
+static int edits_of(const struct snap_entry *en, const char *odoo_sum, int *cloud, int *odoo)
+{
+    const char *sp = en->synced ? strchr(en->synced, ' ') : NULL;
+
+    *cloud = *odoo = 0;
+    if (!sp || sp - en->synced != 40)
+        return 0;
+    *cloud = en->etag && strcmp(etag_opaque(en->etag), etag_opaque(sp + 1)) != 0;
+    *odoo = odoo_sum && is_sha1(odoo_sum) && strncmp(odoo_sum, en->synced, 40) != 0;
+    return 1;
+}
+
+/* "<stem> (conflict, cloud version).<ext>" for the file at path (malloc'd). */
+static char *conflict_name(struct pd *d, const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    const char *dot = strrchr(base, '.');
+
+    if (!dot || dot == base)
+        return fmt_or_flag(d, "%s (conflict, cloud version)", base);
+    return fmt_or_flag(d, "%.*s (conflict, cloud version)%s", (int)(dot - base), base, dot);
+}
+
+/*
+ * A cloud file that becomes a document of its own in the Documents folder folder_ref,
+ * replacing the tag old_tag it carries (a conflict's cloud version, or a file edited in
+ * the cloud whose document Odoo deleted: the edit wins).
+ */
+static int plan_split(struct pd *d, const struct snap_entry *en, const char *folder_ref,
+                      const char *old_tag, const char *name, const char *lock, const char *reason)
+{
+    struct job *j = new_job(d, JOB_RELINK, lock, reason);
+
+    if (!j)
+        return ERR_NOMEM;
+    j->side = JOB_SIDE_ODOO;
+    j->path = dup_or_flag(d, en->path);
+    j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
+    if (!j->url)
+        d->nomem = 1;
+    j->name = dup_or_flag(d, name);
+    j->doc = dup_or_flag(d, folder_ref);
+    j->record = dup_or_flag(d, old_tag);
+    return d->nomem ? ERR_NOMEM : 0;
+}
+
+/* A synced file at its place: copy an edit to the other side; both edited: keep both. */
+static int plan_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
+                      const char *tag, const char *lock)
+{
+    int cloud, odoo;
+    struct job *j;
+
+    if (!edits_of(en, f->checksum, &cloud, &odoo) || (!cloud && !odoo))
+        return 0;
+    if (odoo && !cloud) {
+        if (!d->cloud_ok)
+            return 0;
+        j = new_job(d, JOB_UPLOAD, lock, "document edited in Odoo");
+        if (!j)
+            return ERR_NOMEM;
+        j->path = dup_or_flag(d, en->path);
+        j->att_id = f->att_id;
+        j->size = f->size;
+        j->name = dup_or_flag(d, f->name);
+        j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
+        j->doc = dup_or_flag(d, tag);
+        j->expect.etag = dup_or_flag(d, en->etag);
+        j->expect.checksum = dup_or_flag(d, f->checksum);
+        if (!j->url)
+            d->nomem = 1;
+        return d->nomem ? ERR_NOMEM : 0;
+    }
+    if (cloud && !odoo) {
+        if (!d->odoo_ok) {
+            msg(d, "\"%s\" was edited in the cloud; this mapping is to-cloud: Odoo is not changed",
+                en->path);
+            return 0;
+        }
+        j = new_job(d, JOB_RELINK, lock, "document edited in the cloud");
+        if (!j)
+            return ERR_NOMEM;
+        j->side = JOB_SIDE_ODOO;
+        j->path = dup_or_flag(d, en->path);
+        j->att_id = f->att_id;
+        j->name = dup_or_flag(d, f->name);
+        j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
+        j->doc = dup_or_flag(d, tag);
+        j->expect.etag = dup_or_flag(d, en->etag);
+        j->expect.checksum = dup_or_flag(d, f->checksum);
+        if (!j->url)
+            d->nomem = 1;
+        return d->nomem ? ERR_NOMEM : 0;
+    }
+    /* both: the cloud's version becomes a document of its own (and, on the next pass, a
+     * file with a conflict suffix); Odoo's version comes back at the file's place */
+    if (!d->odoo_ok || !d->cloud_ok || f->folder <= 0) {
+        msg(d, "\"%s\" was edited in the cloud and in Odoo (document %ld): left as is (%s)",
+            en->path, f->id,
+            f->folder <= 0 ? "it has no Documents folder" : "the mapping syncs one way");
+        return 0;
+    }
+    {
+        char ref[64];
+        char *name = conflict_name(d, en->path);
+        int rc;
+
+        if (!name)
+            return ERR_NOMEM;
+        snprintf(ref, sizeof ref, "%s,%ld", d->folder_model, f->folder);
+        msg(d,
+            "conflict: \"%s\" was edited in the cloud and in Odoo (document %ld): both kept, the "
+            "cloud's version as the new document \"%s\"",
+            en->path, f->id, name);
+        rc = plan_split(d, en, ref, tag, name, lock, "edited on both sides: cloud version kept");
+        free(name);
+        return rc;
+    }
+}
+
 static int place_file(struct pd *d, const struct docs_file *f, const char *want, const char *lock)
 {
     char tag[64];
@@ -403,6 +533,8 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             return ERR_NOMEM;
         if (strcmp(cur, want) == 0) {
             free(cur);
+            if (plan_edits(d, f, en, tag, lock) < 0)
+                return ERR_NOMEM;
             return claim(d, want);
         }
         if (!place_free(d, want, en, &occ)) {
@@ -641,6 +773,41 @@ static int cmp_delete(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
+/*
+ * A file whose document is gone from Odoo but which was edited in the cloud since its last
+ * sync: the edit wins, the file becomes a document of its own in its folder (when that
+ * folder stays). 1 when it is kept (and planned so), 0 when it may be deleted.
+ */
+static int edited_gone(struct pd *d, const struct snap_entry *en)
+{
+    const char *slash = strrchr(en->path, '/');
+    const struct snap_entry *parent;
+    char *ppath;
+    int cloud, odoo;
+
+    if (en->is_dir || !edits_of(en, NULL, &cloud, &odoo) || !cloud)
+        return 0;
+    ppath = fmt_or_flag(d, "%.*s", (int)(slash - en->path), en->path);
+    parent = ppath ? find_path(d, ppath) : NULL;
+    free(ppath);
+    if (!parent || !parent->doc_tag || !kept(d, parent->doc_tag) || !d->nbases) {
+        msg(d, "\"%s\": its document is gone from Odoo but it was edited in the cloud: kept",
+            en->path);
+        return 1;
+    }
+    msg(d,
+        "\"%s\": its document is gone from Odoo but it was edited in the cloud: it becomes a new "
+        "document",
+        en->path);
+    for (size_t b = 0; b < d->nbases; b++)
+        if (under(en->path, d->bases[b])) {
+            plan_split(d, en, parent->doc_tag, en->doc_tag, slash + 1, d->bases[b],
+                       "edited in the cloud, deleted in Odoo: the edit wins");
+            break;
+        }
+    return 1;
+}
+
 /* Tagged entries under a base whose folder or document is no longer placed. */
 static int plan_deletes(struct pd *d, size_t *weight)
 {
@@ -657,7 +824,7 @@ static int plan_deletes(struct pd *d, size_t *weight)
 
         for (size_t b = 0; b < d->nbases && !in_base; b++)
             in_base = under(en->path, d->bases[b]) && strcmp(en->path, d->bases[b]) != 0;
-        if (in_base && !kept(d, en->doc_tag))
+        if (in_base && !kept(d, en->doc_tag) && !edited_gone(d, en))
             del[n++] = en;
     }
     qsort(del, n, sizeof *del, cmp_delete);
@@ -699,8 +866,10 @@ static int append_jobs(struct pd *d, size_t first_delete, int drop_deletes)
     p->cap = p->njobs + d->njobs;
     for (size_t i = 0; i < d->njobs; i++) {
         struct job *j = &d->jobs[i];
-        if ((drop_deletes && i >= first_delete) || d->nomem || job_make_id(j) < 0) {
-            if (drop_deletes && i >= first_delete)
+        int dropped = drop_deletes && i >= first_delete && j->kind == JOB_DELETE;
+
+        if (dropped || d->nomem || job_make_id(j) < 0) {
+            if (dropped)
                 p->deletes_dropped++;
             else
                 d->nomem = 1;

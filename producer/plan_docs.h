@@ -34,9 +34,19 @@
  * Every job carries doc and the lock of its mapping's base, so a mapping's jobs apply in
  * plan order (the folder before what goes in it).
  *
- * Not planned yet: content edited in Odoo after the upload; renames, moves, edits and
- * deletions made in the cloud (on a both mapping Odoo's place wins: the entry is moved
- * back, a deleted one uploaded again); conflicts.
+ * Edits: a synced file carries {urn:odoosync}synced = "<sha1> <etag>" (set by the
+ * workers after each copy). The document's sha1 moved: an upload replacing exactly the
+ * ETag seen (expect.etag); the file's ETag moved: a relink odoo with doc and att_id > 0
+ * (Odoo gets the cloud's bytes, only while its content is still expect.checksum). Both
+ * moved: a conflict, both kept: the cloud's version becomes a new document in the same
+ * folder named "<stem> (conflict, cloud version).<ext>" (relink odoo, att_id 0, record =
+ * the tag it replaces), and the next passes give it that name in the cloud and bring
+ * Odoo's version back to the place. A file whose document is gone from Odoo but which the
+ * cloud edited is not deleted: it becomes a new document (the edit wins); a file the cloud
+ * deleted whose document Odoo edited is uploaded again (as any missing file).
+ *
+ * Not planned yet: renames, moves and deletions made in the cloud (on a both mapping
+ * Odoo's place wins: the entry is moved back, a deleted one uploaded again).
  */
 #ifndef ODOOSYNC_PLAN_DOCS_H
 #define ODOOSYNC_PLAN_DOCS_H

@@ -6,8 +6,8 @@
  * as [id, name, type, url, res_model, res_id, checksum, file_size,
  * write_date, mimetype] (type: 0 binary, 1 url, + 2 when not a document,
  * att.h), cloud children as [path, is_dir, etag, size,
- * att_tag, record_tag, type_tag, fileid, doc_tag] (doc_tag, the Documents app's tag, may be
- * absent: a state written before it reads as null), links as [att_id, path, etag,
+ * att_tag, record_tag, type_tag, fileid, doc_tag, synced] (doc_tag and synced, the
+ * Documents app's tags, may be absent: a state written before them reads as null), links as [att_id, path, etag,
  * size, fileid, rec, att_rec, file_rec]. A decoder that meets anything else gives
  * up on the whole file (a full pass), never on part of it.
  */
@@ -135,6 +135,8 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
             w_str(&b, k->fileid, &ok);
             w_raw(&b, ",", &ok);
             w_str(&b, k->doc_tag, &ok);
+            w_raw(&b, ",", &ok);
+            w_str(&b, k->synced, &ok);
             w_raw(&b, "]", &ok);
         }
         w_raw(&b, "]}", &ok);
@@ -457,7 +459,7 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     struct state_dir *d = ud;
     struct snap_entry en;
     long long size, att;
-    int is_dir, ok, has_doc;
+    int is_dir, ok, has_doc, has_synced;
 
     (void)s;
     rd_row(r);
@@ -472,7 +474,9 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
          rd_opt(r, ',') && rd_num(r, &att) == 0 && rd_opt(r, ',') && rd_str(r, 2) == 0 &&
          rd_opt(r, ',') && rd_str(r, 3) == 0 && rd_opt(r, ',') && rd_str(r, 4) == 0;
     has_doc = ok && rd_opt(r, ',');
-    ok = ok && (!has_doc || rd_str(r, 5) == 0) && rd_opt(r, ']');
+    ok = ok && (!has_doc || rd_str(r, 5) == 0);
+    has_synced = ok && has_doc && rd_opt(r, ',');
+    ok = ok && (!has_synced || rd_str(r, 6) == 0) && rd_opt(r, ']');
     if (!ok || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
         return -1;
     memset(&en, 0, sizeof(en));
@@ -485,6 +489,7 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     en.type_tag = snap_lend(rd_slot(r, 3));
     en.fileid = snap_lend(rd_slot(r, 4));
     en.doc_tag = has_doc ? snap_lend(rd_slot(r, 5)) : NULL;
+    en.synced = has_synced ? snap_lend(rd_slot(r, 6)) : NULL;
     return state_dir_add_kid(d, &en, e);
 }
 

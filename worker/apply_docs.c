@@ -11,7 +11,8 @@
  * and refuses requests over 128 MiB; a larger file is refused with a message, nothing
  * half-written). Then the cloud entry is tagged with the new record. A create whose tag
  * was lost (a worker killed between the two) is not repeated: a folder or document of
- * that name in that folder (a file: with the same sha1) is adopted and tagged.
+ * that name in that folder (a file: with the same sha1) is adopted and tagged. A file
+ * gets {urn:odoosync}synced too. apply_docs_update copies a file edited in the cloud.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,84 @@ static long find_existing(struct apply_conn *c, const char *model, const char *p
     return found;
 }
 
+static const char *etag_opaque(const char *t)
+{
+    return t && t[0] == 'W' && t[1] == '/' ? t + 2 : t;
+}
+
+/*
+ * A Documents file edited in the cloud (relink odoo, doc = the document, att_id > 0):
+ * the cloud file must still be the version planned from (expect.etag) and the document's
+ * content in Odoo still the one planned from (expect.checksum), else the job is skipped
+ * (the next pass sees a conflict, or nothing to do); then the cloud's bytes are written
+ * into the document, and the file marked synced.
+ */
+int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result *res,
+                      struct err *e)
+{
+    struct dav_stat st;
+    struct buf content;
+    const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    static const char *const fields[] = {"checksum", "active", NULL};
+    char sha[SHA1_HEX_SIZE];
+    cJSON *rows = NULL, *vals = NULL;
+    long id = comma ? strtol(comma + 1, NULL, 10) : 0;
+    char *b64 = NULL;
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    buf_init(&content, (size_t)DOCS_CREATE_MAX);
+    rc = dav_stat(c->dav, j->path, &st, e);
+    if (rc == ERR_NOTFOUND ||
+        (rc == 0 && (!apply_streq(st.document_tag, j->doc) ||
+                     !apply_streq(etag_opaque(st.etag), etag_opaque(j->expect.etag))))) {
+        err_clear(e);
+        *res = JOB_SKIPPED;
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
+    if (rc < 0)
+        goto out;
+    if (cJSON_GetArraySize(rows) != 1 ||
+        !apply_streq(apply_jstr(cJSON_GetArrayItem(rows, 0), "checksum"), j->expect.checksum)) {
+        *res = JOB_SKIPPED; /* gone or edited in Odoo meanwhile: the next pass decides */
+        goto out;
+    }
+    if (st.size > DOCS_CREATE_MAX) {
+        rc = err_set(e, ERR_TOO_BIG,
+                     "\"%s\" holds %lld bytes: over the %lld bytes a Documents upload through "
+                     "Odoo's JSON API takes here; not copied to Odoo",
+                     j->path, st.size, DOCS_CREATE_MAX);
+        goto out;
+    }
+    rc = dav_get_buf(c->dav, j->path, &content, e);
+    if (rc < 0)
+        goto out;
+    if (sha_hex_sha1(content.data ? content.data : "", content.len, sha) < 0) {
+        rc = err_set(e, ERR_INTERNAL, "sha1 failed");
+        goto out;
+    }
+    b64 = base64((const unsigned char *)(content.data ? content.data : ""), content.len);
+    vals = cJSON_CreateObject();
+    if (!b64 || !vals || !cJSON_AddStringToObject(vals, "datas", b64)) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
+    if (rc == 0)
+        rc = apply_mark_synced(c, j->path, sha, e);
+out:
+    cJSON_Delete(rows);
+    cJSON_Delete(vals);
+    free(b64);
+    buf_release(&content);
+    dav_stat_release(&st);
+    return rc;
+}
+
 int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e)
 {
@@ -137,7 +216,9 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
     }
     if (rc < 0)
         goto out;
-    if (st.document_tag && *st.document_tag) {
+    if (st.document_tag && *st.document_tag && !apply_streq(st.document_tag, j->record)) {
+        /* tagged: done (j->record names a tag to replace: the file of a document that is
+         * gone or in conflict, which becomes a document of its own) */
         *res = JOB_ALREADY_DONE;
         goto out;
     }
@@ -192,6 +273,8 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
     }
     snprintf(tag, sizeof(tag), "%s,%ld", model, id);
     rc = apply_tag(c->dav, j->path, "document", tag, e);
+    if (rc == 0 && !st.is_dir)
+        rc = apply_mark_synced(c, j->path, sha, e);
 out:
     cJSON_Delete(vals);
     free(b64);

@@ -120,8 +120,8 @@ int apply_relink(struct apply_conn *c, const struct job *j, enum job_result *res
     int technical;
     int rc;
 
-    if (j->doc) /* Odoo's Documents app: a new folder or document */
-        return apply_docs_create(c, j, res, e);
+    if (j->doc) /* Odoo's Documents app: new content of a document, or a new document */
+        return j->att_id > 0 ? apply_docs_update(c, j, res, e) : apply_docs_create(c, j, res, e);
     if (j->record) {
         rc = split_record(j->record, model, sizeof(model), &res_id, e);
         if (rc < 0)

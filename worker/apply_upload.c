@@ -155,6 +155,27 @@ static int cloud_content_is(struct apply_conn *c, const char *path, long long si
  *   - anything else (a folder, a stranger's file, another attachment's file
  *     that was there before us and may be on its way out): ERR_CONFLICT, retried.
  */
+/*
+ * Odoo's Documents app: {urn:odoosync}synced = "<sha1> <etag>", the content both sides
+ * have now and the cloud file's ETag with it (read back: PROPPATCH changes no ETag), so
+ * the next pass tells an edit in Odoo (another sha1) from one in the cloud (another ETag).
+ */
+int apply_mark_synced(struct apply_conn *c, const char *path, const char *sha1, struct err *e)
+{
+    struct dav_stat st;
+    char val[512];
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    rc = dav_stat(c->dav, path, &st, e);
+    if (rc == 0 && st.etag && sha1) {
+        snprintf(val, sizeof(val), "%s %s", sha1, st.etag[0] == 'W' ? st.etag + 2 : st.etag);
+        rc = apply_tag(c->dav, path, "synced", val, e);
+    }
+    dav_stat_release(&st);
+    return rc;
+}
+
 /* The tag an upload sets: the attachment's, or the Documents app's document. */
 static const char *upload_tag(const struct job *j)
 {
@@ -205,8 +226,10 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     struct spool sp = {NULL, 0};
     cJSON *att = NULL;
     char idbuf[64];
+    /* sha: the content's sha1 as downloaded (set before any PUT) */
     char sha[SHA1_HEX_SIZE];
     const char *type;
+    const char *replace = NULL; /* Documents: the ETag of the version replaced */
     int technical;
     int rc;
 
@@ -244,11 +267,29 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     }
 
     rc = dav_stat(c->dav, j->path, &st, e);
-    if (rc == 0) {
+    if (rc == 0 && j->doc && j->expect.etag) {
+        /* Odoo's Documents app, content edited in Odoo: replace exactly the version the
+         * plan saw (If-Match), never another one */
+        if (st.is_dir || !apply_streq(st.document_tag, j->doc) || !st.etag ||
+            strcmp(st.etag[0] == 'W' ? st.etag + 2 : st.etag,
+                   j->expect.etag[0] == 'W' ? j->expect.etag + 2 : j->expect.etag) != 0) {
+            *res = JOB_SKIPPED; /* changed in the cloud since planned: the next pass decides */
+            goto out;
+        }
+        if (st.etag[0] == 'W') {
+            rc = err_set(e, ERR_RETRY, "\"%s\" changed within the last second: retried", j->path);
+            goto out;
+        }
+        replace = st.etag;
+    }
+    if (rc == 0 && !replace) {
         rc = upload_occupied(a, c, j, att, &st, idbuf, 0, res, e);
+        if (rc == 0 && j->doc)
+            rc = apply_mark_synced(
+                c, j->path, j->expect.checksum ? j->expect.checksum : apply_att_checksum(att), e);
         if (rc != 0)
             goto out;
-    } else if (rc == ERR_NOTFOUND) {
+    } else if (rc == ERR_NOTFOUND || replace) {
         err_clear(e);
         sp.f = spool_open(a->o.tmpdir, e);
         if (!sp.f) {
@@ -268,7 +309,8 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         req.rewind = spool_rewind;
         req.ud = &sp;
         req.size = sp.written;
-        req.create_only = 1;
+        req.create_only = replace ? 0 : 1;
+        req.if_match = replace;
         req.sha1_hex = sha;
         apply_before_write(a, j, "put");
         rc = dav_put(c->dav, j->path, &req, &r, e);
@@ -309,6 +351,8 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
             goto out;
         } else {
             rc = apply_tag(c->dav, j->path, upload_tag(j), idbuf, e);
+            if (rc == 0 && j->doc)
+                rc = apply_mark_synced(c, j->path, sha, e);
             if (rc < 0)
                 goto out;
         }

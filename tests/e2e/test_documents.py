@@ -15,6 +15,7 @@ edits of content, conflicts.
 
 import json
 import os
+import time
 import shutil
 import sys
 import tempfile
@@ -297,6 +298,55 @@ class SyncTable:
         cv = self.find_docs([("name", "=", "cv.pdf")])
         self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in cv],
                          [(hr, b"%PDF cv")])
+        self.assertQuiet()
+
+
+    def test_edits_and_conflicts(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        path = lambda rel: self.p("Documents/Finance/" + rel)  # noqa: E731
+        # edited in Odoo only: the cloud gets the new bytes
+        self.odoo.write("documents.document", docs["budget.xlsx"], {"datas": b64(b"budget v2")})
+        # edited in the cloud only: Odoo gets the new bytes
+        time.sleep(1.1)  # (Apache's ETag has a one-second resolution)
+        self.dav.put(path("Invoices/inv-001.pdf"), b"%PDF-1.7 one, signed")
+        self.sync()
+        self.assertEqual(self.dav.get(path("budget.xlsx")), b"budget v2")
+        self.assertEqual(base64_of(self.find_docs([("id", "=", docs["inv-001.pdf"])])[0]["datas"]),
+                         b"%PDF-1.7 one, signed")
+        self.assertQuiet()
+        # edited on both sides: neither version is lost
+        self.odoo.write("documents.document", docs["inv-002.pdf"], {"datas": b64(b"odoo side")})
+        time.sleep(1.1)
+        self.dav.put(path("Invoices/inv-002.pdf"), b"cloud side")
+        p = self.sync()
+        for _ in range(2):  # the conflict copy takes its name, then Odoo's version its place
+            self.sync()
+        self.assertEqual(self.dav.get(path("Invoices/inv-002.pdf")), b"odoo side")
+        self.assertEqual(self.dav.get(path("Invoices/inv-002 (conflict, cloud version).pdf")),
+                         b"cloud side")
+        copy = self.find_docs([("name", "=", "inv-002 (conflict, cloud version).pdf")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in copy],
+                         [(inv, b"cloud side")])
+        self.assertEqual(base64_of(self.find_docs([("id", "=", docs["inv-002.pdf"])])[0]["datas"]),
+                         b"odoo side")
+        self.assertQuiet()
+        # edited in the cloud, deleted in Odoo: the edit wins (a document again)
+        time.sleep(1.1)
+        self.dav.put(path("budget.xlsx"), b"budget v3")
+        self.odoo.unlink("documents.document", docs["budget.xlsx"])
+        self.sync()
+        again = self.find_docs([("name", "=", "budget.xlsx")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in again],
+                         [(fin, b"budget v3")])
+        self.assertEqual(self.dav.get(path("budget.xlsx")), b"budget v3")
+        # edited in Odoo, deleted in the cloud: the edit wins (the file comes back)
+        self.odoo.write("documents.document", again[0]["id"], {"datas": b64(b"budget v4")})
+        self.dav.delete(path("budget.xlsx"))
+        self.sync()
+        self.assertEqual(self.dav.get(path("budget.xlsx")), b"budget v4")
         self.assertQuiet()
 
 
