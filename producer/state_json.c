@@ -7,9 +7,9 @@
  * write_date, mimetype] (type: 0 binary, 1 url, + 2 when not a document,
  * att.h), cloud children as [path, is_dir, etag, size,
  * att_tag, record_tag, type_tag, fileid, doc_tag, synced] (doc_tag and synced, the
- * Documents app's tags, may be absent: a state written before them reads as null), links as [att_id, path, etag,
- * size, fileid, rec, att_rec, file_rec]. A decoder that meets anything else gives
- * up on the whole file (a full pass), never on part of it.
+ * Documents app's tags, may be absent: a state written before them reads as null), links as
+ * [att_id, path, etag, size, fileid, rec, att_rec, file_rec]. A decoder that meets anything else
+ * gives up on the whole file (a full pass), never on part of it.
  */
 #include "state.h"
 
