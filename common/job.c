@@ -91,7 +91,8 @@ static const struct shape shapes[] = {
     {JOB_RELINK, JOB_SIDE_ODOO, F_ATT_ID | F_URL | F_NAME | F_PATH,
      F_RECORD | F_EXPECT | X_WRITE_DATE | F_DOC | X_ETAG | X_CHECKSUM, 0},
     {JOB_DELETE, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_EXPECT | X_ETAG | X_CHECKSUM | F_DOC, 0},
-    {JOB_DELETE, JOB_SIDE_ODOO, F_ATT_ID, F_RECORD | F_PATH | F_NAME | F_EXPECT | X_WRITE_DATE, 1},
+    {JOB_DELETE, JOB_SIDE_ODOO, F_ATT_ID,
+     F_RECORD | F_PATH | F_NAME | F_EXPECT | X_WRITE_DATE | F_DOC | X_CHECKSUM, 1},
 };
 
 static const struct shape *shape_of(enum job_kind k, enum job_side s)
@@ -852,6 +853,10 @@ static int decode_doc(const cJSON *doc, struct job *j, const char *root, struct 
     }
     /* a relink of Odoo's Documents app (doc) compares the cloud file (etag) and Odoo's
      * content (checksum); an attachment's relink compares write_date only */
+    if (j->kind == JOB_DELETE && j->side == JOB_SIDE_ODOO && !(present & F_DOC) &&
+        (present & X_CHECKSUM))
+        return err_set(e, ERR_INVALID,
+                       "$.expect.checksum: not allowed in a delete odoo job without doc");
     if (j->kind == JOB_RELINK && !(present & F_DOC) && (present & (X_ETAG | X_CHECKSUM)))
         return err_set(e, ERR_INVALID, "%s: not allowed in a relink odoo job without doc",
                        (present & X_ETAG) ? "$.expect.etag" : "$.expect.checksum");

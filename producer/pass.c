@@ -304,8 +304,83 @@ static void mark_pass(const struct pass_opts *po, const char *spath, struct lock
  * p (plan_docs.h). An Odoo without the app, or one refusing it, gets a message and an
  * incomplete verdict; the document types are planned as usual.
  */
+static int cmp_docs_prev(const void *a, const void *b)
+{
+    return strcmp(((const struct plan_docs_prev *)a)->tag, ((const struct plan_docs_prev *)b)->tag);
+}
+
+static void docs_prev_free(struct plan_docs_prev *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].tag);
+        free(v[i].synced);
+    }
+    free(v);
+}
+
+/* The Documents files the previous pass saw (its "docs", else its saved cloud listing:
+ * a state written before "docs"), by tag. */
+static int docs_prev_take(const struct scan_state *prev, struct plan_docs_prev **out, size_t *n,
+                          struct err *e)
+{
+    struct plan_docs_prev *v = NULL;
+    size_t cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < prev->ndocs; i++) {
+        const struct state_doc *sd = &prev->docs[i];
+
+        if (*n == cap) {
+            struct plan_docs_prev *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof *nv);
+            if (!nv) {
+                docs_prev_free(v, *n);
+                return err_set(e, ERR_NOMEM, "documents: out of memory");
+            }
+            v = nv;
+            cap = cap ? cap * 2 : 64;
+        }
+        v[*n].tag = strdup(sd->tag);
+        v[*n].synced = sd->synced ? strdup(sd->synced) : NULL;
+        (*n)++;
+        if (!v[*n - 1].tag || (sd->synced && !v[*n - 1].synced)) {
+            docs_prev_free(v, *n);
+            return err_set(e, ERR_NOMEM, "documents: out of memory");
+        }
+    }
+    for (size_t i = 0; *n == 0 && i < prev->ndirs; i++) {
+        const struct state_dir *d = &prev->dirs[i];
+        for (size_t k = 0; !d->dropped && k < d->n; k++) {
+            const struct snap_entry *en = &d->kids[k];
+            if (en->is_dir || !en->doc_tag)
+                continue;
+            if (*n == cap) {
+                struct plan_docs_prev *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof *nv);
+                if (!nv) {
+                    docs_prev_free(v, *n);
+                    return err_set(e, ERR_NOMEM, "documents: out of memory");
+                }
+                v = nv;
+                cap = cap ? cap * 2 : 64;
+            }
+            v[*n].tag = strdup(en->doc_tag);
+            v[*n].synced = en->synced ? strdup(en->synced) : NULL;
+            (*n)++;
+            if (!v[*n - 1].tag || (en->synced && !v[*n - 1].synced)) {
+                docs_prev_free(v, *n);
+                return err_set(e, ERR_NOMEM, "documents: out of memory");
+            }
+        }
+    }
+    if (*n)
+        qsort(v, *n, sizeof *v, cmp_docs_prev);
+    *out = v;
+    return 0;
+}
+
 static int pass_documents(const struct pass_opts *po, struct odoo *o, const struct cloud_snap *cs,
-                          long long version, struct plan *p, struct err *e)
+                          const struct plan_docs_prev *prev, size_t nprev, long long version,
+                          struct plan *p, struct err *e)
 {
     struct docs_snapshot ds;
     struct plan_docs_input in;
@@ -347,6 +422,8 @@ static int pass_documents(const struct pass_opts *po, struct odoo *o, const stru
     in.ds = &ds;
     in.ds_complete = 1;
     in.cs = cs;
+    in.prev = prev;
+    in.nprev = nprev;
     in.version = version;
     in.force_deletes = po->force_deletes;
     rc = plan_docs(&in, p, e);
@@ -373,6 +450,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     struct snap_links links; /* the previous pass's links: the planner's view of it */
     int have_links = 0;
     struct settled mark, cap;
+    struct plan_docs_prev *docs_prev = NULL;
+    size_t ndocs_prev = 0;
     int next_ok = 0;
     long long t0 = mono_ms(), t_state = 0, t_odoo = 0, t_cloud = 0, t_plan = 0, t_save = 0;
     int rc;
@@ -496,7 +575,10 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         goto out;
     }
     /* both scans are done: the previous state (copied where reused) is not needed while
-     * planning, which holds the snapshots, the next state and the jobs */
+     * planning, which holds the snapshots, the next state and the jobs (the Documents
+     * files it listed excepted: they tell a file deleted in the cloud) */
+    if (c->documents.enabled && (rc = docs_prev_take(&prev, &docs_prev, &ndocs_prev, e)) < 0)
+        goto out;
     state_release(&prev);
     /* before read_tagged: the attachments of records that match no type are read with them */
     rc = scan_unmatched(o, c, types, ntypes, &os, &cs, have_links ? &links : NULL, st, po->log, e);
@@ -521,7 +603,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.prev = have_links ? &links : NULL;
     rc = plan_build(&in, &os, &cs, p, e);
     if (rc == 0 && c->documents.enabled)
-        rc = pass_documents(po, o, &cs, in.version, p, e);
+        rc = pass_documents(po, o, &cs, docs_prev, ndocs_prev, in.version, p, e);
     t_plan = mono_ms();
     if (rc == 0 && next_ok) {
         struct err se = ERR_INIT;
@@ -532,6 +614,22 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
             drop_touched(&next, p->jobs[i].path);
             drop_touched(&next, p->jobs[i].to);
             drop_touched(&next, p->jobs[i].lock);
+        }
+        /* the Documents files this pass saw: the next one tells those the cloud deleted;
+         * and those this pass found deleted, until their archive is applied (a `plan`
+         * saves its state too, and applies nothing) */
+        for (size_t i = 0; c->documents.enabled && i < cs.n && rc == 0; i++)
+            if (!cs.v[i].is_dir && cs.v[i].doc_tag && cs.v[i].synced)
+                rc = state_add_doc(&next, cs.v[i].doc_tag, cs.v[i].synced, e);
+        for (size_t i = 0; c->documents.enabled && i < p->njobs && rc == 0; i++) {
+            const struct job *j = &p->jobs[i];
+            const struct plan_docs_prev *pd;
+            if (j->kind != JOB_DELETE || j->side != JOB_SIDE_ODOO || !j->doc)
+                continue;
+            pd = bsearch(&(struct plan_docs_prev){(char *)j->doc, NULL}, docs_prev, ndocs_prev,
+                         sizeof *docs_prev, cmp_docs_prev);
+            if (pd)
+                rc = state_add_doc(&next, pd->tag, pd->synced, e);
         }
         /* what this pass saw linked: the next pass's view of this one */
         snap_links_release(&next.links);
@@ -552,6 +650,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
                   t_save - t_plan);
     }
 out:
+    docs_prev_free(docs_prev, ndocs_prev);
     snap_links_release(&links);
     state_release(&prev);
     state_release(&next);

@@ -42,9 +42,10 @@ struct pd {
     char **bases; /* the bases planned (for deletions) */
     size_t nbases, capb;
     size_t managed;
-    int cloud_ok;  /* this mapping changes the cloud (both, to-cloud) */
-    int odoo_ok;   /* this mapping changes Odoo (both, from-cloud) */
-    int root_note; /* the "new entries at the top" message was given */
+    int cloud_ok;        /* this mapping changes the cloud (both, to-cloud) */
+    int odoo_ok;         /* this mapping changes Odoo (both, from-cloud) */
+    int root_note;       /* the "new entries at the top" message was given */
+    size_t odoo_deletes; /* documents archived because the cloud deleted their file */
     int nomem;
 };
 
@@ -511,6 +512,27 @@ static int plan_edits(struct pd *d, const struct docs_file *f, const struct snap
     }
 }
 
+static int cmp_prev(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, ((const struct plan_docs_prev *)elem)->tag);
+}
+
+/*
+ * Whether the document's file was deleted in the cloud: the previous pass listed it,
+ * synced at the content Odoo still has (an edit in Odoo since wins: uploaded again), on a
+ * mapping that changes Odoo.
+ */
+static int cloud_deleted(const struct pd *d, const struct docs_file *f, const char *tag)
+{
+    const struct plan_docs_prev *p;
+
+    if (!d->odoo_ok || !d->in->prev || !d->in->nprev)
+        return 0;
+    p = bsearch(tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev);
+    return p && p->synced && strlen(p->synced) > 40 && p->synced[40] == ' ' &&
+           strncmp(p->synced, f->checksum, 40) == 0;
+}
+
 static int place_file(struct pd *d, const struct docs_file *f, const char *want, const char *lock)
 {
     char tag[64];
@@ -555,6 +577,20 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
         j->doc = dup_or_flag(d, tag);
         j->expect.etag = dup_or_flag(d, en->etag);
         return claim(d, want);
+    }
+    if (cloud_deleted(d, f, tag)) {
+        if (!d->in->ds_complete || !d->in->cs->complete)
+            return 0; /* a file left out of an incomplete listing is not taken for deleted */
+        j = new_job(d, JOB_DELETE, lock, "document deleted in the cloud");
+        if (!j)
+            return ERR_NOMEM;
+        j->side = JOB_SIDE_ODOO;
+        j->att_id = f->att_id;
+        j->name = dup_or_flag(d, f->name);
+        j->doc = dup_or_flag(d, tag);
+        j->expect.checksum = dup_or_flag(d, f->checksum);
+        d->odoo_deletes++;
+        return 0;
     }
     if (!place_free(d, want, NULL, &occ) &&
         !(occ && !occ->is_dir && !tagged(occ) && occ->size == f->size &&
@@ -852,7 +888,7 @@ static int plan_deletes(struct pd *d, size_t *weight)
     return d->nomem ? ERR_NOMEM : 0;
 }
 
-static int append_jobs(struct pd *d, size_t first_delete, int drop_deletes)
+static int append_jobs(struct pd *d, int drop_deletes)
 {
     struct plan *p = d->p;
     struct job *nv;
@@ -866,7 +902,7 @@ static int append_jobs(struct pd *d, size_t first_delete, int drop_deletes)
     p->cap = p->njobs + d->njobs;
     for (size_t i = 0; i < d->njobs; i++) {
         struct job *j = &d->jobs[i];
-        int dropped = drop_deletes && i >= first_delete && j->kind == JOB_DELETE;
+        int dropped = drop_deletes && j->kind == JOB_DELETE;
 
         if (dropped || d->nomem || job_make_id(j) < 0) {
             if (dropped)
@@ -887,7 +923,7 @@ int plan_docs(const struct plan_docs_input *in, struct plan *p, struct err *e)
 {
     const struct cfg *c = in->cfg;
     struct pd d;
-    size_t first_delete, weight = 0;
+    size_t weight = 0;
     int rc = 0, drop = 0;
 
     memset(&d, 0, sizeof d);
@@ -924,9 +960,9 @@ int plan_docs(const struct plan_docs_input *in, struct plan *p, struct err *e)
         }
         rc = plan_mapping(&d, top, cloud, label);
     }
-    first_delete = d.njobs;
     if (rc == 0 && in->ds_complete && in->cs->complete)
         rc = plan_deletes(&d, &weight);
+    weight += d.odoo_deletes;
     if (rc == 0 && weight > 0 && !in->force_deletes &&
         (double)weight > c->safety.max_delete_share * (double)(d.managed + weight)) {
         drop = 1;
@@ -938,7 +974,7 @@ int plan_docs(const struct plan_docs_input *in, struct plan *p, struct err *e)
             p->verdict = PLAN_VERDICT_DELETES_REFUSED;
     }
     if (rc == 0)
-        rc = append_jobs(&d, first_delete, drop);
+        rc = append_jobs(&d, drop);
     p->managed += d.managed;
     p->delete_weight += drop ? 0 : weight;
     for (size_t i = 0; i < d.njobs; i++)

@@ -45,8 +45,13 @@
  * cloud edited is not deleted: it becomes a new document (the edit wins); a file the cloud
  * deleted whose document Odoo edited is uploaded again (as any missing file).
  *
- * Not planned yet: renames, moves and deletions made in the cloud (on a both mapping
- * Odoo's place wins: the entry is moved back, a deleted one uploaded again).
+ * Deleted in the cloud: a document with a file whose tagged cloud file the previous pass
+ * saw (prev: the scan state's "docs"), synced at the content Odoo still has, is
+ * archived in Odoo (delete odoo with doc: only while its content is still that one); with
+ * no previous listing, or content edited in Odoo since, the file is uploaded again.
+ *
+ * Not planned yet: renames and moves made in the cloud, and folders deleted there (on a
+ * both mapping Odoo's place wins: the entry is moved back, a folder made again).
  */
 #ifndef ODOOSYNC_PLAN_DOCS_H
 #define ODOOSYNC_PLAN_DOCS_H
@@ -57,11 +62,19 @@
 #include "model.h"
 #include "plan.h"
 
+/* A Documents file the previous pass listed in the cloud (from the scan state). */
+struct plan_docs_prev {
+    char *tag;    /* "documents.document,12" */
+    char *synced; /* its {urn:odoosync}synced then, may be NULL */
+};
+
 struct plan_docs_input {
     const struct cfg *cfg;
     const struct docs_snapshot *ds; /* complete = 1 only when every page was read */
     int ds_complete;
     const struct cloud_snap *cs;
+    const struct plan_docs_prev *prev; /* sorted by tag; NULL / 0 when unknown */
+    size_t nprev;
     long long version; /* as plan_input.version */
     int force_deletes;
 };

@@ -34,6 +34,11 @@ void state_release(struct scan_state *s)
     free(s->atts);
     state_clear_dirs(s);
     snap_links_release(&s->links);
+    for (size_t i = 0; i < s->ndocs; i++) {
+        free(s->docs[i].tag);
+        free(s->docs[i].synced);
+    }
+    free(s->docs);
     free(s->odoo_key);
     free(s->watermark);
     free(s->cloud_key);
@@ -118,6 +123,24 @@ const struct state_type *state_find_type(const struct scan_state *s, const char 
         if (strcmp(s->types[i].key, key) == 0)
             return &s->types[i];
     return NULL;
+}
+
+int state_add_doc(struct scan_state *s, const char *tag, const char *synced, struct err *e)
+{
+    struct state_doc *d;
+
+    if (snap_grow((void **)&s->docs, &s->cap_docs, s->ndocs, sizeof(*s->docs)) < 0)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    d = &s->docs[s->ndocs];
+    d->tag = tag ? strdup(tag) : NULL;
+    d->synced = synced ? strdup(synced) : NULL;
+    if (!d->tag || (synced && !d->synced)) {
+        free(d->tag);
+        free(d->synced);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    s->ndocs++;
+    return 0;
 }
 
 int state_add_att(struct scan_state *s, const struct snap_att *a, struct err *e)

@@ -8,7 +8,8 @@
  * att.h), cloud children as [path, is_dir, etag, size,
  * att_tag, record_tag, type_tag, fileid, doc_tag, synced] (doc_tag and synced, the
  * Documents app's tags, may be absent: a state written before them reads as null), links as
- * [att_id, path, etag, size, fileid, rec, att_rec, file_rec]. A decoder that meets anything else
+ * [att_id, path, etag, size, fileid, rec, att_rec, file_rec], Documents files as [tag,
+ * synced] ("docs", absent in a state written before them). A decoder that meets anything else
  * gives up on the whole file (a full pass), never on part of it.
  */
 #include "state.h"
@@ -161,6 +162,14 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
         w_str(&b, l->att_rec, &ok);
         w_raw(&b, ",", &ok);
         w_str(&b, l->file_rec, &ok);
+        w_raw(&b, "]", &ok);
+    }
+    w_raw(&b, "],\"docs\":[", &ok);
+    for (size_t i = 0; ok && i < s->ndocs; i++) {
+        w_raw(&b, i ? ",[" : "[", &ok);
+        w_str(&b, s->docs[i].tag, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, s->docs[i].synced, &ok);
         w_raw(&b, "]", &ok);
     }
     w_raw(&b, "]}", &ok);
@@ -493,6 +502,18 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     return state_dir_add_kid(d, &en, e);
 }
 
+/* [tag, synced]: a Documents file seen in the cloud */
+static int rd_doc(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    (void)ud;
+    rd_row(r);
+    if (!(rd_opt(r, '[') && rd_str(r, 0) == 0 && rd_opt(r, ',') && rd_str(r, 1) == 0 &&
+          rd_opt(r, ']')) ||
+        !rd_slot(r, 0))
+        return -1;
+    return state_add_doc(s, rd_slot(r, 0), rd_slot(r, 1), e);
+}
+
 static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 {
     struct snap_link l;
@@ -552,8 +573,9 @@ static int rd_dir(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 /* One "key": value of the top object. */
 static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct err *e)
 {
-    static const char *const keys[] = {"version",   "odoo_key", "watermark", "full_at", "types",
-                                       "have_atts", "atts",     "cloud_key", "dirs",    "links"};
+    static const char *const keys[] = {"version", "odoo_key",  "watermark", "full_at",
+                                       "types",   "have_atts", "atts",      "cloud_key",
+                                       "dirs",    "links",     "docs"};
     long long v;
     int k, rc;
 
@@ -590,6 +612,8 @@ static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct 
         return rd_array(r, s, e, rd_dir, NULL);
     case 9:
         return rd_array(r, s, e, rd_link, NULL);
+    case 10:
+        return rd_array(r, s, e, rd_doc, NULL);
     default: /* the three keys */
         rd_row(r);
         rc = rd_str(r, 0);
@@ -624,7 +648,8 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
     rd_ws(&r);
     if (rc == 0 && r.p != r.end)
         rc = -1;
-    if (rc == 0 && seen != (1u << 10) - 1)
+    /* "docs" (bit 10) may be absent: a state written before Documents */
+    if (rc == 0 && (seen & ((1u << 10) - 1)) != (1u << 10) - 1)
         rc = err_set(e, ERR_PROTO, "a missing field");
     if (rc == -1)
         rc = err_set(e, ERR_PROTO, "malformed at byte %zu", (size_t)(r.p - text));

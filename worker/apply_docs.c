@@ -186,6 +186,45 @@ out:
     return rc;
 }
 
+/*
+ * A Documents file deleted in the cloud (delete odoo, doc = the document): the document is
+ * archived (Odoo's trash: it can come back), only while its content is still the one the
+ * plan saw (expect.checksum); an edit in Odoo since wins (skipped: the next pass uploads it
+ * again).
+ */
+int apply_docs_archive(struct apply_conn *c, const struct job *j, enum job_result *res,
+                       struct err *e)
+{
+    static const char *const fields[] = {"checksum", "active", NULL};
+    const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    long id = comma ? strtol(comma + 1, NULL, 10) : 0;
+    cJSON *rows = NULL, *vals = NULL;
+    const cJSON *row;
+    int rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
+
+    if (rc < 0)
+        goto out;
+    row = cJSON_GetArrayItem(rows, 0);
+    if (!row || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "active"))) {
+        *res = JOB_ALREADY_DONE;
+        goto out;
+    }
+    if (j->expect.checksum && !apply_streq(apply_jstr(row, "checksum"), j->expect.checksum)) {
+        *res = JOB_SKIPPED;
+        goto out;
+    }
+    vals = cJSON_CreateObject();
+    if (!vals || !cJSON_AddFalseToObject(vals, "active")) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
+out:
+    cJSON_Delete(rows);
+    cJSON_Delete(vals);
+    return rc;
+}
+
 int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e)
 {

@@ -239,6 +239,8 @@ int apply_delete_odoo(struct apply_conn *c, const struct job *j, enum job_result
     int technical;
     int rc;
 
+    if (j->doc) /* Odoo's Documents app: a file deleted in the cloud */
+        return apply_docs_archive(c, j, res, e);
     rc = apply_att_read_doc(c->odoo, j->att_id, &att, &technical, e);
     if (rc < 0)
         goto out;

@@ -350,6 +350,31 @@ class SyncTable:
         self.assertQuiet()
 
 
+    def test_deleted_in_the_cloud(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()  # the folders filled by the first pass are listed (scan state) by this one
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        path = lambda rel: self.p("Documents/Finance/" + rel)  # noqa: E731
+        # deleted in the cloud: archived in Odoo (it can come back from Odoo's trash)
+        self.dav.delete(path("Invoices/inv-001.pdf"))
+        # deleted in the cloud but edited in Odoo since: the edit wins, the file comes back
+        self.dav.delete(path("Invoices/inv-002.pdf"))
+        self.odoo.write("documents.document", docs["inv-002.pdf"], {"datas": b64(b"v2")})
+        plan = self.plan_json()
+        self.assertEqual(sorted((j["kind"], j["side"], j.get("doc")) for j in plan), [
+            ("delete", "odoo", "documents.document,%d" % docs["inv-001.pdf"]),
+            ("upload", "cloud", "documents.document,%d" % docs["inv-002.pdf"])])
+        self.sync()
+        gone = self.odoo.call("documents.document", "read", [[docs["inv-001.pdf"]]],
+                              {"fields": ["active"]})
+        self.assertEqual(gone, [{"id": docs["inv-001.pdf"], "active": False}])
+        self.assertEqual(self.dav.get(path("Invoices/inv-002.pdf")), b"v2")
+        self.assertIsNone(self.dav.get(path("Invoices/inv-001.pdf")))
+        self.assertQuiet()
+
+
 def base64_of(datas):
     import base64
     return base64.b64decode(datas) if datas else None

@@ -68,6 +68,10 @@ static void fill(struct scan_state *s, struct check_count *cc)
     en.fileid = snap_lend("00000042ocinstance");
     en.doc_tag = snap_lend("documents.folder,3");
     CHECK_INT(cc, state_dir_add_kid(d, &en, &e), 0);
+    CHECK_INT(cc,
+              state_add_doc(s, "documents.document,12",
+                            "da39a3ee5e6b4b0d3255bfef95601890afd80709 \"e-1\"", &e),
+              0);
     {
         struct snap_link l;
 
@@ -140,6 +144,11 @@ static void test_round_trip(struct check_count *cc)
         CHECK(cc, d->kids[0].record_tag == NULL);
         CHECK_STR(cc, d->kids[0].fileid, "00000042ocinstance");
         CHECK_STR(cc, d->kids[0].doc_tag, "documents.folder,3");
+    }
+    CHECK(cc, r.ndocs == 1);
+    if (r.ndocs == 1) {
+        CHECK_STR(cc, r.docs[0].tag, "documents.document,12");
+        CHECK_STR(cc, r.docs[0].synced, "da39a3ee5e6b4b0d3255bfef95601890afd80709 \"e-1\"");
     }
     CHECK(cc, r.links.n == 2 && snap_links_find(&r.links, 8) == NULL);
     {
