@@ -314,6 +314,7 @@ static void docs_prev_free(struct plan_docs_prev *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(v[i].tag);
         free(v[i].synced);
+        free(v[i].path);
     }
     free(v);
 }
@@ -342,8 +343,9 @@ static int docs_prev_take(const struct scan_state *prev, struct plan_docs_prev *
         }
         v[*n].tag = strdup(sd->tag);
         v[*n].synced = sd->synced ? strdup(sd->synced) : NULL;
+        v[*n].path = sd->path ? strdup(sd->path) : NULL;
         (*n)++;
-        if (!v[*n - 1].tag || (sd->synced && !v[*n - 1].synced)) {
+        if (!v[*n - 1].tag || (sd->synced && !v[*n - 1].synced) || (sd->path && !v[*n - 1].path)) {
             docs_prev_free(v, *n);
             return err_set(e, ERR_NOMEM, "documents: out of memory");
         }
@@ -365,8 +367,9 @@ static int docs_prev_take(const struct scan_state *prev, struct plan_docs_prev *
             }
             v[*n].tag = strdup(en->doc_tag);
             v[*n].synced = en->synced ? strdup(en->synced) : NULL;
+            v[*n].path = strdup(en->path);
             (*n)++;
-            if (!v[*n - 1].tag || (en->synced && !v[*n - 1].synced)) {
+            if (!v[*n - 1].tag || (en->synced && !v[*n - 1].synced) || !v[*n - 1].path) {
                 docs_prev_free(v, *n);
                 return err_set(e, ERR_NOMEM, "documents: out of memory");
             }
@@ -376,6 +379,31 @@ static int docs_prev_take(const struct scan_state *prev, struct plan_docs_prev *
         qsort(v, *n, sizeof *v, cmp_docs_prev);
     *out = v;
     return 0;
+}
+
+/*
+ * Where the next pass takes a Documents file to have been: where this pass saw it, unless
+ * this pass planned Odoo to follow its move in the cloud (a rename odoo with doc: then
+ * where it was before, so that a pass whose jobs are not applied, a `plan`, does not
+ * forget that the cloud moved it). A cloud rename planned this pass is not recorded
+ * either: if it is not applied, the next pass sees Odoo's move again.
+ */
+static const char *docs_next_path(const struct plan *p, const struct snap_entry *en,
+                                  const struct plan_docs_prev *prev, size_t nprev)
+{
+    for (size_t i = 0; i < p->njobs; i++) {
+        const struct job *j = &p->jobs[i];
+        if (j->kind != JOB_RENAME || j->side != JOB_SIDE_ODOO || !j->doc ||
+            strcmp(j->doc, en->doc_tag) != 0)
+            continue;
+        {
+            const struct plan_docs_prev *pd =
+                bsearch(&(struct plan_docs_prev){(char *)en->doc_tag, NULL, NULL}, prev, nprev,
+                        sizeof *prev, cmp_docs_prev);
+            return pd && pd->path ? pd->path : en->path;
+        }
+    }
+    return en->path;
 }
 
 static int pass_documents(const struct pass_opts *po, struct odoo *o, const struct cloud_snap *cs,
@@ -620,16 +648,17 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
          * saves its state too, and applies nothing) */
         for (size_t i = 0; c->documents.enabled && i < cs.n && rc == 0; i++)
             if (!cs.v[i].is_dir && cs.v[i].doc_tag && cs.v[i].synced)
-                rc = state_add_doc(&next, cs.v[i].doc_tag, cs.v[i].synced, e);
+                rc = state_add_doc(&next, cs.v[i].doc_tag, cs.v[i].synced,
+                                   docs_next_path(p, &cs.v[i], docs_prev, ndocs_prev), e);
         for (size_t i = 0; c->documents.enabled && i < p->njobs && rc == 0; i++) {
             const struct job *j = &p->jobs[i];
             const struct plan_docs_prev *pd;
             if (j->kind != JOB_DELETE || j->side != JOB_SIDE_ODOO || !j->doc)
                 continue;
-            pd = bsearch(&(struct plan_docs_prev){(char *)j->doc, NULL}, docs_prev, ndocs_prev,
-                         sizeof *docs_prev, cmp_docs_prev);
+            pd = bsearch(&(struct plan_docs_prev){(char *)j->doc, NULL, NULL}, docs_prev,
+                         ndocs_prev, sizeof *docs_prev, cmp_docs_prev);
             if (pd)
-                rc = state_add_doc(&next, pd->tag, pd->synced, e);
+                rc = state_add_doc(&next, pd->tag, pd->synced, pd->path, e);
         }
         /* what this pass saw linked: the next pass's view of this one */
         snap_links_release(&next.links);

@@ -512,6 +512,18 @@ static int plan_edits(struct pd *d, const struct docs_file *f, const struct snap
     }
 }
 
+/* Whether tag ("<folder model>,<id>") names an active Documents folder. */
+static int live_folder(const struct pd *d, const char *tag)
+{
+    const char *comma = strrchr(tag, ',');
+    const struct docs_folder *f;
+
+    if (!comma || (size_t)(comma - tag) != strlen(d->folder_model))
+        return 0;
+    f = docs_folder_by_id(d->in->ds, strtol(comma + 1, NULL, 10));
+    return f && f->active;
+}
+
 static int cmp_prev(const void *key, const void *elem)
 {
     return strcmp((const char *)key, ((const struct plan_docs_prev *)elem)->tag);
@@ -533,12 +545,56 @@ static int cloud_deleted(const struct pd *d, const struct docs_file *f, const ch
            strncmp(p->synced, f->checksum, 40) == 0;
 }
 
+/*
+ * A file renamed or moved in the cloud since the previous pass, while Odoo kept it where
+ * the previous pass left it: the document follows (rename odoo with doc, name = the
+ * cloud's name, record = the tag of the Documents folder the file is in now). 1 when
+ * planned, 0 when Odoo's place wins (no previous pass, Odoo moved it too, a parent moved
+ * this pass, or the file's folder is no synced Documents folder).
+ */
+static int follow_cloud_move(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
+                             const char *cur, const char *want, const char *tag, const char *lock)
+{
+    const struct plan_docs_prev *p;
+    const struct snap_entry *parent;
+    const char *slash = strrchr(en->path, '/');
+    char *ppath;
+    struct job *j;
+
+    if (!d->odoo_ok || !d->in->prev || strcmp(cur, en->path) != 0 || !slash)
+        return 0;
+    p = bsearch(tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev);
+    if (!p || !p->path || strcmp(p->path, en->path) == 0 || strcmp(p->path, want) != 0)
+        return 0;
+    ppath = fmt_or_flag(d, "%.*s", (int)(slash - en->path), en->path);
+    parent = ppath ? find_path(d, ppath) : NULL;
+    free(ppath);
+    if (!parent || !parent->is_dir || !parent->doc_tag ||
+        strncmp(parent->doc_tag, d->folder_model, strlen(d->folder_model)) != 0 ||
+        !live_folder(d, parent->doc_tag))
+        return 0;
+    j = new_job(d, JOB_RENAME, lock, "document renamed or moved in the cloud");
+    if (!j)
+        return ERR_NOMEM;
+    j->side = JOB_SIDE_ODOO;
+    j->att_id = f->att_id;
+    j->path = dup_or_flag(d, en->path);
+    j->name = dup_or_flag(d, slash + 1);
+    j->record = dup_or_flag(d, parent->doc_tag);
+    j->doc = dup_or_flag(d, tag);
+    j->expect.write_date = dup_or_flag(d, f->write_date[0] ? f->write_date : NULL);
+    if (!j->expect.write_date)
+        d->nomem = 1;
+    return d->nomem ? ERR_NOMEM : 1;
+}
+
 static int place_file(struct pd *d, const struct docs_file *f, const char *want, const char *lock)
 {
     char tag[64];
     const struct snap_entry *en, *occ;
     struct job *j;
     char *cur;
+    int rc;
 
     snprintf(tag, sizeof tag, DOC_MODEL ",%ld", f->id);
     if (push_str(d, &d->keep, &d->nkeep, &d->capk, tag) < 0)
@@ -546,6 +602,9 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
     d->managed++;
     if (!d->cloud_ok) {
         en = find_tag(d, tag, 0);
+        if (en && strcmp(en->path, want) != 0 &&
+            follow_cloud_move(d, f, en, en->path, want, tag, lock) < 0)
+            return ERR_NOMEM;
         return en ? claim(d, en->path) : 0;
     }
     en = find_tag(d, tag, 0);
@@ -558,6 +617,11 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             if (plan_edits(d, f, en, tag, lock) < 0)
                 return ERR_NOMEM;
             return claim(d, want);
+        }
+        rc = follow_cloud_move(d, f, en, cur, want, tag, lock);
+        if (rc != 0) {
+            free(cur);
+            return rc < 0 ? rc : claim(d, en->path);
         }
         if (!place_free(d, want, en, &occ)) {
             msg(d,

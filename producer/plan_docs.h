@@ -50,8 +50,15 @@
  * archived in Odoo (delete odoo with doc: only while its content is still that one); with
  * no previous listing, or content edited in Odoo since, the file is uploaded again.
  *
- * Not planned yet: renames and moves made in the cloud, and folders deleted there (on a
- * both mapping Odoo's place wins: the entry is moved back, a folder made again).
+ * Renamed or moved in the cloud: a file found elsewhere than the previous pass saw it
+ * (prev), while Odoo's place for it is still that one, is followed in Odoo (rename odoo
+ * with doc: name = its cloud name, record = the tag of the active Documents folder it is
+ * in now; only while the document's write_date is the one planned from). Odoo moved it
+ * too, no previous pass, or a folder that is not a synced Documents folder: Odoo's place
+ * wins (the file is moved back).
+ *
+ * Not planned yet: folders renamed, moved or deleted in the cloud (Odoo's tree wins: the
+ * folder is moved back or made again).
  */
 #ifndef ODOOSYNC_PLAN_DOCS_H
 #define ODOOSYNC_PLAN_DOCS_H
@@ -66,6 +73,7 @@
 struct plan_docs_prev {
     char *tag;    /* "documents.document,12" */
     char *synced; /* its {urn:odoosync}synced then, may be NULL */
+    char *path;   /* where it was, may be NULL */
 };
 
 struct plan_docs_input {

@@ -37,6 +37,7 @@ void state_release(struct scan_state *s)
     for (size_t i = 0; i < s->ndocs; i++) {
         free(s->docs[i].tag);
         free(s->docs[i].synced);
+        free(s->docs[i].path);
     }
     free(s->docs);
     free(s->odoo_key);
@@ -125,7 +126,8 @@ const struct state_type *state_find_type(const struct scan_state *s, const char 
     return NULL;
 }
 
-int state_add_doc(struct scan_state *s, const char *tag, const char *synced, struct err *e)
+int state_add_doc(struct scan_state *s, const char *tag, const char *synced, const char *path,
+                  struct err *e)
 {
     struct state_doc *d;
 
@@ -134,9 +136,11 @@ int state_add_doc(struct scan_state *s, const char *tag, const char *synced, str
     d = &s->docs[s->ndocs];
     d->tag = tag ? strdup(tag) : NULL;
     d->synced = synced ? strdup(synced) : NULL;
-    if (!d->tag || (synced && !d->synced)) {
+    d->path = path ? strdup(path) : NULL;
+    if (!d->tag || (synced && !d->synced) || (path && !d->path)) {
         free(d->tag);
         free(d->synced);
+        free(d->path);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     s->ndocs++;

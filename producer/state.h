@@ -75,6 +75,7 @@ struct state_dir {
 struct state_doc {
     char *tag;    /* "documents.document,12" */
     char *synced; /* "<sha1> <etag>", may be NULL */
+    char *path;   /* where the pass saw it (or left it), may be NULL */
 };
 
 struct scan_state {
@@ -112,7 +113,8 @@ int state_type_add(struct state_type *t, long id, const char *name, struct err *
 const struct state_type *state_find_type(const struct scan_state *s, const char *key);
 
 /* Append a Documents file (copies). 0 or ERR_NOMEM. */
-int state_add_doc(struct scan_state *s, const char *tag, const char *synced, struct err *e);
+int state_add_doc(struct scan_state *s, const char *tag, const char *synced, const char *path,
+                  struct err *e);
 
 /* Append a deep copy of *a (keep ids ascending, or call state_sort). */
 int state_add_att(struct scan_state *s, const struct snap_att *a, struct err *e);

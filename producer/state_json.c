@@ -9,7 +9,7 @@
  * att_tag, record_tag, type_tag, fileid, doc_tag, synced] (doc_tag and synced, the
  * Documents app's tags, may be absent: a state written before them reads as null), links as
  * [att_id, path, etag, size, fileid, rec, att_rec, file_rec], Documents files as [tag,
- * synced] ("docs", absent in a state written before them). A decoder that meets anything else
+ * synced, path] ("docs", absent in a state written before them). A decoder that meets anything else
  * gives up on the whole file (a full pass), never on part of it.
  */
 #include "state.h"
@@ -170,6 +170,8 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
         w_str(&b, s->docs[i].tag, &ok);
         w_raw(&b, ",", &ok);
         w_str(&b, s->docs[i].synced, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, s->docs[i].path, &ok);
         w_raw(&b, "]", &ok);
     }
     w_raw(&b, "]}", &ok);
@@ -502,16 +504,16 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     return state_dir_add_kid(d, &en, e);
 }
 
-/* [tag, synced]: a Documents file seen in the cloud */
+/* [tag, synced, path]: a Documents file seen in the cloud */
 static int rd_doc(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 {
     (void)ud;
     rd_row(r);
     if (!(rd_opt(r, '[') && rd_str(r, 0) == 0 && rd_opt(r, ',') && rd_str(r, 1) == 0 &&
-          rd_opt(r, ']')) ||
+          rd_opt(r, ',') && rd_str(r, 2) == 0 && rd_opt(r, ']')) ||
         !rd_slot(r, 0))
         return -1;
-    return state_add_doc(s, rd_slot(r, 0), rd_slot(r, 1), e);
+    return state_add_doc(s, rd_slot(r, 0), rd_slot(r, 1), rd_slot(r, 2), e);
 }
 
 static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)

@@ -225,6 +225,57 @@ out:
     return rc;
 }
 
+/*
+ * A Documents file renamed or moved in the cloud (rename odoo, doc = the document, name =
+ * its new name, record = the Documents folder it is in now): the document follows, only
+ * while it is still as planned (expect.write_date): an edit in Odoo since wins.
+ */
+int apply_docs_move(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
+{
+    static const char *const fields[] = {"write_date", "name", "folder_id", NULL};
+    const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    const char *pc = j->record ? strrchr(j->record, ',') : NULL;
+    long id = comma ? strtol(comma + 1, NULL, 10) : 0;
+    long folder = pc ? strtol(pc + 1, NULL, 10) : 0;
+    cJSON *rows = NULL, *vals = NULL;
+    const cJSON *row;
+    int rc;
+
+    if (!id || !folder || !j->name)
+        return err_set(e, ERR_INVALID, "Documents move job without its document, folder or name");
+    rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
+    if (rc < 0)
+        goto out;
+    row = cJSON_GetArrayItem(rows, 0);
+    if (!row) {
+        *res = JOB_SKIPPED; /* deleted in Odoo meanwhile */
+        goto out;
+    }
+    if (apply_streq(apply_jstr(row, "name"), j->name)) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(row, "folder_id");
+        const cJSON *fid = cJSON_IsArray(f) ? cJSON_GetArrayItem(f, 0) : f;
+        if (cJSON_IsNumber(fid) && (long)fid->valuedouble == folder) {
+            *res = JOB_ALREADY_DONE;
+            goto out;
+        }
+    }
+    if (j->expect.write_date && !apply_streq(apply_jstr(row, "write_date"), j->expect.write_date)) {
+        *res = JOB_SKIPPED; /* changed in Odoo since planned: the next pass decides */
+        goto out;
+    }
+    vals = cJSON_CreateObject();
+    if (!vals || !cJSON_AddStringToObject(vals, "name", j->name) ||
+        !cJSON_AddNumberToObject(vals, "folder_id", (double)folder)) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
+out:
+    cJSON_Delete(rows);
+    cJSON_Delete(vals);
+    return rc;
+}
+
 int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e)
 {

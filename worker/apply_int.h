@@ -72,6 +72,7 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
                       struct err *e);
 int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e);
+int apply_docs_move(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e);
 int apply_docs_archive(struct apply_conn *c, const struct job *j, enum job_result *res,
                        struct err *e);
 /* apply_odoo.c */

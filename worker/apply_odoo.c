@@ -58,6 +58,9 @@ int apply_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result
     int technical;
     int rc;
 
+    if (j->doc) /* Odoo's Documents app: a file renamed or moved in the cloud */
+        return apply_docs_move(c, j, res, e);
+
     rc = apply_att_read_doc(c->odoo, j->att_id, &att, &technical, e);
     if (rc < 0)
         goto out;

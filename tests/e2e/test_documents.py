@@ -375,6 +375,37 @@ class SyncTable:
         self.assertQuiet()
 
 
+    def test_renamed_and_moved_in_the_cloud(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        D = "Documents/"
+        # renamed in the cloud, and moved to another folder: the documents follow
+        self.dav.move(self.p(D + "Finance/Invoices/inv-001.pdf"),
+                      self.p(D + "Finance/Invoices/inv-001 paid.pdf"))
+        self.dav.move(self.p(D + "Finance/budget.xlsx"), self.p(D + "HR/budget 2027.xlsx"))
+        plan = self.plan_json()
+        self.assertEqual(sorted((j["kind"], j["side"], j.get("name"), j.get("record"))
+                                for j in plan), [
+            ("rename", "odoo", "budget 2027.xlsx", self.ref(hr)),
+            ("rename", "odoo", "inv-001 paid.pdf", self.ref(inv))])
+        self.sync()
+        rows = self.odoo.call("documents.document", "read",
+                              [[docs["inv-001.pdf"], docs["budget.xlsx"]]],
+                              {"fields": ["name", "folder_id"]})
+        self.assertEqual([(r["name"], r["folder_id"][0]) for r in rows],
+                         [("inv-001 paid.pdf", inv), ("budget 2027.xlsx", hr)])
+        self.assertEqual(self.dav.get(self.p(D + "HR/budget 2027.xlsx")), b"budget")
+        self.assertQuiet()
+        # renamed in Odoo after that: the cloud follows Odoo again
+        self.odoo.write("documents.document", docs["budget.xlsx"], {"name": "budget-final.xlsx"})
+        self.sync()
+        self.assertEqual(self.dav.get(self.p(D + "HR/budget-final.xlsx")), b"budget")
+        self.assertQuiet()
+
+
 def base64_of(datas):
     import base64
     return base64.b64decode(datas) if datas else None
