@@ -861,7 +861,8 @@ static int decode_doc(const cJSON *doc, struct job *j, const char *root, struct 
     if (j->kind == JOB_RELINK && !(present & F_DOC) && (present & (X_ETAG | X_CHECKSUM)))
         return err_set(e, ERR_INVALID, "%s: not allowed in a relink odoo job without doc",
                        (present & X_ETAG) ? "$.expect.etag" : "$.expect.checksum");
-    if ((present & F_ATT_ID) && j->att_id < sh->att_min)
+    /* (a Documents folder has no attachment: a rename odoo with doc may carry att_id 0) */
+    if ((present & F_ATT_ID) && j->att_id < sh->att_min && !(present & F_DOC))
         return err_set(e, ERR_INVALID, "$.att_id: must be >= %ld in a %s %s job", sh->att_min,
                        job_kind_name(j->kind), job_side_name(j->side));
     return 0;

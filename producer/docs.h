@@ -44,6 +44,7 @@ struct docs_folder {
     long parent; /* 0: a top-level folder */
     char *name;
     int active;
+    char write_date[20]; /* "YYYY-MM-DD HH:MM:SS" */
 };
 
 enum docs_kind { DOCS_FILE = 0, DOCS_URL, DOCS_REQUEST };

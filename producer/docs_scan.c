@@ -135,6 +135,7 @@ static int on_folder(const cJSON *rec, void *arg)
     f->id = m2o_id(cJSON_GetObjectItemCaseSensitive(rec, "id"));
     f->parent = m2o_id(cJSON_GetObjectItemCaseSensitive(rec, parent));
     f->active = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "active"));
+    snprintf(f->write_date, sizeof(f->write_date), "%s", str_or(rec, "write_date", ""));
     f->name = strdup(str_or(rec, "name", ""));
     if (!f->name)
         return err_set(u->e, ERR_NOMEM, "documents: out of memory");
@@ -194,8 +195,9 @@ static cJSON *domain_with_archived(const char *type_op, const char *type_value)
 
 int docs_scan(struct odoo *o, enum docs_shape shape, struct docs_snapshot *out, struct err *e)
 {
-    static const char *const folder16[] = {"name", "parent_folder_id", "active", NULL};
-    static const char *const folder18[] = {"name", "folder_id", "active", NULL};
+    static const char *const folder16[] = {"name", "parent_folder_id", "active", "write_date",
+                                           NULL};
+    static const char *const folder18[] = {"name", "folder_id", "active", "write_date", NULL};
     static const char *const file_fields[] = {"name",          "folder_id",  "type",
                                               "attachment_id", "checksum",   "file_size",
                                               "active",        "write_date", NULL};

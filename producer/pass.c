@@ -647,7 +647,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
          * and those this pass found deleted, until their archive is applied (a `plan`
          * saves its state too, and applies nothing) */
         for (size_t i = 0; c->documents.enabled && i < cs.n && rc == 0; i++)
-            if (!cs.v[i].is_dir && cs.v[i].doc_tag && cs.v[i].synced)
+            if (cs.v[i].doc_tag && (cs.v[i].is_dir || cs.v[i].synced))
                 rc = state_add_doc(&next, cs.v[i].doc_tag, cs.v[i].synced,
                                    docs_next_path(p, &cs.v[i], docs_prev, ndocs_prev), e);
         for (size_t i = 0; c->documents.enabled && i < p->njobs && rc == 0; i++) {

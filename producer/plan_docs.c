@@ -299,8 +299,14 @@ static int claim(struct pd *d, const char *path)
 
 /* ---- placing ---- */
 
+static int follow_folder_move(struct pd *d, const struct docs_folder *f,
+                              const struct snap_entry *en, const char *want, const char *tag,
+                              const char *lock);
+
+/* at (may be NULL: no following): where the folder's content is to be looked for, when
+ * the cloud moved it and Odoo follows (malloc'd), else left NULL (at want). */
 static int place_folder(struct pd *d, const struct docs_folder *f, const char *want,
-                        const char *lock)
+                        const char *lock, char **at)
 {
     char tag[64];
     const struct snap_entry *en, *occ;
@@ -321,8 +327,19 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
             free(cur);
             return claim(d, want) < 0 ? ERR_NOMEM : 1;
         }
+        if (at && strcmp(cur, en->path) == 0) {
+            int rc = follow_folder_move(d, f, en, want, tag, lock);
+            if (rc != 0) {
+                if (rc < 0 || claim(d, cur) < 0) {
+                    free(cur);
+                    return ERR_NOMEM;
+                }
+                *at = cur; /* its content is where the cloud put it */
+                return 1;
+            }
+        }
         if (!d->cloud_ok) {
-            free(cur); /* from-cloud: the cloud's place is not changed (not followed yet) */
+            free(cur); /* from-cloud: the cloud's place is not changed */
             return 0;
         }
         if (!place_free(d, want, en, &occ)) {
@@ -588,6 +605,47 @@ static int follow_cloud_move(struct pd *d, const struct docs_file *f, const stru
     return d->nomem ? ERR_NOMEM : 1;
 }
 
+/*
+ * A folder renamed or moved in the cloud since the previous pass (found elsewhere than
+ * prev says, while Odoo's place for it is still that one) into a live Documents folder:
+ * Odoo follows (rename odoo with doc, att_id 0). 1 when planned, 0 when Odoo's place wins.
+ */
+static int follow_folder_move(struct pd *d, const struct docs_folder *f,
+                              const struct snap_entry *en, const char *want, const char *tag,
+                              const char *lock)
+{
+    const struct plan_docs_prev *p;
+    const struct snap_entry *parent;
+    const char *slash = strrchr(en->path, '/');
+    char *ppath;
+    struct job *j;
+
+    if (!d->odoo_ok || !d->in->prev || !slash)
+        return 0;
+    p = bsearch(tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev);
+    if (!p || !p->path || strcmp(p->path, en->path) == 0 || strcmp(p->path, want) != 0)
+        return 0;
+    ppath = fmt_or_flag(d, "%.*s", (int)(slash - en->path), en->path);
+    parent = ppath ? find_path(d, ppath) : NULL;
+    free(ppath);
+    if (!parent || !parent->is_dir || !parent->doc_tag || !live_folder(d, parent->doc_tag) ||
+        strcmp(parent->doc_tag, tag) == 0)
+        return 0;
+    j = new_job(d, JOB_RENAME, lock, "Documents folder renamed or moved in the cloud");
+    if (!j)
+        return ERR_NOMEM;
+    j->side = JOB_SIDE_ODOO;
+    j->att_id = 0;
+    j->path = dup_or_flag(d, en->path);
+    j->name = dup_or_flag(d, slash + 1);
+    j->record = dup_or_flag(d, parent->doc_tag);
+    j->doc = dup_or_flag(d, tag);
+    j->expect.write_date = dup_or_flag(d, f->write_date[0] ? f->write_date : NULL);
+    if (!j->expect.write_date)
+        d->nomem = 1;
+    return d->nomem ? ERR_NOMEM : 1;
+}
+
 static int place_file(struct pd *d, const struct docs_file *f, const char *want, const char *lock)
 {
     char tag[64];
@@ -767,9 +825,12 @@ static int place_children(struct pd *d, long fid, const char *path, const char *
             d->nomem = 1;
             rc = ERR_NOMEM;
         } else {
-            rc = place_folder(d, f, want, lock);
+            char *at = NULL;
+
+            rc = place_folder(d, f, want, lock, &at);
             if (rc == 1)
-                rc = place_children(d, f->id, want, lock);
+                rc = place_children(d, f->id, at ? at : want, lock);
+            free(at);
         }
         free(safe);
         free(name);
@@ -818,7 +879,7 @@ static int plan_mapping(struct pd *d, long top, const char *cloud, const char *l
         return ERR_NOMEM;
     }
     if (tf) {
-        rc = place_folder(d, tf, base, base);
+        rc = place_folder(d, tf, base, base, NULL);
         occ = find_path(d, base);
         if (rc == 0 && !d->cloud_ok && occ && occ->is_dir)
             rc = 1; /* from-cloud: the base folder is the mapped folder, tagged or not */

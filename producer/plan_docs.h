@@ -57,8 +57,12 @@
  * too, no previous pass, or a folder that is not a synced Documents folder: Odoo's place
  * wins (the file is moved back).
  *
- * Not planned yet: folders renamed, moved or deleted in the cloud (Odoo's tree wins: the
- * folder is moved back or made again).
+ * A folder renamed or moved in the cloud is followed the same way (rename odoo with doc,
+ * att_id 0, expect.write_date = the folder's), and its content is then looked for where
+ * the cloud put it.
+ *
+ * Not planned yet: folders deleted in the cloud (Odoo's tree wins: the folder is made
+ * again; its files, gone with it, are archived as above).
  */
 #ifndef ODOOSYNC_PLAN_DOCS_H
 #define ODOOSYNC_PLAN_DOCS_H

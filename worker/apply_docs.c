@@ -226,14 +226,19 @@ out:
 }
 
 /*
- * A Documents file renamed or moved in the cloud (rename odoo, doc = the document, name =
- * its new name, record = the Documents folder it is in now): the document follows, only
- * while it is still as planned (expect.write_date): an edit in Odoo since wins.
+ * A Documents file or folder renamed or moved in the cloud (rename odoo, doc = the document
+ * or folder, name = its new name, record = the Documents folder it is in now): it follows,
+ * only while it is still as planned (expect.write_date): an edit in Odoo since wins.
  */
 int apply_docs_move(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
 {
+    static const char *const ffields[] = {"write_date", "name", "parent_folder_id", NULL};
     static const char *const fields[] = {"write_date", "name", "folder_id", NULL};
     const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    /* 16/17's folders are documents.folder (parent_folder_id); the rest documents.document */
+    int folder16 = j->doc && strncmp(j->doc, "documents.folder,", 17) == 0;
+    const char *model = folder16 ? "documents.folder" : "documents.document";
+    const char *pfield = folder16 ? "parent_folder_id" : "folder_id";
     const char *pc = j->record ? strrchr(j->record, ',') : NULL;
     long id = comma ? strtol(comma + 1, NULL, 10) : 0;
     long folder = pc ? strtol(pc + 1, NULL, 10) : 0;
@@ -243,7 +248,7 @@ int apply_docs_move(struct apply_conn *c, const struct job *j, enum job_result *
 
     if (!id || !folder || !j->name)
         return err_set(e, ERR_INVALID, "Documents move job without its document, folder or name");
-    rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
+    rc = odoo_read(c->odoo, model, &id, 1, folder16 ? ffields : fields, &rows, e);
     if (rc < 0)
         goto out;
     row = cJSON_GetArrayItem(rows, 0);
@@ -252,7 +257,7 @@ int apply_docs_move(struct apply_conn *c, const struct job *j, enum job_result *
         goto out;
     }
     if (apply_streq(apply_jstr(row, "name"), j->name)) {
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(row, "folder_id");
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(row, pfield);
         const cJSON *fid = cJSON_IsArray(f) ? cJSON_GetArrayItem(f, 0) : f;
         if (cJSON_IsNumber(fid) && (long)fid->valuedouble == folder) {
             *res = JOB_ALREADY_DONE;
@@ -265,11 +270,11 @@ int apply_docs_move(struct apply_conn *c, const struct job *j, enum job_result *
     }
     vals = cJSON_CreateObject();
     if (!vals || !cJSON_AddStringToObject(vals, "name", j->name) ||
-        !cJSON_AddNumberToObject(vals, "folder_id", (double)folder)) {
+        !cJSON_AddNumberToObject(vals, pfield, (double)folder)) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
+    rc = odoo_write(c->odoo, model, &id, 1, vals, e);
 out:
     cJSON_Delete(rows);
     cJSON_Delete(vals);

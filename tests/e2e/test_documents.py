@@ -404,6 +404,17 @@ class SyncTable:
         self.sync()
         self.assertEqual(self.dav.get(self.p(D + "HR/budget-final.xlsx")), b"budget")
         self.assertQuiet()
+        # a folder renamed and moved in the cloud: the Documents folder follows, with its
+        # files where they are
+        self.dav.move(self.p(D + "Finance/Invoices"), self.p(D + "HR/Invoices 2026"))
+        self.sync()
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        row = self.odoo.call(model, "read", [[inv]], {"fields": ["name", parent]})[0]
+        self.assertEqual((row["name"], row[parent][0]), ("Invoices 2026", hr))
+        self.assertEqual(self.dav.get(self.p(D + "HR/Invoices 2026/inv-002.pdf")),
+                         b"%PDF-1.7 two")
+        self.assertQuiet()
 
 
 def base64_of(datas):
