@@ -8,134 +8,9 @@
  * at one place. The jobs are collected here, then the deletions (when allowed) are
  * weighed, and everything is appended to the plan with its id.
  */
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "names.h"
-#include "plan_docs.h"
+#include "plan_docs_int.h"
 
 #include "banned.h"
-
-#define DOC_MODEL "documents.document"
-
-struct move {
-    char *from, *to;
-};
-
-struct pd {
-    const struct plan_docs_input *in;
-    struct plan *p;
-    const char *folder_model;
-    const struct snap_entry **tags; /* entries with a doc_tag, by tag */
-    size_t ntags;
-    const struct snap_entry **paths; /* every entry, by path */
-    size_t npaths;
-    struct move *moves;
-    size_t nmoves, capm;
-    char **keep; /* tags placed this pass */
-    size_t nkeep, capk;
-    struct names_set claimed; /* paths planned this pass (case-insensitive) */
-    struct job *jobs;
-    size_t njobs, capj;
-    char **bases; /* the bases planned (for deletions) */
-    size_t nbases, capb;
-    size_t managed;
-    int cloud_ok;        /* this mapping changes the cloud (both, to-cloud) */
-    int odoo_ok;         /* this mapping changes Odoo (both, from-cloud) */
-    int root_note;       /* the "new entries at the top" message was given */
-    size_t odoo_deletes; /* documents archived because the cloud deleted their file */
-    int nomem;
-};
-
-static void msg(struct pd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void msg(struct pd *d, const char *fmt, ...)
-{
-    struct plan *p = d->p;
-    char tmp[1024], *s;
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (p->nmessages == p->cap_messages) {
-        size_t ncap = p->cap_messages ? p->cap_messages * 2 : 8;
-        char **nv = realloc(p->messages, ncap * sizeof *nv);
-        if (!nv) {
-            d->nomem = 1;
-            return;
-        }
-        p->messages = nv;
-        p->cap_messages = ncap;
-    }
-    s = strdup(tmp);
-    if (!s) {
-        d->nomem = 1;
-        return;
-    }
-    p->messages[p->nmessages++] = s;
-}
-
-static char *dup_or_flag(struct pd *d, const char *s)
-{
-    char *r;
-
-    if (!s)
-        return NULL;
-    r = strdup(s);
-    if (!r)
-        d->nomem = 1;
-    return r;
-}
-
-static char *fmt_or_flag(struct pd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static char *fmt_or_flag(struct pd *d, const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!s) {
-        d->nomem = 1;
-        return NULL;
-    }
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-static struct job *new_job(struct pd *d, enum job_kind k, const char *lock, const char *reason)
-{
-    struct job *j;
-
-    if (d->njobs == d->capj) {
-        size_t ncap = d->capj ? d->capj * 2 : 64;
-        struct job *nv = realloc(d->jobs, ncap * sizeof *nv);
-        if (!nv) {
-            d->nomem = 1;
-            return NULL;
-        }
-        d->jobs = nv;
-        d->capj = ncap;
-    }
-    j = &d->jobs[d->njobs++];
-    job_init(j);
-    j->kind = k;
-    j->side = JOB_SIDE_CLOUD;
-    j->created_at = j->version = d->in->version;
-    j->size = -1;
-    j->lock = dup_or_flag(d, lock);
-    j->reason = dup_or_flag(d, reason);
-    return j;
-}
 
 static int push_str(struct pd *d, char ***v, size_t *n, size_t *cap, const char *s)
 {
@@ -210,29 +85,6 @@ static const struct snap_entry *find_tag(const struct pd *d, const char *tag, in
     return NULL;
 }
 
-static const struct snap_entry *find_path(const struct pd *d, const char *path)
-{
-    size_t lo = 0, hi = d->npaths;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int r = strcmp(d->paths[mid]->path, path);
-        if (r == 0)
-            return d->paths[mid];
-        if (r < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
-static int under(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
-
 /* path after the moves planned so far (malloc'd). */
 static char *eff_path(struct pd *d, const char *path)
 {
@@ -299,10 +151,6 @@ static int claim(struct pd *d, const char *path)
 
 /* ---- placing ---- */
 
-static int follow_folder_move(struct pd *d, const struct docs_folder *f,
-                              const struct snap_entry *en, const char *want, const char *tag,
-                              const char *lock);
-
 /* at (may be NULL: no following): where the folder's content is to be looked for, when
  * the cloud moved it and Odoo follows (malloc'd), else left NULL (at want). */
 static int place_folder(struct pd *d, const struct docs_folder *f, const char *want,
@@ -328,7 +176,7 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
             return claim(d, want) < 0 ? ERR_NOMEM : 1;
         }
         if (at && strcmp(cur, en->path) == 0) {
-            int rc = follow_folder_move(d, f, en, want, tag, lock);
+            int rc = pd_follow_folder(d, f, en, want, tag, lock);
             if (rc != 0) {
                 if (rc < 0 || claim(d, cur) < 0) {
                     free(cur);
@@ -382,270 +230,6 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
     return claim(d, want) < 0 ? ERR_NOMEM : 1;
 }
 
-/* Whether en carries any odoosync tag. */
-static int tagged(const struct snap_entry *en)
-{
-    return (en->doc_tag && *en->doc_tag) || (en->record_tag && *en->record_tag) ||
-           (en->type_tag && *en->type_tag) || en->att_tag > 0;
-}
-
-static int is_sha1(const char *s)
-{
-    size_t n = 0;
-
-    for (; s[n]; n++)
-        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-            return 0;
-    return n == 40;
-}
-
-static const char *etag_opaque(const char *t)
-{
-    return t && t[0] == 'W' && t[1] == '/' ? t + 2 : t;
-}
-
-/*
- * Whether the cloud file en changed since its last sync ({urn:odoosync}synced = "<sha1>
- * <etag>"): *cloud when its ETag moved, *odoo when the document's sha1 did. 0 when the
- * file carries no (readable) mark: then neither side is taken for edited.
- */
-static int edits_of(const struct snap_entry *en, const char *odoo_sum, int *cloud, int *odoo)
-{
-    const char *sp = en->synced ? strchr(en->synced, ' ') : NULL;
-
-    *cloud = *odoo = 0;
-    if (!sp || sp - en->synced != 40)
-        return 0;
-    *cloud = en->etag && strcmp(etag_opaque(en->etag), etag_opaque(sp + 1)) != 0;
-    *odoo = odoo_sum && is_sha1(odoo_sum) && strncmp(odoo_sum, en->synced, 40) != 0;
-    return 1;
-}
-
-/* "<stem> (conflict, cloud version).<ext>" for the file at path (malloc'd). */
-static char *conflict_name(struct pd *d, const char *path)
-{
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    const char *dot = strrchr(base, '.');
-
-    if (!dot || dot == base)
-        return fmt_or_flag(d, "%s (conflict, cloud version)", base);
-    return fmt_or_flag(d, "%.*s (conflict, cloud version)%s", (int)(dot - base), base, dot);
-}
-
-/*
- * A cloud file that becomes a document of its own in the Documents folder folder_ref,
- * replacing the tag old_tag it carries (a conflict's cloud version, or a file edited in
- * the cloud whose document Odoo deleted: the edit wins).
- */
-static int plan_split(struct pd *d, const struct snap_entry *en, const char *folder_ref,
-                      const char *old_tag, const char *name, const char *lock, const char *reason)
-{
-    struct job *j = new_job(d, JOB_RELINK, lock, reason);
-
-    if (!j)
-        return ERR_NOMEM;
-    j->side = JOB_SIDE_ODOO;
-    j->path = dup_or_flag(d, en->path);
-    j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
-    if (!j->url)
-        d->nomem = 1;
-    j->name = dup_or_flag(d, name);
-    j->doc = dup_or_flag(d, folder_ref);
-    j->record = dup_or_flag(d, old_tag);
-    return d->nomem ? ERR_NOMEM : 0;
-}
-
-/* A synced file at its place: copy an edit to the other side; both edited: keep both. */
-static int plan_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
-                      const char *tag, const char *lock)
-{
-    int cloud, odoo;
-    struct job *j;
-
-    if (!edits_of(en, f->checksum, &cloud, &odoo) || (!cloud && !odoo))
-        return 0;
-    if (odoo && !cloud) {
-        if (!d->cloud_ok)
-            return 0;
-        j = new_job(d, JOB_UPLOAD, lock, "document edited in Odoo");
-        if (!j)
-            return ERR_NOMEM;
-        j->path = dup_or_flag(d, en->path);
-        j->att_id = f->att_id;
-        j->size = f->size;
-        j->name = dup_or_flag(d, f->name);
-        j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
-        j->doc = dup_or_flag(d, tag);
-        j->expect.etag = dup_or_flag(d, en->etag);
-        j->expect.checksum = dup_or_flag(d, f->checksum);
-        if (!j->url)
-            d->nomem = 1;
-        return d->nomem ? ERR_NOMEM : 0;
-    }
-    if (cloud && !odoo) {
-        if (!d->odoo_ok) {
-            msg(d, "\"%s\" was edited in the cloud; this mapping is to-cloud: Odoo is not changed",
-                en->path);
-            return 0;
-        }
-        j = new_job(d, JOB_RELINK, lock, "document edited in the cloud");
-        if (!j)
-            return ERR_NOMEM;
-        j->side = JOB_SIDE_ODOO;
-        j->path = dup_or_flag(d, en->path);
-        j->att_id = f->att_id;
-        j->name = dup_or_flag(d, f->name);
-        j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
-        j->doc = dup_or_flag(d, tag);
-        j->expect.etag = dup_or_flag(d, en->etag);
-        j->expect.checksum = dup_or_flag(d, f->checksum);
-        if (!j->url)
-            d->nomem = 1;
-        return d->nomem ? ERR_NOMEM : 0;
-    }
-    /* both: the cloud's version becomes a document of its own (and, on the next pass, a
-     * file with a conflict suffix); Odoo's version comes back at the file's place */
-    if (!d->odoo_ok || !d->cloud_ok || f->folder <= 0) {
-        msg(d, "\"%s\" was edited in the cloud and in Odoo (document %ld): left as is (%s)",
-            en->path, f->id,
-            f->folder <= 0 ? "it has no Documents folder" : "the mapping syncs one way");
-        return 0;
-    }
-    {
-        char ref[64];
-        char *name = conflict_name(d, en->path);
-        int rc;
-
-        if (!name)
-            return ERR_NOMEM;
-        snprintf(ref, sizeof ref, "%s,%ld", d->folder_model, f->folder);
-        msg(d,
-            "conflict: \"%s\" was edited in the cloud and in Odoo (document %ld): both kept, the "
-            "cloud's version as the new document \"%s\"",
-            en->path, f->id, name);
-        rc = plan_split(d, en, ref, tag, name, lock, "edited on both sides: cloud version kept");
-        free(name);
-        return rc;
-    }
-}
-
-/* Whether tag ("<folder model>,<id>") names an active Documents folder. */
-static int live_folder(const struct pd *d, const char *tag)
-{
-    const char *comma = strrchr(tag, ',');
-    const struct docs_folder *f;
-
-    if (!comma || (size_t)(comma - tag) != strlen(d->folder_model))
-        return 0;
-    f = docs_folder_by_id(d->in->ds, strtol(comma + 1, NULL, 10));
-    return f && f->active;
-}
-
-static int cmp_prev(const void *key, const void *elem)
-{
-    return strcmp((const char *)key, ((const struct plan_docs_prev *)elem)->tag);
-}
-
-/*
- * Whether the document's file was deleted in the cloud: the previous pass listed it,
- * synced at the content Odoo still has (an edit in Odoo since wins: uploaded again), on a
- * mapping that changes Odoo.
- */
-static int cloud_deleted(const struct pd *d, const struct docs_file *f, const char *tag)
-{
-    const struct plan_docs_prev *p;
-
-    if (!d->odoo_ok || !d->in->prev || !d->in->nprev)
-        return 0;
-    p = bsearch(tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev);
-    return p && p->synced && strlen(p->synced) > 40 && p->synced[40] == ' ' &&
-           strncmp(p->synced, f->checksum, 40) == 0;
-}
-
-/*
- * A file renamed or moved in the cloud since the previous pass, while Odoo kept it where
- * the previous pass left it: the document follows (rename odoo with doc, name = the
- * cloud's name, record = the tag of the Documents folder the file is in now). 1 when
- * planned, 0 when Odoo's place wins (no previous pass, Odoo moved it too, a parent moved
- * this pass, or the file's folder is no synced Documents folder).
- */
-static int follow_cloud_move(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
-                             const char *cur, const char *want, const char *tag, const char *lock)
-{
-    const struct plan_docs_prev *p;
-    const struct snap_entry *parent;
-    const char *slash = strrchr(en->path, '/');
-    char *ppath;
-    struct job *j;
-
-    if (!d->odoo_ok || !d->in->prev || strcmp(cur, en->path) != 0 || !slash)
-        return 0;
-    p = bsearch(tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev);
-    if (!p || !p->path || strcmp(p->path, en->path) == 0 || strcmp(p->path, want) != 0)
-        return 0;
-    ppath = fmt_or_flag(d, "%.*s", (int)(slash - en->path), en->path);
-    parent = ppath ? find_path(d, ppath) : NULL;
-    free(ppath);
-    if (!parent || !parent->is_dir || !parent->doc_tag ||
-        strncmp(parent->doc_tag, d->folder_model, strlen(d->folder_model)) != 0 ||
-        !live_folder(d, parent->doc_tag))
-        return 0;
-    j = new_job(d, JOB_RENAME, lock, "document renamed or moved in the cloud");
-    if (!j)
-        return ERR_NOMEM;
-    j->side = JOB_SIDE_ODOO;
-    j->att_id = f->att_id;
-    j->path = dup_or_flag(d, en->path);
-    j->name = dup_or_flag(d, slash + 1);
-    j->record = dup_or_flag(d, parent->doc_tag);
-    j->doc = dup_or_flag(d, tag);
-    j->expect.write_date = dup_or_flag(d, f->write_date[0] ? f->write_date : NULL);
-    if (!j->expect.write_date)
-        d->nomem = 1;
-    return d->nomem ? ERR_NOMEM : 1;
-}
-
-/*
- * A folder renamed or moved in the cloud since the previous pass (found elsewhere than
- * prev says, while Odoo's place for it is still that one) into a live Documents folder:
- * Odoo follows (rename odoo with doc, att_id 0). 1 when planned, 0 when Odoo's place wins.
- */
-static int follow_folder_move(struct pd *d, const struct docs_folder *f,
-                              const struct snap_entry *en, const char *want, const char *tag,
-                              const char *lock)
-{
-    const struct plan_docs_prev *p;
-    const struct snap_entry *parent;
-    const char *slash = strrchr(en->path, '/');
-    char *ppath;
-    struct job *j;
-
-    if (!d->odoo_ok || !d->in->prev || !slash)
-        return 0;
-    p = bsearch(tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev);
-    if (!p || !p->path || strcmp(p->path, en->path) == 0 || strcmp(p->path, want) != 0)
-        return 0;
-    ppath = fmt_or_flag(d, "%.*s", (int)(slash - en->path), en->path);
-    parent = ppath ? find_path(d, ppath) : NULL;
-    free(ppath);
-    if (!parent || !parent->is_dir || !parent->doc_tag || !live_folder(d, parent->doc_tag) ||
-        strcmp(parent->doc_tag, tag) == 0)
-        return 0;
-    j = new_job(d, JOB_RENAME, lock, "Documents folder renamed or moved in the cloud");
-    if (!j)
-        return ERR_NOMEM;
-    j->side = JOB_SIDE_ODOO;
-    j->att_id = 0;
-    j->path = dup_or_flag(d, en->path);
-    j->name = dup_or_flag(d, slash + 1);
-    j->record = dup_or_flag(d, parent->doc_tag);
-    j->doc = dup_or_flag(d, tag);
-    j->expect.write_date = dup_or_flag(d, f->write_date[0] ? f->write_date : NULL);
-    if (!j->expect.write_date)
-        d->nomem = 1;
-    return d->nomem ? ERR_NOMEM : 1;
-}
-
 static int place_file(struct pd *d, const struct docs_file *f, const char *want, const char *lock)
 {
     char tag[64];
@@ -661,7 +245,7 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
     if (!d->cloud_ok) {
         en = find_tag(d, tag, 0);
         if (en && strcmp(en->path, want) != 0 &&
-            follow_cloud_move(d, f, en, en->path, want, tag, lock) < 0)
+            pd_follow_file(d, f, en, en->path, want, tag, lock) < 0)
             return ERR_NOMEM;
         return en ? claim(d, en->path) : 0;
     }
@@ -672,11 +256,11 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             return ERR_NOMEM;
         if (strcmp(cur, want) == 0) {
             free(cur);
-            if (plan_edits(d, f, en, tag, lock) < 0)
+            if (pd_edits(d, f, en, tag, lock) < 0)
                 return ERR_NOMEM;
             return claim(d, want);
         }
-        rc = follow_cloud_move(d, f, en, cur, want, tag, lock);
+        rc = pd_follow_file(d, f, en, cur, want, tag, lock);
         if (rc != 0) {
             free(cur);
             return rc < 0 ? rc : claim(d, en->path);
@@ -700,7 +284,7 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
         j->expect.etag = dup_or_flag(d, en->etag);
         return claim(d, want);
     }
-    if (cloud_deleted(d, f, tag)) {
+    if (pd_cloud_deleted(d, f, tag)) {
         if (!d->in->ds_complete || !d->in->cs->complete)
             return 0; /* a file left out of an incomplete listing is not taken for deleted */
         j = new_job(d, JOB_DELETE, lock, "document deleted in the cloud");
@@ -743,65 +327,6 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
     j->doc = dup_or_flag(d, tag);
     j->expect.checksum = dup_or_flag(d, f->checksum);
     return claim(d, want);
-}
-
-/*
- * From the cloud: the untagged entries directly in the cloud folder path (which Odoo's
- * folder fid is, and which is where the snapshot saw it) become Documents folders and
- * documents in fid (a relink odoo job each, att_id 0, doc = the folder). A new cloud
- * folder's own content follows on the next pass, once it is tagged.
- */
-static int plan_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock)
-{
-    const struct snap_entry *self = find_path(d, path);
-    size_t n = strlen(path), lo = 0, hi = d->npaths;
-    char ref[64];
-
-    if (!d->odoo_ok || !self || !self->is_dir)
-        return 0;
-    while (lo < hi) { /* the first entry after path itself */
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(d->paths[mid]->path, path) <= 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    snprintf(ref, sizeof ref, "%s,%ld", d->folder_model, fid);
-    for (; lo < d->npaths; lo++) {
-        const struct snap_entry *en = d->paths[lo];
-        const char *rest = en->path + n;
-        struct job *j;
-
-        if (strncmp(en->path, path, n) != 0 || *rest != '/')
-            break;
-        rest++;
-        if (strchr(rest, '/') || tagged(en) || names_is_transient(rest) ||
-            names_set_has(&d->claimed, en->path))
-            continue;
-        if (fid == 0) {
-            if (!d->root_note)
-                msg(d,
-                    "\"%s\": new cloud entries directly in the base of a \"*\" mapping are "
-                    "not created in Odoo (put them in a folder)",
-                    en->path);
-            d->root_note = 1;
-            continue;
-        }
-        j = new_job(d, JOB_RELINK, lock,
-                    en->is_dir ? "new cloud folder (Documents)" : "new cloud file (Documents)");
-        if (!j)
-            return ERR_NOMEM;
-        j->side = JOB_SIDE_ODOO;
-        j->att_id = 0;
-        j->path = dup_or_flag(d, en->path);
-        j->name = dup_or_flag(d, rest);
-        j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
-        if (!j->url)
-            d->nomem = 1;
-        j->doc = dup_or_flag(d, ref);
-        d->managed++;
-    }
-    return d->nomem ? ERR_NOMEM : 0;
 }
 
 /* The active sub-folders and files of folder fid (0: the top) under path. */
@@ -857,7 +382,7 @@ static int place_children(struct pd *d, long fid, const char *path, const char *
     }
     names_set_release(&ns);
     if (rc >= 0)
-        rc = plan_new_from_cloud(d, fid, path, lock);
+        rc = pd_new_from_cloud(d, fid, path, lock);
     return rc < 0 ? rc : 0;
 }
 
@@ -906,16 +431,6 @@ static int plan_mapping(struct pd *d, long top, const char *cloud, const char *l
     return rc < 0 ? rc : 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int kept(const struct pd *d, const char *tag)
-{
-    return bsearch(&tag, d->keep, d->nkeep, sizeof *d->keep, cmp_str) != NULL;
-}
-
 /* deeper first, files before folders at the same depth */
 static int cmp_delete(const void *a, const void *b)
 {
@@ -934,41 +449,6 @@ static int cmp_delete(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
-/*
- * A file whose document is gone from Odoo but which was edited in the cloud since its last
- * sync: the edit wins, the file becomes a document of its own in its folder (when that
- * folder stays). 1 when it is kept (and planned so), 0 when it may be deleted.
- */
-static int edited_gone(struct pd *d, const struct snap_entry *en)
-{
-    const char *slash = strrchr(en->path, '/');
-    const struct snap_entry *parent;
-    char *ppath;
-    int cloud, odoo;
-
-    if (en->is_dir || !edits_of(en, NULL, &cloud, &odoo) || !cloud)
-        return 0;
-    ppath = fmt_or_flag(d, "%.*s", (int)(slash - en->path), en->path);
-    parent = ppath ? find_path(d, ppath) : NULL;
-    free(ppath);
-    if (!parent || !parent->doc_tag || !kept(d, parent->doc_tag) || !d->nbases) {
-        msg(d, "\"%s\": its document is gone from Odoo but it was edited in the cloud: kept",
-            en->path);
-        return 1;
-    }
-    msg(d,
-        "\"%s\": its document is gone from Odoo but it was edited in the cloud: it becomes a new "
-        "document",
-        en->path);
-    for (size_t b = 0; b < d->nbases; b++)
-        if (under(en->path, d->bases[b])) {
-            plan_split(d, en, parent->doc_tag, en->doc_tag, slash + 1, d->bases[b],
-                       "edited in the cloud, deleted in Odoo: the edit wins");
-            break;
-        }
-    return 1;
-}
-
 /* Tagged entries under a base whose folder or document is no longer placed. */
 static int plan_deletes(struct pd *d, size_t *weight)
 {
@@ -985,7 +465,7 @@ static int plan_deletes(struct pd *d, size_t *weight)
 
         for (size_t b = 0; b < d->nbases && !in_base; b++)
             in_base = under(en->path, d->bases[b]) && strcmp(en->path, d->bases[b]) != 0;
-        if (in_base && !kept(d, en->doc_tag) && !edited_gone(d, en))
+        if (in_base && !kept(d, en->doc_tag) && !pd_edited_gone(d, en))
             del[n++] = en;
     }
     qsort(del, n, sizeof *del, cmp_delete);
