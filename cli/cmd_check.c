@@ -1,7 +1,8 @@
 /*
  * cmd_check: `odoosync check`, connects to each configured part and prints
  * one line per part (and one per document type): Odoo (version, protocol,
- * user, latency, each type's domain tried with search_count), the cloud
+ * user, latency, each type's domain tried with search_count), Odoo's Documents app
+ * when documents.enabled (its shape, each mapping's folder: probe_docs.c), the cloud
  * (dialect, latency, can it create and delete a folder under the root),
  * then Kafka and Redis when configured (kafka.bootstrap / redis.url set).
  *
@@ -44,11 +45,14 @@ static void check_part(struct check_state *cs, const char *part, int prc, struct
      * answering (4), a type not checked (no answer in time, credentials) is the part (3) */
     int type = strcmp(part, "odoo") == 0 && strncmp(e->msg, "type \"", 6) == 0;
     int domain = type && e->code == ERR_INVALID;
+    /* a Documents mapping's failure has its "map FAIL" line likewise */
+    int shown =
+        type || (strcmp(part, "docs") == 0 && strncmp(e->msg, "documents.mappings[", 19) == 0);
 
     if (line->len)
         printf("%s\n", buf_str(line));
     if (prc < 0) {
-        if (!type)
+        if (!shown)
             printf("%-6s FAIL  %s\n", part, e->msg);
         if (!cs->rc) {
             /* the same codes as every command (README: "Faults and exit codes"); a type
@@ -96,6 +100,13 @@ int cmd_check(int argc, char **argv, const volatile sig_atomic_t *stop)
     err_clear(&e);
     if (*stop)
         goto stopped;
+    if (s.cfg.documents.enabled) {
+        prc = probe_documents(&s.cfg, &s.log, stop, &line, &e);
+        check_part(&cs, "docs", prc, &line, &e);
+        err_clear(&e);
+        if (*stop)
+            goto stopped;
+    }
     prc = probe_cloud(&s.cfg, &s.log, 0, stop, &line, &e);
     check_part(&cs, "cloud", prc, &line, &e);
     err_clear(&e);

@@ -31,6 +31,14 @@
 int probe_odoo(const struct cfg *c, struct log *lg, int quick, const volatile sig_atomic_t *stop,
                struct buf *line, struct err *e);
 
+/*
+ * Odoo's Documents app (probe_docs.c), when documents.enabled: the model shape, what the
+ * user sees, one "map" line per enabled mapping; the first failure in e (ERR_PROTO: the
+ * app is missing; ERR_NOTFOUND: a mapped folder missing or ambiguous).
+ */
+int probe_documents(const struct cfg *c, struct log *lg, const volatile sig_atomic_t *stop,
+                    struct buf *line, struct err *e);
+
 /* Cloud: dialect, latency, the root; quick=0 also creates and deletes a unique
  * temporary folder under the root (or under the base when the root is missing). */
 int probe_cloud(const struct cfg *c, struct log *lg, int quick, const volatile sig_atomic_t *stop,

@@ -330,6 +330,8 @@ static int walk_object(struct walk *w, const cJSON *obj, const char *dotted, con
             k = cfg_find_key(cfg_keys, cfg_nkeys, full);
         if (strcmp(full, "types") == 0) {
             rc = walk_types(w, m);
+        } else if (strcmp(full, "documents.mappings") == 0) {
+            rc = cfg_docs_walk(w->c, m, w->src, w->e);
         } else if (strcmp(full, "kafka.properties") == 0) {
             rc = walk_props(w, m, jp);
         } else if (k) {
@@ -435,6 +437,7 @@ void cfg_release(struct cfg *c)
     for (size_t i = 0; i < cfg_nsecrets; i++)
         free_secret((char **)(void *)((char *)c + cfg_secrets[i].off_val));
     types_free(c);
+    cfg_docs_free(c);
     for (size_t i = 0; i < c->kafka.nprops; i++) {
         free(c->kafka.props[i].name);
         free(c->kafka.props[i].value);
@@ -632,6 +635,10 @@ int cfg_set(struct cfg *c, const char *key, const char *value, struct err *e)
         if (rc < 0)
             return rc;
         return prop_set(c, key + 17, value, e);
+    }
+    if (strncmp(key, "documents.mappings[", 19) == 0) {
+        rc = cfg_docs_set(c, key, value, e);
+        return rc < 0 ? rc : cfg_cross_check(c, "command line", e);
     }
     if (strncmp(key, "types[", 6) == 0) {
         char *end = NULL;

@@ -114,6 +114,35 @@ struct cfg_unmatched {
     char *folder; /* the archive folder under the root, default "Archive" */
 };
 
+/*
+ * Odoo's Documents app (common/cfg_documents.c): which Documents folders map to which
+ * cloud folder, both ways or one way. A mapping names its Odoo folder by
+ *   "*"                 every top-level folder the user can see, each under the cloud
+ *                       folder (default documents.folder): <root>/Documents/<folder>/...
+ *   "Finance/Invoices"  a folder by its path of names (from a top-level folder)
+ *   "#12" (or 12)       a folder by its id (documents.folder on 16/17, a documents.document
+ *                       of type folder on 18/19)
+ * and its cloud folder by a path under the root (default documents.folder for "*",
+ * documents.folder/<the folder's name> otherwise).
+ */
+enum cfg_docs_sel { CFG_DOCS_ALL = 0, CFG_DOCS_PATH, CFG_DOCS_ID };
+
+struct cfg_docmap {
+    char *odoo;  /* as written ("*", a path of names, "#<id>") */
+    int sel;     /* enum cfg_docs_sel, parsed from odoo */
+    long id;     /* CFG_DOCS_ID: the folder's id */
+    char *cloud; /* path under the root; NULL: the default above */
+    enum cfg_direction direction;
+    int enabled;
+};
+
+struct cfg_documents {
+    int enabled;             /* default 0 */
+    char *folder;            /* default "Documents": path under the root */
+    struct cfg_docmap *maps; /* in the order given; none (when enabled): one "*" mapping */
+    size_t nmaps;
+};
+
 struct cfg_safety {
     double max_delete_share; /* 0..1, default 0.5 */
 };
@@ -184,6 +213,7 @@ struct cfg {
     size_t ntypes;
     struct cfg_standalone standalone;
     struct cfg_unmatched unmatched;
+    struct cfg_documents documents;
     struct cfg_safety safety;
     struct cfg_kafka kafka;
     struct cfg_redis redis;
@@ -253,6 +283,15 @@ int cfg_describe(struct buf *out);
 const char *cfg_direction_name(enum cfg_direction d);
 const char *cfg_protocol_name(enum cfg_protocol p);
 const char *cfg_dialect_name(enum cfg_dialect d);
+
+/*
+ * The cloud folder of documents mapping i (a path under the root), for a mapping whose
+ * Odoo folder is called name (used only when the mapping names a folder by id and sets
+ * no cloud folder; may be NULL otherwise). Written into out; ERR_TOO_BIG when it does
+ * not fit, ERR_INVALID when the name is needed and missing.
+ */
+int cfg_docmap_cloud(const struct cfg *c, size_t i, const char *name, char *out, size_t outsz,
+                     struct err *e);
 
 /* The enabled type with this folder name, or NULL. */
 const struct cfg_type *cfg_type_by_folder(const struct cfg *c, const char *folder);

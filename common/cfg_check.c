@@ -3,7 +3,8 @@
  *
  * cfg_cross_check runs after each layer (file, environment, each cfg_set): the folders
  * under the root must stay distinct, ignoring case (each type's folder, the stand-alone
- * folder when enabled, the archive folder when the unmatched policy archives).
+ * folder when enabled, the archive folder when the unmatched policy archives), and the
+ * Documents mappings' own rules (cfg_documents.c).
  * cfg_require runs once, when the command knows what it needs: the URLs, credentials and
  * document types without which that command cannot start; and, whatever the command, a
  * *.ca_file that is set must be a readable file holding a PEM certificate.
@@ -52,7 +53,7 @@ int cfg_cross_check(struct cfg *c, const char *src, struct err *e)
                        "%s: $.unmatched.folder: \"%s\" is the folder of the stand-alone "
                        "attachments ($.standalone.folder)",
                        src, c->unmatched.folder);
-    return 0;
+    return cfg_docs_check(c, src, e);
 }
 
 #define CA_FILE_MAX (16L * 1024 * 1024)
@@ -137,8 +138,9 @@ int cfg_require(const struct cfg *c, unsigned need, struct err *e)
         size_t n = 0;
         for (size_t i = 0; i < c->ntypes; i++)
             n += c->types[i].enabled ? 1 : 0;
-        if (n == 0)
-            return err_set(e, ERR_INVALID, "no enabled document type in $.types");
+        if (n == 0 && !c->documents.enabled)
+            return err_set(e, ERR_INVALID,
+                           "no enabled document type in $.types (nor documents.enabled)");
     }
     return 0;
 }

@@ -106,6 +106,21 @@ int cfg_set_text(void *base, const struct cfg_key *k, const char *v, const char 
 int cfg_set_json(void *base, const struct cfg_key *k, const cJSON *v, const char *where,
                  struct err *e);
 
+/* ---- cfg_documents.c: the documents.mappings array ---- */
+
+extern const struct cfg_key cfg_docmap_keys[];
+extern const size_t cfg_ndocmap_keys;
+/* $.documents.mappings from the file: replaces c's mappings. */
+int cfg_docs_walk(struct cfg *c, const cJSON *arr, const char *src, struct err *e);
+/* "documents.mappings[N].field" = value from the command line. */
+int cfg_docs_set(struct cfg *c, const char *key, const char *value, struct err *e);
+void cfg_docs_free(struct cfg *c);
+int cfg_docs_dump(const struct cfg *c, struct buf *out);
+int cfg_docs_describe(struct buf *out);
+/* The documents rules: mappings distinct and not nested on either side, and their cloud
+ * folders apart from the type, stand-alone and archive folders. */
+int cfg_docs_check(const struct cfg *c, const char *src, struct err *e);
+
 /* ---- cfg_check.c ---- */
 
 /* The cross-field rules, run after each layer; src names the layer for messages. */

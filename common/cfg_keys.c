@@ -99,6 +99,11 @@ const struct cfg_key cfg_keys[] = {
     {"unmatched.folder", KT_NAME, OFF(unmatched.folder), 0, 0, "Archive", NULL, NULL, 0, NULL,
      "the archive folder under the root"},
 
+    {"documents.enabled", KT_BOOL, OFF(documents.enabled), 0, 0, "false", NULL, NULL, 0, NULL,
+     "sync Odoo's Documents app (folders and files, both ways) per documents.mappings"},
+    {"documents.folder", KT_PATH, OFF(documents.folder), 0, 0, "Documents", NULL, NULL, 0, NULL,
+     "the cloud folder under the root of the mappings that name none"},
+
     {"safety.max_delete_share", KT_SHARE, OFF(safety.max_delete_share), 0, 1, "0.5", NULL,
      NULL, 0, NULL, "a pass deleting more than this share of what it manages stops"},
 
@@ -211,7 +216,8 @@ int cfg_is_section(const char *prefix)
     for (size_t i = 0; i < cfg_nkeys; i++)
         if (strncmp(cfg_keys[i].name, prefix, n) == 0 && cfg_keys[i].name[n] == '.')
             return 1;
-    return strcmp(prefix, "types") == 0 || strcmp(prefix, "kafka.properties") == 0;
+    return strcmp(prefix, "types") == 0 || strcmp(prefix, "kafka.properties") == 0 ||
+           strcmp(prefix, "documents.mappings") == 0;
 }
 
 /* The names directly under prefix ("" = top level), for "expected one of" lists. */
@@ -222,6 +228,7 @@ void cfg_child_names(const char *prefix, char *out, size_t outsz)
     size_t nseen = 0;
     const char *extra_top[] = {"types", NULL};
     const char *extra_kafka[] = {"properties", NULL};
+    const char *extra_documents[] = {"mappings", NULL};
 
     out[0] = '\0';
     for (size_t i = 0; i < cfg_nkeys + 1; i++) {
@@ -236,9 +243,10 @@ void cfg_child_names(const char *prefix, char *out, size_t outsz)
                 continue;
             child = n > 0 ? name + n + 1 : name;
         } else {
-            const char **extra = n == 0                         ? extra_top
-                                 : strcmp(prefix, "kafka") == 0 ? extra_kafka
-                                                                : NULL;
+            const char **extra = n == 0                             ? extra_top
+                                 : strcmp(prefix, "kafka") == 0     ? extra_kafka
+                                 : strcmp(prefix, "documents") == 0 ? extra_documents
+                                                                    : NULL;
             if (!extra)
                 break;
             child = extra[0];
@@ -354,7 +362,7 @@ int cfg_dump(const struct cfg *c, struct buf *out)
         for (size_t j = 0; j < cfg_ntype_keys && rc == 0; j++)
             rc = dump_key(out, prefix, &cfg_type_keys[j], &c->types[i]);
     }
-    return rc;
+    return rc ? rc : cfg_docs_dump(c, out);
 }
 
 int cfg_describe(struct buf *out)
@@ -376,6 +384,8 @@ int cfg_describe(struct buf *out)
         rc = buf_printf(out, "types[].%-18s %s; default %s%s%s\n    %s\n", k->name, exp,
                         k->def ? "\"" : "", k->def ? k->def : "unset", k->def ? "\"" : "", k->help);
     }
+    if (rc == 0)
+        rc = cfg_docs_describe(out);
     if (rc == 0)
         rc = buf_printf(out, "%-26s %s\n", "kafka.properties.<name>",
                         "any librdkafka property, passed through as text");

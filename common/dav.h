@@ -215,6 +215,9 @@ struct dav_entry {
     const char *attachment_tag; /* {urn:odoosync}attachment: Odoo attachment id */
     const char *record_tag;     /* {urn:odoosync}record: "sale.order,19" */
     const char *type_tag;       /* {urn:odoosync}type: the type folder's configured name */
+    const char *document_tag;   /* {urn:odoosync}document: Odoo Documents "documents.folder,3" */
+    const char *synced_tag;     /* {urn:odoosync}synced: "<sha1> <etag>" of a Documents file at
+                                   its last sync (the content both sides had then) */
 };
 
 /* Return 0 to go on, or a negative ERR_* code to stop the listing with it. */
@@ -263,7 +266,7 @@ struct dav_stat {
     int is_dir;
     long long size, mtime;
     char *etag, *content_type, *fileid, *checksum, *permissions, *attachment_tag, *record_tag,
-        *type_tag;
+        *type_tag, *document_tag, *synced_tag;
 };
 int dav_stat(struct dav *d, const char *path, struct dav_stat *out, struct err *e);
 /* Frees the strings of st and zeroes it (safe on a zeroed struct). */

@@ -224,6 +224,8 @@ static int stat_cb(const struct dav_entry *ent, void *ud)
     st->attachment_tag = dup_opt(ent->attachment_tag, &ok);
     st->record_tag = dup_opt(ent->record_tag, &ok);
     st->type_tag = dup_opt(ent->type_tag, &ok);
+    st->document_tag = dup_opt(ent->document_tag, &ok);
+    st->synced_tag = dup_opt(ent->synced_tag, &ok);
     return ok ? 0 : ERR_NOMEM;
 }
 
@@ -239,6 +241,8 @@ void dav_stat_release(struct dav_stat *st)
     free(st->attachment_tag);
     free(st->record_tag);
     free(st->type_tag);
+    free(st->document_tag);
+    free(st->synced_tag);
     memset(st, 0, sizeof(*st));
 }
 

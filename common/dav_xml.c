@@ -37,7 +37,7 @@ const char dav_propfind_body[] =
     "xmlns:o=\"" DAV_NS_ODOOSYNC "\">\n"
     "<d:prop><d:resourcetype/><d:getetag/><d:getlastmodified/><d:getcontentlength/>"
     "<d:getcontenttype/><oc:fileid/><oc:checksums/><oc:permissions/><oc:size/>"
-    "<o:attachment/><o:record/><o:type/></d:prop>\n"
+    "<o:attachment/><o:record/><o:type/><o:document/><o:synced/></d:prop>\n"
     "</d:propfind>\n";
 
 enum prop {
@@ -54,6 +54,8 @@ enum prop {
     P_ATT,
     P_REC,
     P_TYPE,
+    P_DOC,
+    P_SYNCED,
     P_COUNT
 };
 
@@ -143,6 +145,10 @@ static enum prop prop_of(const char *ns, const char *name)
             return P_REC;
         if (strcmp(name, "type") == 0)
             return P_TYPE;
+        if (strcmp(name, "document") == 0)
+            return P_DOC;
+        if (strcmp(name, "synced") == 0)
+            return P_SYNCED;
     }
     return P_NONE;
 }
@@ -318,6 +324,8 @@ static int emit(struct ms *m)
     ent.attachment_tag = opt(k, P_ATT);
     ent.record_tag = opt(k, P_REC);
     ent.type_tag = opt(k, P_TYPE);
+    ent.document_tag = opt(k, P_DOC);
+    ent.synced_tag = opt(k, P_SYNCED);
     rc = m->cb ? m->cb(&ent, m->ud) : 0;
     if (rc < 0) {
         if (m->e && m->e->code != rc)

@@ -56,7 +56,8 @@ enum {
     X_ETAG = 1u << 8,
     X_CHECKSUM = 1u << 9,
     X_WRITE_DATE = 1u << 10,
-    F_COUNT = 11
+    F_DOC = 1u << 11,
+    F_COUNT = 12
 };
 
 static const char *const field_paths[F_COUNT] = {"$.path",
@@ -69,7 +70,8 @@ static const char *const field_paths[F_COUNT] = {"$.path",
                                                  "$.expect",
                                                  "$.expect.etag",
                                                  "$.expect.checksum",
-                                                 "$.expect.write_date"};
+                                                 "$.expect.write_date",
+                                                 "$.doc"};
 
 struct shape {
     enum job_kind kind;
@@ -81,15 +83,17 @@ struct shape {
 
 /* The table of job.h's comment; keep in step with schemas/job.schema.json. */
 static const struct shape shapes[] = {
-    {JOB_MKDIR, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_NAME, 0},
+    {JOB_MKDIR, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_NAME | F_DOC, 0},
     {JOB_UPLOAD, JOB_SIDE_CLOUD, F_PATH | F_ATT_ID | F_URL | F_EXPECT | X_CHECKSUM,
-     F_RECORD | F_SIZE | F_NAME | X_ETAG | X_WRITE_DATE, 1},
-    {JOB_RENAME, JOB_SIDE_CLOUD, F_PATH | F_TO, F_RECORD | F_EXPECT | X_ETAG, 0},
-    {JOB_RENAME, JOB_SIDE_ODOO, F_ATT_ID | F_NAME | F_EXPECT | X_WRITE_DATE, F_RECORD | F_PATH, 1},
+     F_RECORD | F_SIZE | F_NAME | X_ETAG | X_WRITE_DATE | F_DOC, 1},
+    {JOB_RENAME, JOB_SIDE_CLOUD, F_PATH | F_TO, F_RECORD | F_EXPECT | X_ETAG | F_DOC, 0},
+    {JOB_RENAME, JOB_SIDE_ODOO, F_ATT_ID | F_NAME | F_EXPECT | X_WRITE_DATE,
+     F_RECORD | F_PATH | F_DOC, 1},
     {JOB_RELINK, JOB_SIDE_ODOO, F_ATT_ID | F_URL | F_NAME | F_PATH,
-     F_RECORD | F_EXPECT | X_WRITE_DATE, 0},
-    {JOB_DELETE, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_EXPECT | X_ETAG | X_CHECKSUM, 0},
-    {JOB_DELETE, JOB_SIDE_ODOO, F_ATT_ID, F_RECORD | F_PATH | F_NAME | F_EXPECT | X_WRITE_DATE, 1},
+     F_RECORD | F_EXPECT | X_WRITE_DATE | F_DOC | X_ETAG | X_CHECKSUM, 0},
+    {JOB_DELETE, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_EXPECT | X_ETAG | X_CHECKSUM | F_DOC, 0},
+    {JOB_DELETE, JOB_SIDE_ODOO, F_ATT_ID,
+     F_RECORD | F_PATH | F_NAME | F_EXPECT | X_WRITE_DATE | F_DOC | X_CHECKSUM, 1},
 };
 
 static const struct shape *shape_of(enum job_kind k, enum job_side s)
@@ -115,6 +119,7 @@ void job_release(struct job *j)
     free(j->path);
     free(j->to);
     free(j->record);
+    free(j->doc);
     free(j->name);
     free(j->url);
     free(j->expect.etag);
@@ -146,8 +151,9 @@ int job_copy(struct job *dst, const struct job *src)
     dst->size = src->size;
     if (dup_str(&dst->id, src->id) < 0 || dup_str(&dst->lock, src->lock) < 0 ||
         dup_str(&dst->path, src->path) < 0 || dup_str(&dst->to, src->to) < 0 ||
-        dup_str(&dst->record, src->record) < 0 || dup_str(&dst->name, src->name) < 0 ||
-        dup_str(&dst->url, src->url) < 0 || dup_str(&dst->expect.etag, src->expect.etag) < 0 ||
+        dup_str(&dst->record, src->record) < 0 || dup_str(&dst->doc, src->doc) < 0 ||
+        dup_str(&dst->name, src->name) < 0 || dup_str(&dst->url, src->url) < 0 ||
+        dup_str(&dst->expect.etag, src->expect.etag) < 0 ||
         dup_str(&dst->expect.checksum, src->expect.checksum) < 0 ||
         dup_str(&dst->expect.write_date, src->expect.write_date) < 0 ||
         dup_str(&dst->reason, src->reason) < 0) {
@@ -227,6 +233,7 @@ static int make_id(const struct job *j, char hex[SHA256_HEX_SIZE], struct err *e
         (rc = id_field(&c, "side", job_side_name(j->side), e)) < 0 ||
         (rc = id_field(&c, "path", j->path, e)) < 0 || (rc = id_field(&c, "to", j->to, e)) < 0 ||
         (rc = id_field(&c, "record", j->record, e)) < 0 ||
+        (j->doc && (rc = id_field(&c, "doc", j->doc, e)) < 0) ||
         (rc = id_field(&c, "att_id", att, e)) < 0 || (rc = id_field(&c, "name", j->name, e)) < 0 ||
         (rc = id_field(&c, "url", j->url, e)) < 0 ||
         (rc = id_field(&c, "etag", j->expect.etag, e)) < 0 ||
@@ -608,8 +615,8 @@ static int set_nomem(struct err *e)
 }
 
 static const char *const job_props[] = {
-    "schema", "id",     "kind",   "side", "attempt", "created_at", "version", "lock",   "path",
-    "to",     "record", "att_id", "name", "url",     "size",       "expect",  "reason", NULL};
+    "schema", "id",     "kind", "side", "attempt", "created_at", "version", "lock", "path", "to",
+    "record", "att_id", "name", "url",  "size",    "expect",     "reason",  "doc",  NULL};
 static const char *const expect_props[] = {"etag", "checksum", "write_date", NULL};
 
 static int decode_expect(const cJSON *ex, struct job *j, unsigned *present, struct err *e)
@@ -687,6 +694,17 @@ static int decode_optional(const cJSON *doc, struct job *j, const char *root, un
         if (take(&j->record, s) < 0)
             return set_nomem(e);
         *present |= F_RECORD;
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(doc, "doc")) != NULL) {
+        if ((rc = job_json_text(it, "$.doc", 1, 256, &s, e)) < 0)
+            return rc;
+        if (!is_record(s) || strncmp(s, "documents.", 10) != 0)
+            return err_set(
+                e, ERR_INVALID,
+                "$.doc: expected \"documents.folder,<id>\" or \"documents.document,<id>\"");
+        if (take(&j->doc, s) < 0)
+            return set_nomem(e);
+        *present |= F_DOC;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(doc, "att_id")) != NULL) {
         if ((rc = job_json_int(it, "$.att_id", 0, JOB_INT_MAX, &v, e)) < 0)
@@ -834,7 +852,17 @@ static int decode_doc(const cJSON *doc, struct job *j, const char *root, struct 
             return err_set(e, ERR_INVALID, "%s: missing (required in a %s %s job)", field_paths[b],
                            job_kind_name(j->kind), job_side_name(j->side));
     }
-    if ((present & F_ATT_ID) && j->att_id < sh->att_min)
+    /* a relink of Odoo's Documents app (doc) compares the cloud file (etag) and Odoo's
+     * content (checksum); an attachment's relink compares write_date only */
+    if (j->kind == JOB_DELETE && j->side == JOB_SIDE_ODOO && !(present & F_DOC) &&
+        (present & X_CHECKSUM))
+        return err_set(e, ERR_INVALID,
+                       "$.expect.checksum: not allowed in a delete odoo job without doc");
+    if (j->kind == JOB_RELINK && !(present & F_DOC) && (present & (X_ETAG | X_CHECKSUM)))
+        return err_set(e, ERR_INVALID, "%s: not allowed in a relink odoo job without doc",
+                       (present & X_ETAG) ? "$.expect.etag" : "$.expect.checksum");
+    /* (a Documents folder has no attachment: a rename odoo with doc may carry att_id 0) */
+    if ((present & F_ATT_ID) && j->att_id < sh->att_min && !(present & F_DOC))
         return err_set(e, ERR_INVALID, "$.att_id: must be >= %ld in a %s %s job", sh->att_min,
                        job_kind_name(j->kind), job_side_name(j->side));
     return 0;
@@ -885,7 +913,8 @@ static int encode_fields(const struct job *j, const char *id, struct buf *b)
                          job_kind_name(j->kind), job_side_name(j->side), j->attempt)) < 0 ||
         (rc = buf_printf(b, ",\"created_at\":\"%s\",\"version\":%lld", when, j->version)) < 0 ||
         (rc = put_str(b, "lock", j->lock)) < 0 || (rc = put_str(b, "path", j->path)) < 0 ||
-        (rc = put_str(b, "to", j->to)) < 0 || (rc = put_str(b, "record", j->record)) < 0)
+        (rc = put_str(b, "to", j->to)) < 0 || (rc = put_str(b, "record", j->record)) < 0 ||
+        (rc = put_str(b, "doc", j->doc)) < 0)
         return rc;
     if ((j->att_id || (allowed & F_ATT_ID)) &&
         (rc = buf_printf(b, ",\"att_id\":%ld", j->att_id)) < 0)

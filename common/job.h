@@ -14,6 +14,11 @@
  *           odoo   att_id gets name; expect.write_date
  *   relink  odoo   att_id (0 = create a url attachment) gets url, name, record; path is
  *                  the cloud file it points at
+ *   (cloud mkdir, upload, rename and delete may carry doc: an entry of Odoo's Documents app,
+ *   tagged {urn:odoosync}document = doc instead of record / attachment; an upload with doc
+ *   leaves the attachment as it is: Documents keep their content in Odoo; a relink odoo
+ *   with att_id 0 and doc creates the cloud entry at path in Odoo, in the Documents
+ *   folder doc names, and tags the entry)
  *   delete  cloud  path; expect.etag (If-Match) when known; a folder with
  *                  expect.checksum = JOB_SHA1_EMPTY is deleted only while empty
  *                  (a folder emptied by the moves of a merge)
@@ -56,6 +61,10 @@ struct job {
     char *path;     /* cloud path acted on (absolute under the DAV base, '/'-separated) */
     char *to;       /* rename (cloud): the target path */
     char *record;   /* "model,id" of the document, e.g. "sale.order,19" */
+    char *doc;      /* Odoo's Documents app: the folder or document this cloud entry is,
+                       "documents.folder,3" / "documents.document,12" (the {urn:odoosync}document
+                       tag); NULL for every other job (optional in mkdir, upload, rename and
+                       delete on the cloud side) */
     long att_id;    /* ir.attachment id, 0 if none */
     char *name;     /* attachment name (odoo rename, relink) */
     char *url;      /* relink: the url the attachment must hold */

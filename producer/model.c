@@ -69,6 +69,8 @@ void snap_entry_free(struct snap_entry *en)
     free(en->etag);
     free(en->record_tag);
     free(en->type_tag);
+    free(en->doc_tag);
+    free(en->synced);
     free(en->fileid);
 }
 
@@ -191,6 +193,8 @@ int snap_entry_copy(struct snap_entry *dst, const struct snap_entry *src)
     dst->etag = snap_dup(src->etag, &ok);
     dst->record_tag = snap_dup(src->record_tag, &ok);
     dst->type_tag = snap_dup(src->type_tag, &ok);
+    dst->doc_tag = snap_dup(src->doc_tag, &ok);
+    dst->synced = snap_dup(src->synced, &ok);
     dst->fileid = snap_dup(src->fileid, &ok);
     if (ok)
         return 0;

@@ -139,6 +139,10 @@ struct snap_entry {
     char *type_tag;   /* {urn:odoosync}type = type folder name, NULL if none */
     char *fileid;     /* oc:fileid (Nextcloud / ownCloud): the server's identity of the
                          file, stable across renames and moves; NULL where there is none */
+    char *doc_tag;    /* {urn:odoosync}document "documents.document,12" (Odoo's Documents
+                         app, producer/plan_docs.c), NULL if none */
+    char *synced;     /* {urn:odoosync}synced "<sha1> <etag>": a Documents file's content and
+                         ETag when both sides last had the same bytes, NULL if none */
     /* set by ident_resolve() (ident.h), where the server gives file ids: */
     int retag;      /* att_tag / record_tag is the one its file id proves, not the server's
                        (lost when a parent folder moved): the entry is to be tagged again */

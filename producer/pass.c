@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "ident.h"
+#include "docs.h"
+#include "plan_docs.h"
 #include "settled.h"
 
 #include "plural.h"
@@ -298,6 +300,166 @@ static void mark_pass(const struct pass_opts *po, const char *spath, struct lock
     buf_release(&root);
 }
 
+/*
+ * Odoo's Documents app (documents.enabled): its shape, its tree, and its jobs appended to
+ * p (plan_docs.h). An Odoo without the app, or one refusing it, gets a message and an
+ * incomplete verdict; the document types are planned as usual.
+ */
+static int cmp_docs_prev(const void *a, const void *b)
+{
+    return strcmp(((const struct plan_docs_prev *)a)->tag, ((const struct plan_docs_prev *)b)->tag);
+}
+
+static void docs_prev_free(struct plan_docs_prev *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].tag);
+        free(v[i].synced);
+        free(v[i].path);
+    }
+    free(v);
+}
+
+/* The Documents files the previous pass saw (its "docs", else its saved cloud listing:
+ * a state written before "docs"), by tag. */
+static int docs_prev_take(const struct scan_state *prev, struct plan_docs_prev **out, size_t *n,
+                          struct err *e)
+{
+    struct plan_docs_prev *v = NULL;
+    size_t cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < prev->ndocs; i++) {
+        const struct state_doc *sd = &prev->docs[i];
+
+        if (*n == cap) {
+            struct plan_docs_prev *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof *nv);
+            if (!nv) {
+                docs_prev_free(v, *n);
+                return err_set(e, ERR_NOMEM, "documents: out of memory");
+            }
+            v = nv;
+            cap = cap ? cap * 2 : 64;
+        }
+        v[*n].tag = strdup(sd->tag);
+        v[*n].synced = sd->synced ? strdup(sd->synced) : NULL;
+        v[*n].path = sd->path ? strdup(sd->path) : NULL;
+        (*n)++;
+        if (!v[*n - 1].tag || (sd->synced && !v[*n - 1].synced) || (sd->path && !v[*n - 1].path)) {
+            docs_prev_free(v, *n);
+            return err_set(e, ERR_NOMEM, "documents: out of memory");
+        }
+    }
+    for (size_t i = 0; *n == 0 && i < prev->ndirs; i++) {
+        const struct state_dir *d = &prev->dirs[i];
+        for (size_t k = 0; !d->dropped && k < d->n; k++) {
+            const struct snap_entry *en = &d->kids[k];
+            if (en->is_dir || !en->doc_tag)
+                continue;
+            if (*n == cap) {
+                struct plan_docs_prev *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof *nv);
+                if (!nv) {
+                    docs_prev_free(v, *n);
+                    return err_set(e, ERR_NOMEM, "documents: out of memory");
+                }
+                v = nv;
+                cap = cap ? cap * 2 : 64;
+            }
+            v[*n].tag = strdup(en->doc_tag);
+            v[*n].synced = en->synced ? strdup(en->synced) : NULL;
+            v[*n].path = strdup(en->path);
+            (*n)++;
+            if (!v[*n - 1].tag || (en->synced && !v[*n - 1].synced) || !v[*n - 1].path) {
+                docs_prev_free(v, *n);
+                return err_set(e, ERR_NOMEM, "documents: out of memory");
+            }
+        }
+    }
+    if (*n)
+        qsort(v, *n, sizeof *v, cmp_docs_prev);
+    *out = v;
+    return 0;
+}
+
+/*
+ * Where the next pass takes a Documents file to have been: where this pass saw it, unless
+ * this pass planned Odoo to follow its move in the cloud (a rename odoo with doc: then
+ * where it was before, so that a pass whose jobs are not applied, a `plan`, does not
+ * forget that the cloud moved it). A cloud rename planned this pass is not recorded
+ * either: if it is not applied, the next pass sees Odoo's move again.
+ */
+static const char *docs_next_path(const struct plan *p, const struct snap_entry *en,
+                                  const struct plan_docs_prev *prev, size_t nprev)
+{
+    for (size_t i = 0; i < p->njobs; i++) {
+        const struct job *j = &p->jobs[i];
+        if (j->kind != JOB_RENAME || j->side != JOB_SIDE_ODOO || !j->doc ||
+            strcmp(j->doc, en->doc_tag) != 0)
+            continue;
+        {
+            const struct plan_docs_prev *pd =
+                bsearch(&(struct plan_docs_prev){(char *)en->doc_tag, NULL, NULL}, prev, nprev,
+                        sizeof *prev, cmp_docs_prev);
+            return pd && pd->path ? pd->path : en->path;
+        }
+    }
+    return en->path;
+}
+
+static int pass_documents(const struct pass_opts *po, struct odoo *o, const struct cloud_snap *cs,
+                          const struct plan_docs_prev *prev, size_t nprev, long long version,
+                          struct plan *p, struct err *e)
+{
+    struct docs_snapshot ds;
+    struct plan_docs_input in;
+    enum docs_shape shape = DOCS_SHAPE_NONE;
+    struct err de = ERR_INIT;
+    int rc = docs_detect_shape(o, &shape, &de);
+
+    memset(&ds, 0, sizeof(ds));
+    if (rc == 0 && shape == DOCS_SHAPE_NONE)
+        rc = err_set(&de, ERR_PROTO,
+                     "Odoo has no Documents app (documents.document does not exist)");
+    if (rc == 0)
+        rc = docs_scan(o, shape, &ds, &de);
+    if (rc == ERR_NOMEM || rc == ERR_STOPPED) {
+        docs_snapshot_release(&ds);
+        return err_set(e, rc, "%s", de.msg);
+    }
+    if (rc < 0) {
+        char **nv = realloc(p->messages, (p->nmessages + 1) * sizeof *nv);
+
+        log_warn(po->log, "documents: nothing planned: %s", de.msg);
+        docs_snapshot_release(&ds);
+        if (!nv)
+            return err_set(e, ERR_NOMEM, "documents: out of memory");
+        p->messages = nv;
+        p->cap_messages = p->nmessages + 1;
+        p->messages[p->nmessages] = strdup(de.msg);
+        if (!p->messages[p->nmessages])
+            return err_set(e, ERR_NOMEM, "documents: out of memory");
+        p->nmessages++;
+        if (p->verdict == PLAN_VERDICT_OK)
+            p->verdict = PLAN_VERDICT_SCAN_INCOMPLETE;
+        return 0;
+    }
+    log_info(po->log, "documents: %s, %zu folders, %zu documents", docs_shape_name(shape),
+             ds.nfolders, ds.nfiles);
+    memset(&in, 0, sizeof(in));
+    in.cfg = po->cfg;
+    in.ds = &ds;
+    in.ds_complete = 1;
+    in.cs = cs;
+    in.prev = prev;
+    in.nprev = nprev;
+    in.version = version;
+    in.force_deletes = po->force_deletes;
+    rc = plan_docs(&in, p, e);
+    docs_snapshot_release(&ds);
+    return rc;
+}
+
 int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st, struct err *e)
 {
     const struct cfg *c = po->cfg;
@@ -317,6 +479,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     struct snap_links links; /* the previous pass's links: the planner's view of it */
     int have_links = 0;
     struct settled mark, cap;
+    struct plan_docs_prev *docs_prev = NULL;
+    size_t ndocs_prev = 0;
     int next_ok = 0;
     long long t0 = mono_ms(), t_state = 0, t_odoo = 0, t_cloud = 0, t_plan = 0, t_save = 0;
     int rc;
@@ -348,8 +512,9 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         err_prefix(e, "odoo at %s", c->odoo.url);
         goto out;
     }
-    if (use_state) {
-        /* the configuration's digest: what a mark is checked against and saved with */
+    if (use_state && !c->documents.enabled) {
+        /* the configuration's digest: what a mark is checked against and saved with
+         * (not with Documents: the fingerprint does not cover them) */
         rc = settled_config(c, cap.config, e);
         if (rc == 0)
             rc = still_settled(po, spath, use_redis ? po->state_lock : NULL, cap.config, o, &dopts,
@@ -456,7 +621,10 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
                      PLURAL(nfixed, "entry", "entries"));
     }
     /* both scans are done: the previous state (copied where reused) is not needed while
-     * planning, which holds the snapshots, the next state and the jobs */
+     * planning, which holds the snapshots, the next state and the jobs (the Documents
+     * files it listed excepted: they tell a file deleted in the cloud) */
+    if (c->documents.enabled && (rc = docs_prev_take(&prev, &docs_prev, &ndocs_prev, e)) < 0)
+        goto out;
     state_release(&prev);
     /* before read_tagged: the attachments of records that match no type are read with them */
     rc = scan_unmatched(o, c, types, ntypes, &os, &cs, have_links ? &links : NULL, st, po->log, e);
@@ -480,6 +648,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.version = wall_ms();
     in.prev = have_links ? &links : NULL;
     rc = plan_build(&in, &os, &cs, p, e);
+    if (rc == 0 && c->documents.enabled)
+        rc = pass_documents(po, o, &cs, docs_prev, ndocs_prev, in.version, p, e);
     t_plan = mono_ms();
     if (rc == 0 && next_ok) {
         struct err se = ERR_INIT;
@@ -492,6 +662,23 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
             drop_touched(&next, p->jobs[i].lock);
         }
         ident_note_state(&next, &cs);
+        /* the Documents files this pass saw: the next one tells those the cloud deleted;
+         * and those this pass found deleted, until their archive is applied (a `plan`
+         * saves its state too, and applies nothing) */
+        for (size_t i = 0; c->documents.enabled && i < cs.n && rc == 0; i++)
+            if (cs.v[i].doc_tag && (cs.v[i].is_dir || cs.v[i].synced))
+                rc = state_add_doc(&next, cs.v[i].doc_tag, cs.v[i].synced,
+                                   docs_next_path(p, &cs.v[i], docs_prev, ndocs_prev), e);
+        for (size_t i = 0; c->documents.enabled && i < p->njobs && rc == 0; i++) {
+            const struct job *j = &p->jobs[i];
+            const struct plan_docs_prev *pd;
+            if (j->kind != JOB_DELETE || j->side != JOB_SIDE_ODOO || !j->doc)
+                continue;
+            pd = bsearch(&(struct plan_docs_prev){(char *)j->doc, NULL, NULL}, docs_prev,
+                         ndocs_prev, sizeof *docs_prev, cmp_docs_prev);
+            if (pd)
+                rc = state_add_doc(&next, pd->tag, pd->synced, pd->path, e);
+        }
         /* what this pass saw linked: the next pass's view of this one */
         snap_links_release(&next.links);
         next.links = p->links;
@@ -499,7 +686,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         if ((use_redis ? state_save_redis(po->state_lock, c, &next, &se)
                        : state_save(spath, &next, &se)) < 0)
             log_warn(po->log, "scan state not saved (the next pass scans everything): %s", se.msg);
-        mark_pass(po, spath, use_redis ? po->state_lock : NULL, p, &cs, &next, &cap, st);
+        if (!c->documents.enabled)
+            mark_pass(po, spath, use_redis ? po->state_lock : NULL, p, &cs, &next, &cap, st);
     }
     if (rc == 0) {
         t_save = mono_ms();
@@ -510,6 +698,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
                   t_save - t_plan);
     }
 out:
+    docs_prev_free(docs_prev, ndocs_prev);
     snap_links_release(&links);
     state_release(&prev);
     state_release(&next);

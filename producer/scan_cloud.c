@@ -115,6 +115,8 @@ static int on_entry(const struct dav_entry *en, void *ud)
     s.att_tag = parse_tag_id(en->attachment_tag);
     s.record_tag = snap_lend(en->record_tag);
     s.type_tag = snap_lend(en->type_tag);
+    s.doc_tag = snap_lend(en->document_tag);
+    s.synced = snap_lend(en->synced_tag);
     s.fileid = snap_lend(en->fileid);
     if (w->next) {
         rc = state_dir_add_kid(&wl->listing, &s, wl->e);

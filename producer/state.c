@@ -39,6 +39,12 @@ void state_release(struct scan_state *s)
         free(s->folders[i].record);
     }
     free(s->folders);
+    for (size_t i = 0; i < s->ndocs; i++) {
+        free(s->docs[i].tag);
+        free(s->docs[i].synced);
+        free(s->docs[i].path);
+    }
+    free(s->docs);
     free(s->odoo_key);
     free(s->watermark);
     free(s->cloud_key);
@@ -123,6 +129,27 @@ const struct state_type *state_find_type(const struct scan_state *s, const char 
         if (strcmp(s->types[i].key, key) == 0)
             return &s->types[i];
     return NULL;
+}
+
+int state_add_doc(struct scan_state *s, const char *tag, const char *synced, const char *path,
+                  struct err *e)
+{
+    struct state_doc *d;
+
+    if (snap_grow((void **)&s->docs, &s->cap_docs, s->ndocs, sizeof(*s->docs)) < 0)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    d = &s->docs[s->ndocs];
+    d->tag = tag ? strdup(tag) : NULL;
+    d->synced = synced ? strdup(synced) : NULL;
+    d->path = path ? strdup(path) : NULL;
+    if (!d->tag || (synced && !d->synced) || (path && !d->path)) {
+        free(d->tag);
+        free(d->synced);
+        free(d->path);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    s->ndocs++;
+    return 0;
 }
 
 int state_add_att(struct scan_state *s, const struct snap_att *a, struct err *e)

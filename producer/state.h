@@ -78,6 +78,14 @@ struct state_folder {
     char *record; /* "model,id" */
 };
 
+/* A file of Odoo's Documents app the pass saw in the cloud, with its {urn:odoosync}synced
+ * mark (plan_docs.h: a file gone the next time was deleted in the cloud). */
+struct state_doc {
+    char *tag;    /* "documents.document,12" */
+    char *synced; /* "<sha1> <etag>", may be NULL */
+    char *path;   /* where the pass saw it (or left it), may be NULL */
+};
+
 struct scan_state {
     char *odoo_key;
     char *watermark;
@@ -93,6 +101,8 @@ struct scan_state {
     struct snap_links links;
     struct state_folder *folders; /* optional in the text form */
     size_t nfolders, cap_folders;
+    struct state_doc *docs; /* optional in the text ("docs"): absent reads as none */
+    size_t ndocs, cap_docs;
 };
 
 void state_init(struct scan_state *s);
@@ -111,6 +121,10 @@ struct state_type *state_add_type(struct scan_state *s, const char *key, struct 
 int state_type_add(struct state_type *t, long id, const char *name, struct err *e);
 /* The entry with this key, NULL when absent. */
 const struct state_type *state_find_type(const struct scan_state *s, const char *key);
+
+/* Append a Documents file (copies). 0 or ERR_NOMEM. */
+int state_add_doc(struct scan_state *s, const char *tag, const char *synced, const char *path,
+                  struct err *e);
 
 /* Append a deep copy of *a (keep ids ascending, or call state_sort). */
 int state_add_att(struct scan_state *s, const struct snap_att *a, struct err *e);

@@ -6,9 +6,11 @@
  * as [id, name, type, url, res_model, res_id, checksum, file_size,
  * write_date, mimetype] (type: 0 binary, 1 url, + 2 when not a document,
  * att.h), cloud children as [path, is_dir, etag, size,
- * att_tag, record_tag, type_tag, fileid], links as [att_id, path, etag,
- * size, fileid, rec, att_rec, file_rec]. A decoder that meets anything else gives
- * up on the whole file (a full pass), never on part of it.
+ * att_tag, record_tag, type_tag, fileid, doc_tag, synced] (doc_tag and synced, the
+ * Documents app's tags, may be absent: a state written before them reads as null), links as
+ * [att_id, path, etag, size, fileid, rec, att_rec, file_rec], Documents files as [tag,
+ * synced, path] ("docs", absent in a state written before them). A decoder that meets anything else
+ * gives up on the whole file (a full pass), never on part of it.
  */
 #include "state.h"
 
@@ -132,6 +134,10 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
             w_str(&b, k->type_tag, &ok);
             w_raw(&b, ",", &ok);
             w_str(&b, k->fileid, &ok);
+            w_raw(&b, ",", &ok);
+            w_str(&b, k->doc_tag, &ok);
+            w_raw(&b, ",", &ok);
+            w_str(&b, k->synced, &ok);
             w_raw(&b, "]", &ok);
         }
         w_raw(&b, "]}", &ok);
@@ -164,6 +170,16 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
         w_str(&b, s->folders[i].fileid, &ok);
         w_raw(&b, ",", &ok);
         w_str(&b, s->folders[i].record, &ok);
+        w_raw(&b, "]", &ok);
+    }
+    w_raw(&b, "],\"docs\":[", &ok);
+    for (size_t i = 0; ok && i < s->ndocs; i++) {
+        w_raw(&b, i ? ",[" : "[", &ok);
+        w_str(&b, s->docs[i].tag, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, s->docs[i].synced, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, s->docs[i].path, &ok);
         w_raw(&b, "]", &ok);
     }
     w_raw(&b, "]}", &ok);
@@ -462,7 +478,7 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     struct state_dir *d = ud;
     struct snap_entry en;
     long long size, att;
-    int is_dir, ok;
+    int is_dir, ok, has_doc, has_synced;
 
     (void)s;
     rd_row(r);
@@ -475,8 +491,11 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
         return -1;
     ok = rd_opt(r, ',') && rd_str(r, 1) == 0 && rd_opt(r, ',') && rd_num(r, &size) == 0 &&
          rd_opt(r, ',') && rd_num(r, &att) == 0 && rd_opt(r, ',') && rd_str(r, 2) == 0 &&
-         rd_opt(r, ',') && rd_str(r, 3) == 0 && rd_opt(r, ',') && rd_str(r, 4) == 0 &&
-         rd_opt(r, ']');
+         rd_opt(r, ',') && rd_str(r, 3) == 0 && rd_opt(r, ',') && rd_str(r, 4) == 0;
+    has_doc = ok && rd_opt(r, ',');
+    ok = ok && (!has_doc || rd_str(r, 5) == 0);
+    has_synced = ok && has_doc && rd_opt(r, ',');
+    ok = ok && (!has_synced || rd_str(r, 6) == 0) && rd_opt(r, ']');
     if (!ok || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
         return -1;
     memset(&en, 0, sizeof(en));
@@ -488,7 +507,21 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     en.record_tag = snap_lend(rd_slot(r, 2));
     en.type_tag = snap_lend(rd_slot(r, 3));
     en.fileid = snap_lend(rd_slot(r, 4));
+    en.doc_tag = has_doc ? snap_lend(rd_slot(r, 5)) : NULL;
+    en.synced = has_synced ? snap_lend(rd_slot(r, 6)) : NULL;
     return state_dir_add_kid(d, &en, e);
+}
+
+/* [tag, synced, path]: a Documents file seen in the cloud */
+static int rd_doc(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    (void)ud;
+    rd_row(r);
+    if (!(rd_opt(r, '[') && rd_str(r, 0) == 0 && rd_opt(r, ',') && rd_str(r, 1) == 0 &&
+          rd_opt(r, ',') && rd_str(r, 2) == 0 && rd_opt(r, ']')) ||
+        !rd_slot(r, 0))
+        return -1;
+    return state_add_doc(s, rd_slot(r, 0), rd_slot(r, 1), rd_slot(r, 2), e);
 }
 
 static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
@@ -563,7 +596,7 @@ static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct 
 {
     static const char *const keys[] = {"version", "odoo_key",  "watermark", "full_at",
                                        "types",   "have_atts", "atts",      "cloud_key",
-                                       "dirs",    "links",     "folders"};
+                                       "dirs",    "links",     "folders", "docs"};
     long long v;
     int k, rc;
 
@@ -602,6 +635,8 @@ static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct 
         return rd_array(r, s, e, rd_link, NULL);
     case 10:
         return rd_array(r, s, e, rd_folder, NULL);
+    case 11:
+        return rd_array(r, s, e, rd_doc, NULL);
     default: /* the three keys */
         rd_row(r);
         rc = rd_str(r, 0);
@@ -636,7 +671,8 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
     rd_ws(&r);
     if (rc == 0 && r.p != r.end)
         rc = -1;
-    /* "folders" may be missing (a state written before it existed) */
+    /* "folders" (bit 10) and "docs" (bit 11) may be missing: a state written before
+     * they existed */
     if (rc == 0 && (seen & ((1u << 10) - 1)) != (1u << 10) - 1)
         rc = err_set(e, ERR_PROTO, "a missing field");
     if (rc == -1)

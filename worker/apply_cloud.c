@@ -11,7 +11,8 @@
  * attachment links into it (linked_into, under the lock) and, when the job
  * expects it empty, only while it is (folder_empty: a listing whose ETag
  * becomes the delete's condition). A MOVE or PUT that finds no parent folder
- * creates it (apply_ensure_parent, shared with the upload).
+ * creates it (apply_ensure_parent, shared with the upload). Jobs of Odoo's Documents
+ * app (j->doc) are matched by their {urn:odoosync}document tag instead.
  */
 #include "apply.h"
 #include "apply_int.h"
@@ -75,7 +76,25 @@ int apply_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res,
             break;
         usleep(20000 * (tries + 1));
     }
-    if (rc == 0 && r.status == 405 && j->record) {
+    if (rc == 0 && r.status == 405 && j->doc) {
+        /* Odoo's Documents app: the same, by the document tag (an untagged folder is
+         * adopted) */
+        struct dav_stat st;
+        int mine = 0;
+
+        memset(&st, 0, sizeof(st));
+        rc = dav_stat(c->dav, j->path, &st, e);
+        if (rc == 0 && st.document_tag && *st.document_tag) {
+            mine = strcmp(st.document_tag, j->doc) == 0;
+            if (!mine)
+                rc = err_set(e, ERR_CONFLICT, "\"%s\" is %s's folder", j->path, st.document_tag);
+        }
+        dav_stat_release(&st);
+        if (rc == 0 && mine) {
+            *res = JOB_ALREADY_DONE;
+            return 0;
+        }
+    } else if (rc == 0 && r.status == 405 && j->record) {
         /*
          * It was there already. Still another record's (the job that frees the name
          * for this one failed and waits for its retry)? Never take it over, or this
@@ -100,6 +119,8 @@ int apply_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res,
     }
     if (rc < 0)
         return rc;
+    if (j->doc)
+        return apply_tag(c->dav, j->path, "document", j->doc, e);
     if (j->record)
         return apply_tag(c->dav, j->path, "record", j->record, e);
     if (j->name)
@@ -154,6 +175,11 @@ static int guard_source(struct applier *a, struct apply_conn *c, const struct jo
     }
     if (rc < 0)
         return rc;
+    if (j->doc && !apply_streq(st->document_tag, j->doc)) {
+        /* Odoo's Documents app: the entry must still be that folder or document */
+        *res = JOB_SKIPPED;
+        return 0;
+    }
     if (st->is_dir) {
         /* a document folder must still be that record's; a sub-folder (no record tag)
          * is matched like a file, by the attachment tag it got when it was linked */

@@ -58,6 +58,9 @@ int apply_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result
     int technical;
     int rc;
 
+    if (j->doc) /* Odoo's Documents app: a file renamed or moved in the cloud */
+        return apply_docs_move(c, j, res, e);
+
     rc = apply_att_read_doc(c, j->att_id, 0, &att, &technical, e);
     if (rc < 0)
         goto out;
@@ -120,6 +123,8 @@ int apply_relink(struct apply_conn *c, const struct job *j, enum job_result *res
     int technical;
     int rc;
 
+    if (j->doc) /* Odoo's Documents app: new content of a document, or a new document */
+        return j->att_id > 0 ? apply_docs_update(c, j, res, e) : apply_docs_create(c, j, res, e);
     if (j->record) {
         rc = split_record(j->record, model, sizeof(model), &res_id, e);
         if (rc < 0)
@@ -237,6 +242,8 @@ int apply_delete_odoo(struct apply_conn *c, const struct job *j, enum job_result
     int technical;
     int rc;
 
+    if (j->doc) /* Odoo's Documents app: a file deleted in the cloud */
+        return apply_docs_archive(c, j, res, e);
     rc = apply_att_read_doc(c, j->att_id, 0, &att, &technical, e);
     if (rc < 0)
         goto out;

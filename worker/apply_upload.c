@@ -158,6 +158,33 @@ static int cloud_content_is(struct apply_conn *c, const char *path, long long si
  *   - anything else (a folder, a stranger's file, another attachment's file
  *     that was there before us and may be on its way out): ERR_CONFLICT, retried.
  */
+/*
+ * Odoo's Documents app: {urn:odoosync}synced = "<sha1> <etag>", the content both sides
+ * have now and the cloud file's ETag with it (read back: PROPPATCH changes no ETag), so
+ * the next pass tells an edit in Odoo (another sha1) from one in the cloud (another ETag).
+ */
+int apply_mark_synced(struct apply_conn *c, const char *path, const char *sha1, struct err *e)
+{
+    struct dav_stat st;
+    char val[512];
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    rc = dav_stat(c->dav, path, &st, e);
+    if (rc == 0 && st.etag && sha1) {
+        snprintf(val, sizeof(val), "%s %s", sha1, st.etag[0] == 'W' ? st.etag + 2 : st.etag);
+        rc = apply_tag(c->dav, path, "synced", val, e);
+    }
+    dav_stat_release(&st);
+    return rc;
+}
+
+/* The tag an upload sets: the attachment's, or the Documents app's document. */
+static const char *upload_tag(const struct job *j)
+{
+    return j->doc ? "document" : "attachment";
+}
+
 static int upload_occupied(struct applier *a, struct apply_conn *c, const struct job *j,
                            const cJSON *att, const struct dav_stat *st, const char *idbuf,
                            int raced, enum job_result *res, struct err *e)
@@ -167,23 +194,25 @@ static int upload_occupied(struct applier *a, struct apply_conn *c, const struct
     long long size = cJSON_IsNumber(fsize) ? (long long)fsize->valuedouble : j->size;
     int rc;
 
-    if (!st->is_dir && apply_streq(st->attachment_tag, idbuf)) {
+    const char *mine = j->doc ? st->document_tag : st->attachment_tag;
+
+    if (!st->is_dir && apply_streq(mine, idbuf)) {
         *res = JOB_ALREADY_DONE;
         return 0;
     }
-    if (!st->is_dir && st->attachment_tag && *st->attachment_tag && raced) {
+    if (!st->is_dir && mine && *mine && raced) {
         *res = JOB_SKIPPED;
-        log_job(a->o.log, LOG_INFO, j->id, j->lock,
-                "superseded: \"%s\" became attachment %s's file", j->path, st->attachment_tag);
+        log_job(a->o.log, LOG_INFO, j->id, j->lock, "superseded: \"%s\" became %s%s's file",
+                j->path, j->doc ? "" : "attachment ", mine);
         return 1;
     }
-    if (!st->is_dir && (!st->attachment_tag || !*st->attachment_tag) && sum && size >= 0 &&
+    if (!st->is_dir && (!mine || !*mine) && sum && size >= 0 &&
         (st->size < 0 || st->size == size)) {
         rc = cloud_content_is(c, j->path, size, sum, e);
         if (rc < 0)
             return rc;
         if (rc == 1) {
-            rc = apply_tag(c->dav, j->path, "attachment", idbuf, e);
+            rc = apply_tag(c->dav, j->path, upload_tag(j), idbuf, e);
             return rc < 0 ? rc : 0;
         }
     }
@@ -199,19 +228,24 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     struct dav_result r;
     struct spool sp = {NULL, 0};
     cJSON *att = NULL;
-    char idbuf[32];
+    char idbuf[64];
+    /* sha: the content's sha1 as downloaded (set before any PUT) */
     char sha[SHA1_HEX_SIZE];
     const char *type;
+    const char *replace = NULL; /* Documents: the ETag of the version replaced */
     int technical;
     int rc;
 
     memset(&st, 0, sizeof(st));
     memset(&r, 0, sizeof(r));
-    if (!j->url || !*j->url) {
+    if (!j->doc && (!j->url || !*j->url)) {
         rc = err_set(e, ERR_INVALID, "upload job without the url the attachment will hold");
         goto out;
     }
-    snprintf(idbuf, sizeof(idbuf), "%ld", j->att_id);
+    /* the tag: the attachment id, or for Odoo's Documents app the document */
+    snprintf(idbuf, sizeof(idbuf), "%s", j->doc ? j->doc : "");
+    if (!j->doc)
+        snprintf(idbuf, sizeof(idbuf), "%ld", j->att_id);
     /* Re-read the attachment under the lock: gone, changed or already done? */
     rc = apply_att_read_doc(c, j->att_id, j->size >= 0 && j->size <= APPLY_SMALL_CONTENT, &att,
                             &technical, e);
@@ -223,6 +257,10 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         goto out;
     }
     type = apply_jstr(att, "type");
+    if (apply_streq(type, "url") && j->doc) {
+        *res = JOB_SKIPPED; /* no content to copy any more */
+        goto out;
+    }
     if (apply_streq(type, "url")) {
         *res = apply_streq(apply_jstr(att, "url"), j->url) ? JOB_ALREADY_DONE : JOB_SKIPPED;
         goto out;
@@ -233,11 +271,29 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     }
 
     rc = dav_stat(c->dav, j->path, &st, e);
-    if (rc == 0) {
+    if (rc == 0 && j->doc && j->expect.etag) {
+        /* Odoo's Documents app, content edited in Odoo: replace exactly the version the
+         * plan saw (If-Match), never another one */
+        if (st.is_dir || !apply_streq(st.document_tag, j->doc) || !st.etag ||
+            strcmp(st.etag[0] == 'W' ? st.etag + 2 : st.etag,
+                   j->expect.etag[0] == 'W' ? j->expect.etag + 2 : j->expect.etag) != 0) {
+            *res = JOB_SKIPPED; /* changed in the cloud since planned: the next pass decides */
+            goto out;
+        }
+        if (st.etag[0] == 'W') {
+            rc = err_set(e, ERR_RETRY, "\"%s\" changed within the last second: retried", j->path);
+            goto out;
+        }
+        replace = st.etag;
+    }
+    if (rc == 0 && !replace) {
         rc = upload_occupied(a, c, j, att, &st, idbuf, 0, res, e);
+        if (rc == 0 && j->doc)
+            rc = apply_mark_synced(
+                c, j->path, j->expect.checksum ? j->expect.checksum : apply_att_checksum(att), e);
         if (rc != 0)
             goto out;
-    } else if (rc == ERR_NOTFOUND) {
+    } else if (rc == ERR_NOTFOUND || replace) {
         err_clear(e);
         sp.f = spool_open(a->o.tmpdir, e);
         if (!sp.f) {
@@ -262,7 +318,8 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         req.rewind = spool_rewind;
         req.ud = &sp;
         req.size = sp.written;
-        req.create_only = 1;
+        req.create_only = replace ? 0 : 1;
+        req.if_match = replace;
         req.sha1_hex = sha;
         apply_before_write(a, j, "put");
         rc = dav_put(c->dav, j->path, &req, &r, e);
@@ -302,15 +359,19 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         } else if (rc < 0) {
             goto out;
         } else {
-            rc = apply_tag(c->dav, j->path, "attachment", idbuf, e);
+            rc = apply_tag(c->dav, j->path, upload_tag(j), idbuf, e);
+            if (rc == 0 && j->doc)
+                rc = apply_mark_synced(c, j->path, sha, e);
             if (rc < 0)
                 goto out;
         }
     } else {
         goto out;
     }
-    /* Confirmed in the cloud and tagged: only now does the content leave Odoo. */
-    rc = att_to_url(c->odoo, j->att_id, j->url, e);
+    /* Confirmed in the cloud and tagged: only now does the content leave Odoo (a
+     * document of the Documents app keeps it: Odoo previews it there) */
+    if (!j->doc)
+        rc = att_to_url(c->odoo, j->att_id, j->url, e);
 out:
     if (rc == 1)
         rc = 0; /* superseded: *res says so */

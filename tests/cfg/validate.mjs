@@ -4,7 +4,7 @@
 //   examples/odoosync.example.json, tests/cfg/valid/*.json    must pass
 //   tests/cfg/invalid/*.json                                  must fail, except
 //     the ONLY_ODOOSYNC ones, whose fault no schema can see (domain syntax,
-//     unique folders, JSON syntax, duplicate keys)
+//     unique folders, JSON syntax, duplicate keys, Documents mappings that overlap)
 // Comments are stripped as common/cfg.c does. Uses the ajv that tests/jobs/
 // installs (tests/jobs/validate.mjs runs `npm ci` there when it is missing).
 // Prints "N passed, N failed"; exits 1 if anything failed.
@@ -23,6 +23,14 @@ const ONLY_ODOOSYNC = new Set([
   "26_standalone_clash.json",
   "37_unmatched_clash.json",
   "27_unterminated_comment.json",
+  // Documents mappings: the same folder twice, one inside another, clashes with the
+  // other folders under the root
+  "38_documents_all_combined.json",
+  "39_documents_nested_odoo.json",
+  "42_documents_cloud_overlap.json",
+  "43_documents_type_clash.json",
+  "46_documents_same_id.json",
+  "48_documents_standalone_clash.json",
 ]);
 
 function stripComments(s) {

@@ -81,7 +81,7 @@ def make_tls_cert(d):
 
 
 class Emulator:
-    def __init__(self, version=17, tls=False):
+    def __init__(self, version=17, tls=False, args=()):
         self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-odoo-")
         port_file = os.path.join(self.tmp, "port")
         self.log = open(os.path.join(self.tmp, "emulator.log"), "w")
@@ -93,7 +93,7 @@ class Emulator:
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", EMULATOR, "--host", "127.0.0.1", "--port", "0", "--data-dir",
              os.path.join(self.tmp, "data"), "--odoo-version", str(version), "--api-key", KEY,
-             "--port-file", port_file] + extra, stdout=self.log, stderr=self.log)
+             "--port-file", port_file] + extra + list(args), stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         while not os.path.exists(port_file):
             if self.proc.poll() is not None or time.time() > deadline:

@@ -45,6 +45,12 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import documents as odoo_documents  # noqa: E402  (the Documents app: documents.py)
+
+THIS = sys.modules[__name__]  # handed to documents.py, which never imports this module
+DOCUMENTS_MODELS = ("documents.document", "documents.folder")
+
 DB_NAME = "odoosync"
 SUPERUSER = 1
 ADMIN = 2
@@ -182,7 +188,7 @@ class Model:
         return [f for f in self.fields.values() if f.column == f.name and f.name != "id"]
 
 
-def build_models(version):
+def build_models(version, documents_app=True):
     F = Field
     sale_states = [["draft", "Quotation"], ["sent", "Quotation Sent"], ["sale", "Sales Order"]]
     if version <= 16:
@@ -272,28 +278,10 @@ def build_models(version):
             "checksum": F("char", "Checksum/SHA1", readonly=True),
             "mimetype": F("char", "Mime Type"),
         }, "id desc", "\t- Internal User"),
-        Model("documents.document", "Document", {
-            "name": F("char", "Name"),
-            "type": F("selection", "Type", default="binary", selection=[
-                ["folder", "Folder"], ["binary", "File"], ["url", "URL"]]),
-            "folder_id": F("many2one", "Folder", comodel="documents.document"),
-            "children_ids": F("one2many", "Children", comodel="documents.document",
-                              inverse="folder_id", store=False),
-            "attachment_id": F("many2one", "Attachment", comodel="ir.attachment",
-                               ondelete="cascade"),
-            "datas": F("binary", "File Content (base64)", store=False,
-                       related="attachment_id.datas"),
-            "mimetype": F("char", "Mime Type", store=False, related="attachment_id.mimetype"),
-            "file_size": F("integer", "File Size", store=False, readonly=True,
-                           related="attachment_id.file_size"),
-            "checksum": F("char", "Checksum", store=False, readonly=True,
-                          related="attachment_id.checksum"),
-            "url": F("char", "URL"),
-            "owner_id": F("many2one", "Owner", comodel="res.users"),
-            "active": F("boolean", "Active", default=True),
-        }, "id desc", "\t- Documents / User", parent_name="folder_id"),
         ir_logging_model(),
     ]
+    if documents_app:
+        models += odoo_documents.models(version, Field, Model)  # tests/odoo/documents.py
     return {m.name: m for m in models}
 
 
@@ -454,13 +442,13 @@ OPERATORS_17 = OPERATORS | {"any", "not any"}
 
 
 class Odoo:
-    def __init__(self, data_dir, version, api_key):
+    def __init__(self, data_dir, version, api_key, documents_app=True):
         self.version = version
         self.api_key = api_key
         self.data_dir = os.path.abspath(data_dir)
         self.filestore = os.path.join(self.data_dir, "filestore", DB_NAME)
         os.makedirs(self.filestore, exist_ok=True)
-        self.models = build_models(version)
+        self.models = build_models(version, documents_app)
         self.lock = threading.RLock()
         self.db = open_db(self.data_dir)
         self.control_lock = threading.Lock()
@@ -1459,8 +1447,6 @@ def create_records(env, model, vals_list):
                 row["name"] = next_sequence(env, "sale.order")
             row.setdefault("date_order", ts)
             row.setdefault("user_id", env.uid)
-        if model.name == "documents.document":
-            row.setdefault("owner_id", env.uid)
         if model.name == "res.partner" and not row.get("name") and row.get("type") == "contact":
             raise ValidationError("The operation cannot be completed: Contacts require a name")
         for f in model.columns():
@@ -1486,6 +1472,8 @@ def create_records(env, model, vals_list):
             write_related(env, model, [rid], related)
         if att_fields:
             write_attachment_fields(env, model, [rid], att_fields)
+    if model.name in DOCUMENTS_MODELS:
+        odoo_documents.after_create(THIS, env, model, ids)
     return ids[0] if single else ids
 
 
@@ -1574,9 +1562,8 @@ def write_records(env, model, ids, vals):
         comp = Compiler(env)
         if row["parent_id"] in comp.closure(model, ids, down=True):
             raise ValidationError("You cannot create recursive Partner hierarchies.")
-    if model.name == "documents.document" and row.get("folder_id"):
-        if row["folder_id"] in Compiler(env).closure(model, ids, down=True):
-            raise ValidationError("Recursion Detected.")
+    if model.name in DOCUMENTS_MODELS:
+        odoo_documents.before_write(THIS, env, model, ids, row)
     row["write_date"] = now_str()
     row["write_uid"] = env.uid
     if model.rec_name == "name" and "name" in row:
@@ -1615,6 +1602,8 @@ def write_records(env, model, ids, vals):
         write_related(env, model, ids, related)
     if att_fields:
         write_attachment_fields(env, model, ids, att_fields)
+    if model.name in DOCUMENTS_MODELS:
+        odoo_documents.after_write(THIS, env, model, ids, vals)
     return True
 
 
@@ -2471,7 +2460,8 @@ def serve_tls(httpd, cert, key):
 
 
 def serve(args):
-    odoo = Odoo(args.data_dir, args.odoo_version, args.api_key)
+    odoo = Odoo(args.data_dir, args.odoo_version, args.api_key,
+                documents_app=not args.without_documents)
     httpd = Server((args.host, args.port), Handler)
     if args.tls_cert:
         serve_tls(httpd, args.tls_cert, args.tls_key)
@@ -2516,6 +2506,8 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--tls-cert", help="serve https with this PEM certificate (and --tls-key)")
     ap.add_argument("--tls-key")
+    ap.add_argument("--without-documents", action="store_true",
+                    help="an Odoo without the Documents app (no documents.* model)")
     args = ap.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")

@@ -766,30 +766,6 @@ class AttachmentTests(EmulatorCase):
         self.assertEqual(resp.status, 413)
         conn.close()
 
-    def test_documents(self):
-        folder = self.kw("documents.document", "create", {"name": "Finance", "type": "folder"})
-        doc = self.kw("documents.document", "create", {
-            "name": "invoice.pdf", "folder_id": folder, "datas": self.b64(b"%PDF-1.7 x")})
-        r = self.kw("documents.document", "read", [doc], [
-            "name", "type", "folder_id", "attachment_id", "datas", "mimetype", "file_size",
-            "owner_id"])[0]
-        self.assertEqual(r["folder_id"], [folder, "Finance"])
-        self.assertEqual(r["type"], "binary")
-        self.assertEqual(r["mimetype"], "application/pdf")
-        self.assertEqual(r["file_size"], 10)
-        self.assertEqual(base64.b64decode(r["datas"]), b"%PDF-1.7 x")
-        self.assertEqual(r["owner_id"][0], 2)
-        att = self.kw("ir.attachment", "read", [r["attachment_id"][0]], ["res_model", "res_id"])
-        self.assertEqual((att[0]["res_model"], att[0]["res_id"]), ("documents.document", doc))
-        self.assertEqual(self.kw("documents.document", "search",
-                                 [("folder_id", "=", folder), ("name", "ilike", "INVOICE")]),
-                         [doc])
-        self.assertEqual(self.kw("documents.document", "search",
-                                 [("mimetype", "=", "application/pdf")]), [doc])
-        self.kw("documents.document", "unlink", [doc])
-        self.assertEqual(self.kw("ir.attachment", "search",
-                                 [("id", "=", r["attachment_id"][0])]), [])
-
 
 class StreamingTests(EmulatorCase):
     """/web/content streams a 50 MB attachment from the filestore without holding it."""

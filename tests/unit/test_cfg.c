@@ -129,6 +129,11 @@ static void test_example(struct check_count *cc)
     CHECK_STR(cc, c.kafka.bootstrap, "kafka-0.kafka:9092,kafka-1.kafka:9092,kafka-2.kafka:9092");
     CHECK_STR(cc, c.redis.url, "redis://redis:6379/0");
     CHECK_INT(cc, c.worker.concurrency, 8);
+    CHECK_INT(cc, c.documents.enabled, 0);
+    CHECK_INT(cc, (int)c.documents.nmaps, 2);
+    CHECK_STR(cc, c.documents.maps[1].odoo, "HR/Policies");
+    CHECK_STR(cc, c.documents.maps[1].cloud, "Documents/Policies");
+    CHECK_INT(cc, (int)c.documents.maps[1].direction, CFG_DIR_TO_CLOUD);
     cfg_release(&c);
 }
 
@@ -174,6 +179,60 @@ static void test_unmatched(struct check_count *cc)
     CHECK_STR(cc, c.unmatched.folder, "Old records");
     CHECK_MSG(cc, cfg_set(&c, "unmatched.policy", "archive", &e) == 0, "%s", e.msg);
     CHECK_INT(cc, c.unmatched.policy, CFG_UNMATCHED_ARCHIVE);
+    cfg_release(&c);
+}
+
+static void test_documents(struct check_count *cc)
+{
+    struct cfg c;
+    struct err e = ERR_INIT;
+    char path[1200], cloud[256];
+
+    snprintf(path, sizeof(path), "%s/tests/cfg/valid/06_documents.json", srcdir());
+    CHECK_INT(cc, cfg_init(&c, &e), 0);
+    CHECK_INT(cc, c.documents.enabled, 0);
+    CHECK_STR(cc, c.documents.folder, "Documents");
+    CHECK_MSG(cc, cfg_load(&c, path, &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, c.documents.enabled, 1);
+    CHECK_STR(cc, c.documents.folder, "Shared/Documents");
+    CHECK_INT(cc, (int)c.documents.nmaps, 4);
+    CHECK_INT(cc, c.documents.maps[0].sel, CFG_DOCS_PATH);
+    CHECK_INT(cc, (int)c.documents.maps[0].direction, CFG_DIR_BOTH);
+    CHECK_INT(cc, c.documents.maps[1].sel, CFG_DOCS_PATH);
+    CHECK_INT(cc, (int)c.documents.maps[1].direction, CFG_DIR_FROM_CLOUD);
+    CHECK_INT(cc, c.documents.maps[2].sel, CFG_DOCS_ID);
+    CHECK_INT(cc, (int)c.documents.maps[2].id, 12);
+    CHECK_STR(cc, c.documents.maps[2].odoo, "#12");
+    CHECK_INT(cc, (int)c.documents.maps[2].direction, CFG_DIR_TO_CLOUD);
+    CHECK_INT(cc, c.documents.maps[3].enabled, 0);
+    /* cloud folders: the default under documents.folder, or the mapping's own */
+    CHECK_INT(cc, cfg_docmap_cloud(&c, 0, NULL, cloud, sizeof(cloud), &e), 0);
+    CHECK_STR(cc, cloud, "Shared/Documents/Finance");
+    CHECK_INT(cc, cfg_docmap_cloud(&c, 1, NULL, cloud, sizeof(cloud), &e), 0);
+    CHECK_STR(cc, cloud, "Contracts");
+    CHECK_INT(cc, cfg_docmap_cloud(&c, 2, NULL, cloud, sizeof(cloud), &e), ERR_INVALID);
+    CHECK_INT(cc, cfg_docmap_cloud(&c, 2, "Board", cloud, sizeof(cloud), &e), 0);
+    CHECK_STR(cc, cloud, "Shared/Documents/Board");
+    /* the command line layer, with the same rules */
+    CHECK_MSG(cc, cfg_set(&c, "documents.mappings[2].cloud", "Board", &e) == 0, "%s", e.msg);
+    CHECK_STR(cc, c.documents.maps[2].cloud, "Board");
+    CHECK_INT(cc, cfg_set(&c, "documents.mappings[2].cloud", "contracts/x", &e), ERR_INVALID);
+    CHECK_MSG(cc, strstr(e.msg, "are the same or one holds the other") != NULL, "%s", e.msg);
+    /* a refused value stays set (cfg.h: the caller stops): put the good one back */
+    CHECK_MSG(cc, cfg_set(&c, "documents.mappings[2].cloud", "Board", &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, cfg_set(&c, "documents.mappings[9].odoo", "x", &e), ERR_INVALID);
+    CHECK_MSG(cc, strstr(e.msg, "there are 4 documents mappings") != NULL, "%s", e.msg);
+    CHECK_INT(cc, cfg_set(&c, "documents.mappings[0].odoo", "#-1", &e), ERR_INVALID);
+    CHECK_MSG(cc, cfg_set(&c, "documents.mappings[3].odoo", "*", &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, c.documents.maps[3].sel, CFG_DOCS_ALL);
+    CHECK_INT(cc, cfg_set(&c, "documents.mappings[3].enabled", "true", &e), ERR_INVALID);
+    CHECK_MSG(cc, strstr(e.msg, "cannot be combined") != NULL, "%s", e.msg);
+    cfg_release(&c);
+    /* enabled with no mapping: every folder under documents.folder */
+    CHECK_INT(cc, cfg_init(&c, &e), 0);
+    CHECK_INT(cc, cfg_load_string(&c, "{\"documents\": {\"enabled\": true}}", "d.json", &e), 0);
+    CHECK_INT(cc, (int)c.documents.nmaps, 0);
+    CHECK_INT(cc, cfg_set(&c, "documents.folder", "Stand Alone Attachments", &e), ERR_INVALID);
     cfg_release(&c);
 }
 
@@ -497,6 +556,7 @@ int main(void)
     test_example(&cc);
     test_invalid(&cc);
     test_unmatched(&cc);
+    test_documents(&cc);
     test_valid(&cc);
     test_layers(&cc);
     test_secrets(&cc);

@@ -66,7 +66,13 @@ static void fill(struct scan_state *s, struct check_count *cc)
     en.size = -1;
     en.type_tag = snap_lend("Quotations");
     en.fileid = snap_lend("00000042ocinstance");
+    en.doc_tag = snap_lend("documents.folder,3");
     CHECK_INT(cc, state_dir_add_kid(d, &en, &e), 0);
+    CHECK_INT(cc,
+              state_add_doc(s, "documents.document,12",
+                            "da39a3ee5e6b4b0d3255bfef95601890afd80709 \"e-1\"",
+                            "/Odoo/Documents/a.txt", &e),
+              0);
     {
         struct snap_link l;
 
@@ -138,6 +144,13 @@ static void test_round_trip(struct check_count *cc)
         CHECK_STR(cc, d->kids[0].type_tag, "Quotations");
         CHECK(cc, d->kids[0].record_tag == NULL);
         CHECK_STR(cc, d->kids[0].fileid, "00000042ocinstance");
+        CHECK_STR(cc, d->kids[0].doc_tag, "documents.folder,3");
+    }
+    CHECK(cc, r.ndocs == 1);
+    if (r.ndocs == 1) {
+        CHECK_STR(cc, r.docs[0].tag, "documents.document,12");
+        CHECK_STR(cc, r.docs[0].synced, "da39a3ee5e6b4b0d3255bfef95601890afd80709 \"e-1\"");
+        CHECK_STR(cc, r.docs[0].path, "/Odoo/Documents/a.txt");
     }
     CHECK(cc, r.links.n == 2 && snap_links_find(&r.links, 8) == NULL);
     {
@@ -211,6 +224,22 @@ static void test_decode_robust(struct check_count *cc)
     CHECK_STR(cc, r.odoo_key, "a\xc3\xa9\xf0\x9f\x98\x80\n/\"");
     CHECK(cc, r.watermark == NULL && r.full_at == 1700000000 && !r.have_atts);
     CHECK_STR(cc, r.cloud_key, "c");
+    {
+        /* a state written before the Documents tag: cloud children of 8 slots */
+        static const char old[] =
+            "{\"version\":2,\"odoo_key\":\"a\",\"watermark\":null,\"full_at\":0,\"types\":[],"
+            "\"have_atts\":false,\"atts\":[],\"cloud_key\":\"c\",\"dirs\":[{\"path\":\"/Odoo\","
+            "\"etag\":\"\\\"r\\\"\",\"kids\":[[\"/Odoo/a.txt\",false,\"\\\"e\\\"\",3,7,null,null,"
+            "null]]}],\"links\":[]}";
+        struct scan_state o;
+        const struct state_dir *od;
+
+        state_init(&o);
+        CHECK_MSG(cc, state_decode(old, strlen(old), &o, &e) == 0, "%s", e.msg);
+        od = state_find_dir(&o, "/Odoo");
+        CHECK(cc, od && od->n == 1 && od->kids[0].att_tag == 7 && od->kids[0].doc_tag == NULL);
+        state_release(&o);
+    }
     state_release(&r);
     state_init(&r);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

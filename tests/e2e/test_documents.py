@@ -1,0 +1,477 @@
+#!/usr/bin/env python3
+"""End-to-end: Odoo's Documents app (documents.enabled), on both model shapes (16/17:
+documents.folder; 18/19: folders are documents of type folder) and both protocols
+(JSON-RPC on every version, JSON-2 on 19), against the real Apache WebDAV and the
+emulator (tests/odoo/documents.py).
+
+Covered: `odoosync check` detects the shape with fields_get, reads the tree, resolves
+each mapping (by path of names, by id, "*") and says what it holds, and fails precisely
+on a missing app or a missing / ambiguous folder (CheckTable); `run` copies the tree from
+Odoo to the cloud, follows renames and moves in Odoo as cloud moves of the same tagged
+entries, deletes what Odoo archived or deleted, keeps a folder holding a file the cloud
+added, and plans nothing on the next pass (SyncTable). Not built yet: cloud to Odoo,
+edits of content, conflicts.
+"""
+
+import json
+import os
+import time
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+# (odoo version, protocol): every shape on JSON-RPC, and JSON-2 where Odoo has it
+SHAPES = [(16, "jsonrpc"), (17, "jsonrpc"), (18, "jsonrpc"), (19, "jsonrpc"), (19, "json2")]
+SHAPE_NAME = {16: "Odoo 16/17 shape (folders in documents.folder)",
+              17: "Odoo 16/17 shape (folders in documents.folder)",
+              18: "Odoo 18/19 shape (folders are documents of type folder)",
+              19: "Odoo 18/19 shape (folders are documents of type folder)"}
+
+
+def b64(raw):
+    import base64
+    return base64.b64encode(raw).decode()
+
+
+class DocsCase(harness.SyncCase):
+    VERSION = 17
+    PROTOCOL = "jsonrpc"
+    EMULATOR_ARGS = ()
+    STANDALONE = False
+
+    def setUp(self):
+        self.env = harness.load_env()
+        self.odoo = harness.Emulator(self.VERSION, args=self.EMULATOR_ARGS)
+        self.addCleanup(self.odoo.stop)
+        self.dav = harness.Dav(self.env)
+        self.root = "e2e-docs-%d-%d" % (os.getpid(), id(self) % 100000)
+        self.addCleanup(self.dav.delete, "/" + self.root)
+        self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-docs-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.config = os.path.join(self.tmp, "odoosync.json")
+
+    def configure(self, documents):
+        self.write_config(types=[], documents=documents)
+        if self.PROTOCOL == "json2":
+            with open(self.config) as f:
+                cfg = json.load(f)
+            cfg["odoo"] = {"url": self.odoo.url, "database": "odoosync", "protocol": "json2",
+                           "api_key_env": "E2E_ODOO_KEY"}
+            with open(self.config, "w") as f:
+                json.dump(cfg, f)
+
+    def run_cmd(self, *args, expect=0):
+        os.environ["E2E_ODOO_KEY"] = harness.KEY  # JSON-2's bearer key (api_key_env)
+        return super().run_cmd(*args, expect=expect)
+
+    # -- Documents in either shape ----------------------------------------------------
+    def folder(self, name, parent=False):
+        if self.VERSION <= 17:
+            return self.odoo.create("documents.folder", {"name": name,
+                                                         "parent_folder_id": parent})
+        return self.odoo.create("documents.document", {"name": name, "type": "folder",
+                                                       "folder_id": parent})
+
+    def doc(self, name, folder, content=None, url=None):
+        vals = {"name": name, "folder_id": folder}
+        if content is not None:
+            vals["datas"] = b64(content)
+        if url:
+            vals["url"] = url
+            if self.VERSION >= 18:
+                vals["type"] = "url"
+        return self.odoo.create("documents.document", vals)
+
+    def seed(self):
+        fin = self.folder("Finance")
+        inv = self.folder("Invoices", fin)
+        hr = self.folder("HR")
+        self.doc("budget.xlsx", fin, b"budget")
+        self.doc("inv-001.pdf", inv, b"%PDF-1.7 one")
+        self.doc("inv-002.pdf", inv, b"%PDF-1.7 two")
+        self.doc("odoo.com", fin, url="https://www.odoo.com/")
+        self.doc("Signed contract", hr)  # a request: no file yet
+        old = self.doc("old.txt", hr, b"old")
+        self.odoo.write("documents.document", old, {"active": False})
+        return fin, inv, hr
+
+
+class CheckTable:
+    """`check` on one shape and protocol (the classes below set VERSION / PROTOCOL)."""
+
+    def test_check_reads_the_tree_and_resolves_mappings(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True, "mappings": [
+            {"odoo": "Finance"},
+            {"odoo": hr, "cloud": "People", "direction": "to-cloud"},
+            {"odoo": "Finance/Invoices", "enabled": False}]})
+        p = self.run_cmd("check")
+        out = p.stdout
+        self.assertIn("docs   ok    Documents: %s, 3 folders, 3 files (1 url, 1 request: not "
+                      "synced)" % SHAPE_NAME[self.VERSION], out)
+        self.assertIn('map    ok    [0] "Finance" -> %s/Documents/Finance (both): folder %d, '
+                      '1 sub-folder, 3 files (1 url, 0 requests: not synced)'
+                      % (self.root, fin), out)
+        self.assertIn('map    ok    [1] "#%d" -> %s/People (to-cloud): folder %d, 0 sub-folders, '
+                      '0 files (0 url, 1 request: not synced)' % (hr, self.root, hr), out)
+        self.assertNotIn("[2]", out)
+        self.assertIn("check: ok", out)
+
+    def test_check_all_folders(self):
+        self.seed()
+        self.configure({"enabled": True})
+        out = self.run_cmd("check").stdout
+        self.assertIn("map    ok    every folder -> %s/Documents (both)" % self.root, out)
+        self.configure({"enabled": True, "folder": "Shared", "mappings": [{"odoo": "*"}]})
+        out = self.run_cmd("check").stdout
+        self.assertIn('map    ok    [0] "*" -> %s/Shared (both): every folder, 3 folders, 3 files'
+                      % self.root, out)
+
+    def test_check_missing_or_ambiguous_folder(self):
+        fin, _, _ = self.seed()
+        self.configure({"enabled": True, "mappings": [{"odoo": "Finance/Budget"},
+                                                      {"odoo": "Legal"}]})
+        p = self.run_cmd("check", expect=3)
+        self.assertIn('map    FAIL  [0] "Finance/Budget": documents.mappings[0]: no Documents '
+                      'folder "Budget" in "Finance/Budget" (the folders there: "Invoices")',
+                      p.stdout)
+        self.assertIn('map    FAIL  [1] "Legal": documents.mappings[1]: no Documents folder '
+                      '"Legal" at the top (the folders there: "Finance", "HR")', p.stdout)
+        self.assertIn("check: failed: docs: documents.mappings[0]", p.stdout)
+        self.assertNotIn("docs   FAIL", p.stdout)
+        twin = self.folder("Finance")
+        self.configure({"enabled": True, "mappings": [{"odoo": "Finance"}]})
+        p = self.run_cmd("check", expect=3)
+        self.assertIn('two folders are called "Finance" there (ids %d and %d); map one by its id '
+                      '("#%d")' % (fin, twin, fin), p.stdout)
+
+
+class SyncTable:
+    """Odoo to the cloud on one shape and protocol: the tree, the files' bytes, identity
+    (renames and moves are moves), archive and delete, and a quiet second pass."""
+
+    def tags(self):
+        return {path: props for path, props in self.dav_props().items()}
+
+    def dav_props(self):
+        """path under the root -> {urn:odoosync}document tag (None when untagged)."""
+        import xml.etree.ElementTree as ET
+        body = ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:o="urn:odoosync">'
+                '<d:prop><d:resourcetype/><o:document/></d:prop></d:propfind>')
+        out = {}
+        todo = ["/" + self.root]
+        while todo:
+            path = todo.pop()
+            st, data = self.dav.req("PROPFIND", path, body.encode(),
+                                    {"Depth": "1", "Content-Type": "application/xml"})
+            self.assertEqual(st, 207, path)
+            for r in ET.fromstring(data).findall("{DAV:}response"):
+                href = harness.urllib.parse.unquote(r.find("{DAV:}href").text)
+                rel = href.split("/" + self.root, 1)[1].strip("/")
+                is_dir = r.find(".//{DAV:}collection") is not None
+                tag = r.find(".//{urn:odoosync}document")
+                if not rel:
+                    continue
+                key = rel + ("/" if is_dir else "")
+                if key in out:
+                    continue
+                out[key] = tag.text if tag is not None else None
+                if is_dir:
+                    todo.append("/%s/%s" % (self.root, rel))
+        return out
+
+    def ref(self, fid):
+        return "%s,%d" % ("documents.folder" if self.VERSION <= 17 else "documents.document",
+                          fid)
+
+    def test_odoo_to_cloud(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        D = "Documents/"
+        docs = self.odoo.call("documents.document", "search_read", [[]], {
+            "fields": ["name", "folder_id"], "context": {"active_test": False}})
+        did = {d["name"]: d["id"] for d in docs}
+        self.assertEqual(self.dav_props(), {
+            D: None,
+            D + "Finance/": self.ref(fin),
+            D + "Finance/Invoices/": self.ref(inv),
+            D + "HR/": self.ref(hr),
+            D + "Finance/budget.xlsx": "documents.document,%d" % did["budget.xlsx"],
+            D + "Finance/Invoices/inv-001.pdf": "documents.document,%d" % did["inv-001.pdf"],
+            D + "Finance/Invoices/inv-002.pdf": "documents.document,%d" % did["inv-002.pdf"],
+        })
+        self.assertEqual(self.dav.get(self.p(D + "Finance/Invoices/inv-002.pdf")),
+                         b"%PDF-1.7 two")
+        # the content stays in Odoo: the attachment is still a binary one
+        att = self.odoo.call("documents.document", "read", [[did["budget.xlsx"]]],
+                             {"fields": ["attachment_id"]})[0]["attachment_id"][0]
+        self.assertEqual(self.odoo.call("ir.attachment", "read", [[att]], {"fields": ["type"]})
+                         [0]["type"], "binary")
+        self.assertQuiet()
+        # renamed and moved in Odoo: moved in the cloud (the same file, its tag kept)
+        self.odoo.write("documents.document", did["inv-001.pdf"], {"name": "inv-001-final.pdf"})
+        self.odoo.write("documents.document", did["budget.xlsx"], {"folder_id": hr})
+        if self.VERSION <= 17:
+            self.odoo.write("documents.folder", inv, {"name": "Bills"})
+        else:
+            self.odoo.write("documents.document", inv, {"name": "Bills"})
+        plan = self.plan_json()
+        self.assertEqual(sorted((j["kind"], j.get("reason")) for j in plan), [
+            ("rename", "Documents folder renamed or moved in Odoo"),
+            ("rename", "document renamed or moved in Odoo"),
+            ("rename", "document renamed or moved in Odoo")])
+        self.sync()
+        tree = self.dav_props()
+        self.assertEqual(tree[D + "Finance/Bills/"], self.ref(inv))
+        self.assertEqual(tree[D + "Finance/Bills/inv-001-final.pdf"],
+                         "documents.document,%d" % did["inv-001.pdf"])
+        self.assertEqual(tree[D + "HR/budget.xlsx"], "documents.document,%d" % did["budget.xlsx"])
+        self.assertNotIn(D + "Finance/Invoices/", tree)
+        self.assertEqual(self.dav.get(self.p(D + "Finance/Bills/inv-002.pdf")),
+                         b"%PDF-1.7 two")
+        self.assertQuiet()
+        # archived or deleted in Odoo: gone from the cloud; a file a user put in a folder
+        # that goes keeps that folder
+        self.odoo.write("documents.document", did["inv-002.pdf"], {"active": False})
+        self.odoo.unlink("documents.document", did["inv-001.pdf"])
+        self.dav.put(self.p(D + "HR/notes.txt"), b"mine")
+        self.odoo.unlink("documents.document", did["budget.xlsx"])
+        if self.VERSION <= 17:
+            # a workspace holding documents (archived ones too) cannot be deleted
+            rest = self.odoo.call("documents.document", "search", [[("folder_id", "=", hr)]],
+                                  {"context": {"active_test": False}})
+            self.odoo.unlink("documents.document", rest)
+            self.odoo.unlink("documents.folder", hr)
+        else:
+            self.odoo.unlink("documents.document", hr)
+        self.sync("--force-deletes")
+        tree = self.dav_props()
+        self.assertNotIn(D + "Finance/Bills/inv-001-final.pdf", tree)
+        self.assertNotIn(D + "Finance/Bills/inv-002.pdf", tree)
+        self.assertNotIn(D + "HR/budget.xlsx", tree)
+        self.assertEqual(tree[D + "HR/notes.txt"], None)
+        self.assertEqual(tree[D + "Finance/Bills/"], self.ref(inv))
+
+
+    def find_docs(self, domain):
+        return self.odoo.call("documents.document", "search_read", [domain], {
+            "fields": ["name", "folder_id", "datas", "type"]})
+
+    def test_cloud_to_odoo_new_entries(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True, "mappings": [
+            {"odoo": "Finance"}, {"odoo": "HR", "direction": "from-cloud"}]})
+        self.sync()
+        tree = self.dav_props()
+        self.assertIn("Documents/Finance/budget.xlsx", tree)
+        self.assertNotIn("Documents/HR/", tree)  # from-cloud: Odoo is not copied out
+        # new in the cloud: a file and a folder (its content follows once it is tagged),
+        # and a desktop tool's lock file, which stays a cloud file
+        self.dav.put(self.p("Documents/Finance/new.txt"), b"from the cloud")
+        self.dav.put(self.p("Documents/Finance/~$budget.xlsx"), b"lock")
+        self.dav.mkcol(self.p("Documents/Finance/Q3"))
+        self.sync()
+        new = self.find_docs([("name", "=", "new.txt")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in new],
+                         [(fin, b"from the cloud")])
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        q3 = self.odoo.call(model, "search", [[("name", "=", "Q3"), (parent, "=", fin)]])
+        self.assertEqual(len(q3), 1)
+        self.assertEqual(self.find_docs([("name", "=", "~$budget.xlsx")]), [])
+        tree = self.dav_props()
+        self.assertEqual(tree["Documents/Finance/new.txt"], "documents.document,%d" % new[0]["id"])
+        self.assertEqual(tree["Documents/Finance/Q3/"], "%s,%d" % (model, q3[0]))
+        self.dav.put(self.p("Documents/Finance/Q3/deep.txt"), b"deeper")
+        # the from-cloud mapping: a new cloud folder there becomes an Odoo folder too
+        self.dav.mkcol(self.p("Documents/HR"))
+        self.dav.put(self.p("Documents/HR/cv.pdf"), b"%PDF cv")
+        self.sync()
+        deep = self.find_docs([("name", "=", "deep.txt")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in deep],
+                         [(q3[0], b"deeper")])
+        cv = self.find_docs([("name", "=", "cv.pdf")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in cv],
+                         [(hr, b"%PDF cv")])
+        self.assertQuiet()
+
+
+    def test_edits_and_conflicts(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        path = lambda rel: self.p("Documents/Finance/" + rel)  # noqa: E731
+        # edited in Odoo only: the cloud gets the new bytes
+        self.odoo.write("documents.document", docs["budget.xlsx"], {"datas": b64(b"budget v2")})
+        # edited in the cloud only: Odoo gets the new bytes
+        time.sleep(1.1)  # (Apache's ETag has a one-second resolution)
+        self.dav.put(path("Invoices/inv-001.pdf"), b"%PDF-1.7 one, signed")
+        self.sync()
+        self.assertEqual(self.dav.get(path("budget.xlsx")), b"budget v2")
+        self.assertEqual(base64_of(self.find_docs([("id", "=", docs["inv-001.pdf"])])[0]["datas"]),
+                         b"%PDF-1.7 one, signed")
+        self.assertQuiet()
+        # edited on both sides: neither version is lost
+        self.odoo.write("documents.document", docs["inv-002.pdf"], {"datas": b64(b"odoo side")})
+        time.sleep(1.1)
+        self.dav.put(path("Invoices/inv-002.pdf"), b"cloud side")
+        p = self.sync()
+        for _ in range(2):  # the conflict copy takes its name, then Odoo's version its place
+            self.sync()
+        self.assertEqual(self.dav.get(path("Invoices/inv-002.pdf")), b"odoo side")
+        self.assertEqual(self.dav.get(path("Invoices/inv-002 (conflict, cloud version).pdf")),
+                         b"cloud side")
+        copy = self.find_docs([("name", "=", "inv-002 (conflict, cloud version).pdf")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in copy],
+                         [(inv, b"cloud side")])
+        self.assertEqual(base64_of(self.find_docs([("id", "=", docs["inv-002.pdf"])])[0]["datas"]),
+                         b"odoo side")
+        self.assertQuiet()
+        # edited in the cloud, deleted in Odoo: the edit wins (a document again)
+        time.sleep(1.1)
+        self.dav.put(path("budget.xlsx"), b"budget v3")
+        self.odoo.unlink("documents.document", docs["budget.xlsx"])
+        self.sync()
+        again = self.find_docs([("name", "=", "budget.xlsx")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in again],
+                         [(fin, b"budget v3")])
+        self.assertEqual(self.dav.get(path("budget.xlsx")), b"budget v3")
+        # edited in Odoo, deleted in the cloud: the edit wins (the file comes back)
+        self.odoo.write("documents.document", again[0]["id"], {"datas": b64(b"budget v4")})
+        self.dav.delete(path("budget.xlsx"))
+        self.sync()
+        self.assertEqual(self.dav.get(path("budget.xlsx")), b"budget v4")
+        self.assertQuiet()
+
+
+    def test_deleted_in_the_cloud(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()  # the folders filled by the first pass are listed (scan state) by this one
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        path = lambda rel: self.p("Documents/Finance/" + rel)  # noqa: E731
+        # deleted in the cloud: archived in Odoo (it can come back from Odoo's trash)
+        self.dav.delete(path("Invoices/inv-001.pdf"))
+        # deleted in the cloud but edited in Odoo since: the edit wins, the file comes back
+        self.dav.delete(path("Invoices/inv-002.pdf"))
+        self.odoo.write("documents.document", docs["inv-002.pdf"], {"datas": b64(b"v2")})
+        plan = self.plan_json()
+        self.assertEqual(sorted((j["kind"], j["side"], j.get("doc")) for j in plan), [
+            ("delete", "odoo", "documents.document,%d" % docs["inv-001.pdf"]),
+            ("upload", "cloud", "documents.document,%d" % docs["inv-002.pdf"])])
+        self.sync()
+        gone = self.odoo.call("documents.document", "read", [[docs["inv-001.pdf"]]],
+                              {"fields": ["active"]})
+        self.assertEqual(gone, [{"id": docs["inv-001.pdf"], "active": False}])
+        self.assertEqual(self.dav.get(path("Invoices/inv-002.pdf")), b"v2")
+        self.assertIsNone(self.dav.get(path("Invoices/inv-001.pdf")))
+        self.assertQuiet()
+
+
+    def test_renamed_and_moved_in_the_cloud(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        D = "Documents/"
+        # renamed in the cloud, and moved to another folder: the documents follow
+        self.dav.move(self.p(D + "Finance/Invoices/inv-001.pdf"),
+                      self.p(D + "Finance/Invoices/inv-001 paid.pdf"))
+        self.dav.move(self.p(D + "Finance/budget.xlsx"), self.p(D + "HR/budget 2027.xlsx"))
+        plan = self.plan_json()
+        self.assertEqual(sorted((j["kind"], j["side"], j.get("name"), j.get("record"))
+                                for j in plan), [
+            ("rename", "odoo", "budget 2027.xlsx", self.ref(hr)),
+            ("rename", "odoo", "inv-001 paid.pdf", self.ref(inv))])
+        self.sync()
+        rows = self.odoo.call("documents.document", "read",
+                              [[docs["inv-001.pdf"], docs["budget.xlsx"]]],
+                              {"fields": ["name", "folder_id"]})
+        self.assertEqual([(r["name"], r["folder_id"][0]) for r in rows],
+                         [("inv-001 paid.pdf", inv), ("budget 2027.xlsx", hr)])
+        self.assertEqual(self.dav.get(self.p(D + "HR/budget 2027.xlsx")), b"budget")
+        self.assertQuiet()
+        # renamed in Odoo after that: the cloud follows Odoo again
+        self.odoo.write("documents.document", docs["budget.xlsx"], {"name": "budget-final.xlsx"})
+        self.sync()
+        self.assertEqual(self.dav.get(self.p(D + "HR/budget-final.xlsx")), b"budget")
+        self.assertQuiet()
+        # a folder renamed and moved in the cloud: the Documents folder follows, with its
+        # files where they are
+        self.dav.move(self.p(D + "Finance/Invoices"), self.p(D + "HR/Invoices 2026"))
+        self.sync()
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        row = self.odoo.call(model, "read", [[inv]], {"fields": ["name", parent]})[0]
+        self.assertEqual((row["name"], row[parent][0]), ("Invoices 2026", hr))
+        self.assertEqual(self.dav.get(self.p(D + "HR/Invoices 2026/inv-002.pdf")),
+                         b"%PDF-1.7 two")
+        self.assertQuiet()
+
+
+def base64_of(datas):
+    import base64
+    return base64.b64decode(datas) if datas else None
+
+
+class Sync16(SyncTable, DocsCase):
+    VERSION = 16
+
+
+class Sync17(SyncTable, DocsCase):
+    VERSION = 17
+
+
+class Sync18(SyncTable, DocsCase):
+    VERSION = 18
+
+
+class Sync19Json2(SyncTable, DocsCase):
+    VERSION = 19
+    PROTOCOL = "json2"
+
+
+class Check16(CheckTable, DocsCase):
+    VERSION = 16
+
+
+class Check17(CheckTable, DocsCase):
+    VERSION = 17
+
+
+class Check18(CheckTable, DocsCase):
+    VERSION = 18
+
+
+class Check19(CheckTable, DocsCase):
+    VERSION = 19
+
+
+class Check19Json2(CheckTable, DocsCase):
+    VERSION = 19
+    PROTOCOL = "json2"
+
+
+class CheckWithoutApp(DocsCase):
+    EMULATOR_ARGS = ("--without-documents",)
+
+    def test_check_says_the_app_is_missing(self):
+        self.configure({"enabled": True})
+        p = self.run_cmd("check", expect=3)
+        self.assertIn("docs   FAIL  documents.enabled is true, but Odoo at %s has no Documents "
+                      "app (documents.document does not exist)" % self.odoo.url, p.stdout)
+        # without documents.enabled, check does not look
+        self.configure({"enabled": False})
+        self.assertNotIn("docs   ", self.run_cmd("check").stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,379 @@
+/*
+ * apply_docs: the Odoo-side applier of Odoo's Documents app: a new cloud folder or file
+ * under a mapped folder becomes a Documents folder or document (a relink odoo job with
+ * att_id 0 and doc = the Documents folder it goes into, plan_docs.h).
+ *
+ * Under the lock it looks again: the entry gone (skipped) or already tagged {urn:odoosync}
+ * document (done). A folder becomes a documents.folder (16/17: parent_folder_id) or a
+ * documents.document of type folder (18/19: folder_id); a file a documents.document in
+ * that folder with its content (read from the cloud into memory, at most
+ * DOCS_CREATE_MAX bytes: Odoo's JSON API takes the content base64-encoded in one request,
+ * and refuses requests over 128 MiB; a larger file is refused with a message, nothing
+ * half-written). Then the cloud entry is tagged with the new record. A create whose tag
+ * was lost (a worker killed between the two) is not repeated: a folder or document of
+ * that name in that folder (a file: with the same sha1) is adopted and tagged. A file
+ * gets {urn:odoosync}synced too. apply_docs_update copies a file edited in the cloud.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "apply.h"
+#include "apply_int.h"
+#include "buf.h"
+#include "sha.h"
+
+#include "banned.h"
+
+/* 64 MiB of content is about 86 MiB of base64: well under Odoo's 128 MiB request limit */
+#define DOCS_CREATE_MAX (64LL * 1024 * 1024)
+
+static char *base64(const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t out = 4 * ((n + 2) / 3), o = 0;
+    char *s = malloc(out + 1);
+
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        s[o++] = tab[(v >> 18) & 63];
+        s[o++] = tab[(v >> 12) & 63];
+        s[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        s[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    s[o] = '\0';
+    return s;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* An existing record of model in the parent called name (a file: with that sha1), or 0. */
+static long find_existing(struct apply_conn *c, const char *model, const char *parent_field,
+                          long parent, const char *name, const char *sha1, int folder18,
+                          struct err *e)
+{
+    cJSON *dom = cJSON_CreateArray(), *rows = NULL;
+    static const char *const fields[] = {"name", "checksum", NULL};
+    static const char *const ffields[] = {"name", NULL};
+    const cJSON *row;
+    char leaf[512];
+    long found = 0;
+    int rc;
+
+    if (!dom)
+        return ERR_NOMEM;
+    snprintf(leaf, sizeof(leaf), "[\"%s\", \"=\", %ld]", parent_field, parent);
+    cJSON_AddItemToArray(dom, cJSON_Parse(leaf));
+    {
+        cJSON *l = cJSON_CreateArray();
+        cJSON_AddItemToArray(l, cJSON_CreateString("name"));
+        cJSON_AddItemToArray(l, cJSON_CreateString("="));
+        cJSON_AddItemToArray(l, cJSON_CreateString(name));
+        cJSON_AddItemToArray(dom, l);
+    }
+    if (folder18 >= 0 && strcmp(model, "documents.document") == 0) {
+        cJSON *l = cJSON_CreateArray();
+        cJSON_AddItemToArray(l, cJSON_CreateString("type"));
+        cJSON_AddItemToArray(l, cJSON_CreateString(folder18 ? "=" : "!="));
+        cJSON_AddItemToArray(l, cJSON_CreateString("folder"));
+        cJSON_AddItemToArray(dom, l);
+    }
+    rc = odoo_search_read(c->odoo, model, dom, sha1 ? fields : ffields, 0, 20, "id", &rows, e);
+    cJSON_Delete(dom);
+    if (rc < 0)
+        return rc;
+    cJSON_ArrayForEach(row, rows)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(row, "id");
+        if (!cJSON_IsNumber(id))
+            continue;
+        if (sha1 && !apply_streq(apply_jstr(row, "checksum"), sha1))
+            continue;
+        found = (long)id->valuedouble;
+        break;
+    }
+    cJSON_Delete(rows);
+    return found;
+}
+
+static const char *etag_opaque(const char *t)
+{
+    return t && t[0] == 'W' && t[1] == '/' ? t + 2 : t;
+}
+
+/*
+ * A Documents file edited in the cloud (relink odoo, doc = the document, att_id > 0):
+ * the cloud file must still be the version planned from (expect.etag) and the document's
+ * content in Odoo still the one planned from (expect.checksum), else the job is skipped
+ * (the next pass sees a conflict, or nothing to do); then the cloud's bytes are written
+ * into the document, and the file marked synced.
+ */
+int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result *res,
+                      struct err *e)
+{
+    struct dav_stat st;
+    struct buf content;
+    const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    static const char *const fields[] = {"checksum", "active", NULL};
+    char sha[SHA1_HEX_SIZE];
+    cJSON *rows = NULL, *vals = NULL;
+    long id = comma ? strtol(comma + 1, NULL, 10) : 0;
+    char *b64 = NULL;
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    buf_init(&content, (size_t)DOCS_CREATE_MAX);
+    rc = dav_stat(c->dav, j->path, &st, e);
+    if (rc == ERR_NOTFOUND ||
+        (rc == 0 && (!apply_streq(st.document_tag, j->doc) ||
+                     !apply_streq(etag_opaque(st.etag), etag_opaque(j->expect.etag))))) {
+        err_clear(e);
+        *res = JOB_SKIPPED;
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
+    if (rc < 0)
+        goto out;
+    if (cJSON_GetArraySize(rows) != 1 ||
+        !apply_streq(apply_jstr(cJSON_GetArrayItem(rows, 0), "checksum"), j->expect.checksum)) {
+        *res = JOB_SKIPPED; /* gone or edited in Odoo meanwhile: the next pass decides */
+        goto out;
+    }
+    if (st.size > DOCS_CREATE_MAX) {
+        rc = err_set(e, ERR_TOO_BIG,
+                     "\"%s\" holds %lld bytes: over the %lld bytes a Documents upload through "
+                     "Odoo's JSON API takes here; not copied to Odoo",
+                     j->path, st.size, DOCS_CREATE_MAX);
+        goto out;
+    }
+    rc = dav_get_buf(c->dav, j->path, &content, e);
+    if (rc < 0)
+        goto out;
+    if (sha_hex_sha1(content.data ? content.data : "", content.len, sha) < 0) {
+        rc = err_set(e, ERR_INTERNAL, "sha1 failed");
+        goto out;
+    }
+    b64 = base64((const unsigned char *)(content.data ? content.data : ""), content.len);
+    vals = cJSON_CreateObject();
+    if (!b64 || !vals || !cJSON_AddStringToObject(vals, "datas", b64)) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
+    if (rc == 0)
+        rc = apply_mark_synced(c, j->path, sha, e);
+out:
+    cJSON_Delete(rows);
+    cJSON_Delete(vals);
+    free(b64);
+    buf_release(&content);
+    dav_stat_release(&st);
+    return rc;
+}
+
+/*
+ * A Documents file deleted in the cloud (delete odoo, doc = the document): the document is
+ * archived (Odoo's trash: it can come back), only while its content is still the one the
+ * plan saw (expect.checksum); an edit in Odoo since wins (skipped: the next pass uploads it
+ * again).
+ */
+int apply_docs_archive(struct apply_conn *c, const struct job *j, enum job_result *res,
+                       struct err *e)
+{
+    static const char *const fields[] = {"checksum", "active", NULL};
+    const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    long id = comma ? strtol(comma + 1, NULL, 10) : 0;
+    cJSON *rows = NULL, *vals = NULL;
+    const cJSON *row;
+    int rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
+
+    if (rc < 0)
+        goto out;
+    row = cJSON_GetArrayItem(rows, 0);
+    if (!row || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "active"))) {
+        *res = JOB_ALREADY_DONE;
+        goto out;
+    }
+    if (j->expect.checksum && !apply_streq(apply_jstr(row, "checksum"), j->expect.checksum)) {
+        *res = JOB_SKIPPED;
+        goto out;
+    }
+    vals = cJSON_CreateObject();
+    if (!vals || !cJSON_AddFalseToObject(vals, "active")) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
+out:
+    cJSON_Delete(rows);
+    cJSON_Delete(vals);
+    return rc;
+}
+
+/*
+ * A Documents file or folder renamed or moved in the cloud (rename odoo, doc = the document
+ * or folder, name = its new name, record = the Documents folder it is in now): it follows,
+ * only while it is still as planned (expect.write_date): an edit in Odoo since wins.
+ */
+int apply_docs_move(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
+{
+    static const char *const ffields[] = {"write_date", "name", "parent_folder_id", NULL};
+    static const char *const fields[] = {"write_date", "name", "folder_id", NULL};
+    const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    /* 16/17's folders are documents.folder (parent_folder_id); the rest documents.document */
+    int folder16 = j->doc && strncmp(j->doc, "documents.folder,", 17) == 0;
+    const char *model = folder16 ? "documents.folder" : "documents.document";
+    const char *pfield = folder16 ? "parent_folder_id" : "folder_id";
+    const char *pc = j->record ? strrchr(j->record, ',') : NULL;
+    long id = comma ? strtol(comma + 1, NULL, 10) : 0;
+    long folder = pc ? strtol(pc + 1, NULL, 10) : 0;
+    cJSON *rows = NULL, *vals = NULL;
+    const cJSON *row;
+    int rc;
+
+    if (!id || !folder || !j->name)
+        return err_set(e, ERR_INVALID, "Documents move job without its document, folder or name");
+    rc = odoo_read(c->odoo, model, &id, 1, folder16 ? ffields : fields, &rows, e);
+    if (rc < 0)
+        goto out;
+    row = cJSON_GetArrayItem(rows, 0);
+    if (!row) {
+        *res = JOB_SKIPPED; /* deleted in Odoo meanwhile */
+        goto out;
+    }
+    if (apply_streq(apply_jstr(row, "name"), j->name)) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(row, pfield);
+        const cJSON *fid = cJSON_IsArray(f) ? cJSON_GetArrayItem(f, 0) : f;
+        if (cJSON_IsNumber(fid) && (long)fid->valuedouble == folder) {
+            *res = JOB_ALREADY_DONE;
+            goto out;
+        }
+    }
+    if (j->expect.write_date && !apply_streq(apply_jstr(row, "write_date"), j->expect.write_date)) {
+        *res = JOB_SKIPPED; /* changed in Odoo since planned: the next pass decides */
+        goto out;
+    }
+    vals = cJSON_CreateObject();
+    if (!vals || !cJSON_AddStringToObject(vals, "name", j->name) ||
+        !cJSON_AddNumberToObject(vals, pfield, (double)folder)) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = odoo_write(c->odoo, model, &id, 1, vals, e);
+out:
+    cJSON_Delete(rows);
+    cJSON_Delete(vals);
+    return rc;
+}
+
+int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result *res,
+                      struct err *e)
+{
+    struct dav_stat st;
+    struct buf content;
+    char pmodel[64], tag[96], sha[SHA1_HEX_SIZE];
+    const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    const char *model, *parent_field, *name;
+    cJSON *vals = NULL;
+    char *b64 = NULL;
+    long parent, id = 0;
+    int rc, shape16;
+
+    memset(&st, 0, sizeof(st));
+    buf_init(&content, (size_t)DOCS_CREATE_MAX);
+    if (!comma || (size_t)(comma - j->doc) >= sizeof(pmodel) || !j->path)
+        return err_set(e, ERR_INVALID, "Documents create job without its folder (doc)");
+    snprintf(pmodel, sizeof(pmodel), "%.*s", (int)(comma - j->doc), j->doc);
+    parent = strtol(comma + 1, NULL, 10);
+    shape16 = strcmp(pmodel, "documents.folder") == 0;
+    name = j->name ? j->name : base_name(j->path);
+    rc = dav_stat(c->dav, j->path, &st, e);
+    if (rc == ERR_NOTFOUND) {
+        err_clear(e);
+        *res = JOB_SKIPPED; /* gone from the cloud meanwhile */
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    if (st.document_tag && *st.document_tag && !apply_streq(st.document_tag, j->record)) {
+        /* tagged: done (j->record names a tag to replace: the file of a document that is
+         * gone or in conflict, which becomes a document of its own) */
+        *res = JOB_ALREADY_DONE;
+        goto out;
+    }
+    vals = cJSON_CreateObject();
+    if (!vals) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    cJSON_AddStringToObject(vals, "name", name);
+    if (st.is_dir) {
+        model = shape16 ? "documents.folder" : "documents.document";
+        parent_field = shape16 ? "parent_folder_id" : "folder_id";
+        if (!shape16)
+            cJSON_AddStringToObject(vals, "type", "folder");
+        sha[0] = '\0';
+    } else {
+        model = "documents.document";
+        parent_field = "folder_id";
+        if (st.size > DOCS_CREATE_MAX) {
+            rc = err_set(e, ERR_TOO_BIG,
+                         "\"%s\" holds %lld bytes: over the %lld bytes a Documents upload through "
+                         "Odoo's JSON API takes here; not created in Odoo",
+                         j->path, st.size, DOCS_CREATE_MAX);
+            goto out;
+        }
+        rc = dav_get_buf(c->dav, j->path, &content, e);
+        if (rc < 0)
+            goto out;
+        rc = sha_hex_sha1(content.data ? content.data : "", content.len, sha);
+        if (rc < 0) {
+            rc = err_set(e, ERR_INTERNAL, "sha1 failed");
+            goto out;
+        }
+        b64 = base64((const unsigned char *)(content.data ? content.data : ""), content.len);
+        if (!b64) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        cJSON_AddStringToObject(vals, "datas", b64);
+    }
+    cJSON_AddNumberToObject(vals, parent_field, (double)parent);
+    id = find_existing(c, model, parent_field, parent, name, st.is_dir ? NULL : sha,
+                       st.is_dir ? 1 : 0, e);
+    if (id < 0) {
+        rc = (int)id;
+        goto out;
+    }
+    if (id == 0) {
+        rc = odoo_create(c->odoo, model, vals, &id, e);
+        if (rc < 0)
+            goto out;
+    }
+    snprintf(tag, sizeof(tag), "%s,%ld", model, id);
+    rc = apply_tag(c->dav, j->path, "document", tag, e);
+    if (rc == 0 && !st.is_dir)
+        rc = apply_mark_synced(c, j->path, sha, e);
+out:
+    cJSON_Delete(vals);
+    free(b64);
+    buf_release(&content);
+    dav_stat_release(&st);
+    return rc;
+}
