@@ -231,7 +231,7 @@ int scan_unmatched(struct odoo *o, const struct cfg *c, const struct plan_type *
         if (rc == ERR_ACCESS || rc == ERR_INVALID || rc == ERR_NOTFOUND) {
             log_warn(lg, "looking for links into the archive folder: %s; no deletion this pass",
                      e->msg);
-            os->complete = 0;
+            odoo_snap_incomplete(os, "looking for links into the archive folder", e->msg);
             err_clear(e);
             rc = 0;
         }
@@ -272,11 +272,14 @@ int scan_unmatched(struct odoo *o, const struct cfg *c, const struct plan_type *
             /* their attachments, as the scan reads those of matching records */
             rc = scan_atts_of(o, &r, model, have, nh, st, e);
             if (rc == ERR_ACCESS || rc == ERR_INVALID || rc == ERR_NOTFOUND) {
-                log_warn(lg,
-                         "reading the attachments of %s records that match no type: %s; "
-                         "no deletion this pass",
-                         model, e->msg);
-                os->complete = 0;
+                char what[300];
+
+                snprintf(what, sizeof what,
+                         "reading the attachments of %s records that match "
+                         "no type",
+                         model);
+                log_warn(lg, "%s: %s; no deletion this pass", what, e->msg);
+                odoo_snap_incomplete(os, what, e->msg);
                 err_clear(e);
                 rc = 0;
             }

@@ -212,12 +212,16 @@ int apply_job(const struct job *j, void *ud, struct err *e)
     struct apply_conn *c = NULL;
     struct job_event ev;
     enum job_result res = JOB_APPLIED;
+    long made_att = 0;
+    char fileid[LINK_FILEID_MAX] = "";
     long long t0 = now_ms();
     int rc;
 
     rc = conn_get(a, &c, e);
     if (rc < 0)
         goto out;
+    c->made_att = 0;
+    c->fileid[0] = '\0';
     switch (j->kind) {
     case JOB_MKDIR:
         rc = apply_mkdir(c, j, &res, e);
@@ -241,6 +245,8 @@ int apply_job(const struct job *j, void *ud, struct err *e)
     }
 out:
     if (c) {
+        made_att = c->made_att;
+        memcpy(fileid, c->fileid, sizeof(fileid));
         if (rc == ERR_RETRY || rc == ERR_AUTH) {
             conn_free(c); /* transport trouble: start the next job on a fresh connection */
         } else {
@@ -251,6 +257,8 @@ out:
         memset(&ev, 0, sizeof(ev));
         ev.result = rc < 0 ? JOB_FAILED : res;
         ev.duration_ms = now_ms() - t0;
+        ev.att_id = made_att;
+        ev.fileid = fileid[0] ? fileid : NULL;
         if (j->kind == JOB_RENAME) {
             ev.old_value = j->side == JOB_SIDE_CLOUD ? j->path : NULL;
             ev.new_value = j->side == JOB_SIDE_CLOUD ? j->to : j->name;

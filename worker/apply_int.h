@@ -20,11 +20,15 @@
 #include <cjson/cJSON.h>
 
 #include "apply.h"
+#include "link.h"
 
 struct apply_conn {
     struct dav *dav;
     struct odoo *odoo;
     struct apply_conn *next;
+    /* what the job being applied learnt, for its event (reset by apply_job) */
+    long made_att;                /* the attachment a relink created (or found created) */
+    char fileid[LINK_FILEID_MAX]; /* the file id of the entry it wrote, when known */
 };
 
 struct applier {

@@ -9,7 +9,10 @@ WebDAV and a private Odoo emulator:
     calls than records), and all written before `run --once` exits;
   - option off (the default): no ir.logging record at all;
   - Odoo refusing ir.logging (access rights): every job still applies, the pass exits 0,
-    and the refusal is only a warning.
+    and the refusal is only a warning;
+  - every event names what it touched: attachment id and name, record, cloud path (an
+    Odoo-side delete included); an incomplete Odoo scan says which read failed, with the
+    model, the call and Odoo's message.
 """
 import collections
 import http.client
@@ -134,6 +137,86 @@ class SyncLogOdoo(Base):
         self.control({"allow_model": "ir.logging"})
         self.assertEqual(self.odoo.call("ir.logging", "search_count", [[]]), 0)
         self.assertQuiet()
+
+
+class SyncLogNames(Base):
+    """Every event names what it touched: the attachment (id and name), the record, the
+    cloud path (for an Odoo-side job, the file its url named) and, where the server gives
+    file ids, the file id (test_links.py, on the Nextcloud-like server)."""
+
+    def events(self, n):
+        path = os.path.join(self.tmp, "events-%d.jsonl" % n)
+        self.sync("--events", path)
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def test_events_name_attachment_record_and_path(self):
+        so = self.order("SO200")
+        rec = "sale.order,%d" % so
+        aid = self.odoo.attach("sale.order", so, "quote.pdf", b"%PDF-1.4 quote")
+        gone = self.odoo.attach("sale.order", so, "gone.txt", b"gone in the cloud")
+        dropped = self.odoo.attach("sale.order", so, "dropped.txt", b"gone in Odoo")
+        evs = self.events(1)
+        up = {e["att_id"]: e for e in evs if e["kind"] == "upload"}
+        self.assertEqual(set(up), {aid, gone, dropped}, evs)
+        self.assertEqual((up[aid]["name"], up[aid]["record"], up[aid]["path"]),
+                         ("quote.pdf", rec, self.p("Quotations/SO200/quote.pdf")))
+
+        # a file deleted in the cloud: the Odoo delete names the attachment, its name,
+        # its record and the file its url named (it carried only the record)
+        self.dav.delete(self.p("Quotations/SO200/gone.txt"))
+        # an attachment deleted in Odoo: the cloud delete names the attachment it follows
+        self.odoo.unlink("ir.attachment", dropped)
+        # a new cloud file: the relink names the attachment it created
+        self.dav.put(self.p("Quotations/SO200/new.txt"), b"new in the cloud")
+        evs = self.events(2)
+        dodoo = [e for e in evs if e["kind"] == "delete" and e["side"] == "odoo"]
+        self.assertEqual(len(dodoo), 1, evs)
+        self.assertEqual({k: dodoo[0].get(k) for k in ("att_id", "name", "record", "path")},
+                         {"att_id": gone, "name": "gone.txt", "record": rec,
+                          "path": self.p("Quotations/SO200/gone.txt")})
+        dcloud = [e for e in evs if e["kind"] == "delete" and e["side"] == "cloud"]
+        self.assertEqual(len(dcloud), 1, evs)
+        self.assertEqual({k: dcloud[0].get(k) for k in ("att_id", "name", "record", "path")},
+                         {"att_id": dropped, "name": "dropped.txt", "record": rec,
+                          "path": self.p("Quotations/SO200/dropped.txt")})
+        rl = [e for e in evs if e["kind"] == "relink"]
+        self.assertEqual(len(rl), 1, evs)
+        made = [a["id"] for a in self.odoo.attachments([("name", "=", "new.txt")])]
+        self.assertEqual(len(made), 1)
+        self.assertEqual({k: rl[0].get(k) for k in ("att_id", "name", "record", "path")},
+                         {"att_id": made[0], "name": "new.txt", "record": rec,
+                          "path": self.p("Quotations/SO200/new.txt")})
+        self.assertIsNone(self.att_by_id(gone))
+
+    def test_incomplete_scan_names_the_read_the_model_and_odoos_message(self):
+        so = self.order("SO201")
+        self.odoo.attach("sale.order", so, "a.txt", b"a")
+        self.sync()
+        # a cloud file tagged with an attachment of a record we may not read: reading that
+        # attachment by id is refused (ir.attachment's rights are its record's)
+        proj = self.odoo.create("project.project", {"name": "Secret"})
+        hidden = self.odoo.attach("project.project", proj, "h.txt", b"h")
+        self.dav.put(self.p("Quotations/SO201/h.txt"), b"h")
+        body = ('<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" '
+                'xmlns:o="urn:odoosync"><d:set><d:prop><o:attachment>%d</o:attachment>'
+                '</d:prop></d:set></d:propertyupdate>' % hidden)
+        st, _ = self.dav.req("PROPPATCH", self.p("Quotations/SO201/h.txt"), body.encode(),
+                             {"Content-Type": "application/xml"})
+        self.assertEqual(st, 207)
+        self.control({"deny_model": "project.project"})
+        self.addCleanup(self.control, {"allow_model": "project.project"})
+        p = self.run_cmd("plan", expect=4)
+        out = p.stdout + p.stderr
+        line = [ln for ln in out.splitlines() if "the Odoo scan is incomplete" in ln]
+        self.assertTrue(line, out)
+        # which read, which model and call, and Odoo's own message
+        self.assertIn("reading the attachments tagged on cloud files", line[0])
+        self.assertIn("ir.attachment.read", line[0])
+        self.assertIn("AccessError", line[0])
+        self.assertIn("project.project", line[0])
+        # and the warning is logged at warn level, not only at debug
+        self.assertIn("no deletion this pass", p.stderr)
 
 
 class SyncLogCluster(Base):
