@@ -69,6 +69,10 @@ int apply_delete_cloud(struct applier *a, struct apply_conn *c, const struct job
 /* apply_upload.c */
 int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, enum job_result *res,
                  struct err *e);
+/* apply_links.c: a url attachment links into folder (or below) by the server's web link
+ * (link.h: by a file id of an entry there): its id in *att_id, else 0. */
+int apply_linked_by_id(const struct applier *a, struct apply_conn *c, const char *folder,
+                       long *att_id, struct err *e);
 /* apply_odoo.c */
 int apply_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e);
