@@ -145,6 +145,10 @@ struct snap_entry {
     char *type_tag;   /* {urn:odoosync}type = type folder name, NULL if none */
     char *fileid;     /* oc:fileid (Nextcloud / ownCloud): the server's identity of the
                          file, stable across renames and moves; NULL where there is none */
+    /* set by ident_resolve() (ident.h), where the server gives file ids: */
+    int retag;      /* att_tag / record_tag is the one its file id proves, not the server's
+                       (lost when a parent folder moved): the entry is to be tagged again */
+    long stale_att; /* the attachment tag the server gave, cleared: another file's (0: none) */
 };
 
 /*

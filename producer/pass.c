@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ident.h"
 #include "settled.h"
 
 #include "plural.h"
@@ -441,6 +442,23 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
         err_prefix(e, "cloud at %s", c->cloud.url);
         goto out;
     }
+    /* identity by file id (ident.h), from the previous pass's links and folders, before
+     * the attachments tagged in the cloud are read */
+    {
+        struct ident_dirs idirs;
+        size_t nfixed = 0;
+
+        memset(&idirs, 0, sizeof(idirs));
+        rc = have_links ? ident_dirs_from_state(&prev, &idirs, e) : 0;
+        if (rc == 0)
+            rc = ident_resolve(&cs, have_links ? &links : NULL, &idirs, &nfixed, e);
+        ident_dirs_release(&idirs);
+        if (rc < 0)
+            goto out;
+        if (nfixed)
+            log_info(po->log, "cloud: %zu %s told by file id, not by tag", nfixed,
+                     PLURAL(nfixed, "entry", "entries"));
+    }
     /* both scans are done: the previous state (copied where reused) is not needed while
      * planning, which holds the snapshots, the next state and the jobs */
     state_release(&prev);
@@ -479,6 +497,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
             drop_touched(&next, p->jobs[i].to);
             drop_touched(&next, p->jobs[i].lock);
         }
+        ident_note_state(&next, &cs);
         /* what this pass saw linked: the next pass's view of this one */
         snap_links_release(&next.links);
         next.links = p->links;

@@ -229,6 +229,10 @@ static int same_file(const struct ctx *c, const struct snap_link *l, const struc
 {
     int here;
 
+    if (l->size < 0) {
+        *why = "its file was gone when last seen";
+        return 0;
+    }
     if (l->fileid && *l->fileid && en->fileid && *en->fileid) {
         *why = "another file id";
         return strcmp(l->fileid, en->fileid) == 0;
@@ -260,6 +264,23 @@ static int carry_link(struct ctx *c, long id)
     const struct snap_link *l = snap_links_find(c->in->prev, id);
 
     if (l && snap_links_add(&c->p->links, l) < 0)
+        return c->nomem = 1, ERR_NOMEM;
+    return 0;
+}
+
+/* Keep the link of id, whose file is gone, for its records only (size -1): it proves no
+ * later file at its path (Nextcloud gives that file the old tag) nor by its file id. */
+static int carry_gone_link(struct ctx *c, long id)
+{
+    const struct snap_link *l = snap_links_find(c->in->prev, id);
+    struct snap_link g;
+
+    if (!l)
+        return 0;
+    g = *l;
+    g.size = -1;
+    g.etag = NULL;
+    if (snap_links_add(&c->p->links, &g) < 0)
         return c->nomem = 1, ERR_NOMEM;
     return 0;
 }
@@ -452,8 +473,9 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         moved = !upath || strcmp(upath, pp) != 0;
         url_stale = !form_ok ||
                     (moved && !(c->in->link_web && primary->fileid && *primary->fileid && form_ok));
-        /* adopted by its url (a file replaced in place loses its dead properties): tag it */
-        untagged = primary->att_tag != a->id;
+        /* adopted by its url (a file replaced in place loses its dead properties), or told
+         * by its file id (a parent folder moved on Nextcloud, ident.h): tag it */
+        untagged = primary->att_tag != a->id || primary->retag;
         if (!d->odoo_ok) {
             /* to-cloud: Odoo is not written */
         } else if (pdf == of) {
@@ -540,8 +562,8 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         }
     }
     /* kept until the delete happened: the next pass still finds the record by it when its
-     * folder is gone too (scan_unmatched) */
-    if (carry_link(c, a->id) < 0)
+     * folder is gone too (scan_unmatched); as gone, so a later file at that path is new */
+    if (carry_gone_link(c, a->id) < 0)
         return ERR_NOMEM;
     prev = snap_links_find(c->in->prev, a->id);
     return odoo_delete(
@@ -758,7 +780,14 @@ int plan_children(struct ctx *c)
                     add_link(c, en->att_tag, pp, en, pl->rec, pl->att_rec, pl->file_rec);
                 }
             } else if (d->odoo_ok) {
-                if (stale)
+                if (!en->att_tag && en->stale_att > 0) {
+                    stale = 1;
+                    plan_add_msg(c,
+                                 "\"%s\" carries the tag of attachment %ld, which was linked to "
+                                 "another file (file id %s is not that one's): linked as a new "
+                                 "file",
+                                 en->path, en->stale_att, en->fileid ? en->fileid : "");
+                } else if (stale)
                     plan_add_msg(c,
                                  "\"%s\" carries the tag of deleted attachment %ld but is not the "
                                  "file that was linked to it (%s): linked as a new file",

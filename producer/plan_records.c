@@ -271,6 +271,16 @@ static int emit_place(struct ctx *c, struct rec *r, const struct snap_entry *pic
             j->fileid = xdup(c, pick->fileid);
             j->expect.etag = xdup(c, pick->etag);
         }
+        if (t->cloud_ok && pick->retag && !r->parked) {
+            /* told by its file id, its tag lost (ident.h): the mkdir tags it where it is
+             * after this pass (it adopts an untagged folder) */
+            j = plan_new_job(c, PH_DOCS, JOB_MKDIR, JOB_SIDE_CLOUD, lock ? lock : want,
+                             "document folder lost its tag");
+            if (!j)
+                return free(want), ERR_NOMEM;
+            j->path = xdup(c, want);
+            j->record = xdup(c, r->key);
+        }
     } else {
         if (w) {
             c->chosen[eidx(c, w)] = 1;

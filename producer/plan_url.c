@@ -7,9 +7,10 @@
  * (oc:fileid): the entries are indexed by their normalised id the first time
  * one is looked up. A file id the snapshot does not hold (the file was deleted,
  * or moved out of the tree) names the path the previous pass saw the
- * attachment's file at, when it was that file: so a file deleted in the cloud
- * deletes its attachment as with a DAV url, and without a previous pass such a
- * link names nothing (nothing is deleted on it).
+ * attachment's file at, when it was that file (the same id, or an upload that
+ * pass planned, whose id came later): so a file deleted in the cloud deletes its
+ * attachment as with a DAV url, and without a previous pass such a link names
+ * nothing (nothing is deleted on it).
  */
 #include "plan_int.h"
 
@@ -117,11 +118,13 @@ char *plan_link_path(struct ctx *c, const char *url, long att_id)
     en = find_fileid(c, id);
     if (en)
         return xdup(c, en->path);
+    /* the file the previous pass linked: with that id, or an upload it made (a path and a
+     * size: its id came with the PUT's answer, after the plan) */
     l = att_id > 0 ? snap_links_find(c->in->prev, att_id) : NULL;
     if (l && l->path) {
         char lid[LINK_FILEID_MAX];
 
-        if (link_fileid_norm(l->fileid, lid) && strcmp(lid, id) == 0)
+        if (!link_fileid_norm(l->fileid, lid) || strcmp(lid, id) == 0)
             return xdup(c, l->path);
     }
     return NULL;

@@ -34,6 +34,11 @@ void state_release(struct scan_state *s)
     free(s->atts);
     state_clear_dirs(s);
     snap_links_release(&s->links);
+    for (size_t i = 0; i < s->nfolders; i++) {
+        free(s->folders[i].fileid);
+        free(s->folders[i].record);
+    }
+    free(s->folders);
     free(s->odoo_key);
     free(s->watermark);
     free(s->cloud_key);
@@ -243,4 +248,23 @@ void state_sort(struct scan_state *s)
         qsort(s->atts, s->natts, sizeof(*s->atts), cmp_att);
     if (s->ndirs > 1)
         qsort(s->dirs, s->ndirs, sizeof(*s->dirs), cmp_dir);
+}
+
+int state_add_folder(struct scan_state *s, const char *fileid, const char *record, struct err *e)
+{
+    struct state_folder *f;
+    int ok = 1;
+
+    if (snap_grow((void **)&s->folders, &s->cap_folders, s->nfolders, sizeof *s->folders) < 0)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    f = &s->folders[s->nfolders];
+    f->fileid = snap_dup(fileid, &ok);
+    f->record = snap_dup(record, &ok);
+    if (!ok || !f->fileid || !f->record) {
+        free(f->fileid);
+        free(f->record);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    s->nfolders++;
+    return 0;
 }

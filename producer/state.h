@@ -23,6 +23,8 @@
  *   dirs        per cloud folder path: its ETag and its children (Nextcloud /
  *               ownCloud only, where a folder's ETag changes when anything
  *               below it changes), sorted by path.
+ *   folders     document folders told by their file id while their record tag is
+ *               lost on the server (ident.h): file id and record.
  *   links       what the pass saw linked (struct snap_link, from the plan), by
  *               attachment id: the planner's view of the previous pass
  *               (plan_input.prev), trusted only when both keys match. Losing
@@ -70,6 +72,12 @@ struct state_dir {
     int dropped; /* state_drop_dir(): ignored by lookups and not saved */
 };
 
+/* A document folder told by its file id while its record tag is lost (ident.h). */
+struct state_folder {
+    char *fileid;
+    char *record; /* "model,id" */
+};
+
 struct scan_state {
     char *odoo_key;
     char *watermark;
@@ -83,6 +91,8 @@ struct scan_state {
     struct state_dir *dirs;
     size_t ndirs, cap_dirs;
     struct snap_links links;
+    struct state_folder *folders; /* optional in the text form */
+    size_t nfolders, cap_folders;
 };
 
 void state_init(struct scan_state *s);
@@ -118,6 +128,9 @@ void state_clear_dirs(struct scan_state *s);
 const struct state_dir *state_find_dir(const struct scan_state *s, const char *path);
 /* Forget one folder's listing (its subtree will be listed again). */
 void state_drop_dir(struct scan_state *s, const char *path);
+
+/* Append a document folder told by its file id (copies). 0 or ERR_NOMEM. */
+int state_add_folder(struct scan_state *s, const char *fileid, const char *record, struct err *e);
 
 /* Sort atts by id and dirs by path (after adding out of order). */
 void state_sort(struct scan_state *s);

@@ -158,6 +158,14 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
         w_str(&b, l->file_rec, &ok);
         w_raw(&b, "]", &ok);
     }
+    w_raw(&b, "],\"folders\":[", &ok);
+    for (size_t i = 0; ok && i < s->nfolders; i++) {
+        w_raw(&b, i ? ",[" : "[", &ok);
+        w_str(&b, s->folders[i].fileid, &ok);
+        w_raw(&b, ",", &ok);
+        w_str(&b, s->folders[i].record, &ok);
+        w_raw(&b, "]", &ok);
+    }
     w_raw(&b, "]}", &ok);
     if (!ok) {
         buf_release(&b);
@@ -516,6 +524,17 @@ static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     return 0;
 }
 
+static int rd_folder(struct rd *r, struct scan_state *s, void *ud, struct err *e)
+{
+    (void)ud;
+    rd_row(r);
+    if (!(rd_opt(r, '[') && rd_str(r, 0) == 0 && rd_opt(r, ',') && rd_str(r, 1) == 0 &&
+          rd_opt(r, ']')) ||
+        !rd_slot(r, 0) || !rd_slot(r, 1))
+        return -1;
+    return state_add_folder(s, rd_slot(r, 0), rd_slot(r, 1), e);
+}
+
 static int rd_dir(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 {
     struct state_dir *d;
@@ -542,8 +561,9 @@ static int rd_dir(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 /* One "key": value of the top object. */
 static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct err *e)
 {
-    static const char *const keys[] = {"version",   "odoo_key", "watermark", "full_at", "types",
-                                       "have_atts", "atts",     "cloud_key", "dirs",    "links"};
+    static const char *const keys[] = {"version", "odoo_key",  "watermark", "full_at",
+                                       "types",   "have_atts", "atts",      "cloud_key",
+                                       "dirs",    "links",     "folders"};
     long long v;
     int k, rc;
 
@@ -580,6 +600,8 @@ static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct 
         return rd_array(r, s, e, rd_dir, NULL);
     case 9:
         return rd_array(r, s, e, rd_link, NULL);
+    case 10:
+        return rd_array(r, s, e, rd_folder, NULL);
     default: /* the three keys */
         rd_row(r);
         rc = rd_str(r, 0);
@@ -614,7 +636,8 @@ int state_decode(const char *text, size_t len, struct scan_state *s, struct err 
     rd_ws(&r);
     if (rc == 0 && r.p != r.end)
         rc = -1;
-    if (rc == 0 && seen != (1u << 10) - 1)
+    /* "folders" may be missing (a state written before it existed) */
+    if (rc == 0 && (seen & ((1u << 10) - 1)) != (1u << 10) - 1)
         rc = err_set(e, ERR_PROTO, "a missing field");
     if (rc == -1)
         rc = err_set(e, ERR_PROTO, "malformed at byte %zu", (size_t)(r.p - text));
