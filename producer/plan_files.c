@@ -445,7 +445,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         struct dfold *d = &c->df[pdf];
         const char *bn = base_name(primary->path);
         char *pp, *url;
-        int renamed, url_stale, untagged, form_ok, moved;
+        int renamed, url_stale, untagged, form_ok, moved, refolded;
         if (pdf != of && odoo_moved_att(c, a, of, pdf, now_att))
             return plan_move_file(c, a, of, d->key,
                                   d->cur_path && strcmp(d->cur_path, d->post) == 0, primary,
@@ -476,6 +476,10 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         /* adopted by its url (a file replaced in place loses its dead properties), or told
          * by its file id (a parent folder moved on Nextcloud, ident.h): tag it */
         untagged = primary->att_tag != a->id || primary->retag;
+        /* its folder moves this pass on a server with file ids (Nextcloud, ownCloud): the
+         * move leaves the files' dead properties behind, and its web link stays right:
+         * relinked all the same, to tag it at its new place in this pass */
+        refolded = moved && !url_stale && primary->fileid && *primary->fileid;
         if (!d->odoo_ok) {
             /* to-cloud: Odoo is not written */
         } else if (pdf == of) {
@@ -483,7 +487,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
              * One job per attachment: a relink carries the name too, and two
              * jobs expecting the same write_date would refuse each other.
              */
-            if (renamed && !url_stale && !untagged) {
+            if (renamed && !url_stale && !untagged && !refolded) {
                 j = plan_new_job(c, PH_ODOO, JOB_RENAME, JOB_SIDE_ODOO, d->lock,
                                  "cloud file renamed");
                 if (j) {
@@ -495,11 +499,11 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                     j->expect.write_date = xdup(c, a->write_date);
                 }
             }
-            if (url_stale || untagged) {
+            if (url_stale || untagged || refolded) {
                 j = plan_new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->lock,
                                  renamed                 ? "cloud file renamed"
                                  : url_stale && !form_ok ? "link in another form"
-                                 : url_stale             ? "document folder moved"
+                                 : url_stale || refolded ? "document folder moved"
                                                          : "replaced file lost its tag");
                 if (j) {
                     j->att_id = a->id;

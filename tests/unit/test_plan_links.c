@@ -104,12 +104,15 @@ static const struct fcase cases[] = {
      .atts = {{12, "a.pdf", NULL, WEB "16"}},
      .want = {"relink odoo " Q "/SO1/a.pdf #12 \"a.pdf\""},
      .want_url = {BASE "Odoo/Quotations/SO1/a.pdf"}},
-    {.name = "a document folder moved: its web links stay right",
+    {.name = "a document folder moved: its web links stay right (relinked to tag the files, "
+             "whose dead properties the move leaves behind)",
      .link_web = 1,
      .dn = "SO1-B",
      .ents = {{Q "/SO1/a.pdf", 0, 12, NULL, "16"}},
      .atts = {{12, "a.pdf", NULL, WEB "16"}},
-     .want = {"rename cloud " Q "/SO1 -> " Q "/SO1-B"}},
+     .want = {"rename cloud " Q "/SO1 -> " Q "/SO1-B",
+              "relink odoo " Q "/SO1-B/a.pdf #12 \"a.pdf\""},
+     .want_url = {WEB "16"}},
     {.name = "a web link's file deleted in the cloud: the attachment goes (proven by the "
              "previous pass)",
      .link_web = 1,
