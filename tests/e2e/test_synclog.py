@@ -18,6 +18,7 @@ import collections
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,13 @@ class Base(SyncCase):
         with open(path) as f:
             events = [json.loads(line) for line in f if line.strip()]
         return p, [e for e in events if e["result"] == "applied"]
+
+    def events(self, n):
+        """run --once; every event of that pass."""
+        path = os.path.join(self.tmp, "events-%d.jsonl" % n)
+        self.sync("--events", path)
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
 
     def logs(self):
         return self.odoo.call("ir.logging", "search_read", [[]],
@@ -144,13 +152,8 @@ class SyncLogNames(Base):
     cloud path (for an Odoo-side job, the file its url named) and, where the server gives
     file ids, the file id (test_links.py, on the Nextcloud-like server)."""
 
-    def events(self, n):
-        path = os.path.join(self.tmp, "events-%d.jsonl" % n)
-        self.sync("--events", path)
-        with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
-
     def test_events_name_attachment_record_and_path(self):
+        self.write_config(sync_log=ON)
         so = self.order("SO200")
         rec = "sale.order,%d" % so
         aid = self.odoo.attach("sale.order", so, "quote.pdf", b"%PDF-1.4 quote")
@@ -188,6 +191,10 @@ class SyncLogNames(Base):
                          {"att_id": made[0], "name": "new.txt", "record": rec,
                           "path": self.p("Quotations/SO200/new.txt")})
         self.assertIsNone(self.att_by_id(gone))
+        # the record in Odoo's ir.logging says the same
+        msgs = [r["message"] for r in self.logs() if r["func"] == "delete"]
+        self.assertIn('delete %s/Quotations/SO200/gone.txt [%s] (Odoo attachment %d "gone.txt"): '
+                      "applied" % (self.root, rec, gone), msgs)
 
     def test_incomplete_scan_names_the_read_the_model_and_odoos_message(self):
         so = self.order("SO201")
@@ -217,6 +224,36 @@ class SyncLogNames(Base):
         self.assertIn("project.project", line[0])
         # and the warning is logged at warn level, not only at debug
         self.assertIn("no deletion this pass", p.stderr)
+
+
+class SyncLogFileIds(Base):
+    """On a server with file ids (the Nextcloud-like ncdav.py), events name them too."""
+    CLOUD = "NCDAV"
+
+    def fileid(self, rel):
+        body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" '
+                b'xmlns:oc="http://owncloud.org/ns"><d:prop><oc:fileid/></d:prop></d:propfind>')
+        st, data = self.dav.req("PROPFIND", self.p(rel), body,
+                                {"Depth": "0", "Content-Type": "application/xml"})
+        self.assertEqual(st, 207, rel)
+        m = re.search(rb"<oc:fileid>(\d+)</oc:fileid>", data)
+        return m.group(1).decode() if m else None
+
+    def test_events_name_the_file_id(self):
+        so = self.order("SO300")
+        aid = self.odoo.attach("sale.order", so, "quote.pdf", b"%PDF-1.4 quote")
+        up = [e for e in self.events(1) if e["kind"] == "upload"]
+        fid = self.fileid("Quotations/SO300/quote.pdf")
+        self.assertTrue(fid)
+        self.assertEqual([(e["att_id"], e.get("fileid")) for e in up], [(aid, fid)])
+        self.events(2)  # a pass that sees the file: its link holds the file id
+        self.dav.delete(self.p("Quotations/SO300/quote.pdf"))
+        dodoo = [e for e in self.events(3) if e["kind"] == "delete"]
+        self.assertEqual(len(dodoo), 1, dodoo)
+        self.assertEqual({k: dodoo[0].get(k) for k in ("side", "att_id", "name", "path",
+                                                        "fileid")},
+                         {"side": "odoo", "att_id": aid, "name": "quote.pdf",
+                          "path": self.p("Quotations/SO300/quote.pdf"), "fileid": fid})
 
 
 class SyncLogCluster(Base):
