@@ -5,7 +5,8 @@
  * the archive folder and those of the previous pass's links: each is read by id
  * in batches per model, to tell a record that still exists (os->unmatched, with
  * its attachments) from one deleted in Odoo. Models of types whose scan failed
- * are left alone.
+ * are left alone. Urls are read in any form (common/link.h); a web link names a
+ * file id, not the archive folder, so those records come from the links.
  */
 #include "scan.h"
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "link.h"
 #include "plan.h"
 #include "scan_int.h"
 
@@ -107,8 +109,15 @@ static int archive_links(struct odoo *o, const struct cfg *c, const struct plan_
         const cJSON *row = cJSON_GetArrayItem(rows, i);
         const char *model = scan_json_str(row, "res_model"), *url = scan_json_str(row, "url");
         char *path = url ? plan_path_for_url(c->cloud.url, url) : NULL;
-        char tag[300];
+        char tag[300], fid[LINK_FILEID_MAX];
         struct mid m;
+
+        /* the Files app's link by path ("?dir=<folder>&scrollto=<name>"); a web link by
+         * file id names no path: its record is found through the previous pass's links */
+        if (!path && url && link_parse_web(c->cloud.url, url, fid, &path) != LINK_WEB_PATH) {
+            free(path);
+            path = NULL;
+        }
 
         if (path && model && strncmp(path, dir, n + 1) == 0) {
             snprintf(tag, sizeof tag, "%s,%ld", model, scan_json_long(row, "res_id"));
