@@ -148,6 +148,8 @@ int apply_linked_by_id(const struct applier *a, struct apply_conn *c, const char
     }
     if (rc < 0)
         goto out;
+    if (w.nids == 0)
+        goto out; /* no file id there: no web link can name anything in it */
     qsort(w.ids, w.nids, sizeof(*w.ids), cmp_str);
     for (size_t off = 0; off < w.nids && !*att_id; off += IDS_PER_SEARCH) {
         size_t n = w.nids - off < IDS_PER_SEARCH ? w.nids - off : IDS_PER_SEARCH;
