@@ -28,6 +28,7 @@ struct apply_conn {
     struct apply_conn *next;
     /* what the job being applied learnt, for its event (reset by apply_job) */
     long made_att;                /* the attachment a relink created (or found created) */
+    char *made_url;               /* the url an upload wrote, when not the job's (malloc'd) */
     char fileid[LINK_FILEID_MAX]; /* the file id of the entry it wrote, when known */
 };
 

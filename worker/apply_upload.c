@@ -338,6 +338,10 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     /* Confirmed in the cloud and tagged: only now does the content leave Odoo. */
     rc = att_to_url(c->odoo, j->att_id,
                     upload_url(a, c, j, r.fileid[0] ? r.fileid : st.fileid, &web), e);
+    if (rc == 0 && web) {
+        c->made_url = web; /* for the event: the url written */
+        web = NULL;
+    }
 out:
     free(web);
     if (rc == 1)

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SyncCase, binary, main  # noqa: E402
@@ -246,6 +247,10 @@ class SyncLogFileIds(Base):
         fid = self.fileid("Quotations/SO300/quote.pdf")
         self.assertTrue(fid)
         self.assertEqual([(e["att_id"], e.get("fileid")) for e in up], [(aid, fid)])
+        # "new": the url written, the server's web link
+        u = urllib.parse.urlparse(self.env["DAV_URL"])
+        self.assertEqual(up[0]["new"], "%s://%s/index.php/f/%s" % (u.scheme, u.netloc, fid))
+        self.assertEqual(self.att_by_id(aid)["url"], up[0]["new"])
         self.events(2)  # a pass that sees the file: its link holds the file id
         self.dav.delete(self.p("Quotations/SO300/quote.pdf"))
         dodoo = [e for e in self.events(3) if e["kind"] == "delete"]
