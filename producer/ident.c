@@ -102,9 +102,10 @@ static int cmp_dir_record(const void *a, const void *b)
     return strcmp(x->record, y->record);
 }
 
-static int cmp_str_ptr(const void *a, const void *b)
+static int cmp_ent_fileid(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp((*(const struct snap_entry *const *)a)->fileid,
+                  (*(const struct snap_entry *const *)b)->fileid);
 }
 
 struct idx {
@@ -112,7 +113,7 @@ struct idx {
     size_t nlinks;
     const struct ident_dir **recs; /* the folders by record */
     size_t nrecs;
-    const char **ids; /* the file ids of this snapshot, sorted */
+    const struct snap_entry **ids; /* the entries of this snapshot with a file id, by it */
     size_t nids;
 };
 
@@ -170,9 +171,17 @@ static const char *fileid_of_record(const struct idx *x, const char *rec)
     return x->recs[lo]->fileid;
 }
 
-static int snapshot_has_fileid(const struct idx *x, const char *id)
+static const struct snap_entry *entry_of_fileid(const struct idx *x, const char *id)
 {
-    return x->nids && bsearch(&id, x->ids, x->nids, sizeof *x->ids, cmp_str_ptr) != NULL;
+    struct snap_entry key;
+    const struct snap_entry *kp = &key, *const * hit;
+
+    if (!x->nids)
+        return NULL;
+    memset(&key, 0, sizeof key);
+    key.fileid = snap_lend(id);
+    hit = bsearch(&kp, x->ids, x->nids, sizeof *x->ids, cmp_ent_fileid);
+    return hit ? *hit : NULL;
 }
 
 static void idx_release(struct idx *x)
@@ -192,7 +201,7 @@ static int idx_build(struct idx *x, const struct cloud_snap *cs, const struct sn
     if (!x->links || !x->recs || !x->ids)
         return ERR_NOMEM;
     for (size_t i = 0; prev && i < prev->n; i++)
-        if (prev->v[i].att_id > 0 && prev->v[i].size >= 0 && has_id(prev->v[i].fileid))
+        if (prev->v[i].att_id > 0 && prev->v[i].size != SNAP_LINK_GONE && has_id(prev->v[i].fileid))
             x->links[x->nlinks++] = &prev->v[i];
     qsort(x->links, x->nlinks, sizeof *x->links, cmp_link_fileid);
     for (size_t i = 0; dirs && i < dirs->n; i++)
@@ -200,8 +209,8 @@ static int idx_build(struct idx *x, const struct cloud_snap *cs, const struct sn
     qsort(x->recs, x->nrecs, sizeof *x->recs, cmp_dir_record);
     for (size_t i = 0; i < cs->n; i++)
         if (has_id(cs->v[i].fileid))
-            x->ids[x->nids++] = cs->v[i].fileid;
-    qsort(x->ids, x->nids, sizeof *x->ids, cmp_str_ptr);
+            x->ids[x->nids++] = &cs->v[i];
+    qsort(x->ids, x->nids, sizeof *x->ids, cmp_ent_fileid);
     return 0;
 }
 
@@ -235,9 +244,13 @@ static int resolve_rec(const struct idx *x, const struct ident_dirs *dirs, struc
 {
     if (en->record_tag && *en->record_tag) {
         const char *had = fileid_of_record(x, en->record_tag);
+        const struct snap_entry *real;
 
-        /* the record's folder is another one, still there: this tag was left behind */
-        if (!had || strcmp(had, en->fileid) == 0 || !snapshot_has_fileid(x, had))
+        /* the record's folder is another one, still there without its tag (told by its
+         * file id): this tag was left behind. Two folders tagged alike are the planner's
+         * (a merge under way) */
+        if (!had || strcmp(had, en->fileid) == 0 || (real = entry_of_fileid(x, had)) == NULL ||
+            !real->is_dir || (real->record_tag && !real->retag))
             return 0;
         free(en->record_tag);
         en->record_tag = NULL;

@@ -20,13 +20,13 @@
  *     attachment, never deleted because of A. stale_att keeps A for messages;
  *   - a folder without a record tag whose file id is the one a document folder
  *     carried when the previous pass listed it (the scan state's folders) is
- *     that record's folder: record_tag is set, retag too; a record tag also
- *     carried by the folder that had it then (same record, its file id still
- *     there) is that folder's, left behind here: it is cleared.
+ *     that record's folder: record_tag is set, retag too; a record tag carried
+ *     while the folder that had it then is still there without its tag (told by
+ *     its file id) was left behind: it is cleared. Two folders that both carry
+ *     the tag are left to the planner (a merge under way).
  *
- * Links of a file that was gone when they were kept (snap_link.size < 0) prove
- * nothing and are not used. Without file ids (Apache, others), or without a
- * previous pass, nothing changes: the tags are all there is.
+ * Links that prove no file (SNAP_LINK_GONE) are not used. Without file ids (Apache, others), or
+ * without a previous pass, nothing changes: the tags are all there is.
  *
  * ident_resolve() runs after the cloud scan and before the attachments tagged
  * in the cloud are read (pass.c), so those reads and the planner see the

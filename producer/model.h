@@ -184,15 +184,19 @@ struct cloud_snap {
  */
 struct snap_link {
     long att_id;
-    char *path; /* where the file is after the pass's jobs (its folder renamed or moved) */
-    char *etag; /* as scanned (a rename keeps it), may be NULL */
-    long long size;
+    char *path;     /* where the file is after the pass's jobs (its folder renamed or moved) */
+    char *etag;     /* as scanned (a rename keeps it), may be NULL */
+    long long size; /* SNAP_LINK_GONE: an upload whose file was gone before a pass saw its
+                       file id (a server with file ids): kept for its records only, proves
+                       no file; -1 for a folder */
     char *fileid;   /* oc:fileid, NULL where the server has none */
     char *rec;      /* the record whose folder holds the file after the pass (the link's
                        intended record: both sides agree on it once the jobs are applied) */
     char *att_rec;  /* the attachment's record as scanned */
     char *file_rec; /* the record of the folder the file was scanned in */
 };
+
+#define SNAP_LINK_GONE (-2LL)
 
 /* Links sorted by (att_id, path): one per attachment, and att_id 0 for files linked
  * as new attachments by the pass (their id is given by Odoo when the job runs), by path. */

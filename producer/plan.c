@@ -261,6 +261,8 @@ static int index_cloud(struct ctx *c)
         if (depth(c, en->path) < 0)
             continue;
         c->ents[c->nents++] = en;
+        if (en->fileid && *en->fileid)
+            c->fileids = 1;
         if (en->is_dir && en->record_tag && *en->record_tag)
             c->rtag[c->nrtag++] = en;
         if (en->att_tag > 0)

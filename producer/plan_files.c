@@ -229,8 +229,8 @@ static int same_file(const struct ctx *c, const struct snap_link *l, const struc
 {
     int here;
 
-    if (l->size < 0) {
-        *why = "its file was gone when last seen";
+    if (l->size == SNAP_LINK_GONE) {
+        *why = "its upload was gone before a pass saw its file id";
         return 0;
     }
     if (l->fileid && *l->fileid && en->fileid && *en->fileid) {
@@ -268,17 +268,21 @@ static int carry_link(struct ctx *c, long id)
     return 0;
 }
 
-/* Keep the link of id, whose file is gone, for its records only (size -1): it proves no
- * later file at its path (Nextcloud gives that file the old tag) nor by its file id. */
+/*
+ * Keep the link of id, whose file is gone. Where the server gives file ids, a link
+ * without one (an upload no pass saw: path and size only) is kept for its records only
+ * (SNAP_LINK_GONE): a later file of that size at its path (Nextcloud gives it the old tag) is
+ * not proven the uploaded one. Any other link keeps proving its file, should it be back.
+ */
 static int carry_gone_link(struct ctx *c, long id)
 {
     const struct snap_link *l = snap_links_find(c->in->prev, id);
     struct snap_link g;
 
-    if (!l)
-        return 0;
+    if (!l || !c->fileids || (l->fileid && *l->fileid))
+        return carry_link(c, id);
     g = *l;
-    g.size = -1;
+    g.size = SNAP_LINK_GONE;
     g.etag = NULL;
     if (snap_links_add(&c->p->links, &g) < 0)
         return c->nomem = 1, ERR_NOMEM;

@@ -124,6 +124,7 @@ struct ctx {
     size_t nfid;
     int fid_ready;
     size_t no_fileid; /* links that had to be DAV urls: the file has no id (link_web_warn) */
+    int fileids;      /* the server gives file ids (an entry carries one) */
 };
 
 /* ---------- small helpers ---------- */

@@ -23,7 +23,8 @@ with curl against a real Nextcloud 27.1), so CI sees what the real server does:
     custom-properties backend does: MOVE re-keys only the path moved, so the children
     of a moved folder lose theirs (their old properties stay behind at the old paths);
     DELETE forgets only the exact path deleted, so a deleted folder's children's
-    properties stay behind; a new entry created later at such a path inherits them.
+    properties stay behind; a new entry created later at such a path, or moved there,
+    inherits them (an entry moved there keeps its own where both have a name).
     COPY copies none. A PUT over an existing file keeps them. PROPPATCH answers 207,
     200 per property set and 204 per property removed.
   - PROPFIND Depth 0, 1 and infinity: hrefs percent-encoded with lower-case hex
@@ -236,8 +237,10 @@ class Store:
 
     def move_props(self, src, dst):
         """Only the exact path (CustomPropertiesBackend::move): children keep theirs
-        at their old paths."""
-        self.db.execute("DELETE FROM props WHERE path=?", (dst,))
+        at their old paths. Properties left behind at dst stay (the entry moved there
+        inherits them), except those the moved entry has itself: its own win."""
+        self.db.execute("DELETE FROM props WHERE path=? AND (ns, name) IN "
+                        "(SELECT ns, name FROM props WHERE path=?)", (dst, src))
         self.db.execute("UPDATE props SET path=? WHERE path=?", (dst, src))
 
 

@@ -21,7 +21,7 @@ O = "{urn:odoosync}"
 PROPS = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns" '
          b'xmlns:o="urn:odoosync"><d:prop><d:resourcetype/><d:getetag/><d:getcontentlength/>'
          b'<oc:fileid/><oc:id/><oc:checksums/><oc:permissions/><oc:size/><o:attachment/>'
-         b'<o:record/></d:prop></d:propfind>')
+         b'<o:record/><o:type/></d:prop></d:propfind>')
 
 
 def load_env():
@@ -144,6 +144,17 @@ class NcDav(unittest.TestCase):
         self.put("a/f.txt", b"new")
         self.assertEqual(self.props("a/f.txt").get(O + "attachment"), "42")
         self.assertNotIn(O + "record", self.props("a"), "the folder's own moved with it")
+        # a folder moved onto a path with properties left behind inherits them, its own win
+        self.req("MKCOL", self.p("a/s"))
+        self.tag("a/s", "record", "sale.order,9")
+        self.tag("a/s", "type", "T")
+        self.assertEqual(self.req("MOVE", self.p("a"), headers=self.dest("a2"))[0], 201)
+        self.req("MKCOL", self.p("a"))
+        self.req("MKCOL", self.p("y"))
+        self.tag("y", "record", "sale.order,10")
+        self.assertEqual(self.req("MOVE", self.p("y"), headers=self.dest("a/s"))[0], 201)
+        now = self.props("a/s")
+        self.assertEqual((now.get(O + "record"), now.get(O + "type")), ("sale.order,10", "T"))
 
     def test_move_of_file_keeps_its_properties_id_and_etag(self):
         self.put("f.txt")
