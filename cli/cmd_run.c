@@ -268,6 +268,7 @@ static int apply_plan(struct setup *s, const struct plan *p, struct events *ev, 
     memset(&ao, 0, sizeof(ao));
     ao.dav = &dopts;
     ao.odoo = &oopts;
+    ao.link_web = s->cfg.cloud.link_form != CFG_LINK_DAV;
     ao.log = &s->log;
     ao.on_event = events_on_job;
     ao.event_ud = ev;

@@ -171,6 +171,7 @@ int cmd_work(int argc, char **argv, const volatile sig_atomic_t *stop)
     memset(&ao, 0, sizeof(ao));
     ao.dav = &dopts;
     ao.odoo = &oopts;
+    ao.link_web = s.cfg.cloud.link_form != CFG_LINK_DAV;
     ao.log = &s.log;
     ao.on_event = events_on_job;
     ao.event_ud = &ev;

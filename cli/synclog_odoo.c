@@ -137,8 +137,19 @@ static int build_message(const struct job *j, const struct job_event *je, struct
         if (rc == 0)
             rc = buf_puts(b, "]");
     }
-    if (rc == 0 && j->side == JOB_SIDE_ODOO && j->att_id > 0)
-        rc = buf_printf(b, " (Odoo attachment %ld)", j->att_id);
+    if (rc == 0 && j->side == JOB_SIDE_ODOO && (j->att_id > 0 || je->att_id > 0)) {
+        rc = buf_printf(b, " (Odoo attachment %ld", je->att_id > 0 ? je->att_id : j->att_id);
+        /* its name, unless a rename's message said it already */
+        if (rc == 0 && j->name && j->kind != JOB_RENAME) {
+            rc = buf_puts(b, " \"");
+            if (rc == 0)
+                rc = put_utf8(b, j->name, 1024);
+            if (rc == 0)
+                rc = buf_puts(b, "\"");
+        }
+        if (rc == 0)
+            rc = buf_puts(b, ")");
+    }
     if (rc == 0)
         rc = buf_printf(b, ": %s", job_result_name(je->result));
     if (rc == 0 && je->error) {

@@ -55,6 +55,8 @@ enum cfg_dialect {
     CFG_DIALECT_OWNCLOUD
 };
 enum cfg_direction { CFG_DIR_BOTH = 0, CFG_DIR_TO_CLOUD, CFG_DIR_FROM_CLOUD };
+/* cloud.link_form: the url a url attachment holds (common/link.h, enum link_form) */
+enum cfg_link_form { CFG_LINK_AUTO = 0, CFG_LINK_WEB, CFG_LINK_DAV };
 
 struct cfg_odoo {
     char *url; /* http(s)://host[:port][/prefix], no trailing '/' kept */
@@ -83,6 +85,7 @@ struct cfg_cloud {
     char *password_file;
     char *root; /* top folder under url, default "Odoo" */
     enum cfg_dialect dialect;
+    enum cfg_link_form link_form; /* auto (web link where files have ids), web, dav */
     long timeout_ms;
     int insecure;
     char *ca_file;  /* see cfg_odoo.ca_file */

@@ -34,6 +34,7 @@ static const char *const direction_names[] = {"both", "to-cloud", "from-cloud", 
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const format_names[] = {"auto", "json", "human", NULL};
 static const char *const unmatched_names[] = {"archive", "keep", NULL};
+static const char *const link_form_names[] = {"auto", "web", "dav", NULL};
 
 #define OFF(f) offsetof(struct cfg, f)
 #define TOFF(f) offsetof(struct cfg_type, f)
@@ -80,6 +81,11 @@ const struct cfg_key cfg_keys[] = {
      "top folder of the synced tree, under cloud.url"},
     {"cloud.dialect", KT_ENUM, OFF(cloud.dialect), 0, 0, "auto", dialect_names, NULL, 0, NULL,
      "server dialect: auto (detected), generic, nextcloud, owncloud"},
+    {"cloud.link_form", KT_ENUM, OFF(cloud.link_form), 0, 0, "auto", link_form_names, NULL, 0,
+     NULL,
+     "the url of a url attachment: auto (the server's web link <root>/index.php/f/<file id> "
+     "where files have ids, else the WebDAV address), web (the same, and a pass says when a "
+     "file has no id), dav (the WebDAV address)"},
     {"cloud.timeout_ms", KT_INT, OFF(cloud.timeout_ms), 100, MS_MAX, "30000", NULL, NULL, 0,
      NULL, "per-request timeout"},
     {"cloud.insecure", KT_BOOL, OFF(cloud.insecure), 0, 0, "false", NULL, NULL, 0, NULL,

@@ -22,6 +22,7 @@
  */
 #include "dav.h"
 #include "dav_int.h"
+#include "link.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -287,12 +288,19 @@ out:
 int dav_web_link(const struct dav *d, const char *path, const char *fileid, struct buf *out,
                  struct err *e)
 {
-    if (fileid && *fileid &&
+    char id[LINK_FILEID_MAX];
+
+    if (link_fileid_norm(fileid, id) &&
         (d->dialect == DAV_DIALECT_NEXTCLOUD || d->dialect == DAV_DIALECT_OWNCLOUD)) {
+        char *l = link_web(d->root, id);
+        int rc;
+
+        if (!l)
+            return err_set(e, ERR_NOMEM, "out of memory");
         buf_reset(out);
-        if (buf_printf(out, "%s/f/%s", d->root, fileid) < 0)
-            return err_set(e, ERR_TOO_BIG, "url too long");
-        return 0;
+        rc = buf_puts(out, l);
+        free(l);
+        return rc < 0 ? err_set(e, ERR_TOO_BIG, "url too long") : 0;
     }
     return dav_path_to_url(d, path, out, e);
 }

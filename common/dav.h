@@ -188,9 +188,10 @@ int dav_href_decode(const char *href, const char *base_path, struct buf *out, st
 int dav_path_to_url(const struct dav *d, const char *path, struct buf *out, struct err *e);
 
 /*
- * The link an Odoo `url` attachment should hold for a cloud file: on
- * Nextcloud/ownCloud with a fileid, "<server root>/f/<fileid>" (stable
- * across renames); otherwise the file's DAV URL.
+ * The server's web link of a cloud file: on Nextcloud/ownCloud with a file id
+ * (oc:fileid, or an OC-FileId header's), "<server root>/index.php/f/<id>"
+ * (link.h: stable across renames, opens for any user who can see the file);
+ * otherwise the file's DAV URL.
  */
 int dav_web_link(const struct dav *d, const char *path, const char *fileid, struct buf *out,
                  struct err *e);

@@ -57,7 +57,8 @@ enum {
     X_CHECKSUM = 1u << 9,
     X_WRITE_DATE = 1u << 10,
     F_DOC = 1u << 11,
-    F_COUNT = 12
+    F_FILEID = 1u << 12,
+    F_COUNT = 13
 };
 
 static const char *const field_paths[F_COUNT] = {"$.path",
@@ -71,7 +72,8 @@ static const char *const field_paths[F_COUNT] = {"$.path",
                                                  "$.expect.etag",
                                                  "$.expect.checksum",
                                                  "$.expect.write_date",
-                                                 "$.doc"};
+                                                 "$.doc",
+                                                 "$.fileid"};
 
 struct shape {
     enum job_kind kind;
@@ -83,17 +85,19 @@ struct shape {
 
 /* The table of job.h's comment; keep in step with schemas/job.schema.json. */
 static const struct shape shapes[] = {
-    {JOB_MKDIR, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_NAME | F_DOC, 0},
+    {JOB_MKDIR, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_NAME | F_DOC | F_FILEID, 0},
     {JOB_UPLOAD, JOB_SIDE_CLOUD, F_PATH | F_ATT_ID | F_URL | F_EXPECT | X_CHECKSUM,
-     F_RECORD | F_SIZE | F_NAME | X_ETAG | X_WRITE_DATE | F_DOC, 1},
-    {JOB_RENAME, JOB_SIDE_CLOUD, F_PATH | F_TO, F_RECORD | F_EXPECT | X_ETAG | F_DOC, 0},
+     F_RECORD | F_SIZE | F_NAME | X_ETAG | X_WRITE_DATE | F_DOC | F_FILEID, 1},
+    {JOB_RENAME, JOB_SIDE_CLOUD, F_PATH | F_TO,
+     F_RECORD | F_EXPECT | X_ETAG | F_DOC | F_ATT_ID | F_NAME | F_FILEID, 0},
     {JOB_RENAME, JOB_SIDE_ODOO, F_ATT_ID | F_NAME | F_EXPECT | X_WRITE_DATE,
-     F_RECORD | F_PATH | F_DOC, 1},
+     F_RECORD | F_PATH | F_DOC | F_FILEID, 1},
     {JOB_RELINK, JOB_SIDE_ODOO, F_ATT_ID | F_URL | F_NAME | F_PATH,
-     F_RECORD | F_EXPECT | X_WRITE_DATE | F_DOC | X_ETAG | X_CHECKSUM, 0},
-    {JOB_DELETE, JOB_SIDE_CLOUD, F_PATH, F_RECORD | F_EXPECT | X_ETAG | X_CHECKSUM | F_DOC, 0},
+     F_RECORD | F_EXPECT | X_WRITE_DATE | F_DOC | X_ETAG | X_CHECKSUM | F_FILEID, 0},
+    {JOB_DELETE, JOB_SIDE_CLOUD, F_PATH,
+     F_RECORD | F_EXPECT | X_ETAG | X_CHECKSUM | F_DOC | F_ATT_ID | F_NAME | F_FILEID, 0},
     {JOB_DELETE, JOB_SIDE_ODOO, F_ATT_ID,
-     F_RECORD | F_PATH | F_NAME | F_EXPECT | X_WRITE_DATE | F_DOC | X_CHECKSUM, 1},
+     F_RECORD | F_PATH | F_NAME | F_EXPECT | X_WRITE_DATE | F_DOC | X_CHECKSUM | F_FILEID, 1},
 };
 
 static const struct shape *shape_of(enum job_kind k, enum job_side s)
@@ -122,6 +126,7 @@ void job_release(struct job *j)
     free(j->doc);
     free(j->name);
     free(j->url);
+    free(j->fileid);
     free(j->expect.etag);
     free(j->expect.checksum);
     free(j->expect.write_date);
@@ -153,6 +158,7 @@ int job_copy(struct job *dst, const struct job *src)
         dup_str(&dst->path, src->path) < 0 || dup_str(&dst->to, src->to) < 0 ||
         dup_str(&dst->record, src->record) < 0 || dup_str(&dst->doc, src->doc) < 0 ||
         dup_str(&dst->name, src->name) < 0 || dup_str(&dst->url, src->url) < 0 ||
+        dup_str(&dst->fileid, src->fileid) < 0 ||
         dup_str(&dst->expect.etag, src->expect.etag) < 0 ||
         dup_str(&dst->expect.checksum, src->expect.checksum) < 0 ||
         dup_str(&dst->expect.write_date, src->expect.write_date) < 0 ||
@@ -604,6 +610,17 @@ static int is_url(const char *s)
     return *p && !strchr(p, ' ');
 }
 
+/* ^[A-Za-z0-9]{1,64}$: oc:fileid ("16"), or Nextcloud's OC-FileId ("00000016oc...") */
+static int is_fileid(const char *s)
+{
+    size_t n = 0;
+
+    for (; s[n]; n++)
+        if (!isalnum((unsigned char)s[n]))
+            return 0;
+    return n >= 1 && n <= 64;
+}
+
 static int take(char **dst, const char *s)
 {
     return dup_str(dst, s) < 0 ? ERR_NOMEM : 0;
@@ -615,8 +632,8 @@ static int set_nomem(struct err *e)
 }
 
 static const char *const job_props[] = {
-    "schema", "id",     "kind", "side", "attempt", "created_at", "version", "lock", "path", "to",
-    "record", "att_id", "name", "url",  "size",    "expect",     "reason",  "doc",  NULL};
+    "schema", "id",     "kind", "side", "attempt", "created_at", "version", "lock", "path",   "to",
+    "record", "att_id", "name", "url",  "size",    "expect",     "reason",  "doc",  "fileid", NULL};
 static const char *const expect_props[] = {"etag", "checksum", "write_date", NULL};
 
 static int decode_expect(const cJSON *ex, struct job *j, unsigned *present, struct err *e)
@@ -727,6 +744,15 @@ static int decode_optional(const cJSON *doc, struct job *j, const char *root, un
         if (take(&j->url, s) < 0)
             return set_nomem(e);
         *present |= F_URL;
+    }
+    if ((it = cJSON_GetObjectItemCaseSensitive(doc, "fileid")) != NULL) {
+        if ((rc = job_json_text(it, "$.fileid", 1, 64, &s, e)) < 0)
+            return rc;
+        if (!is_fileid(s))
+            return err_set(e, ERR_INVALID, "$.fileid: expected letters and digits (oc:fileid)");
+        if (take(&j->fileid, s) < 0)
+            return set_nomem(e);
+        *present |= F_FILEID;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(doc, "size")) != NULL) {
         if ((rc = job_json_int(it, "$.size", 0, JOB_INT_MAX, &v, e)) < 0)
@@ -916,10 +942,11 @@ static int encode_fields(const struct job *j, const char *id, struct buf *b)
         (rc = put_str(b, "to", j->to)) < 0 || (rc = put_str(b, "record", j->record)) < 0 ||
         (rc = put_str(b, "doc", j->doc)) < 0)
         return rc;
-    if ((j->att_id || (allowed & F_ATT_ID)) &&
+    if ((j->att_id || (sh && (sh->required & F_ATT_ID))) &&
         (rc = buf_printf(b, ",\"att_id\":%ld", j->att_id)) < 0)
         return rc;
-    if ((rc = put_str(b, "name", j->name)) < 0 || (rc = put_str(b, "url", j->url)) < 0)
+    if ((rc = put_str(b, "name", j->name)) < 0 || (rc = put_str(b, "url", j->url)) < 0 ||
+        (rc = put_str(b, "fileid", j->fileid)) < 0)
         return rc;
     if ((allowed & F_SIZE) && j->size >= 0 && (rc = buf_printf(b, ",\"size\":%lld", j->size)) < 0)
         return rc;

@@ -23,6 +23,10 @@
  *                  expect.checksum = JOB_SHA1_EMPTY is deleted only while empty
  *                  (a folder emptied by the moves of a merge)
  *           odoo   att_id; expect.write_date when known
+ * Any job may also carry what it touches for the sync log: att_id and name of
+ * the attachment (a cloud rename or delete of a linked file), path (an Odoo
+ * delete: the file its url named), fileid (the server's file id of the entry,
+ * oc:fileid, when known; not part of the id).
  *
  * Ownership: every char * in a job is owned by the job (heap, or NULL) and
  * freed by job_release(). job_init() gives an empty job (all NULL / 0).
@@ -68,6 +72,8 @@ struct job {
     long att_id;    /* ir.attachment id, 0 if none */
     char *name;     /* attachment name (odoo rename, relink) */
     char *url;      /* relink: the url the attachment must hold */
+    char *fileid;   /* the server's id of the cloud entry acted on (oc:fileid), when known:
+                       for the sync log, not part of the id */
     long long size; /* upload: content size in bytes, -1 if unknown */
     struct job_expect expect;
     char *reason; /* which rule planned it, for logs and plan output */

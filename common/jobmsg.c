@@ -236,6 +236,12 @@ int job_event_encode(const struct job *j, const struct job_event *ev, struct buf
         rc = put_key_str(out, "record", j->record);
     if (rc == 0)
         rc = put_key_str(out, "path", j->path);
+    if (rc == 0 && (ev->att_id > 0 || j->att_id > 0))
+        rc = buf_printf(out, ",\"att_id\":%ld", ev->att_id > 0 ? ev->att_id : j->att_id);
+    if (rc == 0)
+        rc = put_key_str(out, "name", ev->name ? ev->name : j->name);
+    if (rc == 0)
+        rc = put_key_str(out, "fileid", ev->fileid ? ev->fileid : j->fileid);
     if (rc == 0)
         rc = put_key_str(out, "old", ev->old_value);
     if (rc == 0)

@@ -57,9 +57,16 @@ struct job_event {
     const char *error;     /* required for failed / dead-lettered, NULL otherwise */
     int error_code;        /* ERR_* code of the failure, 0 if none */
     long long duration_ms; /* time spent applying */
+    /* what the attempt learnt, over the job's own fields (0 / NULL: the job's) */
+    long att_id;        /* the attachment a relink created */
+    const char *name;   /* the attachment's name as read under the lock */
+    const char *fileid; /* the entry's file id (a PUT's answer, a re-read) */
 };
 
-/* Event of one job attempt: kind, side, id, record, path, attempt come from j. */
+/*
+ * Event of one job attempt: kind, side, id, attempt come from j; what it touched
+ * (record, path, att_id, name, fileid) from ev where set, else from j.
+ */
 int job_event_encode(const struct job *j, const struct job_event *ev, struct buf *out,
                      struct err *e);
 

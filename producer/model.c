@@ -6,6 +6,7 @@
  */
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,7 +223,21 @@ void odoo_snap_release(struct odoo_snap *s)
     for (i = 0; i < s->natts; i++)
         snap_att_free(&s->atts[i]);
     free(s->atts);
+    free(s->incomplete_why);
     memset(s, 0, sizeof *s);
+}
+
+void odoo_snap_incomplete(struct odoo_snap *s, const char *what, const char *why)
+{
+    size_t n;
+
+    s->complete = 0;
+    if (s->incomplete_why || !what)
+        return;
+    n = strlen(what) + (why ? strlen(why) : 0) + 3;
+    s->incomplete_why = malloc(n);
+    if (s->incomplete_why)
+        snprintf(s->incomplete_why, n, "%s%s%s", what, why ? ": " : "", why ? why : "");
 }
 
 static int list_add(struct snap_record_list *l, const char *model, long id,

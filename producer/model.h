@@ -86,6 +86,10 @@ struct plan_input {
     const char *archive_folder;    /* "Archive" (PLAN_UNMATCHED_ARCHIVE) */
     const struct snap_links *prev; /* what the previous pass saw linked (sorted by att_id);
                                       NULL: unknown (first pass, lost state) */
+    /* cloud.link_form (common/link.h): 1 = a url attachment holds the server's web link
+     * (<root>/index.php/f/<file id>) where its file has a file id, 0 = the DAV url;
+     * link_web_warn: say when a file has no id (the web form was asked for) */
+    int link_web, link_web_warn;
 };
 
 /* A record matching a type. */
@@ -122,7 +126,9 @@ struct odoo_snap {
     size_t ntypes;
     struct snap_att *atts;
     size_t natts, cap_atts;
-    int complete;                      /* 1 when every page of every scan was read */
+    int complete;         /* 1 when every page of every scan was read */
+    char *incomplete_why; /* complete = 0: why (the first reason: the read, the model and
+                             Odoo's message), said with the plan's verdict; may be NULL */
     struct snap_record_list unmatched; /* exist in Odoo, tagged on a folder, match no type */
     int gone_known; /* 1 (default): a tagged record listed nowhere is deleted in Odoo;
                        0: unknown (the existence check failed), none is taken for deleted */
@@ -257,6 +263,12 @@ int odoo_snap_add_unmatched(struct odoo_snap *s, const char *model, long id,
                             const char *display_name, struct err *e);
 /* Append a deep copy of *a. 0 or ERR_NOMEM. */
 int odoo_snap_add_att(struct odoo_snap *s, const struct snap_att *a, struct err *e);
+/*
+ * The scan is incomplete (complete = 0): what (the read that failed) and why (Odoo's
+ * message, which names the model and the call), kept as "<what>: <why>" when it is the
+ * first reason (out of memory: only complete = 0).
+ */
+void odoo_snap_incomplete(struct odoo_snap *s, const char *what, const char *why);
 
 /* Empty snapshot, complete = 1. */
 void cloud_snap_init(struct cloud_snap *s);

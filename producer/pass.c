@@ -106,7 +106,7 @@ static int cmp_long(const void *a, const void *b)
  * only the ones really gone stay missing. (A moved file keeps its content.)
  */
 static int read_tagged(struct odoo *o, struct odoo_snap *os, const struct cloud_snap *cs,
-                       struct scan_stats *st, struct err *e)
+                       struct scan_stats *st, struct log *lg, struct err *e)
 {
     long *known = NULL, *want = NULL;
     size_t nk = 0, nw = 0;
@@ -144,8 +144,12 @@ static int read_tagged(struct odoo *o, struct odoo_snap *os, const struct cloud_
         st->odoo_requests++;
         if (rc == ERR_ACCESS || rc == ERR_INVALID) {
             /* cannot tell whether they still exist: plan no deletion this pass */
+            log_warn(lg,
+                     "reading %zu attachments tagged on cloud files (ir.attachment read): %s; "
+                     "no deletion this pass",
+                     k, e->msg);
+            odoo_snap_incomplete(os, "reading the attachments tagged on cloud files", e->msg);
             err_clear(e);
-            os->complete = 0;
             rc = 0;
             break;
         }
@@ -629,7 +633,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     /* before read_tagged: the attachments of records that match no type are read with them */
     rc = scan_unmatched(o, c, types, ntypes, &os, &cs, have_links ? &links : NULL, st, po->log, e);
     if (rc == 0)
-        rc = read_tagged(o, &os, &cs, st, e);
+        rc = read_tagged(o, &os, &cs, st, po->log, e);
     if (rc < 0)
         goto out;
     t_cloud = mono_ms();
@@ -643,6 +647,8 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.archive_folder = c->unmatched.folder;
     in.force_deletes = po->force_deletes;
     in.url_base = c->cloud.url;
+    in.link_web = c->cloud.link_form != CFG_LINK_DAV;
+    in.link_web_warn = c->cloud.link_form == CFG_LINK_WEB;
     in.types = types;
     in.ntypes = ntypes;
     in.version = wall_ms();

@@ -490,9 +490,17 @@ static int finish(struct ctx *c)
     p->delete_weight = c->del_weight;
     over = c->del_weight > 0 && (double)c->del_weight > in->max_delete_share * (double)c->managed;
     if (incomplete || over) {
+        char odoo_why[768];
         const char *why = incomplete ? (!c->os->complete ? "the Odoo scan is incomplete"
                                                          : "the cloud scan is incomplete")
                                      : "too many deletions";
+
+        if (!c->os->complete && c->os->incomplete_why) {
+            /* say which read failed, and Odoo's message (its model and call) */
+            snprintf(odoo_why, sizeof odoo_why, "the Odoo scan is incomplete (%s)",
+                     c->os->incomplete_why);
+            why = odoo_why;
+        }
         if (in->force_deletes) {
             plan_add_msg(c, "%s, but deletions are forced (%zu of %zu managed)", why, c->del_weight,
                          c->managed);
@@ -517,6 +525,11 @@ static int finish(struct ctx *c)
                 "it in the cloud)",
                 c->cs->lo[i].folder, c->lo_withheld[i],
                 c->cs->lo[i].below ? "it or below it" : "it");
+    if (c->no_fileid && in->link_web_warn)
+        plan_add_msg(c,
+                     "%zu url %s to the WebDAV address: the server gave no file id to link to "
+                     "(cloud.link_form web)",
+                     c->no_fileid, c->no_fileid == 1 ? "attachment links" : "attachments link");
     /* a type Odoo refused (its model, its domain, its rights) was not scanned: the
      * pass is incomplete even though the other types are planned */
     if (p->types_failed && p->verdict == PLAN_VERDICT_OK)
@@ -572,6 +585,8 @@ static void ctx_release(struct ctx *c)
     free(c->chosen);
     free(c->early);
     free(c->early_paths);
+    free(c->web_root);
+    free(c->fid);
     for (i = 0; i < c->ntf; i++) {
         free(c->tf[i].name);
         free(c->tf[i].want);

@@ -134,7 +134,13 @@ static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
     return c->nomem ? ERR_NOMEM : 0;
 }
 
-static int odoo_delete(struct ctx *c, const struct snap_att *a, long of, const char *reason)
+/*
+ * Delete attachment a in Odoo. path: the cloud entry it links to (its file moved out
+ * of document folders, or the path its url named), fileid: that entry's file id
+ * (seen now, or by the previous pass), both for the sync log; either may be NULL.
+ */
+static int odoo_delete(struct ctx *c, const struct snap_att *a, long of, const char *reason,
+                       const char *path, const char *fileid)
 {
     struct dfold *d = &c->df[of];
     struct job *j;
@@ -147,6 +153,8 @@ static int odoo_delete(struct ctx *c, const struct snap_att *a, long of, const c
     j->att_id = a->id;
     j->record = xdup(c, d->key);
     j->name = xdup(c, a->name);
+    j->path = xdup(c, path);
+    j->fileid = xdup(c, fileid);
     j->expect.write_date = xdup(c, a->write_date);
     c->del_weight++;
     return 0;
@@ -348,18 +356,20 @@ static int plan_move_file(struct ctx *c, const struct snap_att *a, long of, cons
         j->path = xdup(c, primary->path);
         j->to = xdup(c, to);
         j->record = xdup(c, t->key);
+        j->att_id = a->id;
+        j->name = xdup(c, a->name);
+        j->fileid = xdup(c, primary->fileid);
         j->expect.etag = xdup(c, primary->etag);
     }
     j = plan_new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, t->lock,
                      "attachment moved to another record in Odoo");
     if (j) {
         j->att_id = a->id;
-        j->url = plan_url_for_path(c->in->url_base, to);
-        if (!j->url)
-            c->nomem = 1;
+        j->url = plan_link_for(c, to, primary->fileid);
         j->name = xdup(c, a->name ? a->name : base_name(to));
         j->record = xdup(c, t->key);
         j->path = xdup(c, to);
+        j->fileid = xdup(c, primary->fileid);
         j->expect.write_date = xdup(c, a->write_date);
     }
     if (!c->nomem)
@@ -431,6 +441,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
     char akbuf[300];
     const char *now_att = att_key(a, akbuf, sizeof akbuf);
     const struct snap_entry *gone;
+    const struct snap_link *prev;
     const char *src_key;
     struct job *j;
 
@@ -438,7 +449,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         struct dfold *d = &c->df[pdf];
         const char *bn = base_name(primary->path);
         char *pp, *url;
-        int renamed, url_stale, untagged;
+        int renamed, url_stale, untagged, form_ok, moved, refolded;
         if (pdf != of && odoo_moved_att(c, a, of, pdf, now_att))
             return plan_move_file(c, a, of, d->key,
                                   d->cur_path && strcmp(d->cur_path, d->post) == 0, primary,
@@ -450,17 +461,29 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
             free(pp);
             return ERR_NOMEM;
         }
-        url = plan_url_for_path(c->in->url_base, pp);
+        url = plan_link_for(c, pp, primary->fileid);
         if (!url) {
             free(pp);
-            return c->nomem = 1, ERR_NOMEM;
+            return ERR_NOMEM;
         }
         renamed = !name_matches(c, a->name, bn);
-        /* compared decoded, so another spelling of the same url is not rewritten each pass */
-        url_stale = !upath || strcmp(upath, pp) != 0;
+        /*
+         * Compared decoded, so another spelling of the same url is not rewritten each
+         * pass. A web link names the file by its id, which a move keeps: it is stale
+         * only when it names another file, or when it is not in the configured form
+         * (a DAV url where a web link is written, or the reverse: rewritten once).
+         */
+        form_ok = plan_link_form_ok(c, a->url, primary->fileid);
+        moved = !upath || strcmp(upath, pp) != 0;
+        url_stale = !form_ok ||
+                    (moved && !(c->in->link_web && primary->fileid && *primary->fileid && form_ok));
         /* adopted by its url (a file replaced in place loses its dead properties), or told
          * by its file id (a parent folder moved on Nextcloud, ident.h): tag it */
         untagged = primary->att_tag != a->id || primary->retag;
+        /* its folder moves this pass on a server with file ids (Nextcloud, ownCloud): the
+         * move leaves the files' dead properties behind, and its web link stays right:
+         * relinked all the same, to tag it at its new place in this pass */
+        refolded = moved && !url_stale && primary->fileid && *primary->fileid;
         if (!d->odoo_ok) {
             /* to-cloud: Odoo is not written */
         } else if (pdf == of) {
@@ -468,7 +491,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
              * One job per attachment: a relink carries the name too, and two
              * jobs expecting the same write_date would refuse each other.
              */
-            if (renamed && !url_stale && !untagged) {
+            if (renamed && !url_stale && !untagged && !refolded) {
                 j = plan_new_job(c, PH_ODOO, JOB_RENAME, JOB_SIDE_ODOO, d->lock,
                                  "cloud file renamed");
                 if (j) {
@@ -476,20 +499,23 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                     j->name = xdup(c, bn);
                     j->record = xdup(c, d->key);
                     j->path = xdup(c, pp);
+                    j->fileid = xdup(c, primary->fileid);
                     j->expect.write_date = xdup(c, a->write_date);
                 }
             }
-            if (url_stale || untagged) {
+            if (url_stale || untagged || refolded) {
                 j = plan_new_job(c, PH_ODOO, JOB_RELINK, JOB_SIDE_ODOO, d->lock,
-                                 renamed     ? "cloud file renamed"
-                                 : url_stale ? "document folder moved"
-                                             : "replaced file lost its tag");
+                                 renamed                 ? "cloud file renamed"
+                                 : url_stale && !form_ok ? "link in another form"
+                                 : url_stale || refolded ? "document folder moved"
+                                                         : "replaced file lost its tag");
                 if (j) {
                     j->att_id = a->id;
                     j->url = xdup(c, url);
                     j->name = xdup(c, renamed || !a->name ? bn : a->name);
                     j->record = xdup(c, d->key);
                     j->path = xdup(c, pp);
+                    j->fileid = xdup(c, primary->fileid);
                     j->expect.write_date = xdup(c, a->write_date);
                 }
             }
@@ -502,6 +528,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                 j->name = xdup(c, bn);
                 j->record = xdup(c, d->key);
                 j->path = xdup(c, pp);
+                j->fileid = xdup(c, primary->fileid);
                 j->expect.write_date = xdup(c, a->write_date);
             }
         }
@@ -514,8 +541,14 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
     if (tagged_elsewhere && c->df[of].cloud_ok && c->df[of].odoo_ok &&
         (gone = left_in_gone_folder(c, a, upath, &src_key)) != NULL)
         return plan_move_file(c, a, of, src_key, 1, gone, now_att);
-    if (tagged_elsewhere)
-        return odoo_delete(c, a, of, "cloud file moved out of document folders");
+    if (tagged_elsewhere) {
+        size_t lo, hi;
+
+        plan_range_atag(c, a->id, &lo, &hi);
+        return odoo_delete(c, a, of, "cloud file moved out of document folders",
+                           lo < hi ? c->atag[lo]->path : upath,
+                           lo < hi ? c->atag[lo]->fileid : NULL);
+    }
     if (!upath)
         return 0; /* not a link into our tree */
     if (plan_find_path(c, upath) || plan_under_frozen(c, upath))
@@ -540,8 +573,10 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
      * folder is gone too (scan_unmatched); as gone, so a later file at that path is new */
     if (carry_gone_link(c, a->id) < 0)
         return ERR_NOMEM;
+    prev = snap_links_find(c->in->prev, a->id);
     return odoo_delete(
-        c, a, of, c->df[of].cur_path ? "cloud file deleted" : "document folder deleted in cloud");
+        c, a, of, c->df[of].cur_path ? "cloud file deleted" : "document folder deleted in cloud",
+        upath, prev ? prev->fileid : NULL);
 }
 
 static void claim_range(struct ctx *c, size_t lo, size_t hi)
@@ -619,7 +654,7 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
         }
     }
     if (a->type == SNAP_ATT_URL && a->url) {
-        upath = plan_path_for_url(c->in->url_base, a->url);
+        upath = plan_link_path(c, a->url, a->id);
         if (upath && depth(c, upath) < 1) {
             free(upath);
             upath = NULL;
@@ -742,6 +777,9 @@ int plan_children(struct ctx *c)
                     if (j) {
                         j->path = xdup(c, pp);
                         j->record = xdup(c, d->key);
+                        j->att_id = en->att_tag;
+                        j->name = xdup(c, bn);
+                        j->fileid = xdup(c, en->fileid);
                         j->expect.etag = xdup(c, en->etag);
                         c->del_weight++;
                     }
@@ -770,9 +808,8 @@ int plan_children(struct ctx *c)
                     j->path = xdup(c, pp);
                     j->name = xdup(c, bn);
                     j->record = xdup(c, d->key);
-                    j->url = plan_url_for_path(c->in->url_base, pp);
-                    if (!j->url)
-                        c->nomem = 1;
+                    j->fileid = xdup(c, en->fileid);
+                    j->url = plan_link_for(c, pp, en->fileid);
                     /* the id it gets is the tag it carries next pass (a stale tag it had
                      * already is not: a job that failed would leave it, unproven) */
                     if (!en->att_tag)

@@ -93,7 +93,7 @@ static int index_upaths(struct ctx *c)
         char *p;
         if (a->type != SNAP_ATT_URL || !a->url)
             continue;
-        p = plan_path_for_url(c->in->url_base, a->url);
+        p = plan_link_path(c, a->url, a->id);
         if (!p)
             continue; /* not a link into the cloud (or ENOMEM: then one link less is seen) */
         c->upaths[c->nupaths].path = p;
@@ -194,6 +194,7 @@ int plan_gone_delete(struct ctx *c, const struct snap_entry *en, int ph)
         return ERR_NOMEM;
     j->path = xdup(c, en->path);
     j->record = xdup(c, en->record_tag);
+    j->fileid = xdup(c, en->fileid);
     j->expect.etag = xdup(c, en->etag);
     plan_range_under(c, en->path, &lo, &hi);
     c->del_weight += 1 + (hi - lo);

@@ -119,7 +119,12 @@ struct ctx {
     struct jlist ph[PH_COUNT];
     size_t managed, del_weight;
     size_t *lo_withheld; /* per cs->lo: Odoo-side deletions withheld for that folder (lazy) */
-    int fileids;         /* the server gives file ids (an entry carries one) */
+    char *web_root;      /* the server root web links start with (link.h) */
+    const struct snap_entry **fid; /* entries with a file id, by normalised id (lazy) */
+    size_t nfid;
+    int fid_ready;
+    size_t no_fileid; /* links that had to be DAV urls: the file has no id (link_web_warn) */
+    int fileids;      /* the server gives file ids (an entry carries one) */
 };
 
 /* ---------- small helpers ---------- */
@@ -218,6 +223,27 @@ void plan_range_under(const struct ctx *c, const char *dir, size_t *lo, size_t *
 void plan_range_atag(const struct ctx *c, long id, size_t *lo, size_t *hi);
 /* Range of record-tagged folders for one record tag ("model,id"). */
 void plan_range_rtag(const struct ctx *c, const char *key, size_t *lo, size_t *hi);
+
+/* ---------- plan_url.c: the urls of url attachments ---------- */
+
+/*
+ * The url a url attachment should hold for the cloud entry at path (fileid: its
+ * server file id, may be NULL): its web link when in->link_web and it has an id,
+ * else its DAV url. malloc'd; NULL (c->nomem set) when out of memory.
+ */
+char *plan_link_for(struct ctx *c, const char *path, const char *fileid);
+/*
+ * The decoded cloud path url names, in any form (link.h): a DAV url, a web link
+ * with a path, or one with a file id (the entry of the snapshot with that id, else
+ * the path the previous pass saw attachment att_id's file at, when it had that id).
+ * malloc'd; NULL when it names nothing of ours (or out of memory: c->nomem).
+ */
+char *plan_link_path(struct ctx *c, const char *url, long att_id);
+/*
+ * Whether url is in the form the pass writes for a file with id fileid (may be
+ * NULL): the web link naming that id (any spelling), or a DAV url.
+ */
+int plan_link_form_ok(struct ctx *c, const char *url, const char *fileid);
 
 /* ---------- plan_records.c: step 3 ---------- */
 

@@ -268,6 +268,7 @@ static int emit_place(struct ctx *c, struct rec *r, const struct snap_entry *pic
             j->path = xdup(c, r->parked ? r->park : pick->path);
             j->to = xdup(c, want);
             j->record = xdup(c, r->key);
+            j->fileid = xdup(c, pick->fileid);
             j->expect.etag = xdup(c, pick->etag);
         }
         if (t->cloud_ok && pick->retag && !r->parked) {
@@ -406,6 +407,8 @@ static int plan_merge(struct ctx *c, struct rec *r, const struct snap_entry *pic
             j->to = to;
             to = NULL;
             j->record = xdup(c, r->key);
+            j->att_id = en->att_tag > 0 ? en->att_tag : 0;
+            j->fileid = xdup(c, en->fileid);
             j->expect.etag = xdup(c, en->etag);
         }
         free(to);
@@ -738,6 +741,7 @@ static int park_cycle(struct ctx *c, struct rec **byid)
             j->path = xdup(c, r->pick->path);
             j->to = xdup(c, buf_str(&tmp));
             j->record = xdup(c, r->key);
+            j->fileid = xdup(c, r->pick->fileid);
             j->expect.etag = xdup(c, r->pick->etag);
         }
         r->park = xdup(c, buf_str(&tmp));

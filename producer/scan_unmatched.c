@@ -5,7 +5,8 @@
  * the archive folder and those of the previous pass's links: each is read by id
  * in batches per model, to tell a record that still exists (os->unmatched, with
  * its attachments) from one deleted in Odoo. Models of types whose scan failed
- * are left alone.
+ * are left alone. Urls are read in any form (common/link.h); a web link names a
+ * file id, not the archive folder, so those records come from the links.
  */
 #include "scan.h"
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "link.h"
 #include "plan.h"
 #include "scan_int.h"
 
@@ -107,8 +109,15 @@ static int archive_links(struct odoo *o, const struct cfg *c, const struct plan_
         const cJSON *row = cJSON_GetArrayItem(rows, i);
         const char *model = scan_json_str(row, "res_model"), *url = scan_json_str(row, "url");
         char *path = url ? plan_path_for_url(c->cloud.url, url) : NULL;
-        char tag[300];
+        char tag[300], fid[LINK_FILEID_MAX];
         struct mid m;
+
+        /* the Files app's link by path ("?dir=<folder>&scrollto=<name>"); a web link by
+         * file id names no path: its record is found through the previous pass's links */
+        if (!path && url && link_parse_web(c->cloud.url, url, fid, &path) != LINK_WEB_PATH) {
+            free(path);
+            path = NULL;
+        }
 
         if (path && model && strncmp(path, dir, n + 1) == 0) {
             snprintf(tag, sizeof tag, "%s,%ld", model, scan_json_long(row, "res_id"));
@@ -231,7 +240,7 @@ int scan_unmatched(struct odoo *o, const struct cfg *c, const struct plan_type *
         if (rc == ERR_ACCESS || rc == ERR_INVALID || rc == ERR_NOTFOUND) {
             log_warn(lg, "looking for links into the archive folder: %s; no deletion this pass",
                      e->msg);
-            os->complete = 0;
+            odoo_snap_incomplete(os, "looking for links into the archive folder", e->msg);
             err_clear(e);
             rc = 0;
         }
@@ -272,11 +281,14 @@ int scan_unmatched(struct odoo *o, const struct cfg *c, const struct plan_type *
             /* their attachments, as the scan reads those of matching records */
             rc = scan_atts_of(o, &r, model, have, nh, st, e);
             if (rc == ERR_ACCESS || rc == ERR_INVALID || rc == ERR_NOTFOUND) {
-                log_warn(lg,
-                         "reading the attachments of %s records that match no type: %s; "
-                         "no deletion this pass",
-                         model, e->msg);
-                os->complete = 0;
+                char what[300];
+
+                snprintf(what, sizeof what,
+                         "reading the attachments of %s records that match "
+                         "no type",
+                         model);
+                log_warn(lg, "%s: %s; no deletion this pass", what, e->msg);
+                odoo_snap_incomplete(os, what, e->msg);
                 err_clear(e);
                 rc = 0;
             }

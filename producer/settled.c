@@ -62,7 +62,8 @@ int settled_config(const struct cfg *c, char out[SHA1_HEX_SIZE], struct err *e)
         rc = put_field(&h, num, e);
     if (rc == 0)
         rc = put_field(&h, c->standalone.folder, e);
-    snprintf(num, sizeof(num), "unmatched %d", c->unmatched.policy);
+    snprintf(num, sizeof(num), "unmatched %d link_form %d", c->unmatched.policy,
+             (int)c->cloud.link_form);
     if (rc == 0)
         rc = put_field(&h, num, e);
     if (rc == 0)

@@ -49,6 +49,7 @@ static void conn_free(struct apply_conn *c)
 {
     if (!c)
         return;
+    free(c->made_url);
     dav_free(c->dav);
     odoo_free(c->odoo);
     free(c);
@@ -197,12 +198,19 @@ int apply_job(const struct job *j, void *ud, struct err *e)
     struct apply_conn *c = NULL;
     struct job_event ev;
     enum job_result res = JOB_APPLIED;
+    long made_att = 0;
+    char fileid[LINK_FILEID_MAX] = "";
+    char *made_url = NULL;
     long long t0 = now_ms();
     int rc;
 
     rc = conn_get(a, &c, e);
     if (rc < 0)
         goto out;
+    c->made_att = 0;
+    c->fileid[0] = '\0';
+    free(c->made_url);
+    c->made_url = NULL;
     switch (j->kind) {
     case JOB_MKDIR:
         rc = apply_mkdir(c, j, &res, e);
@@ -226,6 +234,10 @@ int apply_job(const struct job *j, void *ud, struct err *e)
     }
 out:
     if (c) {
+        made_att = c->made_att;
+        memcpy(fileid, c->fileid, sizeof(fileid));
+        made_url = c->made_url;
+        c->made_url = NULL;
         if (rc == ERR_RETRY || rc == ERR_AUTH) {
             conn_free(c); /* transport trouble: start the next job on a fresh connection */
         } else {
@@ -236,11 +248,13 @@ out:
         memset(&ev, 0, sizeof(ev));
         ev.result = rc < 0 ? JOB_FAILED : res;
         ev.duration_ms = now_ms() - t0;
+        ev.att_id = made_att;
+        ev.fileid = fileid[0] ? fileid : NULL;
         if (j->kind == JOB_RENAME) {
             ev.old_value = j->side == JOB_SIDE_CLOUD ? j->path : NULL;
             ev.new_value = j->side == JOB_SIDE_CLOUD ? j->to : j->name;
         } else if (j->kind == JOB_RELINK || j->kind == JOB_UPLOAD) {
-            ev.new_value = j->url;
+            ev.new_value = made_url ? made_url : j->url;
         }
         if (rc < 0) {
             ev.error = e->msg;
@@ -261,5 +275,6 @@ out:
     else
         log_job(a->o.log, LOG_DEBUG, j->id, j->lock, "%s %s: %s", job_kind_name(j->kind),
                 job_side_name(j->side), job_result_name(res));
+    free(made_url);
     return rc;
 }

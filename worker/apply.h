@@ -47,7 +47,10 @@ struct apply_opts {
     const struct dav_opts *dav;   /* borrowed for the life of the applier */
     const struct odoo_opts *odoo; /* borrowed for the life of the applier */
     const char *tmpdir;           /* spool directory for uploads; NULL = $TMPDIR or /tmp */
-    struct log *log;              /* may be NULL */
+    /* cloud.link_form is not dav: an uploaded file's attachment links to the server's web
+     * link (common/link.h) when the server gives the file an id, else to the job's url */
+    int link_web;
+    struct log *log; /* may be NULL */
     /* Called once per attempt with its outcome (the sync log); may be NULL. Any thread. */
     void (*on_event)(const struct job *j, const struct job_event *ev, void *ud);
     void *event_ud;

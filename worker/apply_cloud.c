@@ -334,9 +334,11 @@ static int path_under(const char *path, const char *dir)
 
 /*
  * A live url attachment whose url names the folder or something below it, in any
- * spelling (host, percent-encoding, "//" and "." segments do not matter): its id in
- * *att_id, 0 when there is none. The candidates are the url attachments whose url
- * holds the folder's name, as is or percent-encoded (ilike), each then decoded.
+ * spelling (host, percent-encoding, "//" and "." segments do not matter) and in any
+ * form (link.h): its id in *att_id, 0 when there is none. The candidates are the url
+ * attachments whose url holds the folder's name, as is or percent-encoded (ilike),
+ * each then decoded as a WebDAV address or a Files-app link by path; then those whose
+ * web link names a file id of an entry in the folder (apply_linked_by_id).
  */
 static int linked_into(struct applier *a, struct apply_conn *c, const char *folder, long *att_id,
                        struct err *e)
@@ -391,12 +393,21 @@ static int linked_into(struct applier *a, struct apply_conn *c, const char *fold
         const cJSON *row = cJSON_GetArrayItem(rows, i);
         const char *url = apply_jstr(row, "url");
         struct err de = ERR_INIT;
+        char id[LINK_FILEID_MAX], *wp = NULL;
 
         buf_reset(&dec);
         if (url && dav_href_decode(url, bp ? bp : "/", &dec, &de) == 0 &&
             path_under(buf_str(&dec), folder))
             *att_id = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "id"));
+        /* the Files app's link by path ("?dir=<folder>&scrollto=<name>") */
+        else if (url && link_parse_web(base, url, id, &wp) == LINK_WEB_PATH &&
+                 path_under(wp, folder))
+            *att_id = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "id"));
+        free(wp);
     }
+    /* the server's web link names a file by its id, not by its path */
+    if (rc == 0 && !*att_id)
+        rc = apply_linked_by_id(a, c, folder, att_id, e);
 out:
     cJSON_Delete(dom);
     cJSON_Delete(rows);

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "apply.h"
+#include "link.h"
 
 struct att_batch;
 
@@ -28,6 +29,10 @@ struct apply_conn {
     struct dav *dav;
     struct odoo *odoo;
     struct apply_conn *next;
+    /* what the job being applied learnt, for its event (reset by apply_job) */
+    long made_att;                /* the attachment a relink created (or found created) */
+    char *made_url;               /* the url an upload wrote, when not the job's (malloc'd) */
+    char fileid[LINK_FILEID_MAX]; /* the file id of the entry it wrote, when known */
 };
 
 struct applier {
@@ -93,6 +98,10 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
 int apply_docs_move(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e);
 int apply_docs_archive(struct apply_conn *c, const struct job *j, enum job_result *res,
                        struct err *e);
+/* apply_links.c: a url attachment links into folder (or below) by the server's web link
+ * (link.h: by a file id of an entry there): its id in *att_id, else 0. */
+int apply_linked_by_id(const struct applier *a, struct apply_conn *c, const char *folder,
+                       long *att_id, struct err *e);
 /* apply_odoo.c */
 int apply_rename_odoo(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e);

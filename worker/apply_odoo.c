@@ -228,6 +228,8 @@ int apply_relink(struct apply_conn *c, const struct job *j, enum job_result *res
         }
     }
 out:
+    if (rc == 0 && j->att_id == 0 && att_id > 0 && *res != JOB_SKIPPED)
+        c->made_att = att_id;
     cJSON_Delete(att);
     cJSON_Delete(dom);
     cJSON_Delete(vals);

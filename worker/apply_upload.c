@@ -220,6 +220,37 @@ static int upload_occupied(struct applier *a, struct apply_conn *c, const struct
                    j->att_id);
 }
 
+/* Whether url is a web link (link.h) of the cloud a's handles talk to. */
+static int is_web_link(const struct applier *a, const char *url)
+{
+    char id[LINK_FILEID_MAX], *path = NULL;
+    int k = url ? link_parse_web(a->o.dav->url, url, id, &path) : LINK_NOT_WEB;
+
+    free(path);
+    return k == LINK_WEB_ID;
+}
+
+/*
+ * The url the uploaded file's attachment gets: its web link when cloud.link_form
+ * asks for one and the server gave the file an id (the PUT's OC-FileId, or the
+ * oc:fileid of the file found there), else the job's url. *web: a malloc'd web
+ * link to free, or NULL.
+ */
+static const char *upload_url(const struct applier *a, struct apply_conn *c, const struct job *j,
+                              const char *fileid, char **web)
+{
+    *web = NULL;
+    if (!link_fileid_norm(fileid, c->fileid))
+        return j->url;
+    if (a->o.link_web) {
+        char *root = link_server_root(a->o.dav->url);
+
+        *web = root ? link_web(root, c->fileid) : NULL;
+        free(root);
+    }
+    return *web ? *web : j->url;
+}
+
 int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, enum job_result *res,
                  struct err *e)
 {
@@ -231,6 +262,7 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     char idbuf[64];
     /* sha: the content's sha1 as downloaded (set before any PUT) */
     char sha[SHA1_HEX_SIZE];
+    char *web = NULL;
     const char *type;
     const char *replace = NULL; /* Documents: the ETag of the version replaced */
     int technical;
@@ -262,7 +294,10 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         goto out;
     }
     if (apply_streq(type, "url")) {
-        *res = apply_streq(apply_jstr(att, "url"), j->url) ? JOB_ALREADY_DONE : JOB_SKIPPED;
+        const char *u = apply_jstr(att, "url");
+
+        *res = apply_streq(u, j->url) || (a->o.link_web && is_web_link(a, u)) ? JOB_ALREADY_DONE
+                                                                              : JOB_SKIPPED;
         goto out;
     }
     if (j->expect.checksum && !apply_streq(apply_att_checksum(att), j->expect.checksum)) {
@@ -370,9 +405,16 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     }
     /* Confirmed in the cloud and tagged: only now does the content leave Odoo (a
      * document of the Documents app keeps it: Odoo previews it there) */
-    if (!j->doc)
-        rc = att_to_url(c->odoo, j->att_id, j->url, e);
+    if (!j->doc) {
+        rc = att_to_url(c->odoo, j->att_id,
+                        upload_url(a, c, j, r.fileid[0] ? r.fileid : st.fileid, &web), e);
+        if (rc == 0 && web) {
+            c->made_url = web; /* for the event: the url written */
+            web = NULL;
+        }
+    }
 out:
+    free(web);
     if (rc == 1)
         rc = 0; /* superseded: *res says so */
     if (sp.f)

@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -247,6 +248,7 @@ class SyncCase(unittest.TestCase):
     STANDALONE = True
     EXTRA = {}
     CLOUD = "DAV"  # "NCDAV": the stack's Nextcloud-like server (cloud_env)
+    LINK_FORM = None  # cloud.link_form when set ("auto", "web", "dav")
 
     def setUp(self):
         self.env = cloud_env(load_env(), self.CLOUD)
@@ -272,6 +274,8 @@ class SyncCase(unittest.TestCase):
             "worker": {"concurrency": 4, "backoff_ms": 100},
             "state": {"file": os.path.join(self.tmp, "odoosync-state.json")},
         }
+        if self.LINK_FORM:
+            cfg["cloud"]["link_form"] = self.LINK_FORM
         for k, v in dict(self.EXTRA, **extra).items():
             cfg[k] = v
         with open(self.config, "w") as f:
@@ -343,11 +347,12 @@ class SyncCase(unittest.TestCase):
         self.assertEqual(got, sorted(expected, key=repr))
 
     def assertLinked(self, aid, rel, model, res_id):
-        """Attachment aid is a url attachment of (model, res_id) naming the file rel."""
+        """Attachment aid is a url attachment of (model, res_id) naming the file rel (its
+        WebDAV address, or the server's web link to that file: link_target)."""
         a = self.att_by_id(aid)
         self.assertIsNotNone(a, "attachment %d is gone" % aid)
         self.assertEqual(a["type"], "url")
-        self.assertTrue(url_path(a["url"]).endswith("/%s/%s" % (self.root, rel)),
+        self.assertTrue(link_target(self, a["url"]).endswith("/%s/%s" % (self.root, rel)),
                         "attachment %d url %s does not name %s" % (aid, a["url"], rel))
         self.assertEqual(a["res_model"], model)
         self.assertEqual(a["res_id"], res_id)
@@ -366,9 +371,49 @@ def url_path(url):
     return urllib.parse.unquote(urllib.parse.urlparse(url).path)
 
 
-def get_url(case, url):
-    """GET an attachment's url as it is (no re-encoding): the body, or None."""
+WEB_LINK = re.compile(r"^(?:/index\.php)?/f/(\d+)/?$")
+
+
+def web_redirect(case, url):
+    """The server's web link (<root>/index.php/f/<file id>, common/link.h) followed one
+    step with the sync account's credentials: the Files app's location it answers (the
+    file's folder, "dir", and name, "scrollto"), or None when it answers no 303."""
     u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        conn.request("GET", u.path, headers={"Authorization": case.dav.auth})
+        r = conn.getresponse()
+        r.read()
+        if r.status != 303:
+            return None
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(r.getheader("Location")).query)
+        return q.get("dir", ["/"])[0], q.get("scrollto", [""])[0]
+    finally:
+        conn.close()
+
+
+def link_target(case, url):
+    """The decoded path an attachment's url names: its WebDAV address's path, or for the
+    server's web link, the sync account's DAV base path + the folder and name the server
+    redirects to (as a user following the link lands on that file)."""
+    if WEB_LINK.match(urllib.parse.urlparse(url).path):
+        loc = web_redirect(case, url)
+        if loc is None:
+            return ""
+        d, name = loc
+        return "%s%s/%s" % (case.dav.base, d.rstrip("/"), name)
+    return url_path(url)
+
+
+def get_url(case, url):
+    """GET an attachment's url as it is (no re-encoding): the body, or None. A web link
+    is followed to the file it names (its content through WebDAV)."""
+    u = urllib.parse.urlparse(url)
+    if WEB_LINK.match(u.path):
+        path = link_target(case, url)
+        if not path.startswith(case.dav.base + "/"):
+            return None
+        return case.dav.get(path[len(case.dav.base):])
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     try:
         conn.request("GET", u.path, headers={"Authorization": case.dav.auth})

@@ -71,6 +71,7 @@ import traceback
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import SyncCase, get_url  # noqa: E402
 
 SA = "Stand Alone Attachments"
@@ -276,7 +277,8 @@ def url_rel(case, url):
     u = urllib.parse.urlparse(url)
     if u.scheme not in ("http", "https"):
         return None
-    path = urllib.parse.unquote(u.path)
+    # the server's web link names a file by its id: where the server says it is
+    path = harness.link_target(case, url)
     prefix = "%s/%s/" % (case.dav.base, case.root)
     if not path.startswith(prefix):
         return None

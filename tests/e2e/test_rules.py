@@ -136,7 +136,8 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.delete(self.p("Quotations/SO019"))
-        self.assertPlan([("delete", "odoo", None, None, aid), mkdir("Quotations/SO019")])
+        self.assertPlan([("delete", "odoo", "Quotations/SO019/a.txt", None, aid),
+                         mkdir("Quotations/SO019")])
         self.sync()
         t = self.tree()
         self.assertIn("Quotations/SO019", t)
@@ -165,7 +166,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.odoo.unlink("ir.attachment", aid)
-        self.assertPlan([("delete", "cloud", "Quotations/SO019/a.txt", None, None)])
+        self.assertPlan([("delete", "cloud", "Quotations/SO019/a.txt", None, aid)])
         self.sync()
         self.assertNotIn("Quotations/SO019/a.txt", self.tree())
         self.assertQuiet()
@@ -194,7 +195,7 @@ class Rules(SyncCase):
         self.dav_copy(self.p("Quotations/SO019/a.txt"), self.p("Quotations/SO019/copy.txt"))
         self.assertEqual(self.tree()["Quotations/SO019/copy.txt"][2].get("attachment"), str(aid))
         self.odoo.unlink("ir.attachment", aid)
-        self.assertPlan([("delete", "cloud", "Quotations/SO019/a.txt", None, None),
+        self.assertPlan([("delete", "cloud", "Quotations/SO019/a.txt", None, aid),
                          ("relink", "odoo", "Quotations/SO019/copy.txt", None, 0)])
         self.sync()
         tree = self.tree()
@@ -237,7 +238,7 @@ class Rules(SyncCase):
         self.sync()
         self.odoo.write("ir.attachment", aid, {"res_id": s2})
         self.assertPlan([("rename", "cloud", "Quotations/SO001/a.bin", "Quotations/SO002/a.bin",
-                          None),
+                          aid),
                          ("relink", "odoo", "Quotations/SO002/a.bin", None, aid)])
         self.sync()
         tree = self.tree()
@@ -362,7 +363,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.delete(self.p("Quotations/SO019/a.txt"))
-        self.assertPlan([("delete", "odoo", None, None, aid)])
+        self.assertPlan([("delete", "odoo", "Quotations/SO019/a.txt", None, aid)])
         self.sync()
         self.assertIsNone(self.att_by_id(aid))
         self.assertQuiet()
@@ -385,7 +386,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.move(self.p("Quotations/SO019/a.txt"), self.p("Quotations/a.txt"))
-        self.assertPlan([("delete", "odoo", None, None, aid)])
+        self.assertPlan([("delete", "odoo", "Quotations/a.txt", None, aid)])
         self.sync()
         self.assertIsNone(self.att_by_id(aid))
         self.assertQuiet()
@@ -395,7 +396,7 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.dav.delete(self.p("Quotations"))
-        self.assertPlan([("delete", "odoo", None, None, aid), mkdir("Quotations"),
+        self.assertPlan([("delete", "odoo", "Quotations/SO019/a.txt", None, aid), mkdir("Quotations"),
                          mkdir("Quotations/SO019")])
         self.sync()
         self.assertIsNone(self.att_by_id(aid))

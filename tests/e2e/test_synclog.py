@@ -9,16 +9,21 @@ WebDAV and a private Odoo emulator:
     calls than records), and all written before `run --once` exits;
   - option off (the default): no ir.logging record at all;
   - Odoo refusing ir.logging (access rights): every job still applies, the pass exits 0,
-    and the refusal is only a warning.
+    and the refusal is only a warning;
+  - every event names what it touched: attachment id and name, record, cloud path (an
+    Odoo-side delete included); an incomplete Odoo scan says which read failed, with the
+    model, the call and Odoo's message.
 """
 import collections
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SyncCase, binary, main  # noqa: E402
@@ -61,6 +66,13 @@ class Base(SyncCase):
         with open(path) as f:
             events = [json.loads(line) for line in f if line.strip()]
         return p, [e for e in events if e["result"] == "applied"]
+
+    def events(self, n):
+        """run --once; every event of that pass."""
+        path = os.path.join(self.tmp, "events-%d.jsonl" % n)
+        self.sync("--events", path)
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
 
     def logs(self):
         return self.odoo.call("ir.logging", "search_read", [[]],
@@ -134,6 +146,119 @@ class SyncLogOdoo(Base):
         self.control({"allow_model": "ir.logging"})
         self.assertEqual(self.odoo.call("ir.logging", "search_count", [[]]), 0)
         self.assertQuiet()
+
+
+class SyncLogNames(Base):
+    """Every event names what it touched: the attachment (id and name), the record, the
+    cloud path (for an Odoo-side job, the file its url named) and, where the server gives
+    file ids, the file id (test_links.py, on the Nextcloud-like server)."""
+
+    def test_events_name_attachment_record_and_path(self):
+        self.write_config(sync_log=ON)
+        so = self.order("SO200")
+        rec = "sale.order,%d" % so
+        aid = self.odoo.attach("sale.order", so, "quote.pdf", b"%PDF-1.4 quote")
+        gone = self.odoo.attach("sale.order", so, "gone.txt", b"gone in the cloud")
+        dropped = self.odoo.attach("sale.order", so, "dropped.txt", b"gone in Odoo")
+        evs = self.events(1)
+        up = {e["att_id"]: e for e in evs if e["kind"] == "upload"}
+        self.assertEqual(set(up), {aid, gone, dropped}, evs)
+        self.assertEqual((up[aid]["name"], up[aid]["record"], up[aid]["path"]),
+                         ("quote.pdf", rec, self.p("Quotations/SO200/quote.pdf")))
+
+        # a file deleted in the cloud: the Odoo delete names the attachment, its name,
+        # its record and the file its url named (it carried only the record)
+        self.dav.delete(self.p("Quotations/SO200/gone.txt"))
+        # an attachment deleted in Odoo: the cloud delete names the attachment it follows
+        self.odoo.unlink("ir.attachment", dropped)
+        # a new cloud file: the relink names the attachment it created
+        self.dav.put(self.p("Quotations/SO200/new.txt"), b"new in the cloud")
+        evs = self.events(2)
+        dodoo = [e for e in evs if e["kind"] == "delete" and e["side"] == "odoo"]
+        self.assertEqual(len(dodoo), 1, evs)
+        self.assertEqual({k: dodoo[0].get(k) for k in ("att_id", "name", "record", "path")},
+                         {"att_id": gone, "name": "gone.txt", "record": rec,
+                          "path": self.p("Quotations/SO200/gone.txt")})
+        dcloud = [e for e in evs if e["kind"] == "delete" and e["side"] == "cloud"]
+        self.assertEqual(len(dcloud), 1, evs)
+        self.assertEqual({k: dcloud[0].get(k) for k in ("att_id", "name", "record", "path")},
+                         {"att_id": dropped, "name": "dropped.txt", "record": rec,
+                          "path": self.p("Quotations/SO200/dropped.txt")})
+        rl = [e for e in evs if e["kind"] == "relink"]
+        self.assertEqual(len(rl), 1, evs)
+        made = [a["id"] for a in self.odoo.attachments([("name", "=", "new.txt")])]
+        self.assertEqual(len(made), 1)
+        self.assertEqual({k: rl[0].get(k) for k in ("att_id", "name", "record", "path")},
+                         {"att_id": made[0], "name": "new.txt", "record": rec,
+                          "path": self.p("Quotations/SO200/new.txt")})
+        self.assertIsNone(self.att_by_id(gone))
+        # the record in Odoo's ir.logging says the same
+        msgs = [r["message"] for r in self.logs() if r["func"] == "delete"]
+        self.assertIn('delete %s/Quotations/SO200/gone.txt [%s] (Odoo attachment %d "gone.txt"): '
+                      "applied" % (self.root, rec, gone), msgs)
+
+    def test_incomplete_scan_names_the_read_the_model_and_odoos_message(self):
+        so = self.order("SO201")
+        self.odoo.attach("sale.order", so, "a.txt", b"a")
+        self.sync()
+        # a cloud file tagged with an attachment of a record we may not read: reading that
+        # attachment by id is refused (ir.attachment's rights are its record's)
+        proj = self.odoo.create("project.project", {"name": "Secret"})
+        hidden = self.odoo.attach("project.project", proj, "h.txt", b"h")
+        self.dav.put(self.p("Quotations/SO201/h.txt"), b"h")
+        body = ('<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" '
+                'xmlns:o="urn:odoosync"><d:set><d:prop><o:attachment>%d</o:attachment>'
+                '</d:prop></d:set></d:propertyupdate>' % hidden)
+        st, _ = self.dav.req("PROPPATCH", self.p("Quotations/SO201/h.txt"), body.encode(),
+                             {"Content-Type": "application/xml"})
+        self.assertEqual(st, 207)
+        self.control({"deny_model": "project.project"})
+        self.addCleanup(self.control, {"allow_model": "project.project"})
+        p = self.run_cmd("plan", expect=4)
+        out = p.stdout + p.stderr
+        line = [ln for ln in out.splitlines() if "the Odoo scan is incomplete" in ln]
+        self.assertTrue(line, out)
+        # which read, which model and call, and Odoo's own message
+        self.assertIn("reading the attachments tagged on cloud files", line[0])
+        self.assertIn("ir.attachment.read", line[0])
+        self.assertIn("AccessError", line[0])
+        self.assertIn("project.project", line[0])
+        # and the warning is logged at warn level, not only at debug
+        self.assertIn("no deletion this pass", p.stderr)
+
+
+class SyncLogFileIds(Base):
+    """On a server with file ids (the Nextcloud-like ncdav.py), events name them too."""
+    CLOUD = "NCDAV"
+
+    def fileid(self, rel):
+        body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" '
+                b'xmlns:oc="http://owncloud.org/ns"><d:prop><oc:fileid/></d:prop></d:propfind>')
+        st, data = self.dav.req("PROPFIND", self.p(rel), body,
+                                {"Depth": "0", "Content-Type": "application/xml"})
+        self.assertEqual(st, 207, rel)
+        m = re.search(rb"<oc:fileid>(\d+)</oc:fileid>", data)
+        return m.group(1).decode() if m else None
+
+    def test_events_name_the_file_id(self):
+        so = self.order("SO300")
+        aid = self.odoo.attach("sale.order", so, "quote.pdf", b"%PDF-1.4 quote")
+        up = [e for e in self.events(1) if e["kind"] == "upload"]
+        fid = self.fileid("Quotations/SO300/quote.pdf")
+        self.assertTrue(fid)
+        self.assertEqual([(e["att_id"], e.get("fileid")) for e in up], [(aid, fid)])
+        # "new": the url written, the server's web link
+        u = urllib.parse.urlparse(self.env["DAV_URL"])
+        self.assertEqual(up[0]["new"], "%s://%s/index.php/f/%s" % (u.scheme, u.netloc, fid))
+        self.assertEqual(self.att_by_id(aid)["url"], up[0]["new"])
+        self.events(2)  # a pass that sees the file: its link holds the file id
+        self.dav.delete(self.p("Quotations/SO300/quote.pdf"))
+        dodoo = [e for e in self.events(3) if e["kind"] == "delete"]
+        self.assertEqual(len(dodoo), 1, dodoo)
+        self.assertEqual({k: dodoo[0].get(k) for k in ("side", "att_id", "name", "path",
+                                                        "fileid")},
+                         {"side": "odoo", "att_id": aid, "name": "quote.pdf",
+                          "path": self.p("Quotations/SO300/quote.pdf"), "fileid": fid})
 
 
 class SyncLogCluster(Base):

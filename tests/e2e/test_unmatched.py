@@ -122,7 +122,8 @@ class Unmatched(SyncCase):
         self.odoo.write("res.partner", c, {"customer_rank": 0})
         self.sync()
         self.dav.delete(self.p("Archive/Agrolait"))
-        self.assertPlan([mkdir("Archive/Agrolait"), ("delete", "odoo", None, None, aid)])
+        self.assertPlan([mkdir("Archive/Agrolait"),
+                         ("delete", "odoo", "Archive/Agrolait/offer.pdf", None, aid)])
         self.sync()
         self.assertIsNone(self.att_by_id(aid), "a link to a deleted file stays")
         self.assertEqual(self.tree()["Archive/Agrolait"][2].get("record"), "res.partner,%d" % c)
@@ -138,7 +139,7 @@ class Unmatched(SyncCase):
         self.dav.delete(self.p("Customers/Agrolait"))
         self.odoo.write("res.partner", c, {"customer_rank": 0})
         self.assertPlan([mkdir("Archive"), mkdir("Archive/Agrolait"),
-                         ("delete", "odoo", None, None, aid)])
+                         ("delete", "odoo", "Customers/Agrolait/offer.pdf", None, aid)])
         self.sync()
         self.assertIsNone(self.att_by_id(aid), "a link to a deleted file stays")
         self.assertEqual(self.tree()["Archive/Agrolait"][2].get("record"), "res.partner,%d" % c)

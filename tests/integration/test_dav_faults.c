@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "dav.h"
+#include "link.h"
 #include "sha.h"
 
 static pid_t server_pid = -1;
@@ -326,7 +327,12 @@ static void test_nextcloud_dialect(struct check_count *cc, int port)
     }
     buf_init(&b, 1024);
     CHECK_INT(cc, dav_web_link(d, "/nc.bin", r.fileid, &b, &e), 0);
-    snprintf(want, sizeof(want), "http://127.0.0.1:%d/f/%s", port, r.fileid);
+    {
+        char id[LINK_FILEID_MAX];
+
+        CHECK(cc, link_fileid_norm(r.fileid, id));
+        snprintf(want, sizeof(want), "http://127.0.0.1:%d/index.php/f/%s", port, id);
+    }
     CHECK_STR(cc, buf_str(&b), want);
     buf_release(&b);
     dav_free(d);

@@ -714,6 +714,12 @@ static void test_events(void)
          "2026-11-24T03:28:22.456Z"},
         {"skipped-minimal", "delete-odoo-minimal", JOB_SKIPPED, 0, NULL, NULL, NULL, 0,
          "2026-11-24T03:28:22.000Z"},
+        /* what an Odoo delete touched: the attachment, its name, record, file and file id */
+        {"applied-delete-odoo", "delete-odoo", JOB_APPLIED, 5, NULL, NULL, NULL, 0,
+         "2026-11-24T03:28:22.000Z"},
+        /* a relink that created attachment 57: the event names it (ev.att_id) */
+        {"applied-relink-created", "relink-odoo-web-link", JOB_APPLIED, 7, NULL,
+         "https://cloud.example.com/index.php/f/1234", NULL, 0, "2026-11-24T03:28:22.000Z"},
     };
     struct err e = ERR_INIT;
 
@@ -732,6 +738,8 @@ static void test_events(void)
         ev.new_value = cases[i].new_value;
         ev.error = cases[i].error;
         ev.error_code = cases[i].code;
+        if (strcmp(cases[i].file, "applied-relink-created") == 0)
+            ev.att_id = 57;
         buf_init(&out, 1 << 16);
         CHECK_MSG(&cc, job_event_encode(&j, &ev, &out, &e) == 0, "%s: %s", cases[i].file, e.msg);
         snprintf(rel, sizeof(rel), "event/valid/%s.json", cases[i].file);
