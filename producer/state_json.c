@@ -596,7 +596,7 @@ static int rd_member(struct rd *r, struct scan_state *s, unsigned *seen, struct 
 {
     static const char *const keys[] = {"version", "odoo_key",  "watermark", "full_at",
                                        "types",   "have_atts", "atts",      "cloud_key",
-                                       "dirs",    "links",     "folders", "docs"};
+                                       "dirs",    "links",     "folders",   "docs"};
     long long v;
     int k, rc;
 
