@@ -34,7 +34,10 @@ class Progress(SyncCase):
         c = self.odoo.create("res.partner", {"name": "Agrolait", "is_company": True,
                                              "customer_rank": 1})
         for i in range(N):
-            self.odoo.attach("res.partner", c, "doc-%02d.txt" % i, b"content %d" % i)
+            # above the 64 KiB the worker takes inline from its shared read: each file is
+            # downloaded from /web/content
+            self.odoo.attach("res.partner", c, "doc-%02d.txt" % i,
+                             (b"content %d " % i) * 8000)
         # every download of a file from Odoo takes 0.2 s: the pass lasts a few seconds
         self.control({"delay_next": {"path": "/web/content", "seconds": 0.2, "count": 10 * N}})
 
