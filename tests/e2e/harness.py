@@ -66,6 +66,8 @@ def make_tls_cert(d):
 
 
 class Emulator:
+    database, login, password = "odoosync", "admin", "admin"
+
     def __init__(self, version=17, tls=False):
         self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-odoo-")
         port_file = os.path.join(self.tmp, "port")
@@ -231,13 +233,13 @@ class SyncCase(unittest.TestCase):
     ]
     STANDALONE = True
     EXTRA = {}
+    ROOT_PREFIX = "e2e"  # of each test's cloud root folder
 
     def setUp(self):
-        self.env = load_env()
-        self.odoo = Emulator()
-        self.addCleanup(self.odoo.stop)
+        self.env = self.stack_env()
+        self.odoo = self.start_odoo()
         self.dav = Dav(self.env)
-        self.root = "e2e-%s-%d-%d" % (self._testMethodName[5:][:24], os.getpid(),
+        self.root = "%s-%s-%d-%d" % (self.ROOT_PREFIX, self._testMethodName[5:][:24], os.getpid(),
                                       int(time.time() * 1000) % 100000)
         self.addCleanup(self.dav.delete, "/" + self.root)
         self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-")
@@ -245,10 +247,21 @@ class SyncCase(unittest.TestCase):
         self.config = os.path.join(self.tmp, "odoosync.json")
         self.write_config()
 
+    # The two sides: the stack's env (DAV_URL, ...) and a private emulator; the peers
+    # suite (tests/peers) overrides both to run the same scenarios on a real Odoo and a
+    # real Nextcloud.
+    def stack_env(self):
+        return load_env()
+
+    def start_odoo(self):
+        odoo = Emulator()
+        self.addCleanup(odoo.stop)
+        return odoo
+
     def write_config(self, types=None, **extra):
         cfg = {
-            "odoo": {"url": self.odoo.url, "database": "odoosync", "login": "admin",
-                     "password_env": "E2E_ODOO_PASSWORD"},
+            "odoo": {"url": self.odoo.url, "database": self.odoo.database,
+                     "login": self.odoo.login, "password_env": "E2E_ODOO_PASSWORD"},
             "cloud": {"url": self.env["DAV_URL"], "user": self.env["DAV_USER"],
                       "password_env": "E2E_DAV_PASSWORD", "root": self.root},
             "types": types if types is not None else self.TYPES,
@@ -262,14 +275,17 @@ class SyncCase(unittest.TestCase):
             json.dump(cfg, f, indent=1)
 
     def run_cmd(self, *args, expect=0):
-        env = dict(os.environ, E2E_ODOO_PASSWORD="admin",
-                   E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
         p = subprocess.run([binary()] + list(args) + ["--config", self.config, "-L", "warn"],
-                           env=env, capture_output=True, text=True, timeout=600)
+                           env=self.cmd_env(), capture_output=True, text=True, timeout=600)
         if expect is not None and p.returncode != expect:
             self.fail("odoosync %s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
                 " ".join(args), p.returncode, expect, p.stdout, p.stderr))
         return p
+
+    def cmd_env(self):
+        """The environment of an odoosync process: the secrets its configuration names."""
+        return dict(os.environ, E2E_ODOO_PASSWORD=self.odoo.password,
+                    E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
 
     def sync(self, *extra, expect=0):
         return self.run_cmd("run", "--once", *extra, expect=expect)
