@@ -207,6 +207,10 @@ class PeerOdoo:
             "order": "id"})
 
 
+class PeerDav(harness.Dav):
+    DEPTH = "infinity"  # one request for a tree: each costs up to seconds on a busy Nextcloud
+
+
 def probe():
     """None when both peers answer, else why not (for the skip message)."""
     try:
@@ -226,16 +230,17 @@ def probe():
 
 class PeerMixin:
     """Put before an e2e SyncCase class: the same scenarios on the real peers.
-    EMULATOR_ONLY names the tests that need the emulator's switches (skipped)."""
+    SKIP_ON_PEERS: {test name: why it cannot run there} (the emulator's switches, a
+    request the real server does not implement)."""
 
-    EMULATOR_ONLY = {}
+    SKIP_ON_PEERS = {}
     ROOT_PREFIX = "peers"
     NEEDS_STACK = False  # Redis + Kafka of the CI stack (the cluster tests)
 
     def setUp(self):
-        why = self.EMULATOR_ONLY.get(self._testMethodName)
+        why = self.SKIP_ON_PEERS.get(self._testMethodName)
         if why:
-            self.skipTest("emulator only: " + why)
+            self.skipTest("not on the peers: " + why)
         self.mark = "peers-%d-%d" % (os.getpid(), int(time.time() * 1000) % 10 ** 8)
         super().setUp()
 
@@ -248,6 +253,9 @@ class PeerMixin:
 
     def start_odoo(self):
         return PeerOdoo(self.mark)
+
+    def make_dav(self):
+        return PeerDav(self.env)
 
     def write_config(self, types=None, **extra):
         types = types if types is not None else self.TYPES

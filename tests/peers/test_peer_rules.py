@@ -11,8 +11,8 @@ import test_rules  # noqa: E402
 
 
 class PeerRules(peers.PeerMixin, test_rules.Rules):
-    EMULATOR_ONLY = {
-        "test_access_error_plans_no_deletion": "the emulator's deny_model switch",
+    SKIP_ON_PEERS = {
+        "test_access_error_plans_no_deletion": "it needs the emulator's deny_model switch",
         "test_api_key_instead_of_password": "the emulator's key; test_api_key_of_the_peer "
                                             "uses the real one",
     }
