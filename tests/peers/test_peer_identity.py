@@ -152,12 +152,16 @@ class PeerIdentity(peers.PeerMixin, SyncCase):
 
     def colleague(self):
         """A second Nextcloud user (created once), with the test's root shared to them."""
-        st, data = ocs(self.env, "GET", "/ocs/v1.php/cloud/users/" + COLLEAGUE)
-        if not (isinstance(data, dict) and data.get("meta", {}).get("statuscode") == 100):
+        def exists():
+            _, data = ocs(self.env, "GET", "/ocs/v1.php/cloud/users/" + COLLEAGUE)
+            return isinstance(data, dict) and data.get("meta", {}).get("statuscode") == 100
+
+        if not exists():
+            # (a Nextcloud without its fonts fails the new user's avatar with 996 after
+            # creating the user: what counts is that the user exists)
             st, data = ocs(self.env, "POST", "/ocs/v1.php/cloud/users",
                            {"userid": COLLEAGUE, "password": COLLEAGUE_PASSWORD})
-            self.assertEqual(st, 200, data)
-            self.assertEqual(data["meta"]["statuscode"], 100, data)
+            self.assertTrue(exists(), "could not create the user %s: %s" % (COLLEAGUE, data))
         st, data = ocs(self.env, "POST", "/ocs/v2.php/apps/files_sharing/api/v1/shares",
                        {"path": "/" + self.root, "shareType": 0, "shareWith": COLLEAGUE,
                         "permissions": 31})
