@@ -113,7 +113,7 @@ class PeerOdoo:
         if "error" in ans:
             d = ans["error"].get("data") or {}
             raise RuntimeError("%s: %s" % (d.get("name"), d.get("message")))
-        return ans["result"]
+        return ans.get("result")  # Odoo leaves "result" out when the method returns None
 
     def raw(self, model, method, args, kwargs=None):
         """execute_kw as it is: no restriction, no workflow."""
