@@ -120,7 +120,7 @@ class Emulator:
         if "error" in ans:
             raise RuntimeError("%s: %s" % (ans["error"]["data"].get("name"),
                                            ans["error"]["data"].get("message")))
-        return ans["result"]
+        return ans.get("result")  # none when the method returned None
 
     def create(self, model, vals):
         return self.call(model, "create", [vals])
