@@ -17,6 +17,27 @@ class PeerRules(peers.PeerMixin, test_rules.Rules):
                                             "uses the real one",
     }
 
+    def test_copy_of_linked_file_outlives_deleted_attachment(self):
+        # Nextcloud's COPY does not copy dead properties (Apache's does): the user's copy
+        # is an untagged file, linked as a new attachment from the first pass on
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.dav_copy(self.p("Quotations/SO019/a.txt"), self.p("Quotations/SO019/copy.txt"))
+        self.assertIsNone(self.tree()["Quotations/SO019/copy.txt"][2].get("attachment"))
+        self.odoo.unlink("ir.attachment", aid)
+        self.assertPlan([("delete", "cloud", "Quotations/SO019/a.txt", None, None),
+                         ("relink", "odoo", "Quotations/SO019/copy.txt", None, 0)])
+        self.sync()
+        tree = self.tree()
+        self.assertNotIn("Quotations/SO019/a.txt", tree)
+        self.assertEqual(self.dav.get(self.p("Quotations/SO019/copy.txt")), b"hello")
+        rows = self.odoo.attachments([("res_model", "=", "sale.order"), ("res_id", "=", so)])
+        self.assertEqual(len(rows), 1, rows)
+        self.assertNotEqual(rows[0]["id"], aid)
+        self.assertLinked(rows[0]["id"], "Quotations/SO019/copy.txt", "sale.order", so)
+        self.assertQuiet()
+
     def test_api_key_of_the_peer(self):
         # a web session does not take an api key: the upload reads over RPC
         key = peers.api_key()
