@@ -23,7 +23,9 @@ Isolation without resetting Odoo: each test marks the records it creates (res.pa
 `ref`, sale.order `client_order_ref` = a mark of its own), its types' domains require
 that mark, and PeerOdoo shows the scenario only its own records and their attachments
 (searches on res.partner, sale.order and ir.attachment get the restriction added), so
-Odoo's demo data and earlier runs stay out of sight. Each test has its own cloud root
+Odoo's demo data and earlier runs stay out of sight; stand-alone attachments (which every
+scenario's stand-alone folder takes) are unlinked after each test, and the tests run one
+at a time (RUN_SERIAL). Each test has its own cloud root
 `peers-<test>-<pid>-<ms>` in the Nextcloud user's files, deleted afterwards.
 
 Real workflows: a sale.order's `state` is never written; create/write with a state go
@@ -97,7 +99,16 @@ class PeerOdoo:
             raise RuntimeError("Odoo %s: login %s refused" % (self.url, self.login))
 
     def stop(self):
-        pass
+        """Unlink the stand-alone attachments the scenario made: they are the only
+        rows every scenario sees (the stand-alone folder takes them all)."""
+        try:
+            ids = self.raw("ir.attachment", "search", [[["res_model", "=", False],
+                                                        ["create_date", ">=", self.since],
+                                                        ["create_uid", "=", self.uid]]])
+            if ids:
+                self.raw("ir.attachment", "unlink", [ids])
+        except RuntimeError:
+            pass
 
     def rpc(self, service, method, args):
         payload = {"jsonrpc": "2.0", "method": "call", "id": 1,
@@ -252,7 +263,9 @@ class PeerMixin:
         return env
 
     def start_odoo(self):
-        return PeerOdoo(self.mark)
+        odoo = PeerOdoo(self.mark)
+        self.addCleanup(odoo.stop)
+        return odoo
 
     def make_dav(self):
         return PeerDav(self.env)
