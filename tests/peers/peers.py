@@ -17,7 +17,9 @@ test machine):
                                login; the API-key scenario is skipped without one
   ODOOSYNC_PEER_DAV_URL        http://127.0.0.1:8080/remote.php/dav/files/admin
   ODOOSYNC_PEER_DAV_USER / ODOOSYNC_PEER_DAV_PASSWORD   admin / admin (a Nextcloud
-                               admin: the sharing scenario creates a second user)
+                               admin: the sharing scenario creates a second user,
+                               ODOOSYNC_PEER_DAV_USER2 / _DAV_PASSWORD2, default
+                               peers-colleague, through the OCS API, once)
 
 Isolation without resetting Odoo: each test marks the records it creates (res.partner
 `ref`, sale.order `client_order_ref` = a mark of its own), its types' domains require
