@@ -114,7 +114,7 @@ def odoo_call(stack, model, method, args, kwargs=None):
         ans = json.loads(r.read())
     if "error" in ans:
         raise SystemExit("bench: %s.%s: %s" % (model, method, ans["error"]))
-    return ans["result"]
+    return ans.get("result")  # none when the method returned None
 
 
 def job_names(row):

@@ -3,7 +3,8 @@
  *
  * Pure functions, no network and no handle, so the unit tests and the fuzzer call them
  * on canned bodies. Two shapes:
- *   JSON-RPC  HTTP 200 with {"jsonrpc":"2.0","id":..,"result":X} or
+ *   JSON-RPC  HTTP 200 with {"jsonrpc":"2.0","id":..,"result":X} (no "result" when
+ *             the method returned None: X is then JSON null) or
  *             {"error":{"code":200,"message":"Odoo Server Error",
  *                       "data":{"name":"odoo.exceptions.AccessError","message":"...",
  *                               "debug":"Traceback ..."}}}
@@ -213,8 +214,20 @@ static int decode_jsonrpc(long status, const char *body, size_t len, cJSON **res
     }
     res = cJSON_DetachItemFromObjectCaseSensitive(root, "result");
     if (!res) {
-        rc = err_set(e, ERR_PROTO, "odoo JSON-RPC answer has neither result nor error");
-        goto out;
+        /* Odoo leaves "result" out of a JSON-RPC 2.0 envelope when the method returned
+         * None (odoo/http.py): a write or action of a customised model can */
+        const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "jsonrpc");
+
+        if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0 ||
+            !cJSON_HasObjectItem(root, "id")) {
+            rc = err_set(e, ERR_PROTO, "odoo JSON-RPC answer has neither result nor error");
+            goto out;
+        }
+        res = cJSON_CreateNull();
+        if (!res) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            goto out;
+        }
     }
     if (result)
         *result = res;

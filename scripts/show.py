@@ -84,7 +84,7 @@ def rpc(env, model, method, args, kwargs=None):
         ans = json.loads(r.read())
     if "error" in ans:
         raise RuntimeError(ans["error"]["data"]["message"])
-    return ans["result"]
+    return ans.get("result")  # none when the method returned None
 
 
 def print_odoo(env):

@@ -417,6 +417,29 @@ out:
 }
 
 /*
+ * The DELETE of an empty folder with If-Match: its ETag failed (412). SabreDAV
+ * (Nextcloud, ownCloud) never matches If-Match on a collection, whatever ETag its
+ * PROPFIND gave. Still empty with that very ETag: the server does not honour the
+ * condition on folders, so delete without it (a file arriving in between is the
+ * window every server without conditions has); anything else: ERR_CONFLICT.
+ */
+static int delete_empty_unguarded(struct apply_conn *c, const char *path, const char *etag,
+                                  struct err *e)
+{
+    struct members m = {path, 0, NULL};
+    int rc;
+
+    err_clear(e);
+    rc = dav_propfind_ex(c->dav, path, 1, count_member, &m, count_left_out, &m, e);
+    if (rc == 0 && (m.n > 0 || !m.etag || strcmp(m.etag, etag) != 0))
+        rc = err_set(e, ERR_CONFLICT, "\"%s\" changed since it was found empty", path);
+    free(m.etag);
+    if (rc < 0)
+        return rc;
+    return dav_delete(c->dav, path, NULL, e);
+}
+
+/*
  * A file is deleted only if it is still the version planned from; a folder only
  * if it still carries the record the job names (see guard_source), never while a
  * live url attachment links into it (checked under the lock: its files are then
@@ -465,6 +488,8 @@ int apply_delete_cloud(struct applier *a, struct apply_conn *c, const struct job
     }
     apply_before_write(a, j, "delete");
     rc = dav_delete(c->dav, j->path, if_match, e);
+    if (rc == ERR_CONFLICT && empty_etag)
+        rc = delete_empty_unguarded(c, j->path, empty_etag, e);
     if (rc == ERR_NOTFOUND) {
         err_clear(e);
         *res = JOB_ALREADY_DONE;

@@ -82,6 +82,8 @@ def make_tls_cert(d):
 
 
 class Emulator:
+    database, login, password = "odoosync", "admin", "admin"
+
     def __init__(self, version=17, tls=False, args=()):
         self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-odoo-")
         port_file = os.path.join(self.tmp, "port")
@@ -134,7 +136,7 @@ class Emulator:
         if "error" in ans:
             raise RuntimeError("%s: %s" % (ans["error"]["data"].get("name"),
                                            ans["error"]["data"].get("message")))
-        return ans["result"]
+        return ans.get("result")  # none when the method returned None
 
     def create(self, model, vals):
         return self.call(model, "create", [vals])
@@ -157,6 +159,10 @@ class Emulator:
 
 
 class Dav:
+    # Depth of tree()'s PROPFINDs: "1" walks folder by folder (Apache refuses infinity);
+    # "infinity" lists everything in one request (Nextcloud: the peers suite)
+    DEPTH = "1"
+
     def __init__(self, env):
         u = urllib.parse.urlparse(env["DAV_URL"])
         self.host, self.port = u.hostname, u.port
@@ -207,7 +213,7 @@ class Dav:
             body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:o="urn:odoosync">'
                     b"<d:prop><d:resourcetype/><d:getcontentlength/><d:getetag/><o:attachment/><o:record/>"
                     b"<o:type/></d:prop></d:propfind>")
-            st, data = self.req("PROPFIND", p, body, {"Depth": "1",
+            st, data = self.req("PROPFIND", p, body, {"Depth": self.DEPTH,
                                                       "Content-Type": "application/xml"})
             if st == 404:
                 continue
@@ -231,7 +237,7 @@ class Dav:
                     etags[rel] = et.text[2:] if et.text.startswith("W/") else et.text
                 out[rel] = (is_dir, int(size.text) if size is not None and size.text else 0,
                             tags)
-                if is_dir:
+                if is_dir and self.DEPTH == "1":
                     todo.append(q)
         return out
 
@@ -249,13 +255,13 @@ class SyncCase(unittest.TestCase):
     EXTRA = {}
     CLOUD = "DAV"  # "NCDAV": the stack's Nextcloud-like server (cloud_env)
     LINK_FORM = None  # cloud.link_form when set ("auto", "web", "dav")
+    ROOT_PREFIX = "e2e"  # of each test's cloud root folder
 
     def setUp(self):
-        self.env = cloud_env(load_env(), self.CLOUD)
-        self.odoo = Emulator()
-        self.addCleanup(self.odoo.stop)
-        self.dav = Dav(self.env)
-        self.root = "e2e-%s-%d-%d" % (self._testMethodName[5:][:24], os.getpid(),
+        self.env = self.stack_env()
+        self.odoo = self.start_odoo()
+        self.dav = self.make_dav()
+        self.root = "%s-%s-%d-%d" % (self.ROOT_PREFIX, self._testMethodName[5:][:24], os.getpid(),
                                       int(time.time() * 1000) % 100000)
         self.addCleanup(self.dav.delete, "/" + self.root)
         self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-")
@@ -263,10 +269,24 @@ class SyncCase(unittest.TestCase):
         self.config = os.path.join(self.tmp, "odoosync.json")
         self.write_config()
 
+    # The two sides: the stack's env (DAV_URL, ...) and a private emulator; the peers
+    # suite (tests/peers) overrides both to run the same scenarios on a real Odoo and a
+    # real Nextcloud.
+    def stack_env(self):
+        return cloud_env(load_env(), self.CLOUD)
+
+    def start_odoo(self):
+        odoo = Emulator()
+        self.addCleanup(odoo.stop)
+        return odoo
+
+    def make_dav(self):
+        return Dav(self.env)
+
     def write_config(self, types=None, **extra):
         cfg = {
-            "odoo": {"url": self.odoo.url, "database": "odoosync", "login": "admin",
-                     "password_env": "E2E_ODOO_PASSWORD"},
+            "odoo": {"url": self.odoo.url, "database": self.odoo.database,
+                     "login": self.odoo.login, "password_env": "E2E_ODOO_PASSWORD"},
             "cloud": {"url": self.env["DAV_URL"], "user": self.env["DAV_USER"],
                       "password_env": "E2E_DAV_PASSWORD", "root": self.root},
             "types": types if types is not None else self.TYPES,
@@ -282,14 +302,17 @@ class SyncCase(unittest.TestCase):
             json.dump(cfg, f, indent=1)
 
     def run_cmd(self, *args, expect=0):
-        env = dict(os.environ, E2E_ODOO_PASSWORD="admin",
-                   E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
         p = subprocess.run([binary()] + list(args) + ["--config", self.config, "-L", "warn"],
-                           env=env, capture_output=True, text=True, timeout=600)
+                           env=self.cmd_env(), capture_output=True, text=True, timeout=600)
         if expect is not None and p.returncode != expect:
             self.fail("odoosync %s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
                 " ".join(args), p.returncode, expect, p.stdout, p.stderr))
         return p
+
+    def cmd_env(self):
+        """The environment of an odoosync process: the secrets its configuration names."""
+        return dict(os.environ, E2E_ODOO_PASSWORD=self.odoo.password,
+                    E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
 
     def sync(self, *extra, expect=0):
         return self.run_cmd("run", "--once", *extra, expect=expect)

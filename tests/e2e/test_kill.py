@@ -56,6 +56,9 @@ class KillStream(harness.SyncCase):
     TYPES = [{"folder": "Customers", "model": "res.partner",
               "domain": "[('customer_rank', '>', 0)]"}]
     STANDALONE = False
+    # the stream's shape (the peers suite runs a smaller one against a real Odoo)
+    OLD, NEW, NEW_ATTS, MIN_JOBS, KILLS = OLD, NEW, NEW_ATTS, 500, KILLS
+    STREAM_S = 240  # seconds the workers get to finish the stream
 
     def setUp(self):
         super().setUp()
@@ -84,10 +87,6 @@ class KillStream(harness.SyncCase):
             if w.proc.poll() is None:
                 w.kill()
 
-    def cmd_env(self):
-        return dict(os.environ, E2E_ODOO_PASSWORD="admin",
-                    E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
-
     def start_worker(self, slot):
         n = len(self.procs)
         w = harness.WorkProc(self.config, self.cmd_env(),
@@ -114,7 +113,7 @@ class KillStream(harness.SyncCase):
         end state must be: {rel path: (content, att id or None)}, renamed names."""
         expect = {}
         names = {}
-        for i in range(OLD):
+        for i in range(self.OLD):
             pid = self.odoo.create("res.partner", {"name": "Old %02d" % i, "customer_rank": 1})
             body = ("old %d %d " % (i, rnd.randrange(10 ** 9))).encode() * rnd.randint(1, 40)
             aid = self.odoo.attach("res.partner", pid, "old-%02d.txt" % i, body)
@@ -122,9 +121,11 @@ class KillStream(harness.SyncCase):
             expect["Customers/Old %02d/old-%02d.txt" % (i, i)] = [body, aid]
         self.sync()
         tree = self.tree()
-        self.assertEqual(sum(1 for v in tree.values() if not v[0]), OLD, tree)
+        self.assertEqual(sum(1 for v in tree.values() if not v[0]), self.OLD, tree)
 
-        for i in range(0, 15):      # 2 new cloud files + 1 new Odoo attachment
+        q = self.OLD // 2  # 15 of 30: 2 new cloud files + 1 new Odoo attachment each
+        r = q + self.OLD * 4 // 15  # 8 of 30 renamed in Odoo, the rest renamed in the cloud
+        for i in range(0, q):       # 2 new cloud files + 1 new Odoo attachment
             for k in range(2):
                 body = ("cloud %d %d %d " % (i, k, rnd.randrange(10 ** 9))).encode() * 7
                 rel = "Customers/Old %02d/cloud-%d.txt" % (i, k)
@@ -133,18 +134,18 @@ class KillStream(harness.SyncCase):
             body = ("more %d %d " % (i, rnd.randrange(10 ** 9))).encode() * rnd.randint(1, 60)
             aid = self.odoo.attach("res.partner", names[i][0], "more-%02d.txt" % i, body)
             expect["Customers/Old %02d/more-%02d.txt" % (i, i)] = [body, aid]
-        for i in range(15, 23):     # renamed in Odoo: the folder moves
+        for i in range(q, r):       # renamed in Odoo: the folder moves
             self.odoo.write("res.partner", names[i][0], {"name": "Renamed %02d" % i})
             old = "Customers/Old %02d/old-%02d.txt" % (i, i)
             expect["Customers/Renamed %02d/old-%02d.txt" % (i, i)] = expect.pop(old)
-        for i in range(23, OLD):    # file renamed in the cloud: the attachment follows
+        for i in range(r, self.OLD):  # file renamed in the cloud: the attachment follows
             old = "Customers/Old %02d/old-%02d.txt" % (i, i)
             new = "Customers/Old %02d/moved-%02d.txt" % (i, i)
             self.dav.move(self.p(old), self.p(new))
             expect[new] = expect.pop(old)
-        for n in range(NEW):
+        for n in range(self.NEW):
             pid = self.odoo.create("res.partner", {"name": "New %02d" % n, "customer_rank": 1})
-            for k in range(NEW_ATTS):
+            for k in range(self.NEW_ATTS):
                 size = rnd.choice([0, 1, 100, 3000, 20000]) if k == 0 else rnd.randint(10, 4000)
                 body = bytes(rnd.getrandbits(8) for _ in range(size))
                 aid = self.odoo.attach("res.partner", pid, "new-%02d-%d.bin" % (n, k), body)
@@ -160,9 +161,9 @@ class KillStream(harness.SyncCase):
 
     def run_stream(self, rnd, emitted):
         self.current = [self.start_worker(s) for s in range(WORKERS)]
-        points = sorted(rnd.uniform(0.1, 0.8) for _ in range(KILLS))
+        points = sorted(rnd.uniform(0.1, 0.8) for _ in range(self.KILLS))
         kills = []
-        deadline = time.time() + 240
+        deadline = time.time() + self.STREAM_S
         for share in points:
             victim = rnd.randrange(WORKERS)
             delay = rnd.uniform(0, 0.25)
@@ -248,7 +249,7 @@ class KillStream(harness.SyncCase):
         expect = self.seed_state(rnd)
         emitted = self.produce()
         print("produce: %d jobs (%.1f s)" % (emitted, time.time() - t0))
-        self.assertGreaterEqual(emitted, 500)
+        self.assertGreaterEqual(emitted, self.MIN_JOBS)
         kills = self.run_stream(rnd, emitted)
         print("stream done (%.1f s)" % (time.time() - t0))
         dead = [e for w in self.procs for e in w.events() if e.get("result") == "dead-lettered"]

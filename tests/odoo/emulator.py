@@ -1893,7 +1893,15 @@ def m_action_draft(env, model, ids):
 
 
 def m_action_quotation_sent(env, model, ids):
-    return _set_state(env, model, ids, ("draft", "sent"), "sent")
+    """Odoo 17: only from draft ("Only draft orders can be marked as sent directly."),
+    and it returns None (its JSON-RPC answer has no "result")."""
+    ids = existing_ids(env, model, ids) or ids  # none left: _set_state says so
+    qs = ",".join("?" * len(ids))
+    for (state,) in env.db.execute("SELECT state FROM sale_order WHERE id IN (%s)" % qs, ids):
+        if state != "draft":
+            raise UserError("Only draft orders can be marked as sent directly.")
+    _set_state(env, model, ids, ("draft",), "sent")
+    return None
 
 
 def m_context_get(env, model):
@@ -2109,8 +2117,10 @@ class Handler(BaseHTTPRequestHandler):
     def rpc_reply(self, req, fn, headers=None):
         try:
             result = fn(req.get("params") or {})
-            self.send_json(200, {"jsonrpc": "2.0", "id": req.get("id"), "result": result},
-                           headers)
+            answer = {"jsonrpc": "2.0", "id": req.get("id")}
+            if result is not None:  # Odoo (http.py _response) leaves None out
+                answer["result"] = result
+            self.send_json(200, answer, headers)
         except OdooError as exc:
             self.send_json(200, {"jsonrpc": "2.0", "id": req.get("id"), "error": {
                 "code": 200, "message": "Odoo Server Error", "data": serialize_error(exc)}})

@@ -59,7 +59,7 @@ class Client:
         if answer.get("error"):
             data = answer["error"].get("data") or {}
             raise RpcError("%s: %s" % (data.get("name"), data.get("message")))
-        return answer["result"]
+        return answer.get("result")  # none when the method returned None
 
     def __call__(self, model, method, *args, **kwargs):
         return self.call("object", "execute_kw", self.db, self.uid, self.password, model, method,

@@ -97,7 +97,7 @@ class EmulatorCase(unittest.TestCase):
                                               "args": list(args)})
         if "error" in answer:
             raise RpcFailure(answer["error"])
-        return answer["result"]
+        return answer.get("result")
 
     def kw(self, model, method, *args, uid=2, password="admin", **kwargs):
         return self.rpc("object", "execute_kw", "odoosync", uid, password, model, method,
@@ -923,6 +923,25 @@ class Version17Tests(EmulatorCase):
         self.kw("res.partner", "write", [pid], {"parent_id": c})
         self.assertEqual(self.kw("res.partner", "search",
                                  [("child_ids", "any", [("name", "=", "Seventeen")])]), [c])
+
+
+class NoneResultTests(EmulatorCase):
+    """A method that returns None: Odoo 17's JSON-RPC answer has no "result" at all
+    (odoo/http.py JsonRPCDispatcher._response), e.g. sale.order.action_quotation_sent,
+    which marks only draft quotations as sent."""
+
+    def test_none_result_left_out(self):
+        pid = self.kw("res.partner", "create", {"name": "Buyer"})
+        so = self.kw("sale.order", "create", {"partner_id": pid})
+        answer, _ = self.jsonrpc("/jsonrpc", {"service": "object", "method": "execute_kw",
+                                              "args": ["odoosync", 2, "admin", "sale.order",
+                                                       "action_quotation_sent", [[so]], {}]})
+        self.assertNotIn("error", answer)
+        self.assertNotIn("result", answer)
+        self.assertEqual(self.kw("sale.order", "read", [so], ["state"])[0]["state"], "sent")
+        self.assertOdooError("odoo.exceptions.UserError", self.kw, "sale.order",
+                             "action_quotation_sent", [so],
+                             contains="Only draft orders can be marked as sent directly.")
 
 
 class Version18Tests(EmulatorCase):

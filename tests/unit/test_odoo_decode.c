@@ -47,6 +47,16 @@ static void test_jsonrpc_results(void)
     CHECK(&cc, cJSON_IsNull(res));
     cJSON_Delete(res);
 
+    /* a method returning None: real Odoo (odoo/http.py JsonRPCDispatcher._response)
+     * leaves "result" out of the envelope altogether */
+    res = (cJSON *)1;
+    rc = dec(ODOO_PROTO_JSONRPC, 200, "{\"jsonrpc\": \"2.0\", \"id\": 1}", &res, NULL, &e);
+    CHECK_INT(&cc, rc, 0);
+    CHECK(&cc, res != NULL && res != (cJSON *)1 && cJSON_IsNull(res));
+    if (res != (cJSON *)1)
+        cJSON_Delete(res);
+    res = NULL;
+
     /* "error": null next to a result is not an error */
     rc = dec(ODOO_PROTO_JSONRPC, 200, "{\"error\":null,\"result\":{\"server_version\":\"17.0\"}}",
              &res, NULL, &e);
@@ -190,7 +200,8 @@ static void test_garbage(void)
         "{",
         "[1,2,3]",
         "\"str\"",
-        "{\"jsonrpc\":\"2.0\",\"id\":1}",
+        "{\"id\":1}",
+        "{\"jsonrpc\":\"1.0\",\"id\":1}",
         "{\"result\":",
         "nul",
         "{\"result\":[1,2,}",
