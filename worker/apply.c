@@ -207,6 +207,10 @@ int apply_job(const struct job *j, void *ud, struct err *e)
     rc = conn_get(a, &c, e);
     if (rc < 0)
         goto out;
+    if (!c) { /* conn_get() sets c on success; said for the optimiser's null check */
+        rc = err_set(e, ERR_NOMEM, "no connection");
+        goto out;
+    }
     c->made_att = 0;
     c->fileid[0] = '\0';
     free(c->made_url);
