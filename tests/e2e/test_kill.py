@@ -219,15 +219,14 @@ class KillStream(harness.SyncCase):
 
         atts = self.odoo.call("ir.attachment", "search_read", [[]], {
             "fields": ["name", "type", "url", "res_model", "res_id"], "order": "id"})
-        by_url = {}
-        for a in atts:
+        by_path = {}  # the path each url names, whatever its form (a WebDAV address or
+        for a in atts:  # the server's web link)
             self.assertEqual(a["type"], "url", "attachment left binary: %s" % a)
-            by_url.setdefault(a["url"], []).append(a)
+            by_path.setdefault(harness.link_target(self, a["url"]), []).append(a)
         self.assertEqual(len(atts), len(expect),
                          "attachments: %d, files: %d (duplicates?)" % (len(atts), len(expect)))
         for rel, (body, aid) in sorted(expect.items()):
-            url = self.url_of(rel)
-            linked = by_url.get(url, [])
+            linked = by_path.get(harness.url_path(self.url_of(rel)), [])
             self.assertEqual(len(linked), 1, "%s is linked by %d attachments" % (rel, len(linked)))
             a = linked[0]
             if aid is not None:
