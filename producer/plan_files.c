@@ -742,7 +742,16 @@ static int proven_gone(const struct ctx *c, const struct snap_entry *en, const c
         return 0;
     }
     *out = l;
-    return same_file(c, l, en, why);
+    if (!same_file(c, l, en, why))
+        return 0;
+    /* the same file (its file id says so), but written since it was linked: the edit
+     * wins over Odoo's delete (a rename or move keeps a file's ETag, on Nextcloud too) */
+    if (!en->is_dir && l->etag &&
+        (!en->etag || strcmp(etag_opaque(l->etag), etag_opaque(en->etag)) != 0)) {
+        *why = "it was written since it was linked";
+        return 0;
+    }
+    return 1;
 }
 
 int plan_children(struct ctx *c)

@@ -155,6 +155,24 @@ class NcIdentity(SyncCase):
                          str(rows[0]["id"]))
         self.assertQuiet()
 
+    def test_file_edited_in_cloud_outlives_its_deleted_attachment(self):
+        # the file id proves the file is the linked one, but a user wrote new content
+        # into it since: the edit wins over Odoo's delete (kept, linked anew)
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.sync()  # the upload's file id is recorded by the pass after it
+        self.dav.put(self.p("Quotations/SO019/a.txt"), b"edited by a user")
+        self.odoo.unlink("ir.attachment", aid)
+        self.assertPlan([("relink", "odoo", "Quotations/SO019/a.txt", None, 0)])
+        self.sync()
+        self.assertEqual(self.dav.get(self.p("Quotations/SO019/a.txt")), b"edited by a user")
+        rows = self.atts_of("sale.order", so)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertNotEqual(rows[0]["id"], aid)
+        self.assertLinked(rows[0]["id"], "Quotations/SO019/a.txt", "sale.order", so)
+        self.assertQuiet()
+
 
 if __name__ == "__main__":
     main()
