@@ -21,7 +21,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SyncCase, main, read_events, url_path  # noqa: E402
+from harness import SyncCase, link_target, main, read_events  # noqa: E402
 
 LOCKINFO = (b'<?xml version="1.0" encoding="utf-8"?><d:lockinfo xmlns:d="DAV:">'
             b"<d:lockscope><d:exclusive/></d:lockscope><d:locktype><d:write/></d:locktype>"
@@ -114,7 +114,7 @@ class Names(SyncCase):
         self.sync()  # pass 2: the attachments follow, the new files are linked
         self.assertLinked(a1, g + "a (2).txt", "res.partner", pid)
         self.assertLinked(a2, g + "b.txt", "res.partner", pid)
-        linked = {url_path(a["url"]).rsplit("/", 1)[1]: a for a in self.odoo.attachments(
+        linked = {link_target(self, a["url"]).rsplit("/", 1)[1]: a for a in self.odoo.attachments(
             [("res_model", "=", "res.partner"), ("res_id", "=", pid)])}
         self.assertEqual(sorted(linked), ["a (2).txt", "a.txt", "b.txt", "notes.txt"])
         self.assertTrue(all(a["type"] == "url" for a in linked.values()))
