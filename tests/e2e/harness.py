@@ -81,7 +81,31 @@ def make_tls_cert(d):
     return cert, key
 
 
-class Emulator:
+class OdooHelpers:
+    """The model calls the tests make, on top of call(model, method, args, kwargs): for the
+    emulator and for a real Odoo (tests/peers) alike."""
+
+    def create(self, model, vals):
+        return self.call(model, "create", [vals])
+
+    def write(self, model, ids, vals):
+        return self.call(model, "write", [ids if isinstance(ids, list) else [ids], vals])
+
+    def unlink(self, model, ids):
+        return self.call(model, "unlink", [ids if isinstance(ids, list) else [ids]])
+
+    def attach(self, model, res_id, name, content):
+        return self.create("ir.attachment", {
+            "name": name, "type": "binary", "datas": base64.b64encode(content).decode(),
+            "res_model": model or False, "res_id": res_id or 0})
+
+    def attachments(self, domain=None):
+        return self.call("ir.attachment", "search_read", [domain or []], {
+            "fields": ["name", "type", "url", "res_model", "res_id", "checksum"],
+            "order": "id"})
+
+
+class Emulator(OdooHelpers):
     database, login, password = "odoosync", "admin", "admin"
 
     def __init__(self, version=17, tls=False, args=()):
@@ -137,25 +161,6 @@ class Emulator:
             raise RuntimeError("%s: %s" % (ans["error"]["data"].get("name"),
                                            ans["error"]["data"].get("message")))
         return ans.get("result")  # none when the method returned None
-
-    def create(self, model, vals):
-        return self.call(model, "create", [vals])
-
-    def write(self, model, ids, vals):
-        return self.call(model, "write", [ids if isinstance(ids, list) else [ids], vals])
-
-    def unlink(self, model, ids):
-        return self.call(model, "unlink", [ids if isinstance(ids, list) else [ids]])
-
-    def attach(self, model, res_id, name, content):
-        return self.create("ir.attachment", {
-            "name": name, "type": "binary", "datas": base64.b64encode(content).decode(),
-            "res_model": model or False, "res_id": res_id or 0})
-
-    def attachments(self, domain=None):
-        return self.call("ir.attachment", "search_read", [domain or []], {
-            "fields": ["name", "type", "url", "res_model", "res_id", "checksum"],
-            "order": "id"})
 
 
 class Dav:

@@ -34,7 +34,6 @@ Real workflows: a sale.order's `state` is never written; create/write with a sta
 through the buttons a user presses (action_confirm, action_cancel without its
 wizard, action_draft, action_quotation_sent).
 """
-import base64
 import http.client
 import json
 import os
@@ -77,7 +76,7 @@ def nextcloud_base(env=None):
     return "%s://%s" % (u.scheme, u.netloc)
 
 
-class PeerOdoo:
+class PeerOdoo(harness.OdooHelpers):
     """A real Odoo over JSON-RPC, with the Emulator's interface (call, create, write,
     unlink, attach, attachments), seeing only the records of one scenario (mark)."""
 
@@ -199,25 +198,6 @@ class PeerOdoo:
         elif state != cur:
             raise RuntimeError("UserError: no workflow from %s to %s" % (cur, state))
 
-    # --- the Emulator's helpers ----------------------------------------------------------
-    def create(self, model, vals):
-        return self.call(model, "create", [vals])
-
-    def write(self, model, ids, vals):
-        return self.call(model, "write", [ids if isinstance(ids, list) else [ids], vals])
-
-    def unlink(self, model, ids):
-        return self.call(model, "unlink", [ids if isinstance(ids, list) else [ids]])
-
-    def attach(self, model, res_id, name, content):
-        return self.create("ir.attachment", {
-            "name": name, "type": "binary", "datas": base64.b64encode(content).decode(),
-            "res_model": model or False, "res_id": res_id or 0})
-
-    def attachments(self, domain=None):
-        return self.call("ir.attachment", "search_read", [domain or []], {
-            "fields": ["name", "type", "url", "res_model", "res_id", "checksum"],
-            "order": "id"})
 
 
 class PeerDav(harness.Dav):
