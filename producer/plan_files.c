@@ -819,9 +819,10 @@ int plan_children(struct ctx *c)
                     j->record = xdup(c, d->key);
                     j->fileid = xdup(c, en->fileid);
                     j->url = plan_link_for(c, pp, en->fileid);
-                    /* the id it gets is the tag it carries next pass (a stale tag it had
-                     * already is not: a job that failed would leave it, unproven) */
-                    if (!en->att_tag)
+                    /* the id it gets is the tag it carries next pass. A stale tag it had
+                     * already is not (nor one its file id disowned): a job that failed, or
+                     * a `plan`, would leave it, and this link would prove it next pass */
+                    if (!en->att_tag && en->stale_att <= 0)
                         add_link(c, 0, pp, en, d->key, d->key, d->key);
                 }
             }

@@ -337,6 +337,15 @@ class SyncCase(unittest.TestCase):
         jobs = self.plan_json()
         self.assertEqual(jobs, [], "a second pass still plans: %s" % json.dumps(jobs, indent=1))
 
+    def dav_tag(self, path, aid):
+        """What Nextcloud leaves on a later file at a deleted file's path: its tag."""
+        body = ('<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" '
+                'xmlns:o="urn:odoosync"><d:set><d:prop><o:attachment>%d</o:attachment>'
+                '</d:prop></d:set></d:propertyupdate>' % aid)
+        st, _ = self.dav.req("PROPPATCH", path, body.encode(),
+                             {"Content-Type": "application/xml"})
+        self.assertEqual(st, 207, "PROPPATCH %s" % path)
+
     def url_of(self, rel):
         return self.env["DAV_URL"].rstrip("/") + urllib.parse.quote("/%s/%s" % (self.root, rel))
 

@@ -155,6 +155,30 @@ class NcIdentity(SyncCase):
                          str(rows[0]["id"]))
         self.assertQuiet()
 
+    def test_stale_tag_of_a_deleted_file_is_never_deleted_on(self):
+        # Odoo deletes the attachment, odoosync deletes its file; a user puts a new file at
+        # that path and the old tag comes back with it. A `plan` (which saves its state,
+        # as a pass whose relink fails does) must not turn that new file into the one
+        # "last seen linked": the pass after it deleted the user's file (real Nextcloud)
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.sync()  # the upload's file id is recorded by the pass after it
+        self.odoo.unlink("ir.attachment", aid)
+        self.sync()
+        self.assertNotIn("Quotations/SO019/a.txt", self.tree())
+        self.dav.put(self.p("Quotations/SO019/a.txt"), b"mine!")
+        self.dav_tag(self.p("Quotations/SO019/a.txt"), aid)
+        for _ in range(2):
+            self.assertPlan([("relink", "odoo", "Quotations/SO019/a.txt", None, 0)])
+        self.sync()
+        self.assertEqual(self.dav.get(self.p("Quotations/SO019/a.txt")), b"mine!")
+        rows = self.atts_of("sale.order", so)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertNotEqual(rows[0]["id"], aid)
+        self.assertLinked(rows[0]["id"], "Quotations/SO019/a.txt", "sale.order", so)
+        self.assertQuiet()
+
     def test_file_edited_in_cloud_outlives_its_deleted_attachment(self):
         # the file id proves the file is the linked one, but a user wrote new content
         # into it since: the edit wins over Odoo's delete (kept, linked anew)

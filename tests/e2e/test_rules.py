@@ -179,15 +179,6 @@ class Rules(SyncCase):
             "Overwrite": "F"})
         self.assertIn(st, (201, 204), "COPY %s -> %s" % (src, dst))
 
-    def dav_tag(self, path, aid):
-        """What Nextcloud leaves on a later file at a deleted file's path: its tag."""
-        body = ('<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" '
-                'xmlns:o="urn:odoosync"><d:set><d:prop><o:attachment>%d</o:attachment>'
-                '</d:prop></d:set></d:propertyupdate>' % aid)
-        st, _ = self.dav.req("PROPPATCH", path, body.encode(),
-                             {"Content-Type": "application/xml"})
-        self.assertEqual(st, 207, "PROPPATCH %s" % path)
-
     def test_copy_of_linked_file_outlives_deleted_attachment(self):
         so = self.order("SO019")
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
