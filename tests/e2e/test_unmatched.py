@@ -23,7 +23,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SyncCase, main, mkdir, url_path  # noqa: E402
+from harness import SyncCase, link_target, main, mkdir  # noqa: E402
 
 
 class Unmatched(SyncCase):
@@ -35,7 +35,7 @@ class Unmatched(SyncCase):
         a = self.att_by_id(aid)
         self.assertIsNotNone(a, "attachment %d is gone" % aid)
         self.assertEqual(a["type"], "url")
-        self.assertTrue(url_path(a["url"]).endswith("/%s/%s" % (self.root, rel)),
+        self.assertTrue(link_target(self, a["url"]).endswith("/%s/%s" % (self.root, rel)),
                         "attachment %d url %s does not name %s" % (aid, a["url"], rel))
         self.assertEqual((a["res_model"], a["res_id"]), (model, res_id))
         self.assertEqual(self.fetch_url(a["url"]), content, "the url of %d gives 404" % aid)

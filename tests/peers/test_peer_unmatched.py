@@ -8,10 +8,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402  (puts tests/e2e on the path)
-import test_unmatched  # noqa: E402
+import test_unmatched_nc  # noqa: E402
 
 
-class PeerUnmatched(peers.PeerMixin, test_unmatched.Unmatched):
+class PeerUnmatched(peers.PeerMixin, test_unmatched_nc.NcUnmatched):
     pass
 
 
