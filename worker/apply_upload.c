@@ -152,9 +152,10 @@ static int cloud_content_is(struct apply_conn *c, const char *path, long long si
  *     over our expired lock) uploaded it: done, go on (0, ALREADY_DONE);
  *   - untagged, with exactly the attachment's size and sha1: an attempt killed
  *     between its PUT and its PROPPATCH: adopt it, tag it, go on (0);
- *   - tagged with another attachment, and it appeared after our re-read
- *     (`raced`: our create-only PUT was refused): a newer writer gave the place
- *     to another file: superseded (1, SKIPPED), nothing is written;
+ *   - tagged with another attachment, and our create-only PUT was refused
+ *     (`raced`: it appeared after our re-read, or a small content went straight
+ *     to the PUT): a newer writer gave the place to another file, or the next
+ *     pass plans another name: superseded (1, SKIPPED), nothing is written;
  *   - anything else (a folder, a stranger's file, another attachment's file
  *     that was there before us and may be on its way out): ERR_CONFLICT, retried.
  */
@@ -265,7 +266,7 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     char *web = NULL;
     const char *type;
     const char *replace = NULL; /* Documents: the ETag of the version replaced */
-    int technical;
+    int technical, looked;
     int rc;
 
     memset(&st, 0, sizeof(st));
@@ -305,7 +306,12 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         goto out;
     }
 
-    rc = dav_stat(c->dav, j->path, &st, e);
+    /* A content that came with the record goes straight to the create-only PUT, which is
+     * the existence check (412: looked at then): one request fewer per file. A larger one
+     * (downloaded) or a Documents file is looked at first, so nothing is downloaded for a
+     * target that is there already. */
+    looked = j->doc || !cJSON_GetObjectItemCaseSensitive(att, "datas");
+    rc = looked ? dav_stat(c->dav, j->path, &st, e) : ERR_NOTFOUND;
     if (rc == 0 && j->doc && j->expect.etag) {
         /* Odoo's Documents app, content edited in Odoo: replace exactly the version the
          * plan saw (If-Match), never another one */
