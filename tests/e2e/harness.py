@@ -208,16 +208,18 @@ class Dav:
         st, _ = self.req("DELETE", path)
         assert st in (204, 404), "DELETE %s: %d" % (path, st)
 
-    def tree(self, path, etags=None):
+    def tree(self, path, etags=None, fileids=None):
         """{relative path: (is_dir, size, {tag: value})} of everything under path
-        (etags: a dict to fill with relative path -> getetag, "W/" stripped)."""
+        (etags: a dict to fill with relative path -> getetag, "W/" stripped; fileids: one
+        to fill with relative path -> oc:fileid, on servers that have them)."""
         out = {}
         todo = [path]
         while todo:
             p = todo.pop()
             body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:o="urn:odoosync">'
                     b"<d:prop><d:resourcetype/><d:getcontentlength/><d:getetag/><o:attachment/><o:record/>"
-                    b"<o:type/></d:prop></d:propfind>")
+                    b"<o:type/><oc:fileid xmlns:oc=\"http://owncloud.org/ns\"/>"
+                    b"</d:prop></d:propfind>")
             st, data = self.req("PROPFIND", p, body, {"Depth": self.DEPTH,
                                                       "Content-Type": "application/xml"})
             if st == 404:
@@ -240,6 +242,9 @@ class Dav:
                 et = resp.find(".//{DAV:}getetag")
                 if etags is not None and et is not None and et.text:
                     etags[rel] = et.text[2:] if et.text.startswith("W/") else et.text
+                fid = resp.find(".//{http://owncloud.org/ns}fileid")
+                if fileids is not None and fid is not None and fid.text:
+                    fileids[rel] = fid.text
                 out[rel] = (is_dir, int(size.text) if size is not None and size.text else 0,
                             tags)
                 if is_dir and self.DEPTH == "1":
@@ -326,8 +331,8 @@ class SyncCase(unittest.TestCase):
         p = self.run_cmd("plan", "--json", expect=None)
         return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
 
-    def tree(self, etags=None):
-        return self.dav.tree("/" + self.root, etags)
+    def tree(self, etags=None, fileids=None):
+        return self.dav.tree("/" + self.root, etags, fileids)
 
     def p(self, rel):
         return "/%s/%s" % (self.root, rel)

@@ -132,7 +132,8 @@ class Snap:
 
     def __init__(self, case, tech=None):
         self.etag = {}  # rel -> ETag (Apache: size and mtime; a MOVE keeps it, a COPY not)
-        self.tree = case.tree(self.etag)  # rel -> (is_dir, size, tags)
+        self.fileid = {}  # rel -> oc:fileid (Nextcloud-like servers: a move keeps it)
+        self.tree = case.tree(self.etag, self.fileid)  # rel -> (is_dir, size, tags)
         self.sha = {}
         for rel, (is_dir, _size, _tags) in sorted(self.tree.items()):
             if not is_dir:
@@ -285,6 +286,40 @@ def url_rel(case, url):
     return path[len(prefix):].rstrip("/")
 
 
+def linked_rel(pre, last, a):
+    """Where the file a url attachment names was linked: its WebDAV address's path. A web
+    link names the file by its id and follows it wherever a user moves it, so for it the
+    file's place in the last converged state (the entry tagged with it there); with no
+    such state, where the link leads now."""
+    if last is not None and harness.WEB_LINK.match(urllib.parse.urlparse(a["url"]).path):
+        for q, (_is_dir, _size, tags) in last.tree.items():
+            if tags.get("attachment") == str(a["id"]):
+                return q
+    return pre.url_rel(a["url"])
+
+
+def ident_tag(pre, last, entry):
+    """The attachment an entry is told to be, as the product tells it (docs/design.md
+    "Identity by file id"): on a server with file ids, the attachment the last converged
+    state linked to the entry's file id (a moved folder's children lose their tags on
+    Nextcloud), and a tag that state had on another file id is stale (a tag left behind
+    at a reused path); else its tag."""
+    tag = pre.tree[entry][2].get("attachment")
+    fid = pre.fileid.get(entry)
+    if last is None or not fid:
+        return tag
+    stale = False
+    for q, (_is_dir, _size, tags) in last.tree.items():
+        t = tags.get("attachment")
+        if t is None:
+            continue
+        if last.fileid.get(q) == fid:
+            return t
+        if t == tag and last.fileid.get(q):
+            stale = True
+    return None if stale else tag
+
+
 def proven(pre, last, entry, aid):
     """Whether `entry` (directly in a document folder of `pre`, tagged with attachment aid,
     which is gone) is the entry the last converged state `last` had linked to aid: only
@@ -301,10 +336,14 @@ def proven(pre, last, entry, aid):
         if tags.get("attachment") != str(aid) or d is None or parent(q) != d:
             continue
         if pre.tree[entry][0]:
+            if is_dir and last.fileid.get(q) and pre.fileid.get(entry):
+                return last.fileid[q] == pre.fileid[entry]  # the same folder, moved or not
             return is_dir and q == entry
         if is_dir or last.sha.get(q) != pre.sha.get(entry) or \
                 last.etag.get(q) != pre.etag.get(entry):
             return False
+        if last.fileid.get(q) and pre.fileid.get(entry):
+            return last.fileid[q] == pre.fileid[entry]  # the same file, wherever it went
         return q == entry or q not in pre.tree
     return False
 
@@ -352,7 +391,7 @@ def predict(pre, last=None):
     def entry_of(folder, rel):
         inner = rel[len(folder) + 1:]
         entry = folder + "/" + inner.split("/")[0]
-        tag = pre.tree[entry][2].get("attachment")
+        tag = ident_tag(pre, last, entry)
         return inner, entry, tag, (pre.atts.get(int(tag)) if tag is not None else None)
 
     def kept(rel, s, folder, key):
@@ -379,7 +418,7 @@ def predict(pre, last=None):
             continue
         inner, entry, tag, a = entry_of(d, rel)
         if a is not None and entry == rel and a["type"] == "url" and \
-                pre.url_rel(a["url"]) == rel and pre.att_owner(a) != owner:
+                linked_rel(pre, last, a) == rel and pre.att_owner(a) != owner:
             # re-linked in Odoo: the attachment's url names this file, its record changed
             o2 = pre.att_owner(a)
             add(s, ("att", a["id"], o2) if pre.owner_synced(o2) else ("via", a["id"]))
