@@ -544,6 +544,10 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
     if (tagged_elsewhere) {
         size_t lo, hi;
 
+        /* kept until the delete happened: where the file's tag did not follow it (a moved
+         * folder's children on Nextcloud), the link's file id is what tells it next pass */
+        if (carry_link(c, a->id) < 0)
+            return ERR_NOMEM;
         plan_range_atag(c, a->id, &lo, &hi);
         return odoo_delete(c, a, of, "cloud file moved out of document folders",
                            lo < hi ? c->atag[lo]->path : upath,

@@ -179,6 +179,30 @@ class NcIdentity(SyncCase):
         self.assertLinked(rows[0]["id"], "Quotations/SO019/a.txt", "sale.order", so)
         self.assertQuiet()
 
+    def test_file_moved_into_a_sub_folder_leaves_its_attachment(self):
+        # the rule of Apache (a file moved anywhere but a document folder's top level
+        # leaves its attachment, its content stays in the cloud), also when its tag did not
+        # follow it (a moved folder's children lose theirs on Nextcloud) and its web link
+        # still opens it there: a link the previous pass made is not a url a user wrote
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.sync()  # the upload's file id is recorded by the pass after it
+        self.dav.mkcol(self.p("Quotations/SO019/old"))
+        self.dav.move(self.p("Quotations/SO019/a.txt"), self.p("Quotations/SO019/old/a.txt"))
+        self.dav.move(self.p("Quotations/SO019/old"), self.p("Quotations/SO019/older"))
+        self.assertIsNone(self.tree()["Quotations/SO019/older/a.txt"][2].get("attachment"))
+        for _ in range(2):  # a plan saves its state: the one after it plans the same
+            self.assertPlan([("delete", "odoo", "Quotations/SO019/older/a.txt", None, aid),
+                             ("relink", "odoo", "Quotations/SO019/older", None, 0)])
+        self.sync()
+        self.assertIsNone(self.att_by_id(aid))
+        self.assertEqual(self.dav.get(self.p("Quotations/SO019/older/a.txt")), b"hello")
+        rows = self.atts_of("sale.order", so)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertLinked(rows[0]["id"], "Quotations/SO019/older", "sale.order", so)
+        self.assertQuiet()
+
     def test_file_edited_in_cloud_outlives_its_deleted_attachment(self):
         # the file id proves the file is the linked one, but a user wrote new content
         # into it since: the edit wins over Odoo's delete (kept, linked anew)
