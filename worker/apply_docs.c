@@ -182,7 +182,7 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
          * was stopped (a SIGKILL) before the mark; else edited in Odoo meanwhile: the next
          * pass decides (a conflict) */
         if (apply_streq(odoo_sum, sha)) {
-            rc = apply_mark_synced(c, j->path, sha, e);
+            rc = apply_mark_synced(c, j->path, sha, st.etag, e);
             *res = JOB_ALREADY_DONE;
         } else {
             *res = JOB_SKIPPED;
@@ -197,7 +197,7 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
     }
     rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
     if (rc == 0)
-        rc = apply_mark_synced(c, j->path, sha, e);
+        rc = apply_mark_synced(c, j->path, sha, st.etag, e);
 out:
     cJSON_Delete(rows);
     cJSON_Delete(vals);
@@ -329,7 +329,7 @@ static int mark_if_same(struct apply_conn *c, const char *path, const struct dav
         rc = err_set(e, ERR_INTERNAL, "sha1 failed");
     if (rc == 0 && cJSON_GetArraySize(rows) == 1 &&
         apply_streq(apply_jstr(cJSON_GetArrayItem(rows, 0), "checksum"), sha))
-        rc = apply_mark_synced(c, path, sha, e);
+        rc = apply_mark_synced(c, path, sha, st->etag, e);
     cJSON_Delete(rows);
     buf_release(&content);
     return rc;
@@ -426,7 +426,7 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
     snprintf(tag, sizeof(tag), "%s,%ld", model, id);
     rc = apply_tag(c->dav, j->path, "document", tag, e);
     if (rc == 0 && !st.is_dir)
-        rc = apply_mark_synced(c, j->path, sha, e);
+        rc = apply_mark_synced(c, j->path, sha, st.etag, e);
 out:
     cJSON_Delete(vals);
     free(b64);
