@@ -102,7 +102,8 @@ int job_make_id(struct job *j);
  * folder, or of anything not strictly inside its lock): it holds the folder
  * exclusively, and runs after every earlier job of its lock and before every
  * later one. A file job: not a mkdir, path (and `to`, if any) strictly inside
- * lock; an Odoo job may have no path when it names an attachment.
+ * lock; an Odoo job may have no path when it names an attachment. A mkdir of
+ * Odoo's Documents app (doc set) strictly inside its lock is a file job too.
  */
 int job_is_file_job(const struct job *j);
 /*
@@ -116,6 +117,13 @@ int job_may_overlap(const struct job *a, const struct job *b);
  * "att:<id>" written into buf. Returns how many (0..2) it put in files[].
  */
 int job_lock_files(const struct job *j, const char *files[2], char *buf, size_t size);
+/*
+ * The folders a Documents file job (doc set) holds shared besides its lock: the
+ * folder each of path and `to` lives in, when strictly inside the lock (the
+ * mapping's base), each once, written into buf (size: room for both paths).
+ * Returns how many (0..2); 0 for any other job.
+ */
+int job_lock_parents(const struct job *j, const char *parents[2], char *buf, size_t size);
 
 /* Encode as one JSON object (no newline) appended to out. */
 int job_encode(const struct job *j, struct buf *out, struct err *e);

@@ -5,6 +5,15 @@
  * a message planned before this existed is read the same way, and the
  * producer plans nothing new: the Kafka key stays the lock, which keeps
  * every job of a document in one partition, in plan order.
+ *
+ * Odoo's Documents app: every job of a mapping has the mapping's base folder as
+ * its lock, and its tree is nested. A Documents job inside the base (a mkdir
+ * too) is a file job: it runs beside the jobs on other entries, and after every
+ * earlier job on the entry, an entry inside it or a folder around it (the path
+ * overlap), so a folder's create, move or delete still orders everything under
+ * it. It also holds the folder each entry lives in shared (job_lock_parents),
+ * and the entry exclusively: a job on a folder excludes the jobs on what the
+ * folder holds, across workers too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,8 +34,10 @@ static int inside(const char *p, const char *dir)
 
 int job_is_file_job(const struct job *j)
 {
-    if (j->kind == JOB_MKDIR || !j->lock)
+    if (!j->lock)
         return 0;
+    if (j->kind == JOB_MKDIR) /* a folder of Odoo's Documents app inside its mapping */
+        return j->doc && j->path && inside(j->path, j->lock);
     if (!j->path)
         return j->side == JOB_SIDE_ODOO && j->att_id > 0;
     if (!inside(j->path, j->lock))
@@ -61,6 +72,43 @@ int job_lock_files(const struct job *j, const char *files[2], char *buf, size_t 
     if (n == 0 && j->att_id > 0 && size > 0) {
         snprintf(buf, size, "att:%ld", j->att_id);
         files[n++] = buf;
+    }
+    return n;
+}
+
+/* The folder p lives in, when it lies strictly inside lock: its length, else 0. */
+static size_t parent_inside(const char *p, const char *lock)
+{
+    const char *s = p ? strrchr(p, '/') : NULL;
+    size_t n;
+
+    if (!s || s == p)
+        return 0;
+    n = (size_t)(s - p);
+    if (n >= strlen(p) || strlen(lock) >= n)
+        return 0;
+    return strncmp(p, lock, strlen(lock)) == 0 && p[strlen(lock)] == '/' ? n : 0;
+}
+
+int job_lock_parents(const struct job *j, const char *parents[2], char *buf, size_t size)
+{
+    const char *src[2] = {j->path, j->to};
+    size_t used = 0;
+    int n = 0;
+
+    if (!j->doc || !job_is_file_job(j))
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        size_t len = src[i] ? parent_inside(src[i], j->lock) : 0;
+
+        if (len == 0 || used + len + 1 > size)
+            continue;
+        if (n == 1 && strlen(parents[0]) == len && strncmp(parents[0], src[i], len) == 0)
+            continue; /* one folder for both */
+        memcpy(buf + used, src[i], len);
+        buf[used + len] = '\0';
+        parents[n++] = buf + used;
+        used += len + 1;
     }
     return n;
 }

@@ -12,7 +12,9 @@
  * half-written). Then the cloud entry is tagged with the new record. A create whose tag
  * was lost (a worker killed between the two) is not repeated: a folder or document of
  * that name in that folder (a file: with the same sha1) is adopted and tagged. A file
- * gets {urn:odoosync}synced too. apply_docs_update copies a file edited in the cloud.
+ * gets {urn:odoosync}synced too (a tagged file found without it, after a kill between
+ * the two, gets it when its bytes are its document's). apply_docs_update copies a file edited in
+ * the cloud.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +120,9 @@ static const char *etag_opaque(const char *t)
  * the cloud file must still be the version planned from (expect.etag) and the document's
  * content in Odoo still the one planned from (expect.checksum), else the job is skipped
  * (the next pass sees a conflict, or nothing to do); then the cloud's bytes are written
- * into the document, and the file marked synced.
+ * into the document, and the file marked synced. A document that already holds exactly
+ * the cloud's bytes (an earlier attempt wrote them, then was killed before the mark) is
+ * only marked: done.
  */
 int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e)
@@ -130,6 +134,7 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
     char sha[SHA1_HEX_SIZE];
     cJSON *rows = NULL, *vals = NULL;
     long id = comma ? strtol(comma + 1, NULL, 10) : 0;
+    const char *odoo_sum;
     char *b64 = NULL;
     int rc;
 
@@ -149,9 +154,13 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
     rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
     if (rc < 0)
         goto out;
-    if (cJSON_GetArraySize(rows) != 1 ||
-        !apply_streq(apply_jstr(cJSON_GetArrayItem(rows, 0), "checksum"), j->expect.checksum)) {
-        *res = JOB_SKIPPED; /* gone or edited in Odoo meanwhile: the next pass decides */
+    if (cJSON_GetArraySize(rows) != 1) {
+        *res = JOB_SKIPPED; /* gone in Odoo meanwhile: the next pass decides */
+        goto out;
+    }
+    odoo_sum = apply_jstr(cJSON_GetArrayItem(rows, 0), "checksum");
+    if (!apply_streq(odoo_sum, j->expect.checksum) && st.size > DOCS_CREATE_MAX) {
+        *res = JOB_SKIPPED; /* edited in Odoo meanwhile: the next pass decides */
         goto out;
     }
     if (st.size > DOCS_CREATE_MAX) {
@@ -168,6 +177,18 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
         rc = err_set(e, ERR_INTERNAL, "sha1 failed");
         goto out;
     }
+    if (!apply_streq(odoo_sum, j->expect.checksum)) {
+        /* Odoo holds exactly the cloud's bytes: this job's earlier attempt wrote them and
+         * was stopped (a SIGKILL) before the mark; else edited in Odoo meanwhile: the next
+         * pass decides (a conflict) */
+        if (apply_streq(odoo_sum, sha)) {
+            rc = apply_mark_synced(c, j->path, sha, st.etag, e);
+            *res = JOB_ALREADY_DONE;
+        } else {
+            *res = JOB_SKIPPED;
+        }
+        goto out;
+    }
     b64 = base64((const unsigned char *)(content.data ? content.data : ""), content.len);
     vals = cJSON_CreateObject();
     if (!b64 || !vals || !cJSON_AddStringToObject(vals, "datas", b64)) {
@@ -176,7 +197,7 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
     }
     rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
     if (rc == 0)
-        rc = apply_mark_synced(c, j->path, sha, e);
+        rc = apply_mark_synced(c, j->path, sha, st.etag, e);
 out:
     cJSON_Delete(rows);
     cJSON_Delete(vals);
@@ -281,6 +302,39 @@ out:
     return rc;
 }
 
+/*
+ * A tagged Documents file without its {urn:odoosync}synced mark (st: its stat): marked
+ * synced when its bytes are exactly its document's content in Odoo; left as is otherwise
+ * (a file larger than DOCS_CREATE_MAX is not read).
+ */
+static int mark_if_same(struct apply_conn *c, const char *path, const struct dav_stat *st,
+                        struct err *e)
+{
+    static const char *const fields[] = {"checksum", NULL};
+    const char *comma = strrchr(st->document_tag, ',');
+    long id = comma ? strtol(comma + 1, NULL, 10) : 0;
+    char sha[SHA1_HEX_SIZE];
+    struct buf content;
+    cJSON *rows = NULL;
+    int rc;
+
+    if (id <= 0 || strncmp(st->document_tag, "documents.document,", 19) != 0 ||
+        st->size > DOCS_CREATE_MAX)
+        return 0;
+    buf_init(&content, (size_t)DOCS_CREATE_MAX);
+    rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
+    if (rc == 0)
+        rc = dav_get_buf(c->dav, path, &content, e);
+    if (rc == 0 && sha_hex_sha1(content.data ? content.data : "", content.len, sha) < 0)
+        rc = err_set(e, ERR_INTERNAL, "sha1 failed");
+    if (rc == 0 && cJSON_GetArraySize(rows) == 1 &&
+        apply_streq(apply_jstr(cJSON_GetArrayItem(rows, 0), "checksum"), sha))
+        rc = apply_mark_synced(c, path, sha, st->etag, e);
+    cJSON_Delete(rows);
+    buf_release(&content);
+    return rc;
+}
+
 int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e)
 {
@@ -313,8 +367,11 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
         goto out;
     if (st.document_tag && *st.document_tag && !apply_streq(st.document_tag, j->record)) {
         /* tagged: done (j->record names a tag to replace: the file of a document that is
-         * gone or in conflict, which becomes a document of its own) */
+         * gone or in conflict, which becomes a document of its own); an attempt killed
+         * between the tag and the mark left the file unmarked: marked now */
         *res = JOB_ALREADY_DONE;
+        if (!st.is_dir && (!st.synced_tag || !*st.synced_tag))
+            rc = mark_if_same(c, j->path, &st, e);
         goto out;
     }
     vals = cJSON_CreateObject();
@@ -369,7 +426,7 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
     snprintf(tag, sizeof(tag), "%s,%ld", model, id);
     rc = apply_tag(c->dav, j->path, "document", tag, e);
     if (rc == 0 && !st.is_dir)
-        rc = apply_mark_synced(c, j->path, sha, e);
+        rc = apply_mark_synced(c, j->path, sha, st.etag, e);
 out:
     cJSON_Delete(vals);
     free(b64);

@@ -88,8 +88,9 @@ int apply_delete_cloud(struct applier *a, struct apply_conn *c, const struct job
 /* apply_upload.c */
 int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, enum job_result *res,
                  struct err *e);
-/* apply_upload.c: a Documents file's {urn:odoosync}synced = "<sha1> <etag now>" */
-int apply_mark_synced(struct apply_conn *c, const char *path, const char *sha1, struct err *e);
+/* apply_upload.c: a Documents file's {urn:odoosync}synced = "<sha1> <etag>" (etag NULL: now) */
+int apply_mark_synced(struct apply_conn *c, const char *path, const char *sha1, const char *etag,
+                      struct err *e);
 /* apply_docs.c: a new cloud entry of a Documents mapping becomes a Documents record */
 int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result *res,
                       struct err *e);

@@ -161,19 +161,25 @@ static int cloud_content_is(struct apply_conn *c, const char *path, long long si
  */
 /*
  * Odoo's Documents app: {urn:odoosync}synced = "<sha1> <etag>", the content both sides
- * have now and the cloud file's ETag with it (read back: PROPPATCH changes no ETag), so
- * the next pass tells an edit in Odoo (another sha1) from one in the cloud (another ETag).
+ * have now and the cloud file's ETag with it, so the next pass tells an edit in Odoo
+ * (another sha1) from one in the cloud (another ETag). etag: the version whose bytes were
+ * copied (read before the copy: an edit saved since must stay an edit); NULL: read back
+ * now (right after our own PUT; PROPPATCH changes no ETag).
  */
-int apply_mark_synced(struct apply_conn *c, const char *path, const char *sha1, struct err *e)
+int apply_mark_synced(struct apply_conn *c, const char *path, const char *sha1, const char *etag,
+                      struct err *e)
 {
     struct dav_stat st;
     char val[512];
-    int rc;
+    int rc = 0;
 
     memset(&st, 0, sizeof(st));
-    rc = dav_stat(c->dav, path, &st, e);
-    if (rc == 0 && st.etag && sha1) {
-        snprintf(val, sizeof(val), "%s %s", sha1, st.etag[0] == 'W' ? st.etag + 2 : st.etag);
+    if (!etag) {
+        rc = dav_stat(c->dav, path, &st, e);
+        etag = st.etag;
+    }
+    if (rc == 0 && etag && sha1) {
+        snprintf(val, sizeof(val), "%s %s", sha1, etag[0] == 'W' ? etag + 2 : etag);
         rc = apply_tag(c->dav, path, "synced", val, e);
     }
     dav_stat_release(&st);
@@ -318,7 +324,18 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         if (st.is_dir || !apply_streq(st.document_tag, j->doc) || !st.etag ||
             strcmp(st.etag[0] == 'W' ? st.etag + 2 : st.etag,
                    j->expect.etag[0] == 'W' ? j->expect.etag + 2 : j->expect.etag) != 0) {
-            *res = JOB_SKIPPED; /* changed in the cloud since planned: the next pass decides */
+            /* changed in the cloud since planned: the next pass decides; unless it holds
+             * exactly the document's content (this job's earlier attempt wrote it, then
+             * was killed before the mark): marked, done */
+            *res = JOB_SKIPPED;
+            if (!st.is_dir && apply_streq(st.document_tag, j->doc) && j->expect.checksum &&
+                j->size >= 0 && (st.size < 0 || st.size == j->size)) {
+                rc = cloud_content_is(c, j->path, j->size, j->expect.checksum, e);
+                if (rc == 1) {
+                    *res = JOB_ALREADY_DONE;
+                    rc = apply_mark_synced(c, j->path, j->expect.checksum, st.etag, e);
+                }
+            }
             goto out;
         }
         if (st.etag[0] == 'W') {
@@ -331,7 +348,8 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         rc = upload_occupied(a, c, j, att, &st, idbuf, 0, res, e);
         if (rc == 0 && j->doc)
             rc = apply_mark_synced(
-                c, j->path, j->expect.checksum ? j->expect.checksum : apply_att_checksum(att), e);
+                c, j->path, j->expect.checksum ? j->expect.checksum : apply_att_checksum(att), NULL,
+                e);
         if (rc != 0)
             goto out;
     } else if (rc == ERR_NOTFOUND || replace) {
@@ -402,7 +420,7 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         } else {
             rc = apply_tag(c->dav, j->path, upload_tag(j), idbuf, e);
             if (rc == 0 && j->doc)
-                rc = apply_mark_synced(c, j->path, sha, e);
+                rc = apply_mark_synced(c, j->path, sha, NULL, e);
             if (rc < 0)
                 goto out;
         }

@@ -81,7 +81,9 @@ struct keyent {
     int started; /* of which started */
 };
 
-#define TASK_LOCKS 4 /* two folders (a move between them), two files */
+#define TASK_LOCKS                                                                                 \
+    5 /* two folders (a move between them), two files; or a Documents                              \
+         job's lock, the two folders its entries live in, two entries */
 
 struct hbslot {
     int n; /* locks held by this worker now */

@@ -45,6 +45,7 @@ struct lockset {
     struct lock_token toks[TASK_LOCKS];
     char *second;    /* owned: a move's other document folder */
     char attbuf[40]; /* "att:<id>" */
+    char *parents;   /* owned: the folders a Documents job's entries live in */
 };
 
 static void hb_set(struct pool *p, int idx, const struct lockset *ls)
@@ -291,13 +292,15 @@ static void sort2(const char **a, const char **b)
 
 /*
  * What t locks: a folder job its folder (and a move's other document folder)
- * exclusively; a file job its folder shared and its files exclusively. Each
- * group in strcmp order. 0, or ERR_NOMEM.
+ * exclusively; a file job its folder shared (a Documents job also the folders
+ * its entries live in) and its files exclusively. Each group in strcmp order.
+ * 0, or ERR_NOMEM.
  */
 static int lockset_make(struct lockset *ls, const struct task *t)
 {
-    int file = job_is_file_job(&t->job), nf;
-    const char *files[2];
+    int file = job_is_file_job(&t->job), nf, np;
+    const char *files[2], *parents[2];
+    size_t psize;
 
     memset(ls, 0, sizeof(*ls));
     ls->paths[ls->n++] = t->job.lock ? t->job.lock : t->key;
@@ -310,12 +313,29 @@ static int lockset_make(struct lockset *ls, const struct task *t)
         return 0;
     }
     ls->shared[0] = 1;
+    psize = (t->job.path ? strlen(t->job.path) : 0) + (t->job.to ? strlen(t->job.to) : 0) + 2;
+    ls->parents = t->job.doc ? malloc(psize) : NULL;
+    if (t->job.doc && !ls->parents)
+        return ERR_NOMEM;
+    np = ls->parents ? job_lock_parents(&t->job, parents, ls->parents, psize) : 0;
+    if (np == 2)
+        sort2(&parents[0], &parents[1]);
+    for (int i = 0; i < np; i++) {
+        ls->shared[ls->n] = 1;
+        ls->paths[ls->n++] = parents[i];
+    }
     nf = job_lock_files(&t->job, files, ls->attbuf, sizeof(ls->attbuf));
     if (nf == 2)
         sort2(&files[0], &files[1]);
     for (int i = 0; i < nf; i++)
         ls->paths[ls->n++] = files[i];
     return 0;
+}
+
+static void lockset_free(struct lockset *ls)
+{
+    free(ls->second);
+    free(ls->parents);
 }
 
 /* The task holds its lock(s) for the first time: how long since it first tried. */
@@ -351,7 +371,11 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
         }
         return send_handoff(p, t, delay_ms);
     }
-    lockset_make(&ls, t);
+    if (lockset_make(&ls, t) < 0) {
+        lockset_free(&ls);
+        *delay_ms = LOCKDOWN_DELAY_MS; /* out of memory: later */
+        return 1;
+    }
     if (!t->lock_from)
         t->lock_from = mono_us();
     for (held = 0; held < ls.n; held++) {
@@ -376,7 +400,7 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
             log_job(p->lg, LOG_DEBUG, t->job.id, ls.paths[held], "lock: %s", e.msg);
             *delay_ms = LOCKDOWN_DELAY_MS;
         }
-        free(ls.second);
+        lockset_free(&ls);
         return 1;
     }
     atomic_store(&p->lock_down, 0);
@@ -390,7 +414,7 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
             release_all(p, w, &ls, ls.n, t);
             atomic_store(&p->lock_down, 1);
             *delay_ms = LOCKDOWN_DELAY_MS;
-            free(ls.second);
+            lockset_free(&ls);
             return 1;
         }
     }
@@ -433,7 +457,7 @@ static int run_task(struct pool *p, struct worker *w, struct task *t, long *dela
     }
     hb_set(p, w->idx, NULL);
     release_all(p, w, &ls, ls.n, t);
-    free(ls.second);
+    lockset_free(&ls);
     if (res == 0 && t->handoff != H_NONE)
         return send_handoff(p, t, delay_ms);
     return res;

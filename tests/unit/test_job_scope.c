@@ -4,7 +4,8 @@
  * rename or move, its delete, a merge's moves from another folder, a record
  * taking a freed place) never overlap anything; file jobs inside the folder
  * overlap unless they share a file, an attachment, or a plan version; and
- * what a file job locks.
+ * what a file job locks. Odoo's Documents app (one lock per mapping over a
+ * nested tree): which of its jobs are file jobs, and the folders they hold.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,54 @@ static void mk(struct job *j, enum job_kind k, enum job_side s, const char *lock
     j->path = path ? strdup(path) : NULL;
     j->to = to ? strdup(to) : NULL;
     j->att_id = att;
+}
+
+/*
+ * Odoo's Documents app: one lock per mapping (its base) over a nested tree. A mkdir inside
+ * the base is a file job (the base's own is not); jobs overlap unless one's entry is, or
+ * lies in, the other's; a job holds the folders its entries live in shared.
+ */
+#define B "/Odoo/Documents"
+static void test_documents(void)
+{
+    struct job j[6];
+    const char *parents[2];
+    char buf[256];
+    int n = 0;
+
+    mk(&j[n++], JOB_MKDIR, JOB_SIDE_CLOUD, B, B, NULL, 0);                         /* 0 */
+    mk(&j[n++], JOB_MKDIR, JOB_SIDE_CLOUD, B, B "/A/S", NULL, 0);                  /* 1 */
+    mk(&j[n++], JOB_UPLOAD, JOB_SIDE_CLOUD, B, B "/A/S/x.pdf", NULL, 3);           /* 2 */
+    mk(&j[n++], JOB_MKDIR, JOB_SIDE_CLOUD, B, B "/C", NULL, 0);                    /* 3 */
+    mk(&j[n++], JOB_RENAME, JOB_SIDE_CLOUD, B, B "/C/y.pdf", B "/A/S/y.pdf", 0);   /* 4 */
+    mk(&j[n++], JOB_RENAME, JOB_SIDE_CLOUD, B, B "/A/S/z.pdf", B "/A/S/w.pdf", 0); /* 5 */
+    for (int i = 0; i < n; i++)
+        j[i].doc = strdup("documents.document,1");
+    CHECK(&cc, !job_is_file_job(&j[0])); /* the base's mkdir */
+    for (int i = 1; i < n; i++)
+        CHECK_MSG(&cc, job_is_file_job(&j[i]), "Documents job %d is a file job", i);
+    CHECK(&cc, !job_may_overlap(&j[1], &j[2])); /* a folder and a file in it */
+    CHECK(&cc, job_may_overlap(&j[1], &j[3]));  /* two folders */
+    CHECK(&cc, job_may_overlap(&j[2], &j[3]));
+    CHECK(&cc, !job_may_overlap(&j[3], &j[4])); /* a move out of C */
+    CHECK(&cc, !job_may_overlap(&j[1], &j[4])); /* a move into S */
+    CHECK(&cc, job_may_overlap(&j[2], &j[4]));
+    CHECK_INT(&cc, job_lock_parents(&j[0], parents, buf, sizeof(buf)), 0);
+    CHECK_INT(&cc, job_lock_parents(&j[1], parents, buf, sizeof(buf)), 1);
+    CHECK(&cc, strcmp(parents[0], B "/A") == 0);
+    CHECK_INT(&cc, job_lock_parents(&j[3], parents, buf, sizeof(buf)), 0); /* in the base */
+    CHECK_INT(&cc, job_lock_parents(&j[4], parents, buf, sizeof(buf)), 2);
+    CHECK(&cc, strcmp(parents[0], B "/C") == 0 && strcmp(parents[1], B "/A/S") == 0);
+    CHECK_INT(&cc, job_lock_parents(&j[5], parents, buf, sizeof(buf)), 1); /* one folder */
+    CHECK(&cc, strcmp(parents[0], B "/A/S") == 0);
+    CHECK_INT(&cc, job_lock_parents(&j[5], parents, buf, 8), 0); /* no room: none */
+    free(j[2].doc);
+    j[2].doc = NULL; /* not a Documents job: no parents */
+    CHECK_INT(&cc, job_lock_parents(&j[2], parents, buf, sizeof(buf)), 0);
+    j[1].doc = (free(j[1].doc), NULL); /* a record's mkdir: a folder job */
+    CHECK(&cc, !job_is_file_job(&j[1]));
+    for (int i = 0; i < n; i++)
+        job_release(&j[i]);
 }
 
 int main(void)
@@ -82,5 +131,6 @@ int main(void)
     CHECK(&cc, strcmp(files[0], "att:13") == 0);
     for (int i = 0; i < n; i++)
         job_release(&j[i]);
+    test_documents();
     return check_done(&cc);
 }
