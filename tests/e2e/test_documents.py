@@ -422,6 +422,50 @@ def base64_of(datas):
     return base64.b64decode(datas) if datas else None
 
 
+class LargeFiles:
+    """Cloud to Odoo, large files: the content is streamed into Odoo's JSON request (never
+    held in memory with its base64), up to what Odoo takes in one request (werkzeug's
+    max_content_length, 128 MiB by default, which the emulator enforces with a 413): a
+    file whose base64 would not fit is reported and nothing is written."""
+
+    dav_props = SyncTable.dav_props
+
+    def test_large_file_from_the_cloud(self):
+        import hashlib
+        self.folder("Finance")
+        self.configure({"enabled": True})
+        self.sync()
+        # 90 MiB: 120 MiB of base64, under the limit; 100 MiB: 133.3 MiB, over it
+        big = os.urandom(90 * 1024 * 1024)
+        self.dav.put(self.p("Documents/Finance/big.bin"), big)
+        huge = os.path.join(self.tmp, "huge.bin")
+        with open(huge, "wb") as f:
+            f.write(b"\0" * (100 * 1024 * 1024))
+        with open(huge, "rb") as f:
+            self.dav.put(self.p("Documents/Finance/huge.bin"), f.read())
+        p = self.sync(expect=1)  # one job failed: the file that does not fit
+        self.assertRegex(p.stdout + p.stderr, r"Documents/Finance/huge\.bin\W+ holds 104857600 "
+                         r"bytes: over what Odoo's JSON API takes .*not created in Odoo")
+        rows = self.odoo.call("documents.document", "search_read",
+                              [[("name", "in", ["big.bin", "huge.bin"])]],
+                              {"fields": ["name", "checksum", "file_size"],
+                               "context": {"active_test": False}})
+        self.assertEqual([(r["name"], r["checksum"], r["file_size"]) for r in rows],
+                         [("big.bin", hashlib.sha1(big).hexdigest(), len(big))])
+        self.assertEqual(self.dav_props()["Documents/Finance/big.bin"],
+                         "documents.document,%d" % rows[0]["id"])
+        self.assertIsNone(self.dav_props()["Documents/Finance/huge.bin"])
+
+
+class Large17(LargeFiles, DocsCase):
+    VERSION = 17
+
+
+class Large19Json2(LargeFiles, DocsCase):
+    VERSION = 19
+    PROTOCOL = "json2"
+
+
 class Sync16(SyncTable, DocsCase):
     VERSION = 16
 
