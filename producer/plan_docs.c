@@ -59,6 +59,8 @@ static int index_cloud(struct pd *d)
         if (!en->path)
             continue;
         d->paths[d->npaths++] = en;
+        if (en->fileid && *en->fileid)
+            d->fileids = 1;
         if (en->doc_tag && *en->doc_tag)
             d->tags[d->ntags++] = en;
     }
@@ -173,6 +175,15 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
             return ERR_NOMEM;
         if (strcmp(cur, want) == 0) {
             free(cur);
+            if (en->doc_retag && d->cloud_ok) {
+                /* told by its file id (docs_ident.h): the mkdir adopts it, tags it again */
+                j = new_job(d, JOB_MKDIR, lock, "Documents folder told by its file id: tagged");
+                if (!j)
+                    return ERR_NOMEM;
+                j->path = dup_or_flag(d, want);
+                j->doc = dup_or_flag(d, tag);
+                j->fileid = dup_or_flag(d, en->fileid);
+            }
             return claim(d, want) < 0 ? ERR_NOMEM : 1;
         }
         if (at && strcmp(cur, en->path) == 0) {
@@ -256,7 +267,10 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             return ERR_NOMEM;
         if (strcmp(cur, want) == 0) {
             free(cur);
-            if (pd_edits(d, f, en, tag, lock) < 0)
+            rc = pd_retag_file(d, f, en, tag, lock);
+            if (rc == 0)
+                rc = pd_edits(d, f, en, tag, lock);
+            if (rc < 0)
                 return ERR_NOMEM;
             return claim(d, want);
         }
@@ -465,7 +479,7 @@ static int plan_deletes(struct pd *d, size_t *weight)
 
         for (size_t b = 0; b < d->nbases && !in_base; b++)
             in_base = under(en->path, d->bases[b]) && strcmp(en->path, d->bases[b]) != 0;
-        if (in_base && !kept(d, en->doc_tag) && !pd_edited_gone(d, en))
+        if (in_base && !kept(d, en->doc_tag) && !pd_edited_gone(d, en) && !pd_unproven_gone(d, en))
             del[n++] = en;
     }
     qsort(del, n, sizeof *del, cmp_delete);

@@ -44,7 +44,7 @@ class DocsCase(harness.SyncCase):
     STANDALONE = False
 
     def setUp(self):
-        self.env = harness.load_env()
+        self.env = harness.cloud_env(harness.load_env(), self.CLOUD)
         self.odoo = harness.Emulator(self.VERSION, args=self.EMULATOR_ARGS)
         self.addCleanup(self.odoo.stop)
         self.dav = harness.Dav(self.env)
@@ -464,6 +464,126 @@ class Large17(LargeFiles, DocsCase):
 class Large19Json2(LargeFiles, DocsCase):
     VERSION = 19
     PROTOCOL = "json2"
+
+
+class NcIdentity:
+    """On a server with file ids (the stack's Nextcloud-like ncdav.py, which keeps dead
+    properties per exact path as Nextcloud does): a Documents file or folder is told by its
+    oc:fileid, as record attachments are, also where its {urn:odoosync}document tag did
+    not follow (the files of a folder a user moved lose theirs): a move, never a delete and
+    a create, and the document keeps its id; a tag left at a path for a later file proves
+    nothing, and that file is never deleted on it."""
+
+    CLOUD = "NCDAV"
+    dav_props = SyncTable.dav_props
+    ref = SyncTable.ref
+
+    def ids(self):
+        """name -> (id, folder id) of the active documents (18/19's folders left out)."""
+        dom = [("type", "!=", "folder")] if self.VERSION >= 18 else []
+        rows = self.odoo.call("documents.document", "search_read", [dom], {
+            "fields": ["name", "folder_id"], "context": {"active_test": True}})
+        return {r["name"]: (r["id"], r["folder_id"] and r["folder_id"][0]) for r in rows}
+
+    def proppatch(self, rel, remove=(), set_=None):
+        """Set or remove our dead properties on the entry rel (as a server leaves them)."""
+        body = ['<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" xmlns:o="urn:odoosync">']
+        if set_:
+            body.append("<d:set><d:prop>%s</d:prop></d:set>" % "".join(
+                "<o:%s>%s</o:%s>" % (k, v, k) for k, v in set_.items()))
+        if remove:
+            body.append("<d:remove><d:prop>%s</d:prop></d:remove>" % "".join(
+                "<o:%s/>" % k for k in remove))
+        body.append("</d:propertyupdate>")
+        st, _ = self.dav.req("PROPPATCH", self.p(rel), "".join(body).encode(),
+                             {"Content-Type": "application/xml"})
+        self.assertEqual(st, 207, "PROPPATCH %s" % rel)
+
+    def start(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()  # the uploads' file ids are recorded by the pass after them
+        return fin, inv, hr, self.ids()
+
+    def test_nc_folder_moved_by_a_user(self):
+        fin, inv, hr, before = self.start()
+        D = "Documents/"
+        self.dav.move(self.p(D + "Finance/Invoices"), self.p(D + "HR/Invoices 2026"))
+        tree = self.dav_props()
+        self.assertEqual(tree[D + "HR/Invoices 2026/"], self.ref(inv))
+        self.assertIsNone(tree[D + "HR/Invoices 2026/inv-001.pdf"])  # lost on the move
+        self.sync()
+        self.sync()
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        row = self.odoo.call(model, "read", [[inv]], {"fields": ["name", parent]})[0]
+        self.assertEqual((row["name"], row[parent][0]), ("Invoices 2026", hr))
+        # the same documents, in the same folder: none archived, none made anew
+        self.assertEqual(self.ids(), before)
+        tree = self.dav_props()
+        for name in ("inv-001.pdf", "inv-002.pdf"):
+            self.assertEqual(tree[D + "HR/Invoices 2026/" + name],
+                             "documents.document,%d" % before[name][0], name)
+        self.assertEqual(self.dav.get(self.p(D + "HR/Invoices 2026/inv-002.pdf")),
+                         b"%PDF-1.7 two")
+        self.assertQuiet()
+
+    def test_nc_file_moved_without_its_tag(self):
+        fin, inv, hr, before = self.start()
+        D = "Documents/"
+        self.dav.move(self.p(D + "Finance/budget.xlsx"), self.p(D + "HR/budget 2027.xlsx"))
+        self.proppatch(D + "HR/budget 2027.xlsx", remove=("document", "synced"))
+        self.assertIsNone(self.dav_props()[D + "HR/budget 2027.xlsx"])
+        self.sync()
+        self.sync()
+        after = self.ids()
+        did = before.pop("budget.xlsx")[0]
+        self.assertEqual(after.pop("budget 2027.xlsx"), (did, hr), "the same document, moved")
+        self.assertEqual(after, before)
+        self.assertEqual(self.dav_props()[D + "HR/budget 2027.xlsx"], "documents.document,%d" % did)
+        self.assertEqual(self.dav.get(self.p(D + "HR/budget 2027.xlsx")), b"budget")
+        self.assertQuiet()
+
+    def test_nc_new_file_at_a_reused_path_with_a_stale_tag(self):
+        fin, inv, hr, before = self.start()
+        D = "Documents/"
+        # gap: whether a pass runs between the delete and the new file (its state then
+        # no longer lists the deleted document)
+        for name, rel, gap in (("budget.xlsx", D + "Finance/budget.xlsx", False),
+                               ("inv-002.pdf", D + "Finance/Invoices/inv-002.pdf", True)):
+            old = self.dav_props()[rel]
+            synced = self.dav.req("PROPFIND", self.p(rel), (
+                '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:o="urn:odoosync">'
+                '<d:prop><o:synced/></d:prop></d:propfind>').encode(), {"Depth": "0"})[1]
+            synced = synced.decode().split("<o:synced>")[1].split("</o:synced>")[0] \
+                if b"<o:synced>" in synced else None
+            self.odoo.unlink("documents.document", before[name][0])
+            self.sync("--force-deletes")
+            self.assertIsNone(self.dav.get(self.p(rel)))
+            if gap:
+                self.sync()
+            # a user puts a new file there; the old tag comes back with it (Nextcloud
+            # leaves a deleted entry's properties to a later one at its path)
+            self.dav.put(self.p(rel), b"mine!")
+            self.proppatch(rel, set_=dict({"document": old}, **(
+                {"synced": synced} if synced else {})))
+            self.sync()
+            self.sync()
+            self.assertEqual(self.dav.get(self.p(rel)), b"mine!", rel)
+            now = self.ids()
+            self.assertIn(name, now, "the user's file becomes a document")
+            self.assertNotEqual(now[name][0], before[name][0])
+            self.assertEqual(self.dav_props()[rel], "documents.document,%d" % now[name][0])
+            self.assertQuiet()
+
+
+class Nc17(NcIdentity, DocsCase):
+    VERSION = 17
+
+
+class Nc18(NcIdentity, DocsCase):
+    VERSION = 18
 
 
 class Sync16(SyncTable, DocsCase):
