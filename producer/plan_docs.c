@@ -217,6 +217,8 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
         j->path = cur;
         j->to = dup_or_flag(d, want);
         j->doc = dup_or_flag(d, tag);
+        if (en->doc_retag) /* told by its file id: the applier finds it by that */
+            j->fileid = dup_or_flag(d, en->fileid);
         if (add_move(d, cur, want) < 0 || claim(d, want) < 0)
             return ERR_NOMEM;
         return 1;
@@ -295,6 +297,8 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
         j->path = cur;
         j->to = dup_or_flag(d, want);
         j->doc = dup_or_flag(d, tag);
+        if (en->doc_retag) /* told by its file id: the applier finds it by that */
+            j->fileid = dup_or_flag(d, en->fileid);
         j->expect.etag = dup_or_flag(d, en->etag);
         return claim(d, want);
     }
@@ -497,6 +501,8 @@ static int plan_deletes(struct pd *d, size_t *weight)
             break;
         j->path = dup_or_flag(d, en->path);
         j->doc = dup_or_flag(d, en->doc_tag);
+        if (en->doc_retag)
+            j->fileid = dup_or_flag(d, en->fileid);
         /* a file: only the version planned from; a folder: only while empty (what the
          * cloud added to it since stays, and keeps it) */
         j->expect.etag = en->is_dir ? NULL : dup_or_flag(d, en->etag);

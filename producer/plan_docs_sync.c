@@ -82,6 +82,8 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
         j->doc = dup_or_flag(d, tag);
         j->expect.etag = dup_or_flag(d, en->etag);
         j->expect.checksum = dup_or_flag(d, f->checksum);
+        if (en->doc_retag) /* told by its file id: the applier finds it by that */
+            j->fileid = dup_or_flag(d, en->fileid);
         if (!j->url)
             d->nomem = 1;
         return d->nomem ? ERR_NOMEM : 0;
@@ -103,6 +105,8 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
         j->doc = dup_or_flag(d, tag);
         j->expect.etag = dup_or_flag(d, en->etag);
         j->expect.checksum = dup_or_flag(d, f->checksum);
+        if (en->doc_retag) /* told by its file id: the applier finds it by that */
+            j->fileid = dup_or_flag(d, en->fileid);
         if (!j->url)
             d->nomem = 1;
         return d->nomem ? ERR_NOMEM : 0;

@@ -210,7 +210,7 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
     memset(&sp, 0, sizeof(sp));
     rc = dav_stat(c->dav, j->path, &st, e);
     if (rc == ERR_NOTFOUND ||
-        (rc == 0 && (!apply_streq(st.document_tag, j->doc) ||
+        (rc == 0 && (!apply_is_doc(&st, j) ||
                      !apply_streq(etag_opaque(st.etag), etag_opaque(j->expect.etag))))) {
         err_clear(e);
         *res = JOB_SKIPPED;
@@ -243,6 +243,8 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
         struct odoo_stream os = {spool_read, spool_rewind, &sp, sp.n};
         rc = odoo_write_stream(c->odoo, "documents.document", id, vals, "datas", &os, e);
     }
+    if (rc == 0 && !apply_streq(st.document_tag, j->doc)) /* told by its file id */
+        rc = apply_tag(c->dav, j->path, "document", j->doc, e);
     if (rc == 0)
         rc = apply_mark_synced(c, j->path, sha, e);
 out:

@@ -529,6 +529,31 @@ class NcIdentity:
                          b"%PDF-1.7 two")
         self.assertQuiet()
 
+    def test_nc_edits_of_files_told_by_file_id(self):
+        fin, inv, hr, before = self.start()
+        D = "Documents/"
+        # a user moves the folder (its files lose their tags and synced marks), then edits
+        # one file there; Odoo edits the other: both edits cross, to the same documents
+        self.dav.move(self.p(D + "Finance/Invoices"), self.p(D + "HR/Invoices 2026"))
+        time.sleep(1.1)  # (a new ETag)
+        self.dav.put(self.p(D + "HR/Invoices 2026/inv-001.pdf"), b"%PDF-1.7 one, signed")
+        self.odoo.write("documents.document", before["inv-002.pdf"][0],
+                        {"datas": b64(b"%PDF-1.7 two, v2")})
+        self.sync()
+        self.sync()
+        self.assertEqual(self.ids(), before)
+        got = {r["id"]: base64_of(r["datas"]) for r in self.odoo.call(
+            "documents.document", "read",
+            [[before["inv-001.pdf"][0], before["inv-002.pdf"][0]]], {"fields": ["datas"]})}
+        self.assertEqual(got[before["inv-001.pdf"][0]], b"%PDF-1.7 one, signed")
+        self.assertEqual(self.dav.get(self.p(D + "HR/Invoices 2026/inv-002.pdf")),
+                         b"%PDF-1.7 two, v2")
+        tree = self.dav_props()
+        for name in ("inv-001.pdf", "inv-002.pdf"):
+            self.assertEqual(tree[D + "HR/Invoices 2026/" + name],
+                             "documents.document,%d" % before[name][0], name)
+        self.assertQuiet()
+
     def test_nc_file_moved_without_its_tag(self):
         fin, inv, hr, before = self.start()
         D = "Documents/"
