@@ -46,6 +46,40 @@ static const struct plan_docs_prev *by_fileid(const struct plan_docs_prev *const
     return v[lo];
 }
 
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp((*(const struct snap_entry *const *)a)->path,
+                  (*(const struct snap_entry *const *)b)->path);
+}
+
+/* Whether en lies directly in a folder of the attachment rules (a type, record or linked
+ * folder): an untagged file there is theirs (ident.c), not a Documents entry. */
+static int in_att_folder(const struct snap_entry *const *byp, size_t n, const struct snap_entry *en)
+{
+    const char *slash = strrchr(en->path, '/');
+    size_t lo = 0, hi = n, len;
+
+    if (!slash)
+        return 0;
+    len = (size_t)(slash - en->path);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strncmp(byp[mid]->path, en->path, len);
+        if (r == 0 && byp[mid]->path[len] != '\0')
+            r = 1;
+        if (r == 0) {
+            const struct snap_entry *p = byp[mid];
+            return p->att_tag > 0 || (p->record_tag && *p->record_tag) ||
+                   (p->type_tag && *p->type_tag);
+        }
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 /* en takes p's tag and mark (p NULL: none). 0 or ERR_NOMEM. */
 static int take(struct snap_entry *en, const struct plan_docs_prev *p)
 {
@@ -69,15 +103,24 @@ int docs_ident_resolve(struct cloud_snap *cs, const struct plan_docs_prev *prev,
                        size_t *nfixed, struct err *e)
 {
     const struct plan_docs_prev **ids;
-    size_t nids = 0, fixed = 0;
+    const struct snap_entry **byp;
+    size_t nids = 0, fixed = 0, np = 0;
     int rc = 0;
 
     *nfixed = 0;
     if (!prev || !nprev)
         return 0;
     ids = malloc(nprev * sizeof *ids);
-    if (!ids)
+    byp = malloc((cs->n + 1) * sizeof *byp);
+    if (!ids || !byp) {
+        free(ids);
+        free(byp);
         return err_set(e, ERR_NOMEM, "documents: out of memory");
+    }
+    for (size_t i = 0; i < cs->n; i++)
+        if (cs->v[i].path)
+            byp[np++] = &cs->v[i];
+    qsort(byp, np, sizeof *byp, cmp_path);
     for (size_t i = 0; i < nprev; i++)
         if (has_id(prev[i].fileid))
             ids[nids++] = &prev[i];
@@ -86,8 +129,9 @@ int docs_ident_resolve(struct cloud_snap *cs, const struct plan_docs_prev *prev,
         struct snap_entry *en = &cs->v[i];
         const struct plan_docs_prev *mine, *had;
 
-        if (!has_id(en->fileid) || en->att_tag > 0 || (en->record_tag && *en->record_tag) ||
-            (en->type_tag && *en->type_tag))
+        if (!en->path || !has_id(en->fileid) || en->att_tag > 0 ||
+            (en->record_tag && *en->record_tag) || (en->type_tag && *en->type_tag) ||
+            in_att_folder(byp, np, en))
             continue; /* not a Documents entry (ident.c's) */
         mine = by_fileid(ids, nids, en->fileid);
         if (en->doc_tag && *en->doc_tag) {
@@ -107,6 +151,7 @@ int docs_ident_resolve(struct cloud_snap *cs, const struct plan_docs_prev *prev,
         fixed++;
     }
     free(ids);
+    free(byp);
     if (rc < 0)
         return err_set(e, ERR_NOMEM, "documents: out of memory");
     *nfixed = fixed;
