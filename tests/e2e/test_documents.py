@@ -529,6 +529,28 @@ class NcIdentity:
                          b"%PDF-1.7 two")
         self.assertQuiet()
 
+    def test_nc_sub_folder_of_a_moved_folder(self):
+        fin, inv, hr = self.seed()
+        y25 = self.folder("2025", inv)
+        self.doc("old-inv.pdf", y25, b"%PDF old")
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        before = self.ids()
+        D = "Documents/"
+        # the sub-folder 2025 and the files below lose their tags on the move
+        self.dav.move(self.p(D + "Finance/Invoices"), self.p(D + "HR/Invoices"))
+        self.assertIsNone(self.dav_props()[D + "HR/Invoices/2025/"])
+        self.sync()
+        self.sync()
+        self.assertEqual(self.ids(), before)
+        tree = self.dav_props()
+        self.assertEqual(tree[D + "HR/Invoices/"], self.ref(inv))
+        self.assertEqual(tree[D + "HR/Invoices/2025/"], self.ref(y25))
+        self.assertEqual(tree[D + "HR/Invoices/2025/old-inv.pdf"],
+                         "documents.document,%d" % before["old-inv.pdf"][0])
+        self.assertQuiet()
+
     def test_nc_edits_of_files_told_by_file_id(self):
         fin, inv, hr, before = self.start()
         D = "Documents/"
