@@ -176,6 +176,8 @@ int odoo_write_stream(struct odoo *o, const char *model, long id, const cJSON *v
 /* Whether size bytes of content, base64-encoded, fit in one request with room to spare
  * for the rest of it (64 KiB); *limit (may be NULL) gets the request limit. */
 int odoo_stream_fits(const struct odoo *o, long long size, size_t *limit);
+/* The largest content that fits so (about 96 MiB of Odoo's default 128 MiB). */
+long long odoo_stream_max(const struct odoo *o);
 
 /*
  * Display names of ids: *names = object {"<id>": "<display name>", ...} (read of

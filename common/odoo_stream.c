@@ -129,6 +129,13 @@ int odoo_stream_fits(const struct odoo *o, long long size, size_t *limit)
     return size >= 0 && max > ROOM && b64_len(size) <= max - ROOM;
 }
 
+long long odoo_stream_max(const struct odoo *o)
+{
+    size_t max = o->max_request ? o->max_request : DEFAULT_MAX_REQUEST;
+
+    return max > ROOM ? (long long)((max - ROOM) / 4) * 3 : 0;
+}
+
 int odoo_stream_perform(struct odoo *o, const char *body, const char *mark, CURLcode *cc,
                         struct err *e)
 {

@@ -483,6 +483,7 @@ static int pass_documents(const struct pass_opts *po, struct odoo *o, const stru
     in.nprev = nprev;
     in.version = version;
     in.force_deletes = po->force_deletes;
+    in.max_upload = odoo_stream_max(o);
     rc = plan_docs(&in, p, e);
     docs_snapshot_release(&ds);
     return rc;

@@ -94,6 +94,8 @@ struct plan_docs_input {
     size_t nprev;
     long long version; /* as plan_input.version */
     int force_deletes;
+    long long max_upload; /* the largest file Odoo's JSON API takes in one request
+                             (odoo_stream_max): a larger one is a message, not a job; 0 = any */
 };
 
 /* Append the Documents jobs and messages to p (built by plan_build). 0 or ERR_NOMEM;

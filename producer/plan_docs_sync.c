@@ -25,6 +25,22 @@ static int pd_edits_of(const struct snap_entry *en, const char *odoo_sum, int *c
     return 1;
 }
 
+/*
+ * Whether the cloud file en is larger than Odoo's JSON API takes in one request (its
+ * content goes base64-encoded in it: max_upload): then a message (what: what is not
+ * done), and no job, so nothing is half-written and no job fails every pass.
+ */
+static int pd_too_big(struct pd *d, const struct snap_entry *en, const char *what)
+{
+    if (en->is_dir || d->in->max_upload <= 0 || en->size <= d->in->max_upload)
+        return 0;
+    msg(d,
+        "\"%s\" holds %lld bytes: over what Odoo's JSON API takes in one request (%lld bytes "
+        "of content at most); %s",
+        en->path, en->size, d->in->max_upload, what);
+    return 1;
+}
+
 /* "<stem> (conflict, cloud version).<ext>" for the file at path (malloc'd). */
 static char *pd_conflict_name(struct pd *d, const char *path)
 {
@@ -44,8 +60,11 @@ static char *pd_conflict_name(struct pd *d, const char *path)
 static int pd_split(struct pd *d, const struct snap_entry *en, const char *folder_ref,
                     const char *old_tag, const char *name, const char *lock, const char *reason)
 {
-    struct job *j = new_job(d, JOB_RELINK, lock, reason);
+    struct job *j;
 
+    if (pd_too_big(d, en, "not created in Odoo"))
+        return 0;
+    j = new_job(d, JOB_RELINK, lock, reason);
     if (!j)
         return ERR_NOMEM;
     j->side = JOB_SIDE_ODOO;
@@ -94,6 +113,8 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
                 en->path);
             return 0;
         }
+        if (pd_too_big(d, en, "not copied to Odoo"))
+            return 0;
         j = new_job(d, JOB_RELINK, lock, "document edited in the cloud");
         if (!j)
             return ERR_NOMEM;
@@ -278,6 +299,8 @@ int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock
             d->root_note = 1;
             continue;
         }
+        if (pd_too_big(d, en, "not created in Odoo"))
+            continue;
         j = new_job(d, JOB_RELINK, lock,
                     en->is_dir ? "new cloud folder (Documents)" : "new cloud file (Documents)");
         if (!j)
