@@ -9,8 +9,11 @@ each mapping (by path of names, by id, "*") and says what it holds, and fails pr
 on a missing app or a missing / ambiguous folder (CheckTable); `run` copies the tree from
 Odoo to the cloud, follows renames and moves in Odoo as cloud moves of the same tagged
 entries, deletes what Odoo archived or deleted, keeps a folder holding a file the cloud
-added, and plans nothing on the next pass (SyncTable). Not built yet: cloud to Odoo,
-edits of content, conflicts.
+added, and plans nothing on the next pass (SyncTable), with cloud to Odoo, edits and
+conflicts. LargeFiles: a large cloud file goes into Odoo streamed, up to Odoo's request
+limit; a larger one is reported, nothing written. NcIdentity: on the Nextcloud-like server,
+entries are told by their file id where their tags did not follow a move, and a stale tag
+deletes nothing.
 """
 
 import json
