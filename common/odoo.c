@@ -17,6 +17,8 @@
  *   odoo_download.c  GET /web/content/<id> streamed to the caller's callback through a
  *                    SHA-1 context, with a session cookie (JSON-RPC) or the bearer key.
  *   odoo_decode.c    answer bodies to results or ERR_* codes (pure functions).
+ *   odoo_stream.c    create / write with a binary field's content streamed into the
+ *                    request body, base64 on the way (exchange() sends such a body).
  *
  * Secrets (password, api key) live in the handle only, go out in request bodies or
  * headers, never into a log line or an error message, and are wiped on free.
@@ -259,6 +261,7 @@ struct odoo *odoo_new(const struct odoo_opts *opts, struct err *e)
         opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     o->insecure = opts->insecure;
     o->max_response = opts->max_response ? opts->max_response : DEFAULT_MAX_RESPONSE;
+    o->max_request = opts->max_request; /* 0: odoo_stream.c's default */
     o->retries = opts->retries == 0 ? DEFAULT_RETRIES : (opts->retries < 0 ? 0 : opts->retries);
     o->retry_base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : DEFAULT_RETRY_BASE_MS;
     o->dl_mode = opts->download_mode;
@@ -404,6 +407,8 @@ int odoo_exchange(struct odoo *o, enum odoo_protocol proto, const char *path, co
     struct curl_slist *hdrs = NULL, *n;
     struct buf resp;
     struct sink sink;
+    /* a streamed create / write (odoo_stream.c): the body carries the content's place */
+    const char *mark = o->stream ? strstr(body, o->stream_mark) : NULL;
     int attempt, rc = 0;
 
     buf_init(&resp, o->max_response);
@@ -411,6 +416,8 @@ int odoo_exchange(struct odoo *o, enum odoo_protocol proto, const char *path, co
     if (n)
         hdrs = n;
     n = n ? curl_slist_append(hdrs, "Accept: application/json") : NULL;
+    if (n && mark) /* no 100-continue round trip: the size was checked here */
+        n = curl_slist_append(hdrs, "Expect:");
     if (!n) {
         rc = err_set(e, ERR_NOMEM, "odoo: out of memory");
         goto out;
@@ -435,13 +442,19 @@ int odoo_exchange(struct odoo *o, enum odoo_protocol proto, const char *path, co
         if (rc < 0)
             goto out;
         curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
         curl_easy_setopt(o->curl, CURLOPT_TIMEOUT_MS, o->timeout_ms);
         curl_easy_setopt(o->curl, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(o->curl, CURLOPT_WRITEFUNCTION, sink_write);
         curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, &sink);
-        cc = curl_easy_perform(o->curl);
+        if (mark) {
+            rc = odoo_stream_perform(o, body, mark, &cc, e);
+            if (rc < 0)
+                goto out;
+        } else {
+            curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, body);
+            curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+            cc = curl_easy_perform(o->curl);
+        }
         if (sink.overflow) {
             rc = err_set(e, ERR_TOO_BIG, "odoo: answer to %s larger than %zu bytes", path,
                          o->max_response);

@@ -73,8 +73,10 @@ struct odoo_opts {
     int insecure;            /* 1 = do not verify TLS certificates (tests only) */
     const char *ca_file;     /* PEM file of CAs to trust instead of the system's (copied) */
     size_t max_response;     /* cap on a JSON answer, 0 = 64 MiB */
-    int retries;             /* attempts after the first on ERR_RETRY; 0 = 2, -1 = none */
-    long retry_base_ms;      /* first backoff, doubled per attempt with jitter; 0 = 200 */
+    size_t max_request; /* the largest request body Odoo takes: 0 = 128 MiB (Odoo's http.py sets
+                         * werkzeug's max_content_length to DEFAULT_MAX_CONTENT_LENGTH) */
+    int retries;        /* attempts after the first on ERR_RETRY; 0 = 2, -1 = none */
+    long retry_base_ms; /* first backoff, doubled per attempt with jitter; 0 = 200 */
     enum odoo_download_mode download_mode; /* default AUTO */
     struct log *log;                       /* borrowed, may be NULL */
     /* when *stop becomes non-zero (a signal handler sets it), a request in flight and a
@@ -146,6 +148,36 @@ int odoo_create_multi(struct odoo *o, const char *model, const cJSON *vals_list,
 int odoo_write(struct odoo *o, const char *model, const long *ids, size_t n, const cJSON *vals,
                struct err *e);
 int odoo_unlink(struct odoo *o, const char *model, const long *ids, size_t n, struct err *e);
+
+/*
+ * Content streamed into a request (common/odoo_stream.c): `size` bytes that read()
+ * delivers (at most n into buf; 0 at the end, ODOO_READ_ABORT on an error), sent
+ * base64-encoded as one JSON string while the request goes out, so neither the bytes nor
+ * their base64 are ever held in memory. rewind() starts over (a retried request).
+ */
+#define ODOO_READ_ABORT ((size_t)-1)
+struct odoo_stream {
+    size_t (*read)(char *buf, size_t n, void *ud);
+    int (*rewind)(void *ud);
+    void *ud;
+    long long size;
+};
+
+/*
+ * odoo_create / odoo_write(one id) with vals[field] = the stream's bytes, base64 (a binary
+ * field: `datas`). Odoo takes a request of at most opts.max_request bytes: a larger one is
+ * ERR_TOO_BIG before anything is sent (nothing half-written). A stream that gives another
+ * number of bytes than its size aborts the request (ERR_IO).
+ */
+int odoo_create_stream(struct odoo *o, const char *model, const cJSON *vals, const char *field,
+                       const struct odoo_stream *s, long *id, struct err *e);
+int odoo_write_stream(struct odoo *o, const char *model, long id, const cJSON *vals,
+                      const char *field, const struct odoo_stream *s, struct err *e);
+/* Whether size bytes of content, base64-encoded, fit in one request with room to spare
+ * for the rest of it (64 KiB); *limit (may be NULL) gets the request limit. */
+int odoo_stream_fits(const struct odoo *o, long long size, size_t *limit);
+/* The largest content that fits so (about 96 MiB of Odoo's default 128 MiB). */
+long long odoo_stream_max(const struct odoo *o);
 
 /*
  * Display names of ids: *names = object {"<id>": "<display name>", ...} (read of

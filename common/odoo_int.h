@@ -34,6 +34,7 @@ struct odoo {
     int insecure;
     char *ca_file; /* owned copy of opts.ca_file, NULL = the system's CAs */
     size_t max_response;
+    size_t max_request;
     int retries;
     long retry_base_ms;
     enum odoo_download_mode dl_mode;
@@ -50,6 +51,10 @@ struct odoo {
     char version[64];
     unsigned int seed; /* backoff jitter */
     long next_id;
+    /* odoo_stream.c: while a streamed create / write runs, the placeholder string its
+     * body carries in place of the content, and the content (borrowed) */
+    const struct odoo_stream *stream;
+    char stream_mark[64];
 };
 /* Sleep ms in slices of 100 ms while no stop is asked; 0, or -1 when one was. */
 int odoo_sleep_ms(const volatile sig_atomic_t *stop, long ms);
@@ -77,6 +82,15 @@ int odoo_bearer_headers(struct odoo *o, struct curl_slist **h);
  */
 int odoo_exchange(struct odoo *o, enum odoo_protocol proto, const char *path, const char *body,
                   int bearer, int idempotent, cJSON **result, int *session_expired, struct err *e);
+
+/*
+ * A body carrying o->stream_mark (as a JSON string) sent with the stream's content,
+ * base64, in its place (odoo_stream.c). 0 = sent (*status, the answer in resp); negative:
+ * e set (ERR_TOO_BIG over max_request, before anything is sent). Only from
+ * odoo_exchange().
+ */
+int odoo_stream_perform(struct odoo *o, const char *body, const char *mark, CURLcode *cc,
+                        struct err *e);
 
 /* Frees a serialised body that may hold a secret. */
 void odoo_free_body(char *s);

@@ -73,6 +73,7 @@ void snap_entry_free(struct snap_entry *en)
     free(en->doc_tag);
     free(en->synced);
     free(en->fileid);
+    free(en->stale_doc);
 }
 
 void snap_link_free(struct snap_link *l)
@@ -197,6 +198,7 @@ int snap_entry_copy(struct snap_entry *dst, const struct snap_entry *src)
     dst->doc_tag = snap_dup(src->doc_tag, &ok);
     dst->synced = snap_dup(src->synced, &ok);
     dst->fileid = snap_dup(src->fileid, &ok);
+    dst->stale_doc = snap_dup(src->stale_doc, &ok);
     if (ok)
         return 0;
     snap_entry_free(dst);

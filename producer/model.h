@@ -153,6 +153,9 @@ struct snap_entry {
     int retag;      /* att_tag / record_tag is the one its file id proves, not the server's
                        (lost when a parent folder moved): the entry is to be tagged again */
     long stale_att; /* the attachment tag the server gave, cleared: another file's (0: none) */
+    /* set by docs_ident_resolve() (docs_ident.h), for Odoo's Documents app: */
+    int doc_retag;   /* doc_tag (and synced) is the one its file id proves, not the server's */
+    char *stale_doc; /* the document tag the server gave, cleared: another entry's (NULL) */
 };
 
 /*

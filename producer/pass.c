@@ -9,6 +9,7 @@
 
 #include "ident.h"
 #include "docs.h"
+#include "docs_ident.h"
 #include "plan_docs.h"
 #include "settled.h"
 
@@ -320,6 +321,7 @@ static void docs_prev_free(struct plan_docs_prev *v, size_t n)
         free(v[i].tag);
         free(v[i].synced);
         free(v[i].path);
+        free(v[i].fileid);
     }
     free(v);
 }
@@ -349,8 +351,10 @@ static int docs_prev_take(const struct scan_state *prev, struct plan_docs_prev *
         v[*n].tag = strdup(sd->tag);
         v[*n].synced = sd->synced ? strdup(sd->synced) : NULL;
         v[*n].path = sd->path ? strdup(sd->path) : NULL;
+        v[*n].fileid = sd->fileid ? strdup(sd->fileid) : NULL;
         (*n)++;
-        if (!v[*n - 1].tag || (sd->synced && !v[*n - 1].synced) || (sd->path && !v[*n - 1].path)) {
+        if (!v[*n - 1].tag || (sd->synced && !v[*n - 1].synced) || (sd->path && !v[*n - 1].path) ||
+            (sd->fileid && !v[*n - 1].fileid)) {
             docs_prev_free(v, *n);
             return err_set(e, ERR_NOMEM, "documents: out of memory");
         }
@@ -373,8 +377,10 @@ static int docs_prev_take(const struct scan_state *prev, struct plan_docs_prev *
             v[*n].tag = strdup(en->doc_tag);
             v[*n].synced = en->synced ? strdup(en->synced) : NULL;
             v[*n].path = strdup(en->path);
+            v[*n].fileid = en->fileid && *en->fileid ? strdup(en->fileid) : NULL;
             (*n)++;
-            if (!v[*n - 1].tag || (en->synced && !v[*n - 1].synced) || !v[*n - 1].path) {
+            if (!v[*n - 1].tag || (en->synced && !v[*n - 1].synced) || !v[*n - 1].path ||
+                (en->fileid && *en->fileid && !v[*n - 1].fileid)) {
                 docs_prev_free(v, *n);
                 return err_set(e, ERR_NOMEM, "documents: out of memory");
             }
@@ -403,12 +409,30 @@ static const char *docs_next_path(const struct plan *p, const struct snap_entry 
             continue;
         {
             const struct plan_docs_prev *pd =
-                bsearch(&(struct plan_docs_prev){(char *)en->doc_tag, NULL, NULL}, prev, nprev,
-                        sizeof *prev, cmp_docs_prev);
+                bsearch(&(struct plan_docs_prev){(char *)en->doc_tag, NULL, NULL, NULL}, prev,
+                        nprev, sizeof *prev, cmp_docs_prev);
             return pd && pd->path ? pd->path : en->path;
         }
     }
     return en->path;
+}
+
+/*
+ * Whether this pass planned the Documents entry en to become a document of its own (a
+ * relink replacing its tag: a conflict, or a tag that proves nothing). Such an entry is
+ * not recorded under its tag: if the job does not run, the next pass must not take the
+ * record for a proof that the tag is that file's (docs_ident.h).
+ */
+static int docs_split_planned(const struct plan *p, const struct snap_entry *en)
+{
+    for (size_t i = 0; i < p->njobs; i++) {
+        const struct job *j = &p->jobs[i];
+        if (j->kind == JOB_RELINK && j->side == JOB_SIDE_ODOO && j->doc && j->att_id == 0 &&
+            j->record && strcmp(j->record, en->doc_tag) == 0 && j->path &&
+            strcmp(j->path, en->path) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 static int pass_documents(const struct pass_opts *po, struct odoo *o, const struct cloud_snap *cs,
@@ -459,6 +483,7 @@ static int pass_documents(const struct pass_opts *po, struct odoo *o, const stru
     in.nprev = nprev;
     in.version = version;
     in.force_deletes = po->force_deletes;
+    in.max_upload = odoo_stream_max(o);
     rc = plan_docs(&in, p, e);
     docs_snapshot_release(&ds);
     return rc;
@@ -654,8 +679,17 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
     in.version = wall_ms();
     in.prev = have_links ? &links : NULL;
     rc = plan_build(&in, &os, &cs, p, e);
-    if (rc == 0 && c->documents.enabled)
-        rc = pass_documents(po, o, &cs, docs_prev, ndocs_prev, in.version, p, e);
+    if (rc == 0 && c->documents.enabled) {
+        /* Documents entries told by file id (docs_ident.h), before their planner */
+        size_t nfixed = 0;
+
+        rc = docs_ident_resolve(&cs, docs_prev, ndocs_prev, &nfixed, e);
+        if (rc == 0 && nfixed)
+            log_info(po->log, "documents: %zu cloud %s told by file id, not by tag", nfixed,
+                     PLURAL(nfixed, "entry", "entries"));
+        if (rc == 0)
+            rc = pass_documents(po, o, &cs, docs_prev, ndocs_prev, in.version, p, e);
+    }
     t_plan = mono_ms();
     if (rc == 0 && next_ok) {
         struct err se = ERR_INIT;
@@ -672,18 +706,20 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
          * and those this pass found deleted, until their archive is applied (a `plan`
          * saves its state too, and applies nothing) */
         for (size_t i = 0; c->documents.enabled && i < cs.n && rc == 0; i++)
-            if (cs.v[i].doc_tag && (cs.v[i].is_dir || cs.v[i].synced))
+            if (cs.v[i].doc_tag && (cs.v[i].is_dir || cs.v[i].synced) &&
+                !docs_split_planned(p, &cs.v[i]))
                 rc = state_add_doc(&next, cs.v[i].doc_tag, cs.v[i].synced,
-                                   docs_next_path(p, &cs.v[i], docs_prev, ndocs_prev), e);
+                                   docs_next_path(p, &cs.v[i], docs_prev, ndocs_prev),
+                                   cs.v[i].fileid, e);
         for (size_t i = 0; c->documents.enabled && i < p->njobs && rc == 0; i++) {
             const struct job *j = &p->jobs[i];
             const struct plan_docs_prev *pd;
             if (j->kind != JOB_DELETE || j->side != JOB_SIDE_ODOO || !j->doc)
                 continue;
-            pd = bsearch(&(struct plan_docs_prev){(char *)j->doc, NULL, NULL}, docs_prev,
+            pd = bsearch(&(struct plan_docs_prev){(char *)j->doc, NULL, NULL, NULL}, docs_prev,
                          ndocs_prev, sizeof *docs_prev, cmp_docs_prev);
             if (pd)
-                rc = state_add_doc(&next, pd->tag, pd->synced, pd->path, e);
+                rc = state_add_doc(&next, pd->tag, pd->synced, pd->path, pd->fileid, e);
         }
         /* what this pass saw linked: the next pass's view of this one */
         snap_links_release(&next.links);

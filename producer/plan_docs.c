@@ -59,6 +59,8 @@ static int index_cloud(struct pd *d)
         if (!en->path)
             continue;
         d->paths[d->npaths++] = en;
+        if (en->fileid && *en->fileid)
+            d->fileids = 1;
         if (en->doc_tag && *en->doc_tag)
             d->tags[d->ntags++] = en;
     }
@@ -173,6 +175,15 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
             return ERR_NOMEM;
         if (strcmp(cur, want) == 0) {
             free(cur);
+            if (en->doc_retag && d->cloud_ok) {
+                /* told by its file id (docs_ident.h): the mkdir adopts it, tags it again */
+                j = new_job(d, JOB_MKDIR, lock, "Documents folder told by its file id: tagged");
+                if (!j)
+                    return ERR_NOMEM;
+                j->path = dup_or_flag(d, want);
+                j->doc = dup_or_flag(d, tag);
+                j->fileid = dup_or_flag(d, en->fileid);
+            }
             return claim(d, want) < 0 ? ERR_NOMEM : 1;
         }
         if (at && strcmp(cur, en->path) == 0) {
@@ -206,6 +217,8 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
         j->path = cur;
         j->to = dup_or_flag(d, want);
         j->doc = dup_or_flag(d, tag);
+        if (en->doc_retag) /* told by its file id: the applier finds it by that */
+            j->fileid = dup_or_flag(d, en->fileid);
         if (add_move(d, cur, want) < 0 || claim(d, want) < 0)
             return ERR_NOMEM;
         return 1;
@@ -256,7 +269,10 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             return ERR_NOMEM;
         if (strcmp(cur, want) == 0) {
             free(cur);
-            if (pd_edits(d, f, en, tag, lock) < 0)
+            rc = pd_retag_file(d, f, en, tag, lock);
+            if (rc == 0)
+                rc = pd_edits(d, f, en, tag, lock);
+            if (rc < 0)
                 return ERR_NOMEM;
             return claim(d, want);
         }
@@ -281,6 +297,8 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
         j->path = cur;
         j->to = dup_or_flag(d, want);
         j->doc = dup_or_flag(d, tag);
+        if (en->doc_retag) /* told by its file id: the applier finds it by that */
+            j->fileid = dup_or_flag(d, en->fileid);
         j->expect.etag = dup_or_flag(d, en->etag);
         return claim(d, want);
     }
@@ -465,7 +483,7 @@ static int plan_deletes(struct pd *d, size_t *weight)
 
         for (size_t b = 0; b < d->nbases && !in_base; b++)
             in_base = under(en->path, d->bases[b]) && strcmp(en->path, d->bases[b]) != 0;
-        if (in_base && !kept(d, en->doc_tag) && !pd_edited_gone(d, en))
+        if (in_base && !kept(d, en->doc_tag) && !pd_edited_gone(d, en) && !pd_unproven_gone(d, en))
             del[n++] = en;
     }
     qsort(del, n, sizeof *del, cmp_delete);
@@ -483,6 +501,8 @@ static int plan_deletes(struct pd *d, size_t *weight)
             break;
         j->path = dup_or_flag(d, en->path);
         j->doc = dup_or_flag(d, en->doc_tag);
+        if (en->doc_retag)
+            j->fileid = dup_or_flag(d, en->fileid);
         /* a file: only the version planned from; a folder: only while empty (what the
          * cloud added to it since stays, and keeps it) */
         j->expect.etag = en->is_dir ? NULL : dup_or_flag(d, en->etag);

@@ -13,7 +13,11 @@
  *     folders), "documents.document,<id>" (18/19's folders, and every document): a tagged
  *     entry found anywhere under the root is the folder or document, so a rename or a
  *     move in Odoo is a cloud rename (parents before children; a child's path follows
- *     its parent's move), never a delete and a create;
+ *     its parent's move), never a delete and a create. Where the server gives file ids,
+ *     docs_ident.h has resolved the tags by them first: an entry told by its file id
+ *     (doc_retag) at its place is tagged again (a mkdir or a create-only upload that
+ *     adopts it), and a file whose document is gone is deleted only when the previous
+ *     pass saw its tag on that file id (else it becomes a document of its own);
  *   - missing: a mkdir (tags it; adopts an untagged folder at the place), or an upload
  *     (the attachment's content, streamed, create-only, tagged; the attachment stays as
  *     it is: Documents keep their content in Odoo);
@@ -78,6 +82,7 @@ struct plan_docs_prev {
     char *tag;    /* "documents.document,12" */
     char *synced; /* its {urn:odoosync}synced then, may be NULL */
     char *path;   /* where it was, may be NULL */
+    char *fileid; /* its oc:fileid then, NULL where the server has none */
 };
 
 struct plan_docs_input {
@@ -89,6 +94,8 @@ struct plan_docs_input {
     size_t nprev;
     long long version; /* as plan_input.version */
     int force_deletes;
+    long long max_upload; /* the largest file Odoo's JSON API takes in one request
+                             (odoo_stream_max): a larger one is a message, not a job; 0 = any */
 };
 
 /* Append the Documents jobs and messages to p (built by plan_build). 0 or ERR_NOMEM;

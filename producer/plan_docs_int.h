@@ -44,6 +44,7 @@ struct pd {
     int odoo_ok;         /* this mapping changes Odoo (both, from-cloud) */
     int root_note;       /* the "new entries at the top" message was given */
     size_t odoo_deletes; /* documents archived because the cloud deleted their file */
+    int fileids;         /* the server gives file ids (an entry carries one): docs_ident.h */
     int nomem;
 };
 
@@ -224,5 +225,12 @@ int pd_follow_folder(struct pd *d, const struct docs_folder *f, const struct sna
 int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock);
 /* A file whose document is gone but which the cloud edited: kept (1), planned as new. */
 int pd_edited_gone(struct pd *d, const struct snap_entry *en);
+/* On a server with file ids, a file whose document is gone and whose tag the previous pass
+ * did not see on its file id: kept (1), planned as new; 0 when it may be deleted. */
+int pd_unproven_gone(struct pd *d, const struct snap_entry *en);
+/* A file at its place told by its file id (doc_retag), unedited: tagged again (an upload
+ * that adopts it, create-only). 1 when planned. */
+int pd_retag_file(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
+                  const char *tag, const char *lock);
 
 #endif

@@ -25,6 +25,22 @@ static int pd_edits_of(const struct snap_entry *en, const char *odoo_sum, int *c
     return 1;
 }
 
+/*
+ * Whether the cloud file en is larger than Odoo's JSON API takes in one request (its
+ * content goes base64-encoded in it: max_upload): then a message (what: what is not
+ * done), and no job, so nothing is half-written and no job fails every pass.
+ */
+static int pd_too_big(struct pd *d, const struct snap_entry *en, const char *what)
+{
+    if (en->is_dir || d->in->max_upload <= 0 || en->size <= d->in->max_upload)
+        return 0;
+    msg(d,
+        "\"%s\" holds %lld bytes: over what Odoo's JSON API takes in one request (%lld bytes "
+        "of content at most); %s",
+        en->path, en->size, d->in->max_upload, what);
+    return 1;
+}
+
 /* "<stem> (conflict, cloud version).<ext>" for the file at path (malloc'd). */
 static char *pd_conflict_name(struct pd *d, const char *path)
 {
@@ -44,8 +60,11 @@ static char *pd_conflict_name(struct pd *d, const char *path)
 static int pd_split(struct pd *d, const struct snap_entry *en, const char *folder_ref,
                     const char *old_tag, const char *name, const char *lock, const char *reason)
 {
-    struct job *j = new_job(d, JOB_RELINK, lock, reason);
+    struct job *j;
 
+    if (pd_too_big(d, en, "not created in Odoo"))
+        return 0;
+    j = new_job(d, JOB_RELINK, lock, reason);
     if (!j)
         return ERR_NOMEM;
     j->side = JOB_SIDE_ODOO;
@@ -82,6 +101,8 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
         j->doc = dup_or_flag(d, tag);
         j->expect.etag = dup_or_flag(d, en->etag);
         j->expect.checksum = dup_or_flag(d, f->checksum);
+        if (en->doc_retag) /* told by its file id: the applier finds it by that */
+            j->fileid = dup_or_flag(d, en->fileid);
         if (!j->url)
             d->nomem = 1;
         return d->nomem ? ERR_NOMEM : 0;
@@ -92,6 +113,8 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
                 en->path);
             return 0;
         }
+        if (pd_too_big(d, en, "not copied to Odoo"))
+            return 0;
         j = new_job(d, JOB_RELINK, lock, "document edited in the cloud");
         if (!j)
             return ERR_NOMEM;
@@ -103,6 +126,8 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
         j->doc = dup_or_flag(d, tag);
         j->expect.etag = dup_or_flag(d, en->etag);
         j->expect.checksum = dup_or_flag(d, f->checksum);
+        if (en->doc_retag) /* told by its file id: the applier finds it by that */
+            j->fileid = dup_or_flag(d, en->fileid);
         if (!j->url)
             d->nomem = 1;
         return d->nomem ? ERR_NOMEM : 0;
@@ -274,6 +299,8 @@ int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock
             d->root_note = 1;
             continue;
         }
+        if (pd_too_big(d, en, "not created in Odoo"))
+            continue;
         j = new_job(d, JOB_RELINK, lock,
                     en->is_dir ? "new cloud folder (Documents)" : "new cloud file (Documents)");
         if (!j)
@@ -286,6 +313,9 @@ int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock
         if (!j->url)
             d->nomem = 1;
         j->doc = dup_or_flag(d, ref);
+        /* a tag its file id disowned (docs_ident.h): the one the applier replaces */
+        j->record = dup_or_flag(d, en->stale_doc);
+        j->fileid = dup_or_flag(d, en->fileid);
         d->managed++;
     }
     return d->nomem ? ERR_NOMEM : 0;
@@ -296,32 +326,93 @@ int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock
  * sync: the edit wins, the file becomes a document of its own in its folder (when that
  * folder stays). 1 when it is kept (and planned so), 0 when it may be deleted.
  */
-int pd_edited_gone(struct pd *d, const struct snap_entry *en)
+/* A file whose document is gone, kept as a document of its own in its folder when that
+ * folder stays (why: the message's end). Always 1. */
+static int keep_as_new(struct pd *d, const struct snap_entry *en, const char *why,
+                       const char *reason)
 {
     const char *slash = strrchr(en->path, '/');
     const struct snap_entry *parent;
     char *ppath;
-    int cloud, odoo;
 
-    if (en->is_dir || !pd_edits_of(en, NULL, &cloud, &odoo) || !cloud)
-        return 0;
     ppath = fmt_or_flag(d, "%.*s", (int)(slash - en->path), en->path);
     parent = ppath ? find_path(d, ppath) : NULL;
     free(ppath);
     if (!parent || !parent->doc_tag || !kept(d, parent->doc_tag) || !d->nbases) {
-        msg(d, "\"%s\": its document is gone from Odoo but it was edited in the cloud: kept",
-            en->path);
+        msg(d, "\"%s\": its document is gone from Odoo but %s: kept", en->path, why);
         return 1;
     }
-    msg(d,
-        "\"%s\": its document is gone from Odoo but it was edited in the cloud: it becomes a new "
-        "document",
-        en->path);
+    msg(d, "\"%s\": its document is gone from Odoo but %s: it becomes a new document", en->path,
+        why);
     for (size_t b = 0; b < d->nbases; b++)
         if (under(en->path, d->bases[b])) {
-            pd_split(d, en, parent->doc_tag, en->doc_tag, slash + 1, d->bases[b],
-                     "edited in the cloud, deleted in Odoo: the edit wins");
+            pd_split(d, en, parent->doc_tag, en->doc_tag, slash + 1, d->bases[b], reason);
             break;
         }
     return 1;
+}
+
+/*
+ * A file whose document is gone from Odoo but which was edited in the cloud since its last
+ * sync: the edit wins, the file becomes a document of its own in its folder (when that
+ * folder stays). 1 when it is kept (and planned so), 0 when it may be deleted.
+ */
+int pd_edited_gone(struct pd *d, const struct snap_entry *en)
+{
+    int cloud, odoo;
+
+    if (en->is_dir || !pd_edits_of(en, NULL, &cloud, &odoo) || !cloud)
+        return 0;
+    return keep_as_new(d, en, "it was edited in the cloud",
+                       "edited in the cloud, deleted in Odoo: the edit wins");
+}
+
+/*
+ * On a server with file ids (docs_ident.h), a file whose document is gone is deleted only
+ * when the previous pass saw its tag on that very file id: a tag the server left at a path
+ * for a later file, or one no pass saw there, proves nothing. Such a file is kept, as a
+ * document of its own. 1 when kept, 0 when it may be deleted.
+ */
+int pd_unproven_gone(struct pd *d, const struct snap_entry *en)
+{
+    const struct plan_docs_prev *p;
+
+    if (en->is_dir || !d->fileids)
+        return 0;
+    p = d->in->prev ? bsearch(en->doc_tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev) : NULL;
+    if (p && p->fileid && en->fileid && strcmp(p->fileid, en->fileid) == 0)
+        return 0;
+    return keep_as_new(d, en, "no pass saw it linked to this file (a tag left behind?)",
+                       "a tag its file id does not prove: kept as a new document");
+}
+
+/*
+ * A file at its place told by its file id (doc_retag: its tag did not follow a move), and
+ * edited on neither side: an upload, create-only, which finds the file there with the
+ * document's bytes and tags it (and marks it synced) again. 1 when planned, 0 when not
+ * (an edit: handled as any edit, by the file id).
+ */
+int pd_retag_file(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
+                  const char *tag, const char *lock)
+{
+    int cloud, odoo;
+    struct job *j;
+
+    if (!en->doc_retag || !d->cloud_ok || !is_sha1(f->checksum) ||
+        !pd_edits_of(en, f->checksum, &cloud, &odoo) || cloud || odoo)
+        return 0;
+    j = new_job(d, JOB_UPLOAD, lock, "document told by its file id: tagged");
+    if (!j)
+        return ERR_NOMEM;
+    j->path = dup_or_flag(d, en->path);
+    j->att_id = f->att_id;
+    j->size = f->size;
+    j->name = dup_or_flag(d, f->name);
+    j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
+    if (!j->url)
+        d->nomem = 1;
+    j->doc = dup_or_flag(d, tag);
+    j->fileid = dup_or_flag(d, en->fileid);
+    j->expect.checksum = dup_or_flag(d, f->checksum);
+    return d->nomem ? ERR_NOMEM : 1;
 }

@@ -43,6 +43,7 @@ void state_release(struct scan_state *s)
         free(s->docs[i].tag);
         free(s->docs[i].synced);
         free(s->docs[i].path);
+        free(s->docs[i].fileid);
     }
     free(s->docs);
     free(s->odoo_key);
@@ -132,7 +133,7 @@ const struct state_type *state_find_type(const struct scan_state *s, const char 
 }
 
 int state_add_doc(struct scan_state *s, const char *tag, const char *synced, const char *path,
-                  struct err *e)
+                  const char *fileid, struct err *e)
 {
     struct state_doc *d;
 
@@ -142,10 +143,13 @@ int state_add_doc(struct scan_state *s, const char *tag, const char *synced, con
     d->tag = tag ? strdup(tag) : NULL;
     d->synced = synced ? strdup(synced) : NULL;
     d->path = path ? strdup(path) : NULL;
-    if (!d->tag || (synced && !d->synced) || (path && !d->path)) {
+    d->fileid = fileid && *fileid ? strdup(fileid) : NULL;
+    if (!d->tag || (synced && !d->synced) || (path && !d->path) ||
+        (fileid && *fileid && !d->fileid)) {
         free(d->tag);
         free(d->synced);
         free(d->path);
+        free(d->fileid);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     s->ndocs++;

@@ -84,6 +84,7 @@ struct state_doc {
     char *tag;    /* "documents.document,12" */
     char *synced; /* "<sha1> <etag>", may be NULL */
     char *path;   /* where the pass saw it (or left it), may be NULL */
+    char *fileid; /* its oc:fileid then, NULL where the server has none */
 };
 
 struct scan_state {
@@ -122,9 +123,9 @@ int state_type_add(struct state_type *t, long id, const char *name, struct err *
 /* The entry with this key, NULL when absent. */
 const struct state_type *state_find_type(const struct scan_state *s, const char *key);
 
-/* Append a Documents file (copies). 0 or ERR_NOMEM. */
+/* Append a Documents file or folder (copies). 0 or ERR_NOMEM. */
 int state_add_doc(struct scan_state *s, const char *tag, const char *synced, const char *path,
-                  struct err *e);
+                  const char *fileid, struct err *e);
 
 /* Append a deep copy of *a (keep ids ascending, or call state_sort). */
 int state_add_att(struct scan_state *s, const struct snap_att *a, struct err *e);

@@ -9,7 +9,8 @@
  * att_tag, record_tag, type_tag, fileid, doc_tag, synced] (doc_tag and synced, the
  * Documents app's tags, may be absent: a state written before them reads as null), links as
  * [att_id, path, etag, size, fileid, rec, att_rec, file_rec], Documents files as [tag,
- * synced, path] ("docs", absent in a state written before them). A decoder that meets anything else
+ * synced, path, fileid] ("docs", absent in a state written before them; fileid only where
+ * the server gives one). A decoder that meets anything else
  * gives up on the whole file (a full pass), never on part of it.
  */
 #include "state.h"
@@ -180,6 +181,10 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
         w_str(&b, s->docs[i].synced, &ok);
         w_raw(&b, ",", &ok);
         w_str(&b, s->docs[i].path, &ok);
+        if (s->docs[i].fileid) {
+            w_raw(&b, ",", &ok);
+            w_str(&b, s->docs[i].fileid, &ok);
+        }
         w_raw(&b, "]", &ok);
     }
     w_raw(&b, "]}", &ok);
@@ -512,16 +517,22 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     return state_dir_add_kid(d, &en, e);
 }
 
-/* [tag, synced, path]: a Documents file seen in the cloud */
+/* [tag, synced, path(, fileid)]: a Documents file or folder seen in the cloud */
 static int rd_doc(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 {
+    int has_id;
+
     (void)ud;
     rd_row(r);
     if (!(rd_opt(r, '[') && rd_str(r, 0) == 0 && rd_opt(r, ',') && rd_str(r, 1) == 0 &&
-          rd_opt(r, ',') && rd_str(r, 2) == 0 && rd_opt(r, ']')) ||
+          rd_opt(r, ',') && rd_str(r, 2) == 0) ||
         !rd_slot(r, 0))
         return -1;
-    return state_add_doc(s, rd_slot(r, 0), rd_slot(r, 1), rd_slot(r, 2), e);
+    has_id = rd_opt(r, ',');
+    if ((has_id && rd_str(r, 3) != 0) || !rd_opt(r, ']'))
+        return -1;
+    return state_add_doc(s, rd_slot(r, 0), rd_slot(r, 1), rd_slot(r, 2),
+                         has_id ? rd_slot(r, 3) : NULL, e);
 }
 
 static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)

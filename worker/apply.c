@@ -130,6 +130,17 @@ int apply_streq(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
+int apply_is_doc(const struct dav_stat *st, const struct job *j)
+{
+    char a[LINK_FILEID_MAX], b[LINK_FILEID_MAX];
+
+    if (apply_streq(st->document_tag, j->doc))
+        return 1;
+    /* untagged, and the entry the plan told by its file id (its tag did not follow) */
+    return (!st->document_tag || !*st->document_tag) && j->doc && j->fileid && st->fileid &&
+           link_fileid_norm(st->fileid, a) && link_fileid_norm(j->fileid, b) && strcmp(a, b) == 0;
+}
+
 /*
  * Reads one attachment; *att is NULL (and 0 returned) when it is gone, and
  * also when it is not a document (att.h: a binary field's storage, an asset,

@@ -175,7 +175,7 @@ static int guard_source(struct applier *a, struct apply_conn *c, const struct jo
     }
     if (rc < 0)
         return rc;
-    if (j->doc && !apply_streq(st->document_tag, j->doc)) {
+    if (j->doc && !apply_is_doc(st, j)) {
         /* Odoo's Documents app: the entry must still be that folder or document */
         *res = JOB_SKIPPED;
         return 0;

@@ -6,19 +6,24 @@
  * Under the lock it looks again: the entry gone (skipped) or already tagged {urn:odoosync}
  * document (done). A folder becomes a documents.folder (16/17: parent_folder_id) or a
  * documents.document of type folder (18/19: folder_id); a file a documents.document in
- * that folder with its content (read from the cloud into memory, at most
- * DOCS_CREATE_MAX bytes: Odoo's JSON API takes the content base64-encoded in one request,
- * and refuses requests over 128 MiB; a larger file is refused with a message, nothing
- * half-written). Then the cloud entry is tagged with the new record. A create whose tag
+ * that folder with its content. The content is read from the cloud into a spool file
+ * (unlinked at once; its sha1 on the way) and streamed from there into the create or
+ * write, base64-encoded as Odoo's JSON API wants it (odoo_create_stream): neither the
+ * bytes nor their base64 are held in memory. Odoo takes a request of at most 128 MiB by
+ * default (odoo.max_request), so about 96 MiB of content: a larger file is refused with a
+ * message before anything is read or sent, nothing half-written. Then the cloud entry is
+ * tagged with the new record. A create whose tag
  * was lost (a worker killed between the two) is not repeated: a folder or document of
  * that name in that folder (a file: with the same sha1) is adopted and tagged. A file
  * gets {urn:odoosync}synced too (a tagged file found without it, after a kill between
  * the two, gets it when its bytes are its document's). apply_docs_update copies a file edited in
  * the cloud.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -29,30 +34,99 @@
 
 #include "banned.h"
 
-/* 64 MiB of content is about 86 MiB of base64: well under Odoo's 128 MiB request limit */
-#define DOCS_CREATE_MAX (64LL * 1024 * 1024)
+/* A cloud file's content in an unlinked spool file, with its sha1. */
+struct spool {
+    FILE *f;
+    long long n;
+    struct sha1_ctx ctx;
+    int hashing, failed;
+};
 
-static char *base64(const unsigned char *p, size_t n)
+static size_t spool_write(const char *p, size_t n, void *ud)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t out = 4 * ((n + 2) / 3), o = 0;
-    char *s = malloc(out + 1);
+    struct spool *s = ud;
+    struct err e = ERR_INIT;
 
-    if (!s)
-        return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        s[o++] = tab[(v >> 18) & 63];
-        s[o++] = tab[(v >> 12) & 63];
-        s[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        s[o++] = i + 2 < n ? tab[v & 63] : '=';
+    if (fwrite(p, 1, n, s->f) != n || sha1_update(&s->ctx, p, n, &e) < 0) {
+        s->failed = 1;
+        return 0;
     }
-    s[o] = '\0';
-    return s;
+    s->n += (long long)n;
+    return n;
+}
+
+static size_t spool_read(char *buf, size_t n, void *ud)
+{
+    struct spool *s = ud;
+    size_t got = fread(buf, 1, n, s->f);
+
+    return got == 0 && ferror(s->f) ? ODOO_READ_ABORT : got;
+}
+
+static int spool_rewind(void *ud)
+{
+    struct spool *s = ud;
+
+    return fseek(s->f, 0, SEEK_SET) == 0 ? 0 : ERR_IO;
+}
+
+static void spool_close(struct spool *s)
+{
+    if (s->f)
+        fclose(s->f);
+    if (s->hashing)
+        sha1_release(&s->ctx);
+    memset(s, 0, sizeof(*s));
+}
+
+/* GET path into a new spool file; its sha1 into sha. */
+static int spool_fetch(struct apply_conn *c, const char *path, struct spool *s,
+                       char sha[SHA1_HEX_SIZE], struct err *e)
+{
+    const char *dir = c->a->o.tmpdir;
+    char tmpl[4096];
+    int fd, rc;
+
+    memset(s, 0, sizeof(*s));
+    if (!dir || !*dir)
+        dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    snprintf(tmpl, sizeof(tmpl), "%s/odoosync-docs-XXXXXX", dir);
+    fd = mkstemp(tmpl);
+    if (fd < 0)
+        return err_set(e, ERR_IO, "cannot create a spool file in \"%s\": %s", dir, strerror(errno));
+    unlink(tmpl); /* nothing left behind, whatever happens next */
+    s->f = fdopen(fd, "w+b");
+    if (!s->f) {
+        close(fd);
+        return err_set(e, ERR_IO, "fdopen: %s", strerror(errno));
+    }
+    rc = sha1_init(&s->ctx, e);
+    if (rc < 0)
+        return rc;
+    s->hashing = 1;
+    rc = dav_get(c->dav, path, spool_write, s, NULL, e);
+    if (rc == 0 && (s->failed || fflush(s->f) != 0))
+        rc = err_set(e, ERR_IO, "spool file: %s", strerror(errno));
+    if (rc == 0)
+        rc = sha1_final(&s->ctx, sha, e);
+    s->hashing = 0;
+    return rc;
+}
+
+/* Whether a file of size bytes can go to Odoo in one request: else the message, ERR_TOO_BIG. */
+static int fits(struct apply_conn *c, const char *path, long long size, const char *what,
+                struct err *e)
+{
+    size_t limit;
+
+    if (odoo_stream_fits(c->odoo, size, &limit))
+        return 0;
+    return err_set(e, ERR_TOO_BIG,
+                   "\"%s\" holds %lld bytes: over what Odoo's JSON API takes (its content "
+                   "goes base64-encoded in one request of at most %zu bytes); %s",
+                   path, size, limit, what);
 }
 
 static const char *base_name(const char *path)
@@ -128,21 +202,20 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
                       struct err *e)
 {
     struct dav_stat st;
-    struct buf content;
+    struct spool sp;
     const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
     static const char *const fields[] = {"checksum", "active", NULL};
     char sha[SHA1_HEX_SIZE];
     cJSON *rows = NULL, *vals = NULL;
     long id = comma ? strtol(comma + 1, NULL, 10) : 0;
     const char *odoo_sum;
-    char *b64 = NULL;
     int rc;
 
     memset(&st, 0, sizeof(st));
-    buf_init(&content, (size_t)DOCS_CREATE_MAX);
+    memset(&sp, 0, sizeof(sp));
     rc = dav_stat(c->dav, j->path, &st, e);
     if (rc == ERR_NOTFOUND ||
-        (rc == 0 && (!apply_streq(st.document_tag, j->doc) ||
+        (rc == 0 && (!apply_is_doc(&st, j) ||
                      !apply_streq(etag_opaque(st.etag), etag_opaque(j->expect.etag))))) {
         err_clear(e);
         *res = JOB_SKIPPED;
@@ -159,24 +232,17 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
         goto out;
     }
     odoo_sum = apply_jstr(cJSON_GetArrayItem(rows, 0), "checksum");
-    if (!apply_streq(odoo_sum, j->expect.checksum) && st.size > DOCS_CREATE_MAX) {
+    if (!apply_streq(odoo_sum, j->expect.checksum) && st.size > odoo_stream_max(c->odoo)) {
         *res = JOB_SKIPPED; /* edited in Odoo meanwhile: the next pass decides */
         goto out;
     }
-    if (st.size > DOCS_CREATE_MAX) {
-        rc = err_set(e, ERR_TOO_BIG,
-                     "\"%s\" holds %lld bytes: over the %lld bytes a Documents upload through "
-                     "Odoo's JSON API takes here; not copied to Odoo",
-                     j->path, st.size, DOCS_CREATE_MAX);
-        goto out;
-    }
-    rc = dav_get_buf(c->dav, j->path, &content, e);
+    rc = fits(c, j->path, st.size, "not copied to Odoo", e);
+    if (rc == 0)
+        rc = spool_fetch(c, j->path, &sp, sha, e);
+    if (rc == 0)
+        rc = fits(c, j->path, sp.n, "not copied to Odoo", e);
     if (rc < 0)
         goto out;
-    if (sha_hex_sha1(content.data ? content.data : "", content.len, sha) < 0) {
-        rc = err_set(e, ERR_INTERNAL, "sha1 failed");
-        goto out;
-    }
     if (!apply_streq(odoo_sum, j->expect.checksum)) {
         /* Odoo holds exactly the cloud's bytes: this job's earlier attempt wrote them and
          * was stopped (a SIGKILL) before the mark; else edited in Odoo meanwhile: the next
@@ -189,20 +255,23 @@ int apply_docs_update(struct apply_conn *c, const struct job *j, enum job_result
         }
         goto out;
     }
-    b64 = base64((const unsigned char *)(content.data ? content.data : ""), content.len);
     vals = cJSON_CreateObject();
-    if (!b64 || !vals || !cJSON_AddStringToObject(vals, "datas", b64)) {
+    if (!vals) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
+    {
+        struct odoo_stream os = {spool_read, spool_rewind, &sp, sp.n};
+        rc = odoo_write_stream(c->odoo, "documents.document", id, vals, "datas", &os, e);
+    }
+    if (rc == 0 && !apply_streq(st.document_tag, j->doc)) /* told by its file id */
+        rc = apply_tag(c->dav, j->path, "document", j->doc, e);
     if (rc == 0)
         rc = apply_mark_synced(c, j->path, sha, st.etag, e);
 out:
     cJSON_Delete(rows);
     cJSON_Delete(vals);
-    free(b64);
-    buf_release(&content);
+    spool_close(&sp);
     dav_stat_release(&st);
     return rc;
 }
@@ -305,7 +374,7 @@ out:
 /*
  * A tagged Documents file without its {urn:odoosync}synced mark (st: its stat): marked
  * synced when its bytes are exactly its document's content in Odoo; left as is otherwise
- * (a file larger than DOCS_CREATE_MAX is not read).
+ * (a file larger than Odoo takes, odoo_stream_max, is not read).
  */
 static int mark_if_same(struct apply_conn *c, const char *path, const struct dav_stat *st,
                         struct err *e)
@@ -314,24 +383,22 @@ static int mark_if_same(struct apply_conn *c, const char *path, const struct dav
     const char *comma = strrchr(st->document_tag, ',');
     long id = comma ? strtol(comma + 1, NULL, 10) : 0;
     char sha[SHA1_HEX_SIZE];
-    struct buf content;
+    struct spool sp;
     cJSON *rows = NULL;
     int rc;
 
     if (id <= 0 || strncmp(st->document_tag, "documents.document,", 19) != 0 ||
-        st->size > DOCS_CREATE_MAX)
+        st->size > odoo_stream_max(c->odoo))
         return 0;
-    buf_init(&content, (size_t)DOCS_CREATE_MAX);
+    memset(&sp, 0, sizeof(sp));
     rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
     if (rc == 0)
-        rc = dav_get_buf(c->dav, path, &content, e);
-    if (rc == 0 && sha_hex_sha1(content.data ? content.data : "", content.len, sha) < 0)
-        rc = err_set(e, ERR_INTERNAL, "sha1 failed");
+        rc = spool_fetch(c, path, &sp, sha, e);
     if (rc == 0 && cJSON_GetArraySize(rows) == 1 &&
         apply_streq(apply_jstr(cJSON_GetArrayItem(rows, 0), "checksum"), sha))
         rc = apply_mark_synced(c, path, sha, st->etag, e);
     cJSON_Delete(rows);
-    buf_release(&content);
+    spool_close(&sp);
     return rc;
 }
 
@@ -339,17 +406,16 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
                       struct err *e)
 {
     struct dav_stat st;
-    struct buf content;
+    struct spool sp;
     char pmodel[64], tag[96], sha[SHA1_HEX_SIZE];
     const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
     const char *model, *parent_field, *name;
     cJSON *vals = NULL;
-    char *b64 = NULL;
     long parent, id = 0;
     int rc, shape16;
 
     memset(&st, 0, sizeof(st));
-    buf_init(&content, (size_t)DOCS_CREATE_MAX);
+    memset(&sp, 0, sizeof(sp));
     if (!comma || (size_t)(comma - j->doc) >= sizeof(pmodel) || !j->path)
         return err_set(e, ERR_INVALID, "Documents create job without its folder (doc)");
     snprintf(pmodel, sizeof(pmodel), "%.*s", (int)(comma - j->doc), j->doc);
@@ -389,27 +455,13 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
     } else {
         model = "documents.document";
         parent_field = "folder_id";
-        if (st.size > DOCS_CREATE_MAX) {
-            rc = err_set(e, ERR_TOO_BIG,
-                         "\"%s\" holds %lld bytes: over the %lld bytes a Documents upload through "
-                         "Odoo's JSON API takes here; not created in Odoo",
-                         j->path, st.size, DOCS_CREATE_MAX);
-            goto out;
-        }
-        rc = dav_get_buf(c->dav, j->path, &content, e);
+        rc = fits(c, j->path, st.size, "not created in Odoo", e);
+        if (rc == 0)
+            rc = spool_fetch(c, j->path, &sp, sha, e);
+        if (rc == 0)
+            rc = fits(c, j->path, sp.n, "not created in Odoo", e);
         if (rc < 0)
             goto out;
-        rc = sha_hex_sha1(content.data ? content.data : "", content.len, sha);
-        if (rc < 0) {
-            rc = err_set(e, ERR_INTERNAL, "sha1 failed");
-            goto out;
-        }
-        b64 = base64((const unsigned char *)(content.data ? content.data : ""), content.len);
-        if (!b64) {
-            rc = err_set(e, ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        cJSON_AddStringToObject(vals, "datas", b64);
     }
     cJSON_AddNumberToObject(vals, parent_field, (double)parent);
     id = find_existing(c, model, parent_field, parent, name, st.is_dir ? NULL : sha,
@@ -419,7 +471,9 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
         goto out;
     }
     if (id == 0) {
-        rc = odoo_create(c->odoo, model, vals, &id, e);
+        struct odoo_stream os = {spool_read, spool_rewind, &sp, sp.n};
+        rc = st.is_dir ? odoo_create(c->odoo, model, vals, &id, e)
+                       : odoo_create_stream(c->odoo, model, vals, "datas", &os, &id, e);
         if (rc < 0)
             goto out;
     }
@@ -429,8 +483,7 @@ int apply_docs_create(struct apply_conn *c, const struct job *j, enum job_result
         rc = apply_mark_synced(c, j->path, sha, st.etag, e);
 out:
     cJSON_Delete(vals);
-    free(b64);
-    buf_release(&content);
+    spool_close(&sp);
     dav_stat_release(&st);
     return rc;
 }

@@ -71,6 +71,10 @@ const char *apply_att_checksum(const cJSON *att);
 const char *apply_jstr(const cJSON *obj, const char *key);
 /* Both set and equal. */
 int apply_streq(const char *a, const char *b);
+/* Odoo's Documents app: whether the cloud entry st is still job j's folder or document: it
+ * carries j->doc, or no tag at all while its file id is j->fileid (the plan told it by its
+ * file id: its tag did not follow a move, producer/docs_ident.h). */
+int apply_is_doc(const struct dav_stat *st, const struct job *j);
 /* The before_write test seam (apply_opts), when set: what = "put", "move" or "delete". */
 void apply_before_write(const struct applier *a, const struct job *j, const char *what);
 /* Set (value) or remove (NULL) our property name on the cloud entry at path. */

@@ -321,7 +321,7 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     if (rc == 0 && j->doc && j->expect.etag) {
         /* Odoo's Documents app, content edited in Odoo: replace exactly the version the
          * plan saw (If-Match), never another one */
-        if (st.is_dir || !apply_streq(st.document_tag, j->doc) || !st.etag ||
+        if (st.is_dir || !apply_is_doc(&st, j) || !st.etag ||
             strcmp(st.etag[0] == 'W' ? st.etag + 2 : st.etag,
                    j->expect.etag[0] == 'W' ? j->expect.etag + 2 : j->expect.etag) != 0) {
             /* changed in the cloud since planned: the next pass decides; unless it holds

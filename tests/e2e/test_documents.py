@@ -9,8 +9,11 @@ each mapping (by path of names, by id, "*") and says what it holds, and fails pr
 on a missing app or a missing / ambiguous folder (CheckTable); `run` copies the tree from
 Odoo to the cloud, follows renames and moves in Odoo as cloud moves of the same tagged
 entries, deletes what Odoo archived or deleted, keeps a folder holding a file the cloud
-added, and plans nothing on the next pass (SyncTable). Not built yet: cloud to Odoo,
-edits of content, conflicts.
+added, and plans nothing on the next pass (SyncTable), with cloud to Odoo, edits and
+conflicts. LargeFiles: a large cloud file goes into Odoo streamed, up to Odoo's request
+limit; a larger one is reported, nothing written. NcIdentity: on the Nextcloud-like server,
+entries are told by their file id where their tags did not follow a move, and a stale tag
+deletes nothing.
 """
 
 import json
@@ -44,7 +47,7 @@ class DocsCase(harness.SyncCase):
     STANDALONE = False
 
     def setUp(self):
-        self.env = harness.load_env()
+        self.env = harness.cloud_env(harness.load_env(), self.CLOUD)
         self.odoo = harness.Emulator(self.VERSION, args=self.EMULATOR_ARGS)
         self.addCleanup(self.odoo.stop)
         self.dav = harness.Dav(self.env)
@@ -420,6 +423,220 @@ class SyncTable:
 def base64_of(datas):
     import base64
     return base64.b64decode(datas) if datas else None
+
+
+class LargeFiles:
+    """Cloud to Odoo, large files: the content is streamed into Odoo's JSON request (never
+    held in memory with its base64), up to what Odoo takes in one request (werkzeug's
+    max_content_length, 128 MiB by default, which the emulator enforces with a 413): a
+    file whose base64 would not fit is reported and nothing is written."""
+
+    dav_props = SyncTable.dav_props
+
+    def test_large_file_from_the_cloud(self):
+        import hashlib
+        self.folder("Finance")
+        self.configure({"enabled": True})
+        self.sync()
+        # 90 MiB: 120 MiB of base64, under the limit; 100 MiB: 133.3 MiB, over it
+        big = os.urandom(90 * 1024 * 1024)
+        self.dav.put(self.p("Documents/Finance/big.bin"), big)
+        huge = os.path.join(self.tmp, "huge.bin")
+        with open(huge, "wb") as f:
+            f.write(b"\0" * (100 * 1024 * 1024))
+        with open(huge, "rb") as f:
+            self.dav.put(self.p("Documents/Finance/huge.bin"), f.read())
+        p = self.sync()
+        # the file that does not fit: a message, no job (nothing half-written, no job
+        # failing every pass)
+        self.assertRegex(p.stderr, r"Documents/Finance/huge\.bin\W+ holds 104857600 "
+                         r"bytes: over what Odoo's JSON API takes .*not created in Odoo")
+        rows = self.odoo.call("documents.document", "search_read",
+                              [[("name", "in", ["big.bin", "huge.bin"])]],
+                              {"fields": ["name", "checksum", "file_size"],
+                               "context": {"active_test": False}})
+        self.assertEqual([(r["name"], r["checksum"], r["file_size"]) for r in rows],
+                         [("big.bin", hashlib.sha1(big).hexdigest(), len(big))])
+        self.assertEqual(self.dav_props()["Documents/Finance/big.bin"],
+                         "documents.document,%d" % rows[0]["id"])
+        self.assertIsNone(self.dav_props()["Documents/Finance/huge.bin"])
+        self.assertQuiet()
+
+
+class Large17(LargeFiles, DocsCase):
+    VERSION = 17
+
+
+class Large19Json2(LargeFiles, DocsCase):
+    VERSION = 19
+    PROTOCOL = "json2"
+
+
+class NcIdentity:
+    """On a server with file ids (the stack's Nextcloud-like ncdav.py, which keeps dead
+    properties per exact path as Nextcloud does): a Documents file or folder is told by its
+    oc:fileid, as record attachments are, also where its {urn:odoosync}document tag did
+    not follow (the files of a folder a user moved lose theirs): a move, never a delete and
+    a create, and the document keeps its id; a tag left at a path for a later file proves
+    nothing, and that file is never deleted on it."""
+
+    CLOUD = "NCDAV"
+    dav_props = SyncTable.dav_props
+    ref = SyncTable.ref
+
+    def ids(self):
+        """name -> (id, folder id) of the active documents (18/19's folders left out)."""
+        dom = [("type", "!=", "folder")] if self.VERSION >= 18 else []
+        rows = self.odoo.call("documents.document", "search_read", [dom], {
+            "fields": ["name", "folder_id"], "context": {"active_test": True}})
+        return {r["name"]: (r["id"], r["folder_id"] and r["folder_id"][0]) for r in rows}
+
+    def proppatch(self, rel, remove=(), set_=None):
+        """Set or remove our dead properties on the entry rel (as a server leaves them)."""
+        body = ['<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:" xmlns:o="urn:odoosync">']
+        if set_:
+            body.append("<d:set><d:prop>%s</d:prop></d:set>" % "".join(
+                "<o:%s>%s</o:%s>" % (k, v, k) for k, v in set_.items()))
+        if remove:
+            body.append("<d:remove><d:prop>%s</d:prop></d:remove>" % "".join(
+                "<o:%s/>" % k for k in remove))
+        body.append("</d:propertyupdate>")
+        st, _ = self.dav.req("PROPPATCH", self.p(rel), "".join(body).encode(),
+                             {"Content-Type": "application/xml"})
+        self.assertEqual(st, 207, "PROPPATCH %s" % rel)
+
+    def start(self):
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()  # the uploads' file ids are recorded by the pass after them
+        return fin, inv, hr, self.ids()
+
+    def test_nc_folder_moved_by_a_user(self):
+        fin, inv, hr, before = self.start()
+        D = "Documents/"
+        self.dav.move(self.p(D + "Finance/Invoices"), self.p(D + "HR/Invoices 2026"))
+        tree = self.dav_props()
+        self.assertEqual(tree[D + "HR/Invoices 2026/"], self.ref(inv))
+        self.assertIsNone(tree[D + "HR/Invoices 2026/inv-001.pdf"])  # lost on the move
+        self.sync()
+        self.sync()
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        row = self.odoo.call(model, "read", [[inv]], {"fields": ["name", parent]})[0]
+        self.assertEqual((row["name"], row[parent][0]), ("Invoices 2026", hr))
+        # the same documents, in the same folder: none archived, none made anew
+        self.assertEqual(self.ids(), before)
+        tree = self.dav_props()
+        for name in ("inv-001.pdf", "inv-002.pdf"):
+            self.assertEqual(tree[D + "HR/Invoices 2026/" + name],
+                             "documents.document,%d" % before[name][0], name)
+        self.assertEqual(self.dav.get(self.p(D + "HR/Invoices 2026/inv-002.pdf")),
+                         b"%PDF-1.7 two")
+        self.assertQuiet()
+
+    def test_nc_sub_folder_of_a_moved_folder(self):
+        fin, inv, hr = self.seed()
+        y25 = self.folder("2025", inv)
+        self.doc("old-inv.pdf", y25, b"%PDF old")
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        before = self.ids()
+        D = "Documents/"
+        # the sub-folder 2025 and the files below lose their tags on the move
+        self.dav.move(self.p(D + "Finance/Invoices"), self.p(D + "HR/Invoices"))
+        self.assertIsNone(self.dav_props()[D + "HR/Invoices/2025/"])
+        self.sync()
+        self.sync()
+        self.assertEqual(self.ids(), before)
+        tree = self.dav_props()
+        self.assertEqual(tree[D + "HR/Invoices/"], self.ref(inv))
+        self.assertEqual(tree[D + "HR/Invoices/2025/"], self.ref(y25))
+        self.assertEqual(tree[D + "HR/Invoices/2025/old-inv.pdf"],
+                         "documents.document,%d" % before["old-inv.pdf"][0])
+        self.assertQuiet()
+
+    def test_nc_edits_of_files_told_by_file_id(self):
+        fin, inv, hr, before = self.start()
+        D = "Documents/"
+        # a user moves the folder (its files lose their tags and synced marks), then edits
+        # one file there; Odoo edits the other: both edits cross, to the same documents
+        self.dav.move(self.p(D + "Finance/Invoices"), self.p(D + "HR/Invoices 2026"))
+        time.sleep(1.1)  # (a new ETag)
+        self.dav.put(self.p(D + "HR/Invoices 2026/inv-001.pdf"), b"%PDF-1.7 one, signed")
+        self.odoo.write("documents.document", before["inv-002.pdf"][0],
+                        {"datas": b64(b"%PDF-1.7 two, v2")})
+        self.sync()
+        self.sync()
+        self.assertEqual(self.ids(), before)
+        got = {r["id"]: base64_of(r["datas"]) for r in self.odoo.call(
+            "documents.document", "read",
+            [[before["inv-001.pdf"][0], before["inv-002.pdf"][0]]], {"fields": ["datas"]})}
+        self.assertEqual(got[before["inv-001.pdf"][0]], b"%PDF-1.7 one, signed")
+        self.assertEqual(self.dav.get(self.p(D + "HR/Invoices 2026/inv-002.pdf")),
+                         b"%PDF-1.7 two, v2")
+        tree = self.dav_props()
+        for name in ("inv-001.pdf", "inv-002.pdf"):
+            self.assertEqual(tree[D + "HR/Invoices 2026/" + name],
+                             "documents.document,%d" % before[name][0], name)
+        self.assertQuiet()
+
+    def test_nc_file_moved_without_its_tag(self):
+        fin, inv, hr, before = self.start()
+        D = "Documents/"
+        self.dav.move(self.p(D + "Finance/budget.xlsx"), self.p(D + "HR/budget 2027.xlsx"))
+        self.proppatch(D + "HR/budget 2027.xlsx", remove=("document", "synced"))
+        self.assertIsNone(self.dav_props()[D + "HR/budget 2027.xlsx"])
+        self.sync()
+        self.sync()
+        after = self.ids()
+        did = before.pop("budget.xlsx")[0]
+        self.assertEqual(after.pop("budget 2027.xlsx"), (did, hr), "the same document, moved")
+        self.assertEqual(after, before)
+        self.assertEqual(self.dav_props()[D + "HR/budget 2027.xlsx"], "documents.document,%d" % did)
+        self.assertEqual(self.dav.get(self.p(D + "HR/budget 2027.xlsx")), b"budget")
+        self.assertQuiet()
+
+    def test_nc_new_file_at_a_reused_path_with_a_stale_tag(self):
+        fin, inv, hr, before = self.start()
+        D = "Documents/"
+        # gap: whether a pass runs between the delete and the new file (its state then
+        # no longer lists the deleted document)
+        for name, rel, gap in (("budget.xlsx", D + "Finance/budget.xlsx", False),
+                               ("inv-002.pdf", D + "Finance/Invoices/inv-002.pdf", True)):
+            old = self.dav_props()[rel]
+            synced = self.dav.req("PROPFIND", self.p(rel), (
+                '<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:o="urn:odoosync">'
+                '<d:prop><o:synced/></d:prop></d:propfind>').encode(), {"Depth": "0"})[1]
+            synced = synced.decode().split("<o:synced>")[1].split("</o:synced>")[0] \
+                if b"<o:synced>" in synced else None
+            self.odoo.unlink("documents.document", before[name][0])
+            self.sync("--force-deletes")
+            self.assertIsNone(self.dav.get(self.p(rel)))
+            if gap:
+                self.sync()
+            # a user puts a new file there; the old tag comes back with it (Nextcloud
+            # leaves a deleted entry's properties to a later one at its path)
+            self.dav.put(self.p(rel), b"mine!")
+            self.proppatch(rel, set_=dict({"document": old}, **(
+                {"synced": synced} if synced else {})))
+            self.sync()
+            self.sync()
+            self.assertEqual(self.dav.get(self.p(rel)), b"mine!", rel)
+            now = self.ids()
+            self.assertIn(name, now, "the user's file becomes a document")
+            self.assertNotEqual(now[name][0], before[name][0])
+            self.assertEqual(self.dav_props()[rel], "documents.document,%d" % now[name][0])
+            self.assertQuiet()
+
+
+class Nc17(NcIdentity, DocsCase):
+    VERSION = 17
+
+
+class Nc18(NcIdentity, DocsCase):
+    VERSION = 18
 
 
 class Sync16(SyncTable, DocsCase):

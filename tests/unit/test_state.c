@@ -71,7 +71,7 @@ static void fill(struct scan_state *s, struct check_count *cc)
     CHECK_INT(cc,
               state_add_doc(s, "documents.document,12",
                             "da39a3ee5e6b4b0d3255bfef95601890afd80709 \"e-1\"",
-                            "/Odoo/Documents/a.txt", &e),
+                            "/Odoo/Documents/a.txt", "00000043ocinstance", &e),
               0);
     {
         struct snap_link l;
@@ -151,6 +151,7 @@ static void test_round_trip(struct check_count *cc)
         CHECK_STR(cc, r.docs[0].tag, "documents.document,12");
         CHECK_STR(cc, r.docs[0].synced, "da39a3ee5e6b4b0d3255bfef95601890afd80709 \"e-1\"");
         CHECK_STR(cc, r.docs[0].path, "/Odoo/Documents/a.txt");
+        CHECK_STR(cc, r.docs[0].fileid, "00000043ocinstance");
     }
     CHECK(cc, r.links.n == 2 && snap_links_find(&r.links, 8) == NULL);
     {
