@@ -68,7 +68,7 @@ static int index_cloud(struct pd *d)
 }
 
 /* The first entry tagged tag (of the wanted kind), or NULL. */
-static const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_dir)
+const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_dir)
 {
     size_t lo = 0, hi = d->ntags;
 
@@ -212,6 +212,11 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
     }
     if (!d->cloud_ok)
         return 0;
+    if (at) { /* not a mapping's own folder: one the cloud deleted goes in Odoo too */
+        int rc = pd_folder_deleted(d, f, lock);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
     ok = place_free(d, want, NULL, &occ);
     if (!ok && occ && occ->is_dir && !occ->doc_tag && !occ->record_tag && !occ->type_tag &&
         !occ->att_tag && !names_set_has(&d->claimed, want)) {

@@ -61,8 +61,15 @@
  * att_id 0, expect.write_date = the folder's), and its content is then looked for where
  * the cloud put it.
  *
- * Not planned yet: folders deleted in the cloud (Odoo's tree wins: the folder is made
- * again; its files, gone with it, are archived as above).
+ * A folder deleted in the cloud (not a mapping's own: that one is made again), on a
+ * mapping that changes Odoo, with both scans complete: when the previous pass listed it
+ * and everything active under it in Odoo is gone from the cloud as that pass saw it (its
+ * sub-folders likewise, its files deleted at the content Odoo still has), it is archived
+ * in Odoo with all it holds (delete odoo with doc: documents first, url documents and
+ * requests included, then sub-folders, then the folder, each folder only while it holds
+ * nothing active: expect.checksum = JOB_SHA1_EMPTY). A document edited or added in Odoo
+ * since, or moved elsewhere in the cloud, keeps it: the folder is made again and what the
+ * cloud deleted in it is archived piece by piece. Counted by the delete guard.
  */
 #ifndef ODOOSYNC_PLAN_DOCS_H
 #define ODOOSYNC_PLAN_DOCS_H

@@ -208,6 +208,11 @@ static inline int tagged(const struct snap_entry *en)
            (en->type_tag && *en->type_tag) || en->att_tag > 0;
 }
 
+/* ---- plan_docs.c ---- */
+
+/* The first cloud entry tagged tag (of the wanted kind), or NULL. */
+const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_dir);
+
 /* ---- plan_docs_sync.c ---- */
 
 /* A synced file at its place: copy an edit to the other side; both edited: keep both. */
@@ -224,5 +229,8 @@ int pd_follow_folder(struct pd *d, const struct docs_folder *f, const struct sna
 int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock);
 /* A file whose document is gone but which the cloud edited: kept (1), planned as new. */
 int pd_edited_gone(struct pd *d, const struct snap_entry *en);
+/* A Documents folder the cloud deleted: archived in Odoo with what it holds (1), or kept
+ * (0: it is made again) when something in it changed in Odoo since the previous pass. */
+int pd_folder_deleted(struct pd *d, const struct docs_folder *f, const char *lock);
 
 #endif

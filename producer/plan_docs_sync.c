@@ -325,3 +325,115 @@ int pd_edited_gone(struct pd *d, const struct snap_entry *en)
         }
     return 1;
 }
+
+static const struct plan_docs_prev *prev_of(const struct pd *d, const char *tag)
+{
+    if (!d->in->prev || !d->in->nprev)
+        return NULL;
+    return bsearch(tag, d->in->prev, d->in->nprev, sizeof *d->in->prev, cmp_prev);
+}
+
+/*
+ * Whether folder fid and everything active in it is gone from the cloud as the previous
+ * pass left it: the folder and its sub-folders found nowhere in the cloud and listed by
+ * the previous pass, each of its documents with a file found nowhere and deleted in the
+ * cloud at the content Odoo still has (pd_cloud_deleted). A document edited or added in
+ * Odoo since, or moved elsewhere in the cloud, makes it 0.
+ */
+static int pd_subtree_gone(struct pd *d, long fid)
+{
+    const struct docs_snapshot *ds = d->in->ds;
+    char tag[64];
+
+    snprintf(tag, sizeof tag, "%s,%ld", d->folder_model, fid);
+    if (find_tag(d, tag, 1) || !prev_of(d, tag))
+        return 0;
+    for (size_t i = 0; i < ds->nfiles; i++) {
+        const struct docs_file *f = &ds->files[i];
+
+        if (!f->active || f->folder != fid || f->kind != DOCS_FILE)
+            continue;
+        snprintf(tag, sizeof tag, DOC_MODEL ",%ld", f->id);
+        if (find_tag(d, tag, 0) || !pd_cloud_deleted(d, f, tag))
+            return 0;
+    }
+    for (size_t i = 0; i < ds->nfolders; i++) {
+        const struct docs_folder *f = &ds->folders[i];
+
+        if (f->active && f->parent == fid && f->id != fid && !pd_subtree_gone(d, f->id))
+            return 0;
+    }
+    return 1;
+}
+
+/* Archive jobs (delete odoo with doc) for folder fid's documents, then its sub-folders
+ * (each after what it holds), then the folder itself (only while it holds nothing active:
+ * JOB_SHA1_EMPTY). Every job takes the mapping's lock, so they apply in this order. */
+static int pd_archive_subtree(struct pd *d, const struct docs_folder *folder, const char *lock)
+{
+    const struct docs_snapshot *ds = d->in->ds;
+    const struct plan_docs_prev *p;
+    char tag[64];
+    struct job *j;
+
+    for (size_t i = 0; i < ds->nfiles; i++) {
+        const struct docs_file *f = &ds->files[i];
+
+        if (!f->active || f->folder != folder->id)
+            continue;
+        snprintf(tag, sizeof tag, DOC_MODEL ",%ld", f->id);
+        j = new_job(d, JOB_DELETE, lock, "document in a folder deleted in the cloud");
+        if (!j)
+            return ERR_NOMEM;
+        j->side = JOB_SIDE_ODOO;
+        j->att_id = f->att_id;
+        j->name = dup_or_flag(d, f->name);
+        j->doc = dup_or_flag(d, tag);
+        p = prev_of(d, tag);
+        j->path = dup_or_flag(d, p ? p->path : NULL);
+        /* a file: only while Odoo's content is still the one the cloud deleted; url
+         * documents and requests (never in the cloud) go with their folder */
+        j->expect.checksum = dup_or_flag(d, f->kind == DOCS_FILE ? f->checksum : NULL);
+        d->odoo_deletes++;
+    }
+    for (size_t i = 0; i < ds->nfolders; i++) {
+        const struct docs_folder *f = &ds->folders[i];
+
+        if (f->active && f->parent == folder->id && f->id != folder->id &&
+            pd_archive_subtree(d, f, lock) < 0)
+            return ERR_NOMEM;
+    }
+    snprintf(tag, sizeof tag, "%s,%ld", d->folder_model, folder->id);
+    j = new_job(d, JOB_DELETE, lock, "Documents folder deleted in the cloud");
+    if (!j)
+        return ERR_NOMEM;
+    j->side = JOB_SIDE_ODOO;
+    j->name = dup_or_flag(d, folder->name);
+    j->doc = dup_or_flag(d, tag);
+    p = prev_of(d, tag);
+    j->path = dup_or_flag(d, p ? p->path : NULL);
+    j->expect.checksum = dup_or_flag(d, JOB_SHA1_EMPTY);
+    d->odoo_deletes++;
+    return d->nomem ? ERR_NOMEM : 0;
+}
+
+/*
+ * A Documents folder (not a mapping's own) whose tagged cloud folder the previous pass
+ * saw and which is now gone from the cloud, on a mapping that changes Odoo, with both
+ * scans complete: the users deleted it, so Odoo archives it with its sub-folders and
+ * documents (Odoo's trash: they can come back). Nothing of Odoo's is lost: when anything
+ * under it changed in Odoo since (a document edited or added, a folder added) or was moved
+ * elsewhere in the cloud, it is not archived: it is made again in the cloud (0), and then
+ * what the cloud deleted in it is archived piece by piece (files by pd_cloud_deleted,
+ * sub-folders by this rule). 1 when archived.
+ */
+int pd_folder_deleted(struct pd *d, const struct docs_folder *f, const char *lock)
+{
+    if (!d->odoo_ok || !d->in->ds_complete || !d->in->cs->complete || !pd_subtree_gone(d, f->id))
+        return 0;
+    msg(d,
+        "Documents folder %s,%ld (\"%s\") was deleted in the cloud: archived in Odoo with what "
+        "it holds",
+        d->folder_model, f->id, f->name);
+    return pd_archive_subtree(d, f, lock) < 0 ? ERR_NOMEM : 1;
+}

@@ -375,6 +375,61 @@ class SyncTable:
         self.assertQuiet()
 
 
+    def folder_rows(self, ids):
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        return {r["id"]: r["active"] for r in self.odoo.call(
+            model, "read", [ids], {"fields": ["active"], "context": {"active_test": False}})}
+
+    def test_folder_deleted_in_the_cloud(self):
+        """A folder deleted in the cloud is archived in Odoo with everything in it (its
+        sub-folders, its documents); a document in it edited or added in Odoo since the
+        last pass is not lost: the folder comes back with it, the rest is archived."""
+        fin, inv, hr = self.seed()
+        q1 = self.folder("Q1", inv)
+        self.doc("q1.pdf", q1, b"%PDF q1")
+        self.doc("q1 link", q1, url="https://example.com/q1")
+        rep = self.folder("Reports", fin)
+        r1 = self.doc("r1.txt", rep, b"r1")
+        r2 = self.doc("r2.txt", rep, b"r2")
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        D = "Documents/Finance/"
+        # deleted in the cloud: Invoices, its sub-folder and their documents are archived
+        self.dav.delete(self.p(D + "Invoices"))
+        # deleted in the cloud, but a document in it edited in Odoo since, and one added:
+        # nothing of Odoo's is lost, the folder comes back with those two
+        self.dav.delete(self.p(D + "Reports"))
+        self.odoo.write("documents.document", r2, {"datas": b64(b"r2 v2")})
+        r3 = self.doc("r3.txt", rep, b"r3")
+        plan = self.plan_json()
+        self.assertEqual(sorted((j["kind"], j["side"], j.get("doc")) for j in plan), sorted([
+            ("delete", "odoo", "documents.document,%d" % docs["inv-001.pdf"]),
+            ("delete", "odoo", "documents.document,%d" % docs["inv-002.pdf"]),
+            ("delete", "odoo", "documents.document,%d" % docs["q1.pdf"]),
+            ("delete", "odoo", "documents.document,%d" % docs["q1 link"]),
+            ("delete", "odoo", self.ref(q1)),
+            ("delete", "odoo", self.ref(inv)),
+            ("mkdir", "cloud", self.ref(rep)),
+            ("delete", "odoo", "documents.document,%d" % r1),
+            ("upload", "cloud", "documents.document,%d" % r2),
+            ("upload", "cloud", "documents.document,%d" % r3)]))
+        self.sync()
+        self.assertEqual(self.folder_rows([inv, q1, rep]), {inv: False, q1: False, rep: True})
+        gone = self.odoo.call("documents.document", "read", [[
+            docs["inv-001.pdf"], docs["inv-002.pdf"], docs["q1.pdf"], docs["q1 link"], r1, r2,
+            r3]], {"fields": ["active"], "context": {"active_test": False}})
+        self.assertEqual([g["active"] for g in gone], [False] * 5 + [True] * 2)
+        tree = self.dav_props()
+        self.assertNotIn(D + "Invoices/", tree)
+        self.assertEqual(tree[D + "Reports/"], self.ref(rep))
+        self.assertEqual(sorted(k for k in tree if k.startswith(D + "Reports/")),
+                         [D + "Reports/", D + "Reports/r2.txt", D + "Reports/r3.txt"])
+        self.assertEqual(self.dav.get(self.p(D + "Reports/r2.txt")), b"r2 v2")
+        self.assertEqual(self.dav.get(self.p(D + "budget.xlsx")), b"budget")
+        self.assertQuiet()
+
     def test_renamed_and_moved_in_the_cloud(self):
         fin, inv, hr = self.seed()
         self.configure({"enabled": True})
