@@ -86,7 +86,7 @@ const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_di
 }
 
 /* path after the moves planned so far (malloc'd). */
-static char *eff_path(struct pd *d, const char *path)
+char *eff_path(struct pd *d, const char *path)
 {
     char *cur = dup_or_flag(d, path);
 
@@ -261,7 +261,7 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             return ERR_NOMEM;
         if (strcmp(cur, want) == 0) {
             free(cur);
-            if (pd_edits(d, f, en, tag, lock) < 0)
+            if (pd_edits(d, f, en, want, tag, lock) < 0)
                 return ERR_NOMEM;
             return claim(d, want);
         }

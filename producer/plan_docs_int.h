@@ -212,12 +212,14 @@ static inline int tagged(const struct snap_entry *en)
 
 /* The first cloud entry tagged tag (of the wanted kind), or NULL. */
 const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_dir);
+/* path after the moves planned so far (malloc'd; NULL and d->nomem when out of memory). */
+char *eff_path(struct pd *d, const char *path);
 
 /* ---- plan_docs_sync.c ---- */
 
 /* A synced file at its place: copy an edit to the other side; both edited: keep both. */
-int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en, const char *tag,
-             const char *lock);
+int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en, const char *path,
+             const char *tag, const char *lock);
 /* Whether the document's file was deleted in the cloud (the previous pass saw it). */
 int pd_cloud_deleted(const struct pd *d, const struct docs_file *f, const char *tag);
 /* A file / folder the cloud moved while Odoo did not: Odoo follows (1), or not (0). */

@@ -41,16 +41,16 @@ static char *pd_conflict_name(struct pd *d, const char *path)
  * replacing the tag old_tag it carries (a conflict's cloud version, or a file edited in
  * the cloud whose document Odoo deleted: the edit wins).
  */
-static int pd_split(struct pd *d, const struct snap_entry *en, const char *folder_ref,
-                    const char *old_tag, const char *name, const char *lock, const char *reason)
+static int pd_split(struct pd *d, const char *path, const char *folder_ref, const char *old_tag,
+                    const char *name, const char *lock, const char *reason)
 {
     struct job *j = new_job(d, JOB_RELINK, lock, reason);
 
     if (!j)
         return ERR_NOMEM;
     j->side = JOB_SIDE_ODOO;
-    j->path = dup_or_flag(d, en->path);
-    j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
+    j->path = dup_or_flag(d, path);
+    j->url = plan_url_for_path(d->in->cfg->cloud.url, path);
     if (!j->url)
         d->nomem = 1;
     j->name = dup_or_flag(d, name);
@@ -59,9 +59,10 @@ static int pd_split(struct pd *d, const struct snap_entry *en, const char *folde
     return d->nomem ? ERR_NOMEM : 0;
 }
 
-/* A synced file at its place: copy an edit to the other side; both edited: keep both. */
-int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en, const char *tag,
-             const char *lock)
+/* A synced file at its place (path: where it is once the moves planned before it are
+ * applied, the jobs' path): copy an edit to the other side; both edited: keep both. */
+int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en, const char *path,
+             const char *tag, const char *lock)
 {
     int cloud, odoo;
     struct job *j;
@@ -74,11 +75,11 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
         j = new_job(d, JOB_UPLOAD, lock, "document edited in Odoo");
         if (!j)
             return ERR_NOMEM;
-        j->path = dup_or_flag(d, en->path);
+        j->path = dup_or_flag(d, path);
         j->att_id = f->att_id;
         j->size = f->size;
         j->name = dup_or_flag(d, f->name);
-        j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
+        j->url = plan_url_for_path(d->in->cfg->cloud.url, path);
         j->doc = dup_or_flag(d, tag);
         j->expect.etag = dup_or_flag(d, en->etag);
         j->expect.checksum = dup_or_flag(d, f->checksum);
@@ -89,17 +90,17 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
     if (cloud && !odoo) {
         if (!d->odoo_ok) {
             msg(d, "\"%s\" was edited in the cloud; this mapping is to-cloud: Odoo is not changed",
-                en->path);
+                path);
             return 0;
         }
         j = new_job(d, JOB_RELINK, lock, "document edited in the cloud");
         if (!j)
             return ERR_NOMEM;
         j->side = JOB_SIDE_ODOO;
-        j->path = dup_or_flag(d, en->path);
+        j->path = dup_or_flag(d, path);
         j->att_id = f->att_id;
         j->name = dup_or_flag(d, f->name);
-        j->url = plan_url_for_path(d->in->cfg->cloud.url, en->path);
+        j->url = plan_url_for_path(d->in->cfg->cloud.url, path);
         j->doc = dup_or_flag(d, tag);
         j->expect.etag = dup_or_flag(d, en->etag);
         j->expect.checksum = dup_or_flag(d, f->checksum);
@@ -110,14 +111,13 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
     /* both: the cloud's version becomes a document of its own (and, on the next pass, a
      * file with a conflict suffix); Odoo's version comes back at the file's place */
     if (!d->odoo_ok || !d->cloud_ok || f->folder <= 0) {
-        msg(d, "\"%s\" was edited in the cloud and in Odoo (document %ld): left as is (%s)",
-            en->path, f->id,
-            f->folder <= 0 ? "it has no Documents folder" : "the mapping syncs one way");
+        msg(d, "\"%s\" was edited in the cloud and in Odoo (document %ld): left as is (%s)", path,
+            f->id, f->folder <= 0 ? "it has no Documents folder" : "the mapping syncs one way");
         return 0;
     }
     {
         char ref[64];
-        char *name = pd_conflict_name(d, en->path);
+        char *name = pd_conflict_name(d, path);
         int rc;
 
         if (!name)
@@ -126,8 +126,8 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
         msg(d,
             "conflict: \"%s\" was edited in the cloud and in Odoo (document %ld): both kept, the "
             "cloud's version as the new document \"%s\"",
-            en->path, f->id, name);
-        rc = pd_split(d, en, ref, tag, name, lock, "edited on both sides: cloud version kept");
+            path, f->id, name);
+        rc = pd_split(d, path, ref, tag, name, lock, "edited on both sides: cloud version kept");
         free(name);
         return rc;
     }
@@ -319,8 +319,12 @@ int pd_edited_gone(struct pd *d, const struct snap_entry *en)
         en->path);
     for (size_t b = 0; b < d->nbases; b++)
         if (under(en->path, d->bases[b])) {
-            pd_split(d, en, parent->doc_tag, en->doc_tag, slash + 1, d->bases[b],
-                     "edited in the cloud, deleted in Odoo: the edit wins");
+            char *cur = eff_path(d, en->path); /* after its folder's moves */
+
+            if (cur)
+                pd_split(d, cur, parent->doc_tag, en->doc_tag, slash + 1, d->bases[b],
+                         "edited in the cloud, deleted in Odoo: the edit wins");
+            free(cur);
             break;
         }
     return 1;

@@ -375,6 +375,51 @@ class SyncTable:
         self.assertQuiet()
 
 
+    def test_edits_in_a_folder_moved_in_odoo(self):
+        """Found by the Documents convergence test: documents edited in a folder that Odoo
+        moved in the same pass. The edits go to where the folder is now (the folder's
+        move applies first); none makes a stray copy of the folder at its old place."""
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        D = "Documents/"
+        if self.VERSION <= 17:
+            self.odoo.write("documents.folder", inv, {"parent_folder_id": hr})
+        else:
+            self.odoo.write("documents.document", inv, {"folder_id": hr})
+        # edited in Odoo, edited in the cloud, edited on both sides
+        self.odoo.write("documents.document", docs["inv-001.pdf"], {"datas": b64(b"odoo v2")})
+        self.dav.put(self.p(D + "Finance/Invoices/inv-002.pdf"), b"cloud v2, longer")
+        self.sync()
+        tree = self.dav_props()
+        self.assertEqual(sorted(k for k in tree if k.startswith(D + "Finance/")),
+                         [D + "Finance/", D + "Finance/budget.xlsx"])
+        self.assertEqual(tree[D + "HR/Invoices/"], self.ref(inv))
+        self.assertEqual(self.dav.get(self.p(D + "HR/Invoices/inv-001.pdf")), b"odoo v2")
+        self.assertEqual(base64_of(self.find_docs([("id", "=", docs["inv-002.pdf"])])[0]["datas"]),
+                         b"cloud v2, longer")
+        self.assertQuiet()
+        # edited on both sides in a folder Odoo moves back: both versions kept, there
+        budget = self.doc("budget 2.xlsx", inv, b"b2")
+        self.sync()
+        self.sync()
+        self.odoo.write("documents.document", budget, {"datas": b64(b"b2 odoo")})
+        self.dav.put(self.p(D + "HR/Invoices/budget 2.xlsx"), b"b2 cloud, longer")
+        if self.VERSION <= 17:
+            self.odoo.write("documents.folder", inv, {"parent_folder_id": fin})
+        else:
+            self.odoo.write("documents.document", inv, {"folder_id": fin})
+        for _ in range(3):  # the conflict copy takes its name, then Odoo's version its place
+            self.sync()
+        self.assertEqual(self.dav.get(self.p(D + "Finance/Invoices/budget 2.xlsx")), b"b2 odoo")
+        self.assertEqual(self.dav.get(self.p(
+            D + "Finance/Invoices/budget 2 (conflict, cloud version).xlsx")), b"b2 cloud, longer")
+        self.assertEqual(sorted(k for k in self.dav_props() if k.startswith(D + "HR/")),
+                         [D + "HR/"])
+        self.assertQuiet()
+
     def folder_rows(self, ids):
         model = "documents.folder" if self.VERSION <= 17 else "documents.document"
         return {r["id"]: r["active"] for r in self.odoo.call(
