@@ -242,17 +242,23 @@ int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock
 {
     const struct snap_entry *self = find_path(d, path);
     size_t n = strlen(path), lo = 0, hi = d->npaths;
-    char ref[64];
+    char ref[64], *prefix;
 
     if (!d->odoo_ok || !self || !self->is_dir)
         return 0;
-    while (lo < hi) { /* the first entry after path itself */
+    /* the first entry under "path/" (a sibling "path 2" or "path-old" sorts between path
+     * and "path/...": entries under path are those with the prefix "path/") */
+    prefix = fmt_or_flag(d, "%s/", path);
+    if (!prefix)
+        return ERR_NOMEM;
+    while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(d->paths[mid]->path, path) <= 0)
+        if (strcmp(d->paths[mid]->path, prefix) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
+    free(prefix);
     snprintf(ref, sizeof ref, "%s,%ld", d->folder_model, fid);
     for (; lo < d->npaths; lo++) {
         const struct snap_entry *en = d->paths[lo];

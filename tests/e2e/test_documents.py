@@ -420,6 +420,28 @@ class SyncTable:
                          [D + "HR/"])
         self.assertQuiet()
 
+    def test_new_in_a_folder_beside_a_longer_name(self):
+        """Found by the Documents convergence test: new cloud entries in a folder that has
+        a sibling whose name is its name and more ("Finance" and "Finance 2024", "Finance
+        (old)", "Finance-old": these sort between "Finance" and "Finance/...") are created
+        in Odoo like anywhere else."""
+        fin, inv, hr = self.seed()
+        for name in ("Finance 2024", "Finance (old)", "Finance-old"):
+            self.folder(name)
+        self.configure({"enabled": True})
+        self.sync()
+        self.dav.put(self.p("Documents/Finance/new.txt"), b"new in the cloud")
+        self.dav.mkcol(self.p("Documents/Finance/Q4"))
+        self.sync()
+        new = self.find_docs([("name", "=", "new.txt")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in new],
+                         [(fin, b"new in the cloud")])
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        self.assertEqual(len(self.odoo.call(model, "search", [[("name", "=", "Q4"),
+                                                                 (parent, "=", fin)]])), 1)
+        self.assertQuiet()
+
     def folder_rows(self, ids):
         model = "documents.folder" if self.VERSION <= 17 else "documents.document"
         return {r["id"]: r["active"] for r in self.odoo.call(
