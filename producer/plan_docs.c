@@ -142,11 +142,16 @@ static int place_free(struct pd *d, const char *want, const struct snap_entry *s
     return free_;
 }
 
-static int claim(struct pd *d, const char *path)
+int claim(struct pd *d, const char *path)
 {
     if (names_set_add(&d->claimed, path) < 0)
         return d->nomem = 1, ERR_NOMEM;
     return 0;
+}
+
+int pd_keep(struct pd *d, const char *tag)
+{
+    return push_str(d, &d->keep, &d->nkeep, &d->capk, tag);
 }
 
 /* ---- placing ---- */
@@ -213,7 +218,7 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
     if (!d->cloud_ok)
         return 0;
     if (at) { /* not a mapping's own folder: one the cloud deleted goes in Odoo too */
-        int rc = pd_folder_deleted(d, f, lock);
+        int rc = pd_folder_deleted(d, f, want, lock);
         if (rc != 0)
             return rc < 0 ? rc : 0;
     }

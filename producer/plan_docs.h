@@ -67,9 +67,11 @@
  * sub-folders likewise, its files deleted at the content Odoo still has), it is archived
  * in Odoo with all it holds (delete odoo with doc: documents first, url documents and
  * requests included, then sub-folders, then the folder, each folder only while it holds
- * nothing active: expect.checksum = JOB_SHA1_EMPTY). A document edited or added in Odoo
- * since, or moved elsewhere in the cloud, keeps it: the folder is made again and what the
- * cloud deleted in it is archived piece by piece. Counted by the delete guard.
+ * nothing active: expect.checksum = JOB_SHA1_EMPTY); a file the cloud moved out of it
+ * first, into another synced Documents folder, follows its move (as above). A document
+ * edited or added in Odoo since, or a sub-folder moved elsewhere in the cloud, keeps it:
+ * the folder is made again and what the cloud deleted in it is archived piece by piece.
+ * Counted by the delete guard.
  */
 #ifndef ODOOSYNC_PLAN_DOCS_H
 #define ODOOSYNC_PLAN_DOCS_H

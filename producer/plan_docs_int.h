@@ -214,6 +214,10 @@ static inline int tagged(const struct snap_entry *en)
 const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_dir);
 /* path after the moves planned so far (malloc'd; NULL and d->nomem when out of memory). */
 char *eff_path(struct pd *d, const char *path);
+/* path is planned this pass (no other entry aims at it). 0 or ERR_NOMEM. */
+int claim(struct pd *d, const char *path);
+/* tag is placed this pass (its cloud entry is not deleted). 0 or ERR_NOMEM. */
+int pd_keep(struct pd *d, const char *tag);
 
 /* ---- plan_docs_sync.c ---- */
 
@@ -233,6 +237,7 @@ int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock
 int pd_edited_gone(struct pd *d, const struct snap_entry *en);
 /* A Documents folder the cloud deleted: archived in Odoo with what it holds (1), or kept
  * (0: it is made again) when something in it changed in Odoo since the previous pass. */
-int pd_folder_deleted(struct pd *d, const struct docs_folder *f, const char *lock);
+int pd_folder_deleted(struct pd *d, const struct docs_folder *f, const char *want,
+                      const char *lock);
 
 #endif

@@ -156,26 +156,39 @@ int pd_cloud_deleted(const struct pd *d, const struct docs_file *f, const char *
  * planned, 0 when Odoo's place wins (no previous pass, Odoo moved it too, a parent moved
  * this pass, or the file's folder is no synced Documents folder).
  */
-int pd_follow_file(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
-                   const char *cur, const char *want, const char *tag, const char *lock)
+/* The live Documents folder a file the cloud moved is in now, when Odoo follows that move
+ * (pd_follow_file), else NULL. */
+static const struct snap_entry *pd_file_moved_to(struct pd *d, const struct snap_entry *en,
+                                                 const char *cur, const char *want, const char *tag)
 {
     const struct plan_docs_prev *p;
     const struct snap_entry *parent;
     const char *slash = strrchr(en->path, '/');
     char *ppath;
-    struct job *j;
 
     if (!d->odoo_ok || !d->in->prev || strcmp(cur, en->path) != 0 || !slash)
-        return 0;
+        return NULL;
     p = bsearch(tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev);
     if (!p || !p->path || strcmp(p->path, en->path) == 0 || strcmp(p->path, want) != 0)
-        return 0;
+        return NULL;
     ppath = fmt_or_flag(d, "%.*s", (int)(slash - en->path), en->path);
     parent = ppath ? find_path(d, ppath) : NULL;
     free(ppath);
     if (!parent || !parent->is_dir || !parent->doc_tag ||
         strncmp(parent->doc_tag, d->folder_model, strlen(d->folder_model)) != 0 ||
         !live_folder(d, parent->doc_tag))
+        return NULL;
+    return parent;
+}
+
+int pd_follow_file(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
+                   const char *cur, const char *want, const char *tag, const char *lock)
+{
+    const struct snap_entry *parent = pd_file_moved_to(d, en, cur, want, tag);
+    const char *slash = strrchr(en->path, '/');
+    struct job *j;
+
+    if (!parent)
         return 0;
     j = new_job(d, JOB_RENAME, lock, "document renamed or moved in the cloud");
     if (!j)
@@ -344,13 +357,64 @@ static const struct plan_docs_prev *prev_of(const struct pd *d, const char *tag)
 }
 
 /*
- * Whether folder fid and everything active in it is gone from the cloud as the previous
- * pass left it: the folder and its sub-folders found nowhere in the cloud and listed by
- * the previous pass, each of its documents with a file found nowhere and deleted in the
- * cloud at the content Odoo still has (pd_cloud_deleted). A document edited or added in
- * Odoo since, or moved elsewhere in the cloud, makes it 0.
+ * Where the planner puts child id (a sub-folder, or a file when is_file) of folder fid,
+ * which is at path: the same safe, unique names as place_children() (sub-folders first,
+ * then files, each in snapshot order). malloc'd, NULL when out of memory.
  */
-static int pd_subtree_gone(struct pd *d, long fid)
+static char *pd_child_path(struct pd *d, long fid, const char *path, int is_file, long id)
+{
+    const struct docs_snapshot *ds = d->in->ds;
+    struct names_set ns;
+    char *out = NULL;
+
+    names_set_init(&ns);
+    for (size_t i = 0; !out && i < ds->nfolders + ds->nfiles; i++) {
+        int file = i >= ds->nfolders;
+        const struct docs_folder *fo = file ? NULL : &ds->folders[i];
+        const struct docs_file *fi = file ? &ds->files[i - ds->nfolders] : NULL;
+        char *safe, *name;
+
+        if (file ? (!fi->active || fi->folder != fid || fi->kind != DOCS_FILE)
+                 : (!fo->active || fo->parent != fid || fo->id == fid))
+            continue;
+        safe = names_sanitize(file ? fi->name : fo->name);
+        name = safe ? names_set_unique(&ns, safe, file) : NULL;
+        free(safe);
+        if (!name) {
+            d->nomem = 1;
+            break;
+        }
+        if (file == is_file && (file ? fi->id : fo->id) == id)
+            out = fmt_or_flag(d, "%s/%s", path, name);
+        free(name);
+    }
+    names_set_release(&ns);
+    return out;
+}
+
+/* A file of a folder the cloud deleted, found elsewhere in the cloud: whether Odoo follows
+ * its move (the cloud moved it out before deleting the folder). */
+static int pd_moved_out(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
+                        long fid, const char *path, const char *tag)
+{
+    char *want = pd_child_path(d, fid, path, 1, f->id);
+    char *cur = eff_path(d, en->path);
+    int out = want && cur && pd_file_moved_to(d, en, cur, want, tag) != NULL;
+
+    free(want);
+    free(cur);
+    return out;
+}
+
+/*
+ * Whether folder fid (at path, where Odoo's tree puts it) and everything active in it is
+ * gone from the cloud as the previous pass left it: the folder and its sub-folders found
+ * nowhere in the cloud and listed by the previous pass, each of its documents with a file
+ * found nowhere and deleted in the cloud at the content Odoo still has (pd_cloud_deleted),
+ * or moved out by the cloud into a live Documents folder (Odoo follows it). A document
+ * edited or added in Odoo since, or a sub-folder found elsewhere, makes it 0.
+ */
+static int pd_subtree_gone(struct pd *d, long fid, const char *path)
 {
     const struct docs_snapshot *ds = d->in->ds;
     char tag[64];
@@ -360,26 +424,37 @@ static int pd_subtree_gone(struct pd *d, long fid)
         return 0;
     for (size_t i = 0; i < ds->nfiles; i++) {
         const struct docs_file *f = &ds->files[i];
+        const struct snap_entry *en;
 
         if (!f->active || f->folder != fid || f->kind != DOCS_FILE)
             continue;
         snprintf(tag, sizeof tag, DOC_MODEL ",%ld", f->id);
-        if (find_tag(d, tag, 0) || !pd_cloud_deleted(d, f, tag))
+        en = find_tag(d, tag, 0);
+        if (en ? !pd_moved_out(d, f, en, fid, path, tag) : !pd_cloud_deleted(d, f, tag))
             return 0;
     }
     for (size_t i = 0; i < ds->nfolders; i++) {
         const struct docs_folder *f = &ds->folders[i];
+        char *sub;
+        int gone;
 
-        if (f->active && f->parent == fid && f->id != fid && !pd_subtree_gone(d, f->id))
+        if (!f->active || f->parent != fid || f->id == fid)
+            continue;
+        sub = pd_child_path(d, fid, path, 0, f->id);
+        gone = sub && pd_subtree_gone(d, f->id, sub);
+        free(sub);
+        if (!gone)
             return 0;
     }
     return 1;
 }
 
-/* Archive jobs (delete odoo with doc) for folder fid's documents, then its sub-folders
- * (each after what it holds), then the folder itself (only while it holds nothing active:
- * JOB_SHA1_EMPTY). Every job takes the mapping's lock, so they apply in this order. */
-static int pd_archive_subtree(struct pd *d, const struct docs_folder *folder, const char *lock)
+/* Archive jobs (delete odoo with doc) for folder's documents, then its sub-folders (each
+ * after what it holds), then the folder itself (only while it holds nothing active:
+ * JOB_SHA1_EMPTY). A file the cloud moved out first follows its move instead. Every job
+ * takes the mapping's lock, so they apply in this order. */
+static int pd_archive_subtree(struct pd *d, const struct docs_folder *folder, const char *path,
+                              const char *lock)
 {
     const struct docs_snapshot *ds = d->in->ds;
     const struct plan_docs_prev *p;
@@ -388,10 +463,24 @@ static int pd_archive_subtree(struct pd *d, const struct docs_folder *folder, co
 
     for (size_t i = 0; i < ds->nfiles; i++) {
         const struct docs_file *f = &ds->files[i];
+        const struct snap_entry *en;
 
         if (!f->active || f->folder != folder->id)
             continue;
         snprintf(tag, sizeof tag, DOC_MODEL ",%ld", f->id);
+        en = f->kind == DOCS_FILE ? find_tag(d, tag, 0) : NULL;
+        if (en) { /* moved out by the cloud (pd_subtree_gone): Odoo follows */
+            char *want = pd_child_path(d, folder->id, path, 1, f->id);
+            char *cur = eff_path(d, en->path);
+            int rc = want && cur ? pd_follow_file(d, f, en, cur, want, tag, lock) : ERR_NOMEM;
+
+            free(want);
+            free(cur);
+            if (rc < 0 || pd_keep(d, tag) < 0 || claim(d, en->path) < 0)
+                return ERR_NOMEM;
+            d->managed++;
+            continue;
+        }
         j = new_job(d, JOB_DELETE, lock, "document in a folder deleted in the cloud");
         if (!j)
             return ERR_NOMEM;
@@ -408,9 +497,15 @@ static int pd_archive_subtree(struct pd *d, const struct docs_folder *folder, co
     }
     for (size_t i = 0; i < ds->nfolders; i++) {
         const struct docs_folder *f = &ds->folders[i];
+        char *sub;
+        int rc;
 
-        if (f->active && f->parent == folder->id && f->id != folder->id &&
-            pd_archive_subtree(d, f, lock) < 0)
+        if (!f->active || f->parent != folder->id || f->id == folder->id)
+            continue;
+        sub = pd_child_path(d, folder->id, path, 0, f->id);
+        rc = sub ? pd_archive_subtree(d, f, sub, lock) : ERR_NOMEM;
+        free(sub);
+        if (rc < 0)
             return ERR_NOMEM;
     }
     snprintf(tag, sizeof tag, "%s,%ld", d->folder_model, folder->id);
@@ -428,22 +523,24 @@ static int pd_archive_subtree(struct pd *d, const struct docs_folder *folder, co
 }
 
 /*
- * A Documents folder (not a mapping's own) whose tagged cloud folder the previous pass
- * saw and which is now gone from the cloud, on a mapping that changes Odoo, with both
- * scans complete: the users deleted it, so Odoo archives it with its sub-folders and
- * documents (Odoo's trash: they can come back). Nothing of Odoo's is lost: when anything
- * under it changed in Odoo since (a document edited or added, a folder added) or was moved
- * elsewhere in the cloud, it is not archived: it is made again in the cloud (0), and then
- * what the cloud deleted in it is archived piece by piece (files by pd_cloud_deleted,
- * sub-folders by this rule). 1 when archived.
+ * A Documents folder (not a mapping's own) at want in Odoo's tree, whose tagged cloud
+ * folder the previous pass saw and which is now gone from the cloud, on a mapping that
+ * changes Odoo, with both scans complete: the users deleted it, so Odoo archives it with
+ * its sub-folders and documents (Odoo's trash: they can come back); a file the cloud moved
+ * out of it first into another synced folder follows that move. Nothing of Odoo's is lost:
+ * when anything under it changed in Odoo since (a document edited or added, a folder
+ * added), or a sub-folder was moved elsewhere in the cloud, it is not archived: it is made
+ * again in the cloud (0), and then what the cloud deleted in it is archived piece by piece
+ * (files by pd_cloud_deleted, sub-folders by this rule). 1 when archived.
  */
-int pd_folder_deleted(struct pd *d, const struct docs_folder *f, const char *lock)
+int pd_folder_deleted(struct pd *d, const struct docs_folder *f, const char *want, const char *lock)
 {
-    if (!d->odoo_ok || !d->in->ds_complete || !d->in->cs->complete || !pd_subtree_gone(d, f->id))
-        return 0;
+    if (!d->odoo_ok || !d->in->ds_complete || !d->in->cs->complete ||
+        !pd_subtree_gone(d, f->id, want))
+        return d->nomem ? ERR_NOMEM : 0;
     msg(d,
         "Documents folder %s,%ld (\"%s\") was deleted in the cloud: archived in Odoo with what "
         "it holds",
         d->folder_model, f->id, f->name);
-    return pd_archive_subtree(d, f, lock) < 0 ? ERR_NOMEM : 1;
+    return pd_archive_subtree(d, f, want, lock) < 0 ? ERR_NOMEM : 1;
 }

@@ -13,9 +13,9 @@ between passes, `odoosync run --once` until `plan --json` is empty, then:
       file deleted, a document archived or deleted, a folder deleted or archived with
       what it held) or replaced it (an edit); what an operation deleted is gone, unless
       a rule keeps it (an edit beats a delete); no content comes from nowhere;
-  (3) folders: a folder deleted in the cloud is archived in Odoo with its sub-folders,
-      unless a document under it was edited in Odoo in the same round (then it and the
-      folders down to that document stay);
+  (3) folders: a folder deleted or archived is archived in Odoo with its sub-folders,
+      unless a document under it was edited or added in Odoo in the same round (then
+      the folders down to that document stay);
   (4) every pass exits 0, and the passes converge (at most MAX_PASSES before `plan` is
       empty).
 
@@ -30,7 +30,9 @@ right answer:
          holds;
   both:  an edit on both sides (a conflict: both versions kept), an edit in the cloud
          and a delete in Odoo, an edit in Odoo and a delete in the cloud (the edit wins),
-         a folder deleted in the cloud while a document under it is edited in Odoo.
+         a folder deleted in the cloud while a document under it is edited or added in
+         Odoo (they stay, with their folders), a file moved out of a folder the cloud then
+         deletes (it follows its move, the folder goes).
 Cloud renames and moves of folders stay below the top level (a top-level folder moved
 in the cloud goes back: Odoo's place wins, test_documents covers it); new cloud entries
 go into folders (directly in the "*" base they are not created in Odoo).
@@ -652,32 +654,63 @@ class Runner:
         return True
 
     def b_folder_delete_edit(self, w):
-        """A folder deleted in the cloud, a document under it edited in Odoo: the folders
-        down to that document stay, with it; the rest goes."""
+        """A folder deleted in the cloud while Odoo edits a document under it, or adds one:
+        the folders down to that document stay, with it; the rest goes. Or the cloud moves
+        a file out of it first: that file follows its move, the folder goes."""
+        mode = self.rng.choice(["edit", "add", "move out"])
         c = [i for i in sorted(w.folders) if i > 0 and self.free_tree(w, i) and
-             w.subtree(i)[1]]
+             (mode == "add" or w.subtree(i)[1])]
         if not c:
             return False
         fid = self.rng.choice(c)
-        did = self.rng.choice(sorted(w.subtree(fid)[1]))
-        s = self.edit(w, did, "odoo")
-        keep_f, x = [], w.docs[did]["folder"]
-        while x != fid:
-            keep_f.append(x)
-            x = w.folders[x]["parent"]
-        keep_f.append(fid)
-        row = dict(w.docs[did])
+        fs, ds = w.subtree(fid)
+        if mode == "move out":
+            did = self.rng.choice(ds)
+            outs = [i for i in sorted(w.folders) if i > 0 and i not in fs and
+                    all(self.free(("f", a)) for a in w.ancestors(i))]
+            if not outs:
+                return False
+            dst = self.rng.choice(outs)
+            name = w.docs[did]["cname"]
+            if name.lower() in w.names_in(dst):
+                name = self.file_name(w.names_in(dst) | {name.lower()})
+            old, new = w.doc_path(did, True), w.path(dst, True) + "/" + name
+            self.case.dav.move(self.cpath(old), self.cpath(new))
+            self.note("cloud MOVE %s -> %s (out of a folder deleted next)" % (old, new))
+            row = dict(w.docs[did], name=name, cname=name, folder=dst, cfolder=dst)
+            keep_f = []
+            self.touched |= {("f", a) for a in w.ancestors(dst)}
+        else:
+            if mode == "edit":
+                did = self.rng.choice(ds)
+                s = self.edit(w, did, "odoo")
+            else:
+                g = self.rng.choice(fs)
+                name = self.file_name(w.names_in(g))
+                body = self.content()
+                did = self.odoo("create documents.document %r in %s (%s; its folder is "
+                                "deleted in the cloud next)" % (name, w.path(g), sha1(body)[:10]),
+                                self.case.doc, name, g, body)
+                w.add_doc(did, name, g, sha1(body))
+                s = sha1(body)
+            keep_f, x = [], w.docs[did]["folder"]
+            while x != fid:
+                keep_f.append(x)
+                x = w.folders[x]["parent"]
+            keep_f.append(fid)
+            row = dict(w.docs[did])
         saved = {f: dict(w.folders[f]) for f in keep_f}
+        s = row["sha"]
         rel = w.path(fid, True)
         self.case.dav.delete(self.cpath(rel))
-        self.note("cloud DELETE %s/ (document %d, %s, edited in Odoo)" % (rel, did,
-                                                                         w.doc_path(did)))
+        self.note("cloud DELETE %s/ (document %d: %s)" % (rel, did, mode))
         self.touched.add(("f", w.folders[fid]["parent"]))
         self.kill(w, fid)
         w.folders.update(saved)
         self.dead_f -= set(keep_f)
         self.alive_f |= set(keep_f)
         w.docs[did] = row
+        self.touched.add(("d", did))
         self.dead.discard(s)
         self.alive.add(s)
         return True

@@ -449,8 +449,9 @@ class SyncTable:
 
     def test_folder_deleted_in_the_cloud(self):
         """A folder deleted in the cloud is archived in Odoo with everything in it (its
-        sub-folders, its documents); a document in it edited or added in Odoo since the
-        last pass is not lost: the folder comes back with it, the rest is archived."""
+        sub-folders, its documents; a file moved out of it first follows its move); a
+        document in it edited or added in Odoo since the last pass is not lost: the folder
+        comes back with it, the rest is archived."""
         fin, inv, hr = self.seed()
         q1 = self.folder("Q1", inv)
         self.doc("q1.pdf", q1, b"%PDF q1")
@@ -463,7 +464,9 @@ class SyncTable:
         self.sync()
         docs = {d["name"]: d["id"] for d in self.find_docs([])}
         D = "Documents/Finance/"
-        # deleted in the cloud: Invoices, its sub-folder and their documents are archived
+        # deleted in the cloud: Invoices, its sub-folder and their documents are archived;
+        # a file moved out of it first follows its move
+        self.dav.move(self.p(D + "Invoices/inv-002.pdf"), self.p("Documents/HR/inv-002.pdf"))
         self.dav.delete(self.p(D + "Invoices"))
         # deleted in the cloud, but a document in it edited in Odoo since, and one added:
         # nothing of Odoo's is lost, the folder comes back with those two
@@ -473,7 +476,7 @@ class SyncTable:
         plan = self.plan_json()
         self.assertEqual(sorted((j["kind"], j["side"], j.get("doc")) for j in plan), sorted([
             ("delete", "odoo", "documents.document,%d" % docs["inv-001.pdf"]),
-            ("delete", "odoo", "documents.document,%d" % docs["inv-002.pdf"]),
+            ("rename", "odoo", "documents.document,%d" % docs["inv-002.pdf"]),
             ("delete", "odoo", "documents.document,%d" % docs["q1.pdf"]),
             ("delete", "odoo", "documents.document,%d" % docs["q1 link"]),
             ("delete", "odoo", self.ref(q1)),
@@ -487,7 +490,10 @@ class SyncTable:
         gone = self.odoo.call("documents.document", "read", [[
             docs["inv-001.pdf"], docs["inv-002.pdf"], docs["q1.pdf"], docs["q1 link"], r1, r2,
             r3]], {"fields": ["active"], "context": {"active_test": False}})
-        self.assertEqual([g["active"] for g in gone], [False] * 5 + [True] * 2)
+        self.assertEqual([g["active"] for g in gone], [False, True] + [False] * 3 + [True] * 2)
+        moved = self.find_docs([("id", "=", docs["inv-002.pdf"])])
+        self.assertEqual([(d["name"], d["folder_id"][0]) for d in moved], [("inv-002.pdf", hr)])
+        self.assertEqual(self.dav.get(self.p("Documents/HR/inv-002.pdf")), b"%PDF-1.7 two")
         tree = self.dav_props()
         self.assertNotIn(D + "Invoices/", tree)
         self.assertEqual(tree[D + "Reports/"], self.ref(rep))
