@@ -177,7 +177,7 @@ class World:
 
 class DocsConvergenceCase(DocsCase):
     ROUNDS = int(os.environ.get("DOCS_CONVERGENCE_ROUNDS", "4"))
-    OPS = int(os.environ.get("DOCS_CONVERGENCE_OPS", "8"))
+    OPS = int(os.environ.get("DOCS_CONVERGENCE_OPS", "12"))
 
     def configure_sync(self):
         self.write_config(types=[], documents={"enabled": True},
