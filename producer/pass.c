@@ -411,6 +411,21 @@ static const char *docs_next_path(const struct plan *p, const struct snap_entry 
     return en->path;
 }
 
+/* Whether this pass made the cloud entry en a record of its own (a relink odoo job with doc
+ * replacing its tag: a user's copy, a conflict's cloud version): then the next pass does
+ * not take it for the record its tag named. */
+static int docs_split(const struct plan *p, const struct snap_entry *en)
+{
+    for (size_t i = 0; i < p->njobs; i++) {
+        const struct job *j = &p->jobs[i];
+        if (j->kind == JOB_RELINK && j->side == JOB_SIDE_ODOO && j->doc && j->att_id == 0 &&
+            j->record && j->path && strcmp(j->record, en->doc_tag) == 0 &&
+            strcmp(j->path, en->path) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int pass_documents(const struct pass_opts *po, struct odoo *o, const struct cloud_snap *cs,
                           const struct plan_docs_prev *prev, size_t nprev, long long version,
                           struct plan *p, struct err *e)
@@ -672,7 +687,7 @@ int pass_plan(const struct pass_opts *po, struct plan *p, struct scan_stats *st,
          * and those this pass found deleted, until their archive is applied (a `plan`
          * saves its state too, and applies nothing) */
         for (size_t i = 0; c->documents.enabled && i < cs.n && rc == 0; i++)
-            if (cs.v[i].doc_tag && (cs.v[i].is_dir || cs.v[i].synced))
+            if (cs.v[i].doc_tag && (cs.v[i].is_dir || cs.v[i].synced) && !docs_split(p, &cs.v[i]))
                 rc = state_add_doc(&next, cs.v[i].doc_tag, cs.v[i].synced,
                                    docs_next_path(p, &cs.v[i], docs_prev, ndocs_prev), e);
         for (size_t i = 0; c->documents.enabled && i < p->njobs && rc == 0; i++) {

@@ -28,7 +28,11 @@
  * in a cloud folder that is a synced Documents folder where the snapshot saw it becomes a
  * folder or document there (relink odoo, att_id 0, doc = that folder: apply_docs.c creates
  * it and tags the entry; a new folder's content follows on the next pass). Untagged
- * entries directly in a "*" base have no Documents folder to go into: a message. A
+ * entries directly in a "*" base have no Documents folder to go into: a message. Entries
+ * of one kind carrying the same tag (a WebDAV COPY takes dead properties along): the one
+ * whose ETag is still its last sync's (else the one where the previous pass saw the tag,
+ * else the first by path) is the record's, the others are copies, new entries (their
+ * relink carries record = the tag they replace). A
  * from-cloud mapping changes nothing in the cloud: its base is the mapped folder, tagged
  * or not, and only folders tagged where Odoo has them are walked.
  * Every job carries doc and the lock of its mapping's base, so a mapping's jobs apply in

@@ -30,6 +30,9 @@ struct pd {
     size_t ntags;
     const struct snap_entry **paths; /* every entry, by path */
     size_t npaths;
+    const struct snap_entry **copies; /* entries whose tag another entry is (a user's
+                                         copy took it along), by address */
+    size_t ncopies;
     struct move *moves;
     size_t nmoves, capm;
     char **keep; /* tags placed this pass */
@@ -199,6 +202,18 @@ static inline int cmp_str(const void *a, const void *b)
 static inline int kept(const struct pd *d, const char *tag)
 {
     return bsearch(&tag, d->keep, d->nkeep, sizeof *d->keep, cmp_str) != NULL;
+}
+
+static inline int cmp_ptr(const void *a, const void *b)
+{
+    const void *x = *(const void *const *)a, *y = *(const void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether en carries a Documents tag that another entry is: a copy, a new entry. */
+static inline int is_copy(const struct pd *d, const struct snap_entry *en)
+{
+    return d->ncopies && bsearch(&en, d->copies, d->ncopies, sizeof *d->copies, cmp_ptr);
 }
 
 /* Whether en carries any odoosync tag. */

@@ -281,7 +281,7 @@ int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock
         if (strncmp(en->path, path, n) != 0 || *rest != '/')
             break;
         rest++;
-        if (strchr(rest, '/') || tagged(en) || names_is_transient(rest) ||
+        if (strchr(rest, '/') || (tagged(en) && !is_copy(d, en)) || names_is_transient(rest) ||
             names_set_has(&d->claimed, en->path))
             continue;
         if (fid == 0) {
@@ -305,6 +305,8 @@ int pd_new_from_cloud(struct pd *d, long fid, const char *path, const char *lock
         if (!j->url)
             d->nomem = 1;
         j->doc = dup_or_flag(d, ref);
+        /* a copy: the tag it took along is replaced by its own record's */
+        j->record = is_copy(d, en) ? dup_or_flag(d, en->doc_tag) : NULL;
         d->managed++;
     }
     return d->nomem ? ERR_NOMEM : 0;

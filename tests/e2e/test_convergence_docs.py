@@ -24,7 +24,7 @@ The operations, each on a folder or document no other operation of the round tou
 right answer:
   cloud: a new file, a new folder (with files), an edit, a file renamed, a file moved to
          another folder, a file deleted, a folder renamed, a folder moved, a folder
-         deleted;
+         deleted, a user's copy of a file or a folder (COPY takes our tags along);
   Odoo:  a new document, a new folder, an edit (datas), a document renamed, moved,
          archived or deleted (unlink), a folder renamed, moved, archived with what it
          holds;
@@ -49,6 +49,7 @@ import random
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -359,13 +360,19 @@ class Runner:
              (not nested or w.folders[i]["parent"] != 0)]
         return self.rng.choice(c) if c else None
 
+    def drop(self, w, did):
+        """Document did is deleted: its content is gone, unless another document (a
+        user's copy) holds it too."""
+        sha = w.docs.pop(did)["sha"]
+        if not any(d["sha"] == sha for d in w.docs.values()):
+            self.alive.discard(sha)
+            self.dead.add(sha)
+
     def kill(self, w, fid):
         """fid and what it holds are deleted (a deletion's expectation)."""
         fs, ds = w.subtree(fid)
         for d in ds:
-            self.alive.discard(w.docs[d]["sha"])
-            self.dead.add(w.docs[d]["sha"])
-            del w.docs[d]
+            self.drop(w, d)
         for f in fs:
             if f > 0:
                 self.dead_f.add(f)
@@ -421,10 +428,11 @@ class Runner:
             body = self.content()
             self.odoo("write documents.document,%d datas (%s, %s)" % (did, rel, sha1(body)[:10]),
                       self.case.odoo.write, "documents.document", did, {"datas": b64(body)})
-        self.alive.discard(old)
-        self.dead.add(old)
-        self.alive.add(sha1(body))
         w.docs[did]["sha"] = sha1(body)
+        if not any(d["sha"] == old for d in w.docs.values()):  # (a copy keeps it)
+            self.alive.discard(old)
+            self.dead.add(old)
+        self.alive.add(sha1(body))
         self.touched.add(("d", did))
         return sha1(body)
 
@@ -499,10 +507,8 @@ class Runner:
         else:
             self.odoo("unlink documents.document,%d (%s)" % (did, rel), self.case.odoo.unlink,
                       "documents.document", did)
-        self.alive.discard(w.docs[did]["sha"])
-        self.dead.add(w.docs[did]["sha"])
         self.touched |= {("d", did), ("f", w.docs[did]["folder"])}
-        del w.docs[did]
+        self.drop(w, did)
         return True
 
     def c_delete(self, w):
@@ -510,6 +516,54 @@ class Runner:
 
     def o_delete(self, w):
         return self.delete_doc(w, "odoo")
+
+    def c_copy(self, w):
+        """A user's copy (WebDAV COPY: our tags go with it) of a file or a whole folder,
+        into another folder: new documents and folders, the originals stay."""
+        fid = None
+        if self.rng.random() < 0.6:
+            did = self.pick_doc(w)
+            if did is None:
+                return False
+            src, items = w.doc_path(did, True), ([], [did])
+            name = w.docs[did]["cname"]
+        else:
+            fid = self.pick_folder(w, nested=True)
+            if fid is None or not self.free_tree(w, fid):
+                return False
+            src, items = w.path(fid, True), w.subtree(fid)
+            name = w.folders[fid]["cname"]
+        c = [i for i in sorted(w.folders) if i > 0 and self.free(("f", i)) and
+             i not in items[0]]
+        if not c:
+            return False
+        dst = self.rng.choice(c)
+        if name.lower() in w.names_in(dst):
+            name = (self.folder_name if items[0] else self.file_name)(
+                w.names_in(dst) | {name.lower()})
+        new = w.path(dst, True) + "/" + name
+        st, _ = self.case.dav.req("COPY", self.cpath(src), headers={
+            "Destination": self.case.dav.url.rstrip("/") + urllib.parse.quote(self.cpath(new)),
+            "Overwrite": "F"})
+        assert st == 201, "COPY %s -> %s: %d" % (src, new, st)
+        self.note("cloud COPY %s%s -> %s (our tags go with it)" % (
+            src, "/" if items[0] else "", new))
+        ids = {}
+        for f in items[0]:
+            ids[f] = w.tmp_id()
+        for f in items[0]:
+            row = w.folders[f]
+            nm = name if f == fid else row["cname"]
+            w.add_folder(ids[f], nm, dst if f == fid else ids[row["cparent"]], nm)
+        for d in items[1]:
+            row = w.docs[d]
+            fo = ids.get(row["cfolder"], dst)
+            nm = name if not items[0] else row["cname"]
+            w.add_doc(w.tmp_id(), nm, fo, row["sha"], nm)
+            self.touched.add(("d", d))
+        self.touched |= {("f", f) for f in items[0]} | {("f", dst)} | \
+            {("f", f) for f in ids.values()}
+        return True
 
     def o_create_doc(self, w):
         fid = self.pick_folder(w)
@@ -720,7 +774,7 @@ class Runner:
            (4, "o_create_doc"), (1.5, "o_create_folder"), (3, "o_edit"), (2, "o_rename"),
            (2, "o_move"), (2, "o_delete"), (1, "o_rename_folder"), (1, "o_move_folder"),
            (0.8, "o_archive_folder"), (1, "b_edit_both"), (1.5, "b_edit_delete"),
-           (1, "b_folder_delete_edit")]
+           (1, "b_folder_delete_edit"), (1, "c_copy")]
 
     def one_op(self, w):
         names = [n for _, n in self.OPS]

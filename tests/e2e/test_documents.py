@@ -442,6 +442,49 @@ class SyncTable:
                                                                  (parent, "=", fin)]])), 1)
         self.assertQuiet()
 
+    def test_copied_in_the_cloud(self):
+        """A user's copy of a synced file or folder (WebDAV COPY takes our tag with it) is
+        a new document or folder in Odoo, like any new cloud entry; the original stays
+        the document it was."""
+        import urllib.parse
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        D = "Documents/"
+
+        def copy(src, dst):
+            st, _ = self.dav.req("COPY", self.p(src), headers={
+                "Destination": self.dav.url.rstrip("/") + urllib.parse.quote(self.p(dst)),
+                "Overwrite": "F"})
+            self.assertEqual(st, 201)
+        copy(D + "Finance/budget.xlsx", D + "HR/budget copy.xlsx")
+        copy(D + "Finance/Invoices", D + "HR/Invoices copy")
+        for _ in range(3):  # a new folder's content follows once it is in Odoo
+            self.sync()
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        icopy = self.odoo.call(model, "search", [[("name", "=", "Invoices copy"),
+                                                  (parent, "=", hr)]])
+        self.assertEqual(len(icopy), 1)
+        rows = self.find_docs([("type", "!=", "folder")] if self.VERSION >= 18 else [])
+        got = sorted((d["name"], d["folder_id"][0], base64_of(d["datas"]), d["id"] in
+                      docs.values()) for d in rows if d["datas"])
+        self.assertEqual(got, sorted([
+            ("budget.xlsx", fin, b"budget", True), ("budget copy.xlsx", hr, b"budget", False),
+            ("inv-001.pdf", inv, b"%PDF-1.7 one", True),
+            ("inv-002.pdf", inv, b"%PDF-1.7 two", True),
+            ("inv-001.pdf", icopy[0], b"%PDF-1.7 one", False),
+            ("inv-002.pdf", icopy[0], b"%PDF-1.7 two", False)]))
+        tree = self.dav_props()
+        self.assertEqual(tree[D + "Finance/budget.xlsx"], "documents.document,%d"
+                         % docs["budget.xlsx"])
+        self.assertEqual(tree[D + "HR/Invoices copy/"], "%s,%d" % (model, icopy[0]))
+        tags = [t for k, t in tree.items() if not k.endswith("/")]
+        self.assertEqual(len(tags), len(set(tags)), tree)
+        self.assertQuiet()
+
     def folder_rows(self, ids):
         model = "documents.folder" if self.VERSION <= 17 else "documents.document"
         return {r["id"]: r["active"] for r in self.odoo.call(
