@@ -18,7 +18,9 @@
  *   tagged {urn:odoosync}document = doc instead of record / attachment; an upload with doc
  *   leaves the attachment as it is: Documents keep their content in Odoo; a relink odoo
  *   with att_id 0 and doc creates the cloud entry at path in Odoo, in the Documents
- *   folder doc names, and tags the entry)
+ *   folder doc names, and tags the entry; a delete odoo with doc archives that document,
+ *   guarded by expect.checksum, or that folder, only while it holds nothing active:
+ *   expect.checksum = JOB_SHA1_EMPTY)
  *   delete  cloud  path; expect.etag (If-Match) when known; a folder with
  *                  expect.checksum = JOB_SHA1_EMPTY is deleted only while empty
  *                  (a folder emptied by the moves of a merge)

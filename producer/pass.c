@@ -418,10 +418,11 @@ static const char *docs_next_path(const struct plan *p, const struct snap_entry 
 }
 
 /*
- * Whether this pass planned the Documents entry en to become a document of its own (a
- * relink replacing its tag: a conflict, or a tag that proves nothing). Such an entry is
- * not recorded under its tag: if the job does not run, the next pass must not take the
- * record for a proof that the tag is that file's (docs_ident.h).
+ * Whether this pass planned the Documents entry en to become a record of its own (a
+ * relink odoo job with doc replacing its tag: a user's copy, a conflict's cloud version,
+ * or a tag that proves nothing). Such an entry is not recorded under its tag: the next
+ * pass must not take it for the record its tag named, nor, if the job does not run, take
+ * the record for a proof that the tag is that file's (docs_ident.h).
  */
 static int docs_split_planned(const struct plan *p, const struct snap_entry *en)
 {

@@ -46,6 +46,66 @@ static int cmp_path(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
+/* How well en is the entry its tag names (higher is better): a file whose ETag is still
+ * the one of its last sync (a copy gets another), then the one where the previous pass saw
+ * the tag. */
+static int tag_owner_score(const struct pd *d, const struct snap_entry *en)
+{
+    const struct plan_docs_prev *p =
+        d->in->nprev ? bsearch(en->doc_tag, d->in->prev, d->in->nprev, sizeof *p, cmp_prev) : NULL;
+    const char *sp = en->synced ? strchr(en->synced, ' ') : NULL;
+    int score = 0;
+
+    if (sp && en->etag && strcmp(etag_opaque(en->etag), etag_opaque(sp + 1)) == 0)
+        score += 2;
+    if (p && p->path && strcmp(p->path, en->path) == 0)
+        score += 1;
+    return score;
+}
+
+/*
+ * Entries of one kind that carry the same Documents tag (WebDAV COPY takes dead properties
+ * along: a user's copy of a synced file or folder): the best one (tag_owner_score, then
+ * the first by path) is the record's entry, the others are copies (d->copies): new
+ * entries, which become records of their own.
+ */
+static int find_copies(struct pd *d)
+{
+    for (size_t i = 0; i < d->ntags;) {
+        size_t k = i + 1, best = i;
+
+        while (k < d->ntags && strcmp(d->tags[k]->doc_tag, d->tags[i]->doc_tag) == 0)
+            k++;
+        for (int dir = 0; k - i > 1 && dir < 2; dir++) {
+            size_t n = 0;
+
+            best = d->ntags;
+            for (size_t m = i; m < k; m++) {
+                if (d->tags[m]->is_dir != dir)
+                    continue;
+                n++;
+                if (best == d->ntags ||
+                    tag_owner_score(d, d->tags[m]) > tag_owner_score(d, d->tags[best]))
+                    best = m;
+            }
+            for (size_t m = i; n > 1 && m < k; m++) {
+                if (d->tags[m]->is_dir != dir || m == best)
+                    continue;
+                if (!d->copies) {
+                    d->copies = calloc(d->ntags, sizeof *d->copies);
+                    if (!d->copies)
+                        return d->nomem = 1, ERR_NOMEM;
+                }
+                d->copies[d->ncopies++] = d->tags[m];
+            }
+        }
+        i = k;
+    }
+    if (d->ncopies)
+        qsort(d->copies, d->ncopies, sizeof *d->copies, cmp_ptr);
+    return 0;
+}
+
 static int index_cloud(struct pd *d)
 {
     const struct cloud_snap *cs = d->in->cs;
@@ -66,11 +126,11 @@ static int index_cloud(struct pd *d)
     }
     qsort(d->tags, d->ntags, sizeof *d->tags, cmp_tag);
     qsort(d->paths, d->npaths, sizeof *d->paths, cmp_path);
-    return 0;
+    return find_copies(d);
 }
 
 /* The first entry tagged tag (of the wanted kind), or NULL. */
-static const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_dir)
+const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_dir)
 {
     size_t lo = 0, hi = d->ntags;
 
@@ -82,13 +142,13 @@ static const struct snap_entry *find_tag(const struct pd *d, const char *tag, in
             hi = mid;
     }
     for (; lo < d->ntags && strcmp(d->tags[lo]->doc_tag, tag) == 0; lo++)
-        if (d->tags[lo]->is_dir == is_dir)
+        if (d->tags[lo]->is_dir == is_dir && !is_copy(d, d->tags[lo]))
             return d->tags[lo];
     return NULL;
 }
 
 /* path after the moves planned so far (malloc'd). */
-static char *eff_path(struct pd *d, const char *path)
+char *eff_path(struct pd *d, const char *path)
 {
     char *cur = dup_or_flag(d, path);
 
@@ -144,11 +204,16 @@ static int place_free(struct pd *d, const char *want, const struct snap_entry *s
     return free_;
 }
 
-static int claim(struct pd *d, const char *path)
+int claim(struct pd *d, const char *path)
 {
     if (names_set_add(&d->claimed, path) < 0)
         return d->nomem = 1, ERR_NOMEM;
     return 0;
+}
+
+int pd_keep(struct pd *d, const char *tag)
+{
+    return push_str(d, &d->keep, &d->nkeep, &d->capk, tag);
 }
 
 /* ---- placing ---- */
@@ -225,6 +290,11 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
     }
     if (!d->cloud_ok)
         return 0;
+    if (at) { /* not a mapping's own folder: one the cloud deleted goes in Odoo too */
+        int rc = pd_folder_deleted(d, f, want, lock);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
     ok = place_free(d, want, NULL, &occ);
     if (!ok && occ && occ->is_dir && !occ->doc_tag && !occ->record_tag && !occ->type_tag &&
         !occ->att_tag && !names_set_has(&d->claimed, want)) {
@@ -269,9 +339,9 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             return ERR_NOMEM;
         if (strcmp(cur, want) == 0) {
             free(cur);
-            rc = pd_retag_file(d, f, en, tag, lock);
+            rc = pd_retag_file(d, f, en, want, tag, lock);
             if (rc == 0)
-                rc = pd_edits(d, f, en, tag, lock);
+                rc = pd_edits(d, f, en, want, tag, lock);
             if (rc < 0)
                 return ERR_NOMEM;
             return claim(d, want);
@@ -619,6 +689,7 @@ int plan_docs(const struct plan_docs_input *in, struct plan *p, struct err *e)
     names_set_release(&d.claimed);
     free(d.tags);
     free(d.paths);
+    free(d.copies);
     if (rc == 0 && d.nomem)
         rc = ERR_NOMEM;
     return rc < 0 ? err_set(e, rc, "documents: planning: out of memory") : 0;

@@ -32,7 +32,11 @@
  * in a cloud folder that is a synced Documents folder where the snapshot saw it becomes a
  * folder or document there (relink odoo, att_id 0, doc = that folder: apply_docs.c creates
  * it and tags the entry; a new folder's content follows on the next pass). Untagged
- * entries directly in a "*" base have no Documents folder to go into: a message. A
+ * entries directly in a "*" base have no Documents folder to go into: a message. Entries
+ * of one kind carrying the same tag (a WebDAV COPY takes dead properties along): the one
+ * whose ETag is still its last sync's (else the one where the previous pass saw the tag,
+ * else the first by path) is the record's, the others are copies, new entries (their
+ * relink carries record = the tag they replace). A
  * from-cloud mapping changes nothing in the cloud: its base is the mapped folder, tagged
  * or not, and only folders tagged where Odoo has them are walked.
  * Every job carries doc and the lock of its mapping's base, so a mapping's jobs apply in
@@ -65,8 +69,17 @@
  * att_id 0, expect.write_date = the folder's), and its content is then looked for where
  * the cloud put it.
  *
- * Not planned yet: folders deleted in the cloud (Odoo's tree wins: the folder is made
- * again; its files, gone with it, are archived as above).
+ * A folder deleted in the cloud (not a mapping's own: that one is made again), on a
+ * mapping that changes Odoo, with both scans complete: when the previous pass listed it
+ * and everything active under it in Odoo is gone from the cloud as that pass saw it (its
+ * sub-folders likewise, its files deleted at the content Odoo still has), it is archived
+ * in Odoo with all it holds (delete odoo with doc: documents first, url documents and
+ * requests included, then sub-folders, then the folder, each folder only while it holds
+ * nothing active: expect.checksum = JOB_SHA1_EMPTY); a file the cloud moved out of it
+ * first, into another synced Documents folder, follows its move (as above). A document
+ * edited or added in Odoo since, or a sub-folder moved elsewhere in the cloud, keeps it:
+ * the folder is made again and what the cloud deleted in it is archived piece by piece.
+ * Counted by the delete guard.
  */
 #ifndef ODOOSYNC_PLAN_DOCS_H
 #define ODOOSYNC_PLAN_DOCS_H

@@ -30,6 +30,9 @@ struct pd {
     size_t ntags;
     const struct snap_entry **paths; /* every entry, by path */
     size_t npaths;
+    const struct snap_entry **copies; /* entries whose tag another entry is (a user's
+                                         copy took it along), by address */
+    size_t ncopies;
     struct move *moves;
     size_t nmoves, capm;
     char **keep; /* tags placed this pass */
@@ -202,6 +205,18 @@ static inline int kept(const struct pd *d, const char *tag)
     return bsearch(&tag, d->keep, d->nkeep, sizeof *d->keep, cmp_str) != NULL;
 }
 
+static inline int cmp_ptr(const void *a, const void *b)
+{
+    const void *x = *(const void *const *)a, *y = *(const void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether en carries a Documents tag that another entry is: a copy, a new entry. */
+static inline int is_copy(const struct pd *d, const struct snap_entry *en)
+{
+    return d->ncopies && bsearch(&en, d->copies, d->ncopies, sizeof *d->copies, cmp_ptr);
+}
+
 /* Whether en carries any odoosync tag. */
 static inline int tagged(const struct snap_entry *en)
 {
@@ -209,11 +224,22 @@ static inline int tagged(const struct snap_entry *en)
            (en->type_tag && *en->type_tag) || en->att_tag > 0;
 }
 
+/* ---- plan_docs.c ---- */
+
+/* The first cloud entry tagged tag (of the wanted kind), or NULL. */
+const struct snap_entry *find_tag(const struct pd *d, const char *tag, int is_dir);
+/* path after the moves planned so far (malloc'd; NULL and d->nomem when out of memory). */
+char *eff_path(struct pd *d, const char *path);
+/* path is planned this pass (no other entry aims at it). 0 or ERR_NOMEM. */
+int claim(struct pd *d, const char *path);
+/* tag is placed this pass (its cloud entry is not deleted). 0 or ERR_NOMEM. */
+int pd_keep(struct pd *d, const char *tag);
+
 /* ---- plan_docs_sync.c ---- */
 
 /* A synced file at its place: copy an edit to the other side; both edited: keep both. */
-int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en, const char *tag,
-             const char *lock);
+int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en, const char *path,
+             const char *tag, const char *lock);
 /* Whether the document's file was deleted in the cloud (the previous pass saw it). */
 int pd_cloud_deleted(const struct pd *d, const struct docs_file *f, const char *tag);
 /* A file / folder the cloud moved while Odoo did not: Odoo follows (1), or not (0). */
@@ -231,6 +257,10 @@ int pd_unproven_gone(struct pd *d, const struct snap_entry *en);
 /* A file at its place told by its file id (doc_retag), unedited: tagged again (an upload
  * that adopts it, create-only). 1 when planned. */
 int pd_retag_file(struct pd *d, const struct docs_file *f, const struct snap_entry *en,
-                  const char *tag, const char *lock);
+                  const char *path, const char *tag, const char *lock);
+/* A Documents folder the cloud deleted: archived in Odoo with what it holds (1), or kept
+ * (0: it is made again) when something in it changed in Odoo since the previous pass. */
+int pd_folder_deleted(struct pd *d, const struct docs_folder *f, const char *want,
+                      const char *lock);
 
 #endif

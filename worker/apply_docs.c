@@ -277,20 +277,54 @@ out:
 }
 
 /*
+ * Whether the Documents folder id (16/17: a documents.folder, else a documents.document of
+ * type folder) holds an active document or sub-folder: 1, 0, or an error.
+ */
+static int docs_folder_busy(struct apply_conn *c, int folder16, long id, struct err *e)
+{
+    static const char *const what[][2] = {{"documents.document", "folder_id"},
+                                          {"documents.folder", "parent_folder_id"}};
+    char dom[96];
+
+    for (int k = 0; k < (folder16 ? 2 : 1); k++) {
+        cJSON *d;
+        long n = 0;
+        int rc;
+
+        snprintf(dom, sizeof(dom), "[[\"%s\", \"=\", %ld]]", what[k][1], id);
+        d = cJSON_Parse(dom);
+        if (!d)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        rc = odoo_search_count(c->odoo, what[k][0], d, &n, e);
+        cJSON_Delete(d);
+        if (rc < 0)
+            return rc;
+        if (n > 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
  * A Documents file deleted in the cloud (delete odoo, doc = the document): the document is
  * archived (Odoo's trash: it can come back), only while its content is still the one the
  * plan saw (expect.checksum); an edit in Odoo since wins (skipped: the next pass uploads it
- * again).
+ * again). A Documents folder deleted in the cloud (doc = the folder, expect.checksum =
+ * JOB_SHA1_EMPTY; the plan archives what it holds first): archived only while it holds
+ * nothing active, else skipped (something came in meanwhile: the next pass decides).
  */
 int apply_docs_archive(struct apply_conn *c, const struct job *j, enum job_result *res,
                        struct err *e)
 {
-    static const char *const fields[] = {"checksum", "active", NULL};
+    static const char *const fields[] = {"checksum", "active", "type", NULL};
+    static const char *const ffields[] = {"active", NULL};
     const char *comma = j->doc ? strrchr(j->doc, ',') : NULL;
+    int folder16 = j->doc && strncmp(j->doc, "documents.folder,", 17) == 0;
+    const char *model = folder16 ? "documents.folder" : "documents.document";
     long id = comma ? strtol(comma + 1, NULL, 10) : 0;
     cJSON *rows = NULL, *vals = NULL;
     const cJSON *row;
-    int rc = odoo_read(c->odoo, "documents.document", &id, 1, fields, &rows, e);
+    int rc = odoo_read(c->odoo, model, &id, 1, folder16 ? ffields : fields, &rows, e);
 
     if (rc < 0)
         goto out;
@@ -299,7 +333,16 @@ int apply_docs_archive(struct apply_conn *c, const struct job *j, enum job_resul
         *res = JOB_ALREADY_DONE;
         goto out;
     }
-    if (j->expect.checksum && !apply_streq(apply_jstr(row, "checksum"), j->expect.checksum)) {
+    if (folder16 || apply_streq(apply_jstr(row, "type"), "folder")) {
+        rc = docs_folder_busy(c, folder16, id, e);
+        if (rc != 0) {
+            if (rc > 0)
+                *res = JOB_SKIPPED;
+            rc = rc < 0 ? rc : 0;
+            goto out;
+        }
+    } else if (j->expect.checksum &&
+               !apply_streq(apply_jstr(row, "checksum"), j->expect.checksum)) {
         *res = JOB_SKIPPED;
         goto out;
     }
@@ -308,7 +351,7 @@ int apply_docs_archive(struct apply_conn *c, const struct job *j, enum job_resul
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
-    rc = odoo_write(c->odoo, "documents.document", &id, 1, vals, e);
+    rc = odoo_write(c->odoo, model, &id, 1, vals, e);
 out:
     cJSON_Delete(rows);
     cJSON_Delete(vals);

@@ -13,7 +13,10 @@
  * untagged copy of exactly this content left by an attempt killed between its
  * PUT and its tag, which is adopted, or someone else's). The attachment
  * becomes a `url` one only after the cloud confirmed the upload and the file
- * carries its tag.
+ * carries its tag. A document of Odoo's Documents app (doc) keeps its content in
+ * Odoo; its new content replaces exactly the version planned from (If-Match), and
+ * an upload whose file (a replacement) or folder is gone since planned is skipped:
+ * neither is made again here.
  */
 #include "apply.h"
 #include "apply_int.h"
@@ -318,6 +321,14 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
      * target that is there already. */
     looked = j->doc || !cJSON_GetObjectItemCaseSensitive(att, "datas");
     rc = looked ? dav_stat(c->dav, j->path, &st, e) : ERR_NOTFOUND;
+    if (rc == ERR_NOTFOUND && looked && j->doc && j->expect.etag) {
+        /* Documents: the version to replace is gone since planned (moved with its folder,
+         * deleted): never made again here, the next pass decides */
+        err_clear(e);
+        rc = 0;
+        *res = JOB_SKIPPED;
+        goto out;
+    }
     if (rc == 0 && j->doc && j->expect.etag) {
         /* Odoo's Documents app, content edited in Odoo: replace exactly the version the
          * plan saw (If-Match), never another one */
@@ -392,6 +403,14 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
                          "upload \"%s\": its document folder is missing (made by "
                          "its mkdir or rename job)",
                          j->path);
+        } else if (rc == ERR_NOTFOUND && j->doc) {
+            /* Documents: no folder (409): its mkdir job makes it, or the cloud deleted it
+             * since planned; never made here (an untagged folder would become a new
+             * Documents folder): the next pass decides */
+            err_clear(e);
+            rc = 0;
+            *res = JOB_SKIPPED;
+            goto out;
         } else if (rc == ERR_NOTFOUND) {
             /* no stand-alone folder (409): create it and send the file again */
             err_clear(e);

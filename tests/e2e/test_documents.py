@@ -378,6 +378,177 @@ class SyncTable:
         self.assertQuiet()
 
 
+    def test_edits_in_a_folder_moved_in_odoo(self):
+        """Found by the Documents convergence test: documents edited in a folder that Odoo
+        moved in the same pass. The edits go to where the folder is now (the folder's
+        move applies first); none makes a stray copy of the folder at its old place."""
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        D = "Documents/"
+        if self.VERSION <= 17:
+            self.odoo.write("documents.folder", inv, {"parent_folder_id": hr})
+        else:
+            self.odoo.write("documents.document", inv, {"folder_id": hr})
+        # edited in Odoo, edited in the cloud, edited on both sides
+        self.odoo.write("documents.document", docs["inv-001.pdf"], {"datas": b64(b"odoo v2")})
+        self.dav.put(self.p(D + "Finance/Invoices/inv-002.pdf"), b"cloud v2, longer")
+        self.sync()
+        tree = self.dav_props()
+        self.assertEqual(sorted(k for k in tree if k.startswith(D + "Finance/")),
+                         [D + "Finance/", D + "Finance/budget.xlsx"])
+        self.assertEqual(tree[D + "HR/Invoices/"], self.ref(inv))
+        self.assertEqual(self.dav.get(self.p(D + "HR/Invoices/inv-001.pdf")), b"odoo v2")
+        self.assertEqual(base64_of(self.find_docs([("id", "=", docs["inv-002.pdf"])])[0]["datas"]),
+                         b"cloud v2, longer")
+        self.assertQuiet()
+        # edited on both sides in a folder Odoo moves back: both versions kept, there
+        budget = self.doc("budget 2.xlsx", inv, b"b2")
+        self.sync()
+        self.sync()
+        self.odoo.write("documents.document", budget, {"datas": b64(b"b2 odoo")})
+        self.dav.put(self.p(D + "HR/Invoices/budget 2.xlsx"), b"b2 cloud, longer")
+        if self.VERSION <= 17:
+            self.odoo.write("documents.folder", inv, {"parent_folder_id": fin})
+        else:
+            self.odoo.write("documents.document", inv, {"folder_id": fin})
+        for _ in range(3):  # the conflict copy takes its name, then Odoo's version its place
+            self.sync()
+        self.assertEqual(self.dav.get(self.p(D + "Finance/Invoices/budget 2.xlsx")), b"b2 odoo")
+        self.assertEqual(self.dav.get(self.p(
+            D + "Finance/Invoices/budget 2 (conflict, cloud version).xlsx")), b"b2 cloud, longer")
+        self.assertEqual(sorted(k for k in self.dav_props() if k.startswith(D + "HR/")),
+                         [D + "HR/"])
+        self.assertQuiet()
+
+    def test_new_in_a_folder_beside_a_longer_name(self):
+        """Found by the Documents convergence test: new cloud entries in a folder that has
+        a sibling whose name is its name and more ("Finance" and "Finance 2024", "Finance
+        (old)", "Finance-old": these sort between "Finance" and "Finance/...") are created
+        in Odoo like anywhere else."""
+        fin, inv, hr = self.seed()
+        for name in ("Finance 2024", "Finance (old)", "Finance-old"):
+            self.folder(name)
+        self.configure({"enabled": True})
+        self.sync()
+        self.dav.put(self.p("Documents/Finance/new.txt"), b"new in the cloud")
+        self.dav.mkcol(self.p("Documents/Finance/Q4"))
+        self.sync()
+        new = self.find_docs([("name", "=", "new.txt")])
+        self.assertEqual([(d["folder_id"][0], base64_of(d["datas"])) for d in new],
+                         [(fin, b"new in the cloud")])
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        self.assertEqual(len(self.odoo.call(model, "search", [[("name", "=", "Q4"),
+                                                                 (parent, "=", fin)]])), 1)
+        self.assertQuiet()
+
+    def test_copied_in_the_cloud(self):
+        """A user's copy of a synced file or folder (WebDAV COPY takes our tag with it) is
+        a new document or folder in Odoo, like any new cloud entry; the original stays
+        the document it was."""
+        import urllib.parse
+        fin, inv, hr = self.seed()
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        D = "Documents/"
+
+        def copy(src, dst):
+            st, _ = self.dav.req("COPY", self.p(src), headers={
+                "Destination": self.dav.url.rstrip("/") + urllib.parse.quote(self.p(dst)),
+                "Overwrite": "F"})
+            self.assertEqual(st, 201)
+        copy(D + "Finance/budget.xlsx", D + "HR/budget copy.xlsx")
+        copy(D + "Finance/Invoices", D + "HR/Invoices copy")
+        for _ in range(3):  # a new folder's content follows once it is in Odoo
+            self.sync()
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        parent = "parent_folder_id" if self.VERSION <= 17 else "folder_id"
+        icopy = self.odoo.call(model, "search", [[("name", "=", "Invoices copy"),
+                                                  (parent, "=", hr)]])
+        self.assertEqual(len(icopy), 1)
+        rows = self.find_docs([("type", "!=", "folder")] if self.VERSION >= 18 else [])
+        got = sorted((d["name"], d["folder_id"][0], base64_of(d["datas"]), d["id"] in
+                      docs.values()) for d in rows if d["datas"])
+        self.assertEqual(got, sorted([
+            ("budget.xlsx", fin, b"budget", True), ("budget copy.xlsx", hr, b"budget", False),
+            ("inv-001.pdf", inv, b"%PDF-1.7 one", True),
+            ("inv-002.pdf", inv, b"%PDF-1.7 two", True),
+            ("inv-001.pdf", icopy[0], b"%PDF-1.7 one", False),
+            ("inv-002.pdf", icopy[0], b"%PDF-1.7 two", False)]))
+        tree = self.dav_props()
+        self.assertEqual(tree[D + "Finance/budget.xlsx"], "documents.document,%d"
+                         % docs["budget.xlsx"])
+        self.assertEqual(tree[D + "HR/Invoices copy/"], "%s,%d" % (model, icopy[0]))
+        tags = [t for k, t in tree.items() if not k.endswith("/")]
+        self.assertEqual(len(tags), len(set(tags)), tree)
+        self.assertQuiet()
+
+    def folder_rows(self, ids):
+        model = "documents.folder" if self.VERSION <= 17 else "documents.document"
+        return {r["id"]: r["active"] for r in self.odoo.call(
+            model, "read", [ids], {"fields": ["active"], "context": {"active_test": False}})}
+
+    def test_folder_deleted_in_the_cloud(self):
+        """A folder deleted in the cloud is archived in Odoo with everything in it (its
+        sub-folders, its documents; a file moved out of it first follows its move); a
+        document in it edited or added in Odoo since the last pass is not lost: the folder
+        comes back with it, the rest is archived."""
+        fin, inv, hr = self.seed()
+        q1 = self.folder("Q1", inv)
+        self.doc("q1.pdf", q1, b"%PDF q1")
+        self.doc("q1 link", q1, url="https://example.com/q1")
+        rep = self.folder("Reports", fin)
+        r1 = self.doc("r1.txt", rep, b"r1")
+        r2 = self.doc("r2.txt", rep, b"r2")
+        self.configure({"enabled": True})
+        self.sync()
+        self.sync()
+        docs = {d["name"]: d["id"] for d in self.find_docs([])}
+        D = "Documents/Finance/"
+        # deleted in the cloud: Invoices, its sub-folder and their documents are archived;
+        # a file moved out of it first follows its move
+        self.dav.move(self.p(D + "Invoices/inv-002.pdf"), self.p("Documents/HR/inv-002.pdf"))
+        self.dav.delete(self.p(D + "Invoices"))
+        # deleted in the cloud, but a document in it edited in Odoo since, and one added:
+        # nothing of Odoo's is lost, the folder comes back with those two
+        self.dav.delete(self.p(D + "Reports"))
+        self.odoo.write("documents.document", r2, {"datas": b64(b"r2 v2")})
+        r3 = self.doc("r3.txt", rep, b"r3")
+        plan = self.plan_json()
+        self.assertEqual(sorted((j["kind"], j["side"], j.get("doc")) for j in plan), sorted([
+            ("delete", "odoo", "documents.document,%d" % docs["inv-001.pdf"]),
+            ("rename", "odoo", "documents.document,%d" % docs["inv-002.pdf"]),
+            ("delete", "odoo", "documents.document,%d" % docs["q1.pdf"]),
+            ("delete", "odoo", "documents.document,%d" % docs["q1 link"]),
+            ("delete", "odoo", self.ref(q1)),
+            ("delete", "odoo", self.ref(inv)),
+            ("mkdir", "cloud", self.ref(rep)),
+            ("delete", "odoo", "documents.document,%d" % r1),
+            ("upload", "cloud", "documents.document,%d" % r2),
+            ("upload", "cloud", "documents.document,%d" % r3)]))
+        self.sync()
+        self.assertEqual(self.folder_rows([inv, q1, rep]), {inv: False, q1: False, rep: True})
+        gone = self.odoo.call("documents.document", "read", [[
+            docs["inv-001.pdf"], docs["inv-002.pdf"], docs["q1.pdf"], docs["q1 link"], r1, r2,
+            r3]], {"fields": ["active"], "context": {"active_test": False}})
+        self.assertEqual([g["active"] for g in gone], [False, True] + [False] * 3 + [True] * 2)
+        moved = self.find_docs([("id", "=", docs["inv-002.pdf"])])
+        self.assertEqual([(d["name"], d["folder_id"][0]) for d in moved], [("inv-002.pdf", hr)])
+        self.assertEqual(self.dav.get(self.p("Documents/HR/inv-002.pdf")), b"%PDF-1.7 two")
+        tree = self.dav_props()
+        self.assertNotIn(D + "Invoices/", tree)
+        self.assertEqual(tree[D + "Reports/"], self.ref(rep))
+        self.assertEqual(sorted(k for k in tree if k.startswith(D + "Reports/")),
+                         [D + "Reports/", D + "Reports/r2.txt", D + "Reports/r3.txt"])
+        self.assertEqual(self.dav.get(self.p(D + "Reports/r2.txt")), b"r2 v2")
+        self.assertEqual(self.dav.get(self.p(D + "budget.xlsx")), b"budget")
+        self.assertQuiet()
+
     def test_renamed_and_moved_in_the_cloud(self):
         fin, inv, hr = self.seed()
         self.configure({"enabled": True})

@@ -11,6 +11,11 @@
  *    (image_1920, stored as an attachment with res_field set) and a binary
  *    attachment with a url (an asset): upload, rename, relink and delete jobs
  *    naming them are skipped and change nothing, in Odoo or in the cloud.
+ * 3. Odoo's Documents app: an upload of a document's new content (expect.etag: the
+ *    version it replaces) whose cloud file is gone since planned (moved with its
+ *    folder, deleted) is skipped and creates nothing; an upload of a new document whose
+ *    folder is gone is skipped and does not make the folder (an untagged folder would
+ *    become a new Documents folder): the next pass decides.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +235,54 @@ static void test_not_documents(struct ctx *x)
     free(ids);
 }
 
+static void test_docs_upload_gone(struct ctx *x)
+{
+    struct check_count *cc = x->cc;
+    struct err e = ERR_INIT;
+    struct dav_stat st;
+    struct job j;
+    char path[256], dir[256], tag[64];
+    long folder = 0, doc = 0, att = 0;
+    const char *const fields[] = {"attachment_id", NULL};
+    cJSON *vals, *rows = NULL;
+
+    vals = cJSON_CreateObject();
+    cJSON_AddStringToObject(vals, "name", "Guarded folder");
+    CHECK_MSG(cc, odoo_create(x->odoo, "documents.folder", vals, &folder, &e) == 0, "%s", e.msg);
+    cJSON_Delete(vals);
+    vals = cJSON_CreateObject();
+    cJSON_AddStringToObject(vals, "name", "moved.txt");
+    cJSON_AddNumberToObject(vals, "folder_id", (double)folder);
+    cJSON_AddStringToObject(vals, "datas", "bW92ZWQ="); /* "moved" */
+    CHECK_MSG(cc, odoo_create(x->odoo, "documents.document", vals, &doc, &e) == 0, "%s", e.msg);
+    cJSON_Delete(vals);
+    CHECK_INT(cc, odoo_read(x->odoo, "documents.document", &doc, 1, fields, &rows, &e), 0);
+    {
+        const cJSON *a =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(rows, 0), "attachment_id");
+        const cJSON *id = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, 0) : a;
+        att = cJSON_IsNumber(id) ? (long)id->valuedouble : 0;
+    }
+    cJSON_Delete(rows);
+    CHECK(cc, att > 0);
+    snprintf(tag, sizeof(tag), "documents.document,%ld", doc);
+    for (int k = 0; k < 2; k++) {
+        /* k = 0: the new content of a synced file, which the cloud moved away with its
+         * folder; k = 1: a new document, whose folder the cloud deleted */
+        snprintf(dir, sizeof(dir), "%s/Documents %d", x->root, k);
+        snprintf(path, sizeof(path), "%s/moved.txt", dir);
+        at_job_upload(&j, x->dav, x->root, path, att, "moved", 1);
+        j.doc = strdup(tag);
+        if (k == 0)
+            j.expect.etag = strdup("\"5-6a1b2c3d4e5f6\"");
+        job_make_id(&j);
+        CHECK_INT(cc, run(x, &j), JOB_SKIPPED);
+        job_release(&j);
+        CHECK_INT(cc, dav_stat(x->dav, dir, &st, &e), ERR_NOTFOUND);
+        dav_stat_release(&st);
+    }
+}
+
 int main(void)
 {
     struct check_count cc = CHECK_INIT;
@@ -256,6 +309,7 @@ int main(void)
 
     test_relink_write_date(&x);
     test_not_documents(&x);
+    test_docs_upload_gone(&x);
 
     dav_delete(x.dav, x.root, NULL, &e);
     at_apply_close(x.dav, x.odoo, x.ap);
