@@ -468,21 +468,31 @@ static char *pd_child_path(struct pd *d, long fid, const char *path, int is_file
     names_set_init(&ns);
     for (size_t i = 0; !out && i < ds->nfolders + ds->nfiles; i++) {
         int file = i >= ds->nfolders;
-        const struct docs_folder *fo = file ? NULL : &ds->folders[i];
-        const struct docs_file *fi = file ? &ds->files[i - ds->nfolders] : NULL;
+        const char *cname;
+        long cid;
         char *safe, *name;
 
-        if (file ? (!fi->active || fi->folder != fid || fi->kind != DOCS_FILE)
-                 : (!fo->active || fo->parent != fid || fo->id == fid))
-            continue;
-        safe = names_sanitize(file ? fi->name : fo->name);
+        if (file) {
+            const struct docs_file *fi = &ds->files[i - ds->nfolders];
+            if (!fi->active || fi->folder != fid || fi->kind != DOCS_FILE)
+                continue;
+            cname = fi->name;
+            cid = fi->id;
+        } else {
+            const struct docs_folder *fo = &ds->folders[i];
+            if (!fo->active || fo->parent != fid || fo->id == fid)
+                continue;
+            cname = fo->name;
+            cid = fo->id;
+        }
+        safe = names_sanitize(cname);
         name = safe ? names_set_unique(&ns, safe, file) : NULL;
         free(safe);
         if (!name) {
             d->nomem = 1;
             break;
         }
-        if (file == is_file && (file ? fi->id : fo->id) == id)
+        if (file == is_file && cid == id)
             out = fmt_or_flag(d, "%s/%s", path, name);
         free(name);
     }
