@@ -480,6 +480,25 @@ def create_topics(env, names, partitions):
                         "1"], check=True, capture_output=True, timeout=30)
 
 
+def kill_test_cluster(env, tag):
+    """Fresh Kafka topics (4 partitions) named after tag, and the EXTRA configuration of a
+    cluster test whose workers get SIGKILLed: short session and lock timeouts, so a killed
+    worker's partitions and locks pass to another within seconds."""
+    topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
+              "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
+    create_topics(env, topics.values(), 4)
+    return {
+        "kafka": {"bootstrap": env["KAFKA_BOOTSTRAP"], "topics": topics,
+                  "group": "e2e-%s" % tag,
+                  "properties": {"reconnect.backoff.max.ms": "500",
+                                 "session.timeout.ms": "3000",
+                                 "heartbeat.interval.ms": "300",
+                                 "fetch.wait.max.ms": "50"}},
+        "redis": {"url": env["REDIS_URL"], "lock_ttl_ms": 2000},
+        "worker": {"concurrency": 4, "backoff_ms": 100, "grace_ms": 20000},
+    }
+
+
 def read_events(path):
     """The sync-log events (JSON lines) of one file; a torn last line (SIGKILL) is ignored."""
     evs = []

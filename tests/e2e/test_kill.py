@@ -63,20 +63,8 @@ class KillStream(harness.SyncCase):
     def setUp(self):
         super().setUp()
         tag = self.root.replace("e2e-", "")
-        topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
-                  "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
-        harness.create_topics(self.env, topics.values(), 4)
         self.tag = tag
-        self.EXTRA = {
-            "kafka": {"bootstrap": self.env["KAFKA_BOOTSTRAP"], "topics": topics,
-                      "group": "e2e-%s" % tag,
-                      "properties": {"reconnect.backoff.max.ms": "500",
-                                     "session.timeout.ms": "3000",
-                                     "heartbeat.interval.ms": "300",
-                                     "fetch.wait.max.ms": "50"}},
-            "redis": {"url": self.env["REDIS_URL"], "lock_ttl_ms": 2000},
-            "worker": {"concurrency": 4, "backoff_ms": 100, "grace_ms": 20000},
-        }
+        self.EXTRA = harness.kill_test_cluster(self.env, tag)
         self.write_config()
         self.procs = []     # every WorkProc ever started (killed ones included)
         self.current = []   # the live one per slot
