@@ -402,18 +402,9 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             f->name);
         return 0;
     }
-    j = new_job(d, JOB_UPLOAD, lock, "new document in Odoo");
+    j = pd_upload_job(d, f, want, tag, lock, "new document in Odoo");
     if (!j)
         return ERR_NOMEM;
-    j->path = dup_or_flag(d, want);
-    j->att_id = f->att_id;
-    j->size = f->size;
-    j->name = dup_or_flag(d, f->name);
-    j->url = plan_url_for_path(d->in->cfg->cloud.url, want);
-    if (!j->url)
-        d->nomem = 1;
-    j->doc = dup_or_flag(d, tag);
-    j->expect.checksum = dup_or_flag(d, f->checksum);
     return claim(d, want);
 }
 

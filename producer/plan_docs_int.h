@@ -254,6 +254,10 @@ int pd_edited_gone(struct pd *d, const struct snap_entry *en);
 /* On a server with file ids, a file whose document is gone and whose tag the previous pass
  * did not see on its file id: kept (1), planned as new; 0 when it may be deleted. */
 int pd_unproven_gone(struct pd *d, const struct snap_entry *en);
+/* An upload of document f's content to path (tagged tag, checked against its checksum).
+ * NULL when out of memory. */
+struct job *pd_upload_job(struct pd *d, const struct docs_file *f, const char *path,
+                          const char *tag, const char *lock, const char *reason);
 /* A file at its place told by its file id (doc_retag), unedited: tagged again (an upload
  * that adopts it, create-only). 1 when planned. */
 int pd_retag_file(struct pd *d, const struct docs_file *f, const struct snap_entry *en,

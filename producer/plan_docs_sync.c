@@ -80,6 +80,27 @@ static int pd_split(struct pd *d, const struct snap_entry *en, const char *path,
     return d->nomem ? ERR_NOMEM : 0;
 }
 
+/* An upload of document f's content to path (tagged tag, checked against its checksum):
+ * a new document, an edit in Odoo, a file told by its file id. NULL when out of memory. */
+struct job *pd_upload_job(struct pd *d, const struct docs_file *f, const char *path,
+                          const char *tag, const char *lock, const char *reason)
+{
+    struct job *j = new_job(d, JOB_UPLOAD, lock, reason);
+
+    if (!j)
+        return NULL;
+    j->path = dup_or_flag(d, path);
+    j->att_id = f->att_id;
+    j->size = f->size;
+    j->name = dup_or_flag(d, f->name);
+    j->url = plan_url_for_path(d->in->cfg->cloud.url, path);
+    if (!j->url)
+        d->nomem = 1;
+    j->doc = dup_or_flag(d, tag);
+    j->expect.checksum = dup_or_flag(d, f->checksum);
+    return j;
+}
+
 /* A synced file at its place (path: where it is once the moves planned before it are
  * applied, the jobs' path): copy an edit to the other side; both edited: keep both. */
 int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *en, const char *path,
@@ -93,21 +114,12 @@ int pd_edits(struct pd *d, const struct docs_file *f, const struct snap_entry *e
     if (odoo && !cloud) {
         if (!d->cloud_ok)
             return 0;
-        j = new_job(d, JOB_UPLOAD, lock, "document edited in Odoo");
+        j = pd_upload_job(d, f, path, tag, lock, "document edited in Odoo");
         if (!j)
             return ERR_NOMEM;
-        j->path = dup_or_flag(d, path);
-        j->att_id = f->att_id;
-        j->size = f->size;
-        j->name = dup_or_flag(d, f->name);
-        j->url = plan_url_for_path(d->in->cfg->cloud.url, path);
-        j->doc = dup_or_flag(d, tag);
         j->expect.etag = dup_or_flag(d, en->etag);
-        j->expect.checksum = dup_or_flag(d, f->checksum);
         if (en->doc_retag) /* told by its file id: the applier finds it by that */
             j->fileid = dup_or_flag(d, en->fileid);
-        if (!j->url)
-            d->nomem = 1;
         return d->nomem ? ERR_NOMEM : 0;
     }
     if (cloud && !odoo) {
@@ -431,19 +443,10 @@ int pd_retag_file(struct pd *d, const struct docs_file *f, const struct snap_ent
     if (!en->doc_retag || !d->cloud_ok || !is_sha1(f->checksum) ||
         !pd_edits_of(en, f->checksum, &cloud, &odoo) || cloud || odoo)
         return 0;
-    j = new_job(d, JOB_UPLOAD, lock, "document told by its file id: tagged");
+    j = pd_upload_job(d, f, path, tag, lock, "document told by its file id: tagged");
     if (!j)
         return ERR_NOMEM;
-    j->path = dup_or_flag(d, path);
-    j->att_id = f->att_id;
-    j->size = f->size;
-    j->name = dup_or_flag(d, f->name);
-    j->url = plan_url_for_path(d->in->cfg->cloud.url, path);
-    if (!j->url)
-        d->nomem = 1;
-    j->doc = dup_or_flag(d, tag);
     j->fileid = dup_or_flag(d, en->fileid);
-    j->expect.checksum = dup_or_flag(d, f->checksum);
     return d->nomem ? ERR_NOMEM : 1;
 }
 
