@@ -218,6 +218,38 @@ int pd_keep(struct pd *d, const char *tag)
 
 /* ---- placing ---- */
 
+/*
+ * The tagged cloud entry en (at cur, malloc'd: taken over) moves to want, where Odoo's
+ * tree puts it: a rename job (*out), or none while want is taken, which waits (the plan's
+ * message names it: kind, ident and name). 1 when planned, 0 when it waits, ERR_NOMEM.
+ */
+static int move_to_place(struct pd *d, const struct snap_entry *en, char *cur, const char *want,
+                         const char *tag, const char *lock, const char *reason, const char *kind,
+                         const char *ident, const char *name, struct job **out)
+{
+    const struct snap_entry *occ;
+    struct job *j;
+
+    if (!place_free(d, want, en, &occ)) {
+        msg(d, "%s %s (\"%s\") should move from \"%s\" to \"%s\", which is taken: it waits", kind,
+            ident, name, cur, want);
+        free(cur);
+        return 0;
+    }
+    j = new_job(d, JOB_RENAME, lock, reason);
+    if (!j) {
+        free(cur);
+        return ERR_NOMEM;
+    }
+    j->path = cur;
+    j->to = dup_or_flag(d, want);
+    j->doc = dup_or_flag(d, tag);
+    if (en->doc_retag) /* told by its file id: the applier finds it by that */
+        j->fileid = dup_or_flag(d, en->fileid);
+    *out = j;
+    return 1;
+}
+
 /* at (may be NULL: no following): where the folder's content is to be looked for, when
  * the cloud moved it and Odoo follows (malloc'd), else left NULL (at want). */
 static int place_folder(struct pd *d, const struct docs_folder *f, const char *want,
@@ -227,7 +259,7 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
     const struct snap_entry *en, *occ;
     struct job *j;
     char *cur;
-    int ok;
+    int ok, rc;
 
     snprintf(tag, sizeof tag, "%s,%ld", d->folder_model, f->id);
     if (push_str(d, &d->keep, &d->nkeep, &d->capk, tag) < 0)
@@ -252,7 +284,7 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
             return claim(d, want) < 0 ? ERR_NOMEM : 1;
         }
         if (at && strcmp(cur, en->path) == 0) {
-            int rc = pd_follow_folder(d, f, en, want, tag, lock);
+            rc = pd_follow_folder(d, f, en, want, tag, lock);
             if (rc != 0) {
                 if (rc < 0 || claim(d, cur) < 0) {
                     free(cur);
@@ -266,32 +298,18 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
             free(cur); /* from-cloud: the cloud's place is not changed */
             return 0;
         }
-        if (!place_free(d, want, en, &occ)) {
-            msg(d,
-                "Documents folder %s (\"%s\") should move from \"%s\" to \"%s\", which is "
-                "taken: it waits",
-                tag, f->name, cur, want);
-            free(cur);
-            return 0;
-        }
-        j = new_job(d, JOB_RENAME, lock, "Documents folder renamed or moved in Odoo");
-        if (!j) {
-            free(cur);
-            return ERR_NOMEM;
-        }
-        j->path = cur;
-        j->to = dup_or_flag(d, want);
-        j->doc = dup_or_flag(d, tag);
-        if (en->doc_retag) /* told by its file id: the applier finds it by that */
-            j->fileid = dup_or_flag(d, en->fileid);
-        if (add_move(d, cur, want) < 0 || claim(d, want) < 0)
+        rc = move_to_place(d, en, cur, want, tag, lock, "Documents folder renamed or moved in Odoo",
+                           "Documents folder", tag, f->name, &j);
+        if (rc <= 0)
+            return rc;
+        if (add_move(d, j->path, want) < 0 || claim(d, want) < 0)
             return ERR_NOMEM;
         return 1;
     }
     if (!d->cloud_ok)
         return 0;
     if (at) { /* not a mapping's own folder: one the cloud deleted goes in Odoo too */
-        int rc = pd_folder_deleted(d, f, want, lock);
+        rc = pd_folder_deleted(d, f, want, lock);
         if (rc != 0)
             return rc < 0 ? rc : 0;
     }
@@ -315,7 +333,7 @@ static int place_folder(struct pd *d, const struct docs_folder *f, const char *w
 
 static int place_file(struct pd *d, const struct docs_file *f, const char *want, const char *lock)
 {
-    char tag[64];
+    char tag[64], ident[32];
     const struct snap_entry *en, *occ;
     struct job *j;
     char *cur;
@@ -351,24 +369,11 @@ static int place_file(struct pd *d, const struct docs_file *f, const char *want,
             free(cur);
             return rc < 0 ? rc : claim(d, en->path);
         }
-        if (!place_free(d, want, en, &occ)) {
-            msg(d,
-                "document %ld (\"%s\") should move from \"%s\" to \"%s\", which is taken: it "
-                "waits",
-                f->id, f->name, cur, want);
-            free(cur);
-            return 0;
-        }
-        j = new_job(d, JOB_RENAME, lock, "document renamed or moved in Odoo");
-        if (!j) {
-            free(cur);
-            return ERR_NOMEM;
-        }
-        j->path = cur;
-        j->to = dup_or_flag(d, want);
-        j->doc = dup_or_flag(d, tag);
-        if (en->doc_retag) /* told by its file id: the applier finds it by that */
-            j->fileid = dup_or_flag(d, en->fileid);
+        snprintf(ident, sizeof ident, "%ld", f->id);
+        rc = move_to_place(d, en, cur, want, tag, lock, "document renamed or moved in Odoo",
+                           "document", ident, f->name, &j);
+        if (rc <= 0)
+            return rc;
         j->expect.etag = dup_or_flag(d, en->etag);
         return claim(d, want);
     }
