@@ -81,9 +81,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* Percent-decode s[0..n) ('+' is a space in a query) into a new string; NULL if malformed
- * (a bad escape, a NUL byte) or out of memory (*nomem). */
-static char *decode(const char *s, size_t n, int query, int *nomem)
+char *link_pct_decode(const char *s, size_t n, int query, int *nomem)
 {
     char *out = malloc(n + 1);
     size_t o = 0;
@@ -140,7 +138,7 @@ static char *files_offset(const char *dav_base, int *nomem)
     n = strcspn(s, "?#");
     while (n > 0 && s[n - 1] == '/')
         n--;
-    return decode(s, n, 0, nomem);
+    return link_pct_decode(s, n, 0, nomem);
 }
 
 /* The value of key in query q (up to '#'), decoded, or NULL. */
@@ -152,7 +150,7 @@ static char *param(const char *q, const char *key, int *nomem)
         size_t n = strcspn(q, "&#");
 
         if (n > kn && strncmp(q, key, kn) == 0 && q[kn] == '=')
-            return decode(q + kn + 1, n - kn - 1, 1, nomem);
+            return link_pct_decode(q + kn + 1, n - kn - 1, 1, nomem);
         q += n;
         if (*q == '&')
             q++;

@@ -52,6 +52,10 @@ enum link_web_kind {
     LINK_WEB_PATH     /* names a path (*path: decoded, under the DAV base, "/a/b") */
 };
 
+/* Percent-decodes s[0..n) ('+' is a space when query) into a new string; NULL when
+ * malformed (a bad escape, %00) or out of memory (*nomem set). */
+char *link_pct_decode(const char *s, size_t n, int query, int *nomem);
+
 /*
  * What a web link of the server of dav_base names. fileid (LINK_FILEID_MAX
  * bytes) gets the file id; *path (LINK_WEB_PATH) is malloc'd. A url outside the

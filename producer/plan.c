@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "link.h"
 #include "plural.h"
 #include "banned.h"
 
@@ -782,41 +783,19 @@ char *plan_url_for_path(const char *url_base, const char *path)
     return buf_detach(&b);
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 char *plan_path_for_url(const char *url_base, const char *url)
 {
-    size_t n = base_len(url_base), i, o = 0;
+    size_t n = base_len(url_base), o;
+    int nomem = 0;
     char *out;
 
     if (strncmp(url, url_base, n) != 0 || url[n] != '/')
         return NULL;
     url += n;
-    out = malloc(strlen(url) + 1);
+    out = link_pct_decode(url, strcspn(url, "?#"), 0, &nomem);
     if (!out)
         return NULL;
-    for (i = 0; url[i] && url[i] != '?' && url[i] != '#'; i++) {
-        if (url[i] == '%') {
-            int h = hexval(url[i + 1]), l = h < 0 ? -1 : hexval(url[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-                free(out);
-                return NULL;
-            }
-            out[o++] = (char)(h * 16 + l);
-            i += 2;
-        } else {
-            out[o++] = url[i];
-        }
-    }
+    o = strlen(out);
     while (o > 1 && out[o - 1] == '/')
         o--;
     out[o] = '\0';
