@@ -13,7 +13,6 @@
  * 2. NDEL Odoo deletes of one document: every attachment is gone, in fewer
  *    unlink calls than jobs (each id once).
  */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,40 +20,12 @@
 
 #include "applytest.h"
 #include "check.h"
+#include "emutest.h"
 
 #include "banned.h"
 
 #define NUP 16
 #define NDEL 12
-
-static size_t drop(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * n;
-}
-
-/* POST the emulator's control command; 0 on a 200. */
-static int emulator_control(const char *json)
-{
-    char url[512];
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    long status = 0;
-
-    if (!c)
-        return -1;
-    snprintf(url, sizeof(url), "%s/__emulator__/control", getenv("ODOO_URL"));
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, drop);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return status == 200 ? 0 : -1;
-}
 
 int main(void)
 {
@@ -109,9 +80,9 @@ int main(void)
     for (int i = 0; i < NUP + NDEL; i++)
         CHECK_INT(&cc, at_pool_send(&pl, &jobs[i]), 0);
     CHECK_INT(&cc,
-              emulator_control("{\"delay_next\": {\"seconds\": 0.2, \"count\": 60, "
-                               "\"path\": \"/jsonrpc\"}}"),
-              0);
+              emu_control(getenv("ODOO_URL"), "{\"delay_next\": {\"seconds\": 0.2, \"count\": 60, "
+                                              "\"path\": \"/jsonrpc\"}}"),
+              200);
     CHECK_INT(&cc, at_pool_start(&pl), 0);
     CHECK_INT(&cc, at_pool_wait(&pl, 120000), 0);
     pool_get_stats(pl.p, &ps);

@@ -403,34 +403,6 @@ static void test_wrong_password(const struct target *t)
     }
 }
 
-static size_t ignore_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * nmemb;
-}
-
-/* POST url/__emulator__/control body; returns the HTTP status. */
-static long emulator_control(const char *url, const char *body)
-{
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    char u[512];
-    long status = 0;
-
-    snprintf(u, sizeof(u), "%s/__emulator__/control", url);
-    curl_easy_setopt(c, CURLOPT_URL, u);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ignore_body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return status;
-}
-
 /*
  * An AccessError from the server: the emulator's portal user may read partners but not
  * create or change them (like Odoo's portal group). The shared stack's emulator is used
@@ -653,27 +625,27 @@ static void test_faults(const struct target *t, const char *data_dir)
     CHECK_INT(&cc, odoo_connect(j2, &e), 0);
 
     CHECK_INT(&cc,
-              emulator_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 1, "
-                                       "\"path\": \"/json/2/\"}}"),
+              emu_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 1, "
+                                  "\"path\": \"/json/2/\"}}"),
               200);
     rc = odoo_search_count(j2, "res.partner", NULL, &count, &e);
     CHECK_MSG(&cc, rc == 0 && count > 0, "503 then 200: %d %s", rc, e.msg);
 
     CHECK_INT(&cc,
-              emulator_control(t->url, "{\"fail_next\": {\"status\": 0, \"count\": 1, "
-                                       "\"path\": \"/jsonrpc\"}}"),
+              emu_control(t->url, "{\"fail_next\": {\"status\": 0, \"count\": 1, "
+                                  "\"path\": \"/jsonrpc\"}}"),
               200);
     rc = odoo_search_count(rpc, "res.partner", NULL, &count, &e);
     CHECK_MSG(&cc, rc == 0, "dropped connection then 200: %d %s", rc, e.msg);
 
     CHECK_INT(&cc,
-              emulator_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 50, "
-                                       "\"path\": \"/json/2/\"}}"),
+              emu_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 50, "
+                                  "\"path\": \"/json/2/\"}}"),
               200);
     rc = odoo_search_count(j2, "res.partner", NULL, &count, &e);
     CHECK_MSG(&cc, rc == ERR_RETRY, "503 forever: %d %s", rc, e.msg);
     CHECK_MSG(&cc, strstr(e.msg, "503") != NULL, "503 forever: %s", e.msg);
-    CHECK_INT(&cc, emulator_control(t->url, "{\"reset\": true}"), 200);
+    CHECK_INT(&cc, emu_control(t->url, "{\"reset\": true}"), 200);
 
     /* writes */
     snprintf(name, sizeof(name), "%s-fault", tag);
@@ -682,14 +654,14 @@ static void test_faults(const struct target *t, const char *data_dir)
     cJSON_AddStringToObject(vals, "name", name);
     odoo_search_count(rpc, "res.partner", dom, &before, &e);
     CHECK_INT(&cc,
-              emulator_control(t->url, "{\"fail_next\": {\"status\": 502, \"count\": 1, "
-                                       "\"path\": \"/json/2/\"}}"),
+              emu_control(t->url, "{\"fail_next\": {\"status\": 502, \"count\": 1, "
+                                  "\"path\": \"/json/2/\"}}"),
               200);
     rc = odoo_create(j2, "res.partner", vals, &id, &e);
     CHECK_MSG(&cc, rc == ERR_RETRY, "create after 502 not retried: %d %s", rc, e.msg);
     CHECK_INT(&cc,
-              emulator_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 1, "
-                                       "\"path\": \"/json/2/\"}}"),
+              emu_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 1, "
+                                  "\"path\": \"/json/2/\"}}"),
               200);
     rc = odoo_create(j2, "res.partner", vals, &id, &e);
     CHECK_MSG(&cc, rc == 0 && id > 0, "create after 503 retried: %d %s", rc, e.msg);
@@ -697,7 +669,7 @@ static void test_faults(const struct target *t, const char *data_dir)
     CHECK_INT(&cc, after, before + 1);
     if (id > 0)
         odoo_unlink(rpc, "res.partner", &id, 1, &e);
-    CHECK_INT(&cc, emulator_control(t->url, "{\"reset\": true}"), 200);
+    CHECK_INT(&cc, emu_control(t->url, "{\"reset\": true}"), 200);
 
     /* a stalled server: the timeout fires */
     memset(&opts, 0, sizeof(opts));
@@ -711,13 +683,13 @@ static void test_faults(const struct target *t, const char *data_dir)
     quick = odoo_new(&opts, &e);
     CHECK_INT(&cc, odoo_connect(quick, &e), 0);
     CHECK_INT(&cc,
-              emulator_control(t->url, "{\"delay_next\": {\"seconds\": 1.5, \"count\": 1, "
-                                       "\"path\": \"/jsonrpc\"}}"),
+              emu_control(t->url, "{\"delay_next\": {\"seconds\": 1.5, \"count\": 1, "
+                                  "\"path\": \"/jsonrpc\"}}"),
               200);
     rc = odoo_search_count(quick, "res.partner", NULL, &count, &e);
     CHECK_MSG(&cc, rc == ERR_RETRY, "timeout: %d %s", rc, e.msg);
     usleep(1200000); /* let the delayed request finish before the next control call */
-    CHECK_INT(&cc, emulator_control(t->url, "{\"reset\": true}"), 200);
+    CHECK_INT(&cc, emu_control(t->url, "{\"reset\": true}"), 200);
 
     /* the answer cap */
     opts.timeout_ms = 20000;
@@ -740,8 +712,8 @@ static void test_faults(const struct target *t, const char *data_dir)
         rc = odoo_download(rpc, att, sink_cb, &sb, 70000, want, NULL, &e);
         CHECK_MSG(&cc, rc == 0, "download: %d %s", rc, e.msg);
         CHECK_INT(&cc,
-                  emulator_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 1, "
-                                           "\"path\": \"/web/content\"}}"),
+                  emu_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 1, "
+                                      "\"path\": \"/web/content\"}}"),
                   200);
         buf_reset(&sb.b);
         rc = odoo_download(rpc, att, sink_cb, &sb, 70000, want, NULL, &e);
@@ -890,13 +862,13 @@ static void test_json2_vs_jsonrpc(const struct target *base)
         CHECK_MSG(&cc, e1 < 0 && e2 < 0 && e1 != ERR_RETRY && e2 != ERR_RETRY,
                   "unknown model: %d vs %d", e1, e2);
         cJSON_Delete(v);
-        CHECK_INT(&cc, emulator_control(t.url, "{\"deny_model\": \"res.partner\"}"), 200);
+        CHECK_INT(&cc, emu_control(t.url, "{\"deny_model\": \"res.partner\"}"), 200);
         e1 = odoo_search_count(rpc, "res.partner", NULL, &x, &e);
         e2 = odoo_search_count(j2, "res.partner", NULL, &x, &e);
         CHECK_INT(&cc, e1, ERR_ACCESS);
         CHECK_INT(&cc, e2, ERR_ACCESS);
         CHECK_MSG(&cc, strstr(e.msg, "AccessError") != NULL, "json2 access: %s", e.msg);
-        CHECK_INT(&cc, emulator_control(t.url, "{\"allow_model\": \"res.partner\"}"), 200);
+        CHECK_INT(&cc, emu_control(t.url, "{\"allow_model\": \"res.partner\"}"), 200);
     }
 
     /* a wrong key */
@@ -908,9 +880,9 @@ static void test_json2_vs_jsonrpc(const struct target *base)
     /* download with the bearer key, and a 503 before the first byte */
     test_download(j2);
     /* like real Odoo: /web/content knows only sessions; AUTO falls back to `datas` */
-    CHECK_INT(&cc, emulator_control(t.url, "{\"web_content_bearer\": false}"), 200);
+    CHECK_INT(&cc, emu_control(t.url, "{\"web_content_bearer\": false}"), 200);
     test_download(j2);
-    CHECK_INT(&cc, emulator_control(t.url, "{\"web_content_bearer\": true}"), 200);
+    CHECK_INT(&cc, emu_control(t.url, "{\"web_content_bearer\": true}"), 200);
     {
         struct odoo *j2rpc = open_odoo_dl(&t, ODOO_PROTO_JSON2, NULL, key, ODOO_DL_RPC, &e);
         test_download(j2rpc);

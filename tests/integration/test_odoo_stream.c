@@ -77,33 +77,6 @@ static struct odoo *open_odoo(const struct target *t, enum odoo_protocol p, size
     return odoo_new(&opts, e);
 }
 
-static size_t ignore_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * nmemb;
-}
-
-static long emulator_control(const char *url, const char *body)
-{
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    char u[512];
-    long status = 0;
-
-    snprintf(u, sizeof(u), "%s/__emulator__/control", url);
-    curl_easy_setopt(c, CURLOPT_URL, u);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ignore_body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return status;
-}
-
 /* The attachment's checksum and file_size are those of p[0..n). */
 static void check_content(struct odoo *o, long id, const unsigned char *p, size_t n,
                           const char *what)
@@ -185,8 +158,8 @@ static void test_stream(const struct target *t, enum odoo_protocol proto)
     /* a 503 before the work: retried, the content sent again from its first byte */
     if (proto == ODOO_PROTO_JSON2) {
         CHECK_INT(&cc,
-                  emulator_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 1, "
-                                           "\"path\": \"/json/2/ir.attachment/write\"}}"),
+                  emu_control(t->url, "{\"fail_next\": {\"status\": 503, \"count\": 1, "
+                                      "\"path\": \"/json/2/ir.attachment/write\"}}"),
                   200);
         memset(&m, 0, sizeof(m));
         m.p = p;
@@ -198,7 +171,7 @@ static void test_stream(const struct target *t, enum odoo_protocol proto)
         }
         CHECK_INT(&cc, m.rewinds, 2);
         check_content(o, id, p, 100000, "written again after a 503");
-        emulator_control(t->url, "{\"reset\": true}");
+        emu_control(t->url, "{\"reset\": true}");
     }
 
     /* over the request limit: refused before anything is sent */

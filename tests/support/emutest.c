@@ -1,6 +1,7 @@
 /* emutest: see emutest.h. */
 #include "emutest.h"
 
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,4 +67,33 @@ void emu_stop(struct emu *m)
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", m->dir);
     }
+}
+
+static size_t ignore_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * nmemb;
+}
+
+long emu_control(const char *url, const char *body)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    char u[512];
+    long status = 0;
+
+    if (c && h) {
+        snprintf(u, sizeof(u), "%s/__emulator__/control", url ? url : "");
+        curl_easy_setopt(c, CURLOPT_URL, u);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ignore_body);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
 }
