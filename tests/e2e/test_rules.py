@@ -285,12 +285,17 @@ class Rules(SyncCase):
         self.assertEqual(a["type"], "url")
         self.assertQuiet()
 
+    def api_key(self):
+        """The api key of the Odoo under test (the emulator's)."""
+        return KEY
+
     def test_api_key_instead_of_password(self):
         # JSON-RPC takes an api key as password, a web session does not: the upload reads
         # the attachment over RPC instead of /web/content.
+        key = self.api_key()
         so = self.order("SO019")
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
-        os.environ["E2E_ODOO_API_KEY"] = KEY
+        os.environ["E2E_ODOO_API_KEY"] = key
         self.addCleanup(os.environ.pop, "E2E_ODOO_API_KEY", None)
         with open(self.config) as f:
             cfg = json.load(f)
