@@ -480,23 +480,61 @@ def create_topics(env, names, partitions):
                         "1"], check=True, capture_output=True, timeout=30)
 
 
-def kill_test_cluster(env, tag):
-    """Fresh Kafka topics (4 partitions) named after tag, and the EXTRA configuration of a
-    cluster test whose workers get SIGKILLed: short session and lock timeouts, so a killed
-    worker's partitions and locks pass to another within seconds."""
-    topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
-              "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
-    create_topics(env, topics.values(), 4)
-    return {
-        "kafka": {"bootstrap": env["KAFKA_BOOTSTRAP"], "topics": topics,
-                  "group": "e2e-%s" % tag,
-                  "properties": {"reconnect.backoff.max.ms": "500",
-                                 "session.timeout.ms": "3000",
-                                 "heartbeat.interval.ms": "300",
-                                 "fetch.wait.max.ms": "50"}},
-        "redis": {"url": env["REDIS_URL"], "lock_ttl_ms": 2000},
-        "worker": {"concurrency": 4, "backoff_ms": 100, "grace_ms": 20000},
-    }
+FINAL = {"applied", "already-done", "skipped", "dead-lettered"}  # a job's last results
+
+
+class WorkerFleet:
+    """A mixin for cluster tests that start, SIGKILL and restart `odoosync work`
+    processes: start_fleet() makes fresh Kafka topics (4 partitions) named after tag and
+    the configuration (short session and lock timeouts, so a killed worker's partitions
+    and locks pass to another within seconds); procs holds every worker ever started
+    (killed ones included), current the live one per slot."""
+    WORKER_PREFIX = "w"
+
+    def start_fleet(self, tag):
+        topics = {"jobs": "e2e.%s.jobs" % tag, "retry": "e2e.%s.retry" % tag,
+                  "dlq": "e2e.%s.dlq" % tag, "events": "e2e.%s.events" % tag}
+        create_topics(self.env, topics.values(), 4)
+        self.tag = tag
+        self.EXTRA = {
+            "kafka": {"bootstrap": self.env["KAFKA_BOOTSTRAP"], "topics": topics,
+                      "group": "e2e-%s" % tag,
+                      "properties": {"reconnect.backoff.max.ms": "500",
+                                     "session.timeout.ms": "3000",
+                                     "heartbeat.interval.ms": "300",
+                                     "fetch.wait.max.ms": "50"}},
+            "redis": {"url": self.env["REDIS_URL"], "lock_ttl_ms": 2000},
+            "worker": {"concurrency": 4, "backoff_ms": 100, "grace_ms": 20000},
+        }
+        self.procs = []
+        self.current = []
+        self.addCleanup(self.cleanup_workers)
+
+    def cleanup_workers(self):
+        for w in self.current:
+            if w.proc.poll() is None:
+                w.kill()
+
+    def start_worker(self, slot):
+        n = len(self.procs)
+        w = WorkProc(self.config, self.cmd_env(),
+                     os.path.join(self.tmp, "events-%d.jsonl" % n),
+                     os.path.join(self.tmp, "worker-%d.log" % n),
+                     instance_id="%s-%s-%d" % (self.WORKER_PREFIX, self.tag, slot))
+        self.procs.append(w)
+        return w
+
+    def finished(self, since=0):
+        """The jobs with a final result in the events of the workers started since
+        procs[since]."""
+        ids = set()
+        for w in self.procs[since:]:
+            ids.update(e.get("job") for e in w.events() if e.get("result") in FINAL)
+        return ids
+
+    def logs(self):
+        return "\n".join("--- worker process %d\n%s" % (i, w.output()[-2500:])
+                         for i, w in enumerate(self.procs))
 
 
 def read_events(path):

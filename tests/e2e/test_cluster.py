@@ -21,11 +21,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import binary, create_topics, known_librdkafka_abort, main, read_events  # noqa: E402,E501
+from harness import (FINAL, binary, create_topics, known_librdkafka_abort, main,  # noqa: E402
+                     read_events)
 import test_rules  # noqa: E402
 
 WORKERS = 3
-FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
 
 
 class ClusterRules(test_rules.Rules):

@@ -35,7 +35,6 @@ import test_documents  # noqa: E402
 WORKERS = 2
 KILLS = 2
 TEAMS = 6
-FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
 
 
 def seeds():
@@ -49,46 +48,16 @@ def b64(raw):
     return base64.b64encode(raw).decode()
 
 
-class DocsCluster(test_documents.DocsCase):
+class DocsCluster(harness.WorkerFleet, test_documents.DocsCase):
+    WORKER_PREFIX = "docs"
     VERSION = 17
 
     def setUp(self):
         super().setUp()
-        tag = self.root.replace("e2e-docs-", "dc")
-        self.tag = tag
-        self.EXTRA = harness.kill_test_cluster(self.env, tag)
-        self.procs = []
-        self.current = []
-        self.addCleanup(self.cleanup_workers)
+        self.start_fleet(self.root.replace("e2e-docs-", "dc"))
 
     def cmd_env(self):
         return dict(super().cmd_env(), E2E_ODOO_KEY=harness.KEY)
-
-    def cleanup_workers(self):
-        for w in self.current:
-            if w.proc.poll() is None:
-                w.kill()
-
-    def start_worker(self, slot):
-        n = len(self.procs)
-        w = harness.WorkProc(self.config, self.cmd_env(),
-                             os.path.join(self.tmp, "events-%d.jsonl" % n),
-                             os.path.join(self.tmp, "worker-%d.log" % n),
-                             instance_id="docs-%s-%d" % (self.tag, slot))
-        self.procs.append(w)
-        return w
-
-    def finished(self, since=0):
-        """The jobs with a final result in the events of the workers started since
-        procs[since]."""
-        ids = set()
-        for w in self.procs[since:]:
-            ids.update(e.get("job") for e in w.events() if e.get("result") in FINAL)
-        return ids
-
-    def logs(self):
-        return "\n".join("--- worker process %d\n%s" % (i, w.output()[-2500:])
-                         for i, w in enumerate(self.procs))
 
     # -- Documents in either shape (test_documents.DocsCase: folder(), doc()) -----------
     def folder_model(self):

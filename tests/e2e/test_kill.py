@@ -35,7 +35,6 @@ import harness  # noqa: E402
 
 WORKERS = 2
 KILLS = 3
-FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
 OLD = 30       # customers synced before the stream
 NEW = 64       # new customers in the stream (with the rest: >= 500 jobs)
 NEW_ATTS = 6   # attachments per new customer
@@ -52,7 +51,8 @@ def seeds():
 SEEDS = seeds()
 
 
-class KillStream(harness.SyncCase):
+class KillStream(harness.WorkerFleet, harness.SyncCase):
+    WORKER_PREFIX = "kill"
     TYPES = [{"folder": "Customers", "model": "res.partner",
               "domain": "[('customer_rank', '>', 0)]"}]
     STANDALONE = False
@@ -62,37 +62,8 @@ class KillStream(harness.SyncCase):
 
     def setUp(self):
         super().setUp()
-        tag = self.root.replace("e2e-", "")
-        self.tag = tag
-        self.EXTRA = harness.kill_test_cluster(self.env, tag)
+        self.start_fleet(self.root.replace("e2e-", ""))
         self.write_config()
-        self.procs = []     # every WorkProc ever started (killed ones included)
-        self.current = []   # the live one per slot
-        self.addCleanup(self.cleanup_workers)
-
-    def cleanup_workers(self):
-        for w in self.current:
-            if w.proc.poll() is None:
-                w.kill()
-
-    def start_worker(self, slot):
-        n = len(self.procs)
-        w = harness.WorkProc(self.config, self.cmd_env(),
-                             os.path.join(self.tmp, "events-%d.jsonl" % n),
-                             os.path.join(self.tmp, "worker-%d.log" % n),
-                             instance_id="kill-%s-%d" % (self.tag, slot))
-        self.procs.append(w)
-        return w
-
-    def finished(self):
-        ids = set()
-        for w in self.procs:
-            ids.update(e.get("job") for e in w.events() if e.get("result") in FINAL)
-        return ids
-
-    def logs(self):
-        return "\n".join("--- worker process %d\n%s" % (i, w.output()[-2500:])
-                         for i, w in enumerate(self.procs))
 
     # ---- the scenario ----
 
