@@ -14,12 +14,14 @@ for c in $cmds; do
     fail=1
   fi
   err=$("$BIN" "$c" --no-such-option 2>&1 >/dev/null); rc=$?
-  if [ $rc != 2 ] || ! printf '%s\n' "$err" | grep -q "usage: odoosync $c\b"; then
+  # a here-string, not a pipe: grep -q stops reading at its match, and with pipefail a
+  # writer still writing (SIGPIPE) would fail the check though the usage was there
+  if [ $rc != 2 ] || ! grep -q "usage: odoosync $c\b" <<<"$err"; then
     echo "FAIL: odoosync $c --no-such-option: exit $rc (want 2 and the usage on stderr)"
     fail=1
   fi
 done
 # the version command's help names what it prints
-"$BIN" version --help | grep -qi "version" || { echo "FAIL: odoosync version --help"; fail=1; }
+grep -qi "version" <<<"$("$BIN" version --help)" || { echo "FAIL: odoosync version --help"; fail=1; }
 [ $fail = 0 ] && echo "ok: $(echo $cmds)"
 exit $fail
