@@ -171,9 +171,12 @@ def run_local(args, exe, tmp, tag, files):
     note = "exit %d" % r.rc
     for line in r.stdout.splitlines():
         if line.startswith("pass:"):
-            note += "; " + line[:120]
+            note += "; " + line[:220]
     if r.rc != 0:
         log("run --once exited %d:\n%s" % (r.rc, r.stderr[-3000:]))
+    failed = [x for x in r.stderr.splitlines() if " failed: " in x]
+    if failed:
+        log("%d job attempts failed (then retried), the first: %s" % (len(failed), failed[0]))
     return row("odoosync run --once (local)", r.wall, r.maxrss_kb, len(files), cnt, note)
 
 

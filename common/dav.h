@@ -241,6 +241,13 @@ int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, vo
                  struct err *e);
 
 /*
+ * PROPFIND Depth 1 of the folder path asking only for the resource type: the names in
+ * it (each entry's path and is_dir; nothing else is filled), at a fraction of a full
+ * listing's cost on servers that compute every property (Nextcloud).
+ */
+int dav_list_names(struct dav *d, const char *path, dav_entry_fn cb, void *ud, struct err *e);
+
+/*
  * An entry left out of a listing (a control character in its name, or in the
  * name of a folder above it). Valid only during the callback.
  */
@@ -383,10 +390,9 @@ struct dav_bulk_item {
  * Semantics: like Nextcloud's bulk endpoint, an unconditional write: an
  * existing file is replaced (no If-Match / If-None-Match), missing parent
  * folders are NOT created (that file fails). Use it for files the caller
- * knows are new, or may be replaced. The worker's upload jobs do not use it:
- * each carries If-None-Match / If-Match (the conditions that keep a stale
- * worker from overwriting a newer file), which the bulk endpoint cannot
- * express; it is for a caller that fills a new, empty folder in one go.
+ * knows are new, or may be replaced: the bulk endpoint cannot express
+ * If-None-Match / If-Match. The worker (worker/apply_bulk.c) sends only
+ * files whose absence a listing saw just before, under their jobs' locks.
  *
  * Returns 0 when every file was attempted (look at each item's rc; the
  * first failure is also in e), or a negative code when the batch stopped

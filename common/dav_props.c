@@ -78,14 +78,33 @@ static void on_skip(const struct dav_left_out *lo, void *ud)
         lc->fn(lo, lc->ud);
 }
 
+static int propfind(struct dav *d, const char *path, int depth, const char *body, dav_entry_fn cb,
+                    void *ud, dav_left_out_fn left_out, void *left_out_ud, struct err *e);
+
 int dav_propfind(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
                  struct err *e)
 {
-    return dav_propfind_ex(d, path, depth, cb, ud, NULL, NULL, e);
+    return propfind(d, path, depth, dav_propfind_body, cb, ud, NULL, NULL, e);
 }
 
 int dav_propfind_ex(struct dav *d, const char *path, int depth, dav_entry_fn cb, void *ud,
                     dav_left_out_fn left_out, void *left_out_ud, struct err *e)
+{
+    return propfind(d, path, depth, dav_propfind_body, cb, ud, left_out, left_out_ud, e);
+}
+
+int dav_list_names(struct dav *d, const char *path, dav_entry_fn cb, void *ud, struct err *e)
+{
+    static const char names[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                                "<d:propfind xmlns:d=\"DAV:\">\n"
+                                "<d:prop><d:resourcetype/></d:prop>\n"
+                                "</d:propfind>\n";
+
+    return propfind(d, path, 1, names, cb, ud, NULL, NULL, e);
+}
+
+static int propfind(struct dav *d, const char *path, int depth, const char *body, dav_entry_fn cb,
+                    void *ud, dav_left_out_fn left_out, void *left_out_ud, struct err *e)
 {
     struct left_out_ctx lc = {d, left_out, left_out_ud};
     struct dav_xfer x;
@@ -112,8 +131,8 @@ int dav_propfind_ex(struct dav *d, const char *path, int depth, dav_entry_fn cb,
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
-    x.body = dav_propfind_body;
-    x.body_len = strlen(dav_propfind_body);
+    x.body = body;
+    x.body_len = strlen(body);
     x.streaming = 1;
     for (int attempt = 0;; attempt++) {
         struct pull_ctx pc = {d, &x, e};

@@ -36,7 +36,8 @@ int apply_new(struct applier **out, const struct apply_opts *o, struct err *e)
     if (!a)
         return err_set(e, ERR_NOMEM, "out of memory");
     a->o = *o;
-    if (apply_batch_new(&a->batch) < 0) {
+    if (apply_batch_new(&a->batch) < 0 || apply_bulk_new(&a->bulk) < 0) {
+        apply_batch_free(a->batch);
         free(a);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
@@ -66,6 +67,7 @@ void apply_free(struct applier *a)
         conn_free(c);
     }
     apply_batch_free(a->batch);
+    apply_bulk_free(a->bulk);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }

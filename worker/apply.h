@@ -85,6 +85,10 @@ struct apply_stats {
     long reads, read_ids;            /* ir.attachment read (records) */
     long content_reads, content_ids; /* read with the content (small uploads) */
     long unlinks, unlink_ids;        /* ir.attachment unlink */
+    long url_writes, url_ids;        /* url conversions (`load` of many, `write` of one) */
+    long url_loads_refused;          /* `load`s that kept nothing: each job wrote its own */
+    long bulk_posts, bulk_files;     /* Nextcloud bulk requests (apply_bulk.c), files in them */
+    long bulk_alone;                 /* files that went by their own PUT after a listing */
 };
 void apply_get_stats(struct applier *a, struct apply_stats *st);
 

@@ -23,6 +23,7 @@
 #include "link.h"
 
 struct att_batch;
+struct bulk_batch;
 
 struct apply_conn {
     struct applier *a;
@@ -40,6 +41,7 @@ struct applier {
     pthread_mutex_t mu;
     struct apply_conn *free_list;
     struct att_batch *batch;    /* apply_batch.c */
+    struct bulk_batch *bulk;    /* apply_bulk.c */
     atomic_int weak_etags_stay; /* the server's weak ETags did not turn strong: do not wait */
 };
 
@@ -58,6 +60,20 @@ struct applier {
 int apply_att_read_doc(struct apply_conn *c, long id, int with_datas, cJSON **att, int *technical,
                        struct err *e);
 
+/*
+ * apply_bulk.c: the small new files of uploads running at the same time, in one Nextcloud
+ * bulk request. apply_bulk_put: what a create-only PUT of path (with OC-Checksum sha1_hex)
+ * would answer (0 written, r its etag and file id; ERR_NOTFOUND no folder; the 412 codes
+ * when it exists; ...), or APPLY_BULK_ALONE when the caller makes that PUT itself (its name
+ * is taken, no bulk endpoint, ...).
+ */
+#define APPLY_BULK_ALONE 1
+int apply_bulk_new(struct bulk_batch **out);
+void apply_bulk_free(struct bulk_batch *b);
+int apply_bulk_put(struct apply_conn *c, const char *path, const char *data, size_t len,
+                   const char *sha1_hex, struct dav_result *r, struct err *e);
+void apply_bulk_stats(struct bulk_batch *b, long *posts, long *files, long *alone);
+
 /* apply_batch.c: the reads of jobs running at the same time, in one call */
 int apply_batch_new(struct att_batch **out);
 void apply_batch_free(struct att_batch *b);
@@ -65,6 +81,9 @@ void apply_batch_free(struct att_batch *b);
 int apply_att_read(struct apply_conn *c, long id, int with_datas, cJSON **att, struct err *e);
 /* odoo_unlink of one attachment, in one call with those of the other jobs. */
 int apply_att_unlink(struct apply_conn *c, long id, struct err *e);
+/* Turn attachment id into a `url` one holding url, its content dropped (shared, like the
+ * unlink: a gone or forbidden attachment is this job's error alone). */
+int apply_att_to_url(struct apply_conn *c, long id, const char *url, struct err *e);
 /* The attachment's sha1; an empty one may have none, and is the sha1 of nothing. */
 const char *apply_att_checksum(const cJSON *att);
 /* obj[key] when it is a string, else NULL. */

@@ -11,9 +11,12 @@
  * can start again from the beginning. The PUT is create-only; a target that
  * exists is judged by upload_occupied() (ours from an earlier attempt, an
  * untagged copy of exactly this content left by an attempt killed between its
- * PUT and its tag, which is adopted, or someone else's). The attachment
+ * PUT and its tag, which is adopted, or someone else's); small new files of
+ * uploads running at the same time go to Nextcloud in one bulk request instead
+ * (apply_bulk.c), after a listing of their folder saw their names free. The attachment
  * becomes a `url` one only after the cloud confirmed the upload and the file
- * carries its tag. A document of Odoo's Documents app (doc) keeps its content in
+ * carries its tag (in one Odoo call with the conversions of the other jobs
+ * running, apply_batch.c). A document of Odoo's Documents app (doc) keeps its content in
  * Odoo; its new content replaces exactly the version planned from (If-Match), and
  * an upload whose file (a replacement) or folder is gone since planned is skipped:
  * neither is made again here.
@@ -86,22 +89,6 @@ static FILE *spool_open(const char *dir, struct err *e)
         err_set(e, ERR_IO, "fdopen: %s", strerror(errno));
     }
     return f;
-}
-
-/* Turn the attachment into a url one, unless it already is. */
-static int att_to_url(struct odoo *o, long id, const char *url, struct err *e)
-{
-    cJSON *vals = cJSON_CreateObject();
-    int rc;
-
-    if (!vals)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    cJSON_AddStringToObject(vals, "type", "url");
-    cJSON_AddStringToObject(vals, "url", url);
-    cJSON_AddFalseToObject(vals, "datas");
-    rc = odoo_write(o, "ir.attachment", &id, 1, vals, e);
-    cJSON_Delete(vals);
-    return rc;
 }
 
 struct hash_sink {
@@ -238,6 +225,35 @@ static int is_web_link(const struct applier *a, const char *url)
 
     free(path);
     return k == LINK_WEB_ID;
+}
+
+/*
+ * A small new file (its content came with its record, nothing was looked at yet) in one
+ * Nextcloud bulk request with the other uploads running (apply_bulk.c): the answer of its
+ * create-only PUT, or APPLY_BULK_ALONE when the caller makes that PUT itself (also when
+ * the content cannot be held in memory: the PUT streams it).
+ */
+static int upload_shared(struct apply_conn *c, const struct job *j, struct spool *sp,
+                         const char *sha, struct dav_result *r, struct err *e)
+{
+    char *data;
+    int rc;
+
+    if (sp->written > DAV_BULK_FILE_MAX || sp->written < 0)
+        return APPLY_BULK_ALONE;
+    data = malloc(sp->written ? (size_t)sp->written : 1);
+    if (!data)
+        return APPLY_BULK_ALONE;
+    if (fread(data, 1, (size_t)sp->written, sp->f) != (size_t)sp->written) {
+        free(data);
+        return spool_rewind(sp) == 0 ? APPLY_BULK_ALONE
+                                     : err_set(e, ERR_IO, "spool file: cannot rewind");
+    }
+    rc = apply_bulk_put(c, j->path, data, (size_t)sp->written, sha, r, e);
+    free(data);
+    if (spool_rewind(sp) != 0)
+        return err_set(e, ERR_IO, "spool file: cannot rewind");
+    return rc;
 }
 
 /*
@@ -392,7 +408,9 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         req.if_match = replace;
         req.sha1_hex = sha;
         apply_before_write(a, j, "put");
-        rc = dav_put(c->dav, j->path, &req, &r, e);
+        rc = looked || replace ? APPLY_BULK_ALONE : upload_shared(c, j, &sp, sha, &r, e);
+        if (rc == APPLY_BULK_ALONE)
+            rc = dav_put(c->dav, j->path, &req, &r, e);
         if (rc == ERR_NOTFOUND && j->record) {
             /*
              * No document folder (409): the mkdir or rename job of this record makes it
@@ -449,11 +467,17 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     /* Confirmed in the cloud and tagged: only now does the content leave Odoo (a
      * document of the Documents app keeps it: Odoo previews it there) */
     if (!j->doc) {
-        rc = att_to_url(c->odoo, j->att_id,
-                        upload_url(a, c, j, r.fileid[0] ? r.fileid : st.fileid, &web), e);
+        rc = apply_att_to_url(c, j->att_id,
+                              upload_url(a, c, j, r.fileid[0] ? r.fileid : st.fileid, &web), e);
         if (rc == 0 && web) {
             c->made_url = web; /* for the event: the url written */
             web = NULL;
+        } else if (rc == ERR_NOTFOUND) {
+            /* deleted in Odoo during the upload: as for one gone before it (the re-read
+             * above), the next pass decides about the file */
+            err_clear(e);
+            rc = 0;
+            *res = JOB_SKIPPED;
         }
     }
 out:

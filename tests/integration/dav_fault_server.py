@@ -50,6 +50,7 @@ Only the Python standard library; loopback only.
 import argparse
 import hashlib
 import json
+import os
 import socket
 import socketserver
 import struct
@@ -58,6 +59,9 @@ import threading
 import urllib.parse
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, HTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "stack"))
+import ncbulk  # noqa: E402  (the multipart body, as Nextcloud parses it)
 
 
 class State:
@@ -377,48 +381,8 @@ class Handler(BaseHTTPRequestHandler):
         if not st.bulk:
             self._reply(404, b"not found\n")
             return 404
-        ctype = self.headers.get("Content-Type")
-        try:
-            mime, bnd = ctype.split(";")
-            key, val = bnd.split("=")
-        except (AttributeError, ValueError):
-            return answer(400)
-        val = val.strip()
-        if val.startswith('"') and val.endswith('"'):
-            val = val[1:-1]
-        if mime.strip() != "multipart/related" or key.strip() != "boundary":
-            return answer(400)
-        boundary = ("--" + val + "\r\n").encode()
-        last = ("--" + val + "--\r\n").encode()
-        pos = 0
-        while body[pos:pos + len(last)] != last:
-            if body[pos:pos + len(boundary)] != boundary:
-                return answer(400)  # "Boundary not found where it should be."
-            pos += len(boundary)
-            headers = {}
-            while True:
-                eol = body.find(b"\n", pos)
-                if eol < 0:
-                    return answer(400)
-                line = body[pos:eol + 1]
-                pos = eol + 1
-                if line == b"\r\n":
-                    break
-                if b":" not in line:
-                    return answer(400)
-                k, v = line.decode("utf-8", "surrogateescape").split(":", 1)
-                headers[k.strip().lower()] = v.strip()
-            if "content-length" not in headers:
-                return answer(411)
-            if "x-file-md5" not in headers:
-                return answer(400)
-            n = int(headers["content-length"])
-            content = body[pos:pos + n]
-            if hashlib.md5(content).hexdigest() != headers["x-file-md5"]:
-                return answer(400)  # "Computed md5 hash is incorrect."
-            if n and pos + n >= len(body):
-                return answer(400)  # "Unexpected EOF while reading stream."
-            pos += n + 2
+        status, parts = ncbulk.parse(self.headers.get("Content-Type"), body)
+        for headers, content in parts:
             path = headers.get("x-file-path", "")
             mtime = headers.get("x-file-mtime") or headers.get("x-oc-mtime")
             full = "/remote.php/dav/files/u" + path
@@ -437,7 +401,7 @@ class Handler(BaseHTTPRequestHandler):
             self.bulk_files.append(path)
             written[path] = {"error": False, "etag": hashlib.md5(content + fid.encode()).hexdigest(),
                              "fileid": fid, "permissions": "RGDNVW"}
-        return answer(200)
+        return answer(status)
 
     do_PUT = do_GET = do_MKCOL = do_DELETE = do_PROPFIND = do_HEAD = do_MOVE = _handle
     do_POST = _handle

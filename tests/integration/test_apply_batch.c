@@ -7,15 +7,22 @@
  * "delay_next"), as a real Odoo's do, so jobs meet while a call is in flight.
  *
  * 1. NUP small uploads of one document: every one is applied (the file is
- *    there with its content, the attachment became a url one); their
- *    attachments were read, content included, in fewer calls than jobs (each
- *    id once), so no upload downloaded its content on its own.
+ *    there with its content, the attachment became a url one holding its own
+ *    url); their attachments were read, content included, in fewer calls than
+ *    jobs (each id once), so no upload downloaded its content on its own, and
+ *    turned into url ones in fewer calls than jobs (`load`, each id once).
+ *    One of them (VICTIM) is deleted in Odoo just before its PUT: its url
+ *    conversion fails, and a shared conversion it was part of keeps nothing
+ *    (Odoo's `load`), so each of the others writes its own: none of them is
+ *    retried or fails, and no content is lost.
  * 2. NDEL Odoo deletes of one document: every attachment is gone, in fewer
  *    unlink calls than jobs (each id once).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "applytest.h"
@@ -26,6 +33,50 @@
 
 #define NUP 16
 #define NDEL 12
+#define VICTIM 5 /* the upload whose attachment Odoo deletes just before its PUT */
+
+/*
+ * The first BARRIER uploads wait for each other before their PUT, so their conversions
+ * come together; the victim's attachment is deleted there, and it comes a little later,
+ * so that it is not the first to lead (alone): its conversion is shared with others.
+ */
+#define BARRIER 8
+
+struct victim {
+    struct odoo *odoo; /* its own connection: the hook runs in a worker thread */
+    long att_id;
+    int deleted;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int arrived;
+};
+
+static void delete_before_put(const struct job *j, const char *what, void *ud)
+{
+    struct victim *v = ud;
+    struct err e = ERR_INIT;
+    struct timespec until;
+    int me = j->att_id == v->att_id && !v->deleted;
+
+    if (strcmp(what, "put") != 0)
+        return;
+    if (me) { /* after its re-read, before its PUT */
+        if (odoo_unlink(v->odoo, "ir.attachment", &v->att_id, 1, &e) == 0)
+            v->deleted = 1;
+        else
+            fprintf(stderr, "deleting the victim's attachment: %s\n", e.msg);
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&v->mu);
+    if (v->arrived < BARRIER && ++v->arrived == BARRIER)
+        pthread_cond_broadcast(&v->cv);
+    while (v->arrived < BARRIER && pthread_cond_timedwait(&v->cv, &v->mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&v->mu);
+    if (me)
+        usleep(50000); /* not the first conversion, which leads alone */
+}
 
 int main(void)
 {
@@ -38,6 +89,7 @@ int main(void)
     struct pool_opts po;
     struct pool_stats ps;
     struct apply_stats st;
+    struct victim victim;
     struct job jobs[NUP + NDEL];
     long ids[NUP + NDEL], partner = 0;
     char root[128], path[256], content[128], type[16];
@@ -47,9 +99,18 @@ int main(void)
     if (stackenv_load() < 0)
         return 1;
     at_env_init(&t, "batch");
+    memset(&victim, 0, sizeof(victim));
+    pthread_mutex_init(&victim.mu, NULL);
+    pthread_cond_init(&victim.cv, NULL);
     snprintf(root, sizeof(root), "/odoosync-test-batch-%d", (int)getpid());
-    CHECK_MSG(&cc, at_apply_open(&t, &dav, &odoo, &ap, NULL, NULL, &e) == 0, "%s", e.msg);
-    if (!dav || !odoo || !ap) {
+    CHECK_MSG(
+        &cc,
+        at_apply_open_hooked(&t, &dav, &odoo, &ap, NULL, NULL, delete_before_put, &victim, &e) == 0,
+        "%s", e.msg);
+    victim.odoo = odoo_new(&t.odoo, &e);
+    CHECK_MSG(&cc, victim.odoo && odoo_connect(victim.odoo, &e) == 0, "%s", e.msg);
+    if (!dav || !odoo || !ap || !victim.odoo) {
+        odoo_free(victim.odoo);
         at_apply_close(dav, odoo, ap);
         return check_done(&cc);
     }
@@ -72,6 +133,7 @@ int main(void)
         }
     }
 
+    victim.att_id = ids[VICTIM];
     pool_opts_init(&po);
     po.concurrency = 8;
     po.apply = apply_job;
@@ -87,27 +149,52 @@ int main(void)
     CHECK_INT(&cc, at_pool_wait(&pl, 120000), 0);
     pool_get_stats(pl.p, &ps);
     apply_get_stats(ap, &st);
-    printf("applied %ld of %d; reads %ld for %ld ids, with content %ld for %ld ids, unlinks %ld "
-           "for %ld ids\n",
-           ps.applied, NUP + NDEL, st.reads, st.read_ids, st.content_reads, st.content_ids,
-           st.unlinks, st.unlink_ids);
+    printf("applied %ld of %d, retried %ld, dead %ld; reads %ld for %ld ids, with content %ld for "
+           "%ld ids, unlinks %ld for %ld ids, url conversions %ld for %ld ids (%ld loads "
+           "refused)\n",
+           ps.applied, NUP + NDEL, ps.retried, ps.dead, st.reads, st.read_ids, st.content_reads,
+           st.content_ids, st.unlinks, st.unlink_ids, st.url_writes, st.url_ids,
+           st.url_loads_refused);
     CHECK_INT(&cc, ps.applied, NUP + NDEL);
-    CHECK_INT(&cc, ps.retried + ps.dead, 0);
+    CHECK_INT(&cc, ps.dead, 0);
+    CHECK_INT(&cc, victim.deleted, 1);
+    CHECK(&cc, ps.retried <= 1); /* the victim's job alone: its conversion failed */
 
-    /* 1. uploads: done, their contents read with their records, in shared calls */
+    /* 1. uploads: done, their contents read with their records, in shared calls; each
+     * attachment holds its own url */
     for (int i = 0; i < NUP; i++) {
         struct dav_stat ds;
+        cJSON *recs = NULL;
+        static const char *const url_field[] = {"url", NULL};
 
         memset(&ds, 0, sizeof(ds));
-        CHECK_INT(&cc, at_att_type(odoo, ids[i], type, sizeof(type), &e), 0);
-        CHECK_MSG(&cc, strcmp(type, "url") == 0, "attachment %ld is %s", ids[i], type);
         CHECK_INT(&cc, dav_stat(dav, jobs[i].path, &ds, &e), 0);
         CHECK(&cc, ds.size == jobs[i].size);
         dav_stat_release(&ds);
+        CHECK_INT(&cc, at_att_type(odoo, ids[i], type, sizeof(type), &e), 0);
+        if (i == VICTIM) {
+            CHECK_MSG(&cc, type[0] == '\0', "the victim's attachment %ld is back", ids[i]);
+            continue;
+        }
+        CHECK_MSG(&cc, strcmp(type, "url") == 0, "attachment %ld is %s", ids[i], type);
+        CHECK_INT(&cc, odoo_read(odoo, "ir.attachment", &ids[i], 1, url_field, &recs, &e), 0);
+        {
+            const cJSON *u = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recs, 0), "url");
+
+            CHECK_MSG(&cc, cJSON_IsString(u) && strcmp(u->valuestring, jobs[i].url) == 0,
+                      "attachment %ld holds %s, not %s", ids[i],
+                      cJSON_IsString(u) ? u->valuestring : "(none)", jobs[i].url);
+        }
+        cJSON_Delete(recs);
     }
-    CHECK_INT(&cc, st.content_ids, NUP);
+    CHECK(&cc, st.content_ids >= NUP);
     CHECK(&cc, st.content_reads < NUP);
     CHECK(&cc, st.reads < st.read_ids);
+    CHECK(&cc, st.url_ids >= NUP - 1);
+    CHECK(&cc, st.url_writes < NUP - 1);
+    /* the victim's conversion was shared, and the `load` it was in kept nothing (then the
+     * others wrote their own: none retried, above) */
+    CHECK_INT(&cc, st.url_loads_refused, 1);
     /* 2. deletes: gone, in shared unlinks (their re-reads shared too) */
     for (int i = NUP; i < NUP + NDEL; i++) {
         CHECK_INT(&cc, at_att_type(odoo, ids[i], type, sizeof(type), &e), 0);
@@ -130,6 +217,9 @@ int main(void)
     for (int i = 0; i < NUP + NDEL; i++)
         job_release(&jobs[i]);
     dav_delete(dav, root, NULL, &e);
+    odoo_free(victim.odoo);
+    pthread_cond_destroy(&victim.cv);
+    pthread_mutex_destroy(&victim.mu);
     at_apply_close(dav, odoo, ap);
     return check_done(&cc);
 }

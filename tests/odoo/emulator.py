@@ -47,6 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import documents as odoo_documents  # noqa: E402  (the Documents app: documents.py)
+import importer as odoo_import  # noqa: E402  (Odoo's import, `load`: importer.py)
 
 THIS = sys.modules[__name__]  # handed to documents.py, which never imports this module
 DOCUMENTS_MODELS = ("documents.document", "documents.folder")
@@ -343,7 +344,7 @@ def now_str():
 
 
 def is_writing_method(method):
-    return method in ("create", "write", "unlink") or method.startswith("action_")
+    return method in ("create", "write", "unlink", "load") or method.startswith("action_")
 
 
 def leaf_repr(leaf):
@@ -1812,6 +1813,10 @@ def m_unlink(env, model, ids):
     return unlink_records(env, model, ids)
 
 
+def m_load(env, model, fields, data):
+    return odoo_import.load(THIS, env, model, fields, data)  # tests/odoo/importer.py
+
+
 def m_exists(env, model, ids):
     return existing_ids(env, model, ids)
 
@@ -1917,6 +1922,7 @@ METHODS = {
     "create": (m_create, False),
     "write": (m_write, True),
     "unlink": (m_unlink, True),
+    "load": (m_load, False),
     "exists": (m_exists, True),
     "name_get": (m_name_get, True),
     "name_search": (m_name_search, False),

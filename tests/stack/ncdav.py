@@ -37,6 +37,13 @@ with curl against a real Nextcloud 27.1), so CI sees what the real server does:
     DELETE 204, 404, 412 (If-Match); MOVE/COPY 201 new / 204 replaced, 412 for
     Overwrite: F onto an existing entry or an If-Match failure, 409 without the
     destination's parent or into its own subtree, 403 onto itself, 404 without source.
+  - bulk upload (apps/dav/lib/BulkUpload/ in Nextcloud 27, read in its source): the
+    capabilities (/ocs/v[12].php/cloud/capabilities) announce dav.bulkupload "1.0"
+    (unless --no-bulk); POST /remote.php/dav/bulk takes a multipart/related body
+    (ncbulk.py), and writes each part at its X-File-Path under the user's root as
+    Folder::newFile does: a file there is replaced (its id and properties kept, as by
+    a PUT over it), a missing folder is {"error": true, "message": "Could not create
+    path"}; the answer maps each path to its etag (unquoted) and `%08d` file id.
   - web links: /index.php/f/<fileid> (and /f/<fileid>, where pretty URLs are on)
     answer 303 to /index.php/apps/files/?dir=<folder>&openfile=<fileid>&scrollto=<name>.
 
@@ -62,6 +69,9 @@ import tempfile
 import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ncbulk  # noqa: E402  (the bulk upload's multipart body: ncbulk.py)
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -357,6 +367,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path.startswith("/index.php/apps/files") and self.command in ("GET", "HEAD"):
             return self.answer(200, "<!DOCTYPE html><html><body>Files</body></html>",
                                "text/html; charset=UTF-8")
+        if path in ("/ocs/v1.php/cloud/capabilities", "/ocs/v2.php/cloud/capabilities") \
+                and self.command == "GET":
+            dav = {"chunking": "1.0"}
+            if self.server.bulk:
+                dav["bulkupload"] = "1.0"
+            return self.answer(200, json.dumps({"ocs": {
+                "meta": {"status": "ok", "statuscode": 100 if "/v1." in path else 200},
+                "data": {"capabilities": {"dav": dav}}}}), "application/json; charset=utf-8")
+        if path == "/remote.php/dav/bulk" and self.command == "POST" and self.server.bulk:
+            return self.bulk()
         rel = self.dav_rel(path)
         if rel is None:
             self.read_body_discard()
@@ -482,6 +502,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     os.unlink(tmp)
                 except OSError:
                     pass
+
+    def bulk(self):
+        """Nextcloud's BulkUploadPlugin: each part is Folder::newFile(X-File-Path, content)
+        under the user's root, which replaces a file there (keeping its id and properties,
+        like a PUT over it) and fails with "Could not create path" without its folder."""
+        status, parts = ncbulk.parse(self.headers.get("Content-Type"), self.read_body())
+        written = {}
+        for headers, content in parts:
+            path = headers.get("x-file-path", "")
+            rel = "/".join(s for s in path.split("/") if s)
+            mt = headers.get("x-file-mtime") or headers.get("x-oc-mtime")
+            with self.st.lock:
+                if not path.startswith("/") or not rel or ".." in rel.split("/") or \
+                        not self.st.is_dir(parent_of(rel)) or self.st.is_dir(rel):
+                    written[path] = {"error": True, "message": "Could not create path"}
+                    continue
+                existed = self.st.exists(rel)
+                if existed:
+                    self.st.entry(rel)
+                fd, tmp = tempfile.mkstemp(dir=self.server.tmp_dir)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(content)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, self.st.disk(rel))
+                if mt and mt.isdigit():
+                    os.utime(self.st.disk(rel), (int(mt), int(mt)))
+                fid, etag = self.st.new_entry(rel, keep_id=existed)
+                self.st.propagate(rel)
+            written[path] = {"error": False, "etag": etag,
+                             "fileid": "%08d%s" % (fid, self.st.instance),
+                             "permissions": "RGDNVW"}
+        return self.answer(status, json.dumps(written), "application/json; charset=utf-8")
 
     def dav_MKCOL(self, rel):
         body = self.read_body()
@@ -754,6 +806,8 @@ def main():
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--user", default="odoosync")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--no-bulk", action="store_true",
+                    help="no bulk upload endpoint (capabilities without dav.bulkupload)")
     args = ap.parse_args()
     password = os.environ.get("NCDAV_PASSWORD")
     if not password:
@@ -764,6 +818,7 @@ def main():
     srv.store = Store(args.data_dir, args.user)
     srv.user, srv.password, srv.verbose = args.user, password, args.verbose
     srv.files_prefix = "/remote.php/dav/files/%s" % args.user
+    srv.bulk = not args.no_bulk
     srv.tmp_dir = os.path.join(args.data_dir, "tmp")
     os.makedirs(srv.tmp_dir, exist_ok=True)
     port = srv.server_address[1]

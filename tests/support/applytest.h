@@ -62,13 +62,14 @@ static inline void at_env_init(struct at_env *t, const char *tag)
 /*
  * The clients of an apply test on the stack of t: dav_global_init, a WebDAV handle, a
  * connected Odoo handle and an applier that reports its events to on_event (may be
- * NULL). 0, or the failing step's code with e set; what was made stays in the
- * pointers for at_apply_close().
+ * NULL) and calls before_write (may be NULL) before each write of a job. 0, or the
+ * failing step's code with e set; what was made stays in the pointers for
+ * at_apply_close().
  */
-static inline int
-at_apply_open(const struct at_env *t, struct dav **dav, struct odoo **odoo, struct applier **ap,
-              void (*on_event)(const struct job *, const struct job_event *, void *), void *ud,
-              struct err *e)
+static inline int at_apply_open_hooked(
+    const struct at_env *t, struct dav **dav, struct odoo **odoo, struct applier **ap,
+    void (*on_event)(const struct job *, const struct job_event *, void *), void *ud,
+    void (*before_write)(const struct job *, const char *, void *), void *bw_ud, struct err *e)
 {
     struct apply_opts ao;
     int rc = dav_global_init(e);
@@ -89,7 +90,17 @@ at_apply_open(const struct at_env *t, struct dav **dav, struct odoo **odoo, stru
     ao.odoo = &t->odoo;
     ao.on_event = on_event;
     ao.event_ud = ud;
+    ao.before_write = before_write;
+    ao.before_write_ud = bw_ud;
     return apply_new(ap, &ao, e);
+}
+
+static inline int
+at_apply_open(const struct at_env *t, struct dav **dav, struct odoo **odoo, struct applier **ap,
+              void (*on_event)(const struct job *, const struct job_event *, void *), void *ud,
+              struct err *e)
+{
+    return at_apply_open_hooked(t, dav, odoo, ap, on_event, ud, NULL, NULL, e);
 }
 
 /* Frees what at_apply_open() made (NULLs allowed). */
