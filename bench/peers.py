@@ -142,10 +142,22 @@ class Counter:
         new = lines(self.args.odoo_log)[self.o0:]
         return sum(1 for x in new if b"werkzeug" in x and b'HTTP/1.1"' in x)
 
-    def cloud(self):
+    def _cloud_lines(self):
         new = lines(self.args.nc_log)[self.n0:]
         me = ("/files/%s/" % self.args.nc_user).encode()
-        return sum(1 for x in new if me in x or b"/remote.php/dav/bulk" in x)
+        return [x for x in new if me in x or b"/remote.php/dav/bulk" in x]
+
+    def cloud(self):
+        return len(self._cloud_lines())
+
+    def cloud_busy(self):
+        """Seconds Nextcloud spent on those requests, summed (the log's last field, %D in
+        microseconds): divided by the wall, the requests in flight on average."""
+        total = 0
+        for x in self._cloud_lines():
+            last = x.rsplit(b" ", 1)[-1]
+            total += int(last) if last.isdigit() else 0
+        return total / 1e6
 
 
 def env(args):
@@ -154,7 +166,8 @@ def env(args):
 
 def row(name, wall, rss, files, cnt, note=""):
     r = {"name": name, "wall": wall, "rss": rss, "files": files,
-         "odoo": cnt.odoo() if cnt else 0, "dav": cnt.cloud() if cnt else 0, "note": note}
+         "odoo": cnt.odoo() if cnt else 0, "dav": cnt.cloud() if cnt else 0,
+         "busy": cnt.cloud_busy() if cnt else 0, "note": note}
     # each row as soon as it is measured: a long run cut short still says something
     log("%s: %.1f s, %.2f files/s, %s, Odoo %d req, cloud %d req, load %.1f; %s" %
         (name, wall, files / wall if wall else 0, mib(rss), r["odoo"], r["dav"],
@@ -352,7 +365,8 @@ def main():
                                     seed_run(odoo, tag, records, nper, args.size), n, stack)
                     rows.append(r or {"name": "odoosync cluster, %d worker(s)" % n,
                                       "wall": float("nan"), "rss": -1, "files": nfiles,
-                                      "odoo": 0, "dav": 0, "note": "FAILED (see log above)"})
+                                      "odoo": 0, "dav": 0, "busy": 0,
+                                      "note": "FAILED (see log above)"})
                 files = None
                 for peer, fn in (("rclone", run_rclone), ("curl", run_curl)):
                     if peer not in runs:
@@ -372,10 +386,11 @@ def main():
                     "real peers: %d attachments of %d B on %d record(s) -> Nextcloud "
                     "(load average before: %.1f %.1f %.1f)" % ((nfiles, args.size, records) + load),
                     ["run", "wall s", "files/s", "peak RSS", "Odoo req/file", "cloud req/file",
-                     "x rclone files/s", "x curl files/s", "note"],
+                     "cloud req in flight", "x rclone files/s", "x curl files/s", "note"],
                     [[r["name"], "%.1f" % r["wall"],
-                      "%.1f" % (nfiles / r["wall"]) if r["wall"] == r["wall"] else "-",
+                      "%.2f" % (nfiles / r["wall"]) if r["wall"] == r["wall"] else "-",
                       mib(r["rss"]), per(r["odoo"], nfiles), per(r["dav"], nfiles),
+                      "%.1f" % (r["busy"] / r["wall"]) if r["wall"] == r["wall"] else "-",
                       "%.2f" % (ref["rclone"]["wall"] / r["wall"]) if "rclone" in ref else "-",
                       "%.2f" % (ref["curl"]["wall"] / r["wall"]) if "curl" in ref else "-",
                       r["note"]] for r in rows])

@@ -4,7 +4,8 @@
  *
  * Each is one dav_simple() or dav_run() with its own reading of the
  * status: MKCOL's 405 is "it exists" and, with parents, a 409 creates the
- * ancestors top-down; DELETE and MOVE send If-Match (the etag without W/,
+ * ancestors top-down (a 423, a folder being made by another request, is asked
+ * again); DELETE and MOVE send If-Match (the etag without W/,
  * see dav_match_etag()); a 412 on MOVE/COPY is the target existing, or,
  * when the target is not there (or overwrite was asked), the source's etag
  * having changed; a 207 on DELETE, MOVE or COPY is a partial failure (a
@@ -18,17 +19,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "banned.h"
 
 /* --- simple methods ------------------------------------------------------------- */
+
+/*
+ * Nextcloud answers 423 Locked to a MKCOL of a folder another request is creating at the
+ * same moment (its file locking: seen on Nextcloud 27 when two jobs make the same missing
+ * parent): asked again a moment later, it exists (405) or is made. A lock that lasts (a
+ * client's WebDAV LOCK) stays ERR_RETRY after MKCOL_LOCKED_TRIES.
+ */
+#define MKCOL_LOCKED_TRIES 4
 
 static int mkcol_one(struct dav *d, const char *path, struct dav_result *out, struct err *e)
 {
     struct dav_xfer x;
     int rc;
 
-    rc = dav_simple(d, "MKCOL", path, NULL, NULL, &x, ERR_CONFLICT, "precondition failed", e);
+    for (int attempt = 1;; attempt++) {
+        rc = dav_simple(d, "MKCOL", path, NULL, NULL, &x, ERR_CONFLICT, "precondition failed", e);
+        if (x.status != 423 || attempt == MKCOL_LOCKED_TRIES)
+            break;
+        dav_xfer_release(&x);
+        err_clear(e);
+        usleep(100000 * attempt); /* 0.1, 0.2, 0.3 s */
+    }
     if (rc < 0 && x.status == 405)
         rc = err_set(e, ERR_EXISTS, "MKCOL \"%.300s\": HTTP 405: it already exists", path);
     if (x.status)

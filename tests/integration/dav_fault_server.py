@@ -17,6 +17,8 @@ request is served normally ("ok" in a queue also means: serve normally).
 Faults:
   503 | 429 | 502 | 504   that status, no Retry-After
   404                    404 Not Found (whatever the path)
+  423                    423 Locked (Nextcloud, to a MKCOL of a folder another request is
+                         making at that moment)
   503ra<N>               503 with Retry-After: N (seconds)
   reset                  read half of the request body, then reset the connection (RST)
   malformed              207 with a truncated multistatus body
@@ -164,6 +166,10 @@ class Handler(BaseHTTPRequestHandler):
             if fault == "404":
                 self.cur_bytes = len(self._read_body())
                 self._reply(404, b"not found\n")
+                return
+            if fault == "423":
+                self.cur_bytes = len(self._read_body())
+                self._reply(423, b"locked\n")
                 return
             if fault in ("503", "429", "502", "504") or fault.startswith("503ra"):
                 body = self._read_body()

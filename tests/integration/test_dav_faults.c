@@ -39,6 +39,8 @@ static const char *const rules[] = {
     "GET /dav/slow.txt 503ra100,503ra100",
     "PUT /remote.php/dav/uploads/u/odoosync-* ok,ok,reset",
     "MOVE /dav/locked-dir partial",
+    "MKCOL /dav/mkbusy 423,423",
+    "MKCOL /dav/mkstuck 423,423,423,423,423,423",
 };
 
 /* Start the fault server; returns its port or -1. */
@@ -446,6 +448,20 @@ static void test_move_multistatus(struct check_count *cc, struct dav *d)
     CHECK_INT(cc, count_log("MOVE", "/dav/locked-dir", "partial", NULL), 1);
 }
 
+/* A MKCOL answered 423 (Nextcloud: another request is making that folder) is asked again
+ * a moment later; a lock that stays is ERR_RETRY. */
+static void test_mkcol_locked(struct check_count *cc, struct dav *d)
+{
+    struct err e = ERR_INIT;
+
+    CHECK_MSG(cc, dav_mkcol(d, "/mkbusy", 1, NULL, &e) == 0, "%s", e.msg);
+    CHECK_INT(cc, count_log("MKCOL", "/dav/mkbusy", "423", NULL), 2);
+    CHECK_INT(cc, count_log("MKCOL", "/dav/mkbusy", "ok", NULL), 1);
+    CHECK_INT(cc, dav_mkcol(d, "/mkstuck", 0, NULL, &e), ERR_RETRY);
+    CHECK_MSG(cc, strstr(e.msg, "423") != NULL || strstr(e.msg, "locked") != NULL, "%s", e.msg);
+    CHECK_INT(cc, count_log("MKCOL", "/dav/mkstuck", "423", NULL), 4);
+}
+
 static void test_refused(struct check_count *cc)
 {
     struct sockaddr_in sa;
@@ -500,6 +516,7 @@ int main(void)
     test_nextcloud_dialect(&cc, port);
     test_chunked(&cc, port);
     test_move_multistatus(&cc, d);
+    test_mkcol_locked(&cc, d);
     test_refused(&cc);
     dav_free(d);
     dav_free(d0);
