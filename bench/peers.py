@@ -6,7 +6,10 @@ command, each run on fresh records seeded into the real Odoo over JSON-RPC (part
 "bench <run> <k>", one configured type matching only them) and an empty root of the
 Nextcloud user's files:
 
-  local        `odoosync run --once` (worker.concurrency = --concurrency)
+  local        `odoosync run --once` (worker.concurrency = --concurrency, default 16: an
+               odoosync job waits on the requests it shares with others, so 16 jobs keep
+               fewer Nextcloud requests in flight than rclone's or curl's 8 transfers:
+               the "cloud req in flight" column, Nextcloud's busy time over the wall)
   cluster N    N `odoosync work` (Kafka and Redis of a CI stack, started for this) and
                `odoosync produce --once`, until every job has a final event
   rclone       `rclone copy --transfers 8` of the same files from a local folder
@@ -21,7 +24,7 @@ endpoint), the machine's load average before. Nothing asserts a speed.
 
 usage: peers.py --odoo-url URL --odoo-db DB --odoo-log FILE --nc-url URL --nc-user U
                 --nc-password P --nc-log FILE [--cases 1x200,200x10] [--size 4096]
-                [--concurrency 8] [--workers 1,2] [--transfers 8]
+                [--concurrency 16] [--workers 1,2] [--transfers 8]
 """
 import argparse
 import base64
@@ -337,7 +340,7 @@ def main():
     ap.add_argument("--nc-log", required=True)
     ap.add_argument("--cases", default="1x200,200x10")
     ap.add_argument("--size", type=int, default=4096)
-    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--transfers", type=int, default=8)
     ap.add_argument("--runs", default="local,cluster,rclone,curl")
