@@ -86,7 +86,6 @@ int main(void)
     struct odoo *odoo = NULL;
     struct applier *ap = NULL;
     struct at_pool pl;
-    struct pool_opts po;
     struct pool_stats ps;
     struct apply_stats st;
     struct victim victim;
@@ -94,7 +93,6 @@ int main(void)
     long ids[NUP + NDEL], partner = 0;
     char root[128], path[256], content[128], type[16];
     struct err e = ERR_INIT;
-    cJSON *vals;
 
     if (stackenv_load() < 0)
         return 1;
@@ -114,10 +112,7 @@ int main(void)
         at_apply_close(dav, odoo, ap);
         return check_done(&cc);
     }
-    vals = cJSON_CreateObject();
-    cJSON_AddStringToObject(vals, "name", "Batched Partner");
-    CHECK_MSG(&cc, odoo_create(odoo, "res.partner", vals, &partner, &e) == 0, "%s", e.msg);
-    cJSON_Delete(vals);
+    CHECK_MSG(&cc, at_partner(odoo, "Batched Partner", &partner, &e) == 0, "%s", e.msg);
     CHECK_MSG(&cc, dav_mkcol(dav, root, 1, NULL, &e) == 0, "%s", e.msg);
     for (int i = 0; i < NUP + NDEL; i++) {
         snprintf(content, sizeof(content), "content of file %d of %s\n", i, root);
@@ -134,13 +129,7 @@ int main(void)
     }
 
     victim.att_id = ids[VICTIM];
-    pool_opts_init(&po);
-    po.concurrency = 8;
-    po.apply = apply_job;
-    po.apply_ud = ap;
-    CHECK_MSG(&cc, at_pool_new(&pl, &po, &t, &e) == 0, "%s", e.msg);
-    for (int i = 0; i < NUP + NDEL; i++)
-        CHECK_INT(&cc, at_pool_send(&pl, &jobs[i]), 0);
+    CHECK_MSG(&cc, at_pool_of(&pl, ap, &t, jobs, NUP + NDEL, &e) == 0, "%s", e.msg);
     CHECK_INT(&cc,
               emu_control(getenv("ODOO_URL"), "{\"delay_next\": {\"seconds\": 0.2, \"count\": 60, "
                                               "\"path\": \"/jsonrpc\"}}"),
@@ -204,15 +193,7 @@ int main(void)
     CHECK(&cc, st.unlinks < NDEL);
     CHECK_INT(&cc, st.read_ids, NDEL);
 
-    /* the delays left over would slow other tests: use them up */
-    for (int i = 0; i < 80; i++) {
-        long long t0 = at_now_ms();
-        long n = 0;
-
-        odoo_search_count(odoo, "res.partner", NULL, &n, &e);
-        if (at_now_ms() - t0 < 150)
-            break;
-    }
+    at_use_up_delays(odoo, 80);
     at_pool_free(&pl);
     for (int i = 0; i < NUP + NDEL; i++)
         job_release(&jobs[i]);

@@ -149,6 +149,21 @@ static inline int at_b64(const unsigned char *p, size_t n, struct buf *out)
     return buf_append(out, "", 1) < 0 ? -1 : 0; /* NUL, not counted below */
 }
 
+/* A res.partner named name; *id set. */
+static inline int at_partner(struct odoo *o, const char *name, long *id, struct err *e)
+{
+    cJSON *vals = cJSON_CreateObject();
+    int rc;
+
+    if (!vals || !cJSON_AddStringToObject(vals, "name", name)) {
+        cJSON_Delete(vals);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    rc = odoo_create(o, "res.partner", vals, id, e);
+    cJSON_Delete(vals);
+    return rc;
+}
+
 /* A binary attachment of res.partner,res_id with this content; *id set. */
 static inline int at_attach(struct odoo *o, long res_id, const char *name, const char *content,
                             long *id, struct err *e)
@@ -371,6 +386,45 @@ static inline void at_pool_free(struct at_pool *ap)
     kq_producer_free(ap->prod);
     kq_local_free(ap->q);
     memset(ap, 0, sizeof(*ap));
+}
+
+/* A pool of 8 applying jobs with ap, each of jobs[0..n) sent; -1 with e set when not made. */
+static inline int at_pool_of(struct at_pool *pl, struct applier *ap, const struct at_env *t,
+                             const struct job *jobs, int n, struct err *e)
+{
+    struct pool_opts po;
+
+    pool_opts_init(&po);
+    po.concurrency = 8;
+    po.apply = apply_job;
+    po.apply_ud = ap;
+    if (at_pool_new(pl, &po, t, e) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (at_pool_send(pl, &jobs[i]) < 0) {
+            err_set(e, ERR_INTERNAL, "job %d not sent", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * After a test made the shared emulator's calls slow (its delay_next control): the
+ * delays left are used up with cheap calls, so that they slow no other test.
+ */
+static inline void at_use_up_delays(struct odoo *o, int max)
+{
+    struct err e = ERR_INIT;
+
+    for (int i = 0; i < max; i++) {
+        long long t0 = at_now_ms();
+        long n = 0;
+
+        odoo_search_count(o, "res.partner", NULL, &n, &e);
+        if (at_now_ms() - t0 < 150)
+            break;
+    }
 }
 
 /* ---- Redis ---- */
