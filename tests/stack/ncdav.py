@@ -44,6 +44,10 @@ with curl against a real Nextcloud 27.1), so CI sees what the real server does:
     Folder::newFile does: a file there is replaced (its id and properties kept, as by
     a PUT over it), a missing folder is {"error": true, "message": "Could not create
     path"}; the answer maps each path to its etag (unquoted) and `%08d` file id.
+  - a MKCOL of a folder another MKCOL is making at that moment is 423 Locked
+    (`Sabre\\DAV\\Exception\\FileLocked`, '"<name>" is locked'): Nextcloud's file locking,
+    seen on Nextcloud 27 when two clients make the same missing folder; a MKCOL here
+    holds its path for MKCOL_LOCK_S.
   - web links: /index.php/f/<fileid> (and /f/<fileid>, where pretty URLs are on)
     answer 303 to /index.php/apps/files/?dir=<folder>&openfile=<fileid>&scrollto=<name>.
 
@@ -109,6 +113,9 @@ def new_file_etag():
 
 def new_dir_etag():
     return "%013x" % (int(time.time() * 1e6) ^ secrets.randbits(16))
+
+
+MKCOL_LOCK_S = 0.02  # how long a MKCOL holds its path's lock here (Nextcloud: its run)
 
 
 class Store:
@@ -538,6 +545,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def dav_MKCOL(self, rel):
         body = self.read_body()
         with self.st.lock:
+            if rel in self.server.making:
+                return self.error(423, "FileLocked", '"%s" is locked' % rel.rsplit("/", 1)[-1])
             if self.st.exists(rel):
                 return self.error(405, "MethodNotAllowed", "The resource you tried to create "
                                   "already exists")
@@ -545,9 +554,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.error(409, "Conflict", "Parent node does not exist")
             if body:
                 return self.error(415, "UnsupportedMediaType", "extended MKCOL not supported")
-            os.mkdir(self.st.disk(rel))
-            self.st.new_entry(rel)
-            self.st.propagate(rel)
+            self.server.making.add(rel)
+        try:
+            time.sleep(MKCOL_LOCK_S)  # Nextcloud holds the path's lock while it makes it
+            with self.st.lock:
+                os.mkdir(self.st.disk(rel))
+                self.st.new_entry(rel)
+                self.st.propagate(rel)
+        finally:
+            with self.st.lock:
+                self.server.making.discard(rel)
         self.answer(201, b"")
 
     def dav_DELETE(self, rel):
@@ -819,6 +835,7 @@ def main():
     srv.user, srv.password, srv.verbose = args.user, password, args.verbose
     srv.files_prefix = "/remote.php/dav/files/%s" % args.user
     srv.bulk = not args.no_bulk
+    srv.making = set()  # paths a MKCOL is making: another MKCOL of one meanwhile is 423
     srv.tmp_dir = os.path.join(args.data_dir, "tmp")
     os.makedirs(srv.tmp_dir, exist_ok=True)
     port = srv.server_address[1]

@@ -102,6 +102,54 @@ class NcDav(unittest.TestCase):
         return self.listing(rel, "0")[""]
 
     # ------------------------------------------------------------------ identity
+    def test_mkcol_of_a_folder_being_made_is_locked(self):
+        import threading
+        got = []
+        ts = [threading.Thread(target=lambda: got.append(self.req("MKCOL", self.p("m"))[0]))
+              for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(sorted(got), [201, 423])
+        self.assertEqual(self.req("MKCOL", self.p("m"))[0], 405)  # made, once
+
+    def test_bulk_upload_like_nextcloud(self):
+        import hashlib
+        import json
+        st, data, _ = self.req("GET", "/ocs/v2.php/cloud/capabilities?format=json",
+                               headers={"OCS-APIRequest": "true"}, raw_path=True)
+        self.assertEqual(st, 200)
+        self.assertEqual(json.loads(data)["ocs"]["data"]["capabilities"]["dav"]["bulkupload"],
+                         "1.0")
+        self.put("old.txt", b"old content")
+        self.tag("old.txt", "attachment", "7")
+        fid_old = self.props("old.txt")["{http://owncloud.org/ns}fileid"]
+        root = self.base[len("/remote.php/dav/files/odoosync"):]
+        parts, files = [], {"new.txt": b"new", "old.txt": b"replaced", "nodir/x.txt": b"x"}
+        for name, content in files.items():
+            parts.append(("--B\r\nX-File-Path: %s\r\nX-File-MD5: %s\r\n"
+                          "Content-Length: %d\r\n\r\n" % (root + self.p(name),
+                                                          hashlib.md5(content).hexdigest(),
+                                                          len(content))).encode()
+                         + content + b"\r\n")
+        body = b"".join(parts) + b"--B--\r\n"
+        st, data, _ = self.req("POST", "/remote.php/dav/bulk", body,
+                               {"Content-Type": "multipart/related; boundary=B"}, raw_path=True)
+        self.assertEqual(st, 200)
+        ans = json.loads(data)
+        self.assertFalse(ans[root + self.p("new.txt")]["error"])
+        self.assertTrue(ans[root + self.p("nodir/x.txt")]["error"])
+        self.assertEqual(ans[root + self.p("nodir/x.txt")]["message"], "Could not create path")
+        # an existing file is replaced, unconditionally, keeping its id and properties
+        self.assertEqual(self.req("GET", self.p("old.txt"))[1], b"replaced")
+        props = self.props("old.txt")
+        self.assertEqual(props["{http://owncloud.org/ns}fileid"], fid_old)
+        self.assertEqual(props.get("{urn:odoosync}attachment"), "7")
+        self.assertTrue(ans[root + self.p("old.txt")]["fileid"].startswith(
+            "%08d" % int(fid_old)))
+        self.assertEqual(self.req("GET", self.p("new.txt"))[1], b"new")
+
     def test_status_says_nextcloud(self):
         st, data, _ = self.req("GET", "/status.php", auth=False, raw_path=True)
         self.assertEqual(st, 200)
