@@ -9,7 +9,8 @@
  * path and content; when no upload of the batch is in flight it leads: it takes
  * every file queued (at most DAV_BULK_MAX_FILES). One file alone goes by its
  * create-only PUT, made by the leader (so that the files coming meanwhile queue
- * for the next request). Several: for the files of each folder it lists the
+ * for the next request). Several: a file alone of its folder goes by its own PUT
+ * (a listing would cost as much); for the files of each other folder it lists the
  * folder (PROPFIND Depth 1) and leaves out every file whose name is taken there
  * (compared without case, so that the create-only PUT decides any doubt), then
  * sends the rest in one bulk request, and hands each job its answer. Files
@@ -165,6 +166,8 @@ static void look(struct dav *d, struct bulk_wait *mine)
         char *folder;
         int rc, seen = 0;
 
+        if (w->rc != 0)
+            continue; /* going alone already: its folder is not listed for it */
         for (struct bulk_wait *v = mine; v != w && !seen; v = v->next)
             seen = parent_len(v->path) == parent_len(w->path) &&
                    strncmp(v->path, w->path, parent_len(w->path)) == 0;
@@ -186,6 +189,21 @@ static void look(struct dav *d, struct bulk_wait *mine)
             if (v->rc == 0 && parent_len(v->path) == l.flen &&
                 strncmp(v->path, w->path, l.flen) == 0)
                 v->rc = rc == ERR_NOTFOUND ? ERR_NOTFOUND : APPLY_BULK_ALONE;
+    }
+}
+
+/* A file alone of its folder in this request would cost a listing and a share of the
+ * request instead of one PUT: it goes by its own create-only PUT, side by side. */
+static void alone_in_folder(struct bulk_wait *mine)
+{
+    for (struct bulk_wait *w = mine; w; w = w->next) {
+        size_t fl = parent_len(w->path);
+        int others = 0;
+
+        for (struct bulk_wait *v = mine; v && !others; v = v->next)
+            others = v != w && parent_len(v->path) == fl && strncmp(v->path, w->path, fl) == 0;
+        if (!others)
+            w->rc = APPLY_BULK_ALONE;
     }
 }
 
@@ -217,11 +235,14 @@ static long send(struct dav *d, struct bulk_wait *mine)
 
     if (one_left(d, mine)) /* nothing to share: its PUT is one request, and no listing */
         return 0;
+    alone_in_folder(mine);
     look(d, mine);
-    if (one_left(d, mine))
-        return 0;
     for (w = mine; w; w = w->next)
         k += w->rc == 0;
+    if (k < 2) { /* one left (its name free): its PUT; none: nothing to send */
+        one_left(d, mine);
+        return 0;
+    }
     items = calloc(k, sizeof(*items));
     if (!items) {
         for (w = mine; w; w = w->next)
