@@ -2,7 +2,7 @@
 """peers_verify: after `bench/run peers`, check what one odoosync run left on the real peers.
 
     peers_verify.py RUN [--odoo-url URL] [--odoo-db DB] [--nc-url URL] [--nc-user U]
-                        --nc-password P
+                        --nc-password P [--limit N]
 
 RUN is a run's tag as the benchmark logs it ("6b0fddbd-1x200-local"). For every
 attachment of that run's partners: it is a `url` one whose web link names a Nextcloud
@@ -30,6 +30,7 @@ def main():
     ap.add_argument("--nc-user", default="bench")
     ap.add_argument("--nc-password", required=True)
     ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--limit", type=int, default=0, help="check only the first N attachments")
     args = ap.parse_args()
     m = re.match(r"^[0-9a-f]+-(\d+)x(\d+)-", args.run)
     if not m:
@@ -55,7 +56,9 @@ def main():
                                [[["name", "like", "bench %s " % args.run]]], {"fields": ["id"]})]
     atts = x("ir.attachment", "search_read",
              [[["res_model", "=", "res.partner"], ["res_id", "in", ids]]],
-             {"fields": ["id", "name", "type", "url"]})
+             {"fields": ["id", "name", "type", "url"], "order": "id"})
+    if args.limit:
+        atts = atts[:args.limit]
     bad = 0
     for a in atts:
         fid = re.search(r"/f/(\d+)$", a["url"] or "")
