@@ -278,6 +278,11 @@ static long send(struct dav *d, struct bulk_wait *mine)
     return 1;
 }
 
+int apply_bulk_usable(struct apply_conn *c, long long len)
+{
+    return c->a->bulk && len >= 0 && len <= DAV_BULK_FILE_MAX && dav_bulk_supported(c->dav);
+}
+
 int apply_bulk_put(struct apply_conn *c, const char *path, const char *data, size_t len,
                    const char *sha1_hex, struct dav_result *r, struct err *e)
 {
@@ -285,7 +290,7 @@ int apply_bulk_put(struct apply_conn *c, const char *path, const char *data, siz
     struct bulk_wait me;
 
     memset(r, 0, sizeof(*r));
-    if (!b || len > DAV_BULK_FILE_MAX || !dav_bulk_supported(c->dav))
+    if (!apply_bulk_usable(c, (long long)len))
         return APPLY_BULK_ALONE;
     memset(&me, 0, sizeof(me));
     me.path = path;

@@ -70,6 +70,9 @@ int apply_att_read_doc(struct apply_conn *c, long id, int with_datas, cJSON **at
 #define APPLY_BULK_ALONE 1
 int apply_bulk_new(struct bulk_batch **out);
 void apply_bulk_free(struct bulk_batch *b);
+/* Whether a file of len bytes may go in a bulk request on c's server (asked before its
+ * content is read into memory: most servers have no bulk endpoint). */
+int apply_bulk_usable(struct apply_conn *c, long long len);
 int apply_bulk_put(struct apply_conn *c, const char *path, const char *data, size_t len,
                    const char *sha1_hex, struct dav_result *r, struct err *e);
 void apply_bulk_stats(struct bulk_batch *b, long *posts, long *files, long *alone);

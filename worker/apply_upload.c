@@ -239,8 +239,8 @@ static int upload_shared(struct apply_conn *c, const struct job *j, struct spool
     char *data;
     int rc;
 
-    if (sp->written > DAV_BULK_FILE_MAX || sp->written < 0)
-        return APPLY_BULK_ALONE;
+    if (!apply_bulk_usable(c, sp->written))
+        return APPLY_BULK_ALONE; /* (no bulk endpoint: nothing read into memory) */
     data = malloc(sp->written ? (size_t)sp->written : 1);
     if (!data)
         return APPLY_BULK_ALONE;
