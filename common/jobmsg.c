@@ -132,6 +132,19 @@ int job_time_parse(const char *s, long long *ms)
     return 0;
 }
 
+long long job_odoo_time_s(const char *s)
+{
+    char rfc[24];
+    long long ms;
+
+    if (!s || strlen(s) < 19 || (s[19] && s[19] != '.'))
+        return 0;
+    memcpy(rfc, s, 19);
+    rfc[10] = rfc[10] == ' ' || rfc[10] == 'T' ? 'T' : '?';
+    memcpy(rfc + 19, "Z", 2);
+    return job_time_parse(rfc, &ms) == 0 && ms > 0 ? ms / 1000 : 0;
+}
+
 long long job_now_ms(void)
 {
     struct timespec ts;

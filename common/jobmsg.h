@@ -32,6 +32,12 @@ int job_time_format(long long ms, char out[JOB_TIME_SIZE]);
  * since the epoch (fraction truncated to ms). 0, or -1 if malformed.
  */
 int job_time_parse(const char *s, long long *ms);
+/*
+ * An Odoo datetime ("2026-12-02 11:50:20", UTC, maybe with a fraction, as write_date is
+ * read) -> seconds since the epoch; 0 when s is NULL or malformed. An upload stamps it as
+ * the file's modification time (docs/design.md section 4.2).
+ */
+long long job_odoo_time_s(const char *s);
 /* Current time, ms since the epoch (CLOCK_REALTIME). */
 long long job_now_ms(void);
 /* Append s as a JSON string literal (quoted, escaped; UTF-8 kept as is). */

@@ -111,6 +111,8 @@ static int cmp_ent_fileid(const void *a, const void *b)
 struct idx {
     const struct snap_link **links; /* by file id: links with an attachment id and a file id */
     size_t nlinks;
+    const struct snap_link **ups; /* by path: uploads not seen yet, with the mtime they gave */
+    size_t nups;
     const struct ident_dir **recs; /* the folders by record */
     size_t nrecs;
     const struct snap_entry **ids; /* the entries of this snapshot with a file id, by it */
@@ -184,8 +186,42 @@ static const struct snap_entry *entry_of_fileid(const struct idx *x, const char 
     return hit ? *hit : NULL;
 }
 
+static int cmp_link_path(const void *a, const void *b)
+{
+    return strcmp((*(const struct snap_link *const *)a)->path,
+                  (*(const struct snap_link *const *)b)->path);
+}
+
+/*
+ * The attachment whose upload (planned by the previous pass, no file id seen yet) wrote
+ * the file en: the same path and size, and the modification time the upload gave it
+ * (the attachment's write_date, to the second). 0 when none, or when two uploads name
+ * that path.
+ */
+static long upload_of(const struct idx *x, const struct snap_entry *en)
+{
+    size_t lo = 0, hi = x->nups, mid;
+
+    if (en->is_dir || en->mtime <= 0)
+        return 0;
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        if (strcmp(x->ups[mid]->path, en->path) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= x->nups || strcmp(x->ups[lo]->path, en->path) != 0 ||
+        (lo + 1 < x->nups && strcmp(x->ups[lo + 1]->path, en->path) == 0))
+        return 0;
+    if (x->ups[lo]->size != en->size || x->ups[lo]->mtime != en->mtime)
+        return 0;
+    return x->ups[lo]->att_id;
+}
+
 static void idx_release(struct idx *x)
 {
+    free(x->ups);
     free(x->links);
     free(x->recs);
     free(x->ids);
@@ -196,14 +232,23 @@ static int idx_build(struct idx *x, const struct cloud_snap *cs, const struct sn
 {
     memset(x, 0, sizeof *x);
     x->links = malloc(((prev ? prev->n : 0) + 1) * sizeof *x->links);
+    x->ups = malloc(((prev ? prev->n : 0) + 1) * sizeof *x->ups);
     x->recs = malloc(((dirs ? dirs->n : 0) + 1) * sizeof *x->recs);
     x->ids = malloc((cs->n + 1) * sizeof *x->ids);
-    if (!x->links || !x->recs || !x->ids)
+    if (!x->links || !x->ups || !x->recs || !x->ids)
         return ERR_NOMEM;
-    for (size_t i = 0; prev && i < prev->n; i++)
-        if (prev->v[i].att_id > 0 && prev->v[i].size != SNAP_LINK_GONE && has_id(prev->v[i].fileid))
-            x->links[x->nlinks++] = &prev->v[i];
+    for (size_t i = 0; prev && i < prev->n; i++) {
+        const struct snap_link *l = &prev->v[i];
+
+        if (l->att_id <= 0 || l->size == SNAP_LINK_GONE)
+            continue;
+        if (has_id(l->fileid))
+            x->links[x->nlinks++] = l;
+        else if (l->mtime > 0 && l->size >= 0 && l->path)
+            x->ups[x->nups++] = l;
+    }
     qsort(x->links, x->nlinks, sizeof *x->links, cmp_link_fileid);
+    qsort(x->ups, x->nups, sizeof *x->ups, cmp_link_path);
     for (size_t i = 0; dirs && i < dirs->n; i++)
         x->recs[x->nrecs++] = &dirs->v[i];
     qsort(x->recs, x->nrecs, sizeof *x->recs, cmp_dir_record);
@@ -232,8 +277,15 @@ static int resolve_att(const struct idx *x, const struct snap_links *prev, struc
         en->retag = by_id > 0;
         return 1;
     }
-    if (by_id <= 0)
-        return 0;
+    if (by_id <= 0) {
+        /* no file id recorded yet: the previous pass's upload, told by what it wrote */
+        long up = upload_of(x, en);
+
+        if (up <= 0)
+            return 0;
+        en->att_tag = up;
+        return 1;
+    }
     en->att_tag = by_id;
     en->retag = 1;
     return 1;

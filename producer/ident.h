@@ -14,6 +14,11 @@
  *     previous pass saw linked to attachment A (plan.links) is A's file: its
  *     att_tag becomes A, and retag is set (the planner tags it again: the
  *     relink of the attachment carries the tag);
+ *   - a file without a tag and without such a link, where the previous pass planned
+ *     attachment A's upload (a link with no file id yet: the id came with the PUT's
+ *     answer), is A's file when it has the upload's size and the modification time the
+ *     upload gave it (A's write_date then, to the second): uploads to a server whose urls
+ *     are web links write no tag (the url names the file id). retag stays 0;
  *   - a tag A whose link recorded another file id is stale (left behind, or
  *     copied): the file is another one. Its att_tag becomes the attachment its
  *     own file id was linked to (retag), else 0: a new file, linked as a new

@@ -149,6 +149,7 @@ struct snap_entry {
                          app, producer/plan_docs.c), NULL if none */
     char *synced;     /* {urn:odoosync}synced "<sha1> <etag>": a Documents file's content and
                          ETag when both sides last had the same bytes, NULL if none */
+    long long mtime;  /* getlastmodified, Unix seconds; 0 unknown */
     /* set by ident_resolve() (ident.h), where the server gives file ids: */
     int retag;      /* att_tag / record_tag is the one its file id proves, not the server's
                        (lost when a parent folder moved): the entry is to be tagged again */
@@ -191,16 +192,18 @@ struct cloud_snap {
  */
 struct snap_link {
     long att_id;
-    char *path;     /* where the file is after the pass's jobs (its folder renamed or moved) */
-    char *etag;     /* as scanned (a rename keeps it), may be NULL */
-    long long size; /* SNAP_LINK_GONE: an upload whose file was gone before a pass saw its
-                       file id (a server with file ids): kept for its records only, proves
-                       no file; -1 for a folder */
-    char *fileid;   /* oc:fileid, NULL where the server has none */
-    char *rec;      /* the record whose folder holds the file after the pass (the link's
-                       intended record: both sides agree on it once the jobs are applied) */
-    char *att_rec;  /* the attachment's record as scanned */
-    char *file_rec; /* the record of the folder the file was scanned in */
+    char *path;      /* where the file is after the pass's jobs (its folder renamed or moved) */
+    char *etag;      /* as scanned (a rename keeps it), may be NULL */
+    long long size;  /* SNAP_LINK_GONE: an upload whose file was gone before a pass saw its
+                        file id (a server with file ids): kept for its records only, proves
+                        no file; -1 for a folder */
+    char *fileid;    /* oc:fileid, NULL where the server has none */
+    char *rec;       /* the record whose folder holds the file after the pass (the link's
+                        intended record: both sides agree on it once the jobs are applied) */
+    char *att_rec;   /* the attachment's record as scanned */
+    char *file_rec;  /* the record of the folder the file was scanned in */
+    long long mtime; /* an upload: the modification time it gives the file (the
+                        attachment's write_date, Unix seconds), 0 none */
 };
 
 #define SNAP_LINK_GONE (-2LL)

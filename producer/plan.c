@@ -588,6 +588,7 @@ static void ctx_release(struct ctx *c)
     free(c->early_paths);
     free(c->web_root);
     free(c->fid);
+    free(c->webref);
     for (i = 0; i < c->ntf; i++) {
         free(c->tf[i].name);
         free(c->tf[i].want);

@@ -17,6 +17,8 @@
  */
 #include "plan_int.h"
 
+#include "jobmsg.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,9 +70,10 @@ static int ensure_names(struct ctx *c, struct dfold *d)
 #define PLAN_EMPTY_SHA1 "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 
 /* One link for the next pass (model.h struct snap_link); en NULL: a file this pass
- * uploads, of `size` bytes, not seen yet. */
+ * uploads, of `size` bytes, not seen yet, stamped with mtime. */
 static int put_link(struct ctx *c, long id, const char *path, const struct snap_entry *en,
-                    long long size, const char *rec, const char *att_rec, const char *file_rec)
+                    long long size, long long mtime, const char *rec, const char *att_rec,
+                    const char *file_rec)
 {
     struct snap_link l;
 
@@ -83,6 +86,7 @@ static int put_link(struct ctx *c, long id, const char *path, const struct snap_
     l.rec = snap_lend(rec);
     l.att_rec = snap_lend(att_rec);
     l.file_rec = snap_lend(file_rec);
+    l.mtime = mtime;
     if (snap_links_add(&c->p->links, &l) < 0)
         return c->nomem = 1, ERR_NOMEM;
     return 0;
@@ -126,8 +130,10 @@ static int plan_upload(struct ctx *c, const struct snap_att *a, long of,
         j->expect.checksum = xdup(c, a->checksum && *a->checksum ? a->checksum : PLAN_EMPTY_SHA1);
         j->expect.write_date = xdup(c, a->write_date);
         /* the file the next scan should find: an attachment deleted in Odoo before that
-         * scan still deletes the file it was uploaded to (path and size prove it) */
-        put_link(c, a->id, j->path, NULL, a->file_size, d->key, d->key, d->key);
+         * scan still deletes the file it was uploaded to (path and size prove it, and on a
+         * server with file ids the modification time the upload gives it: ident.h) */
+        put_link(c, a->id, j->path, NULL, a->file_size, job_odoo_time_s(a->write_date), d->key,
+                 d->key, d->key);
     }
     free(path);
     free(fname);
@@ -255,7 +261,7 @@ static int same_file(const struct ctx *c, const struct snap_link *l, const struc
 static int add_link(struct ctx *c, long id, const char *path, const struct snap_entry *en,
                     const char *rec, const char *att_rec, const char *file_rec)
 {
-    return put_link(c, id, path, en, en->size, rec, att_rec, file_rec);
+    return put_link(c, id, path, en, en->size, 0, rec, att_rec, file_rec);
 }
 
 /* Keep the previous pass's link of id (nothing was decided about it this pass). */
@@ -449,7 +455,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         struct dfold *d = &c->df[pdf];
         const char *bn = base_name(primary->path);
         char *pp, *url;
-        int renamed, url_stale, untagged, form_ok, moved, refolded;
+        int renamed, url_stale, untagged, form_ok, moved, refolded, by_id;
         if (pdf != of && odoo_moved_att(c, a, of, pdf, now_att))
             return plan_move_file(c, a, of, d->key,
                                   d->cur_path && strcmp(d->cur_path, d->post) == 0, primary,
@@ -477,13 +483,17 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         moved = !upath || strcmp(upath, pp) != 0;
         url_stale = !form_ok ||
                     (moved && !(c->in->link_web && primary->fileid && *primary->fileid && form_ok));
+        /* named by its web link, by file id: that is its identity, no tag is written or
+         * needed (ident.h); unless it still carries another attachment's stale tag */
+        by_id = plan_link_own(c, a) == primary && !primary->stale_att;
         /* adopted by its url (a file replaced in place loses its dead properties), or told
          * by its file id (a parent folder moved on Nextcloud, ident.h): tag it */
-        untagged = primary->att_tag != a->id || primary->retag;
+        untagged = (primary->att_tag != a->id || primary->retag) && !by_id;
         /* its folder moves this pass on a server with file ids (Nextcloud, ownCloud): the
-         * move leaves the files' dead properties behind, and its web link stays right:
-         * relinked all the same, to tag it at its new place in this pass */
-        refolded = moved && !url_stale && primary->fileid && *primary->fileid;
+         * move leaves the files' dead properties behind, and its url stays right: relinked
+         * all the same, to tag it at its new place in this pass, unless the url names it by
+         * id (then no tag is needed) */
+        refolded = moved && !url_stale && primary->fileid && *primary->fileid && !by_id;
         if (!d->odoo_ok) {
             /* to-cloud: Odoo is not written */
         } else if (pdf == of) {
@@ -583,6 +593,17 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
         upath, prev ? prev->fileid : NULL);
 }
 
+/* Whether the previous pass linked attachment id to en: by its file id, or an upload
+ * (its file id came after the plan). */
+static int prev_links_file(const struct ctx *c, long id, const struct snap_entry *en)
+{
+    const struct snap_link *l = snap_links_find(c->in->prev, id);
+
+    if (!l || l->size == SNAP_LINK_GONE)
+        return 0;
+    return !l->fileid || !*l->fileid || (en->fileid && strcmp(l->fileid, en->fileid) == 0);
+}
+
 static void claim_range(struct ctx *c, size_t lo, size_t hi)
 {
     size_t i;
@@ -662,6 +683,29 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
         if (upath && depth(c, upath) < 1) {
             free(upath);
             upath = NULL;
+        }
+        /* a web link names its file by the file id, which decides over tags (ident.h): an
+         * entry tagged with this attachment elsewhere is a later file at a path that had
+         * its tag (Nextcloud keeps dead properties per path) */
+        const struct snap_entry *by = plan_link_own(c, a);
+
+        if (by) {
+            long d = plan_df_of_entry(c, by->path);
+
+            if (plan_under_frozen(c, by->path)) {
+                claim_range(c, lo, hi);
+                free(upath);
+                return carry_link(c, a->id);
+            }
+            if (d >= 0) {
+                primary = by;
+                pdf = d;
+                tagged_elsewhere = 0;
+            } else if (!primary && depth(c, by->path) >= 1 && prev_links_file(c, a->id, by)) {
+                /* the file the previous pass linked, moved out of document folders: as a
+                 * tagged file (an attachment a person pointed there stays as it is) */
+                tagged_elsewhere = 1;
+            }
         }
         /* an untagged file the url names */
         if (!primary && hi == lo && upath) {

@@ -123,8 +123,9 @@ struct ctx {
     const struct snap_entry **fid; /* entries with a file id, by normalised id (lazy) */
     size_t nfid;
     int fid_ready;
-    size_t no_fileid; /* links that had to be DAV urls: the file has no id (link_web_warn) */
-    int fileids;      /* the server gives file ids (an entry carries one) */
+    unsigned char *webref; /* per cloud entry: url attachments whose web link names it (max 2) */
+    size_t no_fileid;      /* links that had to be DAV urls: the file has no id (link_web_warn) */
+    int fileids;           /* the server gives file ids (an entry carries one) */
 };
 
 /* ---------- small helpers ---------- */
@@ -244,6 +245,18 @@ char *plan_link_path(struct ctx *c, const char *url, long att_id);
  * NULL): the web link naming that id (any spelling), or a DAV url.
  */
 int plan_link_form_ok(struct ctx *c, const char *url, const char *fileid);
+/*
+ * The entry of the snapshot a web link names by its file id, where the pass writes web
+ * links (in->link_web): that file id is the entry's identity, no tag is needed (the
+ * uploads of such a server write none: docs/design.md section 4.2). NULL otherwise.
+ */
+const struct snap_entry *plan_link_entry(struct ctx *c, const char *url);
+/*
+ * plan_link_entry() for url attachment a, when that is a's file by its id alone: no other
+ * url attachment's web link names it, and it is untagged or tagged with a. NULL otherwise
+ * (two attachments naming one file prove nothing: the tags and links decide).
+ */
+const struct snap_entry *plan_link_own(struct ctx *c, const struct snap_att *a);
 
 /* ---------- plan_records.c: step 3 ---------- */
 

@@ -147,3 +147,51 @@ int plan_link_form_ok(struct ctx *c, const char *url, const char *fileid)
         c->nomem = 1;
     return k == LINK_WEB_ID && strcmp(id, want) == 0;
 }
+
+const struct snap_entry *plan_link_entry(struct ctx *c, const char *url)
+{
+    char id[LINK_FILEID_MAX], *path = NULL;
+    int k;
+
+    if (!c->in->link_web || !url)
+        return NULL;
+    k = link_parse_web(c->in->url_base, url, id, &path);
+    free(path);
+    if (k < 0)
+        c->nomem = 1;
+    return k == LINK_WEB_ID ? find_fileid(c, id) : NULL;
+}
+
+/* Count, per entry, the url attachments whose web link names it (once per pass). */
+static int count_webrefs(struct ctx *c)
+{
+    c->webref = calloc(c->cs->n ? c->cs->n : 1, 1);
+    if (!c->webref)
+        return c->nomem = 1, ERR_NOMEM;
+    for (size_t i = 0; c->atts && i < c->os->natts; i++) {
+        const struct snap_att *a = c->atts[i];
+        const struct snap_entry *en;
+
+        /* (c->atts: sorted by id; an id read twice counts once) */
+        if (a->type != SNAP_ATT_URL || a->technical || (i > 0 && a->id == c->atts[i - 1]->id))
+            continue;
+        en = plan_link_entry(c, a->url);
+        if (en && c->webref[eidx(c, en)] < 2)
+            c->webref[eidx(c, en)]++;
+    }
+    return 0;
+}
+
+const struct snap_entry *plan_link_own(struct ctx *c, const struct snap_att *a)
+{
+    const struct snap_entry *en;
+
+    if (a->type != SNAP_ATT_URL || !c->in->link_web)
+        return NULL;
+    if (!c->webref && count_webrefs(c) < 0)
+        return NULL;
+    en = plan_link_entry(c, a->url);
+    if (!en || c->webref[eidx(c, en)] != 1 || (en->att_tag != 0 && en->att_tag != a->id))
+        return NULL;
+    return en;
+}

@@ -118,6 +118,7 @@ static int on_entry(const struct dav_entry *en, void *ud)
     s.doc_tag = snap_lend(en->document_tag);
     s.synced = snap_lend(en->synced_tag);
     s.fileid = snap_lend(en->fileid);
+    s.mtime = en->mtime > 0 ? en->mtime : 0;
     if (w->next) {
         rc = state_dir_add_kid(&wl->listing, &s, wl->e);
         if (rc < 0)

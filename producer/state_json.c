@@ -6,9 +6,10 @@
  * as [id, name, type, url, res_model, res_id, checksum, file_size,
  * write_date, mimetype] (type: 0 binary, 1 url, + 2 when not a document,
  * att.h), cloud children as [path, is_dir, etag, size,
- * att_tag, record_tag, type_tag, fileid, doc_tag, synced] (doc_tag and synced, the
- * Documents app's tags, may be absent: a state written before them reads as null), links as
- * [att_id, path, etag, size, fileid, rec, att_rec, file_rec], Documents files as [tag,
+ * att_tag, record_tag, type_tag, fileid, doc_tag, synced, mtime] (doc_tag and synced, the
+ * Documents app's tags, may be absent: a state written before them reads as null; mtime is
+ * written when known), links as [att_id, path, etag, size, fileid, rec, att_rec, file_rec,
+ * mtime] (mtime: an upload's, written when it has one), Documents files as [tag,
  * synced, path, fileid] ("docs", absent in a state written before them; fileid only where
  * the server gives one). A decoder that meets anything else
  * gives up on the whole file (a full pass), never on part of it.
@@ -139,6 +140,10 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
             w_str(&b, k->doc_tag, &ok);
             w_raw(&b, ",", &ok);
             w_str(&b, k->synced, &ok);
+            if (k->mtime > 0) {
+                w_raw(&b, ",", &ok);
+                w_num(&b, k->mtime, &ok);
+            }
             w_raw(&b, "]", &ok);
         }
         w_raw(&b, "]}", &ok);
@@ -163,6 +168,10 @@ int state_encode(const struct scan_state *s, char **out, struct err *e)
         w_str(&b, l->att_rec, &ok);
         w_raw(&b, ",", &ok);
         w_str(&b, l->file_rec, &ok);
+        if (l->mtime > 0) {
+            w_raw(&b, ",", &ok);
+            w_num(&b, l->mtime, &ok);
+        }
         w_raw(&b, "]", &ok);
     }
     w_raw(&b, "],\"folders\":[", &ok);
@@ -482,8 +491,8 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 {
     struct state_dir *d = ud;
     struct snap_entry en;
-    long long size, att;
-    int is_dir, ok, has_doc, has_synced;
+    long long size, att, mtime = 0;
+    int is_dir, ok, has_doc, has_synced, has_mtime;
 
     (void)s;
     rd_row(r);
@@ -500,7 +509,9 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     has_doc = ok && rd_opt(r, ',');
     ok = ok && (!has_doc || rd_str(r, 5) == 0);
     has_synced = ok && has_doc && rd_opt(r, ',');
-    ok = ok && (!has_synced || rd_str(r, 6) == 0) && rd_opt(r, ']');
+    ok = ok && (!has_synced || rd_str(r, 6) == 0);
+    has_mtime = ok && has_synced && rd_opt(r, ',');
+    ok = ok && (!has_mtime || (rd_num(r, &mtime) == 0 && mtime > 0)) && rd_opt(r, ']');
     if (!ok || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
         return -1;
     memset(&en, 0, sizeof(en));
@@ -514,6 +525,7 @@ static int rd_kid(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     en.fileid = snap_lend(rd_slot(r, 4));
     en.doc_tag = has_doc ? snap_lend(rd_slot(r, 5)) : NULL;
     en.synced = has_synced ? snap_lend(rd_slot(r, 6)) : NULL;
+    en.mtime = mtime;
     return state_dir_add_kid(d, &en, e);
 }
 
@@ -538,7 +550,7 @@ static int rd_doc(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
 {
     struct snap_link l;
-    long long id, size;
+    long long id, size, mtime = 0;
     int ok;
 
     (void)ud;
@@ -546,8 +558,10 @@ static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     ok = rd_opt(r, '[') && rd_num(r, &id) == 0 && rd_opt(r, ',') && rd_str(r, 0) == 0 &&
          rd_opt(r, ',') && rd_str(r, 1) == 0 && rd_opt(r, ',') && rd_num(r, &size) == 0 &&
          rd_opt(r, ',') && rd_str(r, 2) == 0 && rd_opt(r, ',') && rd_str(r, 3) == 0 &&
-         rd_opt(r, ',') && rd_str(r, 4) == 0 && rd_opt(r, ',') && rd_str(r, 5) == 0 &&
-         rd_opt(r, ']');
+         rd_opt(r, ',') && rd_str(r, 4) == 0 && rd_opt(r, ',') && rd_str(r, 5) == 0;
+    if (ok && rd_opt(r, ','))
+        ok = rd_num(r, &mtime) == 0 && mtime > 0;
+    ok = ok && rd_opt(r, ']');
     if (!ok || id < 0 || !rd_slot(r, 0) || rd_slot(r, 0)[0] != '/')
         return -1;
     memset(&l, 0, sizeof(l));
@@ -559,6 +573,7 @@ static int rd_link(struct rd *r, struct scan_state *s, void *ud, struct err *e)
     l.rec = snap_lend(rd_slot(r, 3));
     l.att_rec = snap_lend(rd_slot(r, 4));
     l.file_rec = snap_lend(rd_slot(r, 5));
+    l.mtime = mtime;
     /* in order, one per attachment (and per path for new ones) */
     if (s->links.n > 0 && (snap_link_cmp(&l, &s->links.v[s->links.n - 1]) <= 0 ||
                            (id > 0 && id == s->links.v[s->links.n - 1].att_id)))

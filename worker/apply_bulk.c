@@ -43,6 +43,7 @@ struct bulk_wait {
     const char *data;
     size_t len;
     const char *sha1_hex;
+    long long mtime; /* > 0: the modification time the file gets */
     int done;
     int rc; /* 0 written, APPLY_BULK_ALONE, or the code of its own create-only PUT */
     struct dav_result r;
@@ -88,6 +89,7 @@ static void put_one(struct dav *d, struct bulk_wait *w)
     req.size = (long long)w->len;
     req.create_only = 1;
     req.sha1_hex = w->sha1_hex;
+    req.mtime = w->mtime;
     w->rc = dav_put(d, w->path, &req, &w->r, &w->e);
 }
 
@@ -257,6 +259,7 @@ static long send(struct dav *d, struct bulk_wait *mine)
         items[k].path = w->path;
         items[k].data = w->data;
         items[k].len = w->len;
+        items[k].mtime = w->mtime;
         k++;
     }
     dav_bulk_upload(d, items, k, &e); /* each item says how it went */
@@ -284,7 +287,7 @@ int apply_bulk_usable(struct apply_conn *c, long long len)
 }
 
 int apply_bulk_put(struct apply_conn *c, const char *path, const char *data, size_t len,
-                   const char *sha1_hex, struct dav_result *r, struct err *e)
+                   const char *sha1_hex, long long mtime, struct dav_result *r, struct err *e)
 {
     struct bulk_batch *b = c->a->bulk;
     struct bulk_wait me;
@@ -297,6 +300,7 @@ int apply_bulk_put(struct apply_conn *c, const char *path, const char *data, siz
     me.data = data;
     me.len = len;
     me.sha1_hex = sha1_hex;
+    me.mtime = mtime;
     err_clear(&me.e);
     pthread_mutex_lock(&b->mu);
     if (b->tail)

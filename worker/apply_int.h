@@ -62,10 +62,10 @@ int apply_att_read_doc(struct apply_conn *c, long id, int with_datas, cJSON **at
 
 /*
  * apply_bulk.c: the small new files of uploads running at the same time, in one Nextcloud
- * bulk request. apply_bulk_put: what a create-only PUT of path (with OC-Checksum sha1_hex)
- * would answer (0 written, r its etag and file id; ERR_NOTFOUND no folder; the 412 codes
- * when it exists; ...), or APPLY_BULK_ALONE when the caller makes that PUT itself (its name
- * is taken, no bulk endpoint, ...).
+ * bulk request. apply_bulk_put: what a create-only PUT of path (with OC-Checksum sha1_hex,
+ * and X-OC-Mtime mtime when > 0) would answer (0 written, r its etag and file id; ERR_NOTFOUND no
+ * folder; the 412 codes when it exists; ...), or APPLY_BULK_ALONE when the caller makes that PUT
+ * itself (its name is taken, no bulk endpoint, ...).
  */
 #define APPLY_BULK_ALONE 1
 int apply_bulk_new(struct bulk_batch **out);
@@ -74,7 +74,7 @@ void apply_bulk_free(struct bulk_batch *b);
  * content is read into memory: most servers have no bulk endpoint). */
 int apply_bulk_usable(struct apply_conn *c, long long len);
 int apply_bulk_put(struct apply_conn *c, const char *path, const char *data, size_t len,
-                   const char *sha1_hex, struct dav_result *r, struct err *e);
+                   const char *sha1_hex, long long mtime, struct dav_result *r, struct err *e);
 void apply_bulk_stats(struct bulk_batch *b, long *posts, long *files, long *alone);
 
 /* apply_batch.c: the reads of jobs running at the same time, in one call */

@@ -11,11 +11,14 @@
  * can start again from the beginning. The PUT is create-only; a target that
  * exists is judged by upload_occupied() (ours from an earlier attempt, an
  * untagged copy of exactly this content left by an attempt killed between its
- * PUT and its tag, which is adopted, or someone else's); small new files of
+ * PUT and its url conversion, which is adopted, or someone else's); small new files of
  * uploads running at the same time go to Nextcloud in one bulk request instead
- * (apply_bulk.c), after a listing of their folder saw their names free. The attachment
- * becomes a `url` one only after the cloud confirmed the upload and the file
- * carries its tag (in one Odoo call with the conversions of the other jobs
+ * (apply_bulk.c), after a listing of their folder saw their names free. An attachment's
+ * file gets the attachment's write_date as its modification time, and its tag only
+ * where the url will not name it: a web link names the file by its id, which is then
+ * the file's identity (docs/design.md section 4.2), and the PROPPATCH of a tag costs
+ * Nextcloud as much as the PUT. The attachment becomes a `url` one only after the
+ * cloud confirmed the upload (in one Odoo call with the conversions of the other jobs
  * running, apply_batch.c). A document of Odoo's Documents app (doc) keeps its content in
  * Odoo; its new content replaces exactly the version planned from (If-Match), and
  * an upload whose file (a replacement) or folder is gone since planned is skipped:
@@ -234,7 +237,7 @@ static int is_web_link(const struct applier *a, const char *url)
  * the content cannot be held in memory: the PUT streams it).
  */
 static int upload_shared(struct apply_conn *c, const struct job *j, struct spool *sp,
-                         const char *sha, struct dav_result *r, struct err *e)
+                         const char *sha, long long mtime, struct dav_result *r, struct err *e)
 {
     char *data;
     int rc;
@@ -249,7 +252,7 @@ static int upload_shared(struct apply_conn *c, const struct job *j, struct spool
         return spool_rewind(sp) == 0 ? APPLY_BULK_ALONE
                                      : err_set(e, ERR_IO, "spool file: cannot rewind");
     }
-    rc = apply_bulk_put(c, j->path, data, (size_t)sp->written, sha, r, e);
+    rc = apply_bulk_put(c, j->path, data, (size_t)sp->written, sha, mtime, r, e);
     free(data);
     if (spool_rewind(sp) != 0)
         return err_set(e, ERR_IO, "spool file: cannot rewind");
@@ -407,8 +410,11 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         req.create_only = replace ? 0 : 1;
         req.if_match = replace;
         req.sha1_hex = sha;
+        /* an attachment's write_date: with its path and size, what tells the next pass
+         * that the untagged file there is this upload's (ident.h) */
+        req.mtime = j->doc ? 0 : job_odoo_time_s(j->expect.write_date);
         apply_before_write(a, j, "put");
-        rc = looked || replace ? APPLY_BULK_ALONE : upload_shared(c, j, &sp, sha, &r, e);
+        rc = looked || replace ? APPLY_BULK_ALONE : upload_shared(c, j, &sp, sha, req.mtime, &r, e);
         if (rc == APPLY_BULK_ALONE)
             rc = dav_put(c->dav, j->path, &req, &r, e);
         if (rc == ERR_NOTFOUND && j->record) {
@@ -455,7 +461,11 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
         } else if (rc < 0) {
             goto out;
         } else {
-            rc = apply_tag(c->dav, j->path, upload_tag(j), idbuf, e);
+            /* a web link naming the new file's id needs no tag (it is the identity) */
+            char id[LINK_FILEID_MAX];
+
+            if (j->doc || !a->o.link_web || !link_fileid_norm(r.fileid, id))
+                rc = apply_tag(c->dav, j->path, upload_tag(j), idbuf, e);
             if (rc == 0 && j->doc)
                 rc = apply_mark_synced(c, j->path, sha, NULL, e);
             if (rc < 0)
@@ -464,7 +474,7 @@ int apply_upload(struct applier *a, struct apply_conn *c, const struct job *j, e
     } else {
         goto out;
     }
-    /* Confirmed in the cloud and tagged: only now does the content leave Odoo (a
+    /* Confirmed in the cloud: only now does the content leave Odoo (a
      * document of the Documents app keeps it: Odoo previews it there) */
     if (!j->doc) {
         rc = apply_att_to_url(c, j->att_id,

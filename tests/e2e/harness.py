@@ -351,6 +351,36 @@ class SyncCase(unittest.TestCase):
                              {"Content-Type": "application/xml"})
         self.assertEqual(st, 207, "PROPPATCH %s" % path)
 
+    def web_links(self):
+        """Whether url attachments hold the server's web links here (a server with file
+        ids, cloud.link_form not dav): they name files by id, so a folder move rewrites no
+        url, and an upload writes no tag on its file (docs/design.md section 4.2)."""
+        if self.LINK_FORM == "dav":
+            return False
+        if not hasattr(self, "_web_links"):
+            body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" '
+                    b'xmlns:oc="http://owncloud.org/ns"><d:prop><oc:fileid/></d:prop>'
+                    b'</d:propfind>')
+            st, data = self.dav.req("PROPFIND", "/", body, {"Depth": "0",
+                                                            "Content-Type": "application/xml"})
+            self.assertEqual(st, 207, "PROPFIND /")
+            fid = ET.fromstring(data).find(".//{http://owncloud.org/ns}fileid")
+            self._web_links = fid is not None and bool(fid.text)
+        return self._web_links
+
+    def moved_relinks(self, rows):
+        """The relinks a folder move plans for its url attachments: rows where urls are
+        WebDAV addresses (they name the path), none where they are web links (by id)."""
+        return [] if self.web_links() else list(rows)
+
+    def assertUploadTag(self, tags, aid):
+        """An uploaded file's tags: the attachment id, or none where the url is a web
+        link (it names the file by id)."""
+        if self.web_links():
+            self.assertNotIn("attachment", tags, "an upload wrote a tag beside its web link")
+        else:
+            self.assertEqual(tags.get("attachment"), str(aid))
+
     def url_of(self, rel):
         return self.env["DAV_URL"].rstrip("/") + urllib.parse.quote("/%s/%s" % (self.root, rel))
 

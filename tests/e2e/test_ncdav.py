@@ -4,7 +4,9 @@ properties are kept per exact path as Nextcloud 27 keeps them: the files of a mo
 folder lose their tags, a deleted folder's files leave theirs behind for a later file
 at the same path, and every entry has an `oc:fileid` that a rename or a move keeps.
 odoosync must tell its files by that file id: the same attachments after a folder
-moves, whoever moved it, and never a delete on a tag left behind.
+moves, whoever moved it, and never a delete on a tag left behind. Its uploads write no
+tag there (the attachment's web link names the file id): the pass after an upload tells
+the file by its path, size and the modification time the upload gave it.
 """
 import http.client
 import json
@@ -35,9 +37,8 @@ class NcIdentity(SyncCase):
         self.dav.move(self.p("Quotations/SO019"), self.p("Quotations/My order"))
         t = self.tree()
         self.assertNotIn("attachment", t["Quotations/My order/a.txt"][2])
-        self.assertPlan([("rename", "cloud", "Quotations/My order", "Quotations/SO019", None),
-                         ("relink", "odoo", "Quotations/SO019/a.txt", None, aid),
-                         ("relink", "odoo", "Quotations/SO019/notes.txt", None, nid)])
+        # both attachments' web links name their files by id: nothing to relink
+        self.assertPlan([("rename", "cloud", "Quotations/My order", "Quotations/SO019", None)])
         self.sync()
         t = self.tree()
         self.assertNotIn("Quotations/My order", t)
@@ -45,8 +46,7 @@ class NcIdentity(SyncCase):
                          sorted([aid, nid]), "the same attachments, none deleted or made anew")
         self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
         self.assertLinked(nid, "Quotations/SO019/notes.txt", "sale.order", so)
-        self.assertEqual(t["Quotations/SO019/a.txt"][2].get("attachment"), str(aid))
-        self.assertEqual(t["Quotations/SO019/notes.txt"][2].get("attachment"), str(nid))
+        self.assertNotIn("attachment", t["Quotations/SO019/a.txt"][2], "uploads write no tag")
         self.assertQuiet()
 
     def test_record_folder_that_lost_its_tag_is_told_by_file_id(self):
@@ -62,13 +62,11 @@ class NcIdentity(SyncCase):
         self.assertPlan([("rename", "cloud", "Quotes", "Quotations", None)])
         self.sync()  # the type folder is renamed back; what is under it waits a pass
         self.assertPlan([("rename", "cloud", "Quotations/My order", "Quotations/SO019", None),
-                         mkdir("Quotations/SO019"),
-                         ("relink", "odoo", "Quotations/SO019/a.txt", None, aid)])
+                         mkdir("Quotations/SO019")])
         self.sync()
         t = self.tree()
         self.assertNotIn("Quotations/My order", t)
         self.assertEqual(t["Quotations/SO019"][2].get("record"), "sale.order,%d" % so)
-        self.assertEqual(t["Quotations/SO019/a.txt"][2].get("attachment"), str(aid))
         self.assertEqual([a["id"] for a in self.atts_of("sale.order", so)], [aid])
         self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
         self.assertQuiet()
@@ -141,9 +139,10 @@ class NcIdentity(SyncCase):
         self.sync()
         self.assertIsNone(self.att_by_id(aid))
         self.assertIn("Quotations/SO019", self.tree())
-        # ... then puts the file back (the same content): it inherits the old tag
+        # ... then puts the file back (the same content); a tag the server kept for that
+        # path (an upload where links are DAV urls writes one) comes with it
         self.dav.put(self.p("Quotations/SO019/a.txt"), b"hello")
-        self.assertEqual(self.tree()["Quotations/SO019/a.txt"][2].get("attachment"), str(aid))
+        self.dav_tag(self.p("Quotations/SO019/a.txt"), aid)
         self.assertPlan([("relink", "odoo", "Quotations/SO019/a.txt", None, 0)])
         self.sync()
         self.assertEqual(self.dav.get(self.p("Quotations/SO019/a.txt")), b"hello")
@@ -215,6 +214,54 @@ class NcIdentity(SyncCase):
         self.assertPlan([("relink", "odoo", "Quotations/SO019/a.txt", None, 0)])
         self.sync()
         self.assertEqual(self.dav.get(self.p("Quotations/SO019/a.txt")), b"edited by a user")
+        rows = self.atts_of("sale.order", so)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertNotEqual(rows[0]["id"], aid)
+        self.assertLinked(rows[0]["id"], "Quotations/SO019/a.txt", "sale.order", so)
+        self.assertQuiet()
+
+    # --- uploads write no tag where the web link names the file -------------------------
+    def test_upload_writes_no_tag_and_needs_none(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        t = self.tree()
+        self.assertNotIn("attachment", t["Quotations/SO019/a.txt"][2],
+                         "the web link names the file by id: no tag is written")
+        self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
+        for _ in range(2):  # told by its upload, then by the file id the pass after records
+            self.assertQuiet()
+        self.sync()
+        self.assertNotIn("attachment", self.tree()["Quotations/SO019/a.txt"][2])
+        self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
+
+    def test_attachment_deleted_right_after_its_upload_deletes_the_file(self):
+        # no pass has seen the file's id yet, and it carries no tag: its path, size and the
+        # modification time the upload gave it (the attachment's write_date) tell it
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        self.assertNotIn("attachment", self.tree()["Quotations/SO019/a.txt"][2])
+        self.odoo.unlink("ir.attachment", aid)
+        self.sync()
+        self.assertNotIn("Quotations/SO019/a.txt", self.tree())
+        self.assertEqual(self.atts_of("sale.order", so), [])
+        self.assertQuiet()
+
+    def test_file_replaced_right_after_its_upload_outlives_the_attachment(self):
+        # a person saves their own five bytes over the upload (their client gives it its own
+        # modification time) and Odoo deletes the attachment before a pass saw the file: not
+        # proven the upload's, so kept and linked anew (with a tag, the path and size alone
+        # used to prove it, and the person's file was deleted)
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        self.sync()
+        st, _ = self.dav.req("PUT", self.p("Quotations/SO019/a.txt"), b"HELLO",
+                             {"X-OC-Mtime": "1600000000"})
+        self.assertIn(st, (201, 204))
+        self.odoo.unlink("ir.attachment", aid)
+        self.sync()
+        self.assertEqual(self.dav.get(self.p("Quotations/SO019/a.txt")), b"HELLO")
         rows = self.atts_of("sale.order", so)
         self.assertEqual(len(rows), 1, rows)
         self.assertNotEqual(rows[0]["id"], aid)

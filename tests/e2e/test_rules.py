@@ -77,7 +77,7 @@ class Rules(SyncCase):
         self.sync()
         rel = "Quotations/SO019/commercial offer.png"
         self.assertEqual(self.dav.get(self.p(rel)), content)
-        self.assertEqual(self.tree()[rel][2].get("attachment"), str(aid))
+        self.assertUploadTag(self.tree()[rel][2], aid)
         self.assertLinked(aid, rel, "sale.order", so)
         self.assertQuiet()
 
@@ -86,8 +86,9 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.odoo.write("sale.order", so, {"name": "SO019-B"})
-        self.assertPlan([("relink", "odoo", "Quotations/SO019-B/a.txt", None, aid),
-                         ("rename", "cloud", "Quotations/SO019", "Quotations/SO019-B", None)])
+        self.assertPlan(self.moved_relinks([("relink", "odoo", "Quotations/SO019-B/a.txt", None,
+                                             aid)]) +
+                        [("rename", "cloud", "Quotations/SO019", "Quotations/SO019-B", None)])
         self.assertIn("record renamed", [j["reason"] for j in self.plan_json()])
         self.sync()
         t = self.tree()
@@ -102,8 +103,8 @@ class Rules(SyncCase):
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.odoo.write("sale.order", so, {"state": "sale"})
-        self.assertPlan([("relink", "odoo", "Orders/SO019/a.txt", None, aid),
-                         ("rename", "cloud", "Quotations/SO019", "Orders/SO019", None)])
+        self.assertPlan(self.moved_relinks([("relink", "odoo", "Orders/SO019/a.txt", None, aid)]) +
+                        [("rename", "cloud", "Quotations/SO019", "Orders/SO019", None)])
         self.sync()
         t = self.tree()
         self.assertNotIn("Quotations/SO019", t)
@@ -253,8 +254,10 @@ class Rules(SyncCase):
         self.sync()
         files = {k: v for k, v in self.tree().items() if k.startswith("Quotations/SO019/")}
         self.assertEqual(len(files), 2, files)
-        tags = sorted(v[2].get("attachment") for v in files.values())
-        self.assertEqual(tags, sorted([str(a1), str(a2)]))
+        self.assertUploadTag(files["Quotations/SO019/scan.pdf"][2], a1)
+        self.assertUploadTag(files["Quotations/SO019/scan (2).pdf"][2], a2)
+        self.assertLinked(a1, "Quotations/SO019/scan.pdf", "sale.order", so)
+        self.assertLinked(a2, "Quotations/SO019/scan (2).pdf", "sale.order", so)
         self.assertQuiet()
 
     def test_unsafe_names(self):
@@ -271,7 +274,7 @@ class Rules(SyncCase):
             self.assertNotIn(ch, folders[0])
         files = [k for k in t if k.startswith(folders[0] + "/")]
         self.assertEqual(len(files), 1, files)
-        self.assertEqual(t[files[0]][2].get("attachment"), str(aid))
+        self.assertUploadTag(t[files[0]][2], aid)
         self.assertQuiet()
 
     def test_standalone_attachments(self):

@@ -34,16 +34,15 @@ class NcRules(test_rules.Rules):
         self.assertQuiet()
 
     def test_document_folder_rename_in_cloud_reverted(self):
-        # renamed back, as on Apache; the user's move left the file's tag behind
-        # (Nextcloud keeps dead properties per path), so the same attachment re-tags it,
-        # told by its file id: nothing deleted, nothing created
+        # renamed back, as on Apache; the user's move left the file's properties behind
+        # (Nextcloud keeps dead properties per path), and the attachment's web link names
+        # the file by id: nothing to relink, nothing deleted, nothing created
         so = self.order("SO019")
         aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
         self.sync()
         self.sync()  # the upload's file id is recorded by the pass after it
         self.dav.move(self.p("Quotations/SO019"), self.p("Quotations/My order"))
-        self.assertPlan([("relink", "odoo", "Quotations/SO019/a.txt", None, aid),
-                         ("rename", "cloud", "Quotations/My order", "Quotations/SO019", None)])
+        self.assertPlan([("rename", "cloud", "Quotations/My order", "Quotations/SO019", None)])
         self.sync()
         self.assertNotIn("Quotations/My order", self.tree())
         self.assertEqual(self.dav.get(self.p("Quotations/SO019/a.txt")), b"hello")

@@ -54,8 +54,9 @@ class Unmatched(SyncCase):
         aid, content = self.synced_record(model, rid, "%s/%s" % (rel, name))
         leave()
         self.assertPlan([mkdir("Archive"),
-                         ("rename", "cloud", "%s/%s" % (rel, name), "Archive/%s" % name, None),
-                         ("relink", "odoo", "Archive/%s/offer.pdf" % name, None, aid)])
+                         ("rename", "cloud", "%s/%s" % (rel, name), "Archive/%s" % name, None)] +
+                        self.moved_relinks([("relink", "odoo", "Archive/%s/offer.pdf" % name,
+                                             None, aid)]))
         self.sync()
         t = self.tree()
         self.assertNotIn("%s/%s" % (rel, name), t)
@@ -64,8 +65,9 @@ class Unmatched(SyncCase):
         self.assertFile(aid, "Archive/%s/offer.pdf" % name, model, rid, content)
         self.assertQuiet()
         back()
-        self.assertPlan([("rename", "cloud", "Archive/%s" % name, "%s/%s" % (rel, name), None),
-                         ("relink", "odoo", "%s/%s/offer.pdf" % (rel, name), None, aid)])
+        self.assertPlan([("rename", "cloud", "Archive/%s" % name, "%s/%s" % (rel, name), None)] +
+                        self.moved_relinks([("relink", "odoo", "%s/%s/offer.pdf" % (rel, name),
+                                             None, aid)]))
         self.sync()
         self.assertNotIn("Archive/%s" % name, self.tree())
         self.assertFile(aid, "%s/%s/offer.pdf" % (rel, name), model, rid, content)

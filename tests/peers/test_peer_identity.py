@@ -12,6 +12,10 @@ Nextcloud 27 and Odoo 17 (peers.py):
     its files in the cloud renames the attachment;
   - a new file at a reused path (the folder was deleted with its files, their
     properties left behind) becomes a new attachment, and is never deleted;
+  - an upload writes no tag (the web link names the file by id); the attachment deleted
+    in Odoo before the next pass still deletes its file (told by its path, size and the
+    modification time the upload gave it, which Nextcloud keeps), and a person's file
+    saved over it meanwhile is not deleted but linked anew;
   - a url attachment made by odoosync opens for a second Nextcloud user who has the
     folder shared, with that user's own credentials (a browser session).
 """
@@ -91,11 +95,9 @@ class PeerIdentity(peers.PeerMixin, SyncCase):
         self.assertEqual(set(before), {"offer.pdf", "notes.txt", "drawing.dxf", "photos"})
         self.dav.move(self.p("Quotations/SO019"), self.p("Quotations/My order"))
         # renamed back; the user's move left the files' tags behind (Nextcloud keeps dead
-        # properties per path), so the same attachments re-tag them, told by file id:
-        # no attachment deleted, none created
-        self.assertPlan([("relink", "odoo", "Quotations/SO019/" + name, None, before[name])
-                         for name in sorted(before)] +
-                        [("rename", "cloud", "Quotations/My order", "Quotations/SO019", None)])
+        # properties per path), and the attachments' web links name the files by id, which
+        # the move keeps: nothing to relink, no attachment deleted, none created
+        self.assertPlan([("rename", "cloud", "Quotations/My order", "Quotations/SO019", None)])
         self.sync()
         self.sync()
         t = self.tree()
@@ -154,6 +156,29 @@ class PeerIdentity(peers.PeerMixin, SyncCase):
         self.assertEqual(len(rows), 1, rows)
         self.assertNotEqual(rows[0]["id"], aid)
         self.assertLinked(rows[0]["id"], "Quotations/SO019/a.txt", "sale.order", so)
+        self.assertQuiet()
+
+    def test_upload_untagged_then_deleted_in_odoo(self):
+        so = self.order("SO019")
+        aid = self.odoo.attach("sale.order", so, "a.txt", b"hello")
+        keep = self.odoo.attach("sale.order", so, "b.txt", b"world")
+        self.sync()
+        t = self.tree()
+        self.assertNotIn("attachment", t["Quotations/SO019/a.txt"][2], "an upload wrote a tag")
+        self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
+        # a person saves their own five bytes over b.txt (their client sets its own time)
+        st, _ = self.dav.req("PUT", self.p("Quotations/SO019/b.txt"), b"WORLD",
+                             {"X-OC-Mtime": "1600000000"})
+        self.assertIn(st, (201, 204))
+        self.odoo.unlink("ir.attachment", [aid, keep])
+        self.sync()
+        t = self.tree()
+        self.assertNotIn("Quotations/SO019/a.txt", t, "the deleted attachment's file stayed")
+        self.assertEqual(self.dav.get(self.p("Quotations/SO019/b.txt")), b"WORLD",
+                         "a person's file was deleted")
+        rows = self.odoo.attachments([("res_model", "=", "sale.order"), ("res_id", "=", so)])
+        self.assertEqual([r["name"] for r in rows], ["b.txt"], rows)
+        self.assertLinked(rows[0]["id"], "Quotations/SO019/b.txt", "sale.order", so)
         self.assertQuiet()
 
     def colleague(self):

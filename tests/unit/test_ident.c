@@ -5,7 +5,8 @@
  * file ids prove nothing, servers without file ids keep their tags; document
  * folders by the file id the previous pass listed them with (and the scan
  * state's "folders"), a record tag left behind is cleared; the state keeps
- * "folders" across a save and still reads a state without them.
+ * "folders" across a save and still reads a state without them. An upload (which
+ * writes no tag there) is told by its path, size and the mtime it gave the file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +47,93 @@ static void add_link(struct check_count *cc, struct snap_links *l, long id, cons
     CHECK_INT(cc, snap_links_add(l, &k), 0);
 }
 
+/* A file of size 5 with modification time mtime, and the previous pass's upload of
+ * attachment id to path (size, the mtime it gave; no file id seen yet). */
+static void add_up_ent(struct check_count *cc, struct cloud_snap *cs, const char *path,
+                       const char *fileid, long long mtime)
+{
+    struct err e = ERR_INIT;
+    struct snap_entry en;
+
+    memset(&en, 0, sizeof en);
+    en.path = snap_lend(path);
+    en.size = 5;
+    en.etag = snap_lend("\"u\"");
+    en.fileid = snap_lend(fileid);
+    en.mtime = mtime;
+    CHECK_INT(cc, cloud_snap_add(cs, &en, &e), 0);
+}
+
+static void add_upload(struct check_count *cc, struct snap_links *l, long id, const char *path,
+                       long long size, long long mtime)
+{
+    struct snap_link k;
+
+    memset(&k, 0, sizeof k);
+    k.att_id = id;
+    k.path = snap_lend(path);
+    k.size = size;
+    k.mtime = mtime;
+    k.rec = snap_lend("sale.order,1");
+    CHECK_INT(cc, snap_links_add(l, &k), 0);
+}
+
 static const struct snap_entry *ent(const struct cloud_snap *cs, const char *path)
 {
     for (size_t i = 0; i < cs->n; i++)
         if (strcmp(cs->v[i].path, path) == 0)
             return &cs->v[i];
     return NULL;
+}
+
+/*
+ * An upload of a server with file ids writes no tag: the pass after tells its file by the
+ * path, the size and the modification time the upload gave it (the attachment's
+ * write_date), and nothing less.
+ */
+static void test_uploads(struct check_count *cc)
+{
+    const long long t = 1764676220; /* 2025-12-02 11:50:20 */
+    struct err e = ERR_INIT;
+    struct cloud_snap cs;
+    struct snap_links prev;
+    size_t n = 0;
+    const struct snap_entry *x;
+
+    cloud_snap_init(&cs);
+    memset(&prev, 0, sizeof prev);
+    add_up_ent(cc, &cs, "/Odoo/Q/SO1/a.txt", "100", t);     /* the upload's file */
+    add_up_ent(cc, &cs, "/Odoo/Q/SO2/b.txt", "101", t + 1); /* written another second */
+    add_up_ent(cc, &cs, "/Odoo/Q/SO3/c.txt", "102", t);     /* the upload was of 6 bytes */
+    add_up_ent(cc, &cs, "/Odoo/Q/SO4/d.txt", "103", 0);     /* no modification time known */
+    add_up_ent(cc, &cs, "/Odoo/Q/SO5/e.txt", "104", t);     /* two uploads named that path */
+    add_up_ent(cc, &cs, "/Odoo/Q/SO6/f.txt", "105", t);     /* an upload that gave no mtime */
+    add_up_ent(cc, &cs, "/Odoo/Q/SO7/g.txt", NULL, t);      /* no file id: the tags decide */
+    add_up_ent(cc, &cs, "/Odoo/Q/SO8/h.txt", "107", t);     /* its upload was seen gone */
+    add_upload(cc, &prev, 1, "/Odoo/Q/SO1/a.txt", 5, t);
+    add_upload(cc, &prev, 2, "/Odoo/Q/SO2/b.txt", 5, t);
+    add_upload(cc, &prev, 3, "/Odoo/Q/SO3/c.txt", 6, t);
+    add_upload(cc, &prev, 4, "/Odoo/Q/SO4/d.txt", 5, t);
+    add_upload(cc, &prev, 5, "/Odoo/Q/SO5/e.txt", 5, t);
+    add_upload(cc, &prev, 15, "/Odoo/Q/SO5/e.txt", 5, t);
+    add_upload(cc, &prev, 6, "/Odoo/Q/SO6/f.txt", 5, 0);
+    add_upload(cc, &prev, 7, "/Odoo/Q/SO7/g.txt", 5, t);
+    add_upload(cc, &prev, 8, "/Odoo/Q/SO8/h.txt", SNAP_LINK_GONE, t);
+    snap_links_sort(&prev);
+
+    CHECK_INT(cc, ident_resolve(&cs, &prev, NULL, &n, &e), 0);
+    CHECK(cc, n == 1);
+    x = ent(&cs, "/Odoo/Q/SO1/a.txt");
+    CHECK(cc, x && x->att_tag == 1 && x->retag == 0 && x->stale_att == 0);
+    for (int k = 2; k <= 8; k++) {
+        char path[64];
+
+        snprintf(path, sizeof path, "/Odoo/Q/SO%d/%c.txt", k, 'a' + k - 1);
+        x = ent(&cs, path);
+        CHECK(cc, x && x->att_tag == 0 && x->retag == 0);
+    }
+    snap_links_release(&prev);
+    cloud_snap_release(&cs);
 }
 
 static void test_files(struct check_count *cc)
@@ -230,6 +312,7 @@ int main(void)
     struct check_count cc = CHECK_INIT;
 
     test_files(&cc);
+    test_uploads(&cc);
     test_folders(&cc);
     return check_done(&cc);
 }

@@ -272,6 +272,16 @@ static void test_time(void)
     CHECK_INT(&cc, job_time_parse("2026-11-24T03:28:21+0200", &a), -1);
     CHECK_INT(&cc, job_time_parse("2026-11-24T03:28:21Z ", &a), -1);
 
+    /* Odoo's datetimes (write_date, UTC): the mtime an upload stamps */
+    CHECK(&cc, job_odoo_time_s("2026-11-24 03:28:21") == 1795490901LL);
+    CHECK(&cc, job_odoo_time_s("2026-11-24 03:28:21.654321") == 1795490901LL);
+    CHECK(&cc, job_odoo_time_s("2026-11-24T03:28:21") == 1795490901LL);
+    CHECK(&cc, job_odoo_time_s(NULL) == 0);
+    CHECK(&cc, job_odoo_time_s("") == 0);
+    CHECK(&cc, job_odoo_time_s("2026-11-24") == 0);
+    CHECK(&cc, job_odoo_time_s("2026-11-24 03:28:21Z") == 0);
+    CHECK(&cc, job_odoo_time_s("2026-13-24 03:28:21") == 0);
+
     /* round trip over the whole range, in big odd steps */
     for (long long ms = -62167219200000LL; ms <= 253402300799999LL; ms += 7919LL * 86399999LL) {
         long long back = 0;

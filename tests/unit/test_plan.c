@@ -773,7 +773,8 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
     w->os.gone_known = !tc->gone_unknown;
     w->cs.complete = !tc->cloud_incomplete;
     if (tc->base) {
-        struct snap_entry en = {NULL, 1, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL};
+        struct snap_entry en = {NULL, 1,    NULL, 0, 0, NULL, NULL, NULL,
+                                NULL, NULL, 0,    0, 0, 0,    NULL};
         char path[256];
         en.path = uc("/Odoo");
         rc = cloud_snap_add(&w->cs, &en, e);
@@ -793,7 +794,8 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
     }
     for (i = 0; i < sizeof tc->ents / sizeof tc->ents[0] && tc->ents[i].path; i++) {
         const struct tent *t = &tc->ents[i];
-        struct snap_entry en = {NULL, 0, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL};
+        struct snap_entry en = {NULL, 0,    NULL, 0, 0, NULL, NULL, NULL,
+                                NULL, NULL, 0,    0, 0, 0,    NULL};
         char etag[32];
         snprintf(etag, sizeof etag, "\"e%zu\"", i);
         en.path = uc(t->path);
@@ -1186,8 +1188,8 @@ static void test_scale(struct check_count *cc)
     CHECK_INT(cc, world_build(&w, &cases[0], &e), 0);
     plan_init(&p);
     for (r = 1; rc == 0 && r <= 20000; r++) {
-        struct snap_entry en = {NULL, 1,    uc("\"x\""), 0, 0, NULL, NULL,
-                                NULL, NULL, NULL,        0, 0, 0,    NULL};
+        struct snap_entry en = {NULL, 1,    uc("\"x\""), 0, 0, NULL, NULL, NULL,
+                                NULL, NULL, 0,           0, 0, 0,    NULL};
         snprintf(name, sizeof name, "SO%05ld", r);
         snprintf(key, sizeof key, "sale.order,%ld", r);
         rc = odoo_snap_add_record(&w.os, 0, "sale.order", r, name, &e);

@@ -3,10 +3,10 @@
  * whose files have ids, a url attachment holds the server's web link
  * (<root>/index.php/f/<id>), a DAV-address link is rewritten to it once (the same
  * attachment), and a link in either form (or Nextcloud's Files-app forms) names its
- * file: nothing duplicated, nothing deleted. A web link names the file by its id: a
- * folder move leaves it right; the file deleted in the cloud deletes the attachment
- * when the previous pass saw that file with that id, and nothing without a previous
- * pass. With link_form dav, web links are rewritten to DAV urls.
+ * file: nothing duplicated, nothing deleted. A web link names the file by its id, which
+ * is its identity (it needs no tag, and decides over one): a folder move leaves it right; the file
+ * deleted in the cloud deletes the attachment when the previous pass saw that file with that id,
+ * and nothing without a previous pass. With link_form dav, web links are rewritten to DAV urls.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,26 +101,56 @@ static const struct fcase cases[] = {
                "http://dav.test/index.php/apps/files/?dir=/Odoo/Quotations/SO1&openfile=17&"
                "scrollto=b.pdf"},
               {14, "c.pdf", NULL, "http://dav.test/apps/files/files/18?dir=/x&openfile=true"}}},
-    {.name = "a web link names its file by id: the file is not linked twice",
+    {.name = "a web link names its file by id: the untagged file is that attachment's, and "
+             "needs no tag (nothing to do)",
      .link_web = 1,
      .ents = {{Q "/SO1/a.pdf", 0, 0, NULL, "16"}},
+     .atts = {{12, "a.pdf", NULL, WEB "16"}}},
+    {.name = "a web link decides over a tag: the file tagged with the attachment at another "
+             "path (a later file where its tag was left) is a new file",
+     .link_web = 1,
+     .ents = {{Q "/SO1/a.pdf", 0, 12, NULL, "40"}, {Q "/SO1/b.pdf", 0, 0, NULL, "16"}},
+     .atts = {{12, "b.pdf", NULL, WEB "16"}},
+     .want = {"relink odoo " Q "/SO1/a.pdf \"a.pdf\""},
+     .want_url = {WEB "40"}},
+    {.name = "a web link's untagged file moved out of document folders: the attachment goes, "
+             "as for a tagged one",
+     .link_web = 1,
+     .ents = {{"/Odoo/Elsewhere", 1, 0, NULL, "30"}, {"/Odoo/Elsewhere/a.pdf", 0, 0, NULL, "16"}},
      .atts = {{12, "a.pdf", NULL, WEB "16"}},
-     .want = {"relink odoo " Q "/SO1/a.pdf #12 \"a.pdf\""},
-     .want_url = {WEB "16"}},
+     .prev = {12, Q "/SO1/a.pdf", "16"},
+     .want = {"delete odoo /Odoo/Elsewhere/a.pdf #12 \"a.pdf\""}},
+    {.name = "a web link a person pointed at a file outside document folders: left alone",
+     .link_web = 1,
+     .ents = {{"/Odoo/Elsewhere", 1, 0, NULL, "30"}, {"/Odoo/Elsewhere/a.pdf", 0, 0, NULL, "16"}},
+     .atts = {{12, "a.pdf", NULL, WEB "16"}}},
+    {.name = "two web links name one untagged file: neither is proven its attachment by the id",
+     .link_web = 1,
+     .ents = {{Q "/SO1/a.pdf", 0, 0, NULL, "16"}},
+     .atts = {{12, "a.pdf", NULL, WEB "16"}, {13, "a.pdf", NULL, WEB "16"}},
+     .want = {"relink odoo " Q "/SO1/a.pdf #12 \"a.pdf\"",
+              "relink odoo " Q "/SO1/a.pdf #13 \"a.pdf\""},
+     .want_url = {WEB "16", WEB "16"}},
     {.name = "link_form dav: a web link is rewritten to the DAV url",
      .ents = {{Q "/SO1/a.pdf", 0, 12, NULL, "16"}},
      .atts = {{12, "a.pdf", NULL, WEB "16"}},
      .want = {"relink odoo " Q "/SO1/a.pdf #12 \"a.pdf\""},
      .want_url = {BASE "Odoo/Quotations/SO1/a.pdf"}},
-    {.name = "a document folder moved: its web links stay right (relinked to tag the files, "
-             "whose dead properties the move leaves behind)",
+    {.name = "a document folder moved: its web links stay right, and name the files by id "
+             "(no relink to tag them again, though the move leaves their dead properties "
+             "behind)",
      .link_web = 1,
      .dn = "SO1-B",
      .ents = {{Q "/SO1/a.pdf", 0, 12, NULL, "16"}},
      .atts = {{12, "a.pdf", NULL, WEB "16"}},
+     .want = {"rename cloud " Q "/SO1 -> " Q "/SO1-B"}},
+    {.name = "a document folder moved on a server whose links are DAV urls: relinked",
+     .dn = "SO1-B",
+     .ents = {{Q "/SO1/a.pdf", 0, 12, NULL, "16"}},
+     .atts = {{12, "a.pdf", Q "/SO1/a.pdf", NULL}},
      .want = {"rename cloud " Q "/SO1 -> " Q "/SO1-B",
               "relink odoo " Q "/SO1-B/a.pdf #12 \"a.pdf\""},
-     .want_url = {WEB "16"}},
+     .want_url = {BASE "Odoo/Quotations/SO1-B/a.pdf"}},
     {.name = "a web link's file deleted in the cloud: the attachment goes (proven by the "
              "previous pass)",
      .link_web = 1,

@@ -67,6 +67,7 @@ static void fill(struct scan_state *s, struct check_count *cc)
     en.type_tag = snap_lend("Quotations");
     en.fileid = snap_lend("00000042ocinstance");
     en.doc_tag = snap_lend("documents.folder,3");
+    en.mtime = 1764676220;
     CHECK_INT(cc, state_dir_add_kid(d, &en, &e), 0);
     CHECK_INT(cc,
               state_add_doc(s, "documents.document,12",
@@ -82,7 +83,9 @@ static void fill(struct scan_state *s, struct check_count *cc)
         l.size = 12;
         l.rec = snap_lend("sale.order,3");
         l.file_rec = snap_lend("sale.order,3");
+        l.mtime = 1764676221; /* an upload's */
         CHECK_INT(cc, snap_links_add(&s->links, &l), 0);
+        l.mtime = 0;
         l.att_id = 7;
         l.path = snap_lend("/Odoo/Quotations/SO003/b.pdf");
         l.etag = snap_lend("W/\"b-1\"");
@@ -145,6 +148,7 @@ static void test_round_trip(struct check_count *cc)
         CHECK(cc, d->kids[0].record_tag == NULL);
         CHECK_STR(cc, d->kids[0].fileid, "00000042ocinstance");
         CHECK_STR(cc, d->kids[0].doc_tag, "documents.folder,3");
+        CHECK(cc, d->kids[0].mtime == 1764676220);
     }
     CHECK(cc, r.ndocs == 1);
     if (r.ndocs == 1) {
@@ -157,7 +161,7 @@ static void test_round_trip(struct check_count *cc)
     {
         const struct snap_link *l = snap_links_find(&r.links, 7);
 
-        CHECK(cc, l && l->size == 12);
+        CHECK(cc, l && l->size == 12 && l->mtime == 0);
         if (l) {
             CHECK_STR(cc, l->path, "/Odoo/Quotations/SO003/b.pdf");
             CHECK_STR(cc, l->etag, "W/\"b-1\"");
@@ -167,7 +171,8 @@ static void test_round_trip(struct check_count *cc)
             CHECK_STR(cc, l->file_rec, "sale.order,3");
         }
         l = snap_links_find(&r.links, 9);
-        CHECK(cc, l && l->etag == NULL && l->fileid == NULL && l->att_rec == NULL);
+        CHECK(cc, l && l->etag == NULL && l->fileid == NULL && l->att_rec == NULL &&
+                      l->mtime == 1764676221);
     }
     /* encoding the decoded state gives the same text */
     CHECK_INT(cc, state_encode(&r, &text2, &e), 0);
