@@ -317,6 +317,15 @@ static int contains_ci(const char *s, const char *w)
     return 0;
 }
 
+int dav_is_oc(struct dav *d)
+{
+    struct err e2 = ERR_INIT;
+
+    if (d->dialect == DAV_DIALECT_AUTO)
+        dav_detect(d, &e2); /* (failed: still unknown, asked again next time) */
+    return d->dialect == DAV_DIALECT_NEXTCLOUD || d->dialect == DAV_DIALECT_OWNCLOUD;
+}
+
 int dav_detect(struct dav *d, struct err *e)
 {
     struct buf url;

@@ -296,6 +296,15 @@ struct dav_result {
  * parent is missing. out may be NULL.
  */
 int dav_mkcol(struct dav *d, const char *path, int parents, struct dav_result *out, struct err *e);
+/*
+ * dav_mkcol() that sets the odoosync tag name=value on the folder it makes, in the same
+ * request where the server takes an extended MKCOL (RFC 5689: Nextcloud and ownCloud):
+ * *tagged = 1 when the folder was made with the tag (201). 0 otherwise (another server,
+ * the folder was there already, a server that refused the body and was asked again
+ * without it): the caller tags it. Returns as dav_mkcol().
+ */
+int dav_mkcol_tagged(struct dav *d, const char *path, int parents, const char *name,
+                     const char *value, struct dav_result *out, int *tagged, struct err *e);
 
 /* Upload source. read() fills up to n bytes and returns the count, 0 at the end, or
  * DAV_READ_ABORT. rewind() goes back to the first byte for a retry (0 or -1); NULL

@@ -5,12 +5,12 @@
  * Each is one dav_simple() or dav_run() with its own reading of the
  * status: MKCOL's 405 is "it exists" and, with parents, a 409 creates the
  * ancestors top-down (a 423, a folder being made by another request, is asked
- * again); DELETE and MOVE send If-Match (the etag without W/,
- * see dav_match_etag()); a 412 on MOVE/COPY is the target existing, or,
- * when the target is not there (or overwrite was asked), the source's etag
- * having changed; a 207 on DELETE, MOVE or COPY is a partial failure (a
- * locked member stayed behind). GET streams the body to the caller's
- * consumer; dav_get_buf() collects it in a capped buffer.
+ * again); on Nextcloud and ownCloud a MKCOL can carry the folder's tag (an
+ * extended MKCOL, RFC 5689, which SabreDAV stores: one request instead of two); DELETE and MOVE
+ * send If-Match (the etag without W/, see dav_match_etag()); a 412 on MOVE/COPY is the target
+ * existing, or, when the target is not there (or overwrite was asked), the source's etag having
+ * changed; a 207 on DELETE, MOVE or COPY is a partial failure (a locked member stayed behind). GET
+ * streams the body to the caller's consumer; dav_get_buf() collects it in a capped buffer.
  */
 #include "dav.h"
 #include "dav_int.h"
@@ -33,13 +33,23 @@
  */
 #define MKCOL_LOCKED_TRIES 4
 
-static int mkcol_one(struct dav *d, const char *path, struct dav_result *out, struct err *e)
+static int mkcol_one(struct dav *d, const char *path, const char *body, struct dav_result *out,
+                     struct err *e)
 {
+    struct curl_slist *hdrs = NULL;
     struct dav_xfer x;
-    int rc;
+    int ok = 1, rc;
 
+    if (body) {
+        hdrs = dav_add_header(hdrs, &ok, "Content-Type: application/xml; charset=utf-8");
+        hdrs = dav_add_header(hdrs, &ok, "Expect:");
+        if (!ok) {
+            curl_slist_free_all(hdrs);
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+    }
     for (int attempt = 1;; attempt++) {
-        rc = dav_simple(d, "MKCOL", path, NULL, NULL, &x, ERR_CONFLICT, "precondition failed", e);
+        rc = dav_simple(d, "MKCOL", path, hdrs, body, &x, ERR_CONFLICT, "precondition failed", e);
         if (x.status != 423 || attempt == MKCOL_LOCKED_TRIES)
             break;
         dav_xfer_release(&x);
@@ -51,10 +61,13 @@ static int mkcol_one(struct dav *d, const char *path, struct dav_result *out, st
     if (x.status)
         dav_fill_result(&x, out);
     dav_xfer_release(&x);
+    curl_slist_free_all(hdrs);
     return rc;
 }
 
-int dav_mkcol(struct dav *d, const char *path, int parents, struct dav_result *out, struct err *e)
+/* dav_mkcol(), the final MKCOL carrying body (NULL: none). */
+static int mkcol_body(struct dav *d, const char *path, int parents, const char *body,
+                      struct dav_result *out, struct err *e)
 {
     struct buf norm;
     int rc;
@@ -63,7 +76,7 @@ int dav_mkcol(struct dav *d, const char *path, int parents, struct dav_result *o
     rc = dav_path_normalize(path, &norm, e);
     if (rc < 0)
         goto out;
-    rc = mkcol_one(d, norm.data, out, e);
+    rc = mkcol_one(d, norm.data, body, out, e);
     if (rc == ERR_EXISTS && parents) {
         rc = 0;
         goto out;
@@ -73,16 +86,50 @@ int dav_mkcol(struct dav *d, const char *path, int parents, struct dav_result *o
     /* 409: create the ancestors top-down, then the folder itself */
     for (char *p = norm.data + 1; (p = strchr(p, '/')) != NULL; p++) {
         *p = '\0';
-        rc = mkcol_one(d, norm.data, NULL, e);
+        rc = mkcol_one(d, norm.data, NULL, NULL, e);
         *p = '/';
         if (rc < 0 && rc != ERR_EXISTS)
             goto out;
     }
-    rc = mkcol_one(d, norm.data, out, e);
+    rc = mkcol_one(d, norm.data, body, out, e);
     if (rc == ERR_EXISTS)
         rc = 0;
 out:
     buf_release(&norm);
+    return rc;
+}
+
+int dav_mkcol(struct dav *d, const char *path, int parents, struct dav_result *out, struct err *e)
+{
+    return mkcol_body(d, path, parents, NULL, out, e);
+}
+
+int dav_mkcol_tagged(struct dav *d, const char *path, int parents, const char *name,
+                     const char *value, struct dav_result *out, int *tagged, struct err *e)
+{
+    struct dav_result r;
+    struct buf body;
+    int rc;
+
+    *tagged = 0;
+    if (!value || !dav_is_oc(d))
+        return dav_mkcol(d, path, parents, out, e);
+    buf_init(&body, 64 * 1024);
+    rc = dav_tag_body(&body, 1, name, value, e);
+    if (rc == 0) {
+        memset(&r, 0, sizeof(r));
+        rc = mkcol_body(d, path, parents, body.data, &r, e);
+        if (out)
+            *out = r;
+        /* 201: made, with the tag (SabreDAV answers 207 when a property was refused); a
+         * server that takes no body (415, 400, 501) is asked the plain way */
+        *tagged = rc == 0 && r.status == 201;
+        if (rc < 0 && (r.status == 415 || r.status == 400 || r.status == 501)) {
+            err_clear(e);
+            rc = dav_mkcol(d, path, parents, out, e);
+        }
+    }
+    buf_release(&body);
     return rc;
 }
 

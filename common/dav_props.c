@@ -327,6 +327,35 @@ static int xml_escape(const char *v, struct buf *b)
     return 0;
 }
 
+int dav_tag_body(struct buf *body, int mkcol, const char *name, const char *value, struct err *e)
+{
+    int rc;
+
+    if (!is_ncname(name))
+        return err_set(e, ERR_INVALID, "property name \"%.100s\" is not an XML name",
+                       name ? name : "");
+    if (mkcol && !value)
+        return err_set(e, ERR_INVALID, "a MKCOL sets a property, it removes none");
+    buf_printf(body,
+               "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:%s xmlns:d=\"DAV:\" "
+               "xmlns:o=\"" DAV_NS_ODOOSYNC "\">",
+               mkcol ? "mkcol" : "propertyupdate");
+    if (value) {
+        buf_printf(body, "<d:set><d:prop>%s<o:%s>",
+                   mkcol ? "<d:resourcetype><d:collection/></d:resourcetype>" : "", name);
+        rc = xml_escape(value, body);
+        if (rc < 0)
+            return err_set(e, rc == ERR_INVALID ? ERR_INVALID : ERR_TOO_BIG,
+                           "property \"%s\": value has control characters or is too long", name);
+        buf_printf(body, "</o:%s></d:prop></d:set>", name);
+    } else {
+        buf_printf(body, "<d:remove><d:prop><o:%s/></d:prop></d:remove>", name);
+    }
+    if (buf_printf(body, "</d:%s>\n", mkcol ? "mkcol" : "propertyupdate") < 0)
+        return err_set(e, ERR_TOO_BIG, "property \"%s\": value too long", name);
+    return 0;
+}
+
 int dav_proppatch(struct dav *d, const char *path, const char *name, const char *value,
                   struct err *e)
 {
@@ -338,29 +367,9 @@ int dav_proppatch(struct dav *d, const char *path, const char *name, const char 
 
     memset(&x, 0, sizeof(x));
     buf_init(&body, 64 * 1024);
-    if (!is_ncname(name)) {
-        rc = err_set(e, ERR_INVALID, "property name \"%.100s\" is not an XML name",
-                     name ? name : "");
+    rc = dav_tag_body(&body, 0, name, value, e);
+    if (rc < 0)
         goto out;
-    }
-    buf_puts(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-                    "<d:propertyupdate xmlns:d=\"DAV:\" xmlns:o=\"" DAV_NS_ODOOSYNC "\">");
-    if (value) {
-        buf_printf(&body, "<d:set><d:prop><o:%s>", name);
-        rc = xml_escape(value, &body);
-        if (rc < 0) {
-            rc = err_set(e, rc == ERR_INVALID ? ERR_INVALID : ERR_TOO_BIG,
-                         "property \"%s\": value has control characters or is too long", name);
-            goto out;
-        }
-        buf_printf(&body, "</o:%s></d:prop></d:set>", name);
-    } else {
-        buf_printf(&body, "<d:remove><d:prop><o:%s/></d:prop></d:remove>", name);
-    }
-    if (buf_puts(&body, "</d:propertyupdate>\n") < 0) {
-        rc = err_set(e, ERR_TOO_BIG, "property \"%s\": value too long", name);
-        goto out;
-    }
     hdrs = dav_add_header(hdrs, &ok, "Content-Type: application/xml; charset=utf-8");
     hdrs = dav_add_header(hdrs, &ok, "Expect:");
     if (!ok) {

@@ -219,7 +219,7 @@ int dav_put(struct dav *d, const char *path, const struct dav_put_req *req, stru
     struct curl_slist *hdrs = NULL;
     struct buf url;
     struct dav_xfer x;
-    int ok = 1, rc, nc = d->dialect == DAV_DIALECT_NEXTCLOUD || d->dialect == DAV_DIALECT_OWNCLOUD;
+    int ok = 1, rc, nc = dav_is_oc(d);
 
     dav_xfer_init(&x, d, "PUT", path);
     buf_init(&url, DAV_URL_MAX);

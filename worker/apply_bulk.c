@@ -3,18 +3,19 @@
  * Nextcloud bulk request (POST .../remote.php/dav/bulk), a group commit like
  * apply_batch.c's Odoo calls.
  *
- * On Nextcloud every request pays the server's start-up (about 0.3 s of CPU on
- * the test machines), so a file's PUT and its tag's PROPPATCH cost alike, and a
- * bulk request of many files costs little more than one PUT. A job queues its
- * path and content; when no upload of the batch is in flight it leads: it takes
- * every file queued (at most DAV_BULK_MAX_FILES). One file alone goes by its
- * create-only PUT, made by the leader (so that the files coming meanwhile queue
- * for the next request). Several: a file alone of its folder goes by its own PUT
- * (a listing would cost as much); for the files of each other folder it lists the
- * folder (PROPFIND Depth 1) and leaves out every file whose name is taken there
- * (compared without case, so that the create-only PUT decides any doubt), then
- * sends the rest in one bulk request, and hands each job its answer. Files
- * queued meanwhile go in the next request: nothing waits on purpose.
+ * On Nextcloud every request pays the server's start-up, and a PUT (part file,
+ * locks, file cache) costs it several times what a folder listing or a whole
+ * bulk request costs: on the real Nextcloud 27 of bench/README.md §6e, under 16
+ * jobs, a PUT kept the server busy 2.5 s, a listing 0.46 s, a bulk request of
+ * about 7 files 0.56 s. A job queues its path and content; when no upload of the
+ * batch is in flight it leads: it takes every file queued (at most
+ * DAV_BULK_MAX_FILES). One file alone goes by its create-only PUT, made by the
+ * leader (so that the files coming meanwhile queue for the next request).
+ * Several: for the files of each folder (a file alone of its folder too) it
+ * lists the folder (PROPFIND Depth 1, names only) and leaves out every file
+ * whose name is taken there (compared without case, so that the create-only PUT decides any doubt),
+ * then sends the rest in one bulk request, and hands each job its answer. Files queued meanwhile go
+ * in the next request: nothing waits on purpose.
  *
  * The bulk endpoint writes unconditionally (Folder::newFile): it cannot say
  * "create only". Its files are new ones whose absence the listing saw just
@@ -194,21 +195,6 @@ static void look(struct dav *d, struct bulk_wait *mine)
     }
 }
 
-/* A file alone of its folder in this request would cost a listing and a share of the
- * request instead of one PUT: it goes by its own create-only PUT, side by side. */
-static void alone_in_folder(struct bulk_wait *mine)
-{
-    for (struct bulk_wait *w = mine; w; w = w->next) {
-        size_t fl = parent_len(w->path);
-        int others = 0;
-
-        for (struct bulk_wait *v = mine; v && !others; v = v->next)
-            others = v != w && parent_len(v->path) == fl && strncmp(v->path, w->path, fl) == 0;
-        if (!others)
-            w->rc = APPLY_BULK_ALONE;
-    }
-}
-
 /* The one waiter of mine whose rc is still 0 goes by its create-only PUT; 0 when there are
  * more (or none). */
 static int one_left(struct dav *d, struct bulk_wait *mine)
@@ -237,14 +223,11 @@ static long send(struct dav *d, struct bulk_wait *mine)
 
     if (one_left(d, mine)) /* nothing to share: its PUT is one request, and no listing */
         return 0;
-    alone_in_folder(mine);
     look(d, mine);
     for (w = mine; w; w = w->next)
         k += w->rc == 0;
-    if (k < 2) { /* one left (its name free): its PUT; none: nothing to send */
-        one_left(d, mine);
-        return 0;
-    }
+    if (k == 0)
+        return 0; /* (one left, its folder listed: a bulk request still costs less than a PUT) */
     items = calloc(k, sizeof(*items));
     if (!items) {
         for (w = mine; w; w = w->next)

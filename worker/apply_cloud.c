@@ -62,7 +62,10 @@ int apply_ensure_parent(struct apply_conn *c, const char *path, struct err *e)
 int apply_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res, struct err *e)
 {
     struct dav_result r;
-    int rc;
+    /* its tag: the Documents app's, the record's, or the type's */
+    const char *tag = j->doc ? "document" : j->record ? "record" : j->name ? "type" : NULL;
+    const char *val = j->doc ? j->doc : j->record ? j->record : j->name;
+    int rc, tagged = 0;
 
     memset(&r, 0, sizeof(r));
     /*
@@ -71,7 +74,9 @@ int apply_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res,
      * parent exists afterwards, so try again a few times before giving up.
      */
     for (int tries = 0;; tries++) {
-        rc = dav_mkcol(c->dav, j->path, 1, &r, e);
+        /* made with its tag in the same request where the server can (Nextcloud) */
+        rc = tag ? dav_mkcol_tagged(c->dav, j->path, 1, tag, val, &r, &tagged, e)
+                 : dav_mkcol(c->dav, j->path, 1, &r, e);
         if (rc == 0 || tries == 3 || (rc != ERR_ACCESS && rc != ERR_CONFLICT && rc != ERR_NOTFOUND))
             break;
         usleep(20000 * (tries + 1));
@@ -117,15 +122,9 @@ int apply_mkdir(struct apply_conn *c, const struct job *j, enum job_result *res,
             return 0;
         }
     }
-    if (rc < 0)
+    if (rc < 0 || tagged || !tag)
         return rc;
-    if (j->doc)
-        return apply_tag(c->dav, j->path, "document", j->doc, e);
-    if (j->record)
-        return apply_tag(c->dav, j->path, "record", j->record, e);
-    if (j->name)
-        return apply_tag(c->dav, j->path, "type", j->name, e);
-    return 0;
+    return apply_tag(c->dav, j->path, tag, val, e);
 }
 
 /* The opaque part of an ETag: W/"x" and "x" name the same version (weak comparison). */

@@ -32,7 +32,8 @@ with curl against a real Nextcloud 27.1), so CI sees what the real server does:
     with a trailing '/'; found properties in a 200 propstat, the others asked for in a
     404 propstat (`oc:checksums` is always there: no checksum is stored); `oc:size` is a
     folder's total size; `d:getcontentlength` / `d:getcontenttype` 404 on folders.
-  - status codes: MKCOL 201, 405 if it exists, 409 without its parent; PUT 201 new /
+  - status codes: MKCOL 201 (an extended MKCOL, RFC 5689, stores the properties it sets,
+    as SabreDAV does), 405 if it exists, 409 without its parent; PUT 201 new /
     204 replaced, 404 without its parent, 412 on If-Match / If-None-Match: * failures;
     DELETE 204, 404, 412 (If-Match); MOVE/COPY 201 new / 204 replaced, 412 for
     Overwrite: F onto an existing entry or an If-Match failure, 409 without the
@@ -552,14 +553,45 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                   "already exists")
             if not self.st.is_dir(parent_of(rel)):
                 return self.error(409, "Conflict", "Parent node does not exist")
+            props = []
             if body:
-                return self.error(415, "UnsupportedMediaType", "extended MKCOL not supported")
+                # an extended MKCOL (RFC 5689), as SabreDAV takes it: an XML body, a
+                # {DAV:}mkcol whose set names a {DAV:}resourcetype of just a collection; the
+                # other properties it sets are stored like a PROPPATCH's
+                ctype = self.headers.get("Content-Type") or ""
+                if "application/xml" not in ctype and "text/xml" not in ctype:
+                    return self.error(415, "UnsupportedMediaType",
+                                      "The request body for the MKCOL request must have an "
+                                      "xml Content-Type")
+                try:
+                    root = ET.fromstring(body)
+                except ET.ParseError as e:
+                    return self.error(400, "BadRequest", "XML error: %s" % e)
+                if root.tag != "{DAV:}mkcol":
+                    return self.error(415, "UnsupportedMediaType",
+                                      "The request body for the MKCOL request must be a "
+                                      "{DAV:}mkcol request construct.")
+                rtype = None
+                for prop in root.iter("{DAV:}prop"):
+                    for el in prop:
+                        if el.tag == "{DAV:}resourcetype":
+                            rtype = [c.tag for c in el]
+                        else:
+                            props.append(split_tag(el.tag) + (el.text or "",))
+                if rtype is None:
+                    return self.error(400, "BadRequest", "The mkcol request must include a "
+                                      "{DAV:}resourcetype property")
+                if rtype != ["{DAV:}collection"]:
+                    return self.error(403, "InvalidResourceType", "The {DAV:}resourcetype "
+                                      "you specified is not supported here.")
             self.server.making.add(rel)
         try:
             time.sleep(MKCOL_LOCK_S)  # Nextcloud holds the path's lock while it makes it
             with self.st.lock:
                 os.mkdir(self.st.disk(rel))
                 self.st.new_entry(rel)
+                for ns, name, value in props:
+                    self.st.set_prop(rel, ns, name, value)
                 self.st.propagate(rel)
         finally:
             with self.st.lock:

@@ -114,6 +114,21 @@ class NcDav(unittest.TestCase):
         self.assertEqual(sorted(got), [201, 423])
         self.assertEqual(self.req("MKCOL", self.p("m"))[0], 405)  # made, once
 
+    def test_extended_mkcol_sets_properties_like_sabredav(self):
+        body = ('<?xml version="1.0"?><d:mkcol xmlns:d="DAV:" xmlns:o="urn:odoosync"><d:set>'
+                '<d:prop><d:resourcetype><d:collection/></d:resourcetype>'
+                '<o:record>sale.order,19</o:record></d:prop></d:set></d:mkcol>').encode()
+        xml = {"Content-Type": "application/xml; charset=utf-8"}
+        self.assertEqual(self.req("MKCOL", self.p("x"), body, xml)[0], 201)
+        self.assertEqual(self.props("x").get("{urn:odoosync}record"), "sale.order,19")
+        self.assertEqual(self.req("MKCOL", self.p("x"), body, xml)[0], 405)
+        # SabreDAV: an xml Content-Type, and a {DAV:}resourcetype of just a collection
+        self.assertEqual(self.req("MKCOL", self.p("y"), body, {"Content-Type": "text/plain"})[0],
+                         415)
+        no_type = body.replace(b"<d:resourcetype><d:collection/></d:resourcetype>", b"")
+        self.assertEqual(self.req("MKCOL", self.p("y"), no_type, xml)[0], 400)
+        self.assertEqual(self.req("PROPFIND", self.p("y"), PROPS, {"Depth": "0"})[0], 404)
+
     def test_bulk_upload_like_nextcloud(self):
         import hashlib
         import json
