@@ -161,6 +161,24 @@ class Snap:
             tech = {i: a for i, a in self.all_atts.items() if self.is_technical(a)}
         self.tech = tech
         self.atts = {i: a for i, a in self.all_atts.items() if i not in tech}
+        self.web_link_tags()
+
+    def web_link_tags(self):
+        """Identity as the product tells it where urls are web links: the link names its
+        file by id, and an upload there writes no tag (docs/design.md 4.2). An untagged
+        entry whose file id exactly one url attachment's web link names is modelled as
+        tagged with that attachment, so the checks below read one notion of identity."""
+        by_id = {}
+        for aid, a in self.atts.items():
+            m = harness.WEB_LINK.match(urllib.parse.urlparse(a["url"] or "").path) \
+                if a["type"] == "url" else None
+            if m:
+                by_id.setdefault(int(m.group(1)), []).append(aid)
+        for rel, fid in self.fileid.items():
+            ids = by_id.get(int(fid)) if fid.isdigit() else None
+            tags = self.tree[rel][2]
+            if ids and len(ids) == 1 and "attachment" not in tags:
+                tags["attachment"] = str(ids[0])
 
     def is_technical(self, a):
         """An attachment odoosync must never manage: it stores a binary field (res_field),
