@@ -73,12 +73,10 @@ static int bulk_probe(struct dav *d)
 
     if (d->bulk >= 0)
         return d->bulk;
-    if (d->dialect == DAV_DIALECT_AUTO)
-        dav_detect(d, &e2);
     memset(&x, 0, sizeof(x));
     buf_init(&url, DAV_URL_MAX);
     buf_init(&pre, DAV_URL_MAX);
-    if (d->dialect != DAV_DIALECT_NEXTCLOUD || bulk_prefix(d, &pre) < 0) {
+    if (!dav_is_oc(d) || d->dialect != DAV_DIALECT_NEXTCLOUD || bulk_prefix(d, &pre) < 0) {
         d->bulk = 0;
         goto out;
     }

@@ -440,9 +440,10 @@ static long left_out_at(const struct ctx *c, const char *path)
     return -1;
 }
 
+/* Url attachment a (by: the entry its web link names by file id alone, or NULL). */
 static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                         const struct snap_entry *primary, long pdf, int tagged_elsewhere,
-                        const char *upath)
+                        const char *upath, const struct snap_entry *by)
 {
     char akbuf[300];
     const char *now_att = att_key(a, akbuf, sizeof akbuf);
@@ -485,7 +486,7 @@ static int plan_url_att(struct ctx *c, const struct snap_att *a, long of,
                     (moved && !(c->in->link_web && primary->fileid && *primary->fileid && form_ok));
         /* named by its web link, by file id: that is its identity, no tag is written or
          * needed (ident.h); unless it still carries another attachment's stale tag */
-        by_id = plan_link_own(c, a) == primary && !primary->stale_att;
+        by_id = by == primary && !primary->stale_att;
         /* adopted by its url (a file replaced in place loses its dead properties), or told
          * by its file id (a parent folder moved on Nextcloud, ident.h): tag it */
         untagged = (primary->att_tag != a->id || primary->retag) && !by_id;
@@ -615,7 +616,8 @@ static void claim_range(struct ctx *c, size_t lo, size_t hi)
 static int plan_att(struct ctx *c, const struct snap_att *a)
 {
     long of = -1, pdf = -1, ownerdf;
-    const struct snap_entry *primary = NULL;
+    /* by: the entry its web link names by file id alone (plan_link_own), or NULL */
+    const struct snap_entry *primary = NULL, *by = NULL;
     const struct snap_link *prev;
     size_t lo, hi, i;
     int tagged_elsewhere = 0, rc = 0;
@@ -687,8 +689,7 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
         /* a web link names its file by the file id, which decides over tags (ident.h): an
          * entry tagged with this attachment elsewhere is a later file at a path that had
          * its tag (Nextcloud keeps dead properties per path) */
-        const struct snap_entry *by = plan_link_own(c, a);
-
+        by = plan_link_own(c, a);
         if (by) {
             long d = plan_df_of_entry(c, by->path);
 
@@ -739,7 +740,7 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
             c->managed++;
         rc = plan_upload(c, a, of, primary);
     } else {
-        rc = plan_url_att(c, a, ownerdf, primary, pdf, tagged_elsewhere && !primary, upath);
+        rc = plan_url_att(c, a, ownerdf, primary, pdf, tagged_elsewhere && !primary, upath, by);
     }
 out:
     free(upath);
