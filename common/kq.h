@@ -187,6 +187,13 @@ int kq_store(struct kq_consumer *c, const char *topic, int partition, long long 
              struct err *e);
 /* Commit the stored offsets now, synchronously. */
 int kq_commit(struct kq_consumer *c, struct err *e);
+/*
+ * Hold a partition back (it delivers nothing) until kq_resume. Every assignment
+ * starts running: a partition paused when it was revoked comes back running.
+ * On Kafka, pause only a partition that has delivered a message since its
+ * assignment: librdkafka before 2.4 drops the fetch start of an assignment
+ * that a pause overtakes, and that partition is then never fetched.
+ */
 int kq_pause(struct kq_consumer *c, const char *topic, int partition, struct err *e);
 int kq_resume(struct kq_consumer *c, const char *topic, int partition, struct err *e);
 

@@ -10,8 +10,8 @@
  * work is finished), enable.auto.commit=true every second (of stored offsets
  * only), auto.offset.reset=earliest. The rebalance callback handles the
  * cooperative and the eager protocols and lost assignments: it tells the
- * caller's callback, then (revoke, not lost) commits the stored offsets
- * synchronously before unassigning.
+ * caller's callback, then (revoke) resumes what leaves and (not lost) commits
+ * the stored offsets synchronously before unassigning.
  */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -43,13 +43,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (c->fn)
                 c->fn(c->ud, 1, 0, parts->elems[i].topic, parts->elems[i].partition);
         }
+        /* No pause or resume here (see the revoke below): an assignment starts running. */
         if (coop)
             kerr = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
-        /* a partition paused before it was revoked must not come back paused: the
-         * caller's pause tracking starts from "running" on every assignment */
-        rd_kafka_resume_partitions(rk, parts);
         log_info(c->log, "kafka: %d partition(s) assigned", parts->cnt);
     } else {
         int lost = rd_kafka_assignment_lost(rk);
@@ -59,6 +57,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (c->fn)
                 c->fn(c->ud, 0, lost, parts->elems[i].topic, parts->elems[i].partition);
         }
+        /*
+         * A partition the caller paused must not come back paused when it is
+         * assigned again (the caller's pause tracking starts from "running" on
+         * every assignment), and librdkafka keeps the pause of a partition across
+         * its unassignment: resume what leaves, before the unassign. Never on the
+         * assignment: on librdkafka before 2.4 a pause or resume raises the
+         * partition's version at once, and the fetch start the assignment has just
+         * queued, served after that, is dropped as outdated. The partition is then
+         * never fetched, without a word (librdkafka issues 2190 and 4686); on a
+         * loaded machine a worker left one partition's jobs untouched that way.
+         */
+        rd_kafka_resume_partitions(rk, parts);
         if (!lost) {
             rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
 

@@ -346,7 +346,9 @@ static void update_pauses(struct pool *p, int stopping)
 
         if (!pt->assigned)
             continue;
-        want = p->paused_all || pt->held_head != NULL;
+        /* A partition that has delivered nothing since its assignment is left running
+         * (kq_pause): one fetch more at most, before its first message pauses it. */
+        want = (p->paused_all && pt->max_seen >= 0) || pt->held_head != NULL;
         if (want == pt->paused)
             continue;
         if ((want ? kq_pause(p->c, pt->topic, pt->partition, &e)
