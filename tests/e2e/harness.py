@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -275,7 +276,8 @@ class SyncCase(unittest.TestCase):
                                       int(time.time() * 1000) % 100000)
         self.addCleanup(self.dav.delete, "/" + self.root)
         self.tmp = tempfile.mkdtemp(prefix="odoosync-e2e-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
+        if not os.environ.get("E2E_KEEP"):  # E2E_KEEP=1 keeps configs, logs and events
+            self.addCleanup(shutil.rmtree, self.tmp, True)
         self.config = os.path.join(self.tmp, "odoosync.json")
         self.write_config()
 
@@ -565,6 +567,15 @@ class WorkerFleet:
     def logs(self):
         return "\n".join("--- worker process %d\n%s" % (i, w.output()[-2500:])
                          for i, w in enumerate(self.procs))
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def read_events(path):

@@ -19,10 +19,11 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (FINAL, binary, create_topics, known_librdkafka_abort, main,  # noqa: E402
-                     read_events)
+from harness import (FINAL, binary, create_topics, free_port, known_librdkafka_abort,  # noqa: E402
+                     main, read_events)
 import test_rules  # noqa: E402
 
 WORKERS = 3
@@ -55,6 +56,7 @@ class ClusterRules(test_rules.Rules):
         self.events = [os.path.join(self.tmp, "events-%d.jsonl" % i) for i in range(WORKERS)]
         self.workers = []
         self.worker_logs = []
+        self.metrics = [free_port() for _ in range(WORKERS)]
         for i in range(WORKERS):
             log = open(os.path.join(self.tmp, "worker-%d.log" % i), "w")
             self.worker_logs.append(log)
@@ -62,7 +64,8 @@ class ClusterRules(test_rules.Rules):
                        E2E_DAV_PASSWORD=self.env["DAV_PASSWORD"])
             self.workers.append(subprocess.Popen(
                 [binary(), "work", "--config", self.config, "--events", self.events[i],
-                 "-L", "info", "-X", "log.format=human"], env=env, stdout=log, stderr=log))
+                 "-L", os.environ.get("E2E_WORKER_LOG", "info"), "-X", "log.format=human",
+                 "-X", "metrics.listen=127.0.0.1:%d" % self.metrics[i]], env=env, stdout=log, stderr=log))
         self.addCleanup(self.stop_workers)
 
     def write_config(self, types=None, **extra):
@@ -101,8 +104,20 @@ class ClusterRules(test_rules.Rules):
         out = []
         for i in range(WORKERS):
             with open(os.path.join(self.tmp, "worker-%d.log" % i)) as f:
-                out.append("--- worker %d\n%s" % (i, f.read()[-3000:]))
+                out.append("--- worker %d\n%s%s" % (i, f.read()[-3000:], self.worker_metrics(i)))
         return "\n".join(out)
+
+    def worker_metrics(self, i):
+        """What a worker's /metrics says of its queue, locks and jobs (for a failure's message)."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics[i],
+                                        timeout=5) as r:
+                text = r.read().decode()
+        except OSError as e:
+            return "metrics: %s\n" % e
+        keep = ("odoosync_consumer_lag", "odoosync_lock_busy_total", "odoosync_jobs_total",
+                "odoosync_jobs_retried_total")
+        return "".join(line + "\n" for line in text.splitlines() if line.startswith(keep))
 
     def events_of(self, path):
         return read_events(path)

@@ -66,13 +66,7 @@ class BlackHole:
             except OSError:
                 pass
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = harness.free_port
 
 
 class FaultCase(harness.SyncCase):

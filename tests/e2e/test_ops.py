@@ -37,13 +37,7 @@ import harness  # noqa: E402
 UPLOADED = 'odoosync_jobs_total{kind="upload",side="cloud",result="applied"}'
 ODOO_SECRET = harness.KEY  # configured as odoo.api_key_env (the password is "admin": not greppable)
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = harness.free_port
 
 
 def http_get(port, path):
