@@ -142,7 +142,9 @@ static int cloud_content_is(struct apply_conn *c, const char *path, long long si
 /*
  * The upload's target exists (st, from a re-read). Whose file is it?
  *   - tagged with this attachment: an earlier attempt (or a worker that took
- *     over our expired lock) uploaded it: done, go on (0, ALREADY_DONE);
+ *     over our expired lock) uploaded it: done, go on (0, ALREADY_DONE), when it
+ *     holds the attachment's content; an older content (an earlier upload whose
+ *     conversion failed, the attachment edited in Odoo since): ERR_CONFLICT, both kept;
  *   - untagged, with exactly the attachment's size and sha1: an attempt killed
  *     between its PUT and its PROPPATCH: adopt it, tag it, go on (0);
  *   - tagged with another attachment, and our create-only PUT was refused
@@ -197,6 +199,18 @@ static int upload_occupied(struct applier *a, struct apply_conn *c, const struct
     const char *mine = j->doc ? st->document_tag : st->attachment_tag;
 
     if (!st->is_dir && apply_streq(mine, idbuf)) {
+        /* its earlier upload, whose url conversion failed: done only if it holds what Odoo
+         * holds now (an edit in Odoo since would be lost by the conversion) */
+        rc = !sum || size < 0                    ? 1
+             : st->size >= 0 && st->size != size ? 0
+                                                 : cloud_content_is(c, j->path, size, sum, e);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return err_set(e, ERR_CONFLICT,
+                           "\"%s\" holds an older upload of %s %ld (edited in Odoo since): "
+                           "kept, and so is Odoo's content",
+                           j->path, j->doc ? "document" : "attachment", j->att_id);
         *res = JOB_ALREADY_DONE;
         return 0;
     }

@@ -16,6 +16,10 @@
  *    folder, deleted) is skipped and creates nothing; an upload of a new document whose
  *    folder is gone is skipped and does not make the folder (an untagged folder would
  *    become a new Documents folder): the next pass decides.
+ * 4. an upload whose path holds a file tagged with its attachment (its earlier
+ *    upload, whose url conversion failed) is done only when that file holds what
+ *    Odoo holds now. An older content (the attachment was edited in Odoo since)
+ *    is not taken for it: both stay, the attachment binary with its new content.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +287,54 @@ static void test_docs_upload_gone(struct ctx *x)
     }
 }
 
+/* The cloud file at path as a string into out ("" when unreadable). */
+static void cloud_text(struct ctx *x, const char *path, char *out, size_t cap)
+{
+    struct buf b;
+    struct err e = ERR_INIT;
+
+    out[0] = '\0';
+    buf_init(&b, 1 << 20);
+    if (dav_get_buf(x->dav, path, &b, &e) == 0)
+        snprintf(out, cap, "%.*s", (int)b.len, b.data ? b.data : "");
+    buf_release(&b);
+}
+
+static void test_upload_tagged_older(struct ctx *x)
+{
+    static const char *const now = "version 2 of the report";
+    struct check_count *cc = x->cc;
+    struct err e = ERR_INIT;
+    struct job j;
+    char path[256], id[32], v[256];
+    long att = 0;
+
+    snprintf(path, sizeof(path), "%s/report.txt", x->root);
+    CHECK_MSG(cc, at_attach(x->odoo, x->partner, "report.txt", now, &att, &e) == 0, "%s", e.msg);
+    snprintf(id, sizeof(id), "%ld", att);
+    /* its upload of version 1, tagged; the conversion failed; then edited in Odoo */
+    CHECK_INT(cc, dav_put_buf(x->dav, path, "version 1", 9, NULL, 0, NULL, &e), 0);
+    CHECK_INT(cc, dav_proppatch(x->dav, path, "attachment", id, &e), 0);
+    at_job_upload(&j, x->dav, x->root, path, att, now, 1);
+    CHECK(cc, run(x, &j) != JOB_ALREADY_DONE);
+    job_release(&j);
+    att_field(x, att, "type", v, sizeof(v));
+    CHECK_STR(cc, v, "binary");
+    att_field(x, att, "datas", v, sizeof(v));
+    CHECK_STR(cc, v, "dmVyc2lvbiAyIG9mIHRoZSByZXBvcnQ="); /* version 2 of the report */
+    cloud_text(x, path, v, sizeof(v));
+    CHECK_STR(cc, v, "version 1");
+
+    /* the file holds what Odoo holds: done, and the attachment points at it */
+    CHECK_INT(cc, dav_put_buf(x->dav, path, now, strlen(now), NULL, 0, NULL, &e), 0);
+    CHECK_INT(cc, dav_proppatch(x->dav, path, "attachment", id, &e), 0);
+    at_job_upload(&j, x->dav, x->root, path, att, now, 1);
+    CHECK_INT(cc, run(x, &j), JOB_ALREADY_DONE);
+    job_release(&j);
+    att_field(x, att, "type", v, sizeof(v));
+    CHECK_STR(cc, v, "url");
+}
+
 int main(void)
 {
     struct check_count cc = CHECK_INIT;
@@ -310,6 +362,7 @@ int main(void)
     test_relink_write_date(&x);
     test_not_documents(&x);
     test_docs_upload_gone(&x);
+    test_upload_tagged_older(&x);
 
     dav_delete(x.dav, x.root, NULL, &e);
     at_apply_close(x.dav, x.odoo, x.ap);
