@@ -736,6 +736,16 @@ static int plan_att(struct ctx *c, const struct snap_att *a)
         }
         if (primary && pdf != of)
             primary = NULL; /* its old upload sits elsewhere: upload anew here */
+        if (primary && primary->size >= 0 && a->file_size >= 0 && primary->size != a->file_size) {
+            /* an older upload (its url conversion failed, then the attachment was edited in
+             * Odoo): kept as it is; the new content goes beside it (a worker refuses to take
+             * a file of another content for the upload, apply_upload.c) */
+            plan_add_msg(c,
+                         "\"%s\" holds an older upload of attachment %ld: kept; its new "
+                         "content goes beside it",
+                         primary->path, a->id);
+            primary = NULL;
+        }
         if (!primary)
             c->managed++;
         rc = plan_upload(c, a, of, primary);

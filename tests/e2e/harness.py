@@ -295,6 +295,18 @@ class SyncCase(unittest.TestCase):
     def make_dav(self):
         return Dav(self.env)
 
+    def control(self, cmd):
+        """A test-only switch of the emulator (fail_next, fail_call, delay_next, reset...)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)
+        try:
+            conn.request("POST", "/__emulator__/control", json.dumps(cmd),
+                         {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            body = resp.read()
+            self.assertEqual(resp.status, 200, body)
+        finally:
+            conn.close()
+
     def write_config(self, types=None, **extra):
         cfg = {
             "odoo": {"url": self.odoo.url, "database": self.odoo.database,

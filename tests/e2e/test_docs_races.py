@@ -26,14 +26,6 @@ class CloudEditDuringCopy(test_documents.DocsCase):
     VERSION = 19
     PROTOCOL = "json2"
 
-    def control(self, cmd):
-        conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)
-        try:
-            conn.request("POST", "/__emulator__/control", json.dumps(cmd),
-                         {"Content-Type": "application/json"})
-            self.assertEqual(conn.getresponse().status, 200)
-        finally:
-            conn.close()
 
     def stats(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)

@@ -538,17 +538,6 @@ class Incremental(SyncCase):
 
 
     # --- (5c) records entering a domain without a write of their own ------------------
-    def control(self, cmd):
-        conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)
-        try:
-            conn.request("POST", "/__emulator__/control", json.dumps(cmd),
-                         {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            body = resp.read()
-            self.assertEqual(resp.status, 200, body)
-        finally:
-            conn.close()
-        return json.loads(body)
 
     def plan_nc(self, state=None):
         """plan --json with cloud.dialect=nextcloud (the settled check's condition)."""

@@ -8,8 +8,6 @@ moves, whoever moved it, and never a delete on a tag left behind. Its uploads wr
 tag there (the attachment's web link names the file id): the pass after an upload tells
 the file by its path, size and the modification time the upload gave it.
 """
-import http.client
-import json
 import os
 import sys
 
@@ -71,14 +69,6 @@ class NcIdentity(SyncCase):
         self.assertLinked(aid, "Quotations/SO019/a.txt", "sale.order", so)
         self.assertQuiet()
 
-    def control(self, cmd):
-        conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)
-        try:
-            conn.request("POST", "/__emulator__/control", json.dumps(cmd),
-                         {"Content-Type": "application/json"})
-            self.assertEqual(conn.getresponse().status, 200)
-        finally:
-            conn.close()
 
     def test_folder_moved_by_odoosync_keeps_file_identity(self):
         # Odoo 19 (JSON-2: one path per method), so the workers' reads can be made to fail

@@ -8,7 +8,6 @@
 - local mode's log does not talk about Kafka: no "topic", "kafka" or "dead-letter"
   wording in any line of `run` (the in-process queue has no topics).
 """
-import json
 import os
 import pty
 import re
@@ -41,15 +40,6 @@ class Progress(SyncCase):
         # every download of a file from Odoo takes 0.2 s: the pass lasts a few seconds
         self.control({"delay_next": {"path": "/web/content", "seconds": 0.2, "count": 10 * N}})
 
-    def control(self, cmd):
-        import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)
-        try:
-            conn.request("POST", "/__emulator__/control", json.dumps(cmd),
-                         {"Content-Type": "application/json"})
-            self.assertEqual(conn.getresponse().status, 200)
-        finally:
-            conn.close()
 
     def env_(self):
         return dict(os.environ, E2E_ODOO_PASSWORD="admin",

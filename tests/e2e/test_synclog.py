@@ -33,14 +33,6 @@ ON = {"odoo": True, "odoo_batch": 3, "odoo_flush_ms": 60000}
 
 
 class Base(SyncCase):
-    def control(self, cmd):
-        conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)
-        try:
-            conn.request("POST", "/__emulator__/control", json.dumps(cmd),
-                         {"Content-Type": "application/json"})
-            conn.getresponse().read()
-        finally:
-            conn.close()
 
     def stats(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.odoo.port, timeout=30)

@@ -13,7 +13,7 @@ Endpoints
   POST /json/2/<model>/<method>     JSON-2 (Odoo 19 only; 404 before), bearer API key
   GET|HEAD /web/content/<id>[/<name>][?download=true]   streams ir.attachment content
   POST /__emulator__/control        test-only switches (loopback only): deny_model,
-                                    allow_model, reset, fail_next, delay_next,
+                                    allow_model, reset, fail_next, fail_call, delay_next,
                                     web_content_bearer, late_commit, sql_write
   GET  /__emulator__/stats          request counters (test-only)
 
@@ -455,6 +455,7 @@ class Odoo:
         self.control_lock = threading.Lock()
         self.denied = set()
         self.fail_rules = []  # [{"status":503,"count":n,"path":prefix}]
+        self.call_fail_rules = []  # [{"call":"ir.attachment.write","count":n}]: any protocol
         self.delay_rules = []
         self.late_rules = []  # [{"seconds": s, "count": n}]: see now_str()
         self.stats = {}
@@ -565,6 +566,12 @@ class Odoo:
     def call(self, uid, model_name, method, args, kwargs, ids=None, json2=False):
         """Run one model method in one transaction; returns a JSON-able value."""
         self.count("%s.%s" % (model_name, method))
+        with self.control_lock:
+            for r in self.call_fail_rules:
+                if r["count"] > 0 and r["call"] == "%s.%s" % (model_name, method):
+                    r["count"] -= 1
+                    raise OdooError("the emulator was told to fail %s" % r["call"],
+                                    name="builtins.RuntimeError", status=500)
         model = self.models.get(model_name)
         if model is None:
             if json2:
@@ -2424,6 +2431,7 @@ class Handler(BaseHTTPRequestHandler):
                     odoo.content_bearer = True
                     odoo.denied.clear()
                     odoo.fail_rules.clear()
+                    odoo.call_fail_rules.clear()
                     odoo.delay_rules.clear()
                     odoo.late_rules.clear()
                     odoo.stats.clear()
@@ -2438,6 +2446,10 @@ class Handler(BaseHTTPRequestHandler):
                     r["status"] = int(r.get("status", 503))
                     r["count"] = int(r.get("count", 1))
                     odoo.fail_rules.append(r)
+                if "fail_call" in cmd:  # one model method, whichever protocol calls it
+                    r = dict(cmd["fail_call"])
+                    r = {"call": str(r["call"]), "count": int(r.get("count", 1))}
+                    odoo.call_fail_rules.append(r)
                 if "delay_next" in cmd:
                     r = dict(cmd["delay_next"])
                     r["seconds"] = float(r.get("seconds", 1))

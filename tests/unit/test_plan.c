@@ -46,6 +46,7 @@ struct tatt {
     const char *model;   /* NULL: stand-alone */
     long res_id;
     const char *ext_url;
+    long long size; /* its file_size; 0: 1234 (a cloud file's size is 100) */
 };
 
 struct tent {
@@ -243,9 +244,17 @@ static const struct tcase cases[] = {
      .want = {"upload cloud " Q "/SO1/offer-v1.pdf #11 [sale.order,1] \"offer-v1.pdf\""}},
     {.name = "upload whose confirmation was lost is re-planned on its file", .base = 1,
      .recs = {{0, "sale.order", 1, "SO1"}},
-     .atts = {{11, "offer.pdf", 0, NULL, "sale.order", 1, NULL}},
+     .atts = {{11, "offer.pdf", 0, NULL, "sale.order", 1, NULL, 100}},
      .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/offer.pdf", 0, 11, NULL, NULL}},
      .want = {"upload cloud " Q "/SO1/offer.pdf #11 [sale.order,1] \"offer.pdf\""}},
+    {.name = "upload whose confirmation was lost, then edited in Odoo (another size): the "
+             "older file is kept, the new content goes beside it",
+     .base = 1,
+     .recs = {{0, "sale.order", 1, "SO1"}},
+     .atts = {{11, "offer.pdf", 0, NULL, "sale.order", 1, NULL, 1234}},
+     .ents = {{Q "/SO1", 1, 0, "sale.order,1", NULL}, {Q "/SO1/offer.pdf", 0, 11, NULL, NULL}},
+     .want = {"upload cloud " Q "/SO1/offer (2).pdf #11 [sale.order,1] \"offer (2).pdf\""},
+     .want_msg = "holds an older upload of attachment 11: kept"},
     {.name = "attachment deleted in Odoo deletes its cloud file", .base = 1,
      .prev = 1, .links = {{12, Q "/SO1/old.pdf", NULL, NULL, "sale.order,1", "sale.order,1", "sale.order,1"}},
      .recs = {{0, "sale.order", 1, "SO1"}},
@@ -843,7 +852,7 @@ static int world_build(struct world *w, const struct tcase *tc, struct err *e)
         a.checksum = t->url || t->ext_url ? NULL : uc("0123456789abcdef0123456789abcdef01234567");
         if (!t->url && t->ext_url)
             a.url = NULL; /* ext_url on a binary one: "no checksum" marker */
-        a.file_size = 1234;
+        a.file_size = t->size ? t->size : 1234;
         a.write_date = uc("2026-01-01 10:00:00");
         a.mimetype = uc("application/pdf");
         rc = odoo_snap_add_att(&w->os, &a, e);
