@@ -15,6 +15,7 @@ about speed.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +68,10 @@ class Stack:
         return self
 
     def __exit__(self, *exc):
+        if self.up and os.environ.get("BENCH_KEEP"):  # its logs, for a look at what was slow
+            keep = tempfile.mkdtemp(prefix="bench-stack-logs-")
+            shutil.copytree(os.path.join(self.dir, "logs"), keep, dirs_exist_ok=True)
+            log("kept the stack's logs in %s" % keep)
         if self.up:
             log("stack down --dir %s" % self.dir)
             subprocess.run([STACK, "down", "--dir", self.dir], capture_output=True)

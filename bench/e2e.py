@@ -252,7 +252,10 @@ def main():
                                         "wall": float("nan"), "rss": -1, "jobs": "-",
                                         "files": "-", "note": "FAILED (see log above)"})
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):  # BENCH_KEEP=1 keeps configs, logs and events
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            log("kept %s" % tmp)
     rows.append(rclone)
     natt = args.records * args.per
     benchlib.table(
