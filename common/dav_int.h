@@ -133,10 +133,6 @@ int dav_run(struct dav *d, struct dav_xfer *x, const char *url, struct curl_slis
 /* Map a final HTTP status to 0 or an error. what412 is the code for 412. */
 int dav_map_status(struct dav *d, struct dav_xfer *x, int what412, const char *why412,
                    struct err *e);
-/*
- * Run method on path (x is dav_xfer_init()ed here: release it after) with
- * headers and a small body (may be NULL); map the status (what412 for 412).
- */
 /* Whether the server is Nextcloud or ownCloud (its dialect: configured, else detected
  * now, once per handle). */
 int dav_is_oc(struct dav *d);
@@ -146,6 +142,10 @@ int dav_is_oc(struct dav *d);
  * 0, ERR_INVALID (not an XML name, control characters), ERR_TOO_BIG.
  */
 int dav_tag_body(struct buf *body, int mkcol, const char *name, const char *value, struct err *e);
+/*
+ * Run method on path (x is dav_xfer_init()ed here: release it after) with
+ * headers and a small body (may be NULL); map the status (what412 for 412).
+ */
 int dav_simple(struct dav *d, const char *method, const char *path, struct curl_slist *hdrs,
                const char *body, struct dav_xfer *x, int what412, const char *why412,
                struct err *e);

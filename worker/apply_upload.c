@@ -139,6 +139,16 @@ static int cloud_content_is(struct apply_conn *c, const char *path, long long si
     return h.n == size && strcmp(hex, sha1) == 0;
 }
 
+/* 1 when the cloud file st (at path) holds size bytes with this sha1 (a size that differs
+ * says no without reading it); 0 when not. */
+static int target_holds(struct apply_conn *c, const char *path, const struct dav_stat *st,
+                        long long size, const char *sha1, struct err *e)
+{
+    if (st->size >= 0 && st->size != size)
+        return 0;
+    return cloud_content_is(c, path, size, sha1, e);
+}
+
 /*
  * The upload's target exists (st, from a re-read). Whose file is it?
  *   - tagged with this attachment: an earlier attempt (or a worker that took
@@ -201,16 +211,14 @@ static int upload_occupied(struct applier *a, struct apply_conn *c, const struct
     if (!st->is_dir && apply_streq(mine, idbuf)) {
         /* its earlier upload, whose url conversion failed: done only if it holds what Odoo
          * holds now (an edit in Odoo since would be lost by the conversion) */
-        rc = !sum || size < 0                    ? 1
-             : st->size >= 0 && st->size != size ? 0
-                                                 : cloud_content_is(c, j->path, size, sum, e);
+        rc = !sum || size < 0 ? 1 : target_holds(c, j->path, st, size, sum, e);
         if (rc < 0)
             return rc;
         if (rc == 0)
             return err_set(e, ERR_CONFLICT,
                            "\"%s\" holds an older upload of %s %ld (edited in Odoo since): "
                            "kept, and so is Odoo's content",
-                           j->path, j->doc ? "document" : "attachment", j->att_id);
+                           j->path, upload_tag(j), j->att_id);
         *res = JOB_ALREADY_DONE;
         return 0;
     }
@@ -220,9 +228,8 @@ static int upload_occupied(struct applier *a, struct apply_conn *c, const struct
                 j->path, j->doc ? "" : "attachment ", mine);
         return 1;
     }
-    if (!st->is_dir && (!mine || !*mine) && sum && size >= 0 &&
-        (st->size < 0 || st->size == size)) {
-        rc = cloud_content_is(c, j->path, size, sum, e);
+    if (!st->is_dir && (!mine || !*mine) && sum && size >= 0) {
+        rc = target_holds(c, j->path, st, size, sum, e);
         if (rc < 0)
             return rc;
         if (rc == 1) {
