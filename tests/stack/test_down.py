@@ -75,6 +75,14 @@ def main():
                 urllib.parse.urlparse(env["ODOO_URL"]).netloc]:
             h, p = hp.rsplit(":", 1)
             conns.append(socket.create_connection((h, int(p))))
+        # the stack's directories outside d (Apache's lock database in /dev/shm)
+        outside = []
+        with open(os.path.join(d, "apache", "httpd.conf")) as f:
+            for line in f:
+                if line.startswith("DavLockDB "):
+                    lockdir = os.path.dirname(line.split(None, 1)[1].strip().strip('"'))
+                    if not lockdir.startswith(d + os.sep):
+                        outside.append(lockdir)
         time.sleep(1.0)  # Apache's worker is now reading the body
         t0 = time.monotonic()
         r = subprocess.run([sys.executable, STACK, "down", "--dir", d],
@@ -95,6 +103,10 @@ def main():
         if os.path.exists(d) or os.path.exists(d + ".pids"):
             print("FAIL: %s (or its .pids) is left" % d)
             ok = False
+        for x in outside:
+            if os.path.exists(x):
+                print("FAIL: %s (Apache's lock database) is left" % x)
+                ok = False
         return 0 if ok else 1
     finally:
         for c in conns:
