@@ -1,7 +1,7 @@
 """benchlib: what the scripted benchmarks (plan_scale.py, e2e.py) share.
 
-- Stack: its own test stack (tests/stack/stack up --dir /tmp/bench-stack-<pid>), stopped
-  at exit, on SIGINT/SIGTERM too.
+- Stack: its own test stack (tests/stack/stack up --dir <parent>/bench-stack-<pid>, the parent
+  from stack_parent(): /dev/shm where it can), stopped at exit, on SIGINT/SIGTERM too.
 - Config: an odoosync configuration file pointing at that stack (the same shape as
   tests/e2e/harness.py writes), secrets in environment variables.
 - Measure: wall time of a command (monotonic clock), its peak RSS (/usr/bin/time -v),
@@ -41,11 +41,46 @@ def binary():
     return b
 
 
+def cpu_times():
+    """(all, steal) jiffies of the machine so far (/proc/stat), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v[:8]), v[7] if len(v) > 7 else 0
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def steal_since(t0):
+    """The share of CPU time the hypervisor took from this machine since cpu_times() gave
+    t0 ("steal"), as " steal N%", or "" where it cannot tell. On a shared virtual machine
+    it is what makes one run of the same benchmark twice as slow as the next."""
+    t1 = cpu_times()
+    if not t0 or not t1 or t1[0] <= t0[0]:
+        return ""
+    return "; steal %d%%" % round(100.0 * (t1[1] - t0[1]) / (t1[0] - t0[0]))
+
+
+def stack_parent():
+    """Where a benchmark's stack lives: BENCH_STACK_PARENT, else /dev/shm (RAM) when it
+    is there and writable, else /tmp. In RAM, the servers' files cost what they cost a
+    server, not what this machine class's virtual disk makes them cost: on its ext4,
+    Apache's PROPPATCH (two sdbm files made per file tagged) took 7-15 ms and its PUT
+    5-7 ms, against 0.7 and 1.5 ms in RAM, and varied twofold from run to run
+    (bench/README.md section 6g). BENCH_STACK_PARENT=/tmp measures the disk."""
+    env = os.environ.get("BENCH_STACK_PARENT")
+    if env:
+        return env
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm"
+    return "/tmp"
+
+
 class Stack:
     """tests/stack/stack up/down around a benchmark (a context manager)."""
 
     def __init__(self):
-        self.dir = "/tmp/bench-stack-%d" % os.getpid()
+        self.dir = os.path.join(stack_parent(), "bench-stack-%d" % os.getpid())
         self.env = {}
         self.up = False
 

@@ -146,6 +146,7 @@ def run_cluster(args, nworkers, exe, tmp):
             dav0 = stack.dav_requests()
             log("cluster %d: odoosync produce --once" % nworkers)
             t0 = time.monotonic()
+            c0 = benchlib.cpu_times()
             p = subprocess.run([exe, "produce", "--once", "--config", cfg, "-L", "warn"],
                                env=env, capture_output=True, text=True, timeout=3600)
             emitted = None
@@ -157,28 +158,37 @@ def run_cluster(args, nworkers, exe, tmp):
                                                     p.stderr[-3000:]))
                 return None
             produce_s = time.monotonic() - t0
+            # read each events file from where the last look stopped, every 20 ms: the
+            # wall then ends within 20 ms of the last job's event, not 200
             done, dead, deadline = 0, 0, time.monotonic() + 3600
-            while True:
-                done = dead = 0
-                for path in events:
-                    if os.path.exists(path):
-                        with open(path) as f:
-                            for line in f:
-                                try:
-                                    ev = json.loads(line)
-                                except ValueError:
-                                    continue
-                                if ev.get("result") in FINAL:
-                                    done += 1
-                                    dead += ev.get("result") == "dead-lettered"
+            offsets, partial = [0] * len(events), [b""] * len(events)
+            while done < emitted:
+                for i, path in enumerate(events):
+                    if not os.path.exists(path):
+                        continue
+                    with open(path, "rb") as f:
+                        f.seek(offsets[i])
+                        chunk = f.read()
+                    offsets[i] += len(chunk)
+                    lines = (partial[i] + chunk).split(b"\n")
+                    partial[i] = lines.pop()
+                    for line in lines:
+                        try:
+                            ev = json.loads(line)
+                        except ValueError:
+                            continue
+                        if ev.get("result") in FINAL:
+                            done += 1
+                            dead += ev.get("result") == "dead-lettered"
                 if done >= emitted:
                     break
                 if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
                     log("cluster %d: workers stopped or timed out at %d/%d jobs" %
                         (nworkers, done, emitted))
                     return None
-                time.sleep(0.2)
+                time.sleep(0.02)
             wall = time.monotonic() - t0
+            steal = benchlib.steal_since(c0)
             rss = max(vm_hwm_kb(w.pid) for w in workers)
             odoo, dav, rpc = stack.odoo_requests(), stack.dav_requests() - dav0, rpc_counts(stack)
         finally:
@@ -197,7 +207,7 @@ def run_cluster(args, nworkers, exe, tmp):
         return {"name": "odoosync cluster, %d worker%s" % (nworkers, "s" if nworkers > 1 else ""),
                 "wall": wall, "rss": rss, "files": files, "jobs": emitted,
                 "odoo": odoo, "dav": dav, "rpc": rpc,
-                "note": "produce %.1f s; %d dead-lettered" % (produce_s, dead)}
+                "note": "produce %.1f s; %d dead-lettered%s" % (produce_s, dead, steal)}
 
 
 def main():
@@ -223,22 +233,26 @@ def main():
             benchlib.write_config(stack, cfg, "bench-e2e", args.concurrency)
             stack.odoo_reset_stats()
             dav0 = stack.dav_requests()
+            c0 = benchlib.cpu_times()
             r, jobs = run_local(stack, cfg, benchlib.odoosync_env(stack), exe)
+            steal = benchlib.steal_since(c0)
             rows.append({"name": "odoosync run --once (local)", "wall": r.wall,
                          "rss": r.maxrss_kb, "jobs": jobs,
                          "files": count_files(os.path.join(stack.env["DAV_ROOT_DIR"],
                                                            "bench-e2e")),
                          "odoo": stack.odoo_requests(), "dav": stack.dav_requests() - dav0,
                          "rpc": rpc_counts(stack),
-                         "note": "exit %d, concurrency %d" % (r.rc, args.concurrency)})
+                         "note": "exit %d, concurrency %d%s" % (r.rc, args.concurrency, steal)})
             dav0 = stack.dav_requests()
+            c0 = benchlib.cpu_times()
             rr = run_rclone(stack, src, args.transfers)
+            steal = benchlib.steal_since(c0)
             rclone = {"name": "rclone copy --transfers %d" % args.transfers, "wall": rr.wall,
                       "rss": rr.maxrss_kb, "jobs": "-",
                       "files": count_files(os.path.join(stack.env["DAV_ROOT_DIR"],
                                                         "bench-rclone")),
                       "odoo": 0, "dav": stack.dav_requests() - dav0,
-                      "note": "exit %d" % rr.rc}
+                      "note": "exit %d%s" % (rr.rc, steal)}
         help_out = subprocess.run([exe, "--help"], capture_output=True, text=True)
         has_cluster = "produce" in help_out.stdout + help_out.stderr and \
             "work" in help_out.stdout + help_out.stderr
@@ -259,8 +273,8 @@ def main():
     rows.append(rclone)
     natt = args.records * args.per
     benchlib.table(
-        "end to end: %d attachments of %d B on %d records -> empty WebDAV root (Apache)" %
-        (natt, args.size, args.records),
+        "end to end: %d attachments of %d B on %d records -> empty WebDAV root (Apache; "
+        "stack in %s)" % (natt, args.size, args.records, benchlib.stack_parent()),
         ["run", "wall s", "files/s", "peak RSS", "jobs", "files on server", "Odoo req/file",
          "cloud req/file", "odoosync/rclone wall", "note"],
         [[r["name"], "%.2f" % r["wall"], "%.0f" % (natt / r["wall"]) if r["wall"] else "-",
