@@ -480,8 +480,12 @@ class Odoo:
                          "monetary": "REAL"}.get(f.type, "TEXT")
                     cols.append('"%s" %s' % (f.column, t))
                 cur.execute('CREATE TABLE IF NOT EXISTS "%s" (%s)' % (m.table, ", ".join(cols)))
+                # Odoo's own indexes (index=True), store_fname's among them: the garbage
+                # collection of a file looks it up at every write that frees one; without
+                # it, each url conversion read the whole ir_attachment table
                 for f in m.columns():
-                    if f.type == "many2one" or f.name in ("res_id", "active", "checksum"):
+                    if f.type == "many2one" or f.name in ("res_id", "active", "checksum",
+                                                          "store_fname"):
                         cur.execute('CREATE INDEX IF NOT EXISTS "%s_%s_idx" ON "%s" ("%s")'
                                     % (m.table, f.column, m.table, f.column))
             cur.execute('CREATE INDEX IF NOT EXISTS ir_attachment_res_idx ON ir_attachment '
