@@ -124,6 +124,32 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
+/*
+ * Asks for the jobs topic's partitions and leaders once, now, and waits (a bounded
+ * time) for the answer. librdkafka 2.0.2 does not always ask at the first message to a
+ * topic it does not know: when that message comes while its first metadata request
+ * (the brokers') is under way, it waits for its once-a-second scan of unknown topics,
+ * and every message waits with it (`debug=metadata`: "refresh unavailable topics" one
+ * second after the producer started). Not knowing is not an error: the messages then
+ * wait for librdkafka as before.
+ */
+static void producer_warm(struct kq_kafka_producer *p, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t kerr;
+
+    if (!rkt)
+        return;
+    kerr = rd_kafka_metadata(p->rk, 0, rkt, &md, 5000);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_debug(p->log, "kafka: no metadata for topic \"%s\" yet: %s", topic,
+                  rd_kafka_err2str(kerr));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+}
+
 int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *c, struct err *e)
 {
     struct kq_kafka_producer *p = NULL;
@@ -171,6 +197,7 @@ int kq_kafka_producer_new(struct kq_kafka_producer **out, const struct kq_conf *
         p->rk = NULL;
         goto out;
     }
+    producer_warm(p, kq_conf_jobs(c));
     *out = p;
     p = NULL;
 out:
