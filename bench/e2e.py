@@ -124,9 +124,7 @@ def run_cluster(args, nworkers, exe, tmp):
         with open(cfg) as f:
             c = json.load(f)
         c["kafka"] = {"bootstrap": stack.env["KAFKA_BOOTSTRAP"], "topics": topics,
-                      "group": tag, "properties": {"reconnect.backoff.max.ms": "1000",
-                                                   "session.timeout.ms": "6000",
-                                                   "heartbeat.interval.ms": "500"}}
+                      "group": tag, "properties": dict(benchlib.MOCK_KAFKA_PROPERTIES)}
         c["redis"] = {"url": stack.env["REDIS_URL"]}
         with open(cfg, "w") as f:
             json.dump(c, f, indent=1)

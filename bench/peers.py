@@ -204,7 +204,7 @@ def run_cluster(args, exe, tmp, tag, files, n, stack):
                        check=True, capture_output=True, timeout=30)
     config(args, cfg, tag, {
         "kafka": {"bootstrap": stack.env["KAFKA_BOOTSTRAP"], "topics": topics, "group": tag,
-                  "properties": {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}},
+                  "properties": dict(benchlib.MOCK_KAFKA_PROPERTIES)},
         "redis": {"url": stack.env["REDIS_URL"]}})
     events = [os.path.join(tmp, "%s-events-%d.jsonl" % (tag, i)) for i in range(n)]
     workers, logs = [], []
