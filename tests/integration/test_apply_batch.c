@@ -11,6 +11,8 @@
  *    url); their attachments were read, content included, in fewer calls than
  *    jobs (each id once), so no upload downloaded its content on its own, and
  *    turned into url ones in fewer calls than jobs (`load`, each id once).
+ *    TMPDIR names a directory that does not exist: a content read with its
+ *    record is spooled in memory, never in a temporary file.
  *    One of them (VICTIM) is deleted in Odoo just before its PUT: its url
  *    conversion fails, and a shared conversion it was part of keeps nothing
  *    (Odoo's `load`), so each of the others writes its own: none of them is
@@ -95,6 +97,10 @@ int main(void)
     struct err e = ERR_INIT;
 
     if (stackenv_load() < 0)
+        return 1;
+    /* no temporary file can be made: small uploads need none (the applier's tmpdir
+     * option is NULL here, so the spool would go to $TMPDIR) */
+    if (setenv("TMPDIR", "/nonexistent/odoosync-test-batch", 1) != 0)
         return 1;
     at_env_init(&t, "batch");
     memset(&victim, 0, sizeof(victim));
