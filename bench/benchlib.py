@@ -53,6 +53,43 @@ MOCK_KAFKA_PROPERTIES = {"reconnect.backoff.max.ms": "1000", "session.timeout.ms
                          "heartbeat.interval.ms": "500", "fetch.wait.max.ms": "10"}
 
 
+FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
+
+
+def wait_final(paths, emitted, workers, label, timeout=3600):
+    """Waits until the workers' sync logs (paths) hold a final result for emitted jobs,
+    reading each file from where the last look stopped, every 20 ms: a cluster run's
+    wall then ends within 20 ms of its last job. (done, dead-lettered), or None when a
+    worker stopped or timeout seconds went by first (said in the log)."""
+    done, dead, deadline = 0, 0, time.monotonic() + timeout
+    offsets, partial = [0] * len(paths), [b""] * len(paths)
+    while True:
+        for i, path in enumerate(paths):
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offsets[i])
+                    chunk = f.read()
+            except FileNotFoundError:
+                continue
+            offsets[i] += len(chunk)
+            got = (partial[i] + chunk).split(b"\n")
+            partial[i] = got.pop()
+            for line in got:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if ev.get("result") in FINAL:
+                    done += 1
+                    dead += ev.get("result") == "dead-lettered"
+        if done >= emitted:
+            return done, dead
+        if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
+            log("%s: workers stopped or timed out at %d/%d jobs" % (label, done, emitted))
+            return None
+        time.sleep(0.02)
+
+
 def cpu_times():
     """(all, steal) jiffies of the machine so far (/proc/stat), or None off Linux."""
     try:

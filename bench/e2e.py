@@ -39,7 +39,6 @@ from benchlib import log, mib  # noqa: E402
 sys.path.insert(0, os.path.join(benchlib.SRC, "tests", "odoo"))
 import seed  # noqa: E402
 
-FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
 
 
 def count_files(root):
@@ -156,35 +155,10 @@ def run_cluster(args, nworkers, exe, tmp):
                                                     p.stderr[-3000:]))
                 return None
             produce_s = time.monotonic() - t0
-            # read each events file from where the last look stopped, every 20 ms: the
-            # wall then ends within 20 ms of the last job's event, not 200
-            done, dead, deadline = 0, 0, time.monotonic() + 3600
-            offsets, partial = [0] * len(events), [b""] * len(events)
-            while done < emitted:
-                for i, path in enumerate(events):
-                    if not os.path.exists(path):
-                        continue
-                    with open(path, "rb") as f:
-                        f.seek(offsets[i])
-                        chunk = f.read()
-                    offsets[i] += len(chunk)
-                    lines = (partial[i] + chunk).split(b"\n")
-                    partial[i] = lines.pop()
-                    for line in lines:
-                        try:
-                            ev = json.loads(line)
-                        except ValueError:
-                            continue
-                        if ev.get("result") in FINAL:
-                            done += 1
-                            dead += ev.get("result") == "dead-lettered"
-                if done >= emitted:
-                    break
-                if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
-                    log("cluster %d: workers stopped or timed out at %d/%d jobs" %
-                        (nworkers, done, emitted))
-                    return None
-                time.sleep(0.02)
+            fin = benchlib.wait_final(events, emitted, workers, "cluster %d" % nworkers)
+            if fin is None:
+                return None
+            dead = fin[1]
             wall = time.monotonic() - t0
             steal = benchlib.steal_since(c0)
             rss = max(vm_hwm_kb(w.pid) for w in workers)

@@ -45,7 +45,6 @@ from benchlib import log, mib  # noqa: E402
 sys.path.insert(0, os.path.join(benchlib.SRC, "tests", "odoo"))
 import seed  # noqa: E402
 
-FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
 
 
 class Odoo:
@@ -229,24 +228,10 @@ def run_cluster(args, exe, tmp, tag, files, n, stack):
             log("produce exited %d:\n%s\n%s" % (p.returncode, p.stdout[-2000:], p.stderr[-3000:]))
             return None
         produce_s = time.monotonic() - t0
-        deadline = time.monotonic() + 3600
-        while True:
-            done = dead = 0
-            for path in events:
-                for line in lines(path):
-                    try:
-                        ev = json.loads(line)
-                    except ValueError:
-                        continue
-                    if ev.get("result") in FINAL:
-                        done += 1
-                        dead += ev.get("result") == "dead-lettered"
-            if done >= emitted:
-                break
-            if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
-                log("%s: workers stopped or timed out at %d/%d jobs" % (tag, done, emitted))
-                return None
-            time.sleep(0.2)
+        fin = benchlib.wait_final(events, emitted, workers, tag)
+        if fin is None:
+            return None
+        dead = fin[1]
         wall = time.monotonic() - t0
         rss = max(vm_hwm_kb(w.pid) for w in workers)
         return row("odoosync cluster, %d worker%s" % (n, "s" if n > 1 else ""), wall, rss,
