@@ -131,7 +131,8 @@ static void *poller_main(void *arg)
  * (the brokers') is under way, it waits for its once-a-second scan of unknown topics,
  * and every message waits with it (`debug=metadata`: "refresh unavailable topics" one
  * second after the producer started). Not knowing is not an error: the messages then
- * wait for librdkafka as before.
+ * wait for librdkafka as before. The wait is capped at that one second it saves: longer
+ * would only hold up the start of a worker whose broker is away.
  */
 static void producer_warm(struct kq_kafka_producer *p, const char *topic)
 {
@@ -141,7 +142,7 @@ static void producer_warm(struct kq_kafka_producer *p, const char *topic)
 
     if (!rkt)
         return;
-    kerr = rd_kafka_metadata(p->rk, 0, rkt, &md, 5000);
+    kerr = rd_kafka_metadata(p->rk, 0, rkt, &md, 1000);
     if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR)
         log_debug(p->log, "kafka: no metadata for topic \"%s\" yet: %s", topic,
                   rd_kafka_err2str(kerr));

@@ -10,7 +10,7 @@
  * A small content is already in memory (base64 in the record), and its spool is a
  * buffer; a downloaded one streams through a temporary file (unlinked at once, so
  * nothing is left behind): memory stays flat whatever the size. (A file per upload
- * cost a third of the worker's CPU on 4 KiB files: an inode made and freed in
+ * cost a quarter of the worker's CPU on 4 KiB files: an inode made and freed in
  * TMPDIR each time.) The PUT is create-only; a target that
  * exists is judged by upload_occupied() (ours from an earlier attempt, an
  * untagged copy of exactly this content left by an attempt killed between its
