@@ -59,8 +59,8 @@ FINAL = {"applied", "already-done", "skipped", "dead-lettered"}
 def wait_final(paths, emitted, workers, label, timeout=3600):
     """Waits until the workers' sync logs (paths) hold a final result for emitted jobs,
     reading each file from where the last look stopped, every 20 ms: a cluster run's
-    wall then ends within 20 ms of its last job. (done, dead-lettered), or None when a
-    worker stopped or timeout seconds went by first (said in the log)."""
+    wall then ends within 20 ms of its last job. The number of jobs dead-lettered, or
+    None when a worker stopped or timeout seconds went by first (said in the log)."""
     done, dead, deadline = 0, 0, time.monotonic() + timeout
     offsets, partial = [0] * len(paths), [b""] * len(paths)
     while True:
@@ -83,7 +83,7 @@ def wait_final(paths, emitted, workers, label, timeout=3600):
                     done += 1
                     dead += ev.get("result") == "dead-lettered"
         if done >= emitted:
-            return done, dead
+            return dead
         if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
             log("%s: workers stopped or timed out at %d/%d jobs" % (label, done, emitted))
             return None

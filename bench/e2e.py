@@ -40,7 +40,6 @@ sys.path.insert(0, os.path.join(benchlib.SRC, "tests", "odoo"))
 import seed  # noqa: E402
 
 
-
 def count_files(root):
     n = 0
     for dirpath, dirnames, filenames in os.walk(root):
@@ -155,10 +154,9 @@ def run_cluster(args, nworkers, exe, tmp):
                                                     p.stderr[-3000:]))
                 return None
             produce_s = time.monotonic() - t0
-            fin = benchlib.wait_final(events, emitted, workers, "cluster %d" % nworkers)
-            if fin is None:
+            dead = benchlib.wait_final(events, emitted, workers, "cluster %d" % nworkers)
+            if dead is None:
                 return None
-            dead = fin[1]
             wall = time.monotonic() - t0
             steal = benchlib.steal_since(c0)
             rss = max(vm_hwm_kb(w.pid) for w in workers)

@@ -46,7 +46,6 @@ sys.path.insert(0, os.path.join(benchlib.SRC, "tests", "odoo"))
 import seed  # noqa: E402
 
 
-
 class Odoo:
     def __init__(self, url, db, login, password):
         self.url, self.db, self.password = url, db, password
@@ -228,10 +227,9 @@ def run_cluster(args, exe, tmp, tag, files, n, stack):
             log("produce exited %d:\n%s\n%s" % (p.returncode, p.stdout[-2000:], p.stderr[-3000:]))
             return None
         produce_s = time.monotonic() - t0
-        fin = benchlib.wait_final(events, emitted, workers, tag)
-        if fin is None:
+        dead = benchlib.wait_final(events, emitted, workers, tag)
+        if dead is None:
             return None
-        dead = fin[1]
         wall = time.monotonic() - t0
         rss = max(vm_hwm_kb(w.pid) for w in workers)
         return row("odoosync cluster, %d worker%s" % (n, "s" if n > 1 else ""), wall, rss,
